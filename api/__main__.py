@@ -1,0 +1,5 @@
+"""``python -m deter``: the command-line tool."""
+
+from .cli.app import main
+
+main()

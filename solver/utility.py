@@ -1,0 +1,55 @@
+"""The agent's utility over money: CARA (constant absolute risk aversion).
+
+u(w) = w                      when r = 0 (risk neutral, Becker 1968)
+u(w) = (1 - exp(-r w)) / r    otherwise (Pratt 1964; Arrow 1965)
+
+Written with ``expm1`` so that small r tends smoothly to the risk-neutral case.
+Utility differences are invariant, up to a positive factor, to shifting every wealth by the
+same amount, so callers measure wealth relative to the compliant action's gain; that keeps
+``exp`` in range for large gains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def utility(wealth: ArrayLike, r: float) -> FloatArray:
+    """u(w) for CARA coefficient ``r``."""
+    w = np.asarray(wealth, dtype=float)
+    if r == 0:
+        return w.copy()
+    with np.errstate(over="ignore"):
+        return np.asarray(-np.expm1(-r * w) / r)
+
+
+def marginal_utility(wealth: ArrayLike, r: float) -> FloatArray:
+    """u'(w) = exp(-r w)."""
+    w = np.asarray(wealth, dtype=float)
+    with np.errstate(over="ignore"):
+        return np.asarray(np.exp(-r * w))
+
+
+def caught_loss(gain: ArrayLike, penalty: ArrayLike, r: float) -> FloatArray:
+    """u(g) - u(g - F): the utility an agent loses when it is caught and pays F.
+
+    For r != 0 this is exp(-r g) * expm1(r F) / r, which is >= 0 for F >= 0 and any r.
+    """
+    g = np.asarray(gain, dtype=float)
+    f = np.asarray(penalty, dtype=float)
+    if r == 0:
+        return np.asarray(np.broadcast_to(f, np.broadcast(g, f).shape), dtype=float).copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(np.exp(-r * g) * np.expm1(r * f) / r)
+
+
+def expected_utility(
+    gain: ArrayLike, penalty: ArrayLike, caught: ArrayLike, r: float
+) -> FloatArray:
+    """(1 - P) u(g) + P u(g - F): the value of an action caught with probability P."""
+    g = np.asarray(gain, dtype=float)
+    p = np.asarray(caught, dtype=float)
+    return (1 - p) * utility(g, r) + p * utility(g - np.asarray(penalty, dtype=float), r)

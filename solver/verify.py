@@ -1,0 +1,101 @@
+"""Checking a policy against the model, independently of the program that produced it.
+
+The check does not reuse the program's rows: it evaluates the agent's expected utility of
+every action directly from the model's definition (CARA utility, detection min(1, Qx),
+false flags f.x) and compares each deviation with compliance. A solver's own status is
+never taken as proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arrays import ProblemArrays
+from .result import Check, Verification
+from .utility import FloatArray, expected_utility
+
+#: Largest violation accepted, relative to the magnitude of the terms compared
+#: (an absolute floor of the same size applies to terms below 1).
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class PolicyEvaluation:
+    """What a policy does to the agent: detection and expected utility of every action."""
+
+    detection: FloatArray  # P_i, all actions (the compliant one: its false-flag rate P_0)
+    expected_utility: FloatArray  # EU_i, wealth measured relative to the compliant gain
+    net_incentive: FloatArray  # EU_i - EU_0 (0 for the compliant action)
+    utility_scale: FloatArray  # magnitude of the terms in each comparison
+
+
+def evaluate_policy(arrays: ProblemArrays, rates: FloatArray) -> PolicyEvaluation:
+    """The agent's view of a policy.
+
+    Wealth is measured relative to the compliant gain g_0 and utilities are multiplied by
+    exp(r g_0), a positive factor, so comparisons are those of the model and ``exp`` stays in
+    range; the margin is multiplied by the same factor.
+    """
+    r = arrays.risk_aversion
+    detection = np.minimum(1.0, arrays.detection @ rates)
+    false_flags = float(np.clip(arrays.false_positive @ rates, 0.0, 1.0))
+    detection[arrays.compliant] = false_flags
+    penalty = arrays.penalty_cap.copy()
+    penalty[arrays.compliant] = arrays.false_positive_penalty
+    relative = arrays.gain - arrays.gain[arrays.compliant]
+    eu = expected_utility(relative, penalty, detection, r)
+    net = eu - eu[arrays.compliant]
+    scale = np.maximum(1.0, np.maximum(np.abs(eu), abs(eu[arrays.compliant])))
+    return PolicyEvaluation(detection, eu, net, scale)
+
+
+def margin_in_utility(arrays: ProblemArrays) -> float:
+    r = arrays.risk_aversion
+    return arrays.margin * (float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0)
+
+
+def verify_policy(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    reported_cost: float,
+    tolerance: float = TOLERANCE,
+) -> Verification:
+    """Re-check every constraint of full deterrence at ``rates``."""
+    checks: list[Check] = []
+
+    def add(name: str, violation: FloatArray, scale: FloatArray | float) -> None:
+        violation = np.asarray(violation, dtype=float)
+        if violation.size == 0:
+            checks.append(Check(name, 0.0, 0.0))
+            return
+        relative = violation / np.maximum(1.0, np.asarray(scale, dtype=float))
+        checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
+
+    if not np.all(np.isfinite(rates)):
+        nan = float("nan")
+        return Verification(False, tolerance, nan, nan, (Check("finite_rates", nan, nan),))
+    add("min_rate", arrays.min_rate - rates, 1.0)
+    add("max_rate", rates - arrays.max_rate, 1.0)
+    evaluation = evaluate_policy(arrays, rates)
+    dev = arrays.deviations
+    margin = margin_in_utility(arrays)
+    add(
+        "incentive",
+        evaluation.net_incentive[dev] + margin,
+        evaluation.utility_scale[dev] + margin,
+    )
+    cost = float(arrays.cost @ rates)
+    if arrays.budget is not None:
+        add("budget", np.array([cost - arrays.budget]), max(abs(arrays.budget), abs(cost)))
+    add("reported_cost", np.array([abs(cost - reported_cost)]), max(abs(cost), 1.0))
+    worst_abs = max(c.max_violation for c in checks)
+    worst_rel = max(c.max_relative_violation for c in checks)
+    return Verification(
+        passed=bool(worst_rel <= tolerance),
+        tolerance=tolerance,
+        max_violation=max(0.0, worst_abs),
+        max_relative_violation=max(0.0, worst_rel),
+        checks=tuple(checks),
+    )
