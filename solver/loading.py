@@ -200,8 +200,8 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
         return f"unknown key {key!r}{hint}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}" if loc else "missing required key"
-    if kind == "literal_error" and loc == ("version",):
-        return f"unsupported spec format version {value!r}; this deter reads version 1"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
     if kind == "finite_number":
         return f"must be a finite number, not {value!r}"
     if kind in ("float_type", "float_parsing"):

@@ -11,7 +11,15 @@ import difflib
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 # Every number is a finite float; TOML integers are accepted, booleans and strings are not.
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -119,7 +127,7 @@ class Spec(_Model):
     """A whole deterrence problem, as written in a spec file (format version 1)."""
 
     version: Literal[1] = Field(
-        1, strict=True, description="Spec format version; only 1 exists."
+        1, description="Spec format version; only 1 exists."
     )
     problem: Problem = Field(default_factory=Problem)  # type: ignore[arg-type]
     agent: Agent = Field(default_factory=Agent)  # type: ignore[arg-type]
@@ -130,6 +138,15 @@ class Spec(_Model):
     # Where the spec came from, for messages that point at a line (set by the loader).
     _source_file: str = PrivateAttr("<spec>")
     _source_text: str = PrivateAttr("")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_the_integer_one(cls, value: Any) -> Any:
+        if type(value) is not int or value != 1:
+            raise ValueError(
+                f"unsupported spec format version {value!r}; this deter reads version 1"
+            )
+        return value
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
