@@ -121,8 +121,18 @@ def _issues(exc: ValidationError, data: Mapping[str, Any], text: str, file: str)
                 issues.append(_issue(file, text, data, loc, message))
             continue
         loc = tuple(error["loc"])
+        if error["type"] == "too_short" and _has_invalid_items(exc, loc):
+            continue  # pydantic counts only the valid items; the invalid ones are reported
         issues.append(_issue(file, text, data, loc, _message(error, loc)))
     return issues
+
+
+def _has_invalid_items(exc: ValidationError, loc: tuple[str | int, ...]) -> bool:
+    depth = len(loc)
+    return any(
+        len(e["loc"]) > depth and tuple(e["loc"][:depth]) == loc
+        for e in exc.errors(include_url=False)
+    )
 
 
 def _issue(

@@ -1,0 +1,279 @@
+"""Rendering results as tables, JSON, CSV and Markdown. No solving happens here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..solver.errors import SpecError
+from ..solver.result import Result
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if abs(value) < 1e-12:  # solver round-off around zero
+        return "0"
+    return f"{value:.{digits}g}"
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def to_console_text(renderable: RenderableType, color: bool, width: int) -> str:
+    """Render with rich to a string (colour only when asked: a terminal without NO_COLOR)."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    console.print(renderable)
+    return buffer.getvalue()
+
+
+# --- one result ------------------------------------------------------------------------
+
+
+def monitor_rows(result: Result) -> list[list[str]]:
+    return [
+        [
+            m.name,
+            number(m.rate),
+            number(m.unit_cost),
+            number(m.cost),
+            percent(m.share),
+            m.at_bound or "",
+        ]
+        for m in result.monitors
+    ]
+
+
+MONITOR_HEADERS = ["Monitor", "Rate", "Unit cost", "Cost", "Share", "At bound"]
+ACTION_HEADERS = [
+    "Action",
+    "Gain",
+    "Penalty",
+    "Detection",
+    "Exp. penalty",
+    "Net incentive",
+    "Deterred",
+    "Binding",
+    "Shadow price",
+]
+
+
+def action_rows(result: Result) -> list[list[str]]:
+    rows = []
+    for a in result.actions:
+        rows.append(
+            [
+                a.name + (" (compliant)" if a.compliant else ""),
+                number(a.gain),
+                number(a.penalty),
+                number(a.detection),
+                number(a.expected_penalty),
+                "-" if a.compliant else number(a.net_incentive),
+                yes_no(a.deterred),
+                "" if a.compliant else yes_no(a.binding),
+                "" if a.compliant else number(a.shadow_price),
+            ]
+        )
+    return rows
+
+
+DIAGNOSIS_HEADERS = [
+    "Action",
+    "Deterrable",
+    "Max detection",
+    "Max exp. penalty",
+    "Penalty cap",
+    "Cap needed",
+    "Why",
+]
+
+
+def diagnosis_rows(result: Result) -> list[list[str]]:
+    if result.diagnosis is None:
+        return []
+    return [
+        [
+            d.name,
+            yes_no(d.deterrable),
+            number(d.max_detection),
+            number(d.max_expected_penalty),
+            number(d.penalty_cap),
+            "none" if d.cap_needed is None else number(d.cap_needed),
+            "" if d.deterrable else d.reason,
+        ]
+        for d in result.diagnosis.actions
+    ]
+
+
+def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for k, header in enumerate(headers):
+        table.add_column(header, justify="left" if k == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def summary_lines(result: Result) -> list[str]:
+    unit = f" {result.currency}" if result.currency else ""
+    lines = [f"{result.name}: {result.status}"]
+    if result.status == "optimal":
+        lines.append(f"total oversight cost: {number(result.total_cost, 6)}{unit} per episode")
+    if result.verification is not None:
+        v = result.verification
+        state = "passed" if v.passed else "FAILED"
+        lines.append(
+            f"verified: {state} (max relative violation {v.max_relative_violation:.1e}, "
+            f"tolerance {v.tolerance:.0e})"
+        )
+    if result.solver:
+        lines.append(f"solver: {result.solver}")
+    if result.status != "optimal" and result.message:
+        lines.append(f"why: {result.message}")
+    if result.diagnosis is not None and result.diagnosis.least_cost is not None:
+        lines.append(
+            f"least cost of full deterrence: {number(result.diagnosis.least_cost, 6)}{unit}"
+            f" (budget {number(result.diagnosis.budget, 6)}{unit})"
+        )
+    return lines
+
+
+def result_table(result: Result) -> RenderableType:
+    parts: list[RenderableType] = []
+    if result.monitors:
+        parts.append(_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
+    if result.actions:
+        parts.append(_table("Actions", ACTION_HEADERS, action_rows(result)))
+    if result.diagnosis is not None:
+        parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
+    style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
+    summary = Text()
+    for k, line in enumerate(summary_lines(result)):
+        summary.append(line + "\n", style=f"bold {style}" if k == 0 else "")
+    parts.append(summary)
+    return Group(*parts)
+
+
+def result_json(result: Result, timing: bool = True) -> str:
+    return json.dumps(result.to_dict(timing=timing), indent=2) + "\n"
+
+
+CSV_COLUMNS = [
+    "kind",
+    "name",
+    "rate",
+    "unit_cost",
+    "cost",
+    "share",
+    "gain",
+    "penalty",
+    "detection",
+    "expected_penalty",
+    "net_incentive",
+    "deterred",
+    "binding",
+    "shadow_price",
+    "status",
+]
+
+
+def result_csv(result: Result) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(
+        {"kind": "total", "name": result.name, "cost": result.total_cost, "status": result.status}
+    )
+    for m in result.monitors:
+        writer.writerow(
+            {"kind": "monitor", "name": m.name, "rate": m.rate, "unit_cost": m.unit_cost,
+             "cost": m.cost, "share": m.share}
+        )
+    for a in result.actions:
+        writer.writerow(
+            {"kind": "action", "name": a.name, "gain": a.gain, "penalty": a.penalty,
+             "detection": a.detection, "expected_penalty": a.expected_penalty,
+             "net_incentive": a.net_incentive, "deterred": a.deterred, "binding": a.binding,
+             "shadow_price": a.shadow_price}
+        )
+    return buffer.getvalue()
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def result_markdown(result: Result) -> str:
+    out = [f"## {result.name}\n"]
+    out += [f"- {line}" for line in summary_lines(result)[1:]]
+    out.append("")
+    if result.monitors:
+        out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
+    if result.actions:
+        out += ["### Actions\n", markdown_table(ACTION_HEADERS, action_rows(result))]
+    if result.diagnosis is not None:
+        out += ["### Why it cannot be met\n",
+                markdown_table(DIAGNOSIS_HEADERS, diagnosis_rows(result))]
+    return "\n".join(out)
+
+
+def render_result(
+    result: Result, fmt: Format, *, color: bool = False, width: int = 120, timing: bool = True
+) -> str:
+    if fmt is Format.json:
+        return result_json(result, timing=timing)
+    if fmt is Format.csv:
+        return result_csv(result)
+    if fmt is Format.markdown:
+        return result_markdown(result)
+    return to_console_text(result_table(result), color=color, width=width)
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def spec_error_lines(error: SpecError) -> list[str]:
+    return [f"error: {issue}" for issue in error.issues]
+
+
+def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {"schema_version": 1, "file": file, "status": status, "total_cost": None,
+         "error": message, "issues": issues},
+        indent=2,
+    ) + "\n"
