@@ -79,13 +79,18 @@ ACTION_HEADERS = [
     "Action",
     "Gain",
     "Penalty",
-    "Detection",
-    "Exp. penalty",
-    "Net incentive",
+    "P(caught)",
+    "E[penalty]",
+    "Net",
     "Deterred",
     "Binding",
-    "Shadow price",
+    "Shadow",
 ]
+ACTION_LEGEND = (
+    "* compliant action (its P(caught) is the false-flag rate).  Net: certainty-equivalent "
+    "gain over complying (<= 0 when deterred).  Shadow: the shadow price, oversight cost "
+    "per extra unit of gain."
+)
 
 
 def action_rows(result: Result) -> list[list[str]]:
@@ -93,7 +98,7 @@ def action_rows(result: Result) -> list[list[str]]:
     for a in result.actions:
         rows.append(
             [
-                a.name + (" (compliant)" if a.compliant else ""),
+                a.name + ("*" if a.compliant else ""),
                 number(a.gain),
                 number(a.penalty),
                 number(a.detection),
@@ -137,10 +142,16 @@ def diagnosis_rows(result: Result) -> list[list[str]]:
 
 def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    last = len(headers) - 1
     for k, header in enumerate(headers):
-        table.add_column(header, justify="left" if k == 0 else "right")
+        text_column = k == 0 or (k == last and header == "Why")
+        table.add_column(
+            Text(header),
+            justify="left" if text_column else "right",
+            no_wrap=not text_column or k == 0,
+        )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # cells are data, never rich markup
     return table
 
 
@@ -174,6 +185,7 @@ def result_table(result: Result) -> RenderableType:
         parts.append(_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
     if result.actions:
         parts.append(_table("Actions", ACTION_HEADERS, action_rows(result)))
+        parts.append(Text(ACTION_LEGEND + "\n", style="dim"))
     if result.diagnosis is not None:
         parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
     style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
@@ -245,7 +257,8 @@ def result_markdown(result: Result) -> str:
     if result.monitors:
         out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
     if result.actions:
-        out += ["### Actions\n", markdown_table(ACTION_HEADERS, action_rows(result))]
+        out += ["### Actions\n", markdown_table(ACTION_HEADERS, action_rows(result)),
+                ACTION_LEGEND + "\n"]
     if result.diagnosis is not None:
         out += ["### Why it cannot be met\n",
                 markdown_table(DIAGNOSIS_HEADERS, diagnosis_rows(result))]
