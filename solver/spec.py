@@ -78,6 +78,23 @@ class Oversight(_Model):
     budget: NonNegative | None = Field(None, description="Total oversight cost may not exceed this.")
 
 
+class Requirements(_Model):
+    """What ``deter check`` demands of the optimal policy (CI gating; see requirements.py)."""
+
+    max_cost: NonNegative | None = Field(
+        None, description="The optimal oversight cost may not exceed this."
+    )
+    deter_all: Annotated[bool, Strict()] = Field(
+        True, description="Every action must be deterred."
+    )
+    min_margin: NonNegative | None = Field(
+        None, description="Every deviation must trail compliance by at least this (net incentive)."
+    )
+    max_rate: dict[Annotated[str, Strict()], Probability] = Field(
+        default_factory=dict, description="Per-monitor ceilings on the optimal rates, by name."
+    )
+
+
 class Action(_Model):
     """One action the agent can take."""
 
@@ -134,6 +151,7 @@ class Spec(_Model):
     oversight: Oversight = Field(default_factory=Oversight)  # type: ignore[arg-type]
     actions: tuple[Action, ...] = Field(min_length=2)
     monitors: tuple[Monitor, ...] = ()
+    requirements: Requirements | None = None
 
     # Where the spec came from, for messages that point at a line (set by the loader).
     _source_file: str = PrivateAttr("<spec>")
@@ -215,6 +233,16 @@ class Spec(_Model):
                             ("monitors", j, "detects", target),
                             f"{target!r} is the compliant action; describe false flags "
                             "with the monitor's false_positive instead",
+                        )
+                    )
+        if self.requirements is not None:
+            known = [m.name for m in self.all_monitors()]
+            for target in self.requirements.max_rate:
+                if target not in known:
+                    problems.append(
+                        (
+                            ("requirements", "max_rate", target),
+                            f"unknown monitor {target!r}" + did_you_mean(target, known),
                         )
                     )
         if problems:
