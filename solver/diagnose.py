@@ -30,7 +30,7 @@ def _best_deterrence(arrays: ProblemArrays, row: int, loss: float, flag_loss: fl
     f = arrays.false_positive
     if flag_loss == 0 or not np.any(f > 0):
         x = arrays.max_rate
-        return float(min(1.0, q @ x)), float(f @ x)
+        return min(1.0, float(q @ x)), float(f @ x)
     m = arrays.n_monitors
     # variables (x_1..x_m, P); maximise loss * P - flag_loss * f.x
     c = np.concatenate([flag_loss * f, [-loss]])
@@ -40,7 +40,7 @@ def _best_deterrence(arrays: ProblemArrays, row: int, loss: float, flag_loss: fl
     solution = linprog(c, A_ub=a_ub, b_ub=[0.0], bounds=bounds, method="highs")
     if solution.status != 0:
         x = arrays.max_rate
-        return float(min(1.0, q @ x)), float(f @ x)
+        return min(1.0, float(q @ x)), float(f @ x)
     x, p = solution.x[:m], float(solution.x[m])
     return p, float(f @ x)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .arrays import ProblemArrays
 from .features import Component, components_for
-from .features.base import Context
+from .features.base import Context, dense_array
 
 #: Specs with at most this many detection entries (deviations x monitors) are parametric.
 PARAMETRIC_LIMIT = 20_000
@@ -47,7 +47,7 @@ class CompiledProgram:
         for component in self.components:
             for name, value in component.values(arrays).items():
                 parameter = self.context.data[name]
-                parameter.value = value.toarray() if hasattr(value, "toarray") else value
+                parameter.value = dense_array(value)
 
     def solve(self, solver: str) -> str:
         """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr."""

@@ -75,7 +75,9 @@ class Agent(_Model):
 class Oversight(_Model):
     """Constraints on the principal's policy as a whole."""
 
-    budget: NonNegative | None = Field(None, description="Total oversight cost may not exceed this.")
+    budget: NonNegative | None = Field(
+        None, description="Total oversight cost may not exceed this."
+    )
 
 
 class Requirements(_Model):
@@ -146,9 +148,9 @@ class Spec(_Model):
     version: Literal[1] = Field(
         1, description="Spec format version; only 1 exists."
     )
-    problem: Problem = Field(default_factory=Problem)  # type: ignore[arg-type]
-    agent: Agent = Field(default_factory=Agent)  # type: ignore[arg-type]
-    oversight: Oversight = Field(default_factory=Oversight)  # type: ignore[arg-type]
+    problem: Problem = Field(default_factory=Problem)
+    agent: Agent = Field(default_factory=Agent)
+    oversight: Oversight = Field(default_factory=Oversight)
     actions: tuple[Action, ...] = Field(min_length=2)
     monitors: tuple[Monitor, ...] = ()
     requirements: Requirements | None = None

@@ -21,4 +21,11 @@ def components_for(arrays: ProblemArrays) -> list[Component]:
     return components
 
 
-__all__ = ["Budget", "Component", "Deterrence", "LinearDetection", "MonitoringCost", "components_for"]
+__all__ = [
+    "Budget",
+    "Component",
+    "Deterrence",
+    "LinearDetection",
+    "MonitoringCost",
+    "components_for",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import cvxpy as cp
 import numpy as np
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from ..arrays import ProblemArrays
 
-Value = np.ndarray | sp.spmatrix | float
+Value: TypeAlias = np.ndarray | sp.spmatrix | sp.sparray | float
 
 
 @dataclass
@@ -46,10 +46,17 @@ class Context:
         if not self.parametric:
             self.data[name] = value
             return value
-        dense = value.toarray() if sp.issparse(value) else np.asarray(value, dtype=float)
+        dense = dense_array(value)
         parameter = cp.Parameter(dense.shape, name=name, value=dense, **attributes)
         self.data[name] = parameter
         return parameter
+
+
+def dense_array(value: Value) -> np.ndarray:
+    """A dense float array of ``value`` (Parameters are dense)."""
+    if isinstance(value, sp.spmatrix | sp.sparray):
+        return np.asarray(value.toarray(), dtype=float)
+    return np.asarray(value, dtype=float)
 
 
 class Component(ABC):
