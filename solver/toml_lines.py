@@ -49,6 +49,9 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
                 index = array_counts.get(path, 0)
                 array_counts[path] = index + 1
                 table = (*path, index)
+                # The array itself (e.g. "too few actions", an unknown [[monitor]]) is
+                # located at its first header.
+                positions.setdefault(path, (number, line.index("[") + 1))
             else:
                 table = path
             positions.setdefault(table, (number, line.index("[") + 1))
