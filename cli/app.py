@@ -241,6 +241,12 @@ def schema(output: OutputOption = None) -> None:
     emit(json.dumps(json_schema(), indent=2) + "\n", output)
 
 
+from . import cmd_batch, cmd_check  # noqa: E402  (commands in their own modules; no cvxpy)
+
+app.command(name="batch")(cmd_batch.batch)
+app.command(name="check")(cmd_check.check)
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -1,0 +1,28 @@
+"""Fault injection for batch workers: how the tests prove that one bad file stays one error.
+
+A :class:`Faults` object travels with the batch options to every worker (it is plain,
+picklable data) and is consulted before each file is solved. It is never set by the
+command line; it exists so that a worker crash (``os._exit``, as a segfault in a native
+solver would look) or a hang can be produced on purpose and its isolation tested.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Faults:
+    crash_on: frozenset[str] = field(default_factory=frozenset)  # file names whose worker dies
+    hang_on: frozenset[str] = field(default_factory=frozenset)  # file names that sleep
+    hang_seconds: float = 60.0
+
+    def before_file(self, path: str) -> None:
+        name = Path(path).name
+        if name in self.crash_on:
+            os._exit(70)  # no cleanup, no exception: as a native crash looks to the parent
+        if name in self.hang_on:
+            time.sleep(self.hang_seconds)
