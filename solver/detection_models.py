@@ -1,0 +1,52 @@
+"""Detection as a function of monitor rates, in numpy: what verification and diagnosis use.
+
+This is the model's definition, evaluated directly (the program only holds bounds on it):
+
+- linear (spec format v1):  P_i(x) = min(1, sum_j q_ij x_j + sum_{ROC j} h_ij(x_j)),
+                            P_0(x) = sum_j f_j x_j;
+- exponential:              P_i(x) = 1 - prod_j (1 - q_ij)^{x_j} = 1 - exp(-sum_j L_ij x_j),
+                            P_0(x) = 1 - exp(-sum_j phi_j x_j),  L = -ln(1 - q), phi = -ln(1 - f);
+
+where h_ij is the upper concave envelope of monitor j's ROC points for action i, evaluated as
+the best mix of two thresholds (``envelope.randomised_detection``), not through the
+program's segments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .arrays import ProblemArrays
+from .envelope import randomised_detection
+from .utility import FloatArray
+
+
+def log_escape(probability: FloatArray | sp.spmatrix) -> FloatArray | sp.spmatrix:
+    """L = -ln(1 - q): the catch intensity of one full inspection (q < 1)."""
+    if sp.issparse(probability):
+        matrix = sp.csr_matrix(probability, copy=True)
+        matrix.data = -np.log1p(-matrix.data)
+        return matrix
+    return np.asarray(-np.log1p(-np.asarray(probability, dtype=float)))
+
+
+def detection_probability(arrays: ProblemArrays, rates: FloatArray) -> FloatArray:
+    """P_i(x) for every action (the compliant row is 0 here; see :func:`false_flag_rate`)."""
+    x = np.asarray(rates, dtype=float)
+    if arrays.detection_model == "exponential":
+        intensity = np.asarray(log_escape(arrays.detection) @ x, dtype=float)
+        return np.asarray(-np.expm1(-intensity))
+    reach = np.asarray(arrays.detection @ x, dtype=float)
+    for curve in arrays.roc:
+        reach[curve.action] += randomised_detection(curve.points, float(x[curve.monitor]))
+    return np.minimum(1.0, reach)
+
+
+def false_flag_rate(arrays: ProblemArrays, rates: FloatArray) -> float:
+    """P_0(x): the chance that a compliant episode is flagged and penalised."""
+    x = np.asarray(rates, dtype=float)
+    if arrays.detection_model == "exponential":
+        intensity = float(log_escape(arrays.false_positive) @ x)
+        return float(-np.expm1(-intensity))
+    return float(np.clip(arrays.false_positive @ x, 0.0, 1.0))
