@@ -150,12 +150,17 @@ def run_command(
         options = BatchOptions(solvers=solvers, max_bytes=max_size, timeout=timeout,
                                check=check, keep_results=format is BatchFormat.json)
         ledger = Ledger(resume) if resume is not None else None
-        with _progress(len(files)) as advance:
-            run = run_batch(
-                files, options, jobs=jobs, executor=executor.value, address=address,
-                max_failures=max_failures, is_failure=lambda o: code_of(o) != 0,
-                ledger=ledger, on_outcome=advance,
-            )
+        from ..solver.batch_dask import DaskUnavailable
+
+        try:
+            with _progress(len(files)) as advance:
+                run = run_batch(
+                    files, options, jobs=jobs, executor=executor.value, address=address,
+                    max_failures=max_failures, is_failure=lambda o: code_of(o) != 0,
+                    ledger=ledger, on_outcome=advance,
+                )
+        except DaskUnavailable as exc:
+            cli.fail(ExitCode.BAD_INPUT, f"error: {exc}")
         text = render_run(run, format, code_of, command=command,
                           color=output is None and cli.stdout_is_colour_terminal(),
                           width=cli.terminal_width(), timing=not no_timing)

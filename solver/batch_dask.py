@@ -30,8 +30,15 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
         raise DaskUnavailable(
             "--executor dask needs the dask extra: pip install 'deter[dask]'"
         ) from exc
-    # A file that kills a worker once is suspect at once (the default retries it on 3).
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # A task whose worker dies is suspect at once (the default retries it on 3 workers);
+    # run_dask re-runs suspects one at a time. The scheduler's own log lines about the dead
+    # worker would only repeat what the file's outcome says.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    with contextlib.ExitStack() as stack:
+        stack.callback(quiet.setLevel, level)
+        stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
         if address:
             try:
                 client = Client(address, timeout="10s")
@@ -76,29 +83,39 @@ def run_dask(
             futures[future.key] = chunk
             submitted.append(future)
         pending = as_completed(submitted)
+        suspects: list[str] = []
         try:
             for future in pending:
                 chunk = futures[future.key]
-                outcomes: list[FileOutcome]
                 try:
-                    outcomes = future.result()
+                    outcomes: list[FileOutcome] = future.result()
                 except Exception as exc:
-                    if _killed(exc) and len(chunk) > 1:
-                        for file in chunk:  # resubmit alone: find the file that kills workers
-                            single = client.submit(solve_chunk, [file], options, pure=False)
-                            futures[single.key] = [file]
-                            pending.add(single)
+                    if _killed(exc):
+                        suspects += chunk  # with the file that killed a worker, or beside it
                         continue
-                    message = None if _killed(exc) else f"worker error: {type(exc).__name__}: {exc}"
-                    outcomes = [crashed(f, message) if message else crashed(f) for f in chunk]
+                    outcomes = [crashed(f, _worker_error(exc)) for f in chunk]
                 if record(outcomes):
                     client.cancel(list(pending.futures))
+                    return True
+            # One at a time, so that a worker that dies now was killed by this very file.
+            for file in suspects:
+                single = client.submit(solve_chunk, [file], options, pure=False)
+                try:
+                    outcomes = single.result()
+                except Exception as exc:
+                    killed = _killed(exc)
+                    outcomes = [crashed(file) if killed else crashed(file, _worker_error(exc))]
+                if record(outcomes):
                     return True
         except BaseException:
             with contextlib.suppress(Exception):
                 client.cancel(list(pending.futures))
             raise
     return False
+
+
+def _worker_error(exc: BaseException) -> str:
+    return f"worker error: {type(exc).__name__}: {exc}"
 
 
 def _killed(exc: BaseException) -> bool:
