@@ -245,6 +245,16 @@ from . import cmd_batch, cmd_check  # noqa: E402  (commands in their own modules
 
 app.command(name="batch")(cmd_batch.batch)
 app.command(name="check")(cmd_check.check)
+from . import cmd_simulate  # noqa: E402
+
+app.command(name="simulate")(cmd_simulate.simulate)
+from . import cmd_compare, cmd_explain, cmd_frontier, cmd_report, cmd_sweep  # noqa: E402
+
+app.command(name="sweep")(cmd_sweep.sweep)
+app.command(name="frontier")(cmd_frontier.frontier)
+app.command(name="compare")(cmd_compare.compare)
+app.command(name="explain")(cmd_explain.explain)
+app.command(name="report")(cmd_report.report)
 
 
 def main() -> None:
