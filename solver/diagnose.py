@@ -49,9 +49,14 @@ def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None
     """The penalty F with u(g) - u(g - F) = loss_needed (relative-wealth units), if any."""
     if loss_needed <= 0:
         return 0.0
+    if not math.isfinite(loss_needed):
+        return None
     if r == 0:
         return loss_needed
-    argument = loss_needed * r * math.exp(r * relative_gain)
+    if r > 0 and r * relative_gain > 700:
+        # exp would overflow: log1p(a) = log(a) for huge a (issue 7, stable CARA numbers).
+        return (math.log(loss_needed * r) + r * relative_gain) / r
+    argument = loss_needed * r * math.exp(min(r * relative_gain, 700.0))
     if argument <= -1:
         return None  # a risk-seeking agent's loss from any penalty is bounded
     return math.log1p(argument) / r

@@ -49,10 +49,13 @@ class CompiledProgram:
                 parameter = self.context.data[name]
                 parameter.value = dense_array(value)
 
-    def solve(self, solver: str) -> str:
-        """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr."""
+    def solve(self, solver: str, **options: Any) -> str:
+        """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr.
+
+        ``options`` go to the solver as they are (e.g. tighter tolerances, ``retry.py``).
+        """
         with quiet_native_output():
-            self.problem.solve(solver=solver, verbose=False)
+            self.problem.solve(solver=solver, verbose=False, **options)
         return str(self.problem.status)
 
 

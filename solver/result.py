@@ -52,12 +52,30 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Verification:
+class DualityCertificate:
+    """Optimality proof of a linear program from its duals (``solver/certificate.py``)."""
+
+    applies: bool  # False when the program is not linear: feasibility is then the check
     passed: bool
+    tolerance: float
+    primal_objective: float | None = None  # money units
+    dual_objective: float | None = None  # a lower bound on the least cost, money units
+    gap: float | None = None  # primal - dual, money units
+    relative_gap: float | None = None
+    dual_residual: float | None = None  # max |stationarity residual|, program units
+    relative_dual_residual: float | None = None
+    dual_sign_violation: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Verification:
+    passed: bool  # primal feasibility and, when present, the duality certificate
     tolerance: float
     max_violation: float
     max_relative_violation: float
     checks: tuple[Check, ...]
+    duality: DualityCertificate | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from .features.deterrence import incentive_rows
 from .features.monitoring import cost_scale
 from .program import SOLVER_ORDER, CompiledProgram, program_for, value_of
 from .result import ActionResult, MonitorResult, Result, Verification
+from .retry import attempt_plan, certified
+from .scaling import restore_duals, scaled_program
 from .spec import Spec
 from .utility import FloatArray, marginal_utility
 from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
@@ -41,10 +43,13 @@ def solve(
     program = program_for(arrays)
     timing["build"] = time.perf_counter() - started
     attempts: list[str] = []
-    for solver in solvers:
+    # Each solver, then each on the rescaled program with tight tolerances (retry.py).
+    for attempt in attempt_plan(solvers):
+        solver = attempt.label
         began = time.perf_counter()
         try:
-            status = program.solve(solver)
+            current = scaled_program(arrays) if attempt.scaled else program
+            status = current.solve(attempt.solver, **attempt.options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
             attempts.append(f"{solver}: failed ({exc})")
             continue
@@ -60,20 +65,20 @@ def solve(
         if status not in _SOLVED:
             attempts.append(f"{solver}: status {status}")
             continue
-        rates = np.clip(value_of(program.context.rates, arrays.n_monitors),
+        rates = np.clip(value_of(current.context.rates, arrays.n_monitors),
                         arrays.min_rate, arrays.max_rate)
         total_cost = float(arrays.cost @ rates)
         verification = verify_policy(arrays, rates, total_cost, tolerance)
         if verification.passed:
-            attempts.append(f"{solver}: {status}, verified")
+            verification = certified(verification, current, arrays)
+        if verification.passed:
+            attempts.append(f"{solver}: {status}, verified and certified")
+            restore_duals(current)
             return _finish(
-                _optimal(spec, arrays, program, rates, verification, solver, attempts, timing),
+                _optimal(spec, arrays, current, rates, verification, solver, attempts, timing),
                 started,
             )
-        attempts.append(
-            f"{solver}: {status}, but failed verification (max relative violation "
-            f"{verification.max_relative_violation:.3g} > {tolerance:g})"
-        )
+        attempts.append(f"{solver}: {status}, but {_failure(verification, tolerance)}")
     return _finish(
         Result(
             name=spec.name,
@@ -91,6 +96,13 @@ def solve(
         ),
         started,
     )
+
+
+def _failure(verification: Verification, tolerance: float) -> str:
+    if verification.max_relative_violation > tolerance or verification.duality is None:
+        return (f"failed verification (max relative violation "
+                f"{verification.max_relative_violation:.3g} > {tolerance:g})")
+    return f"failed its duality certificate ({verification.duality.reason})"
 
 
 def _finish(result: Result, started: float) -> Result:
@@ -208,7 +220,8 @@ def _shadow_prices(
         relative - arrays.penalty_cap[dev], r
     )
     multiplier = cost_scale(arrays) * dual / rows.row_scale
-    prices = multiplier * expected_marginal
+    with np.errstate(invalid="ignore", over="ignore"):  # CARA beyond exp's range: nan -> null
+        prices = multiplier * expected_marginal
     return {arrays.action_names[i]: float(prices[k]) for k, i in enumerate(dev)}
 
 

@@ -52,4 +52,5 @@ def expected_utility(
     """(1 - P) u(g) + P u(g - F): the value of an action caught with probability P."""
     g = np.asarray(gain, dtype=float)
     p = np.asarray(caught, dtype=float)
-    return (1 - p) * utility(g, r) + p * utility(g - np.asarray(penalty, dtype=float), r)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 beyond exp's range: nan
+        return (1 - p) * utility(g, r) + p * utility(g - np.asarray(penalty, dtype=float), r)

@@ -14,7 +14,8 @@ import numpy as np
 
 from .arrays import ProblemArrays
 from .result import Check, Verification
-from .utility import FloatArray, expected_utility
+from .stable import incentive_violation, overflows
+from .utility import FloatArray, expected_utility, utility
 
 #: Largest violation accepted, relative to the magnitude of the terms compared
 #: (an absolute floor of the same size applies to terms below 1).
@@ -47,7 +48,15 @@ def evaluate_policy(arrays: ProblemArrays, rates: FloatArray) -> PolicyEvaluatio
     relative = arrays.gain - arrays.gain[arrays.compliant]
     eu = expected_utility(relative, penalty, detection, r)
     net = eu - eu[arrays.compliant]
-    scale = np.maximum(1.0, np.maximum(np.abs(eu), abs(eu[arrays.compliant])))
+    # The magnitude of the terms compared (not floored at 1 money unit): a violation is
+    # judged relative to the row's own numbers, so gains of 1e-9 are checked as strictly
+    # as gains of 1 (issue 7).
+    with np.errstate(invalid="ignore"):
+        terms = np.maximum(
+            (1 - detection) * np.abs(utility(relative, r)),
+            detection * np.abs(utility(relative - penalty, r)),
+        )
+    scale = np.maximum(terms, terms[arrays.compliant])
     return PolicyEvaluation(detection, eu, net, scale)
 
 
@@ -65,12 +74,18 @@ def verify_policy(
     """Re-check every constraint of full deterrence at ``rates``."""
     checks: list[Check] = []
 
-    def add(name: str, violation: FloatArray, scale: FloatArray | float) -> None:
+    def add(
+        name: str, violation: FloatArray, scale: FloatArray | float, floor: float = 1.0
+    ) -> None:
         violation = np.asarray(violation, dtype=float)
         if violation.size == 0:
             checks.append(Check(name, 0.0, 0.0))
             return
-        relative = violation / np.maximum(1.0, np.asarray(scale, dtype=float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = violation / np.maximum(floor, np.asarray(scale, dtype=float))
+        relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
+        relative = np.where(np.isnan(relative), np.inf, relative)
+        violation = np.where(np.isnan(violation), np.inf, violation)
         checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
 
     if not np.all(np.isfinite(rates)):
@@ -81,11 +96,25 @@ def verify_policy(
     evaluation = evaluate_policy(arrays, rates)
     dev = arrays.deviations
     margin = margin_in_utility(arrays)
-    add(
-        "incentive",
-        evaluation.net_incentive[dev] + margin,
-        evaluation.utility_scale[dev] + margin,
-    )
+    chosen_penalty = arrays.penalty_cap
+    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
+    if overflows(np.append(relative_gain, 0.0), np.append(chosen_penalty[dev],
+                 arrays.false_positive_penalty), arrays.risk_aversion):
+        # exp(-r w) leaves float range: compare in log space (stable.py), relative to the
+        # largest term.
+        violation, _ = incentive_violation(
+            relative_gain, chosen_penalty[dev], evaluation.detection[dev],
+            float(evaluation.detection[arrays.compliant]), arrays.false_positive_penalty,
+            arrays.risk_aversion, arrays.margin, float(arrays.gain[arrays.compliant]),
+        )
+        add("incentive", violation, 1.0)
+    else:
+        add(
+            "incentive",
+            evaluation.net_incentive[dev] + margin,
+            evaluation.utility_scale[dev] + margin,
+            floor=1e-300,
+        )
     cost = float(arrays.cost @ rates)
     if arrays.budget is not None:
         add("budget", np.array([cost - arrays.budget]), max(abs(arrays.budget), abs(cost)))

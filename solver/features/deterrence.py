@@ -23,6 +23,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..arrays import ProblemArrays
+from ..stable import stable_incentive_rows
 from ..utility import FloatArray, caught_loss, utility
 from .base import Component, Context, Value
 
@@ -56,11 +57,20 @@ def incentive_rows(arrays: ProblemArrays) -> IncentiveRows:
 class Deterrence(Component):
     def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
         rows = incentive_rows(arrays)
-        return {
-            "need": rows.need / rows.row_scale,
-            "false_flag_weight": rows.false_flag_loss / rows.row_scale,
-            "detection_weight": np.where(rows.loss > 0, 1.0, 0.0),
-        }
+        with np.errstate(invalid="ignore", divide="ignore"):
+            need = rows.need / rows.row_scale
+            flag_weight = rows.false_flag_loss / rows.row_scale
+        weight = np.where(rows.loss > 0, 1.0, 0.0)
+        if not all(np.all(np.isfinite(v)) for v in (need, flag_weight, rows.loss)):
+            # CARA numbers beyond exp's range (r x gain of 1e3 and more): the same rows,
+            # computed as ratios in log space (stable.py).
+            dev = arrays.deviations
+            need, flag_weight, weight = stable_incentive_rows(
+                arrays.gain[dev] - arrays.gain[arrays.compliant], arrays.penalty_cap[dev],
+                arrays.false_positive_penalty, arrays.risk_aversion, arrays.margin,
+                float(arrays.gain[arrays.compliant]),
+            )
+        return {"need": need, "false_flag_weight": flag_weight, "detection_weight": weight}
 
     def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
         need = ctx.add_data("need", values["need"])
