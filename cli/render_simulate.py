@@ -42,6 +42,8 @@ def policy_columns(sim: Simulation) -> tuple[list[str], list[list[str]]]:
     headers = ["Policy", *(run.label for run in sim.runs)]
     rows = [
         ["Predicted action (model)", *(run.prediction.induced_action for run in sim.runs)],
+        ["Best response (simulated P)",
+         *(run.prediction.schedule_induced_action for run in sim.runs)],
         ["Predicted cost per episode", *(number(run.prediction.oversight_cost_per_episode)
                                          for run in sim.runs)],
     ]

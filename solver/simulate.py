@@ -192,15 +192,17 @@ def best_response(game: Game, detection: FloatArray, tolerance: float = TOLERANC
 
     EU_i = (1 - P_i) u(g_i) + P_i u(g_i - F_i) (Becker 1968, CARA u). A deviation is taken
     only when it beats compliance by more than the tolerance deter verifies policies with
-    (relative to the size of the terms), so a verified policy is never undone by round-off.
+    (relative to the size of the terms), so a verified policy is never undone by round-off;
+    deviations tied within that tolerance go to the first one listed in the spec.
     """
     free, caught = game.utilities()
     eu = (1 - detection) * free + detection * caught
+    slack = tolerance * np.maximum(1.0, np.maximum(np.abs(eu), abs(eu[game.compliant])))
     gap = eu - eu[game.compliant]
-    scale = np.maximum(1.0, np.maximum(np.abs(eu), abs(eu[game.compliant])))
-    gap = np.where(gap > tolerance * scale, gap, -np.inf)
     gap[game.compliant] = 0.0
-    return int(np.argmax(gap))  # argmax keeps the first maximum: compliance on a tie at 0
+    if not np.any(gap > slack):
+        return game.compliant
+    return int(np.flatnonzero(gap >= gap.max() - slack)[0])
 
 
 class Rational:
@@ -642,12 +644,23 @@ def policy_warnings(arrays: ProblemArrays, game: Game, schedule: Schedule) -> li
         )
     model = _model_detection(arrays, game)
     exact = schedule_detection(game, schedule)
-    gap = np.max(np.abs(model - exact)) if model.size else 0.0
+    gap = float(np.max(np.abs(model - exact))) if model.size else 0.0
     if gap > 1e-9:
+        total = float(game.rates.sum())
+        why = (
+            f"total rate {total:.4g} > 1, so monitors must inspect some of the same episodes"
+            if schedule == "coordinated"
+            else "independent monitors sometimes inspect the same episode"
+        )
         notes.append(
-            f"under the {schedule} schedule detection differs from the model's linear "
-            f"P_i(x) by up to {gap:.3g} (the model assumes monitors never inspect the "
-            "same episode)"
+            f"detection under the {schedule} schedule differs from the model's linear "
+            f"P_i(x) by up to {gap:.3g} ({why})"
+        )
+    prediction = model_prediction(arrays, game, schedule)
+    if prediction.schedule_induced_action != prediction.induced_action:
+        notes.append(
+            f"a rational agent takes {prediction.schedule_induced_action!r} under the "
+            f"simulated detection, not {prediction.induced_action!r} as the model predicts"
         )
     return notes
 
