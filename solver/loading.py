@@ -16,6 +16,7 @@ import tomli
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError, SpecIssue
+from .limits import check_counts
 from .spec import CrossReferenceError, Spec, did_you_mean
 from .toml_lines import locate
 
@@ -78,6 +79,7 @@ def validate_spec_data(
     data: Mapping[str, Any], text: str = "", file: str = "<spec>", name: str | None = None
 ) -> Spec:
     """Validate parsed TOML data, locating each problem in ``text`` when it is given."""
+    check_counts(data, file)  # limits.py: before the model, arrays or program cost memory
     data = dict(data)
     problem = data.get("problem")
     if name is not None and isinstance(problem, dict) and "name" not in problem:
