@@ -148,7 +148,9 @@ def run_command(
         if not files:
             cli.fail(ExitCode.BAD_INPUT, "error: no spec files given")
         options = BatchOptions(solvers=solvers, max_bytes=max_size, timeout=timeout,
-                               check=check, keep_results=format is BatchFormat.json)
+                               check=check,
+                               # a ledger keeps full results, so a resumed json run is whole
+                               keep_results=format is BatchFormat.json or resume is not None)
         ledger = Ledger(resume) if resume is not None else None
         from ..solver.batch_dask import DaskUnavailable
 

@@ -189,7 +189,16 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 def solve_file(file: str, options: BatchOptions) -> FileOutcome:
     """Read, validate, solve and (for ``check``) judge one file. Never raises."""
     started = time.perf_counter()
+    try:
+        with _time_limit(options.timeout):
+            return _solve_file(file, options, started)
+    except FileTimeout as exc:
+        return FileOutcome(file=file, status="solver_error", error=str(exc),
+                           sha256=file_sha256(file), seconds=time.perf_counter() - started,
+                           findings=(Finding("solver_error", str(exc)),))
 
+
+def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
     def done(**fields: Any) -> FileOutcome:
         return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
 
@@ -200,24 +209,22 @@ def solve_file(file: str, options: BatchOptions) -> FileOutcome:
         text = read_spec_text(Path(file), options.max_bytes)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         spec = parse_spec_text(text, file=file, name=Path(file).stem)
+    except FileTimeout:
+        raise
     except SpecError as exc:
-        findings = tuple(
-            Finding("bad_input", i.message, i.line, i.key) for i in exc.issues
-        )
+        issues = tuple(Finding("bad_input", i.message, i.line, i.key) for i in exc.issues)
         return done(status="bad_input", error=str(exc.issues[0]), sha256=digest or
-                    file_sha256(file), findings=findings)
+                    file_sha256(file), findings=issues)
     except Exception as exc:  # an unexpected failure reading this file stays with this file
         return done(status="bad_input", error=f"{type(exc).__name__}: {exc}", sha256=digest)
 
     from .solve import solve
 
     try:
-        with _time_limit(options.timeout):
-            kwargs: dict[str, Any] = {"solvers": options.solvers} if options.solvers else {}
-            result = solve(spec, **kwargs)
-    except FileTimeout as exc:
-        return done(status="solver_error", error=str(exc), name=spec.name, sha256=digest,
-                    findings=(Finding("solver_error", str(exc)),))
+        kwargs: dict[str, Any] = {"solvers": options.solvers} if options.solvers else {}
+        result = solve(spec, **kwargs)
+    except FileTimeout:
+        raise
     except Exception as exc:
         message = f"internal error: {type(exc).__name__}: {exc}"
         return done(status="solver_error", error=message, name=spec.name, sha256=digest,
