@@ -1,0 +1,80 @@
+"""Start-up and compiled-problem reuse.
+
+The quick commands must not load cvxpy (it is most of deter's start-up time), and specs of
+one shape must reuse one compiled, DPP-compliant cvxpy problem.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import deter
+import pytest
+from batch_helpers import one_action_spec, two_action_spec
+from deter.solver.arrays import ProblemArrays
+from deter.solver.program import program_for
+
+PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
+
+PROBE = """
+import sys
+from typer.testing import CliRunner
+from deter.cli.app import app
+result = CliRunner(env={{"NO_COLOR": "1", "COLUMNS": "120"}}).invoke(app, {args!r})
+assert result.exit_code == 0, (result.exit_code, result.output)
+print("cvxpy" in sys.modules, "scipy.optimize" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["validate", str(PROBLEMS / "minimal.toml")],
+        ["schema"],
+        ["batch", "--help"],
+        ["check", "--help"],
+    ],
+    ids=lambda args: " ".join(a for a in args if not a.endswith(".toml")),
+)
+def test_quick_commands_do_not_import_cvxpy(args: list[str]) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    cvxpy_loaded, _ = probe.stdout.split()
+    assert cvxpy_loaded == "False"
+
+
+def test_solving_does_import_cvxpy() -> None:
+    """The probe above can fail: solving in the same way does load cvxpy."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=["solve", str(PROBLEMS / "minimal.toml")])],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split()[0] == "True"
+
+
+def test_formulation_is_dpp() -> None:
+    for path in sorted(PROBLEMS.glob("*.toml")):
+        program = program_for(ProblemArrays.from_spec(deter.load_spec(path)))
+        if program.context.parametric:
+            assert program.problem.is_dcp(dpp=True), path.name
+
+
+def test_specs_of_one_shape_reuse_one_compiled_problem() -> None:
+    specs = [deter.load_spec(one_action_spec(1.0 + k, 20.0, 0.5)) for k in range(5)]
+    programs = [program_for(ProblemArrays.from_spec(s)) for s in specs]
+    assert all(p is programs[0] for p in programs)
+    assert programs[0].problem.is_dcp(dpp=True)
+    other = program_for(ProblemArrays.from_spec(deter.load_spec(two_action_spec(1.0))))
+    assert other is not programs[0]
+    # reuse gives each spec its own answer: rate = gain / (detection * cap)
+    for k, spec in enumerate(specs):
+        result = deter.solve(spec)
+        assert result.monitor("inspector").rate == pytest.approx((1.0 + k) / 10.0, rel=1e-6)
