@@ -120,7 +120,7 @@ class Game:
     @property
     def starts(self) -> FloatArray:
         """s_{j-1}: where monitor j's stretch begins on the coordinated schedule's circle."""
-        return np.concatenate(([0.0], np.cumsum(self.rates)[:-1])) % 1.0
+        return np.asarray((np.cumsum(self.rates) - self.rates) % 1.0)
 
     def utilities(self) -> tuple[FloatArray, FloatArray]:
         """u(g_i - g_0) and u(g_i - g_0 - F_i): an action's utility when free and when caught.
@@ -159,19 +159,21 @@ def schedule_detection(game: Game, schedule: Schedule) -> FloatArray:
 def draw_inspections(
     rng: np.random.Generator, game: Game, schedule: Schedule, actions: IntArray
 ) -> tuple[BoolArray, BoolArray]:
-    """(inspected, caught), each (K, M): which monitors inspected and caught each agent.
+    """(inspected, caught), each (M, K): which monitors inspected and caught each agent.
 
-    Draws one uniform per agent for the schedule (coordinated) or one per agent and monitor
-    (independent), then one per agent and monitor for the catch.
+    Draws one uniform per agent for the schedule (coordinated) or one per monitor and agent
+    (independent), then one per monitor and agent for the catch. Monitor-major arrays keep
+    the reductions over monitors contiguous (fast).
     """
     k, m = actions.shape[0], game.n_monitors
-    x = game.rates[None, :]
+    x = game.rates[:, None]
     if schedule == "coordinated":
-        u = rng.random((k, 1))
-        inspected = ((u - game.starts[None, :]) % 1.0) < x
+        offset = rng.random(k)[None, :] - game.starts[:, None]  # in (-1, 1)
+        offset += offset < 0  # (U - s_{j-1}) mod 1, without a slow float modulo
+        inspected = offset < x
     else:
-        inspected = rng.random((k, m)) < x
-    caught = inspected & (rng.random((k, m)) < game.catch[actions])
+        inspected = rng.random((m, k)) < x
+    caught = inspected & (rng.random((m, k)) < game.catch.T[:, actions])
     return inspected, caught
 
 
@@ -565,7 +567,7 @@ def simulate_policy(
     for t in range(episodes):
         actions = learner.choose(rng, t)
         inspected, caught_by = draw_inspections(rng, game, schedule, actions)
-        caught = caught_by.any(axis=1)
+        caught = np.logical_or.reduce(caught_by, axis=0)
         learner.update(actions, np.where(caught, reward_caught[actions], reward_free[actions]))
 
         counts[rows, actions] += 1
@@ -574,9 +576,9 @@ def simulate_policy(
         detections += caught & violating
         flags += caught & ~violating
         payoff += game.gain[actions] - caught * game.penalty[actions]
-        cost += inspected @ game.cost
-        inspections += inspected.sum(axis=0)
-        catches += caught_by.sum(axis=0)
+        cost += game.cost @ inspected
+        inspections += np.count_nonzero(inspected, axis=1)
+        catches += np.count_nonzero(caught_by, axis=1)
         curve[t] = violating.mean()
         if t >= window_start:
             final += violating
