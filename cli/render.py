@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ..solver.errors import SpecError
 from ..solver.result import Result
+from .render_strategy import strategy_lines, strategy_sections
 
 
 class Format(str, Enum):
@@ -188,9 +189,10 @@ def result_table(result: Result) -> RenderableType:
         parts.append(Text(ACTION_LEGEND + "\n", style="dim"))
     if result.diagnosis is not None:
         parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
+    parts += [_table(*section) for section in strategy_sections(result)]
     style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
     summary = Text()
-    for k, line in enumerate(summary_lines(result)):
+    for k, line in enumerate(summary_lines(result) + strategy_lines(result)):
         summary.append(line + "\n", style=f"bold {style}" if k == 0 else "")
     parts.append(summary)
     return Group(*parts)
@@ -252,7 +254,7 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str
 
 def result_markdown(result: Result) -> str:
     out = [f"## {result.name}\n"]
-    out += [f"- {line}" for line in summary_lines(result)[1:]]
+    out += [f"- {line}" for line in summary_lines(result)[1:] + strategy_lines(result)]
     out.append("")
     if result.monitors:
         out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
@@ -262,6 +264,8 @@ def result_markdown(result: Result) -> str:
     if result.diagnosis is not None:
         out += ["### Why it cannot be met\n",
                 markdown_table(DIAGNOSIS_HEADERS, diagnosis_rows(result))]
+    for title, headers, rows in strategy_sections(result):
+        out += [f"### {title}\n", markdown_table(headers, rows)]
     return "\n".join(out)
 
 

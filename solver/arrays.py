@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .spec import Spec
+from .spec_strategy import worst_case_gain
 from .utility import FloatArray
 
 
@@ -68,7 +69,12 @@ class ProblemArrays:
         return cls(
             action_names=names,
             compliant=compliant,
-            gain=np.array([a.gain for a in spec.actions], dtype=float),
+            # Interval gains: deterrence binds at a deviation's high end and compliance's low
+            # end (spec_strategy.worst_case_gain); a plain number is its own interval.
+            gain=np.array(
+                [worst_case_gain(a.gain, i == compliant) for i, a in enumerate(spec.actions)],
+                dtype=float,
+            ),
             penalty_cap=cap,
             monitor_names=tuple(m.name for m in monitors),
             cost=np.array([m.cost for m in monitors], dtype=float),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .errors import InfeasibleError, SolverError
+from .result_strategy import StrategyReport, strategy_keys
 
 Status = Literal["optimal", "infeasible", "solver_error"]
 SCHEMA_VERSION = 1
@@ -26,6 +27,13 @@ class MonitorResult:
     min_rate: float
     max_rate: float
     at_bound: str | None  # "min_rate", "max_rate" or None
+    # Whether the monitor runs at all (pays its fixed_cost); from the rate when not given.
+    deployed: bool | None = None
+    fixed_cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.deployed is None:
+            object.__setattr__(self, "deployed", bool(self.rate > 1e-9))
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ class Result:
     diagnosis: Diagnosis | None = None
     attempts: tuple[str, ...] = ()
     timing: dict[str, float] = field(default_factory=dict, compare=False)
+    strategy: StrategyReport | None = None  # harms, types, deployment, auditor (issue 5)
 
     @property
     def ok(self) -> bool:
@@ -149,6 +158,7 @@ class Result:
             "verification": asdict(self.verification) if self.verification else None,
             "diagnosis": asdict(self.diagnosis) if self.diagnosis else None,
             "attempts": list(self.attempts),
+            **strategy_keys(self.strategy),
         }
         if timing:
             doc["timing"] = dict(self.timing)

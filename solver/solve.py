@@ -22,6 +22,7 @@ from .result import ActionResult, MonitorResult, Result, Verification
 from .retry import attempt_plan, certified
 from .scaling import restore_duals, scaled_program
 from .spec import Spec
+from .spec_strategy import uses_strategy
 from .utility import FloatArray, marginal_utility
 from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
 
@@ -37,6 +38,10 @@ def solve(
     Returns a :class:`Result` whose status is ``optimal``, ``infeasible`` (with a
     diagnosis) or ``solver_error``; call ``raise_for_status()`` for exceptions instead.
     """
+    if uses_strategy(spec):  # min_loss, types, fixed costs, auditor: solver/min_loss.py
+        from .min_loss import solve_strategic
+
+        return solve_strategic(spec, solvers=solvers, tolerance=tolerance)
     started = time.perf_counter()
     arrays = ProblemArrays.from_spec(spec)
     timing: dict[str, float] = {}

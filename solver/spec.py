@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from .spec_strategy import Gain, strategy_problems
+
 # Every number is a finite float; TOML integers are accepted, booleans and strings are not.
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
@@ -78,6 +80,11 @@ class Oversight(_Model):
     budget: NonNegative | None = Field(
         None, description="Total oversight cost may not exceed this."
     )
+    objective: Literal["deter_all", "min_loss"] = Field(
+        "deter_all",
+        description="deter_all: deter every action at least cost; min_loss: minimise oversight "
+        "cost plus the harm of the action the agent ends up taking (solver/min_loss.py).",
+    )
 
 
 class Requirements(_Model):
@@ -101,7 +108,13 @@ class Action(_Model):
     """One action the agent can take."""
 
     name: Name
-    gain: Number = Field(description="The agent's private gain from this action.")
+    gain: Gain = Field(
+        description="The agent's private gain from this action: a number, or an interval "
+        "[low, high] meaning deterrence must hold for every value in it."
+    )
+    harm: NonNegative = Field(
+        0.0, description="The principal's loss each time the agent takes this action."
+    )
     penalty_cap: NonNegative | None = Field(
         None, description="Largest penalty the principal can impose when this action is caught."
     )
@@ -125,6 +138,38 @@ class Monitor(_Model):
     )
     false_positive: Probability = Field(
         0.0, description="P(compliant episode flagged | monitor applied)."
+    )
+    fixed_cost: NonNegative = Field(
+        0.0, description="Cost of deploying the monitor at all, paid when its rate is above 0."
+    )
+
+
+class AgentType(_Model):
+    """One type of agent (a Bayesian game): its probability and how its gains differ."""
+
+    name: Name
+    weight: Probability = Field(description="Probability of this type; weights sum to 1.")
+    gains: dict[Name, Gain] = Field(
+        default_factory=dict, description="Overrides of action gains for this type, by action."
+    )
+    risk_aversion: Number | None = Field(
+        None, description="Overrides agent.risk_aversion for this type."
+    )
+
+
+class Auditor(_Model):
+    """A strategic auditor who chooses one monitor's rate itself (no commitment)."""
+
+    monitor: Name = Field(description="The declared monitor the auditor runs.")
+    inspection_cost: NonNegative = Field(description="The auditor's cost per inspection.")
+    catch_reward: NonNegative = Field(
+        0.0, description="The auditor's reward when an inspection catches an offence."
+    )
+    miss_loss: NonNegative = Field(
+        0.0, description="The auditor's loss when an offence goes uncaught."
+    )
+    target_offence_rate: Probability | None = Field(
+        None, description="Find the least catch_reward bringing the offence rate to this."
     )
 
 
@@ -153,6 +198,8 @@ class Spec(_Model):
     oversight: Oversight = Field(default_factory=Oversight)
     actions: tuple[Action, ...] = Field(min_length=2)
     monitors: tuple[Monitor, ...] = ()
+    types: tuple[AgentType, ...] = ()
+    auditor: Auditor | None = None
     requirements: Requirements | None = None
 
     # Where the spec came from, for messages that point at a line (set by the loader).
@@ -247,6 +294,7 @@ class Spec(_Model):
                             f"unknown monitor {target!r}" + did_you_mean(target, known),
                         )
                     )
+        problems.extend(strategy_problems(self))
         if problems:
             raise CrossReferenceError(problems)
         return self
