@@ -279,6 +279,45 @@ TIE_AT_CEILING = Reference(
 )
 
 
+# Certain detection needed (gap = F): q_1 x_1 + q_2 x_2 >= 1. Per unit of detection the first
+# monitor costs 1 / 0.8, the second 2 / 0.8: the first runs at its ceiling (P 0.8) and the
+# second supplies the remaining 0.2 at rate 0.25. Cost 1 + 0.5. Detection is min(1, Qx) = 1.
+CERTAIN_DETECTION = Reference(
+    name="certain_detection",
+    text=spec_text(
+        [{"name": "comply", "gain": 0.0}, {"name": "leak", "gain": 10.0, "penalty_cap": 10.0}],
+        [
+            {"name": "dlp", "cost": 1.0, "detects": {"leak": 0.8}},
+            {"name": "human", "cost": 2.0, "detects": {"leak": 0.8}},
+        ],
+    ),
+    rates={"dlp": 1.0, "human": 0.25},
+    cost=1.5,
+    detection={"leak": 1.0},
+    binding={"leak": True},
+)
+
+# The compliant action need not come first: agent.compliant names it. Same numbers as
+# TWO_ACTIONS with the actions listed in another order.
+COMPLIANT_NOT_FIRST = Reference(
+    name="compliant_not_first",
+    text=spec_text(
+        [
+            {"name": "b", "gain": 2.0, "penalty_cap": 10.0},
+            {"name": "honest", "gain": 0.0},
+            {"name": "a", "gain": 3.0, "penalty_cap": 20.0},
+        ],
+        [{"name": "judge", "cost": 2.0, "detects": {"a": 0.6, "b": 0.5}}],
+        agent={"compliant": "honest"},
+    ),
+    rates=TWO_ACTIONS.rates,
+    cost=TWO_ACTIONS.cost,
+    detection=TWO_ACTIONS.detection,
+    binding=TWO_ACTIONS.binding,
+    shadow_prices=TWO_ACTIONS.shadow_prices,
+)
+
+
 def _cara(name: str, r: float, g0: float, g: float, cap: float, q: float, c: float) -> Reference:
     """CARA: P* (u(g) - u(g - F)) = u(g) - u(g_0) gives P* = expm1(r (g - g_0)) / expm1(r F);
     x* = P*/q; shadow price (c / q) dP*/dg = (c / q) r exp(r (g - g_0)) / expm1(r F)."""
@@ -445,6 +484,8 @@ OPTIMAL_REFERENCES: tuple[Reference, ...] = (
     MIN_RATE,
     MAX_RATE,
     TIE_AT_CEILING,
+    CERTAIN_DETECTION,
+    COMPLIANT_NOT_FIRST,
     CARA_AVERSE,
     CARA_SHIFTED,
     CARA_SEEKING,
