@@ -320,3 +320,14 @@ def test_every_command_is_in_the_readme(name: str) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = re.search(rf"deter {re.escape(name)}\b", readme) is not None
     assert shown, f"README.md never shows `deter {name}` (document every command)"
+
+
+def test_output_into_a_missing_folder_names_the_file(
+    runner: CliRunner, good: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-folder" / "out.json"
+    result = run(runner, "solve", str(good), "-f", "json", "-o", str(target))
+    assert result.exit_code == 2
+    assert str(target) in result.stderr, result.stderr
+    assert ".tmp" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
