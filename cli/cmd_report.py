@@ -39,7 +39,13 @@ def report(
         from ..solver.solve import solve
         from ..solver.sweep import parse_vary, run_sweep
         from .files import write_atomic
-        from .plots import PlotUnavailable, frontier_figure, svg_inline, sweep_figure
+        from .plots import (
+            PlotUnavailable,
+            frontier_figure,
+            readable,
+            svg_inline,
+            sweep_figure,
+        )
         from .report import ReportParts, build_html, default_sweep_text
 
         parsed = read_spec(spec, max_size)
@@ -62,17 +68,8 @@ def report(
         html = build_html(ReportParts(parsed, result, explanation, frontier, frontier_svg,
                                       sweep, sweep_svg, __version__))
         write_atomic(output, html)
-        _readable(output)
+        readable(output)
         err(f"wrote {output}")
         return int(for_status(result.status))
 
     raise typer.Exit(guarded(debug, body))
-
-
-def _readable(path: Path) -> None:
-    """A report is for sharing: the usual file mode (temporary files are created 0600)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

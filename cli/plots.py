@@ -73,6 +73,16 @@ def save(figure: Figure, path: Path) -> None:
     if suffix not in FORMATS:
         raise PlotUnavailable(f"{path}: a plot is written as .png or .svg, not {path.suffix!r}")
     write_atomic(path, render(figure, suffix))
+    readable(path)
+
+
+def readable(path: Path) -> None:
+    """Give a written picture or report the usual mode (temporary files are created 0600)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def render(figure: Figure, fmt: str) -> bytes:

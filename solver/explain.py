@@ -480,7 +480,9 @@ def _money(value: float | None, currency: str) -> str:
 
 
 def _share_list(shares: dict[str, float]) -> str:
-    parts = [f"{name} ({100 * share:.0f}%)" for name, share in shares.items()]
+    # Shares under half a percent round to 0% and say nothing; the largest is always shown.
+    shown = {k: v for k, v in shares.items() if v >= 0.005} or dict(list(shares.items())[:1])
+    parts = [f"{name} ({100 * share:.0f}%)" for name, share in shown.items()]
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -531,7 +533,8 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
         names = ", ".join(a.name for a in slack)
         lines.append(f"{names} {'is' if len(slack) == 1 else 'are'} deterred with room to "
                      "spare, by monitoring bought for the binding actions; "
-                     "their gains could rise a little at no cost.")
+                     f"{'its gain' if len(slack) == 1 else 'their gains'} could rise a little "
+                     "at no cost.")
     if binding and have_duals:
         top = max(binding, key=lambda a: a.shadow_price)
         lines.append(f"The expensive behaviour to deter is {top.name}.")
@@ -548,10 +551,11 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
                              f"margin it is what deters {_share_list(m.buys)}.")
             elif m.state == "ceiling":
                 gain = m.value_per_rate - m.unit_cost
+                more = (f"so each extra 0.01 of ceiling would save {_money(gain * 0.01, cur)}"
+                        if m.rate < 1 - 1e-9 else "but it already inspects every episode")
                 lines.append(f"{who} runs at its ceiling {m.rate:.4g} ({_money(m.cost, cur)}); "
                              f"it is worth {_money(m.value_per_rate, cur)} per unit of rate "
-                             f"against a cost of {_money(m.unit_cost, cur)}, so each extra "
-                             f"0.01 of ceiling would save {_money(gain * 0.01, cur)}"
+                             f"against a cost of {_money(m.unit_cost, cur)}, {more}"
                              + (f"; it buys {_share_list(m.buys)}" if m.buys else "") + ".")
             elif m.state == "floor":
                 lines.append(f"{who} is held at its floor {m.rate:.4g} "
