@@ -44,10 +44,11 @@ class SimFormat(StrEnum):
 def simulate(
     spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
     agent: Annotated[
-        AgentChoice,
-        typer.Option("--agent", "-a", help="rational (knows the policy) or a learner that "
-                     "sees only its own payoffs: epsilon-greedy, ucb (UCB1), exp3."),
-    ] = AgentChoice.rational,
+        AgentChoice | None,
+        typer.Option("--agent", "-a", help="rational (knows the policy; the default) or a "
+                     "learner that sees only its own payoffs: epsilon-greedy, ucb (UCB1), exp3 "
+                     "(the default against an [auditor], who learns too)."),
+    ] = None,
     episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="Episodes.")] = 2000,
     population: Annotated[
         int, typer.Option("--population", "-k", min=1, help="Independent agents, at once.")
@@ -120,9 +121,12 @@ def simulate(
         from ..solver.simulate import simulate as run
 
         arrays = ProblemArrays.from_spec(parsed)
+        if getattr(parsed, "auditor", None) is not None and not rates:
+            return _simulate_auditor(parsed, arrays)
         bases = _base_policies(parsed, arrays, rates or [])
         policies = _scaled(bases, rates_scale or [1.0])
-        config = AgentConfig(kind=agent.value, epsilon=epsilon, gamma=gamma)
+        kind = (agent or AgentChoice.rational).value
+        config = AgentConfig(kind=kind, epsilon=epsilon, gamma=gamma)  # type: ignore[arg-type]
         try:
             result = run(arrays, policies, agent=config, episodes=episodes,
                          population=population, seed=seed, schedule=schedule.value,
@@ -142,6 +146,38 @@ def simulate(
             from .plot_simulate import plot_simulation
 
             plot_simulation(result, plot)
+            err(f"wrote {plot}")
+        return int(ExitCode.OK)
+
+    def _simulate_auditor(parsed: Spec, arrays: ProblemArrays) -> int:
+        """Both sides learn: the agent and an auditor who picks its own inspection rate."""
+        from ..solver.simulate import AgentConfig
+        from ..solver.simulate_auditor import AuditorParams, simulate_auditor, spec_equilibrium
+
+        if rates_scale:
+            err("note: --rates-scale is ignored: with an [auditor] nobody commits to rates "
+                "(give --rates to simulate a committed policy instead)")
+        kind = (agent or AgentChoice.exp3).value
+        params = AuditorParams.from_spec(parsed)
+        assert params is not None
+        try:
+            result = simulate_auditor(
+                arrays, params, agent=AgentConfig(kind=kind, epsilon=epsilon, gamma=gamma),  # type: ignore[arg-type]
+                episodes=episodes, population=population, seed=seed,
+                equilibrium=spec_equilibrium(parsed), name=parsed.name, file=parsed.source_file,
+            )
+        except ValueError as exc:
+            fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        from .render_simulate import render_auditor_simulation
+
+        text = render_auditor_simulation(result, format.value,
+                                         color=output is None and stdout_is_colour_terminal(),
+                                         width=terminal_width())
+        emit(text, output)
+        if plot is not None:
+            from .plot_simulate import plot_auditor_simulation
+
+            plot_auditor_simulation(result, plot)
             err(f"wrote {plot}")
         return int(ExitCode.OK)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..solver.errors import DeterError
 from ..solver.simulate import Simulation, downsample
+from ..solver.simulate_auditor import AuditorSimulation
 from .files import write_atomic
 
 
@@ -48,6 +49,43 @@ def plot_simulation(sim: Simulation, path: Path, points: int = 200) -> None:
             f"K={sim.population:,}, seed {sim.seed}",
             fontsize=10,
         )
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8, loc="best")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=path.suffix.lower().lstrip("."))
+    finally:
+        plt.close(figure)
+    write_atomic(path, buffer.getvalue())
+
+
+def plot_auditor_simulation(sim: AuditorSimulation, path: Path, points: int = 200) -> None:
+    """Offence and inspection rates over episodes, with the computed equilibrium dashed."""
+    require_matplotlib()
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    try:
+        for curve, label, colour in ((sim.offence_curve, "offence rate", "tab:red"),
+                                     (sim.inspection_curve, "inspection rate", "tab:blue")):
+            ends, values = downsample(curve, points)
+            axes.plot(ends, values, linewidth=1.6, color=colour, label=label)
+        if sim.equilibrium is not None:
+            axes.axhline(sim.equilibrium.offence_rate, color="tab:red", linestyle="--",
+                         linewidth=1, label="equilibrium offence rate")
+            axes.axhline(sim.equilibrium.inspection_rate, color="tab:blue", linestyle="--",
+                         linewidth=1, label="equilibrium inspection rate")
+        axes.set_ylim(-0.02, 1.02)
+        axes.set_xlim(0, sim.episodes)
+        axes.set_xlabel("episode")
+        axes.set_ylabel("share of pairs")
+        axes.set_title(f"{sim.name}: {sim.agent} agents vs Exp3 auditors, "
+                       f"K={sim.population:,}, seed {sim.seed}", fontsize=10)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8, loc="best")
         figure.tight_layout()

@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ..solver.simulate import Estimate, PolicyRun, Simulation
+from ..solver.simulate_auditor import AuditorSimulation
 from .render import _table, number, to_console_text
 
 
@@ -134,3 +135,63 @@ def render_simulation(sim: Simulation, fmt: str, *, color: bool = False, width: 
     if fmt == "csv":
         return simulation_csv(sim)
     return to_console_text(simulation_table(sim), color=color, width=width)
+
+
+# --- both sides learning (an [auditor]) ----------------------------------------------------
+
+AUDITOR_KEYS: list[tuple[str, str, str]] = [
+    ("Offence rate (time average)", "offence_rate", "offence_rate"),
+    ("Inspection rate (time average)", "inspection_rate", "inspection_rate"),
+    ("Offence rate, final 10%", "final_offence_rate", "offence_rate"),
+    ("Inspection rate, final 10%", "final_inspection_rate", "inspection_rate"),
+    ("Agent payoff per episode", "agent_payoff", ""),
+    ("Auditor payoff per episode", "auditor_payoff", ""),
+]
+
+
+def auditor_rows(sim: AuditorSimulation) -> list[list[str]]:
+    rows = []
+    for title, key, eq_key in AUDITOR_KEYS:
+        equilibrium = "" if not eq_key or sim.equilibrium is None else number(
+            getattr(sim.equilibrium, eq_key))
+        rows.append([title, interval(getattr(sim, key)), equilibrium])
+    return rows
+
+
+def auditor_table(sim: AuditorSimulation) -> RenderableType:
+    params = ", ".join(f"{k} {v:.4g}" for k, v in sim.parameters.items())
+    a = sim.auditor
+    head = Text()
+    head.append(
+        f"{sim.name}: {sim.population:,} pairs of {sim.agent}"
+        f"{f' ({params})' if params else ''} agents and learning auditors x "
+        f"{sim.episodes:,} episodes, seed {sim.seed}\n", style="bold")
+    head.append(
+        f"auditor runs {a.monitor!r} (inspection cost {a.inspection_cost:g}, catch reward "
+        f"{a.catch_reward:g}, miss loss {a.miss_loss:g}); it learns with Exp3 over its "
+        f"min_rate/max_rate (gamma {sim.auditor_gamma:.3g}); {sim.seconds:.2f} s\n")
+    table = _table("Both sides learning (95% intervals across pairs)",
+                   ["Quantity", "Simulated", "Equilibrium"], auditor_rows(sim))
+    return Group(head, table)
+
+
+def auditor_csv(sim: AuditorSimulation) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "value", "ci_low", "ci_high", "equilibrium"])
+    for _, key, eq_key in AUDITOR_KEYS:
+        estimate: Estimate = getattr(sim, key)
+        equilibrium = "" if not eq_key or sim.equilibrium is None else getattr(
+            sim.equilibrium, eq_key)
+        writer.writerow([key, estimate.mean, estimate.low, estimate.high, equilibrium])
+    return buffer.getvalue()
+
+
+def render_auditor_simulation(
+    sim: AuditorSimulation, fmt: str, *, color: bool = False, width: int = 120
+) -> str:
+    if fmt == "json":
+        return json.dumps(sim.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        return auditor_csv(sim)
+    return to_console_text(auditor_table(sim), color=color, width=width)

@@ -168,7 +168,7 @@ def draw_inspections(
     k, m = actions.shape[0], game.n_monitors
     x = game.rates[:, None]
     if schedule == "coordinated":
-        offset = rng.random(k)[None, :] - game.starts[:, None]  # in (-1, 1)
+        offset = rng.random((1, k)) - game.starts[:, None]  # in (-1, 1)
         offset += offset < 0  # (U - s_{j-1}) mod 1, without a slow float modulo
         inspected = offset < x
     else:
