@@ -256,7 +256,9 @@ def test_policies_share_the_seed(coding_policy) -> None:
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "problems").glob("*.toml")), ids=lambda p: p.stem)
-def test_rational_agents_do_what_the_solver_predicts_on_every_library_problem(path: Path, runner) -> None:
+def test_rational_agents_do_what_the_solver_predicts_on_library_problems(
+    path: Path, runner
+) -> None:
     spec = deter.load_spec(path)
     result = deter.solve(spec)
     if result.status != "optimal":
