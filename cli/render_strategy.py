@@ -95,9 +95,10 @@ def strategy_lines(result: Result) -> list[str]:
     auditor = report.auditor
     if auditor is not None:
         if auditor.price_of_no_commitment is not None:
+            count = auditor.equilibria
             lines.append(
                 f"price of lacking commitment: {_number(auditor.price_of_no_commitment, 6)}{unit}"
-                f" ({auditor.equilibria} extreme equilibri{'um' if auditor.equilibria == 1 else 'a'};"
+                f" ({count} extreme equilibri{'um' if count == 1 else 'a'};"
                 " the least-loss one shown)"
             )
         if auditor.target_offence_rate is not None and auditor.catch_reward_needed is not None:

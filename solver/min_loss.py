@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -228,8 +229,9 @@ def _result(
     full_cost: float | None,
 ) -> Result:
     base = data.base
-    common = {"name": spec.name, "file": spec.source_file, "currency": spec.problem.currency,
-              "attempts": tuple(chosen.attempts)}
+    common: dict[str, Any] = {"name": spec.name, "file": spec.source_file,
+                              "currency": spec.problem.currency,
+                              "attempts": tuple(chosen.attempts)}
     if chosen.status != "optimal" or chosen.rates is None or chosen.deployed is None:
         return _not_met(spec, data, chosen, objective, full_cost, common)
     rates, deployed = chosen.rates, chosen.deployed
@@ -338,7 +340,7 @@ def _not_met(
     chosen: Commitment,
     objective: str,
     full_cost: float | None,
-    common: dict,
+    common: dict[str, Any],
 ) -> Result:
     diagnosis = None
     if chosen.status == "infeasible":

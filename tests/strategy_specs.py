@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reference import spec_text, toml_table
-
 from deter.solver.loading import parse_spec_text
 from deter.solver.spec import Spec
+from reference import spec_text, toml_table
 
 
 def strategic_text(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from strategy_specs import one_action, strategic_spec
-
 from deter.cli.app import app
 from deter.solver.agent_types import StrategicArrays
 from deter.solver.min_loss import best_commitment, solve_dobss
 from deter.solver.solve import solve
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategy_specs import one_action, strategic_spec
 
 
 @pytest.mark.parametrize("q, cap, gain, cost", [(0.5, 10.0, 2.0, 1.0), (0.8, 20.0, 3.0, 2.5)])

@@ -35,7 +35,9 @@ def test_scenario_solves_and_verifies(path: Path) -> None:
     assert result.status == "optimal", f"{relative(path)}: {result.status}: {result.message}"
     assert result.verification is not None and result.verification.passed
     assert result.total_cost is not None and result.total_cost >= 0
-    assert all(a.deterred for a in result.actions), relative(path)
+    # min_loss scenarios leave an action undeterred on purpose (Becker's optimal offences).
+    if spec.oversight.objective == "deter_all":
+        assert all(a.deterred for a in result.actions), relative(path)
 
 
 @pytest.mark.parametrize("path", SOLVABLE, ids=lambda p: p.name)
