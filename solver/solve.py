@@ -279,8 +279,8 @@ def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
     for solver in SOLVER_ORDER:
         try:
             status = program.solve(solver)
-        except cp.error.SolverError:
-            continue
+        except (cp.error.SolverError, ValueError, ArithmeticError):
+            continue  # e.g. HiGHS status UNKNOWN on a denormal penalty cap (fuzz corpus)
         if status in _SOLVED:
             rates = np.clip(value_of(program.context.rates, arrays.n_monitors),
                             arrays.min_rate, arrays.max_rate)

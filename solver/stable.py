@@ -49,7 +49,7 @@ def need_ratio(gain: ArrayLike, penalty: ArrayLike, r: float) -> FloatArray:
     g = np.asarray(gain, dtype=float)
     f = np.asarray(penalty, dtype=float)
     if r == 0:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.asarray(g / f)
     a, b = r * g, r * f
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):

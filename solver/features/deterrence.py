@@ -57,7 +57,7 @@ def incentive_rows(arrays: ProblemArrays) -> IncentiveRows:
 class Deterrence(Component):
     def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
         rows = incentive_rows(arrays)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             need = rows.need / rows.row_scale
             flag_weight = rows.false_flag_loss / rows.row_scale
         weight = np.where(rows.loss > 0, 1.0, 0.0)
