@@ -173,3 +173,40 @@ def test_budget_diagnosis_reports_least_cost_in_message() -> None:
     result = solved(INFEASIBLE_REFERENCES[0])
     assert result.diagnosis is not None and result.diagnosis.least_cost is not None
     assert "0.3" in result.message and "0.25" in result.message
+
+
+def test_shadow_prices_lie_between_one_sided_derivatives_on_random_specs() -> None:
+    """On seeded random specs (test_crosscheck_linprog's generator), every shadow price lies
+    between the left and right derivatives of the least cost in that action's gain (equal
+    to both where the cost is differentiable; a subgradient at a kink)."""
+    import copy
+
+    import numpy as np
+    from deter.solver.loading import validate_spec_data
+    from test_crosscheck_linprog import random_spec
+
+    rng = np.random.default_rng(11)
+    checked = 0
+    h = 1e-5
+    for family in ("risk_neutral", "cara", "false_positives", "budget_and_min_rates") * 8:
+        data = random_spec(rng, family)
+        base = deter.solve(validate_spec_data(data))
+        if base.status != "optimal":
+            continue
+        for i in range(1, len(data["actions"])):
+            costs = []
+            for step in (-h, h):
+                shifted = copy.deepcopy(data)
+                shifted["actions"][i]["gain"] += step
+                result = deter.solve(validate_spec_data(shifted))
+                costs.append(result.total_cost if result.status == "optimal" else math.inf)
+            assert base.total_cost is not None
+            left, right = (base.total_cost - costs[0]) / h, (costs[1] - base.total_cost) / h
+            price = base.action(data["actions"][i]["name"]).shadow_price
+            assert price is not None
+            slack = 1e-3 * max(1.0, abs(price))
+            assert min(left, right) - slack <= price <= max(left, right) + slack, (
+                data, price, left, right,
+            )
+            checked += 1
+    assert checked >= 20
