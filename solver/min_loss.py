@@ -34,7 +34,7 @@ import numpy as np
 from .agent_types import CommitmentProgram, StrategicArrays, build_commitment_program
 from .diagnose import diagnose
 from .program import SOLVER_ORDER, quiet_native_output
-from .result import ActionResult, MonitorResult, Result, Verification
+from .result import ActionResult, DualityCertificate, MonitorResult, Result, Verification
 from .result_strategy import StrategyReport, TypeOutcome
 from .spec import Spec
 from .utility import FloatArray
@@ -125,6 +125,13 @@ def _read(
     harm = float(data.weight @ data.harm[list(induced)])
     checked = data if budget else _without_budget(data)
     verification = verify_commitment(checked, rates, deployed, induced, cost, harm, tolerance)
+    # Optimality rests on the exact enumeration (candidate LPs, or branch and bound), not on
+    # one LP's duals; say so rather than leave the certificate out.
+    verification = replace(verification, duality=DualityCertificate(
+        applies=False, passed=True, tolerance=tolerance,
+        reason="strategic solve (harms, types or fixed costs): optimal over the enumerated "
+        "induced actions or by branch and bound; feasibility check only",
+    ))
     return Commitment("optimal", rates, deployed, induced, cost, harm, verification)
 
 
