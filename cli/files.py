@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's mode, or 0666 less the umask for a new file."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -24,6 +35,8 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            os.fchmod(handle.fileno(), _mode_for(path))
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:

@@ -53,7 +53,10 @@ class CompiledProgram:
         """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr.
 
         ``options`` go to the solver as they are (e.g. tighter tolerances, ``retry.py``).
+        No warm start: an answer must not depend on which spec this cached program solved
+        before (byte-identical output across runs and ``--jobs`` values).
         """
+        options.setdefault("warm_start", False)
         with quiet_native_output():
             self.problem.solve(solver=solver, verbose=False, **options)
         return str(self.problem.status)
