@@ -1,0 +1,107 @@
+"""Work is never lost: a batch killed mid-run (SIGINT, SIGKILL) keeps an intact ledger and
+output file, and ``--resume`` finishes with the same results as an uninterrupted run.
+
+The batch runs as a real process (signals reach it as they would from a terminal or an
+OOM killer); the uninterrupted reference and the resumed run go through CliRunner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from batch_helpers import two_action_spec
+from deter.cli.app import app
+from typer.testing import CliRunner
+
+N_FILES = 40
+OLD_OUTPUT = "previous output, must survive a kill intact\n"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("interrupts") / "specs"
+    root.mkdir()
+    # Specs of tens of milliseconds each, so that the batch is still running when killed.
+    actions = "".join(f'\n[[actions]]\nname = "x{k}"\ngain = {-0.01 * k}\n' for k in range(150))
+    for k in range(N_FILES):
+        (root / f"s{k:03d}.toml").write_text(two_action_spec(1.0 + k / 100) + actions)
+    return root
+
+
+def batch_args(folder: Path, output: Path, ledger: Path | None) -> list[str]:
+    args = ["batch", str(folder), "-f", "jsonl", "--no-timing", "--jobs", "2", "-o", str(output)]
+    return args + (["--resume", str(ledger)] if ledger is not None else [])
+
+
+@pytest.fixture(scope="module")
+def reference(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    output = tmp_path_factory.mktemp("reference") / "out.jsonl"
+    result = CliRunner().invoke(app, batch_args(folder, output, None))
+    assert result.exit_code == 0
+    return output.read_text()
+
+
+def ledger_lines(ledger: Path) -> list[dict]:
+    """Every complete line parses; only a last line cut by SIGKILL may be torn."""
+    if not ledger.exists():
+        return []
+    text = ledger.read_text()
+    lines = text.split("\n")
+    complete, last = lines[:-1], lines[-1]
+    docs = [json.loads(line) for line in complete if line]
+    if last:  # torn: the only line allowed not to parse
+        with pytest.raises(ValueError):
+            json.loads(last)
+    return docs
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_batch_resumes_to_the_same_results(
+    folder: Path, reference: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    output, ledger = tmp_path / "out.jsonl", tmp_path / "ledger.jsonl"
+    output.write_text(OLD_OUTPUT)
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deter", *batch_args(folder, output, ledger)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(ledger_lines(ledger)) < 2:
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the batch finished before it could be interrupted"
+    # The whole process group, as a terminal's Ctrl-C or a kill of the job would.
+    os.killpg(process.pid, sig)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+
+    kept = ledger_lines(ledger)
+    assert 2 <= len(kept) < N_FILES
+    assert all(doc["outcome"]["status"] == "optimal" for doc in kept)
+    # The output is the old file or a whole new one (Ctrl-C writes what was solved so
+    # far), never a part of either: every line a complete result, the last one ended.
+    text = output.read_text()
+    if text != OLD_OUTPUT:
+        assert sig == signal.SIGINT and text.endswith("\n")
+        written = [json.loads(line) for line in text.splitlines()]
+        assert 1 <= len(written) <= len(kept)
+        assert all(doc["status"] == "optimal" for doc in written)
+    if sig == signal.SIGINT:
+        assert "--resume" in stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")] or sig == signal.SIGKILL
+
+    resumed = CliRunner().invoke(app, batch_args(folder, output, ledger))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert output.read_text() == reference  # byte for byte, timing left out
+    lost = N_FILES - len({doc["outcome"]["file"] for doc in ledger_lines(ledger)})
+    assert lost == 0
