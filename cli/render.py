@@ -159,7 +159,15 @@ def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) ->
 def summary_lines(result: Result) -> list[str]:
     unit = f" {result.currency}" if result.currency else ""
     lines = [f"{result.name}: {result.status}"]
-    if result.status == "optimal":
+    if result.status == "optimal" and result.penalty_design != "fixed":
+        lines.append(
+            f"total cost: {number(result.total_cost, 6)}{unit} per episode = oversight "
+            f"{number(result.oversight_cost, 6)} + penalty {number(result.penalty_cost, 6)}"
+            f" (penalty design: {result.penalty_design})"
+        )
+        if result.shared_penalty is not None:
+            lines.append(f"shared penalty level: {number(result.shared_penalty, 6)}{unit}")
+    elif result.status == "optimal":
         lines.append(f"total oversight cost: {number(result.total_cost, 6)}{unit} per episode")
     if result.verification is not None:
         v = result.verification

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .envelope import RocCurve
 from .spec import Spec
 from .spec_strategy import worst_case_gain
 from .utility import FloatArray
@@ -32,6 +33,11 @@ class ProblemArrays:
     margin: float
     false_positive_penalty: float
     budget: float | None
+    # Penalty design and detection model (issue 4); the defaults are spec format v1's.
+    penalty_design: str = "fixed"  # "fixed" | "per_action" | "shared"
+    penalty_cost: float = 0.0  # a, per unit of penalty level
+    detection_model: str = "linear"  # "linear" | "exponential"
+    roc: tuple[RocCurve, ...] = ()  # monitors described by ROC curves, one per (action, monitor)
 
     @property
     def n_actions(self) -> int:
@@ -86,4 +92,12 @@ class ProblemArrays:
             margin=spec.agent.margin,
             false_positive_penalty=spec.agent.false_positive_penalty,
             budget=spec.oversight.budget,
+            penalty_design=spec.penalty.design,
+            penalty_cost=spec.penalty.cost,
+            detection_model=spec.oversight.detection,
+            roc=tuple(
+                RocCurve(index[action], j, np.asarray(points, dtype=float).reshape(-1, 2))
+                for j, monitor in enumerate(monitors)
+                for action, points in (monitor.roc or {}).items()
+            ),
         )

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .arrays import ProblemArrays
+from .detection_models import detection_probability, false_flag_rate
 from .features.deterrence import incentive_rows
 from .result import ActionDiagnosis, Diagnosis
 
@@ -28,9 +29,12 @@ def _best_deterrence(arrays: ProblemArrays, row: int, loss: float, flag_loss: fl
     """
     q = np.asarray(arrays.detection[arrays.deviations[row]].todense()).ravel()
     f = arrays.false_positive
-    if flag_loss == 0 or not np.any(f > 0):
+    if flag_loss == 0 or not np.any(f > 0) or arrays.detection_model != "linear" or arrays.roc:
+        # Exponential and ROC detection: the rate ceilings (exact without a false-positive
+        # penalty, the only case penalty design allows; an approximation otherwise).
         x = arrays.max_rate
-        return min(1.0, float(q @ x)), float(f @ x)
+        detection = detection_probability(arrays, x)[arrays.deviations[row]]
+        return float(detection), false_flag_rate(arrays, x)
     m = arrays.n_monitors
     # variables (x_1..x_m, P); maximise loss * P - flag_loss * f.x
     c = np.concatenate([flag_loss * f, [-loss]])
@@ -122,5 +126,6 @@ def diagnose(arrays: ProblemArrays, least_cost: float | None = None) -> Diagnosi
 
 
 def without_budget(arrays: ProblemArrays) -> ProblemArrays:
-    return replace(arrays, budget=None)
+    # Penalties at their caps: the least oversight cost, which is what a budget limits.
+    return replace(arrays, budget=None, penalty_design="fixed", penalty_cost=0.0)
 

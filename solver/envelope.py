@@ -24,11 +24,15 @@ import numpy as np
 
 from .utility import FloatArray
 
+#: False-positive rates below this are taken as 0 (a slope of 1/1e-300 is not a number).
+FPR_FLOOR = 1e-12
+
 
 def roc_points(points: object) -> FloatArray:
     """The points as a (K, 2) array sorted by (fpr, tpr), with (0, 0) added."""
     array = np.asarray(points, dtype=float).reshape(-1, 2)
     array = np.vstack([[0.0, 0.0], array])
+    array[array[:, 0] < FPR_FLOOR, 0] = 0.0
     order = np.lexsort((array[:, 1], array[:, 0]))
     return np.asarray(array[order])
 

@@ -123,6 +123,11 @@ class Result:
     attempts: tuple[str, ...] = ()
     timing: dict[str, float] = field(default_factory=dict, compare=False)
     strategy: StrategyReport | None = None  # harms, types, deployment, auditor (issue 5)
+    # Penalty design (issue 4): total_cost = oversight_cost + penalty_cost.
+    oversight_cost: float | None = None
+    penalty_cost: float | None = None
+    penalty_design: str = "fixed"
+    shared_penalty: float | None = None  # the one penalty level, design "shared" only
 
     @property
     def ok(self) -> bool:
@@ -150,6 +155,10 @@ class Result:
             "file": self.file,
             "status": self.status,
             "total_cost": self.total_cost,
+            "oversight_cost": self.oversight_cost,
+            "penalty_cost": self.penalty_cost,
+            "penalty_design": self.penalty_design,
+            "shared_penalty": self.shared_penalty,
             "currency": self.currency,
             "solver": self.solver,
             "message": self.message,

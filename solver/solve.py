@@ -17,6 +17,8 @@ from .arrays import ProblemArrays
 from .diagnose import diagnose, without_budget
 from .features.deterrence import incentive_rows
 from .features.monitoring import cost_scale
+from .features.penalty import chosen_penalties, component_shadow_prices
+from .penalty_levels import penalty_cost_of
 from .program import SOLVER_ORDER, CompiledProgram, program_for, value_of
 from .result import ActionResult, MonitorResult, Result, Verification
 from .retry import attempt_plan, certified
@@ -72,15 +74,19 @@ def solve(
             continue
         rates = np.clip(value_of(current.context.rates, arrays.n_monitors),
                         arrays.min_rate, arrays.max_rate)
-        total_cost = float(arrays.cost @ rates)
-        verification = verify_policy(arrays, rates, total_cost, tolerance)
+        penalties = chosen_penalties(current.components, arrays, rates)
+        total_cost = float(arrays.cost @ rates) + penalty_cost_of(
+            arrays, penalties[arrays.deviations]
+        )
+        verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
         if verification.passed:
             verification = certified(verification, current, arrays)
         if verification.passed:
             attempts.append(f"{solver}: {status}, verified and certified")
             restore_duals(current)
             return _finish(
-                _optimal(spec, arrays, current, rates, verification, solver, attempts, timing),
+                _optimal(spec, arrays, current, rates, verification, solver, attempts, timing,
+                         penalties=penalties),
                 started,
             )
         attempts.append(f"{solver}: {status}, but {_failure(verification, tolerance)}")
@@ -124,7 +130,11 @@ def _optimal(
     solver: str,
     attempts: list[str],
     timing: dict[str, float],
+    penalties: FloatArray | None = None,
 ) -> Result:
+    if penalties is None:
+        penalties = chosen_penalties(program.components, arrays, rates)
+    penalty_cost = penalty_cost_of(arrays, penalties[arrays.deviations])
     cost = arrays.cost * rates
     total = float(cost.sum())
     monitors = tuple(
@@ -140,8 +150,10 @@ def _optimal(
         )
         for j, name in enumerate(arrays.monitor_names)
     )
-    evaluation = evaluate_policy(arrays, rates)
-    shadow = _shadow_prices(arrays, program, evaluation.detection)
+    evaluation = evaluate_policy(arrays, rates, penalties)
+    shadow = component_shadow_prices(program.components, arrays)
+    if shadow is None:
+        shadow = _shadow_prices(arrays, program, evaluation.detection)
     margin = margin_in_utility(arrays)
     r = arrays.risk_aversion
     certainty = _certainty_equivalent(evaluation.expected_utility, r)
@@ -149,7 +161,7 @@ def _optimal(
     for i, name in enumerate(arrays.action_names):
         compliant = i == arrays.compliant
         slack = -(evaluation.net_incentive[i] + margin)
-        penalty = arrays.false_positive_penalty if compliant else float(arrays.penalty_cap[i])
+        penalty = float(penalties[i])
         actions.append(
             ActionResult(
                 name=name,
@@ -170,7 +182,14 @@ def _optimal(
         name=spec.name,
         file=spec.source_file,
         status="optimal",
-        total_cost=total,
+        total_cost=total + penalty_cost,
+        oversight_cost=total,
+        penalty_cost=penalty_cost,
+        penalty_design=arrays.penalty_design,
+        shared_penalty=(
+            float(np.max(penalties[arrays.deviations]))
+            if arrays.penalty_design == "shared" else None
+        ),
         monitors=monitors,
         actions=tuple(actions),
         verification=verification,

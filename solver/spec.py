@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .spec_design import detection_and_penalty_problems
 from .spec_strategy import Gain, strategy_problems
 
 # Every number is a finite float; TOML integers are accepted, booleans and strings are not.
@@ -79,6 +80,11 @@ class Oversight(_Model):
 
     budget: NonNegative | None = Field(
         None, description="Total oversight cost may not exceed this."
+    )
+    detection: Literal["linear", "exponential"] = Field(
+        "linear",
+        description="How monitor rates combine into detection: 'linear' min(1, sum q x) or "
+        "'exponential' 1 - prod (1 - q)^x (diminishing returns; docs/model.md).",
     )
     objective: Literal["deter_all", "min_loss"] = Field(
         "deter_all",
@@ -142,6 +148,24 @@ class Monitor(_Model):
     fixed_cost: NonNegative = Field(
         0.0, description="Cost of deploying the monitor at all, paid when its rate is above 0."
     )
+    roc: dict[Name, tuple[tuple[Probability, Probability], ...]] | None = Field(
+        None,
+        description="ROC curve per action: [[false-positive rate, true-positive rate], ...]; "
+        "the monitor's rate is then the fraction of honest episodes flagged and audited.",
+    )
+
+
+class Penalty(_Model):
+    """Penalties fixed at their caps, or chosen at a cost (solver/features/penalty.py)."""
+
+    design: Literal["fixed", "per_action", "shared"] = Field(
+        "fixed",
+        description="'fixed': penalties at their caps; 'per_action': each action's penalty is a "
+        "decision in [0, cap]; 'shared': one penalty level for every action.",
+    )
+    cost: NonNegative = Field(
+        0.0, description="The principal's cost per unit of penalty level (Blocki et al. 2013)."
+    )
 
 
 class AgentType(_Model):
@@ -198,6 +222,7 @@ class Spec(_Model):
     oversight: Oversight = Field(default_factory=Oversight)
     actions: tuple[Action, ...] = Field(min_length=2)
     monitors: tuple[Monitor, ...] = ()
+    penalty: Penalty = Field(default_factory=Penalty)
     types: tuple[AgentType, ...] = ()
     auditor: Auditor | None = None
     requirements: Requirements | None = None
@@ -294,6 +319,7 @@ class Spec(_Model):
                             f"unknown monitor {target!r}" + did_you_mean(target, known),
                         )
                     )
+        problems.extend(detection_and_penalty_problems(self))
         problems.extend(strategy_problems(self))
         if problems:
             raise CrossReferenceError(problems)

@@ -83,8 +83,8 @@ def _exponential_problems(spec: Spec) -> list[Problem]:
                     "concave in the rates); use detection = \"linear\"",
                 )
             )
-    for i, action in enumerate(spec.actions):
-        if action.audit_cost is not None and action.audit_detection >= 1:
+    for i, entry in enumerate(spec.actions):
+        if entry.audit_cost is not None and entry.audit_detection >= 1:
             problems.append(
                 (
                     ("actions", i, "audit_detection"),

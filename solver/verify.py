@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import ProblemArrays
+from .detection_models import detection_probability, false_flag_rate
+from .penalty_levels import penalty_cost_of, penalty_violations
 from .result import Check, Verification
 from .stable import incentive_violation, overflows
 from .utility import FloatArray, expected_utility, utility
@@ -32,18 +34,19 @@ class PolicyEvaluation:
     utility_scale: FloatArray  # magnitude of the terms in each comparison
 
 
-def evaluate_policy(arrays: ProblemArrays, rates: FloatArray) -> PolicyEvaluation:
-    """The agent's view of a policy.
+def evaluate_policy(
+    arrays: ProblemArrays, rates: FloatArray, penalties: FloatArray | None = None
+) -> PolicyEvaluation:
+    """The agent's view of a policy (``penalties``: per action, default the caps).
 
     Wealth is measured relative to the compliant gain g_0 and utilities are multiplied by
     exp(r g_0), a positive factor, so comparisons are those of the model and ``exp`` stays in
     range; the margin is multiplied by the same factor.
     """
     r = arrays.risk_aversion
-    detection = np.minimum(1.0, arrays.detection @ rates)
-    false_flags = float(np.clip(arrays.false_positive @ rates, 0.0, 1.0))
-    detection[arrays.compliant] = false_flags
-    penalty = arrays.penalty_cap.copy()
+    detection = detection_probability(arrays, rates)
+    detection[arrays.compliant] = false_flag_rate(arrays, rates)
+    penalty = (arrays.penalty_cap if penalties is None else np.asarray(penalties, float)).copy()
     penalty[arrays.compliant] = arrays.false_positive_penalty
     relative = arrays.gain - arrays.gain[arrays.compliant]
     eu = expected_utility(relative, penalty, detection, r)
@@ -70,8 +73,10 @@ def verify_policy(
     rates: FloatArray,
     reported_cost: float,
     tolerance: float = TOLERANCE,
+    penalties: FloatArray | None = None,
 ) -> Verification:
-    """Re-check every constraint of full deterrence at ``rates``."""
+    """Re-check every constraint of full deterrence at ``rates`` (and chosen ``penalties``,
+    one per action, when the penalty design makes them decisions; default the caps)."""
     checks: list[Check] = []
 
     def add(
@@ -93,10 +98,10 @@ def verify_policy(
         return Verification(False, tolerance, nan, nan, (Check("finite_rates", nan, nan),))
     add("min_rate", arrays.min_rate - rates, 1.0)
     add("max_rate", rates - arrays.max_rate, 1.0)
-    evaluation = evaluate_policy(arrays, rates)
+    evaluation = evaluate_policy(arrays, rates, penalties)
     dev = arrays.deviations
     margin = margin_in_utility(arrays)
-    chosen_penalty = arrays.penalty_cap
+    chosen_penalty = arrays.penalty_cap if penalties is None else np.asarray(penalties, float)
     relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
     if overflows(np.append(relative_gain, 0.0), np.append(chosen_penalty[dev],
                  arrays.false_positive_penalty), arrays.risk_aversion):
@@ -118,7 +123,11 @@ def verify_policy(
     cost = float(arrays.cost @ rates)
     if arrays.budget is not None:
         add("budget", np.array([cost - arrays.budget]), max(abs(arrays.budget), abs(cost)))
-    add("reported_cost", np.array([abs(cost - reported_cost)]), max(abs(cost), 1.0))
+    chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
+    for name, (violation, scale) in penalty_violations(arrays, chosen).items():
+        add(name, violation, scale)
+    total = cost + penalty_cost_of(arrays, chosen)
+    add("reported_cost", np.array([abs(total - reported_cost)]), max(abs(total), 1.0))
     worst_abs = max(c.max_violation for c in checks)
     worst_rel = max(c.max_relative_violation for c in checks)
     return Verification(

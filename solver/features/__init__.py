@@ -10,15 +10,30 @@ from ..arrays import ProblemArrays
 from .base import Component
 from .detection import LinearDetection
 from .deterrence import Deterrence
+from .exponential import ExponentialDetection
 from .monitoring import Budget, MonitoringCost
+from .penalty import PenaltyDesign
+from .roc import RocDetection
 
 
 def components_for(arrays: ProblemArrays) -> list[Component]:
     """The components that make up the program for these arrays, in build order."""
-    components: list[Component] = [MonitoringCost(), LinearDetection(), Deterrence()]
+    components: list[Component] = [MonitoringCost(), _detection(arrays), _deterrence(arrays)]
     if arrays.budget is not None:
         components.append(Budget())
     return components
+
+
+def _detection(arrays: ProblemArrays) -> Component:
+    if arrays.detection_model == "exponential":
+        return ExponentialDetection()
+    return RocDetection(arrays) if arrays.roc else LinearDetection()
+
+
+def _deterrence(arrays: ProblemArrays) -> Component:
+    if arrays.penalty_design == "fixed":
+        return Deterrence()
+    return PenaltyDesign(arrays.penalty_design)
 
 
 __all__ = [

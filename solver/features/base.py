@@ -76,3 +76,13 @@ class Component(ABC):
     def shape_key(self, arrays: ProblemArrays) -> tuple[Any, ...]:
         """What must match for a compiled program to be reused (beyond sizes)."""
         return (type(self).__name__,)
+
+    # Optional hooks read after a solve (features whose decisions go beyond the rates).
+    def chosen_penalties(self, arrays: ProblemArrays, rates: np.ndarray) -> np.ndarray | None:
+        """The penalty of each non-compliant action chosen by the solved program (at the
+        returned ``rates``), or None when this feature does not choose penalties (caps)."""
+        return None
+
+    def shadow_prices(self, arrays: ProblemArrays) -> dict[str, float] | None:
+        """d(least total cost) / d(gain) per action, when this feature owns the incentive rows."""
+        return None

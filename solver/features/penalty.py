@@ -29,6 +29,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..arrays import ProblemArrays
+from ..detection_models import detection_probability
 from ..penalty_levels import deterrence_need, penalty_ceiling
 from ..utility import FloatArray
 from .base import Component, Context, Value
@@ -78,13 +79,27 @@ class PenaltyDesign(Component):
         self.share = share
         self.incentive = ctx.constraints["penalty_incentive"]
 
-    def chosen_penalties(self, arrays: ProblemArrays) -> FloatArray | None:
+    def chosen_penalties(self, arrays: ProblemArrays, rates: FloatArray) -> FloatArray | None:
+        """F_i = ceiling_i phi_i, raised where needed to the least penalty that deters at the
+        returned rates, k_i / P_i(x) (kept within the ceiling; the largest one for a shared
+        level). The solver meets P_i F_i >= k_i only to its tolerance; near a corner such as
+        P_i = 1, F_i = k_i that leaves a violation that is large next to the terms compared.
+        The raise costs at most a times the solver's tolerance; verification then checks the
+        penalties independently."""
         ceiling = penalty_ceiling(arrays)
         if self.share is None or self.share.value is None:
             return np.full_like(ceiling, np.nan)
         share = np.clip(np.broadcast_to(np.asarray(self.share.value, dtype=float),
                                         ceiling.shape), 0.0, 1.0)
-        return np.asarray(ceiling * share)
+        detection = detection_probability(arrays, rates)[arrays.deviations]
+        need = deterrence_need(arrays)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            least = np.where(need > 0, need / detection, 0.0)
+        least = np.where(np.isfinite(least), least, np.inf)
+        chosen = np.maximum(ceiling * share, np.minimum(least, ceiling))
+        if self.design == "shared":
+            chosen = np.full_like(chosen, float(chosen.max(initial=0.0)))
+        return np.asarray(chosen)
 
     def shadow_prices(self, arrays: ProblemArrays) -> dict[str, float] | None:
         if self.incentive is None or self.incentive.dual_value is None:
@@ -97,13 +112,15 @@ class PenaltyDesign(Component):
         return {arrays.action_names[i]: float(price[k]) for k, i in enumerate(arrays.deviations)}
 
 
-def chosen_penalties(components: Sequence[Component], arrays: ProblemArrays) -> FloatArray:
+def chosen_penalties(
+    components: Sequence[Component], arrays: ProblemArrays, rates: FloatArray
+) -> FloatArray:
     """The penalty of every action after a solve: the compliant action's entry is the
     false-positive penalty, the others are the caps unless a component chose them."""
     penalties = arrays.penalty_cap.copy()
     penalties[arrays.compliant] = arrays.false_positive_penalty
     for component in components:
-        chosen = component.chosen_penalties(arrays)
+        chosen = component.chosen_penalties(arrays, rates)
         if chosen is not None:
             penalties[arrays.deviations] = chosen
     return penalties
