@@ -37,13 +37,15 @@ def _penalty_problems(spec: Spec) -> list[Problem]:
                 )
             )
         return problems
-    why = "the incentive constraint P x loss(F) >= k is then not convex in (P, F)"
     if agent.risk_aversion != 0:
+        # P d(F) >= k is log-concave in (P, F) for CARA utility, so it could be written with
+        # exponential cones; not implemented (docs/model.md), hence refused, not approximated.
         problems.append(
             (
                 ("penalty", "design"),
-                f"penalty.design = {design!r} cannot be combined with agent.risk_aversion = "
-                f"{agent.risk_aversion:g}: {why}; use design = \"fixed\" or a risk-neutral agent",
+                f"penalty.design = {design!r} is not supported with agent.risk_aversion = "
+                f"{agent.risk_aversion:g} (chosen penalties are formulated for a risk-neutral "
+                "agent); use design = \"fixed\" or a risk-neutral agent",
             )
         )
     if agent.false_positive_penalty > 0:
