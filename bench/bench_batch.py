@@ -1,0 +1,114 @@
+"""Benchmark: deter batch against a plain scipy script, and deter's start-up against cvxpy's.
+
+Generates N random specs of mixed shapes (2-8 actions, 1-5 monitors, some with a budget,
+a risk-averse agent or false positives) in a temporary folder, then times on this machine:
+
+1. ``deter batch FOLDER`` (a subprocess, default --jobs = CPUs), start-up included;
+2. ``python bench/plain_scipy.py FOLDER``: tomli + scipy.optimize.linprog (HiGHS), one
+   process, start-up included; the answers of both are compared file by file;
+3. ``deter solve`` on one small spec against ``python -c "import cvxpy"`` (median of reps).
+
+Usage: python bench/bench_batch.py [--n 1000] [--reps 5] [--seed 0] [--jobs N]
+Goals (issue 3): batch / scipy <= 1.0; deter solve / import cvxpy <= 1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SMALL = HERE.parent / "problems" / "minimal.toml"
+
+
+def random_spec(rng: random.Random) -> str:
+    n_actions = rng.randint(2, 8)
+    n_monitors = rng.randint(1, 5)
+    lines = ["version = 1", "", "[agent]", f"penalty_cap = {rng.uniform(20, 50):.3f}"]
+    if rng.random() < 0.2:
+        lines.append(f"risk_aversion = {rng.uniform(0.01, 0.3):.3f}")
+    if rng.random() < 0.2:
+        lines.append(f"false_positive_penalty = {rng.uniform(0.5, 2):.3f}")
+    if rng.random() < 0.3:
+        lines += ["", "[oversight]", f"budget = {rng.uniform(50, 100):.3f}"]
+    names = [f"a{i}" for i in range(n_actions)]
+    for i, name in enumerate(names):
+        gain = 0.0 if i == 0 else rng.uniform(0.1, 5.0)
+        lines += ["", "[[actions]]", f'name = "{name}"', f"gain = {gain:.4f}"]
+    for j in range(n_monitors):
+        # every deviation is seen well by monitor (i mod n_monitors), so all specs are feasible
+        detects = {
+            name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
+            for i, name in enumerate(names) if i > 0
+        }
+        table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
+        lines += ["", "[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 3):.3f}",
+                  f"detects = {{ {table} }}"]
+        if rng.random() < 0.3:
+            lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def timed(command: list[str], **kwargs: object) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    return time.perf_counter() - started, done
+
+
+def median_time(command: list[str], reps: int) -> float:
+    return statistics.median(timed(command)[0] for _ in range(reps))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    deter = [sys.executable, "-m", "deter"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+
+    with tempfile.TemporaryDirectory(prefix="deter-bench-") as tmp:
+        folder = Path(tmp) / "specs"
+        folder.mkdir()
+        for k in range(args.n):
+            (folder / f"spec_{k:05d}.toml").write_text(random_spec(rng))
+        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+        batch_s, batch = timed([*deter, "batch", str(folder), "-f", "jsonl", *jobs], env=env)
+        scipy_s, plain = timed([sys.executable, str(HERE / "plain_scipy.py"), str(folder),
+                                "--jsonl"])
+        ours = {d["file"]: d for d in map(json.loads, batch.stdout.splitlines())}
+        theirs = {d["file"]: d for d in map(json.loads, plain.stdout.splitlines())}
+        differ = [f for f, d in theirs.items()
+                  if ours[f]["status"] != d["status"]
+                  or (d["total_cost"] is not None and abs(ours[f]["total_cost"] - d["total_cost"])
+                      > 1e-6 * max(1.0, abs(d["total_cost"])))]
+        statuses = {s: sum(d["status"] == s for d in ours.values())
+                    for s in ("optimal", "infeasible", "solver_error", "bad_input")}
+        print(f"\n{args.n} specs of mixed shapes: {statuses}")
+        print(f"deter batch            {batch_s:8.2f} s  ({1000 * batch_s / args.n:.2f} ms/spec)")
+        print(f"plain scipy (linprog)  {scipy_s:8.2f} s  ({1000 * scipy_s / args.n:.2f} ms/spec)")
+        print(f"answers that differ: {len(differ)} of {len(theirs)}")
+        print(f"RATIO batch / scipy = {batch_s / scipy_s:.2f}   (goal <= 1.0)")
+
+    cvxpy_s = median_time([sys.executable, "-c", "import cvxpy"], args.reps)
+    solve_s = median_time([*deter, "solve", str(SMALL)], args.reps)
+    print(f"\nimport cvxpy           {cvxpy_s:8.3f} s  (median of {args.reps})")
+    print(f"deter solve minimal    {solve_s:8.3f} s  (median of {args.reps})")
+    print(f"RATIO solve / import cvxpy = {solve_s / cvxpy_s:.2f}   (goal <= 1.30)")
+    print(f"load average {os.getloadavg()[0]:.2f} at end (other processes share the CPUs)")
+
+
+if __name__ == "__main__":
+    main()
