@@ -133,7 +133,7 @@ def _equilibrated(constraint: cp.Constraint, variables: list[cp.Variable]) -> cp
     else:
         expr = float(weight[0]) * constraint.expr
     scaled = expr <= 0 if isinstance(constraint, Inequality) else expr == 0
-    scaled.row_weight = weight  # type: ignore[attr-defined]
+    scaled.row_weight = weight
     return scaled
 
 
