@@ -15,6 +15,7 @@ worker, which pins the crash on one file, and the remaining files go on in a fre
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import glob
 import hashlib
 import json
@@ -179,11 +180,32 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    # A hard deadline as well (issue 7): SIGALRM's handler runs only when the interpreter
+    # gets control back, so a solver stuck in native code would never see it. faulthandler's
+    # watchdog is a C thread that needs no GIL: past the deadline it ends this worker, the
+    # pool breaks, and the quarantine re-runs the chunk's files one by one, so the file that
+    # hangs is reported as failed and the others are solved.
+    faulthandler.dump_traceback_later(seconds + HARD_DEADLINE_GRACE, exit=True,
+                                      file=_watchdog_sink())
     try:
         yield
     finally:
+        faulthandler.cancel_dump_traceback_later()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+#: Seconds past ``--timeout`` after which a worker that did not return is ended.
+HARD_DEADLINE_GRACE = 2.0
+_sink: Any = None
+
+
+def _watchdog_sink() -> Any:
+    """Where the watchdog's traceback goes: nowhere (stderr carries deter's messages)."""
+    global _sink
+    if _sink is None:
+        _sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the worker's life
+    return _sink
 
 
 def solve_file(file: str, options: BatchOptions) -> FileOutcome:

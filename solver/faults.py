@@ -9,6 +9,7 @@ solver would look) or a hang can be produced on purpose and its isolation tested
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,16 @@ class Faults:
     crash_on: frozenset[str] = field(default_factory=frozenset)  # file names whose worker dies
     hang_on: frozenset[str] = field(default_factory=frozenset)  # file names that sleep
     hang_seconds: float = 60.0
+    # file names whose worker hangs where no Python signal handler can run (SIGALRM blocked,
+    # as a solver stuck in native code looks to the timeout); only a hard deadline ends it
+    stuck_on: frozenset[str] = field(default_factory=frozenset)
 
     def before_file(self, path: str) -> None:
         name = Path(path).name
         if name in self.crash_on:
             os._exit(70)  # no cleanup, no exception: as a native crash looks to the parent
         if name in self.hang_on:
+            time.sleep(self.hang_seconds)
+        if name in self.stuck_on:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
             time.sleep(self.hang_seconds)

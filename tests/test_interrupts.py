@@ -105,3 +105,24 @@ def test_killed_batch_resumes_to_the_same_results(
     assert output.read_text() == reference  # byte for byte, timing left out
     lost = N_FILES - len({doc["outcome"]["file"] for doc in ledger_lines(ledger)})
     assert lost == 0
+
+
+def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Path) -> None:
+    """A hang in native code never runs SIGALRM's handler (simulated by blocking SIGALRM);
+    the hard deadline (--timeout + grace) ends the worker, and only that file fails."""
+    from batch_helpers import one_action_spec
+    from deter.solver.batch import BatchOptions, run_batch
+    from deter.solver.faults import Faults
+
+    files = []
+    for name in ("a", "stuck", "c"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(one_action_spec(1.0, 10.0, 0.5))
+        files.append(str(path))
+    options = BatchOptions(timeout=0.5, faults=Faults(stuck_on=frozenset({"stuck.toml"}),
+                                                      hang_seconds=120))
+    started = time.perf_counter()
+    run = run_batch(files, options, jobs=2)
+    assert time.perf_counter() - started < 60
+    status = {Path(o.file).name: o.status for o in run.outcomes}
+    assert status == {"a.toml": "optimal", "stuck.toml": "solver_error", "c.toml": "optimal"}
