@@ -44,6 +44,15 @@ from .verify_strategy import type_view, verify_commitment
 _SOLVED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 #: Solvers that accept boolean variables (the others are skipped for mixed-integer programs).
 _INTEGER_SOLVERS = ("HIGHS",)
+#: HiGHS stops a mixed-integer search within 1e-4 of its bound and accepts rows violated by
+#: 1e-6 by default; losses and incentive rows here can be that small (a gain of 1e-5 left
+#: undeterred or not), so the search must close the gap and respect rows tightly.
+_EXACT_MIP = {
+    "mip_rel_gap": 1e-12,
+    "mip_abs_gap": 1e-14,
+    "mip_feasibility_tolerance": 1e-9,
+    "primal_feasibility_tolerance": 1e-9,
+}
 
 
 @dataclass
@@ -83,8 +92,9 @@ def solve_commitment(
             attempts.append(f"{solver}: skipped (cannot solve mixed-integer programs)")
             continue
         try:
+            options = _EXACT_MIP if integer else {}
             with quiet_native_output():
-                program.problem.solve(solver=solver, verbose=False)
+                program.problem.solve(solver=solver, verbose=False, warm_start=False, **options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
             attempts.append(f"{solver}: failed ({exc})")
             continue
