@@ -119,3 +119,22 @@ def test_no_verified_answer_is_solver_error_with_the_violation() -> None:
     assert result.total_cost is None
     assert len(result.attempts) == 4
     assert "violation" in result.message
+
+
+def test_coefficients_read_by_evaluation_equal_cvxpy_gradients() -> None:
+    """The fast path (affine maps evaluated at unit vectors) and the symbolic gradients agree."""
+    from deter.solver import certificate
+
+    spec = deter.load_spec(CODING)
+    problem = program_for(ProblemArrays.from_spec(spec)).problem
+    variables = sorted(problem.variables(), key=lambda v: v.id)
+    expressions = [problem.objective.expr, *(c.expr for c in problem.constraints)]
+    by_evaluation = certificate.affine_parts(expressions, variables)
+    by_gradient = [
+        (certificate._gradient_matrix(e, variables, b.size), b)
+        for e, (_, b) in zip(expressions, by_evaluation, strict=True)
+    ]
+    for (a_eval, b_eval), (a_grad, b_grad) in zip(by_evaluation, by_gradient, strict=True):
+        np.testing.assert_allclose(a_eval.toarray(), a_grad.toarray(), atol=1e-12)
+        np.testing.assert_array_equal(b_eval, b_grad)
+    assert any(a.nnz for a, _ in by_evaluation)
