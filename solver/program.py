@@ -11,6 +11,7 @@ than it saves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -23,6 +24,7 @@ import cvxpy as cp
 import numpy as np
 
 from .arrays import ProblemArrays
+from .certificate import is_linear_program
 from .features import Component, components_for
 from .features.base import Context, dense_array
 
@@ -39,6 +41,11 @@ class CompiledProgram:
     context: Context
     problem: cp.Problem
     key: tuple[Any, ...]
+
+    @functools.cached_property
+    def linear(self) -> bool:
+        """True for a linear program (every constraint affine); False when a feature adds cones."""
+        return is_linear_program(self.problem)
 
     def load(self, arrays: ProblemArrays) -> None:
         """Assign a spec's numbers to the Parameters (parametric programs only)."""

@@ -51,7 +51,7 @@ def solve(
     timing["build"] = time.perf_counter() - started
     attempts: list[str] = []
     # Each solver, then each on the rescaled program with tight tolerances (retry.py).
-    for attempt in attempt_plan(solvers):
+    for attempt in attempt_plan(solvers, linear=program.linear):
         solver = attempt.label
         began = time.perf_counter()
         try:
