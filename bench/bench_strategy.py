@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from deter.solver.auditor import equilibria, inspection_game
 from deter.solver.loading import parse_spec_text
 from deter.solver.solve import solve
