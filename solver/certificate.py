@@ -71,8 +71,10 @@ def affine_parts(
     value is overwritten; the caller restores them.
     """
     size = sum(v.size for v in variables)
+    # save_value, not the .value setter: the setter re-validates each point against the
+    # variable's attributes, which costs more than the evaluation itself.
     for variable in variables:
-        variable.value = np.zeros(variable.shape)
+        variable.save_value(np.zeros(variable.shape))
     constants = [_flat(e.value) for e in expressions]
     if size > EVALUATION_LIMIT:
         return [
@@ -84,11 +86,11 @@ def affine_parts(
         unit = np.zeros(variable.size)
         for j in range(variable.size):
             unit[j] = 1.0
-            variable.value = unit.reshape(variable.shape, order="F")
+            variable.save_value(unit.reshape(variable.shape, order="F"))
             for k, expression in enumerate(expressions):
                 columns[k].append(_flat(expression.value) - constants[k])
             unit[j] = 0.0
-        variable.value = np.zeros(variable.shape)
+        variable.save_value(np.zeros(variable.shape))
     return [
         (sp.csr_matrix(np.column_stack(cols) if cols else np.zeros((b.size, 0))), b)
         for cols, b in zip(columns, constants, strict=True)
@@ -149,7 +151,7 @@ def duality_certificate(
             dual_objective += float(multiplier @ b)
     finally:
         for variable, value in zip(variables, saved, strict=True):
-            variable.value = value
+            variable.save_value(value)
     gap = primal - dual_objective
     relative_gap = abs(gap) / max(abs(primal), abs(dual_objective), GAP_FLOOR)
     c_norm = float(np.max(np.abs(c_dense), initial=0.0))
