@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[requirements]" is a TOML table, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -241,20 +242,29 @@ def schema(output: OutputOption = None) -> None:
     emit(json.dumps(json_schema(), indent=2) + "\n", output)
 
 
-from . import cmd_batch, cmd_check  # noqa: E402  (commands in their own modules; no cvxpy)
+# Commands with their own modules (each imports its heavy dependencies only when it runs).
+from . import (  # noqa: E402  (after the shared options above, which they do not need)
+    cmd_batch,
+    cmd_check,
+    cmd_compare,
+    cmd_explain,
+    cmd_frontier,
+    cmd_report,
+    cmd_simulate,
+    cmd_sweep,
+)
 
-app.command(name="batch")(cmd_batch.batch)
-app.command(name="check")(cmd_check.check)
-from . import cmd_simulate  # noqa: E402
-
-app.command(name="simulate")(cmd_simulate.simulate)
-from . import cmd_compare, cmd_explain, cmd_frontier, cmd_report, cmd_sweep  # noqa: E402
-
-app.command(name="sweep")(cmd_sweep.sweep)
-app.command(name="frontier")(cmd_frontier.frontier)
-app.command(name="compare")(cmd_compare.compare)
-app.command(name="explain")(cmd_explain.explain)
-app.command(name="report")(cmd_report.report)
+for command in (
+    cmd_batch.batch,
+    cmd_check.check,
+    cmd_simulate.simulate,
+    cmd_sweep.sweep,
+    cmd_frontier.frontier,
+    cmd_compare.compare,
+    cmd_explain.explain,
+    cmd_report.report,
+):
+    app.command(name=command.__name__)(command)
 
 
 def main() -> None:
