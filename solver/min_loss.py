@@ -34,7 +34,14 @@ import numpy as np
 from .agent_types import CommitmentProgram, StrategicArrays, build_commitment_program
 from .diagnose import diagnose
 from .program import SOLVER_ORDER, quiet_native_output
-from .result import ActionResult, DualityCertificate, MonitorResult, Result, Verification
+from .result import (
+    ActionResult,
+    DualityCertificate,
+    MonitorResult,
+    Result,
+    Verification,
+    rate_bound,
+)
 from .result_strategy import StrategyReport, TypeOutcome
 from .spec import Spec
 from .utility import FloatArray
@@ -264,7 +271,7 @@ def _result(
             share=float((variable[j] + fixed[j]) / total) if total > 0 else 0.0,
             min_rate=float(base.min_rate[j]),
             max_rate=float(base.max_rate[j]),
-            at_bound=_at_bound(float(rates[j]), float(base.min_rate[j]), float(base.max_rate[j])),
+            at_bound=rate_bound(float(rates[j]), float(base.min_rate[j]), float(base.max_rate[j])),
             deployed=bool(deployed[j] > 0.5 and (rates[j] > 1e-9 or data.fixed_cost[j] > 0)),
             fixed_cost=float(data.fixed_cost[j]),
         )
@@ -385,14 +392,6 @@ def _not_met(
         strategy=None,
         **common,
     )
-
-
-def _at_bound(rate: float, low: float, high: float) -> str | None:
-    if high > low and rate >= high - 1e-9:
-        return "max_rate"
-    if rate <= low + 1e-9 and low > 0:
-        return "min_rate"
-    return None
 
 
 __all__ = ["Commitment", "best_commitment", "solve_commitment", "solve_strategic"]

@@ -36,6 +36,15 @@ class MonitorResult:
             object.__setattr__(self, "deployed", bool(self.rate > 1e-9))
 
 
+def rate_bound(rate: float, low: float, high: float) -> str | None:
+    """Which bound a monitor's rate sits at ("min_rate", "max_rate"), if any."""
+    if high > low and rate >= high - 1e-9:
+        return "max_rate"
+    if rate <= low + 1e-9 and low > 0:
+        return "min_rate"
+    return None
+
+
 @dataclass(frozen=True)
 class ActionResult:
     name: str

@@ -20,7 +20,7 @@ from .features.monitoring import cost_scale
 from .features.penalty import chosen_penalties, component_shadow_prices
 from .penalty_levels import penalty_cost_of
 from .program import SOLVER_ORDER, CompiledProgram, program_for, value_of
-from .result import ActionResult, MonitorResult, Result, Verification
+from .result import ActionResult, MonitorResult, Result, Verification, rate_bound
 from .retry import attempt_plan, certified
 from .scaling import restore_duals, scaled_program
 from .spec import Spec
@@ -146,7 +146,7 @@ def _optimal(
             share=float(cost[j] / total) if total > 0 else 0.0,
             min_rate=float(arrays.min_rate[j]),
             max_rate=float(arrays.max_rate[j]),
-            at_bound=_at_bound(rates[j], arrays.min_rate[j], arrays.max_rate[j]),
+            at_bound=rate_bound(rates[j], arrays.min_rate[j], arrays.max_rate[j]),
         )
         for j, name in enumerate(arrays.monitor_names)
     )
@@ -203,14 +203,6 @@ def _optimal(
 
 def tolerance_of(scale: float) -> float:
     return TOLERANCE * max(1.0, float(scale))
-
-
-def _at_bound(rate: float, low: float, high: float) -> str | None:
-    if high > low and rate >= high - 1e-9:
-        return "max_rate"
-    if rate <= low + 1e-9 and low > 0:
-        return "min_rate"
-    return None
 
 
 def _certainty_equivalent(expected: FloatArray, r: float) -> FloatArray:

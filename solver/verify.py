@@ -63,6 +63,48 @@ def evaluate_policy(
     return PolicyEvaluation(detection, eu, net, scale)
 
 
+class Checks:
+    """The constraint families re-checked at a policy, and the verdict on them."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def add(
+        self, name: str, violation: FloatArray, scale: FloatArray | float, floor: float = 1.0
+    ) -> None:
+        """Record one family: ``violation`` > 0 where violated, relative to max(floor, scale).
+
+        NaN counts as an infinite violation: an unreadable answer never passes.
+        """
+        violation = np.atleast_1d(np.asarray(violation, dtype=float))
+        if violation.size == 0:
+            self.checks.append(Check(name, 0.0, 0.0))
+            return
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = violation / np.maximum(floor, np.asarray(scale, dtype=float))
+        relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
+        relative = np.where(np.isnan(relative), np.inf, relative)
+        violation = np.where(np.isnan(violation), np.inf, violation)
+        self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
+
+    def verdict(self, tolerance: float) -> Verification:
+        worst_abs = max(c.max_violation for c in self.checks)
+        worst_rel = max(c.max_relative_violation for c in self.checks)
+        return Verification(
+            passed=bool(worst_rel <= tolerance),
+            tolerance=tolerance,
+            max_violation=max(0.0, worst_abs),
+            max_relative_violation=max(0.0, worst_rel),
+            checks=tuple(self.checks),
+        )
+
+
+def not_finite(tolerance: float) -> Verification:
+    """The verdict on a policy with NaN or infinite rates."""
+    nan = float("nan")
+    return Verification(False, tolerance, nan, nan, (Check("finite_rates", nan, nan),))
+
+
 def margin_in_utility(arrays: ProblemArrays) -> float:
     r = arrays.risk_aversion
     return arrays.margin * (float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0)
@@ -77,25 +119,11 @@ def verify_policy(
 ) -> Verification:
     """Re-check every constraint of full deterrence at ``rates`` (and chosen ``penalties``,
     one per action, when the penalty design makes them decisions; default the caps)."""
-    checks: list[Check] = []
-
-    def add(
-        name: str, violation: FloatArray, scale: FloatArray | float, floor: float = 1.0
-    ) -> None:
-        violation = np.asarray(violation, dtype=float)
-        if violation.size == 0:
-            checks.append(Check(name, 0.0, 0.0))
-            return
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = violation / np.maximum(floor, np.asarray(scale, dtype=float))
-        relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
-        relative = np.where(np.isnan(relative), np.inf, relative)
-        violation = np.where(np.isnan(violation), np.inf, violation)
-        checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
+    checks = Checks()
+    add = checks.add
 
     if not np.all(np.isfinite(rates)):
-        nan = float("nan")
-        return Verification(False, tolerance, nan, nan, (Check("finite_rates", nan, nan),))
+        return not_finite(tolerance)
     add("min_rate", arrays.min_rate - rates, 1.0)
     add("max_rate", rates - arrays.max_rate, 1.0)
     evaluation = evaluate_policy(arrays, rates, penalties)
@@ -128,12 +156,4 @@ def verify_policy(
         add(name, violation, scale)
     total = cost + penalty_cost_of(arrays, chosen)
     add("reported_cost", np.array([abs(total - reported_cost)]), max(abs(total), 1.0))
-    worst_abs = max(c.max_violation for c in checks)
-    worst_rel = max(c.max_relative_violation for c in checks)
-    return Verification(
-        passed=bool(worst_rel <= tolerance),
-        tolerance=tolerance,
-        max_violation=max(0.0, worst_abs),
-        max_relative_violation=max(0.0, worst_rel),
-        checks=tuple(checks),
-    )
+    return checks.verdict(tolerance)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .agent_types import StrategicArrays
-from .result import Check, Verification
+from .result import Verification
 from .utility import FloatArray, expected_utility
-from .verify import TOLERANCE
+from .verify import TOLERANCE, Checks, not_finite
 
 
 @dataclass(frozen=True)
@@ -69,22 +69,10 @@ def verify_commitment(
 ) -> Verification:
     """Re-check a policy: rates in bounds, deployments paid, budget, best responses, totals."""
     base = data.base
-    checks: list[Check] = []
-
-    def add(name: str, violation: FloatArray, scale: FloatArray | float) -> None:
-        violation = np.atleast_1d(np.asarray(violation, dtype=float))
-        if violation.size == 0:
-            checks.append(Check(name, 0.0, 0.0))
-            return
-        relative = violation / np.maximum(1.0, np.asarray(scale, dtype=float))
-        checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
-
+    checks = Checks()
+    add = checks.add
     if not np.all(np.isfinite(rates)):
-        nan = float("nan")
-        return Verification(
-            passed=False, tolerance=tolerance, max_violation=nan, max_relative_violation=nan,
-            checks=(Check("finite_rates", nan, nan),),
-        )
+        return not_finite(tolerance)
     add("min_rate", base.min_rate - rates, 1.0)
     add("max_rate", rates - base.max_rate, 1.0)
     # A monitor that runs must have paid its fixed cost.
@@ -99,12 +87,4 @@ def verify_commitment(
     add("reported_cost", np.array([abs(cost - reported_cost)]), max(abs(cost), 1.0))
     harm = float(data.weight @ data.harm[list(induced)])
     add("reported_harm", np.array([abs(harm - reported_harm)]), max(abs(harm), 1.0))
-    worst_abs = max(c.max_violation for c in checks)
-    worst_rel = max(c.max_relative_violation for c in checks)
-    return Verification(
-        passed=bool(worst_rel <= tolerance),
-        tolerance=tolerance,
-        max_violation=max(0.0, worst_abs),
-        max_relative_violation=max(0.0, worst_rel),
-        checks=tuple(checks),
-    )
+    return checks.verdict(tolerance)
