@@ -31,7 +31,12 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from .agent_types import CommitmentProgram, StrategicArrays, build_commitment_program
+from .agent_types import (
+    BASE_TYPE,
+    CommitmentProgram,
+    StrategicArrays,
+    build_commitment_program,
+)
 from .diagnose import diagnose
 from .program import SOLVER_ORDER, quiet_native_output
 from .result import (
@@ -245,6 +250,31 @@ def solve_strategic(
     return result
 
 
+def with_harm_report(spec: Spec, result: Result) -> Result:
+    """Attach the strategy report to a core (deter_all) answer of a spec that gives harms.
+
+    Such a spec solves through the core solver (its duality certificate and shadow prices
+    stay); under full deterrence the agent complies, so the harm left is the compliant
+    action's harm (normally 0), the expected loss is the oversight cost plus that, and full
+    deterrence costs what was paid.
+    """
+    harms = [a.harm for a in spec.actions]
+    if result.status != "optimal" or result.total_cost is None or not any(harms):
+        return result
+    compliant = next(a for a in result.actions if a.compliant)
+    harm = float(harms[[a.name for a in spec.actions].index(compliant.name)])
+    report = StrategyReport(
+        objective="deter_all",
+        induced_action=compliant.name,
+        types=(TypeOutcome(name=BASE_TYPE, weight=1.0, induced_action=compliant.name,
+                           harm=harm),),
+        harm_left=harm,
+        expected_loss=result.total_cost + harm,
+        full_deterrence_cost=result.total_cost,
+    )
+    return replace(result, strategy=report)
+
+
 def _result(
     spec: Spec,
     data: StrategicArrays,
@@ -394,4 +424,10 @@ def _not_met(
     )
 
 
-__all__ = ["Commitment", "best_commitment", "solve_commitment", "solve_strategic"]
+__all__ = [
+    "Commitment",
+    "best_commitment",
+    "solve_commitment",
+    "solve_strategic",
+    "with_harm_report",
+]

@@ -84,11 +84,13 @@ def solve(
         if verification.passed:
             attempts.append(f"{solver}: {status}, verified and certified")
             restore_duals(current)
-            return _finish(
-                _optimal(spec, arrays, current, rates, verification, solver, attempts, timing,
-                         penalties=penalties),
-                started,
-            )
+            result = _optimal(spec, arrays, current, rates, verification, solver, attempts,
+                              timing, penalties=penalties)
+            if any(a.harm for a in spec.actions):  # harms under deter_all (issue 5)
+                from .min_loss import with_harm_report
+
+                result = with_harm_report(spec, result)
+            return _finish(result, started)
         attempts.append(f"{solver}: {status}, but {_failure(verification, tolerance)}")
     return _finish(
         Result(

@@ -89,6 +89,23 @@ def test_without_the_new_keys_a_spec_solves_as_before() -> None:
     assert doc["induced_action"] is None and doc["monitors"][0]["deployed"] is True
 
 
+
+def test_deter_all_with_harms_reports_no_harm_left_and_keeps_shadow_prices() -> None:
+    # Harms alone keep the core solver (duals, shadow prices) but fill the loss keys.
+    result = solve(one_action(harm=0.7))
+    assert result.status == "optimal" and result.strategy is not None
+    assert result.total_cost == pytest.approx(0.4, rel=1e-6)  # c g / (q F) = 2 / 5
+    doc = result.to_dict()
+    assert doc["objective"] == "deter_all" and doc["induced_action"] == "comply"
+    assert doc["harm_left"] == 0.0
+    assert doc["expected_loss"] == pytest.approx(result.total_cost)
+    assert doc["full_deterrence_cost"] == pytest.approx(result.total_cost)
+    # Shadow price of the one binding row: d(c g / (q F)) / dg = c / (q F) = 0.2.
+    assert result.action("cheat").shadow_price == pytest.approx(0.2, rel=1e-6)
+    # The same numbers as the strategic solver's deter_all (which a fixed cost of 0 can't reach).
+    strategic = best_commitment(StrategicArrays.from_spec(one_action(harm=0.7)), "deter_all")
+    assert strategic.loss == pytest.approx(doc["expected_loss"], rel=1e-6)
+
 actions_strategy = st.lists(
     st.tuples(st.floats(-1.0, 5.0), st.floats(0.0, 3.0), st.floats(0.0, 1.0)),
     min_size=1, max_size=3,
