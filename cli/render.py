@@ -94,6 +94,14 @@ ACTION_LEGEND = (
 )
 
 
+def action_legend(result: Result) -> str:
+    """The legend; with chosen penalties the shadow price is of the total cost (oversight plus
+    penalty cost), the objective whose dual it is."""
+    if result.penalty_design == "fixed":
+        return ACTION_LEGEND
+    return ACTION_LEGEND.replace("oversight cost per", "total cost (oversight + penalty) per")
+
+
 def action_rows(result: Result) -> list[list[str]]:
     rows = []
     for a in result.actions:
@@ -194,7 +202,7 @@ def result_table(result: Result) -> RenderableType:
         parts.append(_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
     if result.actions:
         parts.append(_table("Actions", ACTION_HEADERS, action_rows(result)))
-        parts.append(Text(ACTION_LEGEND + "\n", style="dim"))
+        parts.append(Text(action_legend(result) + "\n", style="dim"))
     if result.diagnosis is not None:
         parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
     parts += [_table(*section) for section in strategy_sections(result)]
@@ -226,6 +234,10 @@ CSV_COLUMNS = [
     "binding",
     "shadow_price",
     "status",
+    "oversight_cost",
+    "penalty_cost",
+    "penalty_design",
+    "shared_penalty",
 ]
 
 
@@ -234,7 +246,9 @@ def result_csv(result: Result) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerow(
-        {"kind": "total", "name": result.name, "cost": result.total_cost, "status": result.status}
+        {"kind": "total", "name": result.name, "cost": result.total_cost, "status": result.status,
+         "oversight_cost": result.oversight_cost, "penalty_cost": result.penalty_cost,
+         "penalty_design": result.penalty_design, "shared_penalty": result.shared_penalty}
     )
     for m in result.monitors:
         writer.writerow(
@@ -268,7 +282,7 @@ def result_markdown(result: Result) -> str:
         out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
     if result.actions:
         out += ["### Actions\n", markdown_table(ACTION_HEADERS, action_rows(result)),
-                ACTION_LEGEND + "\n"]
+                action_legend(result) + "\n"]
     if result.diagnosis is not None:
         out += ["### Why it cannot be met\n",
                 markdown_table(DIAGNOSIS_HEADERS, diagnosis_rows(result))]

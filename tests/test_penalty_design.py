@@ -14,6 +14,8 @@ Closed forms (risk-neutral agent, k = gain gap + margin, a = penalty cost per un
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Callable
@@ -330,3 +332,22 @@ def test_penalty_design_example_spec(write_spec: Callable[..., Path], runner: Cl
     cheat = next(a for a in doc["actions"] if a["name"] == "cheat")
     assert math.isclose(cheat["penalty"], 4.0, rel_tol=ARG_REL)
     assert doc["shared_penalty"] is None
+
+
+def test_cli_csv_and_legend_report_the_cost_split(runner: CliRunner) -> None:
+    path = str(ROOT / "problems" / "audit_games_penalty.toml")
+    doc = json.loads(runner.invoke(app, ["solve", path, "-f", "json"]).stdout)
+    done = runner.invoke(app, ["solve", path, "-f", "csv"])
+    assert done.exit_code == 0
+    total = next(r for r in csv.DictReader(io.StringIO(done.stdout)) if r["kind"] == "total")
+    assert total["penalty_design"] == "shared"
+    for key in ("oversight_cost", "penalty_cost", "shared_penalty"):
+        assert math.isclose(float(total[key]), doc[key], rel_tol=1e-12), key
+    assert math.isclose(float(total["cost"]), float(total["oversight_cost"])
+                        + float(total["penalty_cost"]), rel_tol=1e-12)
+    # The shadow price is the dual of the whole objective, so the legend says total cost.
+    for fmt in ("table", "markdown"):
+        text = " ".join(runner.invoke(app, ["solve", path, "-f", fmt]).stdout.split())
+        assert "total cost (oversight + penalty) per extra unit of gain" in text
+    fixed = runner.invoke(app, ["solve", str(ROOT / "problems" / "roc_trusted_monitoring.toml")])
+    assert "oversight cost per extra unit of gain" in " ".join(fixed.stdout.split())
