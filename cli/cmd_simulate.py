@@ -117,7 +117,7 @@ def simulate(
                 fail(ExitCode.BAD_INPUT, f"error: {exc}")
         parsed = read_spec(spec, max_size)
         from ..solver.arrays import ProblemArrays
-        from ..solver.simulate import AgentConfig
+        from ..solver.simulate import AgentConfig, AgentTypes
         from ..solver.simulate import simulate as run
 
         arrays = ProblemArrays.from_spec(parsed)
@@ -130,7 +130,8 @@ def simulate(
         try:
             result = run(arrays, policies, agent=config, episodes=episodes,
                          population=population, seed=seed, schedule=schedule.value,
-                         name=parsed.name, file=parsed.source_file)
+                         name=parsed.name, file=parsed.source_file,
+                         types=AgentTypes.from_spec(parsed))
         except ValueError as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
         for policy in result.runs:

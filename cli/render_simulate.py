@@ -95,7 +95,22 @@ def simulation_table(sim: Simulation) -> RenderableType:
         rates = ", ".join(f"{name}={rate:.4g}" for name, rate in run.rates.items())
         parts.append(_table(f"Actions under {run.label} ({rates})", ACTION_HEADERS,
                             action_rows(run)))
+        if run.types:
+            parts.append(_table(f"Agent types under {run.label}", TYPE_HEADERS,
+                                type_rows(run)))
     return Group(*parts)
+
+
+TYPE_HEADERS = ["Type", "Weight", "Agents", "Predicted action", "Best response (sim. P)",
+                "Violation rate"]
+
+
+def type_rows(run: PolicyRun) -> list[list[str]]:
+    return [
+        [t.name, number(t.weight), f"{t.agents:,}", t.induced_action, t.schedule_induced_action,
+         "-" if t.agents == 0 else interval(t.violation_rate)]
+        for t in run.types
+    ]
 
 
 CSV_COLUMNS = ["kind", "policy", "name", "value", "ci_low", "ci_high", "taken", "caught",
@@ -126,6 +141,12 @@ def simulation_csv(sim: Simulation) -> str:
                              "z": "" if a.z is None else a.z})
         for name, rate in run.rates.items():
             writer.writerow({"kind": "rate", "policy": run.label, "name": name, "value": rate})
+        compliant = next(a.name for a in run.actions if a.compliant)
+        for t in run.types:  # model: the type's predicted violation rate (0 or 1)
+            writer.writerow({"kind": "type", "policy": run.label, "name": t.name,
+                             "value": t.violation_rate.mean, "ci_low": t.violation_rate.low,
+                             "ci_high": t.violation_rate.high, "taken": t.agents,
+                             "model": float(t.induced_action != compliant)})
     return buffer.getvalue()
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -44,6 +44,8 @@ from numpy.typing import NDArray
 
 from .arrays import ProblemArrays
 from .result import _finite
+from .spec import Spec
+from .spec_strategy import worst_case_gain
 from .utility import FloatArray, utility
 from .verify import TOLERANCE
 
@@ -122,6 +124,11 @@ class Game:
         """s_{j-1}: where monitor j's stretch begins on the coordinated schedule's circle."""
         return np.asarray((np.cumsum(self.rates) - self.rates) % 1.0)
 
+    def for_type(self, types: AgentTypes, k: int) -> Game:
+        """The same game played by an agent of type k (its gains and risk aversion)."""
+        return replace(self, gain=types.gain[k].copy(),
+                       risk_aversion=float(types.risk_aversion[k]))
+
     def utilities(self) -> tuple[FloatArray, FloatArray]:
         """u(g_i - g_0) and u(g_i - g_0 - F_i): an action's utility when free and when caught.
 
@@ -131,6 +138,46 @@ class Game:
         relative = self.gain - self.gain[self.compliant]
         r = self.risk_aversion
         return utility(relative, r), utility(relative - self.penalty, r)
+
+
+@dataclass(frozen=True, eq=False)
+class AgentTypes:
+    """The spec's ``[[types]]``: each simulated agent is drawn to type k with probability w_k.
+
+    A type's gains are the spec's with the type's overrides, at the ends where deterrence
+    binds (``spec_strategy.worst_case_gain``: a deviation's high end, compliance's low end),
+    as the solver and its verification take them.
+    """
+
+    names: tuple[str, ...]
+    weight: FloatArray  # w_k
+    gain: FloatArray  # (n_types, n_actions)
+    risk_aversion: FloatArray  # r_k
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> AgentTypes | None:
+        """The spec's types, or None when it declares none (one kind of agent)."""
+        if not spec.types:
+            return None
+        compliant = spec.compliant_action
+        gain = np.array(
+            [
+                [worst_case_gain(t.gains.get(a.name, a.gain), a.name == compliant)
+                 for a in spec.actions]
+                for t in spec.types
+            ],
+            dtype=float,
+        )
+        return cls(
+            names=tuple(t.name for t in spec.types),
+            weight=np.array([t.weight for t in spec.types], dtype=float),
+            gain=gain,
+            risk_aversion=np.array(
+                [spec.agent.risk_aversion if t.risk_aversion is None else t.risk_aversion
+                 for t in spec.types],
+                dtype=float,
+            ),
+        )
 
 
 def schedule_detection(game: Game, schedule: Schedule) -> FloatArray:
@@ -210,8 +257,9 @@ def best_response(game: Game, detection: FloatArray, tolerance: float = TOLERANC
 class Rational:
     """Knows the policy and best-responds to it: every agent takes the same action."""
 
-    def __init__(self, population: int, action: int) -> None:
-        self.action = np.full(population, action, dtype=np.int64)
+    def __init__(self, population: int, action: int | IntArray) -> None:
+        # One action for all, or one per agent (agents of different types).
+        self.action = np.broadcast_to(np.asarray(action, dtype=np.int64), (population,)).copy()
 
     def choose(self, rng: np.random.Generator, episode: int) -> IntArray:
         return self.action
@@ -411,14 +459,30 @@ class MonitorStats:
 
 
 @dataclass(frozen=True)
+class TypeStats:
+    """One agent type ([[types]]): what the model predicts for it and what its agents did."""
+
+    name: str
+    weight: float  # w_k, the probability an agent is of this type
+    agents: int  # agents of the simulated population drawn to it
+    induced_action: str  # its rational best response under the model's detection
+    schedule_induced_action: str  # ... under the schedule's exact detection
+    violation_rate: Estimate  # across its agents (NaN when none was drawn)
+
+
+@dataclass(frozen=True)
 class Prediction:
     """What the model says the policy does, to set beside the simulation."""
 
-    induced_action: str  # the rational best response under the model's detection
-    deterred: bool  # the induced action is the compliant one
+    # The rational best response under the model's detection; with [[types]] whose
+    # responses differ, 'type: action' for each type.
+    induced_action: str
+    deterred: bool  # the induced action is the compliant one (for every type)
     schedule_induced_action: str  # the best response under the schedule's exact detection
     oversight_cost_per_episode: float  # sum_j c_j x_j
-    violation_rate: float  # 0 when deterred, else 1 (a rational agent does not mix)
+    # 0 when deterred, else 1 (a rational agent does not mix); with [[types]], the total
+    # weight of the types that deviate.
+    violation_rate: float
 
 
 @dataclass(frozen=True)
@@ -437,6 +501,7 @@ class PolicyRun:
     monitors: tuple[MonitorStats, ...]
     curve: FloatArray = field(repr=False)  # violation rate of the population, per episode
     warnings: tuple[str, ...] = ()
+    types: tuple[TypeStats, ...] = ()  # per type, when the spec has [[types]]
 
     def to_dict(self, curve_points: int = 200) -> dict[str, Any]:
         doc: dict[str, Any] = {"label": self.label, "scale": self.scale, "rates": self.rates}
@@ -455,6 +520,11 @@ class PolicyRun:
         ends, values = downsample(self.curve, curve_points)
         doc["curve"] = {"episode": ends.tolist(), "violation_rate": values.tolist()}
         doc["warnings"] = list(self.warnings)
+        doc["types"] = [
+            {**_plain(t), "violation_rate": t.violation_rate.mean,
+             "violation_rate_ci": [t.violation_rate.low, t.violation_rate.high]}
+            for t in self.types
+        ]
         return doc
 
 
@@ -505,18 +575,43 @@ def downsample(curve: FloatArray, points: int) -> tuple[IntArray, FloatArray]:
 # --- the simulation ----------------------------------------------------------------------
 
 
-def model_prediction(arrays: ProblemArrays, game: Game, schedule: Schedule) -> Prediction:
-    from .verify import evaluate_policy
+def type_games(game: Game, types: AgentTypes | None) -> list[Game]:
+    """The game each type plays (one game when the spec has no types)."""
+    if types is None:
+        return [game]
+    return [game.for_type(types, k) for k in range(len(types.names))]
 
-    model = evaluate_policy(arrays, game.rates)
-    induced = best_response(game, model.detection)
-    exact = best_response(game, schedule_detection(game, schedule))
+
+def responses(
+    arrays: ProblemArrays, game: Game, schedule: Schedule, types: AgentTypes | None
+) -> tuple[IntArray, IntArray]:
+    """Each type's best response under the model's detection and under the schedule's."""
+    model = _model_detection(arrays, game)
+    exact = schedule_detection(game, schedule)
+    games = type_games(game, types)
+    return (np.array([best_response(g, model) for g in games], dtype=np.int64),
+            np.array([best_response(g, exact) for g in games], dtype=np.int64))
+
+
+def model_prediction(
+    arrays: ProblemArrays, game: Game, schedule: Schedule, types: AgentTypes | None = None
+) -> Prediction:
+    induced, exact = responses(arrays, game, schedule, types)
+    weight = np.ones(1) if types is None else types.weight
+    deviating = induced != game.compliant
+
+    def named(chosen: IntArray) -> str:
+        if types is None or np.all(chosen == chosen[0]):
+            return game.action_names[int(chosen[0])]
+        return ", ".join(f"{t}: {game.action_names[int(i)]}"
+                         for t, i in zip(types.names, chosen, strict=True))
+
     return Prediction(
-        induced_action=game.action_names[induced],
-        deterred=induced == game.compliant,
-        schedule_induced_action=game.action_names[exact],
+        induced_action=named(induced),
+        deterred=not bool(np.any(deviating)),
+        schedule_induced_action=named(exact),
         oversight_cost_per_episode=float(game.cost @ game.rates),
-        violation_rate=0.0 if induced == game.compliant else 1.0,
+        violation_rate=float(weight @ deviating),
     )
 
 
@@ -532,23 +627,39 @@ def simulate_policy(
     label: str = "policy",
     scale: float = 1.0,
     penalties: FloatArray | None = None,
+    types: AgentTypes | None = None,
 ) -> PolicyRun:
     """Simulate ``population`` agents for ``episodes`` episodes under monitor ``rates``.
 
     ``penalties`` (per action, the compliant entry being the false-positive penalty) default
-    to the caps: pass the solver's when it designs penalties.
+    to the caps: pass the solver's when it designs penalties. With ``types``, each agent is
+    first drawn to a type by weight (the generator's first draw) and has that type's gains.
     """
     if episodes < 1 or population < 1:
         raise ValueError("episodes and population must be at least 1")
     game = Game.from_arrays(arrays, rates, penalties)
     rng = np.random.default_rng(seed)
     exact = schedule_detection(game, schedule)
-    learner = agent.build(game, population, episodes, exact)
-    free, caught_utility = game.utilities()
-    low, high = reward_range(game)
-    span = high - low
-    reward_free = (free - low) / span if span > 0 else np.full_like(free, 0.5)
-    reward_caught = (caught_utility - low) / span if span > 0 else np.full_like(free, 0.5)
+    games = type_games(game, types)
+    if types is None:
+        agent_type = np.zeros(population, dtype=np.int64)
+    else:
+        agent_type = rng.choice(len(games), size=population, p=types.weight / types.weight.sum())
+    if agent.kind == "rational":
+        best = responses(arrays, game, schedule, types)[1]  # under the simulated detection
+        learner: Agent = Rational(population, best[agent_type])
+    else:
+        learner = agent.build(game, population, episodes, exact)
+    # Each agent's realised utilities, rescaled into [0, 1] with its own type's known range.
+    reward_free = np.empty((len(games), game.n_actions))
+    reward_caught = np.empty_like(reward_free)
+    for k, g in enumerate(games):
+        free, caught_utility = g.utilities()
+        low, high = reward_range(g)
+        span = high - low
+        reward_free[k] = (free - low) / span if span > 0 else 0.5
+        reward_caught[k] = (caught_utility - low) / span if span > 0 else 0.5
+    gains = np.array([g.gain for g in games])
 
     n, m, c = game.n_actions, game.n_monitors, game.compliant
     rows = np.arange(population)
@@ -568,14 +679,15 @@ def simulate_policy(
         actions = learner.choose(rng, t)
         inspected, caught_by = draw_inspections(rng, game, schedule, actions)
         caught = np.logical_or.reduce(caught_by, axis=0)
-        learner.update(actions, np.where(caught, reward_caught[actions], reward_free[actions]))
+        learner.update(actions, np.where(caught, reward_caught[agent_type, actions],
+                                         reward_free[agent_type, actions]))
 
         counts[rows, actions] += 1
         caught_by_action += np.bincount(actions[caught], minlength=n)
         violating = actions != c
         detections += caught & violating
         flags += caught & ~violating
-        payoff += game.gain[actions] - caught * game.penalty[actions]
+        payoff += gains[agent_type, actions] - caught * game.penalty[actions]
         cost += game.cost @ inspected
         inspections += np.count_nonzero(inspected, axis=1)
         catches += np.count_nonzero(caught_by, axis=1)
@@ -606,12 +718,13 @@ def simulate_policy(
             )
         )
     total = population * episodes
+    violation = 1.0 - counts[:, c] / episodes
     return PolicyRun(
         label=label,
         scale=scale,
         rates={name: float(x) for name, x in zip(game.monitor_names, game.rates, strict=True)},
-        prediction=model_prediction(arrays, game, schedule),
-        violation_rate=Estimate.across(1.0 - counts[:, c] / episodes),
+        prediction=model_prediction(arrays, game, schedule, types),
+        violation_rate=Estimate.across(violation),
         final_violation_rate=Estimate.across(final / (episodes - window_start)),
         detections_per_episode=Estimate.across(detections / episodes),
         false_flags_per_episode=Estimate.across(flags / episodes),
@@ -624,8 +737,36 @@ def simulate_policy(
             for j, name in enumerate(game.monitor_names)
         ),
         curve=curve,
-        warnings=tuple(policy_warnings(arrays, game, schedule)),
+        warnings=tuple(policy_warnings(arrays, game, schedule, types)),
+        types=type_stats(arrays, game, schedule, types, agent_type, violation),
     )
+
+
+def type_stats(
+    arrays: ProblemArrays,
+    game: Game,
+    schedule: Schedule,
+    types: AgentTypes | None,
+    agent_type: IntArray,
+    violation: FloatArray,
+) -> tuple[TypeStats, ...]:
+    """Per type: the predicted responses and its agents' violation rate (none without types)."""
+    if types is None:
+        return ()
+    induced, exact = responses(arrays, game, schedule, types)
+    out = []
+    for k, name in enumerate(types.names):
+        mine = violation[agent_type == k]
+        out.append(TypeStats(
+            name=name,
+            weight=float(types.weight[k]),
+            agents=int(mine.size),
+            induced_action=game.action_names[int(induced[k])],
+            schedule_induced_action=game.action_names[int(exact[k])],
+            violation_rate=(Estimate.across(mine) if mine.size
+                            else Estimate(math.nan, math.nan, math.nan)),
+        ))
+    return tuple(out)
 
 
 def _model_detection(arrays: ProblemArrays, game: Game) -> FloatArray:
@@ -635,7 +776,9 @@ def _model_detection(arrays: ProblemArrays, game: Game) -> FloatArray:
     return evaluate_policy(arrays, game.rates).detection
 
 
-def policy_warnings(arrays: ProblemArrays, game: Game, schedule: Schedule) -> list[str]:
+def policy_warnings(
+    arrays: ProblemArrays, game: Game, schedule: Schedule, types: AgentTypes | None = None
+) -> list[str]:
     notes = []
     low = game.rates < arrays.min_rate - 1e-12
     high = game.rates > arrays.max_rate + 1e-12
@@ -658,7 +801,7 @@ def policy_warnings(arrays: ProblemArrays, game: Game, schedule: Schedule) -> li
             f"detection under the {schedule} schedule differs from the model's linear "
             f"P_i(x) by up to {gap:.3g} ({why})"
         )
-    prediction = model_prediction(arrays, game, schedule)
+    prediction = model_prediction(arrays, game, schedule, types)
     if prediction.schedule_induced_action != prediction.induced_action:
         notes.append(
             f"a rational agent takes {prediction.schedule_induced_action!r} under the "
@@ -688,13 +831,14 @@ def simulate(
     schedule: Schedule = "coordinated",
     name: str = "spec",
     file: str = "<spec>",
+    types: AgentTypes | None = None,
 ) -> Simulation:
     """Simulate each policy; every policy uses a fresh generator from the same seed."""
     started = time.perf_counter()
     runs = tuple(
         simulate_policy(arrays, p.rates, agent=agent, episodes=episodes, population=population,
                         seed=seed, schedule=schedule, label=p.label, scale=p.scale,
-                        penalties=p.penalties)
+                        penalties=p.penalties, types=types)
         for p in policies
     )
     return Simulation(

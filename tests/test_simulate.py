@@ -20,6 +20,7 @@ from deter.cli.app import app
 from deter.solver.arrays import ProblemArrays
 from deter.solver.simulate import (
     AgentConfig,
+    AgentTypes,
     Game,
     Policy,
     PolicyRun,
@@ -252,6 +253,101 @@ def test_policies_share_the_seed(coding_policy) -> None:
     assert alone["policies"][0] == doc["policies"][1]  # type: ignore[index]
 
 
+# --- agent types ([[types]]) -----------------------------------------------------------
+
+TYPES_SPEC = ROOT / "problems" / "agent_types_bayesian.toml"
+
+
+def types_of(path: Path) -> tuple[ProblemArrays, AgentTypes]:
+    spec = deter.load_spec(path)
+    types = AgentTypes.from_spec(spec)
+    assert types is not None
+    return ProblemArrays.from_spec(spec), types
+
+
+def test_agents_are_drawn_to_types_by_weight_and_each_type_best_responds() -> None:
+    """Rate 0.1 (detection 0.08, expected penalty 4) deters the typical type (gain 2) but
+    not the capable one (gain up to 12): each rational agent acts as its type does, so the
+    violation rate is the share of capable agents, a Binomial(K, 0.1) / K frequency."""
+    arrays, types = types_of(TYPES_SPEC)
+    population = 4000
+    run = simulate_policy(arrays, np.array([0.1]), agent=AgentConfig("rational"), episodes=20,
+                          population=population, seed=3, types=types)
+    typical, capable = run.types
+    assert (typical.induced_action, capable.induced_action) == ("comply", "exfiltrate")
+    assert typical.agents + capable.agents == population
+    se = math.sqrt(0.1 * 0.9 / population)
+    assert abs(capable.agents / population - 0.1) <= Z * se
+    assert typical.violation_rate.mean == 0.0 and capable.violation_rate.mean == 1.0
+    assert run.violation_rate.mean == pytest.approx(capable.agents / population)
+    assert run.prediction.violation_rate == pytest.approx(0.1) and not run.prediction.deterred
+    # the capable type's payoff is its own (upper-end) gain 12, not the spec's base gain 2
+    expected_payoff = (12.0 - 0.08 * 50.0) * capable.agents / population
+    assert run.mean_payoff.mean == pytest.approx(expected_payoff, abs=Z * 50 * math.sqrt(
+        0.08 * 0.92 / (capable.agents * 20)) * capable.agents / population)
+    # a policy that deters both types: nobody deviates
+    both = simulate_policy(arrays, np.array([0.31]), agent=AgentConfig("rational"),
+                           episodes=20, population=500, seed=3, types=types)
+    assert both.prediction.deterred and both.violation_rate.mean == 0.0
+
+
+def test_learners_of_each_type_learn_their_own_payoffs() -> None:
+    """UCB1 agents, penalty 10, detection 0.5 (expected penalty 5): the typical type (gain 1)
+    loses 4 by cheating, the capable one (gain 9) wins 4. Rescaled by each type's own
+    range (10), both gaps are Delta = 0.4, so by UCB1's bound (Auer et al. 2002, Thm 1) each
+    agent plays its wrong arm at most 8 ln T / Delta^2 + 1 + pi^2 / 3 times in expectation:
+    the typical type's violation rate and the capable type's compliance rate stay below it."""
+    text = spec_text(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 1.0}],
+        [{"name": "audit", "cost": 1.0, "detects": {"cheat": 1.0}}],
+        agent={"penalty_cap": 10.0},
+    ) + """
+[[types]]
+name = "typical"
+weight = 0.7
+
+[[types]]
+name = "capable"
+weight = 0.3
+gains = { cheat = 9.0 }
+"""
+    spec = deter.solver.parse_spec_text(text)
+    types = AgentTypes.from_spec(spec)
+    episodes, delta = 4000, 0.4
+    run = simulate_policy(ProblemArrays.from_spec(spec), np.array([0.5]),
+                          agent=AgentConfig("ucb"), episodes=episodes, population=100, seed=1,
+                          types=types)
+    typical, capable = run.types
+    assert (typical.induced_action, capable.induced_action) == ("comply", "cheat")
+    bound = (8 * math.log(episodes) / delta**2 + 1 + math.pi**2 / 3) / episodes
+    assert typical.agents > 0 and capable.agents > 0
+    assert typical.violation_rate.low <= bound
+    assert 1 - capable.violation_rate.high <= bound
+    # the population's violation rate is the two types' mix, not the base agent's alone
+    assert run.violation_rate.mean > 0.5 * capable.agents / 100
+
+
+def test_types_are_drawn_from_the_seed() -> None:
+    arrays, types = types_of(TYPES_SPEC)
+    runs = [simulate_policy(arrays, np.array([0.1]), agent=AgentConfig("rational"),
+                            episodes=5, population=200, seed=seed, types=types)
+            for seed in (4, 4, 5)]
+    agents = [tuple(t.agents for t in run.types) for run in runs]
+    assert agents[0] == agents[1]
+    assert runs[0].to_dict() == runs[1].to_dict()
+
+
+def test_cli_simulates_types(runner) -> None:
+    reply = runner.invoke(app, ["simulate", str(TYPES_SPEC), "-n", "20", "-k", "400"])
+    assert reply.exit_code == 0, reply.stderr
+    assert "Agent types under optimal" in reply.stdout
+    assert "capable: exfiltrate" in reply.stdout
+    csv_reply = runner.invoke(app, ["simulate", str(TYPES_SPEC), "-n", "20", "-k", "400",
+                                    "-f", "csv"])
+    assert any(line.startswith("type,optimal,capable,1.0,") for line in
+               csv_reply.stdout.splitlines())
+
+
 # --- the problems/ library ---------------------------------------------------------------
 
 
@@ -275,6 +371,17 @@ def test_rational_agents_do_what_the_solver_predicts_on_library_problems(
     policy = doc["policies"][0]
     prediction = policy["prediction"]
     strategy = result.strategy
+    if spec.types:  # each type as the solver's strategy report says (agents drawn by weight)
+        assert strategy is not None
+        assert [(t["name"], t["induced_action"]) for t in policy["types"]] == [
+            (t.name, t.induced_action) for t in strategy.types]
+        assert prediction["violation_rate"] == pytest.approx(
+            sum(t.weight for t in strategy.types if t.induced_action != spec.compliant_action))
+        for t in policy["types"]:
+            if t["agents"]:
+                deviates = t["schedule_induced_action"] != spec.compliant_action
+                assert t["violation_rate"] == float(deviates)
+        return
     induced = strategy.induced_action if strategy and strategy.induced_action else None
     assert prediction["induced_action"] == (induced or spec.compliant_action)
     if prediction["schedule_induced_action"] == spec.compliant_action:
