@@ -154,6 +154,11 @@ class CommitmentProgram:
     choice: cp.Variable | None  # y (K x n) under DOBSS; None for a fixed assignment
     assignment: tuple[int, ...] | None
     scale: float  # the objective's money units per program unit
+    # For a fixed assignment: the incentive rows (R P + b >= 0), their (k, a, i) pairs and the
+    # factor each row was divided by, so that shadow prices can be read from the duals.
+    incentive: cp.Constraint | None = None
+    pairs: np.ndarray | None = None
+    row_scale: FloatArray | None = None
 
     def induced(self) -> tuple[int, ...]:
         """Each type's action: the fixed assignment, or argmax of y."""
@@ -165,11 +170,12 @@ class CommitmentProgram:
 
 def incentive_rows(
     data: StrategicArrays, utilities: TypeUtilities, pairs: np.ndarray
-) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
-    """(R, b, M) with row t of (IC) for pair t = (k, a, i) written as R_t P + b_t >= 0.
+) -> tuple[sp.csr_matrix, FloatArray, FloatArray, FloatArray]:
+    """(R, b, M, s) with row t of (IC) for pair t = (k, a, i) written as R_t P + b_t >= 0.
 
     M_t = max(0, -(b_t - loss^lo_ka)) is the largest violation the row can have for P in
-    [0, 1]^n (P_a = 1, P_i = 0), the exact big-M of DOBSS.
+    [0, 1]^n (P_a = 1, P_i = 0), the exact big-M of DOBSS. Row t of (R, b, M) is the model's
+    row divided by s_t.
     """
     k, a, i = pairs[:, 0], pairs[:, 1], pairs[:, 2]
     n = data.base.n_actions
@@ -189,7 +195,7 @@ def incentive_rows(
     )
     scale = np.maximum(scale, np.abs(constant))
     inverse = sp.diags(1.0 / scale)
-    return (inverse @ coefficients).tocsr(), constant / scale, big_m / scale
+    return (inverse @ coefficients).tocsr(), constant / scale, big_m / scale, scale
 
 
 def all_pairs(n_types: int, n_actions: int, assignment: Sequence[int] | None) -> np.ndarray:
@@ -241,8 +247,9 @@ def build_commitment_program(
     deployment = compile_deployment(x, base.max_rate, data.fixed_cost)
     constraints += list(deployment.constraints.values())
     pairs = all_pairs(data.n_types, n, assignment)
-    coefficients, constant, big_m = incentive_rows(data, utilities, pairs)
+    coefficients, constant, big_m, row_scale = incentive_rows(data, utilities, pairs)
     choice = None
+    incentive: cp.Constraint | None = None
     if assignment is None:
         choice = cp.Variable((data.n_types, n), boolean=True, name="choice")
         constraints.append(cp.sum(choice, axis=1) == 1)
@@ -257,7 +264,8 @@ def build_commitment_program(
         harm = cp.sum(cp.multiply(data.weight[:, None] * data.harm[None, :], choice))
     else:
         if len(pairs):
-            constraints.append(coefficients @ p + constant >= 0)
+            incentive = coefficients @ p + constant >= 0
+            constraints.append(incentive)
         harm = float(data.weight @ data.harm[list(assignment)])
     oversight = base.cost @ x + deployment.cost
     if budget and base.budget is not None:
@@ -274,4 +282,7 @@ def build_commitment_program(
         choice=choice,
         assignment=None if assignment is None else tuple(assignment),
         scale=scale,
+        incentive=incentive,
+        pairs=pairs,
+        row_scale=row_scale,
     )

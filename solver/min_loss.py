@@ -49,7 +49,7 @@ from .result import (
 )
 from .result_strategy import StrategyReport, TypeOutcome
 from .spec import Spec
-from .utility import FloatArray
+from .utility import FloatArray, marginal_utility
 from .verify import TOLERANCE, evaluate_policy
 from .verify_strategy import type_view, verify_commitment
 
@@ -80,6 +80,7 @@ class Commitment:
     verification: Verification | None = None
     solver: str | None = None
     attempts: list[str] = field(default_factory=list)
+    shadow: dict[str, float] | None = None  # d(oversight cost)/d(gain), where an LP gives it
 
     @property
     def loss(self) -> float:
@@ -154,7 +155,55 @@ def _read(
         reason="strategic solve (harms, types or fixed costs): optimal over the enumerated "
         "induced actions or by branch and bound; feasibility check only",
     ))
-    return Commitment("optimal", rates, deployed, induced, cost, harm, verification)
+    outcome = Commitment("optimal", rates, deployed, induced, cost, harm, verification)
+    outcome.shadow = _shadow_prices(data, program, rates)
+    return outcome
+
+
+def _shadow_prices(
+    data: StrategicArrays, program: CommitmentProgram, rates: FloatArray
+) -> dict[str, float] | None:
+    """d(least oversight cost)/d(g_j) with the induced action held, from the rows' duals.
+
+    Only where the program is one linear program for one agent with point gains (no
+    binaries, whose programs have no duals; types and intervals have no single gain g_j).
+    Row t = (a, i) is EU_a - EU_i - margin >= 0 divided by s_t, the objective divided by
+    ``scale``, so by the envelope theorem
+    d/dg_j = scale sum_t lambda_t / s_t ([i_t = j] - [a_t = j]) EU'_j with
+    EU'_j = (1 - P_j) u'(g_j) + P_j u'(g_j - F_j), as in the core solver's ``_shadow_prices``.
+    The compliant action's entry is 0, as there.
+    """
+    base = data.base
+    if (
+        program.incentive is None
+        or program.pairs is None
+        or program.row_scale is None
+        or data.typed
+        or not np.array_equal(data.gain_low, data.gain_high)
+        or program.problem.is_mixed_integer()
+    ):
+        return None
+    dual = program.incentive.dual_value
+    if dual is None:
+        return None
+    weight = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0) / program.row_scale
+    c = base.compliant
+    r = float(data.risk_aversion[0])
+    relative = data.gain_low[0] - data.gain_low[0, c]
+    penalty = base.penalty_cap.copy()
+    penalty[c] = base.false_positive_penalty
+    p = type_view(data, rates).detection
+    marginal = (1 - p) * marginal_utility(relative, r) + p * marginal_utility(
+        relative - penalty, r
+    )
+    n = base.n_actions
+    pulls = np.bincount(program.pairs[:, 2], weights=weight, minlength=n) - np.bincount(
+        program.pairs[:, 1], weights=weight, minlength=n
+    )
+    with np.errstate(invalid="ignore", over="ignore"):
+        prices = program.scale * pulls * marginal
+    prices[c] = 0.0
+    return {name: float(prices[j]) for j, name in enumerate(base.action_names)}
 
 
 def _without_budget(data: StrategicArrays) -> StrategicArrays:
@@ -332,7 +381,7 @@ def _result(
                 net_incentive=float(evaluation.net_incentive[i]),
                 deterred=compliant or i not in taken,
                 binding=bool(slack) and bool(min(slack) <= 1e-7 * scale),
-                shadow_price=None,
+                shadow_price=None if chosen.shadow is None else chosen.shadow[name],
             )
         )
     types = tuple(

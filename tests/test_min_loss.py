@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from deter.cli.app import app
 from deter.solver.agent_types import StrategicArrays
+from deter.solver.loading import load_spec
 from deter.solver.min_loss import best_commitment, solve_dobss
 from deter.solver.solve import solve
 from hypothesis import given, settings
@@ -164,3 +166,45 @@ def test_cli_reports_induced_action_harm_and_loss(runner, write_spec) -> None:
     assert table.exit_code == 0
     assert "induced action: cheat" in table.stdout
     assert "full deterrence would cost: 0.4" in table.stdout
+
+
+@pytest.mark.parametrize("r", [0.0, 0.3])
+def test_strategic_shadow_prices_match_the_core_solver_when_compliance_is_induced(
+    r: float,
+) -> None:
+    # Harms far above any oversight cost: min_loss induces compliance, so its LP is the core
+    # deter_all LP and d(cost)/d(gain) must agree (core: its own duals; here: the candidate's).
+    actions = [{"name": "comply", "gain": 0.0}, {"name": "a", "gain": 1.0, "harm": 50.0},
+               {"name": "b", "gain": 2.5, "harm": 50.0}, {"name": "c", "gain": 0.5, "harm": 50.0}]
+    monitors = [{"name": "m0", "cost": 1.0, "detects": {"a": 0.6, "b": 0.3}},
+                {"name": "m1", "cost": 0.4, "detects": {"b": 0.5, "c": 0.2}}]
+    core = solve(strategic_spec(actions, monitors,
+                                agent={"penalty_cap": 10.0, "risk_aversion": r}))
+    strategic = solve(strategic_spec(actions, monitors,
+                                     agent={"penalty_cap": 10.0, "risk_aversion": r},
+                                     oversight={"objective": "min_loss"}))
+    assert strategic.strategy is not None and strategic.strategy.induced_action == "comply"
+    assert strategic.total_cost == pytest.approx(core.total_cost, rel=1e-6)
+    for name in ("comply", "a", "b", "c"):
+        expected = core.action(name).shadow_price
+        assert expected is not None
+        assert strategic.action(name).shadow_price == pytest.approx(expected, rel=1e-5, abs=1e-8)
+    assert any((core.action(n).shadow_price or 0.0) > 1e-6 for n in ("a", "b", "c"))
+
+
+def test_shadow_prices_under_partial_deterrence_hold_the_induced_action() -> None:
+    # problems/becker_optimal_offences.toml: padding is taken and false claims need only be no
+    # better, 4 - 9 x <= g_pad, so x = (4 - g_pad) / 9 at unit cost 1: +1/9 per unit of the
+    # false-claims gain, -1/9 per unit of padding's.
+    result = solve(load_spec(Path(__file__).parents[1] / "problems/becker_optimal_offences.toml"))
+    assert result.strategy is not None
+    assert result.strategy.induced_action == "keyword_padding"
+    assert result.action("false_claims").shadow_price == pytest.approx(1 / 9, rel=1e-6)
+    assert result.action("keyword_padding").shadow_price == pytest.approx(-1 / 9, rel=1e-6)
+    # Mixed-integer programs (fixed costs) have no duals: no shadow price is claimed.
+    fixed = solve(strategic_spec(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 2.0}],
+        [{"name": "m", "cost": 1.0, "fixed_cost": 0.1, "detects": {"cheat": 0.5}}],
+        agent={"penalty_cap": 10.0},
+    ))
+    assert fixed.status == "optimal" and fixed.action("cheat").shadow_price is None
