@@ -15,6 +15,9 @@ gives every number reported here:
 - d cost / d F_i = -lambda_i P_i u'(g_i - F_i) for a penalty cap (Becker's severity lever),
   d cost / d max_rate_j = -mu_j, d cost / d F_fp = sum_i lambda_i P_0 u'(-F_fp),
   d cost / d margin = sum_i lambda_i.
+- under a penalty design (a cone program, solver/features/penalty.py) lambda_i is the penalty
+  component's shadow price, d cost / d cap_i = -(lambda_i P_i - a)^+ (stationarity in F_i),
+  and d cost / d a = the penalty level paid for (envelope theorem).
 
 These derivatives are one-sided and local; each relaxation is therefore also re-solved at
 10% slack, and the exact saving is reported beside the first-order estimate. For an
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
 RELAX = 0.10
 #: Multipliers and shares below this are treated as zero (solver round-off).
 SMALL = 1e-9
+#: A relaxation whose first-order saving is below this share of the cost is round-off.
+NOISE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class Explanation:
     fixes: tuple[Fix, ...] = ()
     reason: str = ""
     paragraphs: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    penalty_design: str = "fixed"  # under another design the cost includes the penalty's
 
     @property
     def relax_first(self) -> Relaxation | None:
@@ -219,6 +225,7 @@ def explain(
         monitors=monitors,
         relaxations=relaxations,
         reason=result.message,
+        penalty_design=arrays.penalty_design,
     )
     return _with_paragraphs(explanation, duals is not None)
 
@@ -312,9 +319,16 @@ def _relaxations(
     relative = arrays.gain[dev] - arrays.gain[arrays.compliant]
     detection = np.array([result.action(arrays.action_names[i]).detection for i in dev])
     # Penalty caps: an action's own, or the agent's default shared by every action without one.
-    cap_slope = -duals.incentive * detection * marginal_utility(
-        relative - arrays.penalty_cap[dev], r
-    )
+    design = arrays.penalty_design
+    if design == "fixed":
+        incentive = duals.incentive
+        cap_slope = -incentive * detection * marginal_utility(
+            relative - arrays.penalty_cap[dev], r
+        )
+    else:
+        own_cap = np.array([spec.action(arrays.action_names[i]).penalty_cap is not None
+                            for i in dev], dtype=bool)
+        incentive, cap_slope = _penalty_design_slopes(arrays, result, detection, own_cap)
     default_slope = 0.0
     for k, i in enumerate(dev):
         action = spec.action(arrays.action_names[i])
@@ -325,6 +339,12 @@ def _relaxations(
             candidates.append((f"penalty cap of {action.name}",
                                f"actions.{action.name}.penalty_cap", cap, cap * (1 + relax),
                                float(cap_slope[k])))
+    if design != "fixed" and spec.penalty.cost > 0:
+        # Envelope theorem: d cost / d a = the penalty level paid for (F, or sum_i F_i).
+        level = (result.penalty_cost or 0.0) / spec.penalty.cost
+        if level > SMALL:
+            candidates.append(("cost of the penalty level", "penalty.cost", spec.penalty.cost,
+                               spec.penalty.cost * (1 - relax), level))
     if default_slope < -SMALL and spec.agent.penalty_cap is not None:
         cap = spec.agent.penalty_cap
         candidates.append(("default penalty cap", "agent.penalty_cap", cap, cap * (1 + relax),
@@ -347,7 +367,7 @@ def _relaxations(
     false_flags = result.action(spec.compliant_action).detection
     fp_penalty = spec.agent.false_positive_penalty
     if fp_penalty > 0 and false_flags > 0:
-        slope = float(duals.incentive.sum()) * false_flags * float(
+        slope = float(incentive.sum()) * false_flags * float(
             marginal_utility(-fp_penalty, r)
         )
         if slope > SMALL:
@@ -356,13 +376,15 @@ def _relaxations(
                                fp_penalty * (1 - relax), slope))
     if spec.agent.margin > 0:
         scale = math.exp(r * float(arrays.gain[arrays.compliant])) if r else 1.0
-        slope = float(duals.incentive.sum()) * scale
+        slope = float(incentive.sum()) * scale
         if slope > SMALL:
             margin = spec.agent.margin
             candidates.append(("required compliance margin", "agent.margin", margin,
                                margin * (1 - relax), slope))
     relaxations = []
     for label, path, now, new, slope in candidates:
+        if abs(slope * (new - now)) <= NOISE * max(abs(result.total_cost), SMALL):
+            continue  # a multiplier at the solver's round-off (cone solvers leave ~1e-9)
         exact_cost: float | None = None
         status = "invalid"
         try:
@@ -381,6 +403,36 @@ def _relaxations(
         )
     relaxations.sort(key=lambda x: -(x.exact_saving or 0.0))
     return tuple(relaxations)
+
+
+def _penalty_design_slopes(
+    arrays: ProblemArrays, result: Result, detection: np.ndarray, own_cap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Under a penalty design: lambda_i and d cost / d cap_i.
+
+    The program is a cone program without the LP's incentive rows, so lambda_i (d cost / d k_i
+    for the row P_i F_i >= k_i) is the shadow price the penalty component reports. In the
+    original variables, stationarity in F_i reads a - lambda_i P_i + nu_i = 0, with nu_i the
+    multiplier of F_i <= cap_i, so d cost / d cap_i = -nu_i = -(lambda_i P_i - a)^+ (zero
+    while the chosen penalty is below its cap). For a shared level F <= min_i cap_i the same
+    holds with sum_i lambda_i P_i, and only the smallest cap(s) carry it.
+    """
+    dev = arrays.deviations
+    incentive = np.array([float(result.action(arrays.action_names[i]).shadow_price or 0.0)
+                          for i in dev])
+    a = float(arrays.penalty_cost)
+    if arrays.penalty_design == "shared":
+        caps = arrays.penalty_cap[dev]
+        lowest = caps == caps.min() if caps.size else caps.astype(bool)
+        slope = -max(float(incentive @ detection) - a, 0.0)
+        # One field raises the ceiling only if it sets every smallest cap: the agent's default
+        # (the caller sums the shares back) or a single action's own cap.
+        one_field = not own_cap[lowest].any() or int(lowest.sum()) == 1
+        share = slope / max(int(lowest.sum()), 1) if one_field else 0.0
+        cap_slope = np.where(lowest, share, 0.0)
+    else:
+        cap_slope = -np.maximum(incentive * detection - a, 0.0)
+    return incentive, cap_slope
 
 
 # --- infeasible specs -------------------------------------------------------------------
@@ -521,8 +573,9 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
                     f"expected penalty of {a.expected_penalty:.4g} against a gain of "
                     f"{a.gain_over_compliant:.4g} over complying")
         if have_duals:
+            spent = "oversight" if e.penalty_design == "fixed" else "oversight and penalty cost"
             sentence += (f"; each extra unit of gain from {a.name} costs "
-                         f"{a.shadow_price:.4g} more oversight per episode")
+                         f"{a.shadow_price:.4g} more {spent} per episode")
             if a.detection_price > SMALL:
                 sentence += (f", and each extra 0.01 of its detection costs "
                              f"{a.detection_price * 0.01:.4g}")

@@ -38,11 +38,28 @@ def ceiling_text(r: float = 0.0, margin: float = 0.0) -> str:
     )
 
 
+def designed_text(design: str, cost: float, margin: float = 0.0) -> str:
+    """Penalties chosen at a cost: steal's own cap binds when punishing is cheap, shirk's
+    default cap does not."""
+    return spec_text(
+        actions=[{"name": "comply", "gain": 0.0},
+                 {"name": "steal", "gain": 5.0, "penalty_cap": 10.0},
+                 {"name": "shirk", "gain": 1.0}],
+        monitors=[{"name": "audit", "cost": 2.0, "detects": {"steal": 0.8, "shirk": 0.3}},
+                  {"name": "spot", "cost": 0.5, "max_rate": 0.2, "detects": {"shirk": 0.5}}],
+        agent={"penalty_cap": 40.0, "margin": margin},
+        problem={"currency": "EUR"},
+    ) + f'\n[penalty]\ndesign = "{design}"\ncost = {cost}\n'
+
+
 SPECS = {
     "coding_agent": lambda: deter.load_spec(PROBLEMS / "coding_agent.toml"),
     "becker_crime": lambda: deter.load_spec(PROBLEMS / "becker_crime.toml"),
     "ceiling": lambda: deter.load_spec(ceiling_text()),
     "ceiling_risk_averse_margin": lambda: deter.load_spec(ceiling_text(r=0.15, margin=0.2)),
+    "audit_games_penalty": lambda: deter.load_spec(PROBLEMS / "audit_games_penalty.toml"),
+    "per_action_cheap_penalty": lambda: deter.load_spec(designed_text("per_action", 0.001, 0.1)),
+    "shared_cheap_penalty": lambda: deter.load_spec(designed_text("shared", 0.002)),
 }
 
 
@@ -76,6 +93,23 @@ def test_ceiling_floor_margin_and_caps_are_all_found() -> None:
             "agent.penalty_cap"} <= paths
     text = " ".join(s for _, sentences in explanation.paragraphs for s in sentences)
     assert "Relax first" in text and "EUR" in text
+
+
+def test_penalty_design_suggests_its_cost_and_binding_caps() -> None:
+    """The cone program has no LP incentive rows; its levers are still found and priced."""
+    for name, expected in {
+        "audit_games_penalty": {"penalty.cost"},
+        "per_action_cheap_penalty": {"penalty.cost", "actions.steal.penalty_cap",
+                                     "agent.margin"},
+        "shared_cheap_penalty": {"penalty.cost", "actions.steal.penalty_cap"},
+    }.items():
+        explanation = explain(SPECS[name]())
+        assert {r.path for r in explanation.relaxations} >= expected, name
+        assert all((r.exact_saving or 0) > 0 for r in explanation.relaxations), name
+        text = " ".join(s for _, sentences in explanation.paragraphs for s in sentences)
+        assert "oversight and penalty cost per episode" in text, name
+    games = explain(SPECS["audit_games_penalty"]())
+    assert games.relax_first is not None and games.relax_first.path == "penalty.cost"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
