@@ -11,42 +11,76 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog, minimize
 
 from .arrays import ProblemArrays
-from .detection_models import detection_probability, false_flag_rate
+from .detection_models import detection_probability, false_flag_rate, log_escape
 from .features.deterrence import incentive_rows
 from .result import ActionDiagnosis, Diagnosis
+from .utility import FloatArray
 
 
 def _best_deterrence(arrays: ProblemArrays, row: int, loss: float, flag_loss: float) -> tuple[
     float, float
 ]:
-    """max over allowed rates of d_i P_i - d_0 P_0; returns (P_i, P_0) at the maximiser.
+    """max over allowed rates of d_i P_i - d_0 P_0, the program's incentive row; returns
+    (P_i, P_0) at the maximiser.
 
     Without a false-positive penalty every rate at its ceiling maximises all detections at
-    once; otherwise this is a small LP in (x, P_i).
+    once. Otherwise: linear detection (with ROC envelopes) is a small LP in (x, P_i, t);
+    exponential detection maximises d_i (1 - exp(-L_i x)) - d_0 phi x, concave, where
+    phi x is the tangent bound on P_0 that the program uses (features/exponential.py), so
+    the diagnosis explains the program's answer rather than a looser model.
     """
-    q = np.asarray(arrays.detection[arrays.deviations[row]].todense()).ravel()
+    i = arrays.deviations[row]
+    q = np.asarray(arrays.detection[i].todense()).ravel()
     f = arrays.false_positive
-    if flag_loss == 0 or not np.any(f > 0) or arrays.detection_model != "linear" or arrays.roc:
-        # Exponential and ROC detection: the rate ceilings (exact without a false-positive
-        # penalty, the only case penalty design allows; an approximation otherwise).
+    if flag_loss == 0 or not np.any(f > 0):
         x = arrays.max_rate
-        detection = detection_probability(arrays, x)[arrays.deviations[row]]
+        detection = detection_probability(arrays, x)[i]
         return float(detection), false_flag_rate(arrays, x)
-    m = arrays.n_monitors
-    # variables (x_1..x_m, P); maximise loss * P - flag_loss * f.x
-    c = np.concatenate([flag_loss * f, [-loss]])
-    a_ub = np.concatenate([-q, [1.0]])[None, :]
     bounds = [(lo, hi) for lo, hi in zip(arrays.min_rate, arrays.max_rate, strict=True)]
-    bounds.append((0.0, 1.0))
-    solution = linprog(c, A_ub=a_ub, b_ub=[0.0], bounds=bounds, method="highs")
+    if arrays.detection_model == "exponential":
+        return _best_exponential(q, f, loss, flag_loss, bounds)
+    m = arrays.n_monitors
+    curves = [curve for curve in arrays.roc if curve.action == i]
+    n = len(curves)
+    # variables (x_1..x_m, P, t_1..t_n); maximise loss * P - flag_loss * f.x
+    c = np.concatenate([flag_loss * f, [-loss], np.zeros(n)])
+    rows = [np.concatenate([-q, [1.0], -np.ones(n)])]  # P <= q.x + sum t
+    bound_of_rows = [0.0]
+    for k, curve in enumerate(curves):
+        for slope, intercept in zip(*curve.segments, strict=True):
+            row_k = np.zeros(m + 1 + n)  # t_k <= slope x_j + intercept
+            row_k[curve.monitor], row_k[m + 1 + k] = -slope, 1.0
+            rows.append(row_k)
+            bound_of_rows.append(float(intercept))
+    bounds += [(0.0, 1.0)] + [(None, None)] * n
+    solution = linprog(c, A_ub=np.array(rows), b_ub=bound_of_rows, bounds=bounds,
+                       method="highs")
     if solution.status != 0:
         x = arrays.max_rate
-        return min(1.0, float(q @ x)), float(f @ x)
+        return float(detection_probability(arrays, x)[i]), float(f @ x)
     x, p = solution.x[:m], float(solution.x[m])
     return p, float(f @ x)
+
+
+def _best_exponential(q: FloatArray, f: FloatArray, loss: float, flag_loss: float,
+                      bounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """argmax over the box of loss (1 - exp(-L x)) - flag_loss phi x (concave, smooth);
+    returns (P_i, phi x)."""
+    intensity, tangent = log_escape(q), log_escape(f)
+
+    def negative(x: FloatArray) -> tuple[float, FloatArray]:
+        survive = float(np.exp(-(intensity @ x)))
+        value = loss * (1 - survive) - flag_loss * float(tangent @ x)
+        return -value, -(loss * survive * intensity - flag_loss * tangent)
+
+    start = np.array([hi for _, hi in bounds])
+    solution = minimize(negative, start, jac=True, bounds=bounds, method="L-BFGS-B",
+                        options={"ftol": 1e-15, "gtol": 1e-12})
+    x = np.clip(solution.x, [lo for lo, _ in bounds], start)
+    return float(-np.expm1(-(intensity @ x))), float(tangent @ x)
 
 
 def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:
@@ -91,8 +125,14 @@ def diagnose(arrays: ProblemArrays, least_cost: float | None = None) -> Diagnosi
         else:
             reason = (
                 f"the most monitoring allowed catches it with probability {p:.4g}, an expected "
-                f"penalty of {p * cap:.4g} against a gain of {relative_gain:.4g} over complying"
+                f"penalty of {p * cap:.4g}"
             )
+            if rows.false_flag_loss * p0 > 0:
+                reason += (
+                    f" (net of the {rows.false_flag_loss * p0:.4g} an honest agent then expects "
+                    f"to lose to false flags: {p * cap - rows.false_flag_loss * p0:.4g})"
+                )
+            reason += f" against a gain of {relative_gain:.4g} over complying"
             reason += (
                 f"; a penalty cap of {cap_needed:.4g} would deter it"
                 if cap_needed is not None

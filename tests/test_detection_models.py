@@ -96,6 +96,60 @@ def test_exponential_false_flags_use_the_tangent_bound() -> None:
     assert result.action("cheat").deterred
 
 
+def best_tangent_incentive(cap: float, q: float, f: float, f_pen: float) -> float:
+    """max over x in [0, 1] of cap (1 - e^{-L x}) - f_pen phi x, on a fine grid (not the
+    diagnosis's optimiser)."""
+    x = np.linspace(0.0, 1.0, 200_001)
+    return float(np.max(cap * -np.expm1(np.log1p(-q) * x) + f_pen * np.log1p(-f) * x))
+
+
+@pytest.mark.parametrize(("side", "budget"), [(1.001, None), (0.999, 0.01)])
+def test_exponential_diagnosis_with_false_flags_matches_the_program(
+    side: float, budget: float | None
+) -> None:
+    # q = 0.99, f = 0.3, penalties 10 and 5: the row is best at an interior rate (~0.706), and
+    # with the exact P_0 the ceiling x = 1 would look deterring above the program's reach.
+    cap, q, f, f_pen = 10.0, 0.99, 0.3, 5.0
+    gain = side * best_tangent_incentive(cap, q, f, f_pen)
+    text = design_spec(
+        [COMPLY, {"name": "cheat", "gain": gain}],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": q}, "false_positive": f}],
+        agent={"penalty_cap": cap, "false_positive_penalty": f_pen},
+        oversight={"detection": "exponential", **({"budget": budget} if budget else {})},
+    )
+    result = solve_text(text)
+    assert result.status == "infeasible" and result.diagnosis is not None
+    found = result.diagnosis.actions[0]
+    assert found.deterrable == (side < 1)
+    if side > 1:
+        assert "cannot be deterred" in result.diagnosis.reason
+        assert "false flags" in found.reason
+    else:
+        assert "over the budget" in result.diagnosis.reason
+
+
+@pytest.mark.parametrize(("gain", "deterrable"), [(1.8, True), (2.05, False)])
+def test_roc_diagnosis_with_a_false_flagging_linear_monitor(gain: float,
+                                                            deterrable: bool) -> None:
+    # lin adds 10 * 0.2 to the expected penalty per unit rate but costs the honest agent
+    # 5 * 0.5, so the best policy leaves it off: the ROC monitor alone reaches 10 * 0.2 = 2.
+    text = design_spec(
+        [COMPLY, {"name": "cheat", "gain": gain}],
+        [{"name": "lin", "cost": 1.0, "detects": {"cheat": 0.2}, "false_positive": 0.5},
+         {"name": "r", "cost": 1.0, "max_rate": 0.1,
+          "roc": {"cheat": [[0.1, 0.2], [1.0, 1.0]]}}],
+        agent={"penalty_cap": 10.0, "false_positive_penalty": 5.0},
+        oversight={"budget": 0.05},
+    )
+    result = solve_text(text)
+    assert result.status == "infeasible" and result.diagnosis is not None
+    assert result.diagnosis.actions[0].deterrable == deterrable
+    if deterrable:  # r at 0.09 catches 0.18 of cheats: 1.8
+        assert math.isclose(result.diagnosis.least_cost or 0, 0.09, rel_tol=1e-6)
+    else:
+        assert math.isclose(result.diagnosis.actions[0].max_detection, 0.2, rel_tol=1e-9)
+
+
 @settings(max_examples=20, deadline=None)
 @given(gains=st.lists(st.floats(0.1, 3.0), min_size=1, max_size=3),
        q=st.lists(st.floats(0.2, 0.95), min_size=6, max_size=6),
