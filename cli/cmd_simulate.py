@@ -121,6 +121,13 @@ def simulate(
         from ..solver.simulate import simulate as run
 
         arrays = ProblemArrays.from_spec(parsed)
+        if arrays.roc:  # refused before solving: the solve of an ROC spec takes a while
+            names = sorted({arrays.monitor_names[curve.monitor] for curve in arrays.roc})
+            fail(ExitCode.BAD_INPUT,
+                 f"error: {parsed.source_file}: monitors.roc ({', '.join(names)}): "
+                 "simulating monitors described by ROC curves is not supported yet; "
+                 "replace the roc curve by the detects and false_positive of one "
+                 "operating point to simulate it")
         if getattr(parsed, "auditor", None) is not None and not rates:
             return _simulate_auditor(parsed, arrays)
         bases = _base_policies(parsed, arrays, rates or [])
