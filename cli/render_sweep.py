@@ -16,7 +16,7 @@ from .render import markdown_table, number, to_console_text
 
 if TYPE_CHECKING:
     from ..solver.frontier import Frontier
-    from ..solver.sweep import Sweep
+    from ..solver.sweep import Sweep, SweepPoint
 
 #: Marks a point where the set of binding actions changes (the policy changes character).
 CHANGE_MARK = "*"
@@ -79,11 +79,10 @@ def sweep_footer(sweep: Sweep) -> list[str]:
 def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     for k, header in enumerate(headers):
-        flexible = k == len(headers) - 2  # the binding actions wrap; numbers never do
-        table.add_column(header, justify="left" if flexible else "right", no_wrap=not flexible,
-                         min_width=12 if flexible else None)
+        label = k == len(headers) - 1  # the binding set's label
+        table.add_column(header, justify="left" if label else "right", no_wrap=True)
     for row in rows:
-        style = "yellow" if row and row[-1] == CHANGE_MARK else None
+        style = "yellow" if row and row[-1].endswith(CHANGE_MARK) else None
         table.add_row(*row, style=style)
     return table
 
@@ -101,10 +100,45 @@ def render_sweep(sweep: Sweep, fmt: SeriesFormat, *, color: bool = False,
     from rich.console import Group
     from rich.text import Text
 
-    # Headers break at dots and spaces so that the numbers, which never wrap, fit.
+    # Headers break at dots and spaces; binding sets are short labels explained under the
+    # table (a list of action names per row would wrap); numbers never wrap.
     headers = [h.replace(".", ".\n").replace(" ", "\n") for h in sweep_headers(sweep)]
-    table = _rich_table(f"Sweep: {sweep.name}", headers, sweep_rows(sweep))
-    return to_console_text(Group(table, Text("\n".join(sweep_footer(sweep)))), color, width)
+    headers[-2:] = ["Binding\nset"]
+    labels = binding_set_labels(sweep)
+    rows = [[*row[:-2], _set_cell(labels, p) + (f" {CHANGE_MARK}" if row[-1] else "")]
+            for p, row in zip(sweep.points, sweep_rows(sweep), strict=True)]
+    table = _rich_table(f"Sweep: {sweep.name}", headers, rows)
+    # Too narrow a terminal: print the table at its natural width (the terminal folds the
+    # lines) rather than cut digits off.
+    natural = _natural_width(table)
+    legend = [f"  {label}  {', '.join(binding) or '(no action binds)'}"
+              for binding, label in labels.items()]
+    footer = sweep_footer(sweep)
+    if legend:
+        footer = [footer[0], "binding sets:", *legend, *footer[1:]]
+    return to_console_text(Group(table, Text("\n".join(footer))), color, max(width, natural))
+
+
+def binding_set_labels(sweep: Sweep) -> dict[tuple[str, ...], str]:
+    """A, B, C, ... for each distinct set of binding actions, in order of first appearance."""
+    labels: dict[tuple[str, ...], str] = {}
+    for p in sweep.points:
+        if p.ok and p.binding not in labels:
+            labels[p.binding] = _letters(len(labels))
+    return labels
+
+
+def _letters(k: int) -> str:
+    text = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        text = chr(ord("A") + r) + text
+    return text
+
+
+def _set_cell(labels: dict[tuple[str, ...], str], point: SweepPoint) -> str:
+    return labels[point.binding] if point.ok else "-"
 
 
 def sweep_csv(sweep: Sweep) -> str:
@@ -204,12 +238,21 @@ def render_frontier(frontier: Frontier, fmt: SeriesFormat, *, color: bool = Fals
                 + markdown_table(frontier_headers(frontier), frontier_rows(frontier)))
     table = Table(title=f"Probability-severity frontier: {frontier.name}", box=box.SIMPLE_HEAD,
                   title_justify="left", title_style="bold")
-    for k, header in enumerate(frontier_headers(frontier)):
-        table.add_column(header, justify="left" if k == len(frontier_headers(frontier)) - 1
-                         else "right")
+    headers = frontier_headers(frontier)
+    for k, header in enumerate(headers):
+        table.add_column(header.replace(" ", "\n"), no_wrap=True,
+                         justify="left" if k == len(headers) - 1 else "right")
     for p, row in zip(frontier.points, frontier_rows(frontier), strict=True):
         table.add_row(*row, style="bold" if p is frontier.own else None)
-    return to_console_text(table, color, width)
+    return to_console_text(table, color, max(width, _natural_width(table)))
+
+
+def _natural_width(table: Table) -> int:
+    """The table's width with nothing wrapped or cut: a narrower terminal folds the lines
+    rather than lose digits."""
+    from rich.console import Console
+
+    return Console(width=10_000).measure(table).maximum
 
 
 def _frontier_doc(frontier: Frontier) -> Any:

@@ -207,3 +207,43 @@ def test_cli_sweep_json_csv_table_and_exit_codes(runner: Any, write_spec: Any) -
     run = runner.invoke(app, ["sweep", str(path), "--vary", "actions.stael.gain=1,2"])
     assert run.exit_code == 2
     assert "did you mean 'steal'" in run.stderr and run.stdout == ""
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_cli_sweep_table_labels_binding_sets_and_never_cuts_numbers(columns: int) -> None:
+    """One line per point, whatever the width: sets are labels (A, B, ...) explained below."""
+    from conftest import CLI_ENV
+    from typer.testing import CliRunner
+
+    spec = PROBLEMS / "coding_agent.toml"
+    args = ["sweep", str(spec), "--vary", "actions.reward_hack.penalty_cap=5:200:8", "--log"]
+    run = CliRunner(env={**CLI_ENV, "COLUMNS": str(columns)}).invoke(app, args)
+    assert run.exit_code == 0
+    records = json.loads(CliRunner(env=CLI_ENV).invoke(app, [*args, "-f", "json"]).stdout)
+    lines = run.stdout.splitlines()
+    assert "…" not in run.stdout
+    sets: dict[tuple[str, ...], str] = {}
+    for record in records:
+        cap = f"{record['actions.reward_hack.penalty_cap']:.6g}"
+        row = next(line for line in lines if line.split()[:1] == [cap])
+        assert f" {record['total_cost']:.6g} " in row  # the whole number, on the point's line
+        label = row.split()[-2] if record["binding_changed"] else row.split()[-1]
+        assert sets.setdefault(tuple(record["binding"]), label) == label
+        assert row.rstrip().endswith("*") == record["binding_changed"]
+    assert len(sets) == 3 and sorted(sets.values()) == ["A", "B", "C"]
+    for binding, label in sets.items():
+        assert f"  {label}  {', '.join(binding)}" in lines
+
+
+def test_cli_frontier_table_keeps_names_and_numbers_whole_when_narrow() -> None:
+    from conftest import CLI_ENV
+    from typer.testing import CliRunner
+
+    args = ["frontier", str(PROBLEMS / "coding_agent.toml"), "--points", "5"]
+    run = CliRunner(env={**CLI_ENV, "COLUMNS": "80"}).invoke(app, args)
+    assert run.exit_code == 0 and "…" not in run.stdout
+    assert "test_tampering" in run.stdout
+    own = next(line for line in run.stdout.splitlines() if "<- as written" in line)
+    spec = deter.load_spec(PROBLEMS / "coding_agent.toml")
+    cost = deter.solve(spec).total_cost
+    assert own.split()[:3] == [f"{spec.agent.penalty_cap:g}", "optimal", f"{cost:.6g}"]
