@@ -107,6 +107,9 @@ def _problem(spec: Spec) -> str:
     ]
     if spec.oversight.budget is not None:
         facts.append(f"budget {spec.oversight.budget:g}")
+    if spec.penalty.design != "fixed":
+        facts.append(f"penalties chosen ({spec.penalty.design}) at a cost of "
+                     f"{spec.penalty.cost:g} per unit of penalty level")
     return (
         "<h2>The problem</h2>"
         + _table(["Action", "Gain", "Penalty cap", "Detected by (probability)"], cap_rows,

@@ -41,6 +41,14 @@ def test_report_is_self_contained(runner: Any, tmp_path: Path) -> None:
     assert run.stdout == ""
 
 
+def test_report_of_a_penalty_design_states_it_and_its_lever(runner: Any, tmp_path: Path) -> None:
+    run, out = make_report(runner, tmp_path, PROBLEMS / "audit_games_penalty.toml")
+    assert run.exit_code == 0, run.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "penalties chosen (shared) at a cost of 0.02 per unit of penalty level" in html
+    assert "penalty.cost 0.02 -&gt; 0.018" in html  # explain's lever, in the report too
+
+
 def test_report_of_an_infeasible_spec_still_explains(runner: Any, tmp_path: Path) -> None:
     run, out = make_report(runner, tmp_path, PROBLEMS / "infeasible" / "over_budget.toml")
     assert run.exit_code == 1
