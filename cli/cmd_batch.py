@@ -21,8 +21,8 @@ import typer
 from ..solver.batch import BatchOptions, BatchRun, FileOutcome, Ledger
 from ..solver.loading import DEFAULT_MAX_BYTES
 from ..solver.requirements import RequirementOverrides
-from .exit_codes import ExitCode, for_status, worst
-from .render_batch import BatchFormat, OutcomeCode, render_run, summary
+from .exit_codes import ExitCode, for_status
+from .render_batch import BatchFormat, OutcomeCode, render_run, run_code, summary
 
 #: Where an interrupted batch without --resume keeps what it solved.
 DEFAULT_LEDGER = ".deter-batch.jsonl"
@@ -55,7 +55,8 @@ TimeoutOption = Annotated[
     float | None, typer.Option("--timeout", min=0.001, help="Seconds allowed per file.")
 ]
 SolverOption = Annotated[
-    str | None, typer.Option("--solver", help="Use only this solver (highs or clarabel).")
+    str | None, typer.Option("--solver", help="Use only this solver (highs or clarabel; programs "
+                             "with cones always use clarabel).")
 ]
 ExecutorOption = Annotated[
     Executor, typer.Option("--executor", help="local worker processes, or a Dask cluster.")
@@ -169,12 +170,11 @@ def run_command(
         if text:
             cli.emit(text, output)
         _stderr_summary(run, code_of, command)
-        code = worst([code_of(o) for o in run.outcomes])
+        code = run_code(run, code_of)
         if run.stopped_early:
             cli.err(f"stopped after {max_failures} failed file(s); "
                     f"{len(run.not_run)} file(s) not run")
         if run.interrupted:
-            code = max(code, int(ExitCode.SOLVER_FAILED))
             cli.err(_resume_hint(command, paths, run, resume, options))
         return code
 

@@ -117,15 +117,21 @@ def counts(outcomes: Sequence[FileOutcome]) -> dict[str, int]:
     return {s: tally[s] for s in ("optimal", "infeasible", "solver_error", "bad_input")}
 
 
+def run_code(run: BatchRun, code: OutcomeCode) -> int:
+    """The exit code of a run: the worst per-file code; 3 (no verified answer for the rest)
+    when it was interrupted."""
+    worst = max((code(o) for o in run.outcomes), default=0)
+    return max(worst, 3) if run.interrupted else worst
+
+
 def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> str:
-    codes = [code(o) for o in run.outcomes]
     doc: dict[str, Any] = {
         "schema_version": 1,
         "command": command,
         "files": len(run.files),
         "finished": len(run.outcomes),
         "counts": counts(run.outcomes),
-        "exit_code": max(codes, default=0),
+        "exit_code": run_code(run, code),
         "interrupted": run.interrupted,
         "stopped_early": run.stopped_early,
         "not_run": run.not_run,
@@ -281,10 +287,9 @@ def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> Rendera
         for o in slow:
             slowest.add_row(o.file, f"{o.seconds:.3f}")
         parts.append(slowest)
-    codes = [code(o) for o in run.outcomes]
     line = (f"{len(run.outcomes)} of {len(run.files)} files in {run.elapsed:.2f} s "
             f"({run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}"
             + (f", {run.resumed} resumed from the ledger" if run.resumed else "")
-            + f"); exit code {max(codes, default=0)}")
+            + f"); exit code {run_code(run, code)}")
     parts.append(Text(line))
     return Group(*parts)

@@ -111,7 +111,9 @@ class BatchOptions:
         check = None
         if self.check is not None:
             check = {**asdict(self.check), "max_rate": dict(sorted(self.check.max_rate.items()))}
-        text = json.dumps({"solvers": self.solvers, "check": check}, sort_keys=True)
+        # max_bytes: a file refused as too large must be tried again under a larger limit
+        text = json.dumps({"solvers": self.solvers, "check": check,
+                           "max_bytes": self.max_bytes}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -171,8 +173,13 @@ class FileTimeout(Exception):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if not seconds:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        # A Dask worker runs tasks in threads, where SIGALRM cannot be used.
+        with _thread_time_limit(seconds):
+            yield
         return
 
     def expire(signum: int, frame: Any) -> None:
@@ -195,6 +202,44 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _thread_time_limit(seconds: float) -> Iterator[None]:
+    """The soft limit of ``_time_limit`` for a thread other than the main one.
+
+    A watcher thread raises :class:`FileTimeout` in this thread (``PyThreadState_SetAsyncExc``),
+    which like SIGALRM interrupts Python code, not a native call. It raises it again every
+    0.1 s until the block ends, because an exception raised inside a callback that swallows
+    it (a garbage-collector hook of Dask's, say) would otherwise be lost. No hard deadline
+    here: the watchdog would end the whole worker process, with the other tasks it runs.
+    """
+    import ctypes
+
+    thread_id = ctypes.c_ulong(threading.get_ident())
+    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        while True:
+            with lock:
+                if done.is_set():
+                    return
+                # the API takes a class, so solve_file adds the message
+                set_async_exc(thread_id, ctypes.py_object(FileTimeout))
+            if done.wait(0.1):
+                return
+
+    threading.Thread(target=watch, daemon=True, name="deter-timeout").start()
+    try:
+        yield
+    finally:
+        with lock:
+            done.set()
+            set_async_exc(thread_id, None)  # one raised but not yet delivered: drop it
+
+
 #: Seconds past ``--timeout`` after which a worker that did not return is ended.
 HARD_DEADLINE_GRACE = 2.0
 _sink: Any = None
@@ -215,15 +260,20 @@ def solve_file(file: str, options: BatchOptions) -> FileOutcome:
         with _time_limit(options.timeout):
             return _solve_file(file, options, started)
     except FileTimeout as exc:
-        return FileOutcome(file=file, status="solver_error", error=str(exc),
+        message = str(exc) or f"timed out after {options.timeout:g} s"
+        return FileOutcome(file=file, status="solver_error", error=message,
                            sha256=file_sha256(file), seconds=time.perf_counter() - started,
-                           findings=(Finding("solver_error", str(exc)),))
+                           findings=(Finding("solver_error", message),))
 
 
 def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
     def done(**fields: Any) -> FileOutcome:
         return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
 
+    unmatched = _unmatched_reason(file)
+    if unmatched is not None:
+        return done(status="bad_input", error=f"{file}: {unmatched}",
+                    findings=(Finding("bad_input", unmatched),))
     digest = None
     try:
         if options.faults is not None:
@@ -277,8 +327,21 @@ def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome
     )
 
 
+def _unmatched_reason(path: str) -> str | None:
+    """Why a path that ``discover`` could not expand names no spec (None: it may be one)."""
+    if Path(path).is_dir():
+        return "a folder with no *.toml spec files in it"
+    if glob.has_magic(path) and not Path(path).exists():
+        return "no file matches this pattern"
+    return None
+
+
 def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome]:
     """Solve several files in this worker, one after another (amortises the round trip)."""
+    # Load the solver (cvxpy) before any file's clock starts: a Dask worker, unlike a local
+    # one, has not preloaded it, and its first file would otherwise pay the import.
+    from . import solve as _solve_module  # noqa: F401
+
     return [solve_file(file, options) for file in files]
 
 
@@ -333,7 +396,10 @@ class Ledger:
         if self._handle is None:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = _ends_torn(self.path)
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            if torn:  # end a line cut by a kill, or the next entry would be glued onto it
+                self._handle.write("\n")
         lines = "".join(
             json.dumps({"ledger": LEDGER_VERSION, "options": fingerprint,
                         "outcome": o.to_dict()}, allow_nan=False, default=_no_nan) + "\n"
@@ -347,6 +413,18 @@ class Ledger:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def _ends_torn(path: Path) -> bool:
+    """True when the file's last line has no newline (an append cut short by a kill)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 def _no_nan(value: Any) -> Any:

@@ -29,7 +29,11 @@ class Faults:
         if name in self.crash_on:
             os._exit(70)  # no cleanup, no exception: as a native crash looks to the parent
         if name in self.hang_on:
-            time.sleep(self.hang_seconds)
+            # in short steps: a slow stretch of Python code, which a timeout can interrupt
+            # in any thread (a Dask worker's too), not only through SIGALRM in the main one
+            deadline = time.monotonic() + self.hang_seconds
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
         if name in self.stuck_on:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
             time.sleep(self.hang_seconds)

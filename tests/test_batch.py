@@ -219,3 +219,95 @@ def test_ctrl_c_keeps_what_was_solved_and_says_how_to_resume(tmp_path: Path) -> 
     kept = len(ledger.read_text().splitlines())
     assert 2 <= kept < 120
     assert len(stdout.splitlines()) == kept  # what was solved is also in the output
+
+
+def test_a_timeout_also_interrupts_a_file_solved_outside_the_main_thread(
+    tmp_path: Path,
+) -> None:
+    """Dask runs tasks in worker threads, where SIGALRM cannot reach: the limit still holds."""
+    import threading
+
+    from deter.solver.batch import solve_file
+
+    files = write_folder(tmp_path / "specs", n_good=2)
+    options = BatchOptions(timeout=0.3,
+                           faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=20))
+    assert solve_file(str(files["good_00"]), BatchOptions()).status == "optimal"  # warm up
+    outcomes = {}
+
+    def solve(name: str) -> None:
+        outcomes[name] = solve_file(str(files[name]), options)
+        time.sleep(0.5)  # a late timeout would surface here and end the thread with it
+        outcomes[name + " after"] = "alive"
+
+    started = time.perf_counter()
+    for name in ("good_01", "good_00"):
+        thread = threading.Thread(target=solve, args=(name,))
+        thread.start()
+        thread.join(timeout=15)
+    assert time.perf_counter() - started < 15
+    assert outcomes["good_01"].status == "solver_error"
+    assert outcomes["good_01"].error == "timed out after 0.3 s"
+    assert outcomes["good_00"].status == "optimal"
+    assert outcomes["good_01 after"] == outcomes["good_00 after"] == "alive"
+
+
+def test_paths_that_name_no_spec_say_why(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["batch", str(tmp_path / "empty"), str(tmp_path / "*.tomlx"),
+                                 str(tmp_path / "gone.toml"), "-f", "jsonl"])
+    assert result.exit_code == 2
+    errors = [json.loads(line)["error"] for line in result.stdout.splitlines()]
+    assert errors == [f"{tmp_path / 'empty'}: a folder with no *.toml spec files in it",
+                      f"{tmp_path / '*.tomlx'}: no file matches this pattern",
+                      f"{tmp_path / 'gone.toml'}: no such file"]
+
+
+def test_progress_bar_only_on_a_terminal(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from deter.cli import cmd_batch
+    from deter.solver.batch import FileOutcome
+
+    plain = runner.invoke(app, ["batch", str(write_folder(tmp_path / "a", n_good=1)["good_00"])])
+    assert "eta" not in plain.stderr and "solving" not in plain.stderr
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with cmd_batch._progress(2) as advance:
+        advance(FileOutcome(file="a.toml", status="optimal"))
+        advance(FileOutcome(file="b.toml", status="bad_input"))
+    drawn = screen.getvalue()
+    assert "2/2" in drawn and "1 failed" in drawn and "eta" in drawn
+
+
+def test_an_interrupted_run_reports_exit_code_3_everywhere() -> None:
+    from deter.cli.cmd_batch import batch_code
+    from deter.cli.render import to_console_text
+    from deter.cli.render_batch import BatchFormat, render_run, summary
+    from deter.solver.batch import BatchRun, FileOutcome
+
+    run = BatchRun(files=["a.toml", "b.toml"],
+                   outcomes=[FileOutcome(file="a.toml", status="optimal")], interrupted=True)
+    assert json.loads(render_run(run, BatchFormat.json, batch_code))["exit_code"] == 3
+    assert "exit code 3" in to_console_text(summary(run, batch_code), color=False, width=120)
+    run.interrupted = False
+    assert json.loads(render_run(run, BatchFormat.json, batch_code))["exit_code"] == 0
+
+
+def test_resume_solves_again_a_file_refused_under_a_smaller_size_limit(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    files = write_folder(tmp_path / "specs", n_good=1)
+    ledger = tmp_path / "ledger.jsonl"
+    args = ["batch", str(files["good_00"]), "-f", "jsonl", "--resume", str(ledger)]
+    small = runner.invoke(app, [*args, "--max-size", "10"])
+    assert json.loads(small.stdout)["status"] == "bad_input"
+    large = runner.invoke(app, args)
+    assert json.loads(large.stdout)["status"] == "optimal"

@@ -74,3 +74,17 @@ def test_address_needs_the_dask_executor(runner: CliRunner, tmp_path: Path) -> N
     files = write_folder(tmp_path / "specs", n_good=1)
     result = runner.invoke(app, ["batch", str(files["good_00"]), "--address", "tcp://x:1"])
     assert result.exit_code == 2 and "--executor dask" in result.stderr
+
+
+@pytest.mark.timeout(120)
+def test_timeout_holds_on_dask_workers(tmp_path: Path, scheduler: str) -> None:
+    """Dask runs each task in a worker thread, where SIGALRM cannot be used."""
+    files = write_folder(tmp_path / "specs", n_good=2)
+    options = BatchOptions(timeout=5.0,
+                           faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=60))
+    run = run_batch([str(files["good_00"]), str(files["good_01"])], options, jobs=2,
+                    executor="dask", address=scheduler)
+    by_name = {Path(o.file).name: o for o in run.outcomes}
+    assert by_name["good_01.toml"].status == "solver_error"
+    assert by_name["good_01.toml"].error == "timed out after 5 s"
+    assert by_name["good_00.toml"].status == "optimal"
