@@ -186,6 +186,7 @@ def summary_lines(result: Result) -> list[str]:
         )
     if result.solver:
         lines.append(f"solver: {result.solver}")
+    lines += [f"note: {note}" for note in result.notes]
     if result.status != "optimal" and result.message:
         lines.append(f"why: {result.message}")
     if result.diagnosis is not None and result.diagnosis.least_cost is not None:

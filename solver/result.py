@@ -137,6 +137,7 @@ class Result:
     penalty_cost: float | None = None
     penalty_design: str = "fixed"
     shared_penalty: float | None = None  # the one penalty level, design "shared" only
+    notes: tuple[str, ...] = ()  # caveats about the model at this answer (never errors)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +177,7 @@ class Result:
             "verification": asdict(self.verification) if self.verification else None,
             "diagnosis": asdict(self.diagnosis) if self.diagnosis else None,
             "attempts": list(self.attempts),
+            "notes": list(self.notes),
             **strategy_keys(self.strategy),
         }
         if timing:

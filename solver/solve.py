@@ -15,6 +15,7 @@ import numpy as np
 
 from .arrays import ProblemArrays
 from .diagnose import diagnose, without_budget
+from .features.detection import overlapping_inspections
 from .features.deterrence import incentive_rows
 from .features.monitoring import cost_scale
 from .features.penalty import chosen_penalties, component_shadow_prices
@@ -198,6 +199,7 @@ def _optimal(
         solver=solver,
         currency=spec.problem.currency,
         message="every action is deterred at least cost",
+        notes=overlapping_inspections(arrays, rates),
         attempts=tuple(attempts),
         timing=timing,
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..arrays import ProblemArrays
 from .base import Component, Context, Value
 
@@ -28,3 +30,30 @@ class LinearDetection(Component):
         ctx.constraints["detection_reach"] = ctx.detection <= q @ ctx.rates
         ctx.constraints["detection_at_most_one"] = ctx.detection <= 1
         ctx.constraints["false_flags"] = ctx.false_flags == f @ ctx.rates
+
+
+def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[str, ...]:
+    """Notes on actions whose detecting monitors' rates add up to more than 1.
+
+    Linear detection counts each inspection as a separate chance, which a schedule can
+    honour only when the inspections of one episode never overlap, i.e. when the rates of the
+    monitors that detect an action add up to at most 1. Above that, overlap is forced, and
+    for independent monitors P(caught) = 1 - prod_j (1 - q_ij x_j) is below sum_j q_ij x_j.
+    """
+    if arrays.detection_model != "linear":
+        return ()
+    detects = arrays.detection[arrays.deviations] > 0
+    coverage = np.asarray(detects @ rates).ravel()
+    over = [
+        (arrays.action_names[i], float(c))
+        for i, c in zip(arrays.deviations, coverage, strict=True)
+        if c > 1 + 1e-9
+    ]
+    if not over:
+        return ()
+    names = ", ".join(f"{name} ({total:.3g})" for name, total in over)
+    return (
+        "the rates of the monitors that detect " + names + " add up to more than 1: their "
+        "inspections must overlap, and linear detection then overstates P(caught) for "
+        "independent monitors; set [oversight] detection = \"exponential\" to model them",
+    )
