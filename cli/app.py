@@ -139,7 +139,8 @@ def solve(
     output: OutputOption = None,
     solver: Annotated[
         str | None,
-        typer.Option("--solver", help="Use only this solver (highs or clarabel)."),
+        typer.Option("--solver", help="Use only this solver (highs or clarabel; programs "
+                     "with cones always use clarabel)."),
     ] = None,
     no_timing: Annotated[
         bool, typer.Option("--no-timing", help="Leave timing out of JSON output.")

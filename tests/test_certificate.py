@@ -138,3 +138,43 @@ def test_coefficients_read_by_evaluation_equal_cvxpy_gradients() -> None:
         np.testing.assert_allclose(a_eval.toarray(), a_grad.toarray(), atol=1e-12)
         np.testing.assert_array_equal(b_eval, b_grad)
     assert any(a.nnz for a, _ in by_evaluation)
+
+
+def test_cone_programs_start_with_tight_clarabel_and_skip_highs() -> None:
+    from deter.solver.retry import CONIC_OPTIONS
+
+    plan = attempt_plan(("HIGHS", "CLARABEL"), linear=False)
+    assert [a.label for a in plan] == ["CLARABEL", "CLARABEL (rescaled, tight)"]
+    assert plan[0].options == CONIC_OPTIONS
+    assert [a.label for a in attempt_plan(("HIGHS",), linear=False)] == [
+        "CLARABEL", "CLARABEL (rescaled, tight)"]
+
+
+@pytest.mark.parametrize(("gain", "cap", "q", "cost"),
+                         [(1e-6, 1e3, 0.5, 1e6), (1e-8, 1e-2, 0.9, 1e-6)])
+def test_exponential_detection_is_accurate_where_default_clarabel_is_not(
+    gain: float, cap: float, q: float, cost: float
+) -> None:
+    """A cone program has no duality certificate, so only tolerances keep it from overpaying:
+    at Clarabel's defaults these specs came back 'optimal' with rates 29% and 0.3% too high."""
+    spec = f"""
+[agent]
+penalty_cap = {cap!r}
+[oversight]
+detection = "exponential"
+[[actions]]
+name = "comply"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = {gain!r}
+[[monitors]]
+name = "m"
+cost = {cost!r}
+detects = {{ cheat = {q!r} }}
+"""
+    result = deter.solve(deter.load_spec(spec))
+    assert result.status == "optimal"
+    assert result.verification is not None and not result.verification.duality.applies
+    least_rate = np.log1p(-gain / cap) / np.log1p(-q)  # docs/model.md, one exponential monitor
+    assert result.monitor("m").rate == pytest.approx(least_rate, rel=1e-6)

@@ -126,3 +126,22 @@ def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Pat
     assert time.perf_counter() - started < 60
     status = {Path(o.file).name: o.status for o in run.outcomes}
     assert status == {"a.toml": "optimal", "stuck.toml": "solver_error", "c.toml": "optimal"}
+
+
+def test_an_append_after_a_torn_line_keeps_every_new_entry(tmp_path: Path) -> None:
+    """A kill mid-append leaves a line without its newline; the next run's first entry must
+    not be glued onto it (it would be unreadable, and that file solved again)."""
+    from deter.solver.batch import FileOutcome, Ledger
+
+    def outcome(name: str) -> FileOutcome:
+        return FileOutcome(file=name, status="optimal", total_cost=1.0, sha256="0" * 64)
+
+    path = tmp_path / "ledger.jsonl"
+    ledger = Ledger(path)
+    ledger.append([outcome("a.toml"), outcome("b.toml")], "opts")
+    ledger.close()
+    path.write_bytes(path.read_bytes()[:-30])  # b.toml's line cut short by a kill
+    again = Ledger(path)
+    again.append([outcome("c.toml")], "opts")
+    again.close()
+    assert sorted(file for file, _ in Ledger(path).read("opts")) == ["a.toml", "c.toml"]
