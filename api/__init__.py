@@ -12,7 +12,7 @@ The command-line tool (``deter solve ...``) is built on these same two calls.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from .solver import (
     DeterError,
@@ -25,10 +25,18 @@ from .solver import (
     solve,
 )
 
-try:
-    __version__ = version("deter")
-except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    # The version is read from the installed metadata only when asked for: importlib.metadata
+    # costs more start-up time than every command but --version needs.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("deter")
+        except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+            return "0+unknown"
+    raise AttributeError(f"module 'deter' has no attribute {name!r}")
 
 __all__ = [
     "DeterError",
