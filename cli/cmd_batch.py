@@ -66,7 +66,7 @@ AddressOption = Annotated[
                              "(default with --executor dask: a local cluster).")
 ]
 NoTimingOption = Annotated[
-    bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl and csv output.")
+    bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl, csv and junit output.")
 ]
 MaxSizeOption = Annotated[
     int, typer.Option("--max-size", help="Largest spec file accepted, in bytes.", min=1)

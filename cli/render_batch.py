@@ -53,7 +53,7 @@ def render_run(
     if fmt is BatchFormat.csv:
         return run_csv(outcomes, code, timing)
     if fmt is BatchFormat.junit:
-        return run_junit(run, command)
+        return run_junit(run, command, timing)
     if fmt is BatchFormat.github:
         return "".join(line + "\n" for o in outcomes for line in github_annotations(o))
     if command == "check":
@@ -209,14 +209,16 @@ def github_annotations(outcome: FileOutcome) -> list[str]:
     return lines
 
 
-def run_junit(run: BatchRun, command: str) -> str:
+def run_junit(run: BatchRun, command: str, timing: bool = True) -> str:
     """JUnit XML: one testcase per file; infeasible or a failed requirement is a failure,
-    bad input or a solver failure an error."""
+    bad input or a solver failure an error. ``time`` attributes only with ``timing``."""
     suite = ET.Element("testsuite", name=f"deter {command}")
     failures = errors = 0
     for o in run.outcomes:
         case = ET.SubElement(suite, "testcase", classname=f"deter.{command}", name=o.file,
-                             file=o.file, time=f"{o.seconds:.4f}")
+                             file=o.file)
+        if timing:
+            case.set("time", f"{o.seconds:.4f}")
         text = "\n".join(f"{where(o, f)}: {f.message}" for f in o.findings) or (o.error or "")
         if o.status in ("bad_input", "solver_error"):
             errors += 1
@@ -234,7 +236,8 @@ def run_junit(run: BatchRun, command: str) -> str:
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(len(run.not_run)))
-    suite.set("time", f"{run.elapsed:.3f}")
+    if timing:
+        suite.set("time", f"{run.elapsed:.3f}")
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from deter.cli.app import app
 from deter.solver import program
 
@@ -43,15 +44,22 @@ def test_timing_is_one_key_and_no_timing_drops_only_it(runner) -> None:
     assert timed == plain
 
 
-def test_batch_json_is_identical_across_jobs(runner, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("command", "fmt"), [
+    ("batch", "json"), ("batch", "jsonl"), ("batch", "csv"), ("check", "json"),
+    ("check", "junit"),
+])
+def test_batch_output_is_identical_across_jobs(runner, tmp_path: Path, command: str,
+                                               fmt: str) -> None:
     folder = tmp_path / "specs"
     folder.mkdir()
     for spec in sorted(PROBLEMS.glob("*.toml"))[:8]:
         (folder / spec.name).write_bytes(spec.read_bytes())
     outputs = {
-        runner.invoke(app, ["batch", str(folder), "-f", "json", "--no-timing", "--jobs",
+        runner.invoke(app, [command, str(folder), "-f", fmt, "--no-timing", "--jobs",
                             str(jobs)]).stdout
         for jobs in (1, 2)
     }
     assert len(outputs) == 1
-    assert '"timing"' not in outputs.pop()
+    text = outputs.pop()
+    assert "<testcase" in text if fmt == "junit" else text
+    assert "timing" not in text and "time=" not in text and "seconds" not in text
