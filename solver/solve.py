@@ -83,7 +83,9 @@ def solve(
         if verification.passed:
             verification = certified(verification, current, arrays)
         if verification.passed:
-            attempts.append(f"{solver}: {status}, verified and certified")
+            certificate = verification.duality
+            proof = "verified and certified" if certificate and certificate.applies else "verified"
+            attempts.append(f"{solver}: {status}, {proof}")
             restore_duals(current)
             result = _optimal(spec, arrays, current, rates, verification, solver, attempts,
                               timing, penalties=penalties)

@@ -40,7 +40,10 @@ __all__ = [
     "Budget",
     "Component",
     "Deterrence",
+    "ExponentialDetection",
     "LinearDetection",
     "MonitoringCost",
+    "PenaltyDesign",
+    "RocDetection",
     "components_for",
 ]
