@@ -10,7 +10,7 @@ from typing import Any
 
 import deter
 from deter.solver.result import Result
-from reference import toml_table
+from reference import spec_text
 
 
 def design_spec(
@@ -21,15 +21,7 @@ def design_spec(
     oversight: Mapping[str, Any] | None = None,
     penalty: Mapping[str, Any] | None = None,
 ) -> str:
-    lines: list[str] = []
-    for header, table in (("agent", agent), ("oversight", oversight), ("penalty", penalty)):
-        if table is not None:
-            lines += ["", f"[{header}]", *toml_table(table)]
-    for action in actions:
-        lines += ["", "[[actions]]", *toml_table(action)]
-    for monitor in monitors:
-        lines += ["", "[[monitors]]", *toml_table(monitor)]
-    return "\n".join(lines) + "\n"
+    return spec_text(actions, monitors, agent=agent, oversight=oversight, penalty=penalty)
 
 
 def solve_text(text: str) -> Result:

@@ -55,13 +55,16 @@ def spec_text(
     agent: Mapping[str, Any] | None = None,
     oversight: Mapping[str, Any] | None = None,
     problem: Mapping[str, Any] | None = None,
+    penalty: Mapping[str, Any] | None = None,
     version: Any = None,
 ) -> str:
     """TOML text of a spec: one line per key, so tests can predict the line of any key."""
     lines: list[str] = []
     if version is not None:
         lines.append(f"version = {toml_value(version)}")
-    for header, table in (("problem", problem), ("agent", agent), ("oversight", oversight)):
+    tables = (("problem", problem), ("agent", agent), ("oversight", oversight),
+              ("penalty", penalty))
+    for header, table in tables:
         if table is not None:
             lines += ["", f"[{header}]", *toml_table(table)]
     for action in actions:
