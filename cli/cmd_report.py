@@ -42,7 +42,6 @@ def report(
         from .plots import (
             PlotUnavailable,
             frontier_figure,
-            readable,
             svg_inline,
             sweep_figure,
         )
@@ -68,7 +67,6 @@ def report(
         html = build_html(ReportParts(parsed, result, explanation, frontier, frontier_svg,
                                       sweep, sweep_svg, __version__))
         write_atomic(output, html)
-        readable(output)
         err(f"wrote {output}")
         return int(for_status(result.status))
 

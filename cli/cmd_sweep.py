@@ -75,13 +75,13 @@ def _check_plot(path: Path, axes: int) -> None:
     """Refuse an unusable --plot before solving anything."""
     from .app import fail
     from .exit_codes import ExitCode
-    from .plots import FORMATS, PlotUnavailable, _matplotlib
+    from .plots import FORMATS, PlotUnavailable, require_matplotlib
 
     if path.suffix.lower().lstrip(".") not in FORMATS:
-        fail(ExitCode.BAD_INPUT, f"error: --plot {path}: write .png or .svg")
+        fail(ExitCode.BAD_INPUT, f"error: --plot {path}: write .png, .svg or .pdf")
     if axes > 2:
         fail(ExitCode.BAD_INPUT, f"error: --plot draws one or two varied values, not {axes}")
     try:
-        _matplotlib()
+        require_matplotlib()
     except PlotUnavailable as exc:
         fail(ExitCode.BAD_INPUT, f"error: {exc}")

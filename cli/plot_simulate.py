@@ -1,96 +1,64 @@
-"""The violation rate over episodes, one line per policy (matplotlib, the ``plot`` extra)."""
+"""Simulation plots (matplotlib, the ``plot`` extra), drawn with ``plots.py``'s machinery.
+
+The violation rate over episodes, one line per policy; for strategic auditors, the offence
+and inspection rates beside the computed equilibrium.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..solver.errors import DeterError
 from ..solver.simulate import Simulation, downsample
 from ..solver.simulate_auditor import AuditorSimulation
-from .files import write_atomic
+from .plots import PlotUnavailable, new_figure, require_matplotlib, save
 
-
-class PlotUnavailable(DeterError):
-    """matplotlib is not installed."""
-
-
-def require_matplotlib() -> None:
-    """Fail before a long simulation, not after it, when the plot cannot be drawn."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise PlotUnavailable("--plot needs matplotlib: pip install 'deter[plot]'") from None
+__all__ = ["PlotUnavailable", "plot_auditor_simulation", "plot_simulation", "require_matplotlib"]
 
 
 def plot_simulation(sim: Simulation, path: Path, points: int = 200) -> None:
     """Write the learning curves to ``path`` (.png, .svg or .pdf), atomically."""
-    require_matplotlib()
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7.5, 4.2), dpi=110)
-    try:
-        for run in sim.runs:
-            ends, values = downsample(run.curve, points)
-            predicted = "deterred" if run.prediction.deterred else (
-                f"predicts {run.prediction.induced_action}")
-            axes.plot(ends, values, linewidth=1.6, label=f"{run.label} ({predicted})")
-        axes.set_ylim(-0.02, 1.02)
-        axes.set_xlim(0, sim.episodes)
-        axes.set_xlabel("episode")
-        axes.set_ylabel("violation rate (share of agents)")
-        params = ", ".join(f"{k}={v:.3g}" for k, v in sim.parameters.items())
-        axes.set_title(
-            f"{sim.name}: {sim.agent}{f' ({params})' if params else ''} agents, "
-            f"K={sim.population:,}, seed {sim.seed}",
-            fontsize=10,
+    figure = new_figure(4.2, width=7.5)
+    axes = figure.axes[0]
+    for run in sim.runs:
+        ends, values = downsample(run.curve, points)
+        predicted = (
+            "deterred" if run.prediction.deterred else f"predicts {run.prediction.induced_action}"
         )
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8, loc="best")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=path.suffix.lower().lstrip("."))
-    finally:
-        plt.close(figure)
-    write_atomic(path, buffer.getvalue())
+        axes.plot(ends, values, linewidth=1.6, label=f"{run.label} ({predicted})")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlim(0, sim.episodes)
+    axes.set_xlabel("episode")
+    axes.set_ylabel("violation rate (share of agents)")
+    params = ", ".join(f"{k}={v:.3g}" for k, v in sim.parameters.items())
+    axes.set_title(
+        f"{sim.name}: {sim.agent}{f' ({params})' if params else ''} agents, "
+        f"K={sim.population:,}, seed {sim.seed}",
+        fontsize=10,
+    )
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    save(figure, path)
 
 
 def plot_auditor_simulation(sim: AuditorSimulation, path: Path, points: int = 200) -> None:
     """Offence and inspection rates over episodes, with the computed equilibrium dashed."""
-    require_matplotlib()
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7.5, 4.2), dpi=110)
-    try:
-        for curve, label, colour in ((sim.offence_curve, "offence rate", "tab:red"),
-                                     (sim.inspection_curve, "inspection rate", "tab:blue")):
-            ends, values = downsample(curve, points)
-            axes.plot(ends, values, linewidth=1.6, color=colour, label=label)
-        if sim.equilibrium is not None:
-            axes.axhline(sim.equilibrium.offence_rate, color="tab:red", linestyle="--",
-                         linewidth=1, label="equilibrium offence rate")
-            axes.axhline(sim.equilibrium.inspection_rate, color="tab:blue", linestyle="--",
-                         linewidth=1, label="equilibrium inspection rate")
-        axes.set_ylim(-0.02, 1.02)
-        axes.set_xlim(0, sim.episodes)
-        axes.set_xlabel("episode")
-        axes.set_ylabel("share of pairs")
-        axes.set_title(f"{sim.name}: {sim.agent} agents vs Exp3 auditors, "
-                       f"K={sim.population:,}, seed {sim.seed}", fontsize=10)
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8, loc="best")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=path.suffix.lower().lstrip("."))
-    finally:
-        plt.close(figure)
-    write_atomic(path, buffer.getvalue())
+    figure = new_figure(4.2, width=7.5)
+    axes = figure.axes[0]
+    for curve, label, colour in ((sim.offence_curve, "offence rate", "tab:red"),
+                                 (sim.inspection_curve, "inspection rate", "tab:blue")):
+        ends, values = downsample(curve, points)
+        axes.plot(ends, values, linewidth=1.6, color=colour, label=label)
+    if sim.equilibrium is not None:
+        axes.axhline(sim.equilibrium.offence_rate, color="tab:red", linestyle="--",
+                     linewidth=1, label="equilibrium offence rate")
+        axes.axhline(sim.equilibrium.inspection_rate, color="tab:blue", linestyle="--",
+                     linewidth=1, label="equilibrium inspection rate")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlim(0, sim.episodes)
+    axes.set_xlabel("episode")
+    axes.set_ylabel("share of pairs")
+    axes.set_title(f"{sim.name}: {sim.agent} agents vs Exp3 auditors, "
+                   f"K={sim.population:,}, seed {sim.seed}", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    save(figure, path)

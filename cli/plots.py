@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..solver.errors import DeterError
 from ..solver.frontier import Frontier
 from ..solver.sweep import Sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf")
 _STYLE = {
     "font.size": 11,
     "axes.titlesize": 13,
@@ -34,11 +35,12 @@ INFEASIBLE_COLOUR = "#d9d9d9"
 CHANGE_COLOUR = "#c0392b"
 
 
-class PlotUnavailable(Exception):
+class PlotUnavailable(DeterError):
     """matplotlib is not installed, or the plot asked for cannot be drawn."""
 
 
-def _matplotlib() -> Any:
+def require_matplotlib() -> Any:
+    """matplotlib on the Agg backend, or PlotUnavailable saying how to install it."""
     try:
         import matplotlib
     except ImportError:
@@ -49,11 +51,14 @@ def _matplotlib() -> Any:
     return matplotlib
 
 
-def _figure(height: float, rows: int = 1, ratios: Sequence[float] | None = None) -> Figure:
-    _matplotlib()
+def new_figure(
+    height: float, rows: int = 1, ratios: Sequence[float] | None = None, width: float = 8.0
+) -> Figure:
+    """A figure (no pyplot state) with ``rows`` stacked axes, laid out by matplotlib."""
+    require_matplotlib()
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8.0, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
     if rows > 1:
         figure.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     else:
@@ -66,27 +71,19 @@ def _money(currency: str) -> str:
 
 
 def save(figure: Figure, path: Path) -> None:
-    """Write a figure as PNG or SVG, chosen by the file's suffix (atomically)."""
+    """Write a figure as PNG, SVG or PDF, chosen by the file's suffix (atomically)."""
     from .files import write_atomic
 
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise PlotUnavailable(f"{path}: a plot is written as .png or .svg, not {path.suffix!r}")
+        raise PlotUnavailable(
+            f"{path}: a plot is written as .png, .svg or .pdf, not {path.suffix!r}"
+        )
     write_atomic(path, render(figure, suffix))
-    readable(path)
-
-
-def readable(path: Path) -> None:
-    """Give a written picture or report the usual mode (temporary files are created 0600)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def render(figure: Figure, fmt: str) -> bytes:
-    matplotlib = _matplotlib()
+    matplotlib = require_matplotlib()
     buffer = io.BytesIO()
     with matplotlib.rc_context(_STYLE):
         metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
@@ -145,9 +142,9 @@ def _spans(xs: Sequence[float], bad: Sequence[bool]) -> list[tuple[float, float]
 
 
 def _sweep_line(sweep: Sweep) -> Figure:
-    matplotlib = _matplotlib()
+    matplotlib = require_matplotlib()
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(6.2, rows=2, ratios=(3, 2))
+        figure = new_figure(6.2, rows=2, ratios=(3, 2))
         top, bottom = figure.axes
         axis = sweep.axes[0]
         xs = [p.values[0] for p in sweep.points]
@@ -223,11 +220,11 @@ def _axis_label(path: str, currency: str) -> str:
 
 
 def _sweep_heatmap(sweep: Sweep) -> Figure:
-    matplotlib = _matplotlib()
+    matplotlib = require_matplotlib()
     import numpy as np
 
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(6.0)
+        figure = new_figure(6.0)
         ax = figure.axes[0]
         first, second = sweep.axes
         shape = (len(first.values), len(second.values))
@@ -271,9 +268,9 @@ def _sweep_heatmap(sweep: Sweep) -> Figure:
 
 def frontier_figure(frontier: Frontier) -> Figure:
     """Becker's trade-off: least cost and the detection it buys against the penalty cap."""
-    matplotlib = _matplotlib()
+    matplotlib = require_matplotlib()
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(6.4, rows=2, ratios=(3, 2))
+        figure = new_figure(6.4, rows=2, ratios=(3, 2))
         top, bottom = figure.axes
         common = frontier.common_cap
         scale = common if common is not None else 1.0

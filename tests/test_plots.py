@@ -67,7 +67,7 @@ def test_unusable_plots_fail_with_a_message(runner: Any, write_spec: Any, tmp_pa
     spec = write_spec(small_text())
     run = runner.invoke(app, ["sweep", str(spec), "--vary", "agent.penalty_cap=5,10",
                               "--plot", str(tmp_path / "x.jpg")])
-    assert run.exit_code == 2 and ".png or .svg" in run.stderr
+    assert run.exit_code == 2 and ".png, .svg or .pdf" in run.stderr
     three = ["--vary", "agent.penalty_cap=5,10", "--vary", "monitors.audit.cost=1,2",
              "--vary", "monitors.camera.cost=1,2"]
     run = runner.invoke(app, ["sweep", str(spec), *three, "--plot", str(tmp_path / "x.png")])
