@@ -68,6 +68,10 @@ def _root(
 # --- shared plumbing --------------------------------------------------------------------
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def err(message: str) -> None:
     """A human message on stderr (stdout carries only the requested output)."""
     typer.echo(message, err=True)
@@ -229,7 +233,8 @@ def validate(
             report.append({"file": source, "valid": True, "actions": n_actions,
                            "monitors": n_monitors})
             if format == "text":
-                typer.echo(f"{source}: ok ({n_actions} actions, {n_monitors} monitors)")
+                typer.echo(f"{source}: ok ({plural(n_actions, 'action')}, "
+                           f"{plural(n_monitors, 'monitor')})")
         if format == "json":
             typer.echo(json.dumps(report, indent=2))
         return int(code)
