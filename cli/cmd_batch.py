@@ -136,6 +136,13 @@ def run_command(
 
     if address and executor is not Executor.dask:
         cli.fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
+    if output is not None:
+        # Say so before solving anything, not after a long batch has nowhere to go.
+        folder = output.parent if str(output.parent) else Path(".")
+        if not folder.is_dir():
+            cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: no such folder {str(folder)!r}")
+        if not os.access(folder, os.W_OK):
+            cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: cannot write in {str(folder)!r}")
     code_of = check_code if check is not None else batch_code
 
     def body() -> int:
@@ -175,22 +182,27 @@ def run_command(
             cli.err(f"stopped after {max_failures} failed file(s); "
                     f"{len(run.not_run)} file(s) not run")
         if run.interrupted:
-            cli.err(_resume_hint(command, paths, run, resume, options))
+            again = [*paths, *(["-f", format.value] if format is not BatchFormat.table else []),
+                     *(["-o", str(output)] if output is not None else [])]
+            cli.err(_resume_hint(command, again, run, resume, options))
         return code
 
     raise typer.Exit(cli.guarded(debug, body))
 
 
 def _resume_hint(
-    command: str, paths: list[str], run: BatchRun, resume: Path | None, options: BatchOptions
+    command: str, arguments: list[str], run: BatchRun, resume: Path | None, options: BatchOptions
 ) -> str:
-    """Keep what was solved in a ledger (the default one without --resume) and say how to go on."""
+    """Keep what was solved in a ledger (the default one without --resume) and say how to go on.
+
+    ``arguments`` are the paths and the output options to repeat (format and file).
+    """
     if resume is None:
         resume = Path(DEFAULT_LEDGER)
         kept = Ledger(resume)
         kept.append([o for o in run.outcomes if not o.resumed], options.fingerprint())
         kept.close()
-    again = shlex.join(["deter", command, *paths, "--resume", str(resume)])
+    again = shlex.join(["deter", command, *arguments, "--resume", str(resume)])
     return (f"interrupted: {len(run.outcomes)} of {len(run.files)} files finished and kept in "
             f"{resume}; to finish the rest, run (with the same options): {again}")
 

@@ -216,6 +216,7 @@ def test_ctrl_c_keeps_what_was_solved_and_says_how_to_resume(tmp_path: Path) -> 
     assert process.returncode == 3, stderr
     assert "Traceback" not in stderr
     assert "interrupted" in stderr and "--resume" in stderr
+    assert "-f jsonl" in stderr  # the hint repeats the output options
     kept = len(ledger.read_text().splitlines())
     assert 2 <= kept < 120
     assert len(stdout.splitlines()) == kept  # what was solved is also in the output
@@ -311,3 +312,14 @@ def test_resume_solves_again_a_file_refused_under_a_smaller_size_limit(
     assert json.loads(small.stdout)["status"] == "bad_input"
     large = runner.invoke(app, args)
     assert json.loads(large.stdout)["status"] == "optimal"
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_solving(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    write_folder(tmp_path / "specs", n_good=2)
+    out = tmp_path / "missing" / "out.json"
+    result = runner.invoke(app, ["batch", str(tmp_path / "specs"), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "no such folder" in result.stderr
+    assert result.stdout == ""
