@@ -83,9 +83,11 @@ def render_comparison(comparison: Comparison, fmt: CompareFormat, *, color: bool
             rows.append(cells)
         title = f"### {comparison.a.name} vs {comparison.b.name}: {_summary(comparison)}\n\n"
         return title + markdown_table(headers, rows)
+    # The specs' paths would crowd the columns of a terminal: the table heads them A and B
+    # and names them in full beneath it.
     table = Table(title=f"{comparison.a.name} vs {comparison.b.name}", box=box.SIMPLE_HEAD,
                   title_justify="left", title_style="bold")
-    for k, header in enumerate(headers):
+    for k, header in enumerate(["", "A", "B", headers[3]]):
         table.add_column(header, justify="left" if k == 0 else "right")
     last = None
     for section, cells, changed in comparison_rows(comparison):
@@ -95,5 +97,5 @@ def render_comparison(comparison: Comparison, fmt: CompareFormat, *, color: bool
             last = section
         marked = [("! " if changed else "  ") + cells[0], *cells[1:]]
         table.add_row(*marked, style="bold yellow" if changed else None)
-    footer = Text(f"{_summary(comparison)} (marked !)\n")
+    footer = Text(f"A: {headers[1]}\nB: {headers[2]}\n{_summary(comparison)} (marked !)\n")
     return to_console_text(Group(table, footer), color, width)

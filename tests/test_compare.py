@@ -58,5 +58,6 @@ def test_cli_compare_formats(runner: Any, write_spec: Any) -> None:
     run = runner.invoke(app, ["compare", str(a), str(b)])
     assert run.exit_code == 0
     assert "! total_cost" in run.stdout and "! audit rate" not in run.stdout
+    assert f"A: {a}" in run.stdout and f"B: {b}" in run.stdout  # whole paths, in the caption
     run = runner.invoke(app, ["compare", str(a), str(a)])
     assert "no differences" in run.stdout
