@@ -151,12 +151,14 @@ def test_cone_programs_start_with_tight_clarabel_and_skip_highs() -> None:
 
 
 @pytest.mark.parametrize(("gain", "cap", "q", "cost"),
-                         [(1e-6, 1e3, 0.5, 1e6), (1e-8, 1e-2, 0.9, 1e-6)])
+                         [(1e-6, 1e3, 0.5, 1e6), (1e-8, 1e-2, 0.9, 1e-6),
+                          (1e-6, 1.0, 0.5, 1.0), (1e-9, 1.0, 0.5, 1.0)])  # were solver_error
 def test_exponential_detection_is_accurate_where_default_clarabel_is_not(
     gain: float, cap: float, q: float, cost: float
 ) -> None:
-    """A cone program has no duality certificate, so only tolerances keep it from overpaying:
-    at Clarabel's defaults these specs came back 'optimal' with rates 29% and 0.3% too high."""
+    """At Clarabel's defaults these specs came back 'optimal' with rates 29% and 0.3% too high
+    as cone programs; without a false-flag term they are now linear programs (threshold rows,
+    features/exponential.py), solved by HiGHS and certified by their duals."""
     spec = f"""
 [agent]
 penalty_cap = {cap!r}
@@ -175,6 +177,33 @@ detects = {{ cheat = {q!r} }}
 """
     result = deter.solve(deter.load_spec(spec))
     assert result.status == "optimal"
-    assert result.verification is not None and not result.verification.duality.applies
+    assert result.verification is not None and result.verification.duality.applies
+    assert result.verification.duality.passed and (result.solver or "").startswith("HIGHS")
     least_rate = np.log1p(-gain / cap) / np.log1p(-q)  # docs/model.md, one exponential monitor
     assert result.monitor("m").rate == pytest.approx(least_rate, rel=1e-6)
+
+
+def test_exponential_detection_with_false_flags_stays_a_tight_cone_program() -> None:
+    """A false-flag term keeps the exponential cone (no fixed threshold): Clarabel, tight."""
+    spec = """
+[agent]
+penalty_cap = 10.0
+false_positive_penalty = 1.0
+[oversight]
+detection = "exponential"
+[[actions]]
+name = "comply"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = 2.0
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = { cheat = 0.5 }
+false_positive = 0.05
+"""
+    result = deter.solve(deter.load_spec(spec))
+    assert result.status == "optimal" and result.solver == "CLARABEL"
+    assert result.verification is not None and not result.verification.duality.applies
+    assert result.action("cheat").deterred

@@ -10,7 +10,7 @@ from ..arrays import ProblemArrays
 from .base import Component
 from .detection import LinearDetection
 from .deterrence import Deterrence
-from .exponential import ExponentialDetection
+from .exponential import ExponentialDetection, ExponentialThresholds
 from .monitoring import Budget, MonitoringCost
 from .penalty import PenaltyDesign
 from .roc import RocDetection
@@ -18,10 +18,26 @@ from .roc import RocDetection
 
 def components_for(arrays: ProblemArrays) -> list[Component]:
     """The components that make up the program for these arrays, in build order."""
-    components: list[Component] = [MonitoringCost(), _detection(arrays), _deterrence(arrays)]
+    if _thresholds_suffice(arrays):
+        components: list[Component] = [MonitoringCost(), ExponentialThresholds()]
+    else:
+        components = [MonitoringCost(), _detection(arrays), _deterrence(arrays)]
     if arrays.budget is not None:
         components.append(Budget())
     return components
+
+
+def _thresholds_suffice(arrays: ProblemArrays) -> bool:
+    """Exponential detection with caps and no false-flag term: the rows are linear."""
+    no_false_flags = arrays.false_positive_penalty == 0 or not bool(
+        (arrays.false_positive > 0).any()
+    )
+    return (
+        arrays.detection_model == "exponential"
+        and arrays.penalty_design == "fixed"
+        and not arrays.roc
+        and no_false_flags
+    )
 
 
 def _detection(arrays: ProblemArrays) -> Component:
@@ -41,6 +57,7 @@ __all__ = [
     "Component",
     "Deterrence",
     "ExponentialDetection",
+    "ExponentialThresholds",
     "LinearDetection",
     "MonitoringCost",
     "PenaltyDesign",
