@@ -14,15 +14,17 @@ import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..solver.batch import BatchOptions, BatchRun, FileOutcome, Ledger
 from ..solver.loading import DEFAULT_MAX_BYTES
-from ..solver.requirements import RequirementOverrides
 from .exit_codes import ExitCode, for_status
 from .render_batch import BatchFormat, OutcomeCode, render_run, run_code, summary
+
+if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
+    from ..solver.batch import BatchOptions, BatchRun, FileOutcome
+    from ..solver.requirements import RequirementOverrides
 
 #: Where an interrupted batch without --resume keeps what it solved.
 DEFAULT_LEDGER = ".deter-batch.jsonl"
@@ -146,7 +148,7 @@ def run_command(
     code_of = check_code if check is not None else batch_code
 
     def body() -> int:
-        from ..solver.batch import discover, run_batch
+        from ..solver.batch import BatchOptions, Ledger, discover, run_batch
 
         solvers = cli._solver_choice(solver) if solver else None
         files, unmatched = discover(paths)
@@ -197,6 +199,8 @@ def _resume_hint(
 
     ``arguments`` are the paths and the output options to repeat (format and file).
     """
+    from ..solver.batch import Ledger
+
     if resume is None:
         resume = Path(DEFAULT_LEDGER)
         kept = Ledger(resume)

@@ -13,17 +13,19 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..solver.batch import BatchRun, FileOutcome, Finding
 from .render import number, to_console_text
 
-OutcomeCode = Callable[[FileOutcome], int]
+if TYPE_CHECKING:  # the batch engine loads only when a batch runs
+    from ..solver.batch import BatchRun, FileOutcome, Finding
+
+OutcomeCode = Callable[["FileOutcome"], int]
 
 
 class BatchFormat(StrEnum):
