@@ -6,6 +6,7 @@ one shape must reuse one compiled, DPP-compliant cvxpy problem.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,24 @@ def test_specs_of_one_shape_reuse_one_compiled_problem() -> None:
     for k, spec in enumerate(specs):
         result = deter.solve(spec)
         assert result.monitor("inspector").rate == pytest.approx((1.0 + k) / 10.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [("problems/coding_agent.toml", 0), ("problems/infeasible/over_budget.toml", 1)],
+)
+def test_quick_exit_keeps_the_output_and_the_exit_code(spec: str, code: int) -> None:
+    """Commands end with os._exit after flushing (cli/app.py main): nothing may be lost."""
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-m", "deter", "solve", str(root / spec), "-f", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == code, run.stderr
+    assert json.loads(run.stdout)["status"] in ("optimal", "infeasible")
+    schema = subprocess.run([sys.executable, "-m", "deter", "schema"],
+                            capture_output=True, text=True, timeout=120)
+    assert schema.returncode == 0 and json.loads(schema.stdout)["title"]
+    bad = subprocess.run([sys.executable, "-m", "deter", "solve", "-"], input="x =",
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "TOML syntax error" in bad.stderr
