@@ -35,23 +35,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def fuzz(n: int, seed: int) -> tuple[int, int, float]:
     from deter.cli.app import app
-    from fuzzing import SEED_TEXTS, mutate, outcome_problems, toml_documents
-    from hypothesis import strategies as st
+    from fuzzing import outcome_problems, random_input
     from typer.testing import CliRunner
 
     runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "120"})
     rng = random.Random(seed)
-    documents, binary = toml_documents(), st.binary(max_size=400)
     failed = 0
     started = time.perf_counter()
     for _ in range(n):
-        kind = rng.randrange(4)
-        if kind <= 1:
-            data = mutate(rng.choice(SEED_TEXTS), rng, rounds=rng.randrange(1, 8)).encode()
-        elif kind == 2:
-            data = documents.example().encode("utf-8", "surrogatepass")
-        else:
-            data = binary.example()
+        data = random_input(rng)
         out = runner.invoke(app, ["solve", "-", "-f", "json"], input=data)
         stderr = out.stderr if hasattr(out, "stderr") else out.output
         if outcome_problems(out.exit_code, stderr, out.exception):

@@ -22,6 +22,7 @@ from ..solver.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, pa
 from ..solver.spec import Spec, json_schema
 from .exit_codes import ExitCode, for_error, for_status
 from .files import write_atomic
+from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
 from .render import Format, error_json, render_result, spec_error_lines
 
 app = typer.Typer(
@@ -37,15 +38,7 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-SpecArgument = Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the output to this file (atomically).")
-]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
-MaxSizeOption = Annotated[
-    int, typer.Option("--max-size", help="Largest spec file accepted, in bytes.", min=1)
-]
 
 
 def _version(value: bool) -> None:

@@ -20,6 +20,7 @@ import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
 from .exit_codes import ExitCode, for_status
+from .options import DebugOption, MaxSizeOption, OutputOption
 from .render_batch import BatchFormat, OutcomeCode, render_run, run_code, summary
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
@@ -39,9 +40,6 @@ PathsArgument = Annotated[
     list[str], typer.Argument(help="Spec files, folders (searched for *.toml) and glob patterns.")
 ]
 BatchFormatOption = Annotated[BatchFormat, typer.Option("--format", "-f", help="Output format.")]
-OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the output to this file (atomically).")
-]
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: CPUs).")
 ]
@@ -70,10 +68,6 @@ AddressOption = Annotated[
 NoTimingOption = Annotated[
     bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl, csv and junit output.")
 ]
-MaxSizeOption = Annotated[
-    int, typer.Option("--max-size", help="Largest spec file accepted, in bytes.", min=1)
-]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 
 
 def batch_code(outcome: FileOutcome) -> int:

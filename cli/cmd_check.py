@@ -17,14 +17,11 @@ from ..solver.requirements import RequirementOverrides
 from .cmd_batch import (
     AddressOption,
     BatchFormatOption,
-    DebugOption,
     Executor,
     ExecutorOption,
     JobsOption,
     MaxFailuresOption,
-    MaxSizeOption,
     NoTimingOption,
-    OutputOption,
     PathsArgument,
     ResumeOption,
     SolverOption,
@@ -32,6 +29,7 @@ from .cmd_batch import (
     run_command,
 )
 from .exit_codes import ExitCode
+from .options import DebugOption, MaxSizeOption, OutputOption
 from .render_batch import BatchFormat
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
+from .options import DebugOption, MaxSizeOption, OutputOption
 from .render_compare import CompareFormat
 
 
@@ -18,11 +18,9 @@ def compare(
         CompareFormat,
         typer.Option("--format", "-f", help="Output format (markdown to paste into a review)."),
     ] = CompareFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output to this file.")
-    ] = None,
-    max_size: Annotated[int, typer.Option("--max-size", min=1)] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    output: OutputOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Compare two specs' optimal policies side by side, differences highlighted.
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
+from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
 
 if TYPE_CHECKING:
     from ..solver.explain import Explanation
@@ -46,15 +46,13 @@ def render_explanation(explanation: Explanation, fmt: ExplainFormat, width: int 
 
 
 def explain(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
+    spec: SpecArgument,
     format: Annotated[
         ExplainFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ExplainFormat.text,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output to this file.")
-    ] = None,
-    max_size: Annotated[int, typer.Option("--max-size", min=1)] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    output: OutputOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Explain the optimal policy in plain language, from its solution and duals.
 

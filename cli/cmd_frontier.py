@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
+from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
 from .render_sweep import SeriesFormat
 
 
 def frontier(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
+    spec: SpecArgument,
     low: Annotated[float, typer.Option("--from", help="Smallest cap factor.", min=1e-6)] = 0.25,
     high: Annotated[float, typer.Option("--to", help="Largest cap factor.", min=1e-6)] = 4.0,
     points: Annotated[int, typer.Option("--points", help="Factors (log spaced).",
@@ -20,14 +21,12 @@ def frontier(
     format: Annotated[
         SeriesFormat, typer.Option("--format", "-f", help="Output format.")
     ] = SeriesFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output to this file.")
-    ] = None,
+    output: OutputOption = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Draw the frontier to FILE.png or FILE.svg.")
     ] = None,
-    max_size: Annotated[int, typer.Option("--max-size", min=1)] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Becker's trade-off: least oversight cost and detection bought, across penalty caps.
 

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
+from .options import DebugOption, MaxSizeOption, SpecArgument
 
 
 def report(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
+    spec: SpecArgument,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
     vary: Annotated[
         list[str] | None,
@@ -19,8 +20,8 @@ def report(
                                     "Default: the gain of the most expensive action."),
     ] = None,
     log: Annotated[bool, typer.Option("--log", help="Space --vary ranges geometrically.")] = False,
-    max_size: Annotated[int, typer.Option("--max-size", min=1)] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Write a self-contained HTML report: problem, policy, explanation and plots.
 

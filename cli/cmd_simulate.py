@@ -16,6 +16,7 @@ from ..solver.errors import SpecError
 from ..solver.loading import DEFAULT_MAX_BYTES
 from ..solver.spec import did_you_mean
 from .exit_codes import ExitCode, for_status
+from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
 
 if TYPE_CHECKING:
     from ..solver.arrays import ProblemArrays
@@ -42,7 +43,7 @@ class SimFormat(StrEnum):
 
 
 def simulate(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
+    spec: SpecArgument,
     agent: Annotated[
         AgentChoice | None,
         typer.Option("--agent", "-a", help="rational (knows the policy; the default) or a "
@@ -81,17 +82,13 @@ def simulate(
     format: Annotated[SimFormat, typer.Option("--format", "-f", help="Output format.")] = (
         SimFormat.table
     ),
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output to this file.")
-    ] = None,
+    output: OutputOption = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Draw the violation rate over episodes (.png, .svg, .pdf)."),
     ] = None,
-    max_size: Annotated[
-        int, typer.Option("--max-size", min=1, help="Largest spec file accepted, in bytes.")
-    ] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Simulate agents under the designed oversight: does deterrence hold in data?
 

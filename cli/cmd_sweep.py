@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..solver.loading import DEFAULT_MAX_BYTES
+from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
 from .render_sweep import SeriesFormat
 
 VaryOption = Annotated[
@@ -26,18 +27,16 @@ PlotOption = Annotated[
 
 
 def sweep(
-    spec: Annotated[str, typer.Argument(help="Spec file (TOML), or '-' to read stdin.")],
+    spec: SpecArgument,
     vary: VaryOption,
     log: LogOption = False,
     format: Annotated[
         SeriesFormat, typer.Option("--format", "-f", help="Output format.")
     ] = SeriesFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output to this file.")
-    ] = None,
+    output: OutputOption = None,
     plot: PlotOption = None,
-    max_size: Annotated[int, typer.Option("--max-size", min=1)] = DEFAULT_MAX_BYTES,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
 ) -> None:
     """Solve SPEC at every value of one or more fields and tabulate cost, rates and what binds.
 

@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from fuzzing import CORPUS, SEED_TEXTS, mutate, outcome_problems  # noqa: E402
+from fuzzing import CORPUS, outcome_problems  # noqa: E402
 
 
 def make_runner():  # type: ignore[no-untyped-def]
@@ -55,23 +55,14 @@ def save(data: bytes, problems: list[str]) -> Path:
 
 def run_random(minutes: float, seed: int | None) -> int:
     """Mutations, random TOML and bytes from a random (or given) seed, for ``minutes``."""
-    from fuzzing import toml_documents
-    from hypothesis import strategies as st
+    from fuzzing import random_input
 
     rng = random.Random(seed)
     runner = make_runner()
     deadline = time.monotonic() + 60 * minutes
     tried = found = 0
-    documents = toml_documents()
-    binary = st.binary(max_size=400)
     while time.monotonic() < deadline:
-        kind = rng.randrange(4)
-        if kind <= 1:
-            data = mutate(rng.choice(SEED_TEXTS), rng, rounds=rng.randrange(1, 8)).encode()
-        elif kind == 2:
-            data = documents.example().encode("utf-8", "surrogatepass")
-        else:
-            data = binary.example()
+        data = random_input(rng)
         problems = check(data, runner, solve=rng.random() < 0.5)
         tried += 1
         if problems:

@@ -125,6 +125,17 @@ def toml_documents(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+def random_input(rng: random.Random) -> bytes:
+    """One fuzz input for the long runs: a mutated problems/ spec (half the time), a random
+    TOML document, or random bytes."""
+    kind = rng.randrange(4)
+    if kind <= 1:
+        return mutate(rng.choice(SEED_TEXTS), rng, rounds=rng.randrange(1, 8)).encode()
+    if kind == 2:
+        return toml_documents().example().encode("utf-8", "surrogatepass")
+    return st.binary(max_size=400).example()
+
+
 def mutate(text: str, rng: random.Random, rounds: int = 3) -> str:
     """A problems/ spec with a few random edits: numbers, keys, lines and bytes."""
     lines = text.splitlines()
