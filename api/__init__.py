@@ -38,6 +38,7 @@ def __getattr__(name: str) -> Any:
             return "0+unknown"
     raise AttributeError(f"module 'deter' has no attribute {name!r}")
 
+
 __all__ = [
     "DeterError",
     "InfeasibleError",

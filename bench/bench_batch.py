@@ -47,11 +47,17 @@ def random_spec(rng: random.Random) -> str:
         # every deviation is seen well by monitor (i mod n_monitors), so all specs are feasible
         detects = {
             name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
-            for i, name in enumerate(names) if i > 0
+            for i, name in enumerate(names)
+            if i > 0
         }
         table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
-        lines += ["", "[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 3):.3f}",
-                  f"detects = {{ {table} }}"]
+        lines += [
+            "",
+            "[[monitors]]",
+            f'name = "m{j}"',
+            f"cost = {rng.uniform(0.1, 3):.3f}",
+            f"detects = {{ {table} }}",
+        ]
         if rng.random() < 0.3:
             lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
     return "\n".join(lines) + "\n"
@@ -86,16 +92,25 @@ def main() -> None:
             (folder / f"spec_{k:05d}.toml").write_text(random_spec(rng))
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
         batch_s, batch = timed([*deter, "batch", str(folder), "-f", "jsonl", *jobs], env=env)
-        scipy_s, plain = timed([sys.executable, str(HERE / "plain_scipy.py"), str(folder),
-                                "--jsonl"])
+        scipy_s, plain = timed(
+            [sys.executable, str(HERE / "plain_scipy.py"), str(folder), "--jsonl"]
+        )
         ours = {d["file"]: d for d in map(json.loads, batch.stdout.splitlines())}
         theirs = {d["file"]: d for d in map(json.loads, plain.stdout.splitlines())}
-        differ = [f for f, d in theirs.items()
-                  if ours[f]["status"] != d["status"]
-                  or (d["total_cost"] is not None and abs(ours[f]["total_cost"] - d["total_cost"])
-                      > 1e-6 * max(1.0, abs(d["total_cost"])))]
-        statuses = {s: sum(d["status"] == s for d in ours.values())
-                    for s in ("optimal", "infeasible", "solver_error", "bad_input")}
+        differ = [
+            f
+            for f, d in theirs.items()
+            if ours[f]["status"] != d["status"]
+            or (
+                d["total_cost"] is not None
+                and abs(ours[f]["total_cost"] - d["total_cost"])
+                > 1e-6 * max(1.0, abs(d["total_cost"]))
+            )
+        ]
+        statuses = {
+            s: sum(d["status"] == s for d in ours.values())
+            for s in ("optimal", "infeasible", "solver_error", "bad_input")
+        }
         print(f"\n{args.n} specs of mixed shapes: {statuses}")
         print(f"deter batch            {batch_s:8.2f} s  ({1000 * batch_s / args.n:.2f} ms/spec)")
         print(f"plain scipy (linprog)  {scipy_s:8.2f} s  ({1000 * scipy_s / args.n:.2f} ms/spec)")

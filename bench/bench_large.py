@@ -26,8 +26,12 @@ def large_spec(n_actions: int, n_monitors: int, seed: int) -> str:
         for j in rng.sample(range(n_monitors), 3):
             seen[j].append(f"a{i} = {rng.uniform(0.2, 0.9):.3f}")
     for j in range(n_monitors):
-        lines += ["[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 3):.3f}",
-                  f"detects = {{ {', '.join(seen[j])} }}"]
+        lines += [
+            "[[monitors]]",
+            f'name = "m{j}"',
+            f"cost = {rng.uniform(0.1, 3):.3f}",
+            f"detects = {{ {', '.join(seen[j])} }}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -39,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     import deter
-    from deter.solver.solve import solve  # noqa: F401  (import cost reported apart)
+    from deter.solver.engine.solve import solve  # noqa: F401  (import cost reported apart)
 
     imported = time.perf_counter()
     text = large_spec(args.actions, args.monitors, args.seed)
@@ -52,11 +56,17 @@ def main() -> None:
     solved = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.actions} actions x {args.monitors} monitors ({len(text) / 1e6:.1f} MB of TOML)")
-    print(f"status {result.status}, verified {result.verification and result.verification.passed}, "
-          f"cost {result.total_cost:.6g}" if result.total_cost is not None else result.status)
-    print(f"import {imported - started:.2f} s, parse+validate {loaded - imported:.2f} s, "
-          f"solve+verify {solved - loaded:.2f} s (tracemalloc slows it), "
-          f"total {solved - started:.2f} s")
+    print(
+        f"status {result.status}, verified {result.verification and result.verification.passed}, "
+        f"cost {result.total_cost:.6g}"
+        if result.total_cost is not None
+        else result.status
+    )
+    print(
+        f"import {imported - started:.2f} s, parse+validate {loaded - imported:.2f} s, "
+        f"solve+verify {solved - loaded:.2f} s (tracemalloc slows it), "
+        f"total {solved - started:.2f} s"
+    )
     print(f"timing inside solve: { {k: round(v, 3) for k, v in result.timing.items()} }")
     print(f"peak memory: {peak_mb:.0f} MB RSS; {traced_peak / 1e6:.0f} MB traced during the solve")
 

@@ -15,28 +15,44 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import deter
 import numpy as np
-from deter.solver.arrays import ProblemArrays
+from deter.solver.model.arrays import ProblemArrays
 from scipy.optimize import linprog
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 PROBLEMS = ["audit_games_penalty", "diminishing_returns_review", "roc_trusted_monitoring"]
 
 
 def random_shared_spec(rng: np.random.Generator, n: int, m: int, cap: float) -> str:
-    lines = ["[agent]", f"penalty_cap = {cap}", "", "[penalty]", 'design = "shared"',
-             f"cost = {rng.uniform(0.005, 0.05)}", "", "[[actions]]", 'name = "comply"',
-             "gain = 0.0"]
+    lines = [
+        "[agent]",
+        f"penalty_cap = {cap}",
+        "",
+        "[penalty]",
+        'design = "shared"',
+        f"cost = {rng.uniform(0.005, 0.05)}",
+        "",
+        "[[actions]]",
+        'name = "comply"',
+        "gain = 0.0",
+    ]
     for i in range(n):
         lines += ["", "[[actions]]", f'name = "a{i}"', f"gain = {rng.uniform(0.5, 5.0)}"]
     for j in range(m):
-        detects = ", ".join(f"a{i} = {rng.uniform(0.3, 0.9)}" for i in range(n)
-                            if j == 0 or rng.random() < 0.5)
-        lines += ["", "[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.5, 5.0)}",
-                  f"detects = {{ {detects} }}"]
+        detects = ", ".join(
+            f"a{i} = {rng.uniform(0.3, 0.9)}" for i in range(n) if j == 0 or rng.random() < 0.5
+        )
+        lines += [
+            "",
+            "[[monitors]]",
+            f'name = "m{j}"',
+            f"cost = {rng.uniform(0.5, 5.0)}",
+            f"detects = {{ {detects} }}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -68,9 +84,11 @@ def main() -> None:
             began = time.perf_counter()
             result = deter.solve(spec)
             times.append(time.perf_counter() - began)
-        print(f"{name:30s} {result.status:8s} total_cost {result.total_cost:.6g}  "
-              f"solver {result.solver}  median {1e3 * statistics.median(times):.1f} ms "
-              f"(first {1e3 * times[0]:.1f} ms)")
+        print(
+            f"{name:30s} {result.status:8s} total_cost {result.total_cost:.6g}  "
+            f"solver {result.solver}  median {1e3 * statistics.median(times):.1f} ms "
+            f"(first {1e3 * times[0]:.1f} ms)"
+        )
     rng = np.random.default_rng(0)
     for n, m in [(3, 3), (10, 5), (30, 10)]:
         gaps, convex_t, grid_t = [], [], []
@@ -84,9 +102,11 @@ def main() -> None:
             grid_t.append(time.perf_counter() - began)
             assert result.total_cost is not None
             gaps.append((grid - result.total_cost) / result.total_cost)
-        print(f"shared n={n:2d} m={m:2d}: grid - convex, relative: min {min(gaps):.2e} "
-              f"max {max(gaps):.2e}; convex median {1e3 * statistics.median(convex_t):.1f} ms, "
-              f"grid ({args.grid} LPs) median {1e3 * statistics.median(grid_t):.0f} ms")
+        print(
+            f"shared n={n:2d} m={m:2d}: grid - convex, relative: min {min(gaps):.2e} "
+            f"max {max(gaps):.2e}; convex median {1e3 * statistics.median(convex_t):.1f} ms, "
+            f"grid ({args.grid} LPs) median {1e3 * statistics.median(grid_t):.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 import deter
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 
 
 def main() -> None:

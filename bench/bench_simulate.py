@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import deter
 import numpy as np
-from deter.solver.arrays import ProblemArrays
-from deter.solver.simulate import AGENT_KINDS, AgentConfig, simulate_policy
+from deter.solver.model.arrays import ProblemArrays
+from deter.solver.simulation.simulate import AGENT_KINDS, AgentConfig, simulate_policy
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 
 
 def main() -> None:
@@ -32,18 +33,28 @@ def main() -> None:
     result = deter.solve(spec).raise_for_status()
     arrays = ProblemArrays.from_spec(spec)
     rates = np.array([m.rate for m in result.monitors])
-    print(f"{spec.name}: {arrays.n_actions} actions, {arrays.n_monitors} monitors, "
-          f"{args.episodes} episodes, {args.schedule} schedule")
-    print(f"{'agent':15} {'population':>10} {'agent-episodes':>15} {'seconds':>8} "
-          f"{'agent-episodes/s':>17}")
+    print(
+        f"{spec.name}: {arrays.n_actions} actions, {arrays.n_monitors} monitors, "
+        f"{args.episodes} episodes, {args.schedule} schedule"
+    )
+    print(
+        f"{'agent':15} {'population':>10} {'agent-episodes':>15} {'seconds':>8} "
+        f"{'agent-episodes/s':>17}"
+    )
     for kind in AGENT_KINDS:
         for population in args.populations:
             best = float("inf")
             for _ in range(args.repeats):
                 began = time.perf_counter()
-                simulate_policy(arrays, rates, agent=AgentConfig(kind),  # type: ignore[arg-type]
-                                episodes=args.episodes, population=population, seed=0,
-                                schedule=args.schedule)
+                simulate_policy(
+                    arrays,
+                    rates,
+                    agent=AgentConfig(kind),  # type: ignore[arg-type]
+                    episodes=args.episodes,
+                    population=population,
+                    seed=0,
+                    schedule=args.schedule,
+                )
                 best = min(best, time.perf_counter() - began)
             total = args.episodes * population
             print(f"{kind:15} {population:>10,} {total:>15,} {best:8.2f} {total / best:>17,.0f}")

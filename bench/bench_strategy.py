@@ -13,32 +13,64 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from deter.solver.auditor import equilibria, inspection_game
-from deter.solver.loading import parse_spec_text
-from deter.solver.solve import solve
+from deter.solver.engine.auditor import equilibria, inspection_game
+from deter.solver.engine.solve import solve
+from deter.solver.spec.loading import parse_spec_text
 
 
-def spec(n: int, m: int, *, types: int = 0, fixed: bool = False, auditor: bool = False,
-         objective: str = "min_loss", seed: int = 0) -> str:
+def spec(
+    n: int,
+    m: int,
+    *,
+    types: int = 0,
+    fixed: bool = False,
+    auditor: bool = False,
+    objective: str = "min_loss",
+    seed: int = 0,
+) -> str:
     rng = np.random.default_rng(seed)
-    lines = ["[agent]", "penalty_cap = 10.0", "[oversight]", f'objective = "{objective}"',
-             "[[actions]]", 'name = "comply"', "gain = 0.0"]
+    lines = [
+        "[agent]",
+        "penalty_cap = 10.0",
+        "[oversight]",
+        f'objective = "{objective}"',
+        "[[actions]]",
+        'name = "comply"',
+        "gain = 0.0",
+    ]
     for i in range(n):
-        lines += ["[[actions]]", f'name = "a{i}"', f"gain = {rng.uniform(0.5, 5):.4f}",
-                  f"harm = {rng.uniform(0, 2):.4f}"]
+        lines += [
+            "[[actions]]",
+            f'name = "a{i}"',
+            f"gain = {rng.uniform(0.5, 5):.4f}",
+            f"harm = {rng.uniform(0, 2):.4f}",
+        ]
     for j in range(m):
         detects = ", ".join(f"a{i} = {rng.uniform(0, 1):.3f}" for i in range(n))
-        lines += ["[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 2):.3f}",
-                  f"detects = {{ {detects} }}"]
+        lines += [
+            "[[monitors]]",
+            f'name = "m{j}"',
+            f"cost = {rng.uniform(0.1, 2):.3f}",
+            f"detects = {{ {detects} }}",
+        ]
         if fixed:
             lines.append(f"fixed_cost = {rng.uniform(0, 1):.3f}")
     for k in range(types):
         gains = ", ".join(f"a{i} = {rng.uniform(0.5, 8):.3f}" for i in range(n))
-        lines += ["[[types]]", f'name = "t{k}"', f"weight = {1 / types!r}",
-                  f"gains = {{ {gains} }}"]
+        lines += [
+            "[[types]]",
+            f'name = "t{k}"',
+            f"weight = {1 / types!r}",
+            f"gains = {{ {gains} }}",
+        ]
     if auditor:
-        lines += ["[auditor]", 'monitor = "m0"', "inspection_cost = 1.0", "catch_reward = 2.0",
-                  "miss_loss = 3.0"]
+        lines += [
+            "[auditor]",
+            'monitor = "m0"',
+            "inspection_cost = 1.0",
+            "catch_reward = 2.0",
+            "miss_loss = 3.0",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -68,8 +100,10 @@ def main() -> None:
         game = inspection_game(parse_spec_text(spec(n, 1, auditor=True, objective="deter_all")))
         started = time.perf_counter()
         found = equilibria(game)
-        print(f"inspection game, {n:>2} actions           "
-              f"{time.perf_counter() - started:7.3f}  {len(found)} equilibria")
+        print(
+            f"inspection game, {n:>2} actions           "
+            f"{time.perf_counter() - started:7.3f}  {len(found)} equilibria"
+        )
 
 
 if __name__ == "__main__":

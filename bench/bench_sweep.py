@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import deter
-from deter.solver import program as program_module
-from deter.solver.sweep import parse_vary, run_sweep
+from deter.solver.analysis.sweep import parse_vary, run_sweep
+from deter.solver.formulation import program as program_module
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 
 
 def main() -> None:
@@ -37,7 +39,7 @@ def main() -> None:
     reused = run_sweep(spec, [axis])
     reuse_seconds = time.perf_counter() - started
 
-    def fresh_solve(point_spec: deter.Spec) -> deter.solver.result.Result:  # type: ignore[name-defined]
+    def fresh_solve(point_spec: deter.Spec) -> deter.solver.results.result.Result:  # type: ignore[name-defined]
         program_module._cache.clear()  # forces compile_program for this point
         return deter.solve(point_spec)
 
@@ -54,22 +56,30 @@ def main() -> None:
     n = len(reused.points)
     optimal = sum(p.ok for p in reused.points)
     print(f"spec: {args.spec.name}; sweep {axis.name} over {n} points ({optimal} optimal)")
-    print(f"reusing one compiled program: {reuse_seconds:8.2f} s  "
-          f"({1000 * reuse_seconds / n:6.2f} ms/point)")
-    print(f"rebuilding at every point:    {rebuild_seconds:8.2f} s  "
-          f"({1000 * rebuild_seconds / n:6.2f} ms/point)")
-    print(f"rebuild / reuse: {rebuild_seconds / reuse_seconds:.2f}x  (whole deter.solve per point, "
-          "verification and every post-solve step included)")
-    print(f"program only (load Parameters + HiGHS) reusing: {1000 * core_reuse / n:6.2f} ms/point; "
-          f"compiling afresh: {1000 * core_rebuild / n:6.2f} ms/point; "
-          f"ratio {core_rebuild / core_reuse:.2f}x")
+    print(
+        f"reusing one compiled program: {reuse_seconds:8.2f} s  "
+        f"({1000 * reuse_seconds / n:6.2f} ms/point)"
+    )
+    print(
+        f"rebuilding at every point:    {rebuild_seconds:8.2f} s  "
+        f"({1000 * rebuild_seconds / n:6.2f} ms/point)"
+    )
+    print(
+        f"rebuild / reuse: {rebuild_seconds / reuse_seconds:.2f}x  (whole deter.solve per point, "
+        "verification and every post-solve step included)"
+    )
+    print(
+        f"program only (load Parameters + HiGHS) reusing: {1000 * core_reuse / n:6.2f} ms/point; "
+        f"compiling afresh: {1000 * core_rebuild / n:6.2f} ms/point; "
+        f"ratio {core_rebuild / core_reuse:.2f}x"
+    )
 
 
 def core_timings(spec: deter.Spec, axis: object) -> tuple[float, float]:
     """The compiled program alone: Parameters re-assigned, or a fresh compile, then HiGHS."""
-    from deter.solver.arrays import ProblemArrays
-    from deter.solver.features import components_for
-    from deter.solver.sweep import grid, respec, spec_data
+    from deter.solver.analysis.sweep import grid, respec, spec_data
+    from deter.solver.formulation.components import components_for
+    from deter.solver.model.arrays import ProblemArrays
 
     base = spec_data(spec)
     arrays = [

@@ -29,14 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def fuzz(n: int, seed: int) -> tuple[int, int, float]:
     from deter.cli.app import app
-    from fuzzing import outcome_problems, random_input
     from typer.testing import CliRunner
+
+    from tests.support.fuzzing import outcome_problems, random_input
 
     runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "120"})
     rng = random.Random(seed)
@@ -53,15 +54,21 @@ def fuzz(n: int, seed: int) -> tuple[int, int, float]:
 
 def hard_specs() -> tuple[int, int]:
     import deter
-    from hard_specs import HARD_CASES, rate_is_right
+
+    from tests.support.hard_specs import HARD_CASES, rate_is_right
 
     right = 0
     for case in HARD_CASES:
         result = deter.solve(deter.load_spec(case.toml()))
         v = result.verification
-        right += bool(result.status == "optimal" and v is not None and v.passed
-                      and v.duality is not None and v.duality.passed
-                      and rate_is_right(case, result.monitor("monitor").rate))
+        right += bool(
+            result.status == "optimal"
+            and v is not None
+            and v.passed
+            and v.duality is not None
+            and v.duality.passed
+            and rate_is_right(case, result.monitor("monitor").rate)
+        )
     return len(HARD_CASES), right
 
 
@@ -77,11 +84,29 @@ def interruptions(kills: int, n_files: int) -> tuple[int, int, int]:
     env = {**os.environ, "NO_COLOR": "1"}
 
     def batch(output: Path, ledger: Path | None) -> subprocess.Popen[str]:
-        args = [sys.executable, "-m", "deter", "batch", str(folder), "-f", "jsonl",
-                "--no-timing", "--jobs", "2", "-o", str(output)]
+        args = [
+            sys.executable,
+            "-m",
+            "deter",
+            "batch",
+            str(folder),
+            "-f",
+            "jsonl",
+            "--no-timing",
+            "--jobs",
+            "2",
+            "-o",
+            str(output),
+        ]
         args += ["--resume", str(ledger)] if ledger else []
-        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, env=env, start_new_session=True)
+        return subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
 
     reference = work / "reference.jsonl"
     batch(reference, None).wait(timeout=600)
@@ -112,13 +137,15 @@ def interruptions(kills: int, n_files: int) -> tuple[int, int, int]:
         got = output.read_text().splitlines() if output.exists() else []
         survived += got == expected
         lost += sum(1 for a, b in zip(expected, got, strict=False) if a != b) + abs(
-            len(expected) - len(got))
+            len(expected) - len(got)
+        )
     return kills, survived, lost
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--fuzz", type=int, default=1000, help="fuzz inputs to try")
     parser.add_argument("--kills", type=int, default=6, help="batches to interrupt")
     parser.add_argument("--files", type=int, default=40, help="specs in the killed batch")

@@ -17,13 +17,13 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from ..solver.errors import SpecError
-from ..solver.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
-from ..solver.spec import Spec, json_schema
+from ..solver.results.errors import SpecError
+from ..solver.spec.document import Spec, json_schema
+from ..solver.spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
 from .exit_codes import ExitCode, for_error, for_status
 from .files import write_atomic
 from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
-from .render import Format, error_json, render_result, spec_error_lines
+from .render.result import Format, error_json, render_result, spec_error_lines
 
 app = typer.Typer(
     name="deter",
@@ -137,8 +137,11 @@ def solve(
     output: OutputOption = None,
     solver: Annotated[
         str | None,
-        typer.Option("--solver", help="Use only this solver (highs or clarabel; programs "
-                     "with cones always use clarabel)."),
+        typer.Option(
+            "--solver",
+            help="Use only this solver (highs or clarabel; programs "
+            "with cones always use clarabel).",
+        ),
     ] = None,
     no_timing: Annotated[
         bool, typer.Option("--no-timing", help="Leave timing out of JSON output.")
@@ -158,12 +161,10 @@ def solve(
             parsed = read_spec(spec, max_size)
         except SpecError as exc:
             if format is Format.json:
-                issues = [
-                    {"key": i.key, "line": i.line, "message": i.message} for i in exc.issues
-                ]
+                issues = [{"key": i.key, "line": i.line, "message": i.message} for i in exc.issues]
                 emit(error_json(spec, "bad_input", str(exc.issues[0]), issues), output)
             raise
-        from ..solver.solve import solve as solve_spec
+        from ..solver.engine.solve import solve as solve_spec
 
         result = solve_spec(parsed, solvers=solvers)
         text = render_result(
@@ -183,7 +184,7 @@ def solve(
 
 
 def _solver_choice(solver: str | None) -> tuple[str, ...]:
-    from ..solver.program import SOLVER_ORDER
+    from ..solver.formulation.program import SOLVER_ORDER
 
     if solver is None:
         return SOLVER_ORDER
@@ -218,17 +219,23 @@ def validate(
                 for line in spec_error_lines(exc):
                     err(line)
                 report.append(
-                    {"file": source, "valid": False,
-                     "issues": [{"key": i.key, "line": i.line, "message": i.message}
-                                for i in exc.issues]}
+                    {
+                        "file": source,
+                        "valid": False,
+                        "issues": [
+                            {"key": i.key, "line": i.line, "message": i.message} for i in exc.issues
+                        ],
+                    }
                 )
                 continue
             n_actions, n_monitors = len(parsed.actions), len(parsed.all_monitors())
-            report.append({"file": source, "valid": True, "actions": n_actions,
-                           "monitors": n_monitors})
+            report.append(
+                {"file": source, "valid": True, "actions": n_actions, "monitors": n_monitors}
+            )
             if format == "text":
-                typer.echo(f"{source}: ok ({plural(n_actions, 'action')}, "
-                           f"{plural(n_monitors, 'monitor')})")
+                typer.echo(
+                    f"{source}: ok ({plural(n_actions, 'action')}, {plural(n_monitors, 'monitor')})"
+                )
         if format == "json":
             typer.echo(json.dumps(report, indent=2))
         return int(code)
@@ -243,16 +250,14 @@ def schema(output: OutputOption = None) -> None:
 
 
 # Commands with their own modules (each imports its heavy dependencies only when it runs).
-from . import (  # noqa: E402  (after the shared options above, which they do not need)
-    cmd_batch,
-    cmd_check,
-    cmd_compare,
-    cmd_explain,
-    cmd_frontier,
-    cmd_report,
-    cmd_simulate,
-    cmd_sweep,
-)
+from .commands import batch as cmd_batch
+from .commands import check as cmd_check
+from .commands import compare as cmd_compare
+from .commands import explain as cmd_explain
+from .commands import frontier as cmd_frontier
+from .commands import report as cmd_report
+from .commands import simulate as cmd_simulate
+from .commands import sweep as cmd_sweep
 
 for command in (
     cmd_batch.batch,
@@ -272,8 +277,7 @@ for command in (
 #: own shutdown (tearing down cvxpy, scipy and the solvers' modules) takes about 0.2 s, more
 #: than solving a small spec. batch and check (process pools, Dask) shut down normally.
 QUICK_EXIT = frozenset(
-    {"solve", "validate", "schema", "sweep", "frontier", "compare", "explain", "report",
-     "simulate"}
+    {"solve", "validate", "schema", "sweep", "frontier", "compare", "explain", "report", "simulate"}
 )
 
 

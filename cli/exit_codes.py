@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from ..solver.errors import DeterError, InfeasibleError, SolverError, SpecError
+from ..solver.results.errors import DeterError, InfeasibleError, SolverError, SpecError
 
 
 class ExitCode(IntEnum):

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import DeterError, InfeasibleError, SolverError, SpecError, SpecIssue
-from .loading import load_spec, parse_spec_text
-from .spec import Spec
+from .results.errors import DeterError, InfeasibleError, SolverError, SpecError, SpecIssue
+from .spec.document import Spec
+from .spec.loading import load_spec, parse_spec_text
 
 if TYPE_CHECKING:
-    from .result import Result
+    from .results.result import Result
 
 
 def solve(spec: Spec, **options: Any) -> Result:
-    """Solve a spec: see :func:`deter.solver.solve.solve`."""
-    from .solve import solve as _solve
+    """Solve a spec: see :func:`deter.solver.engine.solve.solve`."""
+    from .engine.solve import solve as _solve
 
     return _solve(spec, **options)
 

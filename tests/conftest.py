@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-#: The environment every CLI test runs in: no colour, a fixed width.
-CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
+from tests.support.cli import CLI_ENV
 
 
 @pytest.fixture

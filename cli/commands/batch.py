@@ -1,0 +1,300 @@
+"""``deter batch``: solve every spec in files, folders and globs, in parallel workers.
+
+The work is done by ``deter.solver.batch.run``; this module parses options, shows progress on a
+terminal, renders the outcomes and maps them to the exit code (the worst per-file code).
+``deter check`` runs through the same function with requirements switched on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..exit_codes import ExitCode, for_status
+from ..options import DebugOption, MaxSizeOption, OutputOption
+from ..render.batch import BatchFormat, OutcomeCode, render_run, run_code, summary
+
+if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
+    from ...solver.analysis.requirements import RequirementOverrides
+    from ...solver.batch.run import BatchOptions, BatchRun, FileOutcome
+
+#: Where an interrupted batch without --resume keeps what it solved.
+DEFAULT_LEDGER = ".deter-batch.jsonl"
+
+
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+PathsArgument = Annotated[
+    list[str], typer.Argument(help="Spec files, folders (searched for *.toml) and glob patterns.")
+]
+BatchFormatOption = Annotated[BatchFormat, typer.Option("--format", "-f", help="Output format.")]
+JobsOption = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: CPUs).")
+]
+MaxFailuresOption = Annotated[
+    int | None, typer.Option("--max-failures", min=1, help="Stop after this many failed files.")
+]
+ResumeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--resume",
+        help="Ledger file: skip files already solved with the same "
+        "content, and record each finished file (JSON lines).",
+    ),
+]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", min=0.001, help="Seconds allowed per file.")
+]
+SolverOption = Annotated[
+    str | None,
+    typer.Option(
+        "--solver",
+        help="Use only this solver (highs or clarabel; programs with cones always use clarabel).",
+    ),
+]
+ExecutorOption = Annotated[
+    Executor, typer.Option("--executor", help="local worker processes, or a Dask cluster.")
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(default with --executor dask: a local cluster).",
+    ),
+]
+NoTimingOption = Annotated[
+    bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl, csv and junit output.")
+]
+
+
+def batch_code(outcome: FileOutcome) -> int:
+    """A file's exit code under ``deter batch`` (as ``deter solve`` would exit)."""
+    return int(for_status(outcome.status))
+
+
+def check_code(outcome: FileOutcome) -> int:
+    """A file's exit code under ``deter check``: 1 when a requirement fails."""
+    if outcome.status in ("bad_input", "solver_error"):
+        return int(for_status(outcome.status))
+    return int(ExitCode.NOT_MET if outcome.failed_requirements else ExitCode.OK)
+
+
+def batch(
+    paths: PathsArgument,
+    format: BatchFormatOption = BatchFormat.table,
+    output: OutputOption = None,
+    jobs: JobsOption = None,
+    max_failures: MaxFailuresOption = None,
+    resume: ResumeOption = None,
+    timeout: TimeoutOption = None,
+    solver: SolverOption = None,
+    executor: ExecutorOption = Executor.local,
+    address: AddressOption = None,
+    no_timing: NoTimingOption = False,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
+) -> None:
+    """Solve many spec files in parallel; exit with the worst per-file code.
+
+    Each file is solved in isolation: a bad file, a solver failure or a crashed worker
+    marks that file only. Ctrl-C stops cleanly and says how to resume.
+    """
+    run_command(
+        "batch",
+        paths,
+        format=format,
+        output=output,
+        jobs=jobs,
+        max_failures=max_failures,
+        resume=resume,
+        timeout=timeout,
+        solver=solver,
+        executor=executor,
+        address=address,
+        no_timing=no_timing,
+        max_size=max_size,
+        debug=debug,
+        check=None,
+    )
+
+
+def run_command(
+    command: str,
+    paths: list[str],
+    *,
+    format: BatchFormat,
+    output: Path | None,
+    jobs: int | None,
+    max_failures: int | None,
+    resume: Path | None,
+    timeout: float | None,
+    solver: str | None,
+    executor: Executor,
+    address: str | None,
+    no_timing: bool,
+    max_size: int,
+    debug: bool,
+    check: RequirementOverrides | None,
+) -> None:
+    """The body shared by ``batch`` and ``check``."""
+    from .. import app as cli
+
+    if address and executor is not Executor.dask:
+        cli.fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
+    if output is not None:
+        # Say so before solving anything, not after a long batch has nowhere to go.
+        folder = output.parent if str(output.parent) else Path(".")
+        if not folder.is_dir():
+            cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: no such folder {str(folder)!r}")
+        if not os.access(folder, os.W_OK):
+            cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: cannot write in {str(folder)!r}")
+    code_of = check_code if check is not None else batch_code
+
+    def body() -> int:
+        from ...solver.batch.run import BatchOptions, Ledger, discover, run_batch
+
+        solvers = cli._solver_choice(solver) if solver else None
+        files, unmatched = discover(paths)
+        # A path that names nothing is a bad-input file of its own, not a usage error,
+        # so that the rest of the batch still runs.
+        files += [p for p in unmatched if p not in files]
+        if not files:
+            cli.fail(ExitCode.BAD_INPUT, "error: no spec files given")
+        options = BatchOptions(
+            solvers=solvers,
+            max_bytes=max_size,
+            timeout=timeout,
+            check=check,
+            # a ledger keeps full results, so a resumed json run is whole
+            keep_results=format is BatchFormat.json or resume is not None,
+        )
+        ledger = Ledger(resume) if resume is not None else None
+        from ...solver.batch.dask_executor import DaskUnavailable
+
+        try:
+            with _progress(len(files)) as advance:
+                run = run_batch(
+                    files,
+                    options,
+                    jobs=jobs,
+                    executor=executor.value,
+                    address=address,
+                    max_failures=max_failures,
+                    is_failure=lambda o: code_of(o) != 0,
+                    ledger=ledger,
+                    on_outcome=advance,
+                )
+        except DaskUnavailable as exc:
+            cli.fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        text = render_run(
+            run,
+            format,
+            code_of,
+            command=command,
+            color=output is None and cli.stdout_is_colour_terminal(),
+            width=cli.terminal_width(),
+            timing=not no_timing,
+        )
+        if text:
+            cli.emit(text, output)
+        _stderr_summary(run, code_of, command)
+        code = run_code(run, code_of)
+        if run.stopped_early:
+            cli.err(
+                f"stopped after {max_failures} failed file(s); {len(run.not_run)} file(s) not run"
+            )
+        if run.interrupted:
+            again = [
+                *paths,
+                *(["-f", format.value] if format is not BatchFormat.table else []),
+                *(["-o", str(output)] if output is not None else []),
+            ]
+            cli.err(_resume_hint(command, again, run, resume, options))
+        return code
+
+    raise typer.Exit(cli.guarded(debug, body))
+
+
+def _resume_hint(
+    command: str, arguments: list[str], run: BatchRun, resume: Path | None, options: BatchOptions
+) -> str:
+    """Keep what was solved in a ledger (the default one without --resume) and say how to go on.
+
+    ``arguments`` are the paths and the output options to repeat (format and file).
+    """
+    from ...solver.batch.run import Ledger
+
+    if resume is None:
+        resume = Path(DEFAULT_LEDGER)
+        kept = Ledger(resume)
+        kept.append([o for o in run.outcomes if not o.resumed], options.fingerprint())
+        kept.close()
+    again = shlex.join(["deter", command, *arguments, "--resume", str(resume)])
+    return (
+        f"interrupted: {len(run.outcomes)} of {len(run.files)} files finished and kept in "
+        f"{resume}; to finish the rest, run (with the same options): {again}"
+    )
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[FileOutcome], None]]:
+    """A rich progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda outcome: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True, no_color="NO_COLOR" in os.environ)
+    failed = 0
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("solving", total=total, failed=0)
+
+        def advance(outcome: FileOutcome) -> None:
+            nonlocal failed
+            failed += outcome.status != "optimal" or bool(outcome.failed_requirements)
+            progress.update(task, advance=1, failed=failed)
+
+        yield advance
+
+
+def _stderr_summary(run: BatchRun, code_of: OutcomeCode, command: str) -> None:
+    from ..render.result import to_console_text
+
+    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    try:
+        width = max(80, os.get_terminal_size(sys.stderr.fileno()).columns)
+    except OSError:
+        width = int(os.environ.get("COLUMNS", "100") or 100)
+    sys.stderr.write(to_console_text(summary(run, code_of, command), color=color, width=width))
+    sys.stderr.flush()

@@ -1,0 +1,56 @@
+"""``deter compare a.toml b.toml``: two policies side by side, differences highlighted."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..options import DebugOption, MaxSizeOption, OutputOption
+from ..render.compare import CompareFormat
+
+
+def compare(
+    first: Annotated[str, typer.Argument(metavar="A", help="The old spec (TOML).")],
+    second: Annotated[str, typer.Argument(metavar="B", help="The new spec (TOML).")],
+    format: Annotated[
+        CompareFormat,
+        typer.Option("--format", "-f", help="Output format (markdown to paste into a review)."),
+    ] = CompareFormat.table,
+    output: OutputOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
+) -> None:
+    """Compare two specs' optimal policies side by side, differences highlighted.
+
+    Total cost, each monitor's rate and cost, and each action's detection and status.
+
+    Exit codes: 0 both solved with every action deterred (whether or not they differ);
+    1 either cannot be met; 2 bad input; 3 either has no verified answer.
+    """
+    from ..app import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..exit_codes import ExitCode, for_status, worst
+
+    if first == "-" and second == "-":
+        fail(ExitCode.BAD_INPUT, "error: only one of A and B can be read from stdin")
+
+    def body() -> int:
+        from ...solver.analysis.compare import compare as compare_results
+        from ...solver.engine.solve import solve
+        from ..render.compare import render_comparison
+
+        a, b = read_spec(first, max_size), read_spec(second, max_size)
+        comparison = compare_results(solve(a), solve(b))
+        emit(
+            render_comparison(
+                comparison,
+                format,
+                color=output is None and stdout_is_colour_terminal(),
+                width=terminal_width(),
+            ),
+            output,
+        )
+        return int(worst([for_status(comparison.a.status), for_status(comparison.b.status)]))
+
+    raise typer.Exit(guarded(debug, body))

@@ -1,0 +1,72 @@
+"""``deter frontier spec.toml``: Becker's probability-severity trade-off for a spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..render.sweep import SeriesFormat
+
+
+def frontier(
+    spec: SpecArgument,
+    low: Annotated[float, typer.Option("--from", help="Smallest cap factor.", min=1e-6)] = 0.25,
+    high: Annotated[float, typer.Option("--to", help="Largest cap factor.", min=1e-6)] = 4.0,
+    points: Annotated[
+        int, typer.Option("--points", help="Factors (log spaced).", min=2, max=10_000)
+    ] = 25,
+    format: Annotated[
+        SeriesFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = SeriesFormat.table,
+    output: OutputOption = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw the frontier to FILE.png or FILE.svg.")
+    ] = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
+) -> None:
+    """Becker's trade-off: least oversight cost and detection bought, across penalty caps.
+
+    Every penalty cap is scaled from --from to --to times its value; the spec's own caps
+    (factor 1) are always included and marked.
+
+    Exit codes: 0 the spec as written is optimal; 1 it cannot be met; 2 bad input;
+    3 no verified answer.
+    """
+    from ..app import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..exit_codes import ExitCode, for_status
+
+    if low >= high:
+        fail(ExitCode.BAD_INPUT, f"error: --from {low:g} must be below --to {high:g}")
+
+    def body() -> int:
+        from ...solver.analysis.frontier import default_factors, run_frontier
+        from ..render.sweep import render_frontier
+
+        parsed = read_spec(spec, max_size)
+        if plot is not None:
+            from .sweep import _check_plot
+
+            _check_plot(plot, 1)
+        result = run_frontier(parsed, default_factors(points, low, high))
+        emit(
+            render_frontier(
+                result,
+                format,
+                color=output is None and stdout_is_colour_terminal(),
+                width=terminal_width(),
+            ),
+            output,
+        )
+        if plot is not None:
+            from ..plots.figures import frontier_figure, write_plot
+
+            write_plot(frontier_figure(result), plot)
+            typer.echo(f"wrote {plot}", err=True)
+        return int(for_status(result.own.status))
+
+    raise typer.Exit(guarded(debug, body))

@@ -1,0 +1,95 @@
+"""``deter sweep``: solve a spec over a range or grid of values of its numeric fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..render.sweep import SeriesFormat
+
+VaryOption = Annotated[
+    list[str],
+    typer.Option(
+        "--vary",
+        help="PATH=start:stop:points or PATH=a,b,c, e.g. "
+        "'actions.reward_hack.penalty_cap=10:200:40'. Repeat for a grid.",
+    ),
+]
+LogOption = Annotated[bool, typer.Option("--log", help="Space start:stop ranges geometrically.")]
+PlotOption = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw the sweep to FILE.png or FILE.svg (needs deter[plot])."),
+]
+
+
+def sweep(
+    spec: SpecArgument,
+    vary: VaryOption,
+    log: LogOption = False,
+    format: Annotated[
+        SeriesFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = SeriesFormat.table,
+    output: OutputOption = None,
+    plot: PlotOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
+) -> None:
+    """Solve SPEC at every value of one or more fields and tabulate cost, rates and what binds.
+
+    Points where the set of binding actions changes are marked '*'; points that cannot be
+    met are reported, not fatal. Exit codes: 0 every point optimal; 1 some point cannot be
+    met; 2 bad input; 3 some point has no verified answer.
+    """
+    from ..app import emit, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..exit_codes import ExitCode, for_status, worst
+
+    def body() -> int:
+        from ...solver.analysis.sweep import parse_vary, run_sweep
+        from ..render.sweep import render_sweep
+
+        parsed = read_spec(spec, max_size)
+        axes = [parse_vary(parsed, text, log) for text in vary]
+        if plot is not None:
+            _check_plot(plot, len(axes))
+        result = run_sweep(parsed, axes)
+        emit(
+            render_sweep(
+                result,
+                format,
+                color=output is None and stdout_is_colour_terminal(),
+                width=terminal_width(),
+            ),
+            output,
+        )
+        if plot is not None:
+            from ..plots.figures import sweep_figure, write_plot
+
+            write_plot(sweep_figure(result), plot)
+            typer.echo(f"wrote {plot}", err=True)
+        codes = [
+            int(for_status(p.status if p.status != "invalid" else "infeasible"))
+            for p in result.points
+        ]
+        return int(worst(codes or [int(ExitCode.OK)]))
+
+    raise typer.Exit(guarded(debug, body))
+
+
+def _check_plot(path: Path, axes: int) -> None:
+    """Refuse an unusable --plot before solving anything."""
+    from ..app import fail
+    from ..exit_codes import ExitCode
+    from ..plots.figures import FORMATS, PlotUnavailable, require_matplotlib
+
+    if path.suffix.lower().lstrip(".") not in FORMATS:
+        fail(ExitCode.BAD_INPUT, f"error: --plot {path}: write .png, .svg or .pdf")
+    if axes > 2:
+        fail(ExitCode.BAD_INPUT, f"error: --plot draws one or two varied values, not {axes}")
+    try:
+        require_matplotlib()
+    except PlotUnavailable as exc:
+        fail(ExitCode.BAD_INPUT, f"error: {exc}")

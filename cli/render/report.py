@@ -1,0 +1,222 @@
+"""One self-contained HTML report: the problem, the policy, the explanation and the plots.
+
+Everything is inline (CSS, SVG plots with text drawn as paths); a Content-Security-Policy
+forbids every fetch, so the file opens the same offline, in a mail attachment or in CI.
+All text from the spec is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING
+
+from .result import (
+    ACTION_HEADERS,
+    DIAGNOSIS_HEADERS,
+    MONITOR_HEADERS,
+    action_rows,
+    diagnosis_rows,
+    monitor_rows,
+    number,
+    summary_lines,
+)
+
+if TYPE_CHECKING:
+    from ...solver.analysis.explain import Explanation
+    from ...solver.analysis.frontier import Frontier
+    from ...solver.analysis.sweep import Sweep
+    from ...solver.results.result import Result
+    from ...solver.spec.document import Spec
+
+_CSS = """
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #1b1b1b; line-height: 1.45; padding: 0 1em; }
+h1 { margin-bottom: 0.1em; } h1 + p { margin-top: 0; color: #555; }
+h2 { border-bottom: 2px solid #1f4e79; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.92em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #eef3f8; }
+#problem-actions td:last-child, #problem-actions th:last-child { text-align: left; }
+tr.yes td { background: #fff7e0; }
+.status-optimal { color: #1e7b34; } .status-infeasible { color: #b36b00; }
+.status-solver_error { color: #b00020; }
+.summary { background: #f6f8fa; padding: 0.6em 1em; border-left: 4px solid #1f4e79; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 0.9em; }
+footer { color: #777; font-size: 0.85em; margin-top: 3em; }
+"""
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    spec: Spec
+    result: Result
+    explanation: Explanation
+    frontier: Frontier | None
+    frontier_svg: str | None
+    sweep: Sweep | None
+    sweep_svg: str | None
+    version: str
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], ident: str, cls: str = "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    klass = f' class="{cls}"' if cls else ""
+    return f'<table id="{ident}"{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _gain(gain: object) -> str:
+    """A gain: a number, or an interval [low, high] where the spec gives one."""
+    if isinstance(gain, tuple | list):
+        return "[" + ", ".join(number(float(g)) for g in gain) + "]"
+    return number(float(gain))  # type: ignore[arg-type]
+
+
+def _problem(spec: Spec) -> str:
+    cap_rows = []
+    compliant = spec.compliant_action
+    detectors: dict[str, list[str]] = {a.name: [] for a in spec.actions}
+    for monitor in spec.all_monitors():
+        for target, q in monitor.detects.items():
+            if q > 0 and target in detectors:
+                detectors[target].append(f"{monitor.name} ({q:g})")
+    for action in spec.actions:
+        cap_rows.append(
+            [
+                action.name + (" (compliant)" if action.name == compliant else ""),
+                _gain(action.gain),
+                "-" if action.name == compliant else number(spec.penalty_cap(action)),
+                ", ".join(detectors[action.name])
+                or ("-" if action.name == compliant else "nothing"),
+            ]
+        )
+    monitor_rows_ = [
+        [m.name, number(m.cost), number(m.min_rate), number(m.max_rate), number(m.false_positive)]
+        for m in spec.all_monitors()
+    ]
+    agent = spec.agent
+    facts = [
+        f"risk aversion {agent.risk_aversion:g}",
+        f"margin {agent.margin:g}",
+        f"penalty on false flags {agent.false_positive_penalty:g}",
+    ]
+    if spec.oversight.budget is not None:
+        facts.append(f"budget {spec.oversight.budget:g}")
+    if spec.penalty.design != "fixed":
+        facts.append(
+            f"penalties chosen ({spec.penalty.design}) at a cost of "
+            f"{spec.penalty.cost:g} per unit of penalty level"
+        )
+    return (
+        "<h2>The problem</h2>"
+        + _table(
+            ["Action", "Gain", "Penalty cap", "Detected by (probability)"],
+            cap_rows,
+            "problem-actions",
+        )
+        + _table(
+            ["Monitor", "Unit cost", "Min rate", "Max rate", "False positive"],
+            monitor_rows_,
+            "problem-monitors",
+        )
+        + f"<p>Agent: {escape(', '.join(facts))}.</p>"
+    )
+
+
+def _policy(result: Result) -> str:
+    status = escape(result.status)
+    lines = "<br>".join(escape(line) for line in summary_lines(result)[1:])
+    out = [
+        f'<h2>The optimal policy</h2><p class="summary"><strong class="status-{status}">'
+        f"{status}</strong><br>{lines}</p>"
+    ]
+    if result.monitors:
+        out.append(_table(MONITOR_HEADERS, monitor_rows(result), "policy", "policy"))
+    if result.actions:
+        out.append(_table(ACTION_HEADERS, action_rows(result), "policy-actions", "policy"))
+    if result.diagnosis is not None:
+        out.append(_table(DIAGNOSIS_HEADERS, diagnosis_rows(result), "diagnosis"))
+    return "".join(out)
+
+
+def _explanation(explanation: Explanation) -> str:
+    out = ['<h2>Why this policy</h2><div id="explanation">']
+    for title, sentences in explanation.paragraphs:
+        out.append(f"<h3>{escape(title)}</h3><ul>")
+        out += [f"<li>{escape(s.strip())}</li>" for s in sentences]
+        out.append("</ul>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def _figure(svg: str | None, ident: str, caption: str) -> str:
+    if not svg:
+        return ""
+    return f'<figure id="{ident}">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def build_html(parts: ReportParts) -> str:
+    spec, result = parts.spec, parts.result
+    title = f"deter report: {spec.name}"
+    body = [
+        f"<h1>{escape(spec.name)}</h1>",
+        f"<p>{escape(spec.problem.description or '')} "
+        f"<small>({escape(spec.source_file)})</small></p>",
+        _problem(spec),
+        _policy(result),
+        _explanation(parts.explanation),
+    ]
+    if parts.frontier_svg:
+        body.append("<h2>Probability–severity frontier</h2>")
+        body.append(
+            _figure(
+                parts.frontier_svg,
+                "frontier-plot",
+                "Least oversight cost, and the detection it buys, as every penalty "
+                "cap is scaled; the star is the spec as written.",
+            )
+        )
+    if parts.sweep_svg and parts.sweep is not None:
+        varied = ", ".join(a.name for a in parts.sweep.axes)
+        body.append(f"<h2>Sweep of {escape(varied)}</h2>")
+        body.append(
+            _figure(
+                parts.sweep_svg,
+                "sweep-plot",
+                "Least oversight cost as the value varies, monitor rates beneath; "
+                "dashed lines mark where the binding actions change, grey "
+                "where the spec cannot be met.",
+            )
+        )
+    body.append(
+        f"<footer>Generated by deter {escape(parts.version)}; solver "
+        f"{escape(result.solver or '-')}; every optimal figure was re-checked "
+        "against the model's constraints.</footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def default_sweep_text(spec: Spec, result: Result) -> str | None:
+    """When no --vary is given: the gain of the action that is most expensive to deter."""
+    if result.status != "optimal":
+        return None
+    binding = [a for a in result.actions if not a.compliant and a.binding]
+    if not binding:
+        return None
+    top = max(binding, key=lambda a: a.shadow_price or 0.0)
+    base = next(a.gain for a in result.actions if a.compliant)
+    gap = top.gain - base
+    if gap <= 0:
+        return None
+    return f"actions.{top.name}.gain={base:g}:{base + 2 * gap:g}:25"

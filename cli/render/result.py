@@ -1,0 +1,354 @@
+"""Rendering results as tables, JSON, CSV and Markdown. No solving happens here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ...solver.results.errors import SpecError
+from ...solver.results.result import Result
+from .strategy import strategy_lines, strategy_sections
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if abs(value) < 1e-12:  # solver round-off around zero
+        return "0"
+    return f"{value:.{digits}g}"
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def to_console_text(renderable: RenderableType, color: bool, width: int) -> str:
+    """Render with rich to a string (colour only when asked: a terminal without NO_COLOR)."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+    console.print(renderable)
+    return buffer.getvalue()
+
+
+# --- one result ------------------------------------------------------------------------
+
+
+def monitor_rows(result: Result) -> list[list[str]]:
+    return [
+        [
+            m.name,
+            number(m.rate),
+            number(m.unit_cost),
+            number(m.cost),
+            percent(m.share),
+            m.at_bound or "",
+        ]
+        for m in result.monitors
+    ]
+
+
+MONITOR_HEADERS = ["Monitor", "Rate", "Unit cost", "Cost", "Share", "At bound"]
+ACTION_HEADERS = [
+    "Action",
+    "Gain",
+    "Penalty",
+    "P(caught)",
+    "E[penalty]",
+    "Net",
+    "Deterred",
+    "Binding",
+    "Shadow",
+]
+ACTION_LEGEND = (
+    "* compliant action (its P(caught) is the false-flag rate).  Net: certainty-equivalent "
+    "gain over complying (<= 0 when deterred).  Shadow: the shadow price, oversight cost "
+    "per extra unit of gain."
+)
+
+
+def action_legend(result: Result) -> str:
+    """The legend; with chosen penalties the shadow price is of the total cost (oversight plus
+    penalty cost), the objective whose dual it is."""
+    if result.penalty_design == "fixed":
+        return ACTION_LEGEND
+    return ACTION_LEGEND.replace("oversight cost per", "total cost (oversight + penalty) per")
+
+
+def action_rows(result: Result) -> list[list[str]]:
+    rows = []
+    for a in result.actions:
+        rows.append(
+            [
+                a.name + ("*" if a.compliant else ""),
+                number(a.gain),
+                number(a.penalty),
+                number(a.detection),
+                number(a.expected_penalty),
+                "-" if a.compliant else number(a.net_incentive),
+                yes_no(a.deterred),
+                "" if a.compliant else yes_no(a.binding),
+                "" if a.compliant else number(a.shadow_price),
+            ]
+        )
+    return rows
+
+
+DIAGNOSIS_HEADERS = [
+    "Action",
+    "Deterrable",
+    "Max detection",
+    "Max exp. penalty",
+    "Penalty cap",
+    "Cap needed",
+    "Why",
+]
+
+
+def diagnosis_rows(result: Result) -> list[list[str]]:
+    if result.diagnosis is None:
+        return []
+    return [
+        [
+            d.name,
+            yes_no(d.deterrable),
+            number(d.max_detection),
+            number(d.max_expected_penalty),
+            number(d.penalty_cap),
+            "none" if d.cap_needed is None else number(d.cap_needed),
+            "" if d.deterrable else d.reason,
+        ]
+        for d in result.diagnosis.actions
+    ]
+
+
+def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    last = len(headers) - 1
+    for k, header in enumerate(headers):
+        text_column = k == 0 or (k == last and header == "Why")
+        table.add_column(
+            Text(header),
+            justify="left" if text_column else "right",
+            no_wrap=not text_column or k == 0,
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # cells are data, never rich markup
+    return table
+
+
+def summary_lines(result: Result) -> list[str]:
+    unit = f" {result.currency}" if result.currency else ""
+    lines = [f"{result.name}: {result.status}"]
+    if result.status == "optimal" and result.penalty_design != "fixed":
+        lines.append(
+            f"total cost: {number(result.total_cost, 6)}{unit} per episode = oversight "
+            f"{number(result.oversight_cost, 6)} + penalty {number(result.penalty_cost, 6)}"
+            f" (penalty design: {result.penalty_design})"
+        )
+        if result.shared_penalty is not None:
+            lines.append(f"shared penalty level: {number(result.shared_penalty, 6)}{unit}")
+    elif result.status == "optimal":
+        lines.append(f"total oversight cost: {number(result.total_cost, 6)}{unit} per episode")
+    if result.verification is not None:
+        v = result.verification
+        state = "passed" if v.passed else "FAILED"
+        lines.append(
+            f"verified: {state} (max relative violation {v.max_relative_violation:.1e}, "
+            f"tolerance {v.tolerance:.0e})"
+        )
+    if result.solver:
+        lines.append(f"solver: {result.solver}")
+    lines += [f"note: {note}" for note in result.notes]
+    if result.status != "optimal" and result.message:
+        lines.append(f"why: {result.message}")
+    if result.diagnosis is not None and result.diagnosis.least_cost is not None:
+        lines.append(
+            f"least cost of full deterrence: {number(result.diagnosis.least_cost, 6)}{unit}"
+            f" (budget {number(result.diagnosis.budget, 6)}{unit})"
+        )
+    return lines
+
+
+def result_table(result: Result) -> RenderableType:
+    parts: list[RenderableType] = []
+    if result.monitors:
+        parts.append(_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
+    if result.actions:
+        parts.append(_table("Actions", ACTION_HEADERS, action_rows(result)))
+        parts.append(Text(action_legend(result) + "\n", style="dim"))
+    if result.diagnosis is not None:
+        parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
+    parts += [_table(*section) for section in strategy_sections(result)]
+    style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
+    summary = Text()
+    for k, line in enumerate(summary_lines(result) + strategy_lines(result)):
+        summary.append(line + "\n", style=f"bold {style}" if k == 0 else "")
+    parts.append(summary)
+    return Group(*parts)
+
+
+def result_json(result: Result, timing: bool = True) -> str:
+    return json.dumps(result.to_dict(timing=timing), indent=2) + "\n"
+
+
+CSV_COLUMNS = [
+    "kind",
+    "name",
+    "rate",
+    "unit_cost",
+    "cost",
+    "share",
+    "gain",
+    "penalty",
+    "detection",
+    "expected_penalty",
+    "net_incentive",
+    "deterred",
+    "binding",
+    "shadow_price",
+    "status",
+    "oversight_cost",
+    "penalty_cost",
+    "penalty_design",
+    "shared_penalty",
+]
+
+
+def result_csv(result: Result) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(
+        {
+            "kind": "total",
+            "name": result.name,
+            "cost": result.total_cost,
+            "status": result.status,
+            "oversight_cost": result.oversight_cost,
+            "penalty_cost": result.penalty_cost,
+            "penalty_design": result.penalty_design,
+            "shared_penalty": result.shared_penalty,
+        }
+    )
+    for m in result.monitors:
+        writer.writerow(
+            {
+                "kind": "monitor",
+                "name": m.name,
+                "rate": m.rate,
+                "unit_cost": m.unit_cost,
+                "cost": m.cost,
+                "share": m.share,
+            }
+        )
+    for a in result.actions:
+        writer.writerow(
+            {
+                "kind": "action",
+                "name": a.name,
+                "gain": a.gain,
+                "penalty": a.penalty,
+                "detection": a.detection,
+                "expected_penalty": a.expected_penalty,
+                "net_incentive": a.net_incentive,
+                "deterred": a.deterred,
+                "binding": a.binding,
+                "shadow_price": a.shadow_price,
+            }
+        )
+    return buffer.getvalue()
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def result_markdown(result: Result) -> str:
+    out = [f"## {result.name}\n"]
+    out += [f"- {line}" for line in summary_lines(result)[1:] + strategy_lines(result)]
+    out.append("")
+    if result.monitors:
+        out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
+    if result.actions:
+        out += [
+            "### Actions\n",
+            markdown_table(ACTION_HEADERS, action_rows(result)),
+            action_legend(result) + "\n",
+        ]
+    if result.diagnosis is not None:
+        out += [
+            "### Why it cannot be met\n",
+            markdown_table(DIAGNOSIS_HEADERS, diagnosis_rows(result)),
+        ]
+    for title, headers, rows in strategy_sections(result):
+        out += [f"### {title}\n", markdown_table(headers, rows)]
+    return "\n".join(out)
+
+
+def render_result(
+    result: Result, fmt: Format, *, color: bool = False, width: int = 120, timing: bool = True
+) -> str:
+    if fmt is Format.json:
+        return result_json(result, timing=timing)
+    if fmt is Format.csv:
+        return result_csv(result)
+    if fmt is Format.markdown:
+        return result_markdown(result)
+    return to_console_text(result_table(result), color=color, width=width)
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def spec_error_lines(error: SpecError) -> list[str]:
+    return [f"error: {issue}" for issue in error.issues]
+
+
+def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]]) -> str:
+    return (
+        json.dumps(
+            {
+                "schema_version": 1,
+                "file": file,
+                "status": status,
+                "total_cost": None,
+                "error": message,
+                "issues": issues,
+            },
+            indent=2,
+        )
+        + "\n"
+    )

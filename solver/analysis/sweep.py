@@ -1,0 +1,514 @@
+"""Sweeps: solving one spec over a range (or a grid) of values of its numeric fields.
+
+A field is addressed by a dotted path in the spec's own vocabulary, with list entries named
+by their ``name``: ``actions.exfiltrate.penalty_cap``, ``monitors.llm_judge.cost``,
+``monitors.llm_judge.detects.reward_hack``, ``agent.risk_aversion``, ``oversight.budget``.
+Paths are resolved against the pydantic spec model itself, so sections and fields added by
+other features (``penalty.*``, ``requirements.*``) can be varied without changes here.
+
+Every point is a full, re-validated spec solved with :func:`deter.solve`; points of the same
+shape reuse one compiled cvxpy program from the cache in ``program.py`` (its Parameters are
+re-assigned, DPP), so a sweep costs about one solver call per point. Points that cannot be
+met are reported with their status, not raised.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..results.errors import SpecError, SpecIssue
+from ..spec.document import Spec, did_you_mean
+from ..spec.loading import _find_model, validate_spec_data
+
+if TYPE_CHECKING:
+    from ..results.result import Result
+
+#: A sweep (or grid) larger than this is refused: it is almost always a typo in ``points``.
+MAX_POINTS = 200_000
+VARY_SOURCE = "--vary"
+
+Step = str | int  # a dict key, or an index into a list of named entries
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPath:
+    """A resolved path: the user's text and the keys/indices that reach it in the spec data."""
+
+    text: str
+    steps: tuple[Step, ...]
+
+
+def _path_error(path: str, message: str) -> SpecError:
+    return SpecError([SpecIssue(file=VARY_SOURCE, key=path, message=message)])
+
+
+def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's fields by the key a spec file uses for them (alias when there is one)."""
+    return {(info.alias or name): info for name, info in model.model_fields.items()}
+
+
+_inner_model = _find_model  # the model class inside an annotation (Optional, tuple[...])
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list):
+        return True
+    return any(_is_sequence(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def _is_mapping(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (dict, Mapping):
+        return True
+    return any(_is_mapping(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def _mapping_value(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (dict, Mapping):
+        return typing.get_args(annotation)[1]
+    for arg in typing.get_args(annotation):
+        if _is_mapping(arg):
+            return _mapping_value(arg)
+    return None
+
+
+def _is_numeric(annotation: Any) -> bool:
+    if annotation is bool:
+        return False
+    if annotation in (float, int):
+        return True
+    if typing.get_origin(annotation) in (tuple, list, dict, Mapping):
+        return False
+    return any(_is_numeric(arg) for arg in typing.get_args(annotation))
+
+
+def resolve_path(spec: Spec, path: str) -> FieldPath:
+    """Check that ``path`` names one numeric field of ``spec``; raise SpecError if not."""
+    parts = [p for p in path.strip().split(".")]
+    if not path.strip() or any(not p for p in parts):
+        raise _path_error(path, "a path is dotted keys, e.g. actions.reward_hack.gain")
+    model: type[BaseModel] = type(spec)
+    node: Any = spec
+    steps: list[Step] = []
+    k = 0
+    while k < len(parts):
+        part = parts[k]
+        fields = _fields_by_key(model)
+        if part not in fields:
+            where = ".".join(parts[:k]) or "the spec"
+            raise _path_error(
+                path,
+                f"{where} has no key {part!r}"
+                + did_you_mean(part, fields)
+                + f"; keys there: {', '.join(sorted(fields))}",
+            )
+        info = fields[part]
+        annotation = info.annotation
+        value = getattr(node, _attr_name(model, part), None) if node is not None else None
+        steps.append(part)
+        inner = _inner_model(annotation)
+        last = k == len(parts) - 1
+        if inner is not None and _is_sequence(annotation):
+            entries = list(value or ())
+            names = [getattr(e, "name", None) for e in entries]
+            if last:
+                raise _path_error(
+                    path, f"name an entry after {part!r}: " + ", ".join(map(str, names))
+                )
+            name = parts[k + 1]
+            if name not in names:
+                raise _path_error(
+                    path,
+                    f"no {part} entry named {name!r}"
+                    + did_you_mean(name, [n for n in names if n])
+                    + (f"; entries: {', '.join(map(str, names))}" if names else ""),
+                )
+            index = names.index(name)
+            steps.append(index)
+            node, model = entries[index], inner
+            k += 2
+            if k == len(parts):
+                raise _path_error(
+                    path,
+                    f"{'.'.join(parts)} is an entry; add a field: "
+                    + ", ".join(sorted(_numeric_keys(inner))),
+                )
+            continue
+        if inner is not None:
+            if last:
+                raise _path_error(
+                    path,
+                    f"{part} is a section; add a field: " + ", ".join(sorted(_numeric_keys(inner))),
+                )
+            node, model = value, inner
+            k += 1
+            continue
+        if _is_mapping(annotation):
+            if k + 2 != len(parts):
+                raise _path_error(
+                    path,
+                    f"{part} is a table: name exactly one key after it, "
+                    f"e.g. {'.'.join(parts[: k + 1])}.<name>",
+                )
+            if not _is_numeric(_mapping_value(annotation)):
+                raise _path_error(path, f"the values of {part} are not numbers")
+            steps.append(parts[k + 1])  # an unknown key is caught when the point is validated
+            return FieldPath(path, tuple(steps))
+        if not last:
+            raise _path_error(path, f"{'.'.join(parts[: k + 1])} is a value, not a table")
+        if not _is_numeric(annotation):
+            raise _path_error(path, f"{part} is not a numeric field")
+        return FieldPath(path, tuple(steps))
+    raise _path_error(path, "incomplete path")  # pragma: no cover - loop always returns
+
+
+def _attr_name(model: type[BaseModel], key: str) -> str:
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return name
+    return key
+
+
+def _numeric_keys(model: type[BaseModel]) -> list[str]:
+    return [
+        key
+        for key, info in _fields_by_key(model).items()
+        if _is_numeric(info.annotation) or _is_mapping(info.annotation)
+    ]
+
+
+# --- setting values ---------------------------------------------------------------------
+
+
+def spec_data(spec: Spec) -> dict[str, Any]:
+    """The spec as the plain data it was validated from (keys as a spec file writes them)."""
+    return _lists(spec.model_dump(by_alias=True, exclude_unset=True))
+
+
+def _lists(value: Any) -> Any:
+    """Tuples become lists, as TOML data has them (error messages then name the entries)."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
+
+
+def _assign(data: dict[str, Any], steps: Sequence[Step], value: float) -> None:
+    node: Any = data
+    for step, following in itertools.pairwise(steps):
+        if isinstance(step, int):
+            node = node[step]
+            continue
+        child = node.get(step)
+        if child is None:
+            child = [] if isinstance(following, int) else {}
+            node[step] = child
+        node = child
+    node[steps[-1]] = value
+
+
+def respec(
+    spec: Spec,
+    changes: Mapping[FieldPath, float],
+    base: Mapping[str, Any] | None = None,
+) -> Spec:
+    """A re-validated copy of ``spec`` with each path set to its value.
+
+    Raises SpecError (naming the path and value) when a value is out of range for its field
+    or breaks a cross-field rule, e.g. a min_rate above the max_rate.
+    """
+    data = copy.deepcopy(dict(base) if base is not None else spec_data(spec))
+    for path, value in changes.items():
+        _assign(data, path.steps, float(value))
+    try:
+        new = validate_spec_data(data, file=spec.source_file)
+    except SpecError as exc:
+        setting = ", ".join(f"{p.text}={v:g}" for p, v in changes.items())
+        raise SpecError(
+            [
+                SpecIssue(file=i.file, key=i.key, message=f"{i.message} (with {setting})")
+                for i in exc.issues
+            ]
+        ) from None
+    new._source_file = spec._source_file
+    new._source_text = spec._source_text
+    return new
+
+
+def set_value(spec: Spec, path: str, value: float) -> Spec:
+    """``spec`` with one numeric field, addressed by its dotted path, set to ``value``."""
+    return respec(spec, {resolve_path(spec, path): value})
+
+
+def get_value(spec: Spec, path: FieldPath | str) -> float | None:
+    """The current value at a path (None when unset), as the spec data holds it."""
+    resolved = path if isinstance(path, FieldPath) else resolve_path(spec, path)
+    node: Any = spec.model_dump(by_alias=True)
+    for step in resolved.steps:
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif isinstance(node, list | tuple) and isinstance(step, int):
+            node = node[step]
+        else:
+            return None
+        if node is None:
+            return None
+    return float(node) if isinstance(node, int | float) else None
+
+
+# --- axes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    path: FieldPath
+    values: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.text
+
+
+def _number(text: str, path: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise _path_error(path, f"{what} {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise _path_error(path, f"{what} must be finite, not {text.strip()!r}")
+    return value
+
+
+def parse_values(text: str, path: str = "", log: bool = False) -> tuple[float, ...]:
+    """``start:stop:points`` (evenly spaced, or geometrically with ``log``) or ``a,b,c``."""
+    text = text.strip()
+    if not text:
+        raise _path_error(path, "no values: write start:stop:points or a comma list")
+    if ":" in text:
+        pieces = text.split(":")
+        if len(pieces) != 3:
+            raise _path_error(path, f"{text!r}: a range is start:stop:points, e.g. 10:200:40")
+        start = _number(pieces[0], path, "start")
+        stop = _number(pieces[1], path, "stop")
+        try:
+            points = int(pieces[2])
+        except ValueError:
+            raise _path_error(path, f"points {pieces[2]!r} is not a whole number") from None
+        if points < 1:
+            raise _path_error(path, f"points must be at least 1, not {points}")
+        if points > MAX_POINTS:
+            raise _path_error(path, f"{points} points is over the limit of {MAX_POINTS:,}")
+        if log:
+            if start <= 0 or stop <= 0:
+                raise _path_error(path, "--log needs a start and stop above 0")
+            grid = np.geomspace(start, stop, points)
+        else:
+            grid = np.linspace(start, stop, points)
+        return tuple(float(v) for v in grid)
+    return tuple(_number(piece, path, "value") for piece in text.split(","))
+
+
+def parse_vary(spec: Spec, text: str, log: bool = False) -> Axis:
+    """One ``--vary 'PATH=start:stop:points'`` (or ``PATH=a,b,c``) checked against ``spec``."""
+    if "=" not in text:
+        raise _path_error(
+            text,
+            "write PATH=start:stop:points or PATH=a,b,c "
+            "(e.g. actions.reward_hack.penalty_cap=10:200:40)",
+        )
+    path_text, _, values_text = text.partition("=")
+    path_text = path_text.strip()
+    path = resolve_path(spec, path_text)
+    values = parse_values(values_text, path_text, log)
+    # Each value alone must be valid for its field: a bad range is the user's mistake, so
+    # it is refused before anything is solved (a clash between two axes is a point's status).
+    base = spec_data(spec)
+    for value in values:
+        respec(spec, {path: value}, base)
+    return Axis(path, values)
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    index: tuple[int, ...]  # position on each axis
+    values: tuple[float, ...]  # one per axis
+    status: str  # a Result status, or "invalid" for a combination the spec rules refuse
+    total_cost: float | None
+    rates: dict[str, float]
+    detection: dict[str, float]
+    binding: tuple[str, ...]
+    message: str = ""
+    binding_changed: bool = False  # the binding set differs from a neighbouring solved point
+    result: Result | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    currency: str
+    axes: tuple[Axis, ...]
+    points: tuple[SweepPoint, ...]
+    monitor_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    seconds: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a.values) for a in self.axes)
+
+    def statuses(self) -> list[str]:
+        return [p.status for p in self.points]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain object per point (the JSON output): varied paths, status, cost, rates."""
+        records = []
+        for p in self.points:
+            record: dict[str, Any] = {a.name: v for a, v in zip(self.axes, p.values, strict=True)}
+            record.update(
+                status=p.status,
+                total_cost=_finite(p.total_cost),
+                rates={k: _finite(v) for k, v in p.rates.items()},
+                detection={k: _finite(v) for k, v in p.detection.items()},
+                binding=list(p.binding),
+                binding_changed=p.binding_changed,
+                message=p.message,
+            )
+            records.append(record)
+        return records
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def grid(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], tuple[float, ...]]]:
+    """Every combination of the axes' values, the last axis varying fastest."""
+    for index in itertools.product(*(range(len(a.values)) for a in axes)):
+        yield index, tuple(a.values[k] for a, k in zip(axes, index, strict=True))
+
+
+def run_sweep(
+    spec: Spec,
+    axes: Sequence[Axis],
+    *,
+    solve: Callable[[Spec], Result] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Sweep:
+    """Solve ``spec`` at every point of the grid spanned by ``axes``."""
+    import time
+
+    if not axes:
+        raise _path_error("", "nothing to vary: give at least one --vary")
+    size = math.prod(len(a.values) for a in axes)
+    if size > MAX_POINTS:
+        raise _path_error(
+            ", ".join(a.name for a in axes),
+            f"the grid has {size:,} points, over the limit of {MAX_POINTS:,}",
+        )
+    if solve is None:
+        from ..engine.solve import solve as solve_spec
+
+        solve = solve_spec
+    started = time.perf_counter()
+    base = spec_data(spec)
+    raw: list[SweepPoint] = []
+    for done, (index, values) in enumerate(grid(axes)):
+        changes = {a.path: v for a, v in zip(axes, values, strict=True)}
+        try:
+            point_spec = respec(spec, changes, base)
+        except SpecError as exc:
+            raw.append(
+                SweepPoint(
+                    index,
+                    values,
+                    "invalid",
+                    None,
+                    {},
+                    {},
+                    (),
+                    message="; ".join(str(i.message) for i in exc.issues),
+                )
+            )
+        else:
+            raw.append(_point(index, values, solve(point_spec)))
+        if progress is not None:
+            progress(done + 1, size)
+    points = _mark_changes(raw, [len(a.values) for a in axes])
+    monitors = _union(p.rates for p in points) or tuple(m.name for m in spec.all_monitors())
+    return Sweep(
+        name=spec.name,
+        currency=spec.problem.currency,
+        axes=tuple(axes),
+        points=tuple(points),
+        monitor_names=monitors,
+        action_names=tuple(a.name for a in spec.actions),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _point(index: tuple[int, ...], values: tuple[float, ...], result: Result) -> SweepPoint:
+    return SweepPoint(
+        index=index,
+        values=values,
+        status=result.status,
+        total_cost=result.total_cost,
+        rates={m.name: m.rate for m in result.monitors},
+        detection={a.name: a.detection for a in result.actions if not a.compliant},
+        binding=tuple(a.name for a in result.actions if a.binding),
+        message="" if result.status == "optimal" else result.message,
+        result=result,
+    )
+
+
+def _mark_changes(points: list[SweepPoint], shape: list[int]) -> list[SweepPoint]:
+    """Flag points whose binding set differs from the solved point before them on any axis."""
+    by_index = {p.index: p for p in points}
+    marked = []
+    for p in points:
+        changed = False
+        if p.ok:
+            for axis in range(len(shape)):
+                if p.index[axis] == 0:
+                    continue
+                before = list(p.index)
+                before[axis] -= 1
+                neighbour = by_index[tuple(before)]
+                if neighbour.ok and set(neighbour.binding) != set(p.binding):
+                    changed = True
+        marked.append(p if not changed else _replace(p, binding_changed=True))
+    return marked
+
+
+def _replace(point: SweepPoint, **changes: Any) -> SweepPoint:
+    from dataclasses import replace
+
+    return replace(point, **changes)
+
+
+def _union(maps: Iterator[dict[str, float]] | Any) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for mapping in maps:
+        for name in mapping:
+            names.setdefault(name, None)
+    return tuple(names)

@@ -1,0 +1,177 @@
+"""Saying why a spec cannot be met.
+
+For each non-compliant action: the highest detection and expected penalty any allowed
+monitoring reaches (ignoring the budget), whether that deters it, and a penalty cap that
+would. For a budget: the least cost that full deterrence needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from scipy.optimize import linprog, minimize
+
+from ..formulation.components.deterrence import incentive_rows
+from ..model.arrays import ProblemArrays
+from ..model.detection import detection_probability, false_flag_rate, log_escape
+from ..model.utility import FloatArray
+from ..results.result import ActionDiagnosis, Diagnosis
+
+
+def _best_deterrence(
+    arrays: ProblemArrays, row: int, loss: float, flag_loss: float
+) -> tuple[float, float]:
+    """max over allowed rates of d_i P_i - d_0 P_0, the program's incentive row; returns
+    (P_i, P_0) at the maximiser.
+
+    Without a false-positive penalty every rate at its ceiling maximises all detections at
+    once. Otherwise: linear detection (with ROC envelopes) is a small LP in (x, P_i, t);
+    exponential detection maximises d_i (1 - exp(-L_i x)) - d_0 phi x, concave, where
+    phi x is the tangent bound on P_0 that the program uses (features/exponential.py), so
+    the diagnosis explains the program's answer rather than a looser model.
+    """
+    i = arrays.deviations[row]
+    q = np.asarray(arrays.detection[i].todense()).ravel()
+    f = arrays.false_positive
+    if flag_loss == 0 or not np.any(f > 0):
+        x = arrays.max_rate
+        detection = detection_probability(arrays, x)[i]
+        return float(detection), false_flag_rate(arrays, x)
+    bounds = [(lo, hi) for lo, hi in zip(arrays.min_rate, arrays.max_rate, strict=True)]
+    if arrays.detection_model == "exponential":
+        return _best_exponential(q, f, loss, flag_loss, bounds)
+    m = arrays.n_monitors
+    curves = [curve for curve in arrays.roc if curve.action == i]
+    n = len(curves)
+    # variables (x_1..x_m, P, t_1..t_n); maximise loss * P - flag_loss * f.x
+    c = np.concatenate([flag_loss * f, [-loss], np.zeros(n)])
+    rows = [np.concatenate([-q, [1.0], -np.ones(n)])]  # P <= q.x + sum t
+    bound_of_rows = [0.0]
+    for k, curve in enumerate(curves):
+        for slope, intercept in zip(*curve.segments, strict=True):
+            row_k = np.zeros(m + 1 + n)  # t_k <= slope x_j + intercept
+            row_k[curve.monitor], row_k[m + 1 + k] = -slope, 1.0
+            rows.append(row_k)
+            bound_of_rows.append(float(intercept))
+    bounds += [(0.0, 1.0)] + [(None, None)] * n
+    solution = linprog(c, A_ub=np.array(rows), b_ub=bound_of_rows, bounds=bounds, method="highs")
+    if solution.status != 0:
+        x = arrays.max_rate
+        return float(detection_probability(arrays, x)[i]), float(f @ x)
+    x, p = solution.x[:m], float(solution.x[m])
+    return p, float(f @ x)
+
+
+def _best_exponential(
+    q: FloatArray, f: FloatArray, loss: float, flag_loss: float, bounds: list[tuple[float, float]]
+) -> tuple[float, float]:
+    """argmax over the box of loss (1 - exp(-L x)) - flag_loss phi x (concave, smooth);
+    returns (P_i, phi x)."""
+    intensity, tangent = log_escape(q), log_escape(f)
+
+    def negative(x: FloatArray) -> tuple[float, FloatArray]:
+        survive = float(np.exp(-(intensity @ x)))
+        value = loss * (1 - survive) - flag_loss * float(tangent @ x)
+        return -value, -(loss * survive * intensity - flag_loss * tangent)
+
+    start = np.array([hi for _, hi in bounds])
+    solution = minimize(
+        negative,
+        start,
+        jac=True,
+        bounds=bounds,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-12},
+    )
+    x = np.clip(solution.x, [lo for lo, _ in bounds], start)
+    return float(-np.expm1(-(intensity @ x))), float(tangent @ x)
+
+
+def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:
+    """The penalty F with u(g) - u(g - F) = loss_needed (relative-wealth units), if any."""
+    if loss_needed <= 0:
+        return 0.0
+    if not math.isfinite(loss_needed):
+        return None
+    if r == 0:
+        return loss_needed
+    if r > 0 and r * relative_gain > 700:
+        # exp would overflow: log1p(a) = log(a) for huge a (issue 7, stable CARA numbers).
+        return (math.log(loss_needed * r) + r * relative_gain) / r
+    argument = loss_needed * r * math.exp(min(r * relative_gain, 700.0))
+    if argument <= -1:
+        return None  # a risk-seeking agent's loss from any penalty is bounded
+    return math.log1p(argument) / r
+
+
+def diagnose(arrays: ProblemArrays, least_cost: float | None = None) -> Diagnosis:
+    """Explain infeasibility. ``least_cost`` is the cost of full deterrence without budget."""
+    rows = incentive_rows(arrays)
+    findings: list[ActionDiagnosis] = []
+    for row, i in enumerate(arrays.deviations):
+        name = arrays.action_names[i]
+        cap = float(arrays.penalty_cap[i])
+        loss = float(rows.loss[row])
+        p, p0 = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
+        reached = loss * p - rows.false_flag_loss * p0
+        need = float(rows.need[row])
+        deterrable = reached >= need - 1e-9 * max(1.0, abs(need))
+        relative_gain = float(arrays.gain[i] - arrays.gain[arrays.compliant])
+        if p > 0:
+            cap_needed = _cap_for(
+                (need + rows.false_flag_loss * p0) / p, relative_gain, arrays.risk_aversion
+            )
+        else:
+            cap_needed = None
+        if deterrable:
+            reason = "deterrable"
+        elif p == 0:
+            reason = "no monitor or audit can detect it, and it pays more than complying"
+        else:
+            reason = (
+                f"the most monitoring allowed catches it with probability {p:.4g}, an expected "
+                f"penalty of {p * cap:.4g}"
+            )
+            if rows.false_flag_loss * p0 > 0:
+                reason += (
+                    f" (net of the {rows.false_flag_loss * p0:.4g} an honest agent then expects "
+                    f"to lose to false flags: {p * cap - rows.false_flag_loss * p0:.4g})"
+                )
+            reason += f" against a gain of {relative_gain:.4g} over complying"
+            reason += (
+                f"; a penalty cap of {cap_needed:.4g} would deter it"
+                if cap_needed is not None
+                else "; no penalty cap would deter it"
+            )
+        findings.append(
+            ActionDiagnosis(
+                name=name,
+                deterrable=bool(deterrable),
+                max_detection=p,
+                max_expected_penalty=p * cap,
+                penalty_cap=cap,
+                cap_needed=cap_needed,
+                reason=reason,
+            )
+        )
+    blocked = [f for f in findings if not f.deterrable]
+    if blocked:
+        names = ", ".join(f.name for f in blocked)
+        reason = f"cannot be deterred by any allowed monitoring: {names}"
+    elif arrays.budget is not None and least_cost is not None and least_cost > arrays.budget:
+        reason = (
+            f"full deterrence needs an oversight cost of {least_cost:.6g}, "
+            f"over the budget of {arrays.budget:.6g}"
+        )
+    else:
+        reason = "the actions can each be deterred, but not all by one policy within the limits"
+    return Diagnosis(
+        reason=reason, actions=tuple(findings), least_cost=least_cost, budget=arrays.budget
+    )
+
+
+def without_budget(arrays: ProblemArrays) -> ProblemArrays:
+    # Penalties at their caps: the least oversight cost, which is what a budget limits.
+    return replace(arrays, budget=None, penalty_design="fixed", penalty_cost=0.0)

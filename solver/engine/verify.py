@@ -1,0 +1,167 @@
+"""Checking a policy against the model, independently of the program that produced it.
+
+The check does not reuse the program's rows: it evaluates the agent's expected utility of
+every action directly from the model's definition (CARA utility, detection min(1, Qx),
+false flags f.x) and compares each deviation with compliance. A solver's own status is
+never taken as proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.arrays import ProblemArrays
+from ..model.detection import detection_probability, false_flag_rate
+from ..model.penalties import penalty_cost_of, penalty_violations
+from ..model.stable import incentive_violation, overflows
+from ..model.utility import FloatArray, expected_utility, utility
+from ..results.result import Check, Verification
+
+#: Largest violation accepted, relative to the magnitude of the terms compared
+#: (an absolute floor of the same size applies to terms below 1).
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class PolicyEvaluation:
+    """What a policy does to the agent: detection and expected utility of every action."""
+
+    detection: FloatArray  # P_i, all actions (the compliant one: its false-flag rate P_0)
+    expected_utility: FloatArray  # EU_i, wealth measured relative to the compliant gain
+    net_incentive: FloatArray  # EU_i - EU_0 (0 for the compliant action)
+    utility_scale: FloatArray  # magnitude of the terms in each comparison
+
+
+def evaluate_policy(
+    arrays: ProblemArrays, rates: FloatArray, penalties: FloatArray | None = None
+) -> PolicyEvaluation:
+    """The agent's view of a policy (``penalties``: per action, default the caps).
+
+    Wealth is measured relative to the compliant gain g_0 and utilities are multiplied by
+    exp(r g_0), a positive factor, so comparisons are those of the model and ``exp`` stays in
+    range; the margin is multiplied by the same factor.
+    """
+    r = arrays.risk_aversion
+    detection = detection_probability(arrays, rates)
+    detection[arrays.compliant] = false_flag_rate(arrays, rates)
+    penalty = (arrays.penalty_cap if penalties is None else np.asarray(penalties, float)).copy()
+    penalty[arrays.compliant] = arrays.false_positive_penalty
+    relative = arrays.gain - arrays.gain[arrays.compliant]
+    eu = expected_utility(relative, penalty, detection, r)
+    net = eu - eu[arrays.compliant]
+    # The magnitude of the terms compared (not floored at 1 money unit): a violation is
+    # judged relative to the row's own numbers, so gains of 1e-9 are checked as strictly
+    # as gains of 1 (issue 7).
+    with np.errstate(invalid="ignore"):
+        terms = np.maximum(
+            (1 - detection) * np.abs(utility(relative, r)),
+            detection * np.abs(utility(relative - penalty, r)),
+        )
+    scale = np.maximum(terms, terms[arrays.compliant])
+    return PolicyEvaluation(detection, eu, net, scale)
+
+
+class Checks:
+    """The constraint families re-checked at a policy, and the verdict on them."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def add(
+        self, name: str, violation: FloatArray, scale: FloatArray | float, floor: float = 1.0
+    ) -> None:
+        """Record one family: ``violation`` > 0 where violated, relative to max(floor, scale).
+
+        NaN counts as an infinite violation: an unreadable answer never passes.
+        """
+        violation = np.atleast_1d(np.asarray(violation, dtype=float))
+        if violation.size == 0:
+            self.checks.append(Check(name, 0.0, 0.0))
+            return
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = violation / np.maximum(floor, np.asarray(scale, dtype=float))
+        relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
+        relative = np.where(np.isnan(relative), np.inf, relative)
+        violation = np.where(np.isnan(violation), np.inf, violation)
+        self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
+
+    def verdict(self, tolerance: float) -> Verification:
+        worst_abs = max(c.max_violation for c in self.checks)
+        worst_rel = max(c.max_relative_violation for c in self.checks)
+        return Verification(
+            passed=bool(worst_rel <= tolerance),
+            tolerance=tolerance,
+            max_violation=max(0.0, worst_abs),
+            max_relative_violation=max(0.0, worst_rel),
+            checks=tuple(self.checks),
+        )
+
+
+def not_finite(tolerance: float) -> Verification:
+    """The verdict on a policy with NaN or infinite rates."""
+    nan = float("nan")
+    return Verification(False, tolerance, nan, nan, (Check("finite_rates", nan, nan),))
+
+
+def margin_in_utility(arrays: ProblemArrays) -> float:
+    r = arrays.risk_aversion
+    return arrays.margin * (float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0)
+
+
+def verify_policy(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    reported_cost: float,
+    tolerance: float = TOLERANCE,
+    penalties: FloatArray | None = None,
+) -> Verification:
+    """Re-check every constraint of full deterrence at ``rates`` (and chosen ``penalties``,
+    one per action, when the penalty design makes them decisions; default the caps)."""
+    checks = Checks()
+    add = checks.add
+
+    if not np.all(np.isfinite(rates)):
+        return not_finite(tolerance)
+    add("min_rate", arrays.min_rate - rates, 1.0)
+    add("max_rate", rates - arrays.max_rate, 1.0)
+    evaluation = evaluate_policy(arrays, rates, penalties)
+    dev = arrays.deviations
+    margin = margin_in_utility(arrays)
+    chosen_penalty = arrays.penalty_cap if penalties is None else np.asarray(penalties, float)
+    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
+    if overflows(
+        np.append(relative_gain, 0.0),
+        np.append(chosen_penalty[dev], arrays.false_positive_penalty),
+        arrays.risk_aversion,
+    ):
+        # exp(-r w) leaves float range: compare in log space (stable.py), relative to the
+        # largest term.
+        violation, _ = incentive_violation(
+            relative_gain,
+            chosen_penalty[dev],
+            evaluation.detection[dev],
+            float(evaluation.detection[arrays.compliant]),
+            arrays.false_positive_penalty,
+            arrays.risk_aversion,
+            arrays.margin,
+            float(arrays.gain[arrays.compliant]),
+        )
+        add("incentive", violation, 1.0)
+    else:
+        add(
+            "incentive",
+            evaluation.net_incentive[dev] + margin,
+            evaluation.utility_scale[dev] + margin,
+            floor=1e-300,
+        )
+    cost = float(arrays.cost @ rates)
+    if arrays.budget is not None:
+        add("budget", np.array([cost - arrays.budget]), max(abs(arrays.budget), abs(cost)))
+    chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
+    for name, (violation, scale) in penalty_violations(arrays, chosen).items():
+        add(name, violation, scale)
+    total = cost + penalty_cost_of(arrays, chosen)
+    add("reported_cost", np.array([abs(total - reported_cost)]), max(abs(total), 1.0))
+    return checks.verdict(tolerance)

@@ -1,0 +1,59 @@
+"""Linear detection: each inspection is an independent chance to catch the action.
+
+P_i(x) = min(1, sum_j q_ij x_j)    and    P_0(x) = sum_j f_j x_j   (false flags)
+
+(spec format v1). The program's P_i is a lower bound on min(1, Qx) (P_i <= Q_i x,
+P_i <= 1), which is exact for what the incentive constraints need: they only ask P_i to be
+large enough, and the reported detection is recomputed as min(1, Qx) after the solve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ...model.arrays import ProblemArrays
+from .base import Component, Context, Value
+
+
+class LinearDetection(Component):
+    def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
+        return {
+            "detection_matrix": arrays.detection[arrays.deviations],
+            "false_positive": arrays.false_positive,
+        }
+
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+        q = ctx.add_data("detection_matrix", values["detection_matrix"], nonneg=True)
+        f = ctx.add_data("false_positive", values["false_positive"], nonneg=True)
+        ctx.constraints["detection_reach"] = ctx.detection <= q @ ctx.rates
+        ctx.constraints["detection_at_most_one"] = ctx.detection <= 1
+        ctx.constraints["false_flags"] = ctx.false_flags == f @ ctx.rates
+
+
+def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[str, ...]:
+    """Notes on actions whose detecting monitors' rates add up to more than 1.
+
+    Linear detection counts each inspection as a separate chance, which a schedule can
+    honour only when the inspections of one episode never overlap, i.e. when the rates of the
+    monitors that detect an action add up to at most 1. Above that, overlap is forced, and
+    for independent monitors P(caught) = 1 - prod_j (1 - q_ij x_j) is below sum_j q_ij x_j.
+    """
+    if arrays.detection_model != "linear":
+        return ()
+    detects = arrays.detection[arrays.deviations] > 0
+    coverage = np.asarray(detects @ rates).ravel()
+    over = [
+        (arrays.action_names[i], float(c))
+        for i, c in zip(arrays.deviations, coverage, strict=True)
+        if c > 1 + 1e-9
+    ]
+    if not over:
+        return ()
+    names = ", ".join(f"{name} ({total:.3g})" for name, total in over)
+    return (
+        "the rates of the monitors that detect " + names + " add up to more than 1: their "
+        "inspections must overlap, and linear detection then overstates P(caught) for "
+        'independent monitors; set [oversight] detection = "exponential" to model them',
+    )

@@ -1,0 +1,47 @@
+"""Monitor rates, their cost, and the oversight budget.
+
+x_j in [min_rate_j, max_rate_j]; cost = sum_j c_j x_j; with a budget B, sum_j c_j x_j <= B.
+The objective is scaled by the largest cost so that its coefficients are of order one
+(the scale is undone when duals are read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ...model.arrays import ProblemArrays
+from .base import Component, Context, Value
+
+
+def cost_scale(arrays: ProblemArrays) -> float:
+    largest = float(np.max(arrays.cost, initial=0.0))
+    return largest if largest > 0 else 1.0
+
+
+class MonitoringCost(Component):
+    def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
+        return {
+            "scaled_cost": arrays.cost / cost_scale(arrays),
+            "min_rate": arrays.min_rate,
+            "max_rate": arrays.max_rate,
+        }
+
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+        x = ctx.rates
+        ctx.constraints["min_rate"] = x >= ctx.add_data("min_rate", values["min_rate"])
+        ctx.constraints["max_rate"] = x <= ctx.add_data("max_rate", values["max_rate"])
+        ctx.objective["oversight"] = ctx.add_data("scaled_cost", values["scaled_cost"]) @ x
+
+
+class Budget(Component):
+    """sum_j c_j x_j <= B, in the scaled units of the objective."""
+
+    def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
+        assert arrays.budget is not None
+        return {"scaled_budget": arrays.budget / cost_scale(arrays)}
+
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+        budget = ctx.add_data("scaled_budget", values["scaled_budget"])
+        ctx.constraints["budget"] = ctx.objective["oversight"] <= budget

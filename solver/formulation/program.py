@@ -1,0 +1,167 @@
+"""Compiling features into one cvxpy program, caching it by shape, and solving it quietly.
+
+Modelling stays apart from solving: :func:`compile_program` only builds; ``solve`` on the
+compiled program only runs solvers. Programs of small specs are built from cvxpy
+Parameters and cached by their shape key, so specs of the same shape (in a batch, a sweep)
+reuse one compiled problem and cvxpy's cached canonicalisation (DPP). Large specs are built
+from sparse constants instead: a dense Parameter of 10,000 x 100 detections would cost more
+than it saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from ..engine.certificate import is_linear_program
+from ..model.arrays import ProblemArrays
+from .components import Component, components_for
+from .components.base import Context, dense_array
+
+#: Specs with at most this many detection entries (deviations x monitors) are parametric.
+PARAMETRIC_LIMIT = 20_000
+#: Solvers tried in order; the next one is used when one fails or its answer fails verification.
+SOLVER_ORDER: tuple[str, ...] = ("HIGHS", "CLARABEL")
+_CACHE_SIZE = 64
+
+
+@dataclass
+class CompiledProgram:
+    components: list[Component]
+    context: Context
+    problem: cp.Problem
+    key: tuple[Any, ...]
+
+    @functools.cached_property
+    def linear(self) -> bool:
+        """True for a linear program (every constraint affine); False when a feature adds cones."""
+        return is_linear_program(self.problem)
+
+    def load(self, arrays: ProblemArrays) -> None:
+        """Assign a spec's numbers to the Parameters (parametric programs only)."""
+        if not self.context.parametric:
+            return
+        for component in self.components:
+            for name, value in component.values(arrays).items():
+                parameter = self.context.data[name]
+                parameter.value = dense_array(value)
+
+    def solve(self, solver: str, **options: Any) -> str:
+        """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr.
+
+        ``options`` go to the solver as they are (e.g. tighter tolerances, ``retry.py``).
+        No warm start: an answer must not depend on which spec this cached program solved
+        before (byte-identical output across runs and ``--jobs`` values).
+        """
+        options.setdefault("warm_start", False)
+        with quiet_native_output():
+            self.problem.solve(solver=solver, verbose=False, **options)
+        return str(self.problem.status)
+
+
+def shape_key(arrays: ProblemArrays, components: Sequence[Component]) -> tuple[Any, ...]:
+    return (
+        len(arrays.deviations),
+        arrays.n_monitors,
+        tuple(key for c in components for key in c.shape_key(arrays)),
+    )
+
+
+def compile_program(
+    arrays: ProblemArrays, components: list[Component], parametric: bool
+) -> CompiledProgram:
+    n, m = len(arrays.deviations), arrays.n_monitors
+    ctx = Context(
+        n_deviations=n,
+        n_monitors=m,
+        parametric=parametric,
+        rates=cp.Variable(m, name="rates"),
+        detection=cp.Variable(n, name="detection"),
+        false_flags=cp.Variable(name="false_flags"),
+    )
+    for component in components:
+        component.compile(ctx, component.values(arrays))
+    objective = cp.Minimize(cp.sum(list(ctx.objective.values())))
+    problem = cp.Problem(objective, list(ctx.constraints.values()))
+    return CompiledProgram(components, ctx, problem, shape_key(arrays, components))
+
+
+_cache: OrderedDict[tuple[Any, ...], CompiledProgram] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def program_for(arrays: ProblemArrays) -> CompiledProgram:
+    """A compiled program loaded with ``arrays``: from the cache when the shape matches."""
+    components = components_for(arrays)
+    if len(arrays.deviations) * max(arrays.n_monitors, 1) > PARAMETRIC_LIMIT:
+        return compile_program(arrays, components, parametric=False)
+    key = shape_key(arrays, components)
+    with _cache_lock:
+        program = _cache.get(key)
+        if program is not None:
+            _cache.move_to_end(key)
+    if program is None:
+        program = compile_program(arrays, components, parametric=True)
+        with _cache_lock:
+            _cache[key] = program
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    else:
+        program.load(arrays)
+    return program
+
+
+def cache_info() -> dict[str, int]:
+    return {"programs": len(_cache), "limit": _CACHE_SIZE}
+
+
+_quiet_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_native_output() -> Iterator[None]:
+    """Silence a solver's native banner and logs, which bypass Python's sys.stdout.
+
+    HiGHS prints its banner from C++ whatever its options say; stdout must carry only
+    deter's requested output, so file descriptors 1 and 2 point at /dev/null meanwhile.
+    """
+    with _quiet_lock:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        saved: list[tuple[int, int]] = []
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            yield
+            return
+        try:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(devnull, fd)
+                except OSError:
+                    continue
+            yield
+        finally:
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
+            os.close(devnull)
+
+
+def value_of(variable: cp.Variable | cp.Expression, size: int) -> np.ndarray:
+    value = variable.value
+    if value is None:
+        return np.full(size, np.nan)
+    return np.atleast_1d(np.asarray(value, dtype=float))

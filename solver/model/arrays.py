@@ -1,0 +1,103 @@
+"""A spec as arrays: the numeric form every formulation and check is built from.
+
+Indices: i over actions (the compliant one included), j over monitors (declared monitors
+first, then one ``audit:<action>`` per audit shorthand).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..spec.document import Spec
+from ..spec.strategy import worst_case_gain
+from .envelope import RocCurve
+from .utility import FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class ProblemArrays:
+    action_names: tuple[str, ...]
+    compliant: int
+    gain: FloatArray  # g_i
+    penalty_cap: FloatArray  # F_i (0 for the compliant action)
+    monitor_names: tuple[str, ...]
+    cost: FloatArray  # c_j
+    min_rate: FloatArray
+    max_rate: FloatArray
+    detection: sp.csr_matrix  # q_ij = P(caught | action i, monitor j applied); compliant row 0
+    false_positive: FloatArray  # f_j
+    risk_aversion: float
+    margin: float
+    false_positive_penalty: float
+    budget: float | None
+    # Penalty design and detection model (issue 4); the defaults are spec format v1's.
+    penalty_design: str = "fixed"  # "fixed" | "per_action" | "shared"
+    penalty_cost: float = 0.0  # a, per unit of penalty level
+    detection_model: str = "linear"  # "linear" | "exponential"
+    roc: tuple[RocCurve, ...] = ()  # monitors described by ROC curves, one per (action, monitor)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.action_names)
+
+    @property
+    def n_monitors(self) -> int:
+        return len(self.monitor_names)
+
+    @property
+    def deviations(self) -> np.ndarray:
+        """Indices of the non-compliant actions, in spec order."""
+        return np.array([i for i in range(self.n_actions) if i != self.compliant], dtype=int)
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> ProblemArrays:
+        names = tuple(a.name for a in spec.actions)
+        index = {name: i for i, name in enumerate(names)}
+        compliant = index[spec.compliant_action]
+        monitors = spec.all_monitors()
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for j, monitor in enumerate(monitors):
+            for action, q in monitor.detects.items():
+                if q > 0:
+                    rows.append(index[action])
+                    cols.append(j)
+                    vals.append(q)
+        detection = sp.csr_matrix(
+            (vals, (rows, cols)), shape=(len(names), len(monitors)), dtype=float
+        )
+        cap = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float)
+        cap[compliant] = 0.0
+        return cls(
+            action_names=names,
+            compliant=compliant,
+            # Interval gains: deterrence binds at a deviation's high end and compliance's low
+            # end (spec_strategy.worst_case_gain); a plain number is its own interval.
+            gain=np.array(
+                [worst_case_gain(a.gain, i == compliant) for i, a in enumerate(spec.actions)],
+                dtype=float,
+            ),
+            penalty_cap=cap,
+            monitor_names=tuple(m.name for m in monitors),
+            cost=np.array([m.cost for m in monitors], dtype=float),
+            min_rate=np.array([m.min_rate for m in monitors], dtype=float),
+            max_rate=np.array([m.max_rate for m in monitors], dtype=float),
+            detection=detection,
+            false_positive=np.array([m.false_positive for m in monitors], dtype=float),
+            risk_aversion=spec.agent.risk_aversion,
+            margin=spec.agent.margin,
+            false_positive_penalty=spec.agent.false_positive_penalty,
+            budget=spec.oversight.budget,
+            penalty_design=spec.penalty.design,
+            penalty_cost=spec.penalty.cost,
+            detection_model=spec.oversight.detection,
+            roc=tuple(
+                RocCurve(index[action], j, np.asarray(points, dtype=float).reshape(-1, 2))
+                for j, monitor in enumerate(monitors)
+                for action, points in (monitor.roc or {}).items()
+            ),
+        )

@@ -1,0 +1,196 @@
+"""The plain result of a solve: what the principal should do, why, and the proof it checks.
+
+These are frozen dataclasses with a ``to_dict`` that gives the JSON document (schema
+version 1); rendering them as tables is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .errors import InfeasibleError, SolverError
+from .strategy import StrategyReport, strategy_keys
+
+Status = Literal["optimal", "infeasible", "solver_error"]
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    name: str
+    rate: float
+    unit_cost: float
+    cost: float  # unit_cost * rate
+    share: float  # of the total oversight cost
+    min_rate: float
+    max_rate: float
+    at_bound: str | None  # "min_rate", "max_rate" or None
+    # Whether the monitor runs at all (pays its fixed_cost); from the rate when not given.
+    deployed: bool | None = None
+    fixed_cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.deployed is None:
+            object.__setattr__(self, "deployed", bool(self.rate > 1e-9))
+
+
+def rate_bound(rate: float, low: float, high: float) -> str | None:
+    """Which bound a monitor's rate sits at ("min_rate", "max_rate"), if any."""
+    if high > low and rate >= high - 1e-9:
+        return "max_rate"
+    if rate <= low + 1e-9 and low > 0:
+        return "min_rate"
+    return None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    name: str
+    compliant: bool
+    gain: float
+    penalty: float
+    detection: float  # P(caught) under the policy
+    expected_penalty: float  # detection * penalty
+    net_incentive: float  # EU(action) - EU(compliant), utility units; <= -margin when deterred
+    deterred: bool
+    binding: bool
+    shadow_price: float | None  # d(oversight cost) / d(gain); None when not solved
+
+
+@dataclass(frozen=True)
+class Check:
+    """One family of constraints re-checked at the returned policy."""
+
+    name: str
+    max_violation: float  # absolute, in the constraint's own units; <= 0 means satisfied
+    max_relative_violation: float
+
+
+@dataclass(frozen=True)
+class DualityCertificate:
+    """Optimality proof of a linear program from its duals (``solver/certificate.py``)."""
+
+    applies: bool  # False when the program is not linear: feasibility is then the check
+    passed: bool
+    tolerance: float
+    primal_objective: float | None = None  # money units
+    dual_objective: float | None = None  # a lower bound on the least cost, money units
+    gap: float | None = None  # primal - dual, money units
+    relative_gap: float | None = None
+    dual_residual: float | None = None  # max |stationarity residual|, program units
+    relative_dual_residual: float | None = None
+    dual_sign_violation: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Verification:
+    passed: bool  # primal feasibility and, when present, the duality certificate
+    tolerance: float
+    max_violation: float
+    max_relative_violation: float
+    checks: tuple[Check, ...]
+    duality: DualityCertificate | None = None
+
+
+@dataclass(frozen=True)
+class ActionDiagnosis:
+    """Why an action cannot be deterred under the allowed monitoring."""
+
+    name: str
+    deterrable: bool
+    max_detection: float  # the highest P(caught) any allowed policy reaches
+    max_expected_penalty: float  # max_detection * penalty cap
+    penalty_cap: float
+    cap_needed: float | None  # a cap that would make it deterrable (None: no cap would)
+    reason: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    reason: str
+    actions: tuple[ActionDiagnosis, ...] = ()
+    least_cost: float | None = None  # least cost of full deterrence, ignoring the budget
+    budget: float | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    file: str
+    status: Status
+    total_cost: float | None
+    monitors: tuple[MonitorResult, ...]
+    actions: tuple[ActionResult, ...]
+    verification: Verification | None
+    solver: str | None
+    currency: str = ""
+    message: str = ""
+    diagnosis: Diagnosis | None = None
+    attempts: tuple[str, ...] = ()
+    timing: dict[str, float] = field(default_factory=dict, compare=False)
+    strategy: StrategyReport | None = None  # harms, types, deployment, auditor (issue 5)
+    # Penalty design (issue 4): total_cost = oversight_cost + penalty_cost.
+    oversight_cost: float | None = None
+    penalty_cost: float | None = None
+    penalty_design: str = "fixed"
+    shared_penalty: float | None = None  # the one penalty level, design "shared" only
+    notes: tuple[str, ...] = ()  # caveats about the model at this answer (never errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+    def raise_for_status(self) -> Result:
+        """Return self when optimal; raise the typed error for any other status."""
+        if self.status == "infeasible":
+            raise InfeasibleError(self.message or "the spec cannot be met")
+        if self.status == "solver_error":
+            raise SolverError(self.message or "no verified answer")
+        return self
+
+    def monitor(self, name: str) -> MonitorResult:
+        return next(m for m in self.monitors if m.name == name)
+
+    def action(self, name: str) -> ActionResult:
+        return next(a for a in self.actions if a.name == name)
+
+    def to_dict(self, timing: bool = True) -> dict[str, Any]:
+        """The JSON document. Timing lives under one key, ``timing``, dropped on request."""
+        doc: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "file": self.file,
+            "status": self.status,
+            "total_cost": self.total_cost,
+            "oversight_cost": self.oversight_cost,
+            "penalty_cost": self.penalty_cost,
+            "penalty_design": self.penalty_design,
+            "shared_penalty": self.shared_penalty,
+            "currency": self.currency,
+            "solver": self.solver,
+            "message": self.message,
+            "monitors": [asdict(m) for m in self.monitors],
+            "actions": [asdict(a) for a in self.actions],
+            "verification": asdict(self.verification) if self.verification else None,
+            "diagnosis": asdict(self.diagnosis) if self.diagnosis else None,
+            "attempts": list(self.attempts),
+            "notes": list(self.notes),
+            **strategy_keys(self.strategy),
+        }
+        if timing:
+            doc["timing"] = dict(self.timing)
+        return _finite(doc)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,162 @@
+"""Cross-field checks for penalty design, exponential detection and ROC monitors.
+
+Called from ``Spec``'s model validator; each problem is a (key path, message) pair, so the
+loader can name the file, the key and the line. Combinations that cannot be written as a
+convex program are refused here, never solved wrongly (docs/model.md says why each one fails).
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .document import Spec
+
+Problem = tuple[tuple[str | int, ...], str]
+
+#: Two ROC coordinates closer than this are taken as equal (the (1, 1) end point).
+ROC_TOLERANCE = 1e-12
+
+
+def detection_and_penalty_problems(spec: Spec) -> list[Problem]:
+    return _penalty_problems(spec) + _exponential_problems(spec) + _roc_problems(spec)
+
+
+def _penalty_problems(spec: Spec) -> list[Problem]:
+    design, agent = spec.penalty.design, spec.agent
+    problems: list[Problem] = []
+    if design == "fixed":
+        if spec.penalty.cost > 0:
+            problems.append(
+                (
+                    ("penalty", "cost"),
+                    "penalty.cost only applies when penalties are decisions; set "
+                    'penalty.design = "per_action" or "shared", or remove penalty.cost',
+                )
+            )
+        return problems
+    if agent.risk_aversion != 0:
+        # P d(F) >= k is log-concave in (P, F) for CARA utility, so it could be written with
+        # exponential cones; not implemented (docs/model.md), hence refused, not approximated.
+        problems.append(
+            (
+                ("penalty", "design"),
+                f"penalty.design = {design!r} is not supported with agent.risk_aversion = "
+                f"{agent.risk_aversion:g} (chosen penalties are formulated for a risk-neutral "
+                'agent); use design = "fixed" or a risk-neutral agent',
+            )
+        )
+    if agent.false_positive_penalty > 0:
+        problems.append(
+            (
+                ("penalty", "design"),
+                f"penalty.design = {design!r} cannot be combined with "
+                f"agent.false_positive_penalty = {agent.false_positive_penalty:g}: the "
+                'constraint P_i F_i >= k_i + F_fp P_0 is not convex; use design = "fixed" '
+                "or remove the false-positive penalty",
+            )
+        )
+    return problems
+
+
+def _exponential_problems(spec: Spec) -> list[Problem]:
+    if spec.oversight.detection != "exponential":
+        return []
+    problems: list[Problem] = []
+    certain = (
+        'with oversight.detection = "exponential" a probability must be below 1 '
+        "(1 - (1 - q)^x with q = 1 catches with certainty at any positive rate, so no "
+        "least-cost rate exists); use e.g. 0.999"
+    )
+    for j, monitor in enumerate(spec.monitors):
+        for action, q in monitor.detects.items():
+            if q >= 1:
+                problems.append((("monitors", j, "detects", action), certain))
+        if monitor.false_positive >= 1:
+            problems.append((("monitors", j, "false_positive"), certain))
+        if monitor.roc is not None:
+            problems.append(
+                (
+                    ("monitors", j, "roc"),
+                    "a monitor described by roc cannot be used with oversight.detection = "
+                    '"exponential" (the independent-catch product of an ROC envelope is not '
+                    'concave in the rates); use detection = "linear"',
+                )
+            )
+    for i, entry in enumerate(spec.actions):
+        if entry.audit_cost is not None and entry.audit_detection >= 1:
+            problems.append(
+                (
+                    ("actions", i, "audit_detection"),
+                    certain + " (audit_detection defaults to 1: set it explicitly)",
+                )
+            )
+    return problems
+
+
+def _roc_problems(spec: Spec) -> list[Problem]:
+    problems: list[Problem] = []
+    names = [a.name for a in spec.actions]
+    compliant = spec.compliant_action
+    for j, monitor in enumerate(spec.monitors):
+        if monitor.roc is None:
+            continue
+        here: tuple[str | int, ...] = ("monitors", j)
+        if monitor.detects:
+            problems.append(
+                (
+                    (*here, "detects"),
+                    "a monitor described by roc lists what it catches in roc; remove detects "
+                    "(or move those actions to another monitor)",
+                )
+            )
+        if monitor.false_positive > 0:
+            problems.append(
+                (
+                    (*here, "false_positive"),
+                    "a monitor described by roc flags honest episodes at its rate, and they are "
+                    "audited and cleared without penalty; remove false_positive",
+                )
+            )
+        if not monitor.roc:
+            problems.append(((*here, "roc"), "roc lists no action"))
+        for action, points in monitor.roc.items():
+            loc = (*here, "roc", action)
+            if action not in names:
+                close = difflib.get_close_matches(action, names, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append((loc, f"unknown action {action!r}{hint}"))
+                continue
+            if action == compliant:
+                problems.append(
+                    (loc, f"{action!r} is the compliant action; its flags are the rate itself")
+                )
+                continue
+            message = roc_points_problem(points)
+            if message:
+                problems.append((loc, message))
+    return problems
+
+
+def roc_points_problem(points: tuple[tuple[float, float], ...]) -> str | None:
+    """Why these ROC points are not a curve, or None when they are."""
+    if not points:
+        return "an ROC curve needs points [[fpr, tpr], ...] reaching [1.0, 1.0]"
+    ordered = sorted(points)
+    if not any(
+        abs(fpr - 1) <= ROC_TOLERANCE and abs(tpr - 1) <= ROC_TOLERANCE for fpr, tpr in ordered
+    ):
+        return (
+            "an ROC curve must reach [1.0, 1.0] (flagging every episode catches every "
+            "deviation); add that point"
+        )
+    for (fpr_a, tpr_a), (fpr_b, tpr_b) in itertools.pairwise(ordered):
+        if tpr_b < tpr_a - ROC_TOLERANCE:
+            return (
+                "ROC points must rise together: sorted by false-positive rate, the "
+                f"true-positive rate falls from {tpr_a:g} at [{fpr_a:g}, {tpr_a:g}] to "
+                f"{tpr_b:g} at [{fpr_b:g}, {tpr_b:g}]"
+            )
+    return None

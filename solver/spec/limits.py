@@ -1,0 +1,73 @@
+"""Limits on what a spec may ask of deter, checked before memory is spent on it.
+
+A spec is data written by someone else (in CI, on a pull request), so its size is bounded
+in three steps, each before the next costs anything:
+
+1. the file's size, from ``stat``, before it is read (``loading.DEFAULT_MAX_BYTES``,
+   raised with ``--max-size``); this also bounds what the TOML parser can allocate;
+2. nesting: tomli refuses inline arrays and tables nested more than 400 levels (a
+   ``RecursionError`` the loader turns into a located error), so ``a = [[[[...]]]]`` 100,000
+   deep costs nothing;
+3. the counts of actions, monitors and detection entries, checked on the parsed TOML
+   before the spec model, arrays or program are built (``check_counts``).
+
+A spec is data, never code: deter evaluates no expressions, follows no includes and
+expands no environment variables; ``${HOME}`` in a name or description stays those seven
+characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..results.errors import SpecError, SpecIssue
+
+#: Most actions a spec may declare (the benchmark's largest spec has 10,000).
+MAX_ACTIONS = 100_000
+#: Most monitors a spec may declare (declared monitors plus audit shorthands).
+MAX_MONITORS = 10_000
+#: Most (monitor, action) detection entries, summed over all monitors.
+MAX_DETECTION_ENTRIES = 2_000_000
+
+
+def check_counts(data: Mapping[str, Any], file: str) -> None:
+    """Refuse a parsed spec whose counts exceed the limits, naming the key and the limit."""
+    actions = data.get("actions")
+    monitors = data.get("monitors")
+    issues: list[SpecIssue] = []
+    n_actions = len(actions) if isinstance(actions, list) else 0
+    n_audits = (
+        sum(1 for a in actions if isinstance(a, dict) and "audit_cost" in a)
+        if isinstance(actions, list) and n_actions <= MAX_ACTIONS
+        else 0
+    )
+    n_monitors = (len(monitors) if isinstance(monitors, list) else 0) + n_audits
+    if n_actions > MAX_ACTIONS:
+        issues.append(
+            SpecIssue(file, "actions", f"{n_actions:,} actions, over the limit of {MAX_ACTIONS:,}")
+        )
+    if n_monitors > MAX_MONITORS:
+        issues.append(
+            SpecIssue(
+                file,
+                "monitors",
+                f"{n_monitors:,} monitors (audits included), over the limit of {MAX_MONITORS:,}",
+            )
+        )
+    if isinstance(monitors, list) and n_monitors <= MAX_MONITORS:
+        entries = sum(
+            len(m["detects"])
+            for m in monitors
+            if isinstance(m, dict) and isinstance(m.get("detects"), dict)
+        )
+        if entries > MAX_DETECTION_ENTRIES:
+            issues.append(
+                SpecIssue(
+                    file,
+                    "monitors.detects",
+                    f"{entries:,} detection entries, over the limit of {MAX_DETECTION_ENTRIES:,}",
+                )
+            )
+    if issues:
+        raise SpecError(issues)

@@ -1,0 +1,242 @@
+"""Reading a spec: TOML text to a validated :class:`~deter.solver.spec.document.Spec`.
+
+This is the one entry point where input is checked. Every problem found becomes a
+:class:`SpecIssue` naming the file, the key path and, where the text has it, the line;
+all problems are reported at once, not only the first.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli
+from pydantic import BaseModel, ValidationError
+
+from ..results.errors import SpecError, SpecIssue
+from .document import CrossReferenceError, Spec, did_you_mean
+from .limits import check_counts
+from .toml_lines import locate
+
+#: Spec files larger than this are refused before they are parsed (``--max-size`` raises it).
+DEFAULT_MAX_BYTES = 5_000_000
+
+
+def read_spec_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Read a spec file as UTF-8 text, refusing unreadable, binary or oversized files."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SpecError.single(file, "no such file") from None
+    except OSError as exc:
+        raise SpecError.single(file, f"cannot read the file: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise SpecError.single(file, "is a folder, not a spec file")
+    if size > max_bytes:
+        raise SpecError.single(
+            file, f"the file is {size:,} bytes, over the limit of {max_bytes:,} (see --max-size)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError.single(file, f"cannot read the file: {exc.strerror or exc}") from None
+    return decode_spec_bytes(data, file)
+
+
+def decode_spec_bytes(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError.single(file, "the file is not UTF-8 text", line=line) from None
+
+
+def parse_spec_text(text: str, file: str = "<spec>", name: str | None = None) -> Spec:
+    """Parse and validate TOML text. ``name`` is the default ``problem.name`` (a file's stem)."""
+    try:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
+        raise SpecError(
+            [
+                SpecIssue(
+                    file=file,
+                    key="",
+                    message=f"TOML syntax error: {exc.msg}",
+                    line=exc.lineno,
+                    column=exc.colno,
+                )
+            ]
+        ) from None
+    except RecursionError:
+        raise SpecError.single(file, "the TOML is nested too deeply") from None
+    return validate_spec_data(data, text=text, file=file, name=name)
+
+
+def validate_spec_data(
+    data: Mapping[str, Any], text: str = "", file: str = "<spec>", name: str | None = None
+) -> Spec:
+    """Validate parsed TOML data, locating each problem in ``text`` when it is given."""
+    check_counts(data, file)  # limits.py: before the model, arrays or program cost memory
+    data = dict(data)
+    problem = data.get("problem")
+    if name is not None and isinstance(problem, dict) and "name" not in problem:
+        data["problem"] = {**problem, "name": name}
+    elif name is not None and problem is None:
+        data["problem"] = {"name": name}
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_issues(exc, data, text, file)) from None
+    except RecursionError:
+        raise SpecError.single(file, "the spec is nested too deeply") from None
+    spec._source_file = file
+    spec._source_text = text
+    return spec
+
+
+def load_spec(source: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
+    """Load a spec from a path or from TOML text.
+
+    A :class:`~pathlib.Path`, or a string without ``=`` or a newline, is read as a file
+    (its stem is the default problem name); any other string is TOML text.
+    """
+    if isinstance(source, Path) or ("\n" not in source and "=" not in source):
+        path = Path(source)
+        return parse_spec_text(read_spec_text(path, max_bytes), file=str(path), name=path.stem)
+    if len(source.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise SpecError.single("<text>", f"the spec text is over the limit of {max_bytes:,} bytes")
+    return parse_spec_text(source, file="<text>")
+
+
+# --- turning pydantic's errors into SpecIssues -------------------------------------------
+
+
+def _issues(exc: ValidationError, data: Mapping[str, Any], text: str, file: str) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    for error in exc.errors(include_url=False):
+        cross = (error.get("ctx") or {}).get("error")
+        if isinstance(cross, CrossReferenceError):
+            for loc, message in cross.problems:
+                issues.append(_issue(file, text, data, loc, message))
+            continue
+        loc = tuple(error["loc"])
+        if error["type"] == "too_short" and _has_invalid_items(exc, loc):
+            continue  # pydantic counts only the valid items; the invalid ones are reported
+        issues.append(_issue(file, text, data, loc, _message(error, loc)))
+    return issues
+
+
+def _has_invalid_items(exc: ValidationError, loc: tuple[str | int, ...]) -> bool:
+    depth = len(loc)
+    return any(
+        len(e["loc"]) > depth and tuple(e["loc"][:depth]) == loc
+        for e in exc.errors(include_url=False)
+    )
+
+
+def _issue(
+    file: str, text: str, data: Mapping[str, Any], loc: tuple[str | int, ...], message: str
+) -> SpecIssue:
+    position = locate(text, loc) if text else None
+    return SpecIssue(
+        file=file,
+        key=key_path(loc, data),
+        message=message,
+        line=position[0] if position else None,
+        column=position[1] if position else None,
+    )
+
+
+def key_path(loc: tuple[str | int, ...], data: Mapping[str, Any]) -> str:
+    """A readable dotted path: list entries are named by their ``name`` key when they have one.
+
+    ``("actions", 1, "gain")`` becomes ``actions.reward_hack.gain``; an entry without a
+    usable name keeps its index, ``actions[1].gain``.
+    """
+    parts: list[str] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            entry = node[part] if isinstance(node, list) and part < len(node) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name:
+                parts.append(name)
+            else:
+                if parts:
+                    parts[-1] += f"[{part}]"
+                else:
+                    parts.append(f"[{part}]")
+            node = entry
+        else:
+            parts.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model class that holds the last key of ``loc``, for 'did you mean' suggestions."""
+    model: type[BaseModel] = Spec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        inner = _find_model(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: Any, loc: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc)
+        hint = did_you_mean(key, model.model_fields) if model else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}" if loc else "missing required key"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "finite_number":
+        return f"must be a finite number, not {value!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, not {_describe(value)}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{value!r} is not a valid name: use letters, digits, '_' and '-', "
+            "not starting with a digit"
+        )
+    if kind == "too_short" and loc == ("actions",):
+        return "a spec needs at least two actions: the compliant one and one other"
+    if kind in ("model_type", "dict_type"):
+        return f"must be a table, not {_describe(value)}"
+    message = str(error["msg"])
+    message = message[0].lower() + message[1:]
+    if kind.startswith(("greater", "less")):
+        return f"{message.replace('input should be', 'must be')}, not {value!r}"
+    return f"{message} (got {_describe(value)})"
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "a boolean", str: "a string", list: "an array", dict: "a table"}.get(type(value))
+    if kind is None:
+        return repr(value)
+    shown = repr(value)
+    return f"{kind} {shown}" if len(shown) <= 40 else kind

@@ -1,0 +1,115 @@
+"""deter batch --executor dask: the same results, isolation and formats as local workers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import dask
+import distributed
+import pytest
+from deter.cli.app import app
+from deter.solver.batch.faults import Faults
+from deter.solver.batch.run import BatchOptions, run_batch
+from typer.testing import CliRunner
+
+from tests.support.batch_helpers import write_folder
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A local cluster started by the test: two worker processes, one thread each.
+
+    Its scheduler gives up on a task after the first worker death (the default is after
+    four, each a worker restart that re-imports the solver: slow for a unit test).
+    """
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def without_timing(text: str) -> list[dict]:
+    docs = [json.loads(line) for line in text.splitlines()]
+    for doc in docs:
+        doc.pop("timing", None)
+    return docs
+
+
+def test_dask_gives_the_same_output_as_local_workers(
+    runner: CliRunner, tmp_path: Path, scheduler: str
+) -> None:
+    write_folder(tmp_path / "specs")
+    args = ["batch", str(tmp_path / "specs"), "-f", "jsonl"]
+    local = runner.invoke(app, args)
+    remote = runner.invoke(app, [*args, "--executor", "dask", "--address", scheduler])
+    assert remote.exit_code == local.exit_code == 2, remote.stderr
+    assert without_timing(remote.stdout) == without_timing(local.stdout)
+    assert "dask" in remote.stderr
+    junit = runner.invoke(
+        app,
+        [
+            "batch",
+            str(tmp_path / "specs"),
+            "-f",
+            "junit",
+            "--executor",
+            "dask",
+            "--address",
+            scheduler,
+        ],
+    )
+    assert junit.stdout.count("<testcase") == len(list((tmp_path / "specs").rglob("*.toml")))
+
+
+@pytest.mark.timeout(120)
+def test_a_dead_dask_worker_marks_only_its_file(tmp_path: Path, scheduler: str) -> None:
+    files = write_folder(tmp_path / "specs")
+    options = BatchOptions(faults=Faults(crash_on=frozenset({"good_01.toml"})))
+    run = run_batch(
+        sorted(str(p) for p in files.values()), options, jobs=2, executor="dask", address=scheduler
+    )
+    by_name = {Path(o.file).name: o for o in run.outcomes}
+    assert len(by_name) == len(files)
+    assert by_name["good_01.toml"].status == "solver_error"
+    assert all(
+        o.status == "optimal"
+        for n, o in by_name.items()
+        if n.startswith("good") and n != "good_01.toml"
+    )
+
+
+def test_address_needs_the_dask_executor(runner: CliRunner, tmp_path: Path) -> None:
+    files = write_folder(tmp_path / "specs", n_good=1)
+    result = runner.invoke(app, ["batch", str(files["good_00"]), "--address", "tcp://x:1"])
+    assert result.exit_code == 2 and "--executor dask" in result.stderr
+
+
+@pytest.mark.timeout(120)
+def test_timeout_holds_on_dask_workers(tmp_path: Path, scheduler: str) -> None:
+    """Dask runs each task in a worker thread, where SIGALRM cannot be used."""
+    files = write_folder(tmp_path / "specs", n_good=2)
+    options = BatchOptions(
+        timeout=5.0, faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=60)
+    )
+    run = run_batch(
+        [str(files["good_00"]), str(files["good_01"])],
+        options,
+        jobs=2,
+        executor="dask",
+        address=scheduler,
+    )
+    by_name = {Path(o.file).name: o for o in run.outcomes}
+    assert by_name["good_01.toml"].status == "solver_error"
+    assert by_name["good_01.toml"].error == "timed out after 5 s"
+    assert by_name["good_00.toml"].status == "optimal"

@@ -1,0 +1,153 @@
+"""Work is never lost: a batch killed mid-run (SIGINT, SIGKILL) keeps an intact ledger and
+output file, and ``--resume`` finishes with the same results as an uninterrupted run.
+
+The batch runs as a real process (signals reach it as they would from a terminal or an
+OOM killer); the uninterrupted reference and the resumed run go through CliRunner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from deter.cli.app import app
+from typer.testing import CliRunner
+
+from tests.support.batch_helpers import two_action_spec
+
+N_FILES = 40
+OLD_OUTPUT = "previous output, must survive a kill intact\n"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("interrupts") / "specs"
+    root.mkdir()
+    # Specs of tens of milliseconds each, so that the batch is still running when killed.
+    actions = "".join(f'\n[[actions]]\nname = "x{k}"\ngain = {-0.01 * k}\n' for k in range(150))
+    for k in range(N_FILES):
+        (root / f"s{k:03d}.toml").write_text(two_action_spec(1.0 + k / 100) + actions)
+    return root
+
+
+def batch_args(folder: Path, output: Path, ledger: Path | None) -> list[str]:
+    args = ["batch", str(folder), "-f", "jsonl", "--no-timing", "--jobs", "2", "-o", str(output)]
+    return args + (["--resume", str(ledger)] if ledger is not None else [])
+
+
+@pytest.fixture(scope="module")
+def reference(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    output = tmp_path_factory.mktemp("reference") / "out.jsonl"
+    result = CliRunner().invoke(app, batch_args(folder, output, None))
+    assert result.exit_code == 0
+    return output.read_text()
+
+
+def ledger_lines(ledger: Path) -> list[dict]:
+    """Every complete line parses; only a last line cut by SIGKILL may be torn."""
+    if not ledger.exists():
+        return []
+    text = ledger.read_text()
+    lines = text.split("\n")
+    complete, last = lines[:-1], lines[-1]
+    docs = [json.loads(line) for line in complete if line]
+    if last:  # torn: the only line allowed not to parse
+        with pytest.raises(ValueError):
+            json.loads(last)
+    return docs
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_batch_resumes_to_the_same_results(
+    folder: Path, reference: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    output, ledger = tmp_path / "out.jsonl", tmp_path / "ledger.jsonl"
+    output.write_text(OLD_OUTPUT)
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deter", *batch_args(folder, output, ledger)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(ledger_lines(ledger)) < 2:
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the batch finished before it could be interrupted"
+    # The whole process group, as a terminal's Ctrl-C or a kill of the job would.
+    os.killpg(process.pid, sig)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+
+    kept = ledger_lines(ledger)
+    assert 2 <= len(kept) < N_FILES
+    assert all(doc["outcome"]["status"] == "optimal" for doc in kept)
+    # The output is the old file or a whole new one (Ctrl-C writes what was solved so
+    # far), never a part of either: every line a complete result, the last one ended.
+    text = output.read_text()
+    if text != OLD_OUTPUT:
+        assert sig == signal.SIGINT and text.endswith("\n")
+        written = [json.loads(line) for line in text.splitlines()]
+        assert 1 <= len(written) <= len(kept)
+        assert all(doc["status"] == "optimal" for doc in written)
+    if sig == signal.SIGINT:
+        assert "--resume" in stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")] or sig == signal.SIGKILL
+
+    resumed = CliRunner().invoke(app, batch_args(folder, output, ledger))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert output.read_text() == reference  # byte for byte, timing left out
+    lost = N_FILES - len({doc["outcome"]["file"] for doc in ledger_lines(ledger)})
+    assert lost == 0
+
+
+def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Path) -> None:
+    """A hang in native code never runs SIGALRM's handler (simulated by blocking SIGALRM);
+    the hard deadline (--timeout + grace) ends the worker, and only that file fails."""
+    from deter.solver.batch.faults import Faults
+    from deter.solver.batch.run import BatchOptions, run_batch
+
+    from tests.support.batch_helpers import one_action_spec
+
+    files = []
+    for name in ("a", "stuck", "c"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(one_action_spec(1.0, 10.0, 0.5))
+        files.append(str(path))
+    options = BatchOptions(
+        timeout=0.5, faults=Faults(stuck_on=frozenset({"stuck.toml"}), hang_seconds=120)
+    )
+    started = time.perf_counter()
+    run = run_batch(files, options, jobs=2)
+    assert time.perf_counter() - started < 60
+    status = {Path(o.file).name: o.status for o in run.outcomes}
+    assert status == {"a.toml": "optimal", "stuck.toml": "solver_error", "c.toml": "optimal"}
+
+
+def test_an_append_after_a_torn_line_keeps_every_new_entry(tmp_path: Path) -> None:
+    """A kill mid-append leaves a line without its newline; the next run's first entry must
+    not be glued onto it (it would be unreadable, and that file solved again)."""
+    from deter.solver.batch.run import FileOutcome, Ledger
+
+    def outcome(name: str) -> FileOutcome:
+        return FileOutcome(file=name, status="optimal", total_cost=1.0, sha256="0" * 64)
+
+    path = tmp_path / "ledger.jsonl"
+    ledger = Ledger(path)
+    ledger.append([outcome("a.toml"), outcome("b.toml")], "opts")
+    ledger.close()
+    path.write_bytes(path.read_bytes()[:-30])  # b.toml's line cut short by a kill
+    again = Ledger(path)
+    again.append([outcome("c.toml")], "opts")
+    again.close()
+    assert sorted(file for file, _ in Ledger(path).read("opts")) == ["a.toml", "c.toml"]

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: reference problems, spec builders, fuzz inputs, paths."""
