@@ -1,4 +1,4 @@
-"""The ``deter`` command line: arguments in, solver called, results rendered.
+"""The ``deter`` command line: the application, assembled from the command modules.
 
 Solving imports cvxpy lazily, so ``--help``, ``--version``, ``validate`` and ``schema``
 start fast.
@@ -7,23 +7,24 @@ start fast.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 
-from ..solver.results.errors import SpecError
-from ..solver.spec.document import Spec, json_schema
-from ..solver.spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
-from .exit_codes import ExitCode, for_error, for_status
-from .files import write_atomic
-from .options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
-from .render.result import Format, error_json, render_result, spec_error_lines
+from .commands import batch as cmd_batch
+from .commands import check as cmd_check
+from .commands import compare as cmd_compare
+from .commands import explain as cmd_explain
+from .commands import frontier as cmd_frontier
+from .commands import report as cmd_report
+from .commands import schema as cmd_schema
+from .commands import simulate as cmd_simulate
+from .commands import solve as cmd_solve
+from .commands import sweep as cmd_sweep
+from .commands import validate as cmd_validate
+from .common import err
 
 app = typer.Typer(
     name="deter",
@@ -35,10 +36,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # help texts are plain: "[requirements]" is a TOML table, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-T = TypeVar("T")
-
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 def _version(value: bool) -> None:
@@ -59,207 +56,11 @@ def _root(
     """deter: mechanism design for deterrence."""
 
 
-# --- shared plumbing --------------------------------------------------------------------
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def err(message: str) -> None:
-    """A human message on stderr (stdout carries only the requested output)."""
-    typer.echo(message, err=True)
-
-
-def fail(code: ExitCode, message: str | None = None) -> NoReturn:
-    if message:
-        err(message)
-    raise typer.Exit(int(code))
-
-
-def stdout_is_colour_terminal() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def terminal_width() -> int:
-    try:
-        return max(100, os.get_terminal_size(sys.stdout.fileno()).columns)
-    except OSError:
-        return int(os.environ.get("COLUMNS", "120") or 120)
-
-
-def emit(text: str, output: Path | None) -> None:
-    """Write the requested output to stdout or, atomically, to a file."""
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        write_atomic(output, text)
-        err(f"wrote {output}")
-
-
-def guarded(debug: bool, body: Callable[[], T]) -> T:
-    """Run a command body: user errors become one-line messages and exit codes."""
-    try:
-        return body()
-    except typer.Exit:
-        raise
-    except SpecError as exc:
-        for line in spec_error_lines(exc):
-            err(line)
-        fail(ExitCode.BAD_INPUT)
-    except KeyboardInterrupt:
-        fail(ExitCode.SOLVER_FAILED, "interrupted")
-    except OSError as exc:
-        fail(ExitCode.BAD_INPUT, f"error: {exc.filename or ''}: {exc.strerror or exc}")
-    except Exception as exc:  # deter's own bug: say so in one line, trace on request
-        if debug:
-            traceback.print_exc()
-        fail(for_error(exc), f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
-
-
-def read_spec(source: str, max_size: int = DEFAULT_MAX_BYTES) -> Spec:
-    if source == "-":
-        data = sys.stdin.buffer.read(max_size + 1)
-        if len(data) > max_size:
-            raise SpecError.single("<stdin>", f"the spec is over the limit of {max_size:,} bytes")
-        return parse_spec_text(decode_spec_bytes(data, "<stdin>"), file="<stdin>", name="stdin")
-    return load_spec(Path(source), max_bytes=max_size)
-
-
-# --- commands ---------------------------------------------------------------------------
-
-
-@app.command()
-def solve(
-    spec: SpecArgument,
-    format: FormatOption = Format.table,
-    output: OutputOption = None,
-    solver: Annotated[
-        str | None,
-        typer.Option(
-            "--solver",
-            help="Use only this solver (highs or clarabel; programs "
-            "with cones always use clarabel).",
-        ),
-    ] = None,
-    no_timing: Annotated[
-        bool, typer.Option("--no-timing", help="Leave timing out of JSON output.")
-    ] = False,
-    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
-    debug: DebugOption = False,
-) -> None:
-    """Find the least-cost oversight policy that deters every misaligned action.
-
-    Exit codes: 0 solved and every action deterred; 1 valid but cannot be met;
-    2 bad input; 3 no verified answer.
-    """
-
-    def body() -> int:
-        solvers = _solver_choice(solver)
-        try:
-            parsed = read_spec(spec, max_size)
-        except SpecError as exc:
-            if format is Format.json:
-                issues = [{"key": i.key, "line": i.line, "message": i.message} for i in exc.issues]
-                emit(error_json(spec, "bad_input", str(exc.issues[0]), issues), output)
-            raise
-        from ..solver.engine.solve import solve as solve_spec
-
-        result = solve_spec(parsed, solvers=solvers)
-        text = render_result(
-            result,
-            format,
-            color=output is None and stdout_is_colour_terminal(),
-            width=terminal_width(),
-            timing=not no_timing,
-        )
-        emit(text, output)
-        if result.status != "optimal":
-            err(f"{result.file}: {result.status}: {result.message}")
-        return int(for_status(result.status))
-
-    code = guarded(debug, body)
-    raise typer.Exit(code)
-
-
-def _solver_choice(solver: str | None) -> tuple[str, ...]:
-    from ..solver.formulation.program import SOLVER_ORDER
-
-    if solver is None:
-        return SOLVER_ORDER
-    name = solver.upper()
-    if name not in SOLVER_ORDER:
-        choices = ", ".join(s.lower() for s in SOLVER_ORDER)
-        fail(ExitCode.BAD_INPUT, f"error: unknown solver {solver!r}; choose one of {choices}")
-    return (name,)
-
-
-@app.command()
-def validate(
-    specs: Annotated[list[str], typer.Argument(help="Spec files to check ('-' for stdin).")],
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: text or json.")
-    ] = "text",
-    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
-    debug: DebugOption = False,
-) -> None:
-    """Check spec files without solving them (fast: does not load the solver)."""
-    if format not in ("text", "json"):
-        fail(ExitCode.BAD_INPUT, f"error: unknown format {format!r}; choose text or json")
-
-    def body() -> int:
-        code = ExitCode.OK
-        report = []
-        for source in specs:
-            try:
-                parsed = read_spec(source, max_size)
-            except SpecError as exc:
-                code = ExitCode.BAD_INPUT
-                for line in spec_error_lines(exc):
-                    err(line)
-                report.append(
-                    {
-                        "file": source,
-                        "valid": False,
-                        "issues": [
-                            {"key": i.key, "line": i.line, "message": i.message} for i in exc.issues
-                        ],
-                    }
-                )
-                continue
-            n_actions, n_monitors = len(parsed.actions), len(parsed.all_monitors())
-            report.append(
-                {"file": source, "valid": True, "actions": n_actions, "monitors": n_monitors}
-            )
-            if format == "text":
-                typer.echo(
-                    f"{source}: ok ({plural(n_actions, 'action')}, {plural(n_monitors, 'monitor')})"
-                )
-        if format == "json":
-            typer.echo(json.dumps(report, indent=2))
-        return int(code)
-
-    raise typer.Exit(guarded(debug, body))
-
-
-@app.command()
-def schema(output: OutputOption = None) -> None:
-    """Print the JSON Schema of the spec format (for editors that validate TOML)."""
-    emit(json.dumps(json_schema(), indent=2) + "\n", output)
-
-
-# Commands with their own modules (each imports its heavy dependencies only when it runs).
-from .commands import batch as cmd_batch
-from .commands import check as cmd_check
-from .commands import compare as cmd_compare
-from .commands import explain as cmd_explain
-from .commands import frontier as cmd_frontier
-from .commands import report as cmd_report
-from .commands import simulate as cmd_simulate
-from .commands import sweep as cmd_sweep
-
+# Each command lives in its own module and imports its heavy dependencies only when it runs.
 for command in (
+    cmd_solve.solve,
+    cmd_validate.validate,
+    cmd_schema.schema,
     cmd_batch.batch,
     cmd_check.check,
     cmd_simulate.simulate,

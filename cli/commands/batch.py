@@ -150,7 +150,7 @@ def run_command(
     check: RequirementOverrides | None,
 ) -> None:
     """The body shared by ``batch`` and ``check``."""
-    from .. import app as cli
+    from .. import common as cli
 
     if address and executor is not Executor.dask:
         cli.fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
@@ -166,7 +166,7 @@ def run_command(
     def body() -> int:
         from ...solver.batch.run import BatchOptions, Ledger, discover, run_batch
 
-        solvers = cli._solver_choice(solver) if solver else None
+        solvers = cli.solver_choice(solver) if solver else None
         files, unmatched = discover(paths)
         # A path that names nothing is a bad-input file of its own, not a usage error,
         # so that the rest of the batch still runs.

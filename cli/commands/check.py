@@ -35,7 +35,7 @@ from .batch import (
 
 def parse_rate_limits(items: list[str]) -> dict[str, float]:
     """``name=value`` pairs from ``--max-rate``; a malformed one is a usage error (exit 2)."""
-    from .. import app as cli
+    from .. import common as cli
 
     limits: dict[str, float] = {}
     for item in items:
@@ -90,7 +90,7 @@ def check(
     """
     for value, name in ((max_cost, "--max-cost"), (min_margin, "--min-margin")):
         if value is not None and not math.isfinite(value):
-            from .. import app as cli
+            from .. import common as cli
 
             cli.fail(ExitCode.BAD_INPUT, f"error: {name} must be a finite number")
     overrides = RequirementOverrides(

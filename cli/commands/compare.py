@@ -29,7 +29,7 @@ def compare(
     Exit codes: 0 both solved with every action deterred (whether or not they differ);
     1 either cannot be met; 2 bad input; 3 either has no verified answer.
     """
-    from ..app import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
     from ..exit_codes import ExitCode, for_status, worst
 
     if first == "-" and second == "-":

@@ -67,7 +67,7 @@ def explain(
 
     Exit codes as for solve: 0 optimal; 1 cannot be met; 2 bad input; 3 no verified answer.
     """
-    from ..app import emit, guarded, read_spec, terminal_width
+    from ..common import emit, guarded, read_spec, terminal_width
     from ..exit_codes import for_status
 
     def body() -> int:

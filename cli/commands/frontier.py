@@ -37,7 +37,7 @@ def frontier(
     Exit codes: 0 the spec as written is optimal; 1 it cannot be met; 2 bad input;
     3 no verified answer.
     """
-    from ..app import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
     from ..exit_codes import ExitCode, for_status
 
     if low >= high:

@@ -33,7 +33,7 @@ def report(
     Exit codes as for solve: 0 optimal; 1 cannot be met (the report is still written);
     2 bad input; 3 no verified answer.
     """
-    from ..app import err, fail, guarded, read_spec
+    from ..common import err, fail, guarded, read_spec
     from ..exit_codes import ExitCode, for_status
 
     def body() -> int:

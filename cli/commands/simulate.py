@@ -116,7 +116,15 @@ def simulate(
     beside the solver's prediction. Exit codes: 0 simulated; 1 no policy (infeasible spec
     and no --rates); 2 bad input; 3 no verified answer.
     """
-    from ..app import emit, err, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import (
+        emit,
+        err,
+        fail,
+        guarded,
+        read_spec,
+        stdout_is_colour_terminal,
+        terminal_width,
+    )
 
     if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         fail(ExitCode.BAD_INPUT, f"error: --plot {plot}: use a .png, .svg or .pdf file name")

@@ -44,7 +44,7 @@ def sweep(
     met are reported, not fatal. Exit codes: 0 every point optimal; 1 some point cannot be
     met; 2 bad input; 3 some point has no verified answer.
     """
-    from ..app import emit, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import emit, guarded, read_spec, stdout_is_colour_terminal, terminal_width
     from ..exit_codes import ExitCode, for_status, worst
 
     def body() -> int:
@@ -81,7 +81,7 @@ def sweep(
 
 def _check_plot(path: Path, axes: int) -> None:
     """Refuse an unusable --plot before solving anything."""
-    from ..app import fail
+    from ..common import fail
     from ..exit_codes import ExitCode
     from ..plots.figures import FORMATS, PlotUnavailable, require_matplotlib
 

@@ -43,7 +43,8 @@ def test_requirements_are_validated_with_file_key_and_line() -> None:
 def test_each_requirement_against_the_closed_form() -> None:
     met = deter.load_spec(
         spec_with(
-            f"max_cost = {COST + 0.01}\nmin_margin = 0.0\nmax_rate = {{ inspector = {RATE + 0.01} }}"
+            f"max_cost = {COST + 0.01}\nmin_margin = 0.0\n"
+            f"max_rate = {{ inspector = {RATE + 0.01} }}"
         )
     )
     assert check_requirements(met, deter.solve(met)) == []
