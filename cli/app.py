@@ -16,7 +16,9 @@ import typer
 from .commands import batch as cmd_batch
 from .commands import check as cmd_check
 from .commands import compare as cmd_compare
+from .commands import experiment as cmd_experiment
 from .commands import explain as cmd_explain
+from .commands import export as cmd_export
 from .commands import frontier as cmd_frontier
 from .commands import report as cmd_report
 from .commands import schema as cmd_schema
@@ -69,6 +71,8 @@ for command in (
     cmd_compare.compare,
     cmd_explain.explain,
     cmd_report.report,
+    cmd_export.export,
+    cmd_experiment.experiment,
 ):
     app.command(name=command.__name__)(command)
 
@@ -78,7 +82,18 @@ for command in (
 #: own shutdown (tearing down cvxpy, scipy and the solvers' modules) takes about 0.2 s, more
 #: than solving a small spec. batch and check (process pools, Dask) shut down normally.
 QUICK_EXIT = frozenset(
-    {"solve", "validate", "schema", "sweep", "frontier", "compare", "explain", "report", "simulate"}
+    {
+        "solve",
+        "validate",
+        "schema",
+        "sweep",
+        "frontier",
+        "compare",
+        "explain",
+        "report",
+        "simulate",
+        "export",
+    }
 )
 
 

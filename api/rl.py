@@ -1,0 +1,35 @@
+"""``deter.rl``: a designed policy's penalties inside a Gymnasium training loop.
+
+Needs the optional extra ``deter[rl]`` (gymnasium). Importing this module registers the
+reference environment ``deter/CodingTask-v0``::
+
+    import gymnasium as gym
+    import deter.rl
+    env = deter.rl.OversightWrapper(gym.make("deter/CodingTask-v0"), "policy.json")
+
+See docs/runtime.md and docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from .solver.rl.env import CodingTaskEnv
+from .solver.rl.reference import CODING_AGENT_POLICY, CODING_AGENT_SPEC
+from .solver.rl.wrapper import Label, OversightWrapper, Trajectory, info_label
+
+ENV_ID = "deter/CodingTask-v0"
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="deter.solver.rl.env:CodingTaskEnv")
+
+__all__ = [
+    "CODING_AGENT_POLICY",
+    "CODING_AGENT_SPEC",
+    "ENV_ID",
+    "CodingTaskEnv",
+    "Label",
+    "OversightWrapper",
+    "Trajectory",
+    "info_label",
+]

@@ -1,0 +1,67 @@
+"""``deter export``: the optimal policy as a self-contained JSON policy document."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..common import emit, err, guarded, read_spec, solver_choice
+from ..exit_codes import ExitCode, for_status
+from ..options import DebugOption, MaxSizeOption, SpecArgument
+
+
+class ExportSchedule(StrEnum):
+    coordinated = "coordinated"
+    independent = "independent"
+
+
+def export(
+    spec: SpecArgument,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Write the policy document here (atomically); '-' for stdout."
+        ),
+    ],
+    schedule: Annotated[
+        ExportSchedule,
+        typer.Option(
+            "--schedule",
+            help="How the runtime draws audits: coordinated (disjoint episodes; the model's "
+            "linear detection) or independent (one coin per monitor).",
+        ),
+    ] = ExportSchedule.coordinated,
+    label: Annotated[str, typer.Option("--label", help="A name for the policy.")] = "optimal",
+    solver: Annotated[
+        str | None, typer.Option("--solver", help="Use only this solver (highs or clarabel).")
+    ] = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    debug: DebugOption = False,
+) -> None:
+    """Solve SPEC and write its optimal policy as a JSON policy document.
+
+    The document holds everything deter.runtime.Auditor needs to run the policy without the
+    solver (docs/runtime.md). Exit codes: 0 written; 1 the spec cannot be met; 2 bad input;
+    3 no verified answer.
+    """
+
+    def body() -> int:
+        solvers = solver_choice(solver)
+        parsed = read_spec(spec, max_size)
+        from ...solver.engine.solve import solve as solve_spec
+        from ...solver.policy.document import build_policy
+
+        result = solve_spec(parsed, solvers=solvers)
+        if result.status != "optimal":
+            err(f"error: {result.file}: {result.status}: {result.message}; no policy to export")
+            return int(for_status(result.status))
+        doc = build_policy(parsed, result, schedule=schedule.value, label=label)
+        emit(json.dumps(doc, indent=2) + "\n", None if str(output) == "-" else output)
+        return int(ExitCode.OK)
+
+    raise typer.Exit(guarded(debug, body))

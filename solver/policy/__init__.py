@@ -1,0 +1,1 @@
+"""The designed policy as a document (``document``) and as a runtime (``runtime``)."""

@@ -1,0 +1,483 @@
+"""The runtime auditor: run a designed policy, episode by episode, without the solver.
+
+A serving process or a training loop loads a policy document (``deter export``) and asks,
+per episode, which monitors run (:meth:`Auditor.plan`) and, once the agent has acted, what
+was caught and what penalty to apply (:meth:`Auditor.judge`). The auditor keeps running
+tallies and warns (:class:`DriftWarning`) when realised spend, audit rates, detection or
+false flags leave their confidence bands: the sign that a monitor is not performing as
+designed or that the schedule is not being followed.
+
+Only the standard library and numpy are imported here (and the document checks, which are
+numpy-only too): cvxpy and scipy are never loaded, so loading a policy costs a serving
+process milliseconds. ``tests/policy/test_runtime.py`` checks that in a fresh interpreter.
+
+Schedules are those of ``deter simulate`` (``solver/simulation/simulate.py``):
+
+- ``coordinated``: one uniform U per episode; monitor j runs when (U - s_{j-1}) mod 1 < x_j
+  with s_j = x_1 + ... + x_j, so monitors inspect disjoint episodes whenever sum_j x_j <= 1
+  and detection is the model's linear sum_j q_ij x_j;
+- ``independent``: each monitor tosses its own coin; P_i = 1 - prod_j (1 - q_ij x_j).
+
+Each monitor that runs then catches action i with probability q_ij, or flags compliant work
+falsely with probability f_j (its false-positive rate), independently of the others.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .document import SCHEDULES, load_policy_file, validate_policy
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+#: Width of the drift bands in standard errors. Drift is checked again and again, so the
+#: band is wide: a two-sided normal tail of 4 SE is 6e-5 per check.
+DRIFT_Z = 4.0
+#: No drift is reported on fewer samples than this (the normal approximation needs them).
+MIN_SAMPLES = 50
+
+
+class DriftWarning(UserWarning):
+    """Realised spend, audit rate, detection or false flags left its confidence band."""
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyArrays:
+    """A policy document as arrays: i over actions, j over monitors (document order).
+
+    ``catch[i, j]`` is q_ij for a non-compliant action and f_j (false flags) for the
+    compliant row; ``penalty[i]`` is F_i, and F_fp for the compliant action.
+    """
+
+    action_names: tuple[str, ...]
+    monitor_names: tuple[str, ...]
+    compliant: int
+    gain: FloatArray
+    penalty: FloatArray
+    catch: FloatArray
+    rates: FloatArray
+    cost: FloatArray
+    risk_aversion: float
+    schedule: str
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], schedule: str | None = None) -> PolicyArrays:
+        actions = tuple(a["name"] for a in doc["actions"])
+        monitors = tuple(m["name"] for m in doc["monitors"])
+        compliant = actions.index(doc["compliant"])
+        catch = np.zeros((len(actions), len(monitors)))
+        for j, monitor in enumerate(doc["monitors"]):
+            for action, q in doc["detection"].get(monitor["name"], {}).items():
+                catch[actions.index(action), j] = q
+            catch[compliant, j] = monitor["false_positive"]
+        penalty = np.array([float(doc["penalties"].get(a, 0.0)) for a in actions])
+        penalty[compliant] = doc["false_positive_penalty"]
+        chosen = schedule or doc["schedule"]
+        if chosen not in SCHEDULES:
+            raise ValueError(f"unknown schedule {chosen!r}; choose one of {', '.join(SCHEDULES)}")
+        return cls(
+            action_names=actions,
+            monitor_names=monitors,
+            compliant=compliant,
+            gain=np.array([float(a["gain"]) for a in doc["actions"]]),
+            penalty=penalty,
+            catch=catch,
+            rates=np.array([float(doc["rates"][m]) for m in monitors]),
+            cost=np.array([float(m["cost"]) for m in doc["monitors"]]),
+            risk_aversion=float(doc.get("risk_aversion", 0.0)),
+            schedule=chosen,
+        )
+
+    @property
+    def starts(self) -> FloatArray:
+        """s_{j-1}: where monitor j's stretch begins on the coordinated schedule's circle."""
+        return np.asarray((np.cumsum(self.rates) - self.rates) % 1.0)
+
+    def _stretches(self) -> tuple[FloatArray, BoolArray]:
+        """The coordinated schedule as stretches of U: (lengths (S,), inspecting (S, M)).
+
+        The set of monitors running changes only where U crosses some s_j mod 1 or
+        s_j + x_j mod 1, so the schedule is a finite list of stretches.
+        """
+        starts, x = self.starts, self.rates
+        cuts = np.unique(np.concatenate(([0.0, 1.0], starts, (starts + x) % 1.0)))
+        lengths = np.diff(cuts)
+        middles = cuts[:-1] + lengths / 2
+        inspecting = ((middles[:, None] - starts[None, :]) % 1.0) < x[None, :]
+        return lengths, inspecting
+
+    def exact_detection(self) -> FloatArray:
+        """P(caught) of every action under the schedule (compliant: P(falsely flagged))."""
+        q, x = self.catch, self.rates
+        if x.size == 0:
+            return np.zeros(len(self.action_names))
+        if self.schedule == "independent":
+            return np.asarray(1.0 - np.prod(1.0 - q * x[None, :], axis=1))
+        lengths, inspecting = self._stretches()
+        escape = np.prod(np.where(inspecting[:, None, :], 1.0 - q[None, :, :], 1.0), axis=2)
+        return np.asarray(np.clip(1.0 - lengths @ escape, 0.0, 1.0))
+
+    def spend_moments(self) -> tuple[float, float]:
+        """Mean and variance of one episode's oversight spend sum_j c_j 1{j runs}."""
+        c, x = self.cost, self.rates
+        mean = float(c @ x)
+        if x.size == 0:
+            return 0.0, 0.0
+        if self.schedule == "independent":
+            return mean, float(np.sum(c * c * x * (1 - x)))
+        lengths, inspecting = self._stretches()
+        spend = inspecting.astype(float) @ c
+        return mean, max(0.0, float(lengths @ (spend * spend)) - mean * mean)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which monitors run this episode (decided before the agent acts)."""
+
+    episode: int
+    running: tuple[str, ...]
+    mask: BoolArray = field(repr=False)  # (M,), document order
+    cost: float  # this episode's oversight spend
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the policy does about one episode: the penalty to apply and why."""
+
+    episode: int
+    action: str | None  # the action label, when known
+    penalty: float  # subtract this from the agent's reward (0 when nothing was flagged)
+    flagged: bool  # some running monitor flagged the episode
+    detected: bool  # flagged, and the action was a violation (or unknown)
+    false_flag: bool  # flagged, and the action was the compliant one
+    flagged_by: tuple[str, ...]
+    audits: tuple[str, ...]  # the monitors that ran
+    cost: float  # oversight spend of the episode
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One quantity outside its band: realised against designed, in standard errors."""
+
+    quantity: str
+    realised: float
+    designed: float
+    z: float
+    samples: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.quantity}: realised {self.realised:.4g} against designed {self.designed:.4g} "
+            f"({self.z:+.1f} SE over {self.samples} samples)"
+        )
+
+
+@dataclass
+class Tallies:
+    """Running counts since the auditor was created (or reset)."""
+
+    episodes: int = 0  # episodes planned
+    judged: int = 0  # episodes judged
+    spend: float = 0.0  # oversight spend so far
+    penalties: float = 0.0  # penalties applied so far
+    detections: int = 0
+    false_flags: int = 0
+    audits: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per monitor
+    taken: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per action
+    caught: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per action
+
+
+class Auditor:
+    """Runs a policy document: plans audits, judges episodes, tallies, warns on drift.
+
+    ``seed`` seeds the one ``numpy.random.Generator`` every draw comes from, so a run is
+    reproducible. ``schedule`` overrides the document's. Drift is checked every
+    ``check_every`` judged episodes against bands ``z`` standard errors wide; each quantity
+    warns once when it leaves its band and again only after it has come back.
+    """
+
+    def __init__(
+        self,
+        policy: Mapping[str, Any],
+        *,
+        seed: int | np.random.SeedSequence | None = None,
+        schedule: str | None = None,
+        z: float = DRIFT_Z,
+        check_every: int = 100,
+        warn: bool = True,
+    ) -> None:
+        self.policy: dict[str, Any] = validate_policy(dict(policy))
+        self.arrays = PolicyArrays.from_document(self.policy, schedule)
+        self.z = z
+        self.check_every = max(1, int(check_every))
+        self.warn = warn
+        self._index = {name: i for i, name in enumerate(self.arrays.action_names)}
+        self._monitor_index = {name: j for j, name in enumerate(self.arrays.monitor_names)}
+        self._starts = self.arrays.starts
+        self._detection = self.arrays.exact_detection()
+        self._spend = self.arrays.spend_moments()
+        # A bare "flagged" verdict (no action named) costs the largest penalty among the
+        # actions that monitor can catch: the policy's penalty for what it was built to see.
+        a = self.arrays
+        deviations = np.arange(len(a.action_names)) != a.compliant
+        self._flag_penalty = np.array(
+            [
+                float(np.max(a.penalty[deviations & (a.catch[:, j] > 0)], initial=0.0))
+                or float(np.max(a.penalty[deviations], initial=0.0))
+                for j in range(len(a.monitor_names))
+            ]
+        )
+        self.reseed(seed)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], **options: Any) -> Auditor:
+        """An auditor for a policy document already parsed from JSON."""
+        return cls(doc, **options)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **options: Any) -> Auditor:
+        """An auditor for the policy document in ``path`` (``deter export``'s output)."""
+        return cls(load_policy_file(str(path)), **options)
+
+    def reseed(self, seed: int | np.random.SeedSequence | None, *, clear: bool = True) -> None:
+        """Start a fresh generator from ``seed``; ``clear`` the tallies too (the default)."""
+        self.rng = np.random.default_rng(seed)
+        if not clear and hasattr(self, "tallies"):
+            return
+        m, n = len(self.arrays.monitor_names), len(self.arrays.action_names)
+        self.tallies = Tallies(
+            audits=np.zeros(m, dtype=np.int64),
+            taken=np.zeros(n, dtype=np.int64),
+            caught=np.zeros(n, dtype=np.int64),
+        )
+        self._out: set[str] = set()
+        self.drifts: list[Drift] = []
+
+    # --- the designed figures --------------------------------------------------------------
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return self.arrays.action_names
+
+    @property
+    def monitor_names(self) -> tuple[str, ...]:
+        return self.arrays.monitor_names
+
+    @property
+    def designed_cost(self) -> float:
+        """Expected oversight spend per episode under the schedule: sum_j c_j x_j."""
+        return self._spend[0]
+
+    def designed_detection(self, action: str) -> float:
+        """P(caught) of ``action`` under the schedule (the compliant one: P(false flag))."""
+        return float(self._detection[self._index[action]])
+
+    # --- one episode -----------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        """Draw which monitors run this episode."""
+        a = self.arrays
+        if a.schedule == "coordinated":
+            mask = ((self.rng.random() - self._starts) % 1.0) < a.rates
+        else:
+            mask = self.rng.random(a.rates.shape[0]) < a.rates
+        cost = float(a.cost @ mask)
+        episode = self.tallies.episodes
+        self.tallies.episodes += 1
+        self.tallies.audits += mask
+        self.tallies.spend += cost
+        running = tuple(name for name, on in zip(a.monitor_names, mask, strict=True) if on)
+        return Plan(episode, running, mask, cost)
+
+    def judge(
+        self,
+        plan: Plan,
+        action: str | None = None,
+        *,
+        verdicts: Mapping[str, bool | str] | None = None,
+    ) -> Judgement:
+        """Judge what the agent did in ``plan``'s episode.
+
+        ``action`` is the agent's action label (ground truth, e.g. from an environment):
+        without ``verdicts``, each running monitor then catches it (or flags compliant work
+        falsely) with the document's probabilities. ``verdicts`` are the running monitors'
+        real outputs instead: per monitor, False (clear), True (flagged) or the name of the
+        action it caught; a monitor left out is clear. A bare True costs the largest
+        penalty among the actions that monitor can catch. With both, the label says
+        whether a flag was a detection or a false flag.
+        """
+        a = self.arrays
+        index = None
+        if action is not None:
+            if action not in self._index:
+                known = ", ".join(a.action_names)
+                raise ValueError(f"unknown action {action!r}; the policy's actions are {known}")
+            index = self._index[action]
+        penalty = 0.0
+        if verdicts is None:
+            if index is None:
+                raise ValueError("judge needs the action label, the monitors' verdicts, or both")
+            flags = plan.mask & (self.rng.random(a.rates.shape[0]) < a.catch[index])
+            flagged = bool(flags.any())
+            if flagged:
+                penalty = float(a.penalty[index])
+        else:
+            flags = np.zeros(a.rates.shape[0], dtype=bool)
+            named: int | None = None
+            for monitor, verdict in verdicts.items():
+                j = self._monitor_index.get(monitor)
+                if j is None:
+                    raise ValueError(f"unknown monitor {monitor!r} in verdicts")
+                if not plan.mask[j]:
+                    raise ValueError(f"monitor {monitor!r} did not run in episode {plan.episode}")
+                if verdict is False or verdict is None:
+                    continue
+                flags[j] = True
+                if isinstance(verdict, str):
+                    if verdict not in self._index:
+                        raise ValueError(
+                            f"unknown action {verdict!r} in the verdict of {monitor!r}"
+                        )
+                    named = self._index[verdict]
+            flagged = bool(flags.any())
+            if flagged:
+                if index is not None:
+                    penalty = float(a.penalty[index])
+                elif named is not None:
+                    penalty = float(a.penalty[named])
+                else:
+                    penalty = float(self._flag_penalty[flags].max())
+        violation = None if index is None else index != a.compliant
+        detected = flagged and violation is not False
+        false_flag = flagged and violation is False
+        t = self.tallies
+        t.judged += 1
+        t.penalties += penalty
+        t.detections += detected
+        t.false_flags += false_flag
+        if index is not None:
+            t.taken[index] += 1
+            t.caught[index] += flagged
+        if self.warn and t.judged % self.check_every == 0:
+            self._check_drift()
+        return Judgement(
+            episode=plan.episode,
+            action=action,
+            penalty=penalty,
+            flagged=flagged,
+            detected=detected,
+            false_flag=false_flag,
+            flagged_by=tuple(n for n, on in zip(a.monitor_names, flags, strict=True) if on),
+            audits=plan.running,
+            cost=plan.cost,
+        )
+
+    def audit(self, action: str) -> Judgement:
+        """Plan and judge one episode whose action label is already known."""
+        return self.judge(self.plan(), action)
+
+    # --- many episodes at once (for simulations and vector environments) ----------------
+
+    def run_batch(self, actions: IntArray) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """Plan and judge one episode for each of K agents: (penalty, flagged, spend), each (K,).
+
+        ``actions`` are action indices in document order. Tallies are updated as for K calls
+        of :meth:`audit` (the draws differ: they are made in blocks).
+        """
+        a = self.arrays
+        k, m = actions.shape[0], a.rates.shape[0]
+        if a.schedule == "coordinated":
+            mask = ((self.rng.random((k, 1)) - self._starts[None, :]) % 1.0) < a.rates[None, :]
+        else:
+            mask = self.rng.random((k, m)) < a.rates[None, :]
+        flags = mask & (self.rng.random((k, m)) < a.catch[actions])
+        flagged = flags.any(axis=1)
+        penalty = np.where(flagged, a.penalty[actions], 0.0)
+        spend = mask.astype(float) @ a.cost
+        t = self.tallies
+        t.episodes += k
+        t.judged += k
+        t.audits += mask.sum(axis=0)
+        t.spend += float(spend.sum())
+        t.penalties += float(penalty.sum())
+        violating = actions != a.compliant
+        t.detections += int(np.count_nonzero(flagged & violating))
+        t.false_flags += int(np.count_nonzero(flagged & ~violating))
+        n = len(a.action_names)
+        t.taken += np.bincount(actions, minlength=n)
+        t.caught += np.bincount(actions[flagged], minlength=n)
+        if self.warn:
+            self._check_drift()
+        return penalty, flagged, spend
+
+    # --- drift -----------------------------------------------------------------------------
+
+    def check(self) -> list[Drift]:
+        """Every quantity now outside its band (without warning)."""
+        t, a = self.tallies, self.arrays
+        out: list[Drift] = []
+
+        def test(quantity: str, total: float, n: int, mean: float, variance: float) -> None:
+            if n < MIN_SAMPLES or variance <= 0:
+                # No spread: any departure is drift (a monitor at rate 0 that ran, say).
+                if n >= MIN_SAMPLES and abs(total / n - mean) > 1e-9:
+                    out.append(Drift(quantity, total / n, mean, math.inf, n))
+                return
+            z = (total / n - mean) / math.sqrt(variance / n)
+            if abs(z) > self.z:
+                out.append(Drift(quantity, total / n, mean, z, n))
+
+        mean, variance = self._spend
+        test("spend per episode", t.spend, t.episodes, mean, variance)
+        for j, name in enumerate(a.monitor_names):
+            x = float(a.rates[j])
+            test(f"audit rate of {name}", float(t.audits[j]), t.episodes, x, x * (1 - x))
+        for i, name in enumerate(a.action_names):
+            p = float(self._detection[i])
+            what = "false-flag rate" if i == a.compliant else f"detection of {name}"
+            test(what, float(t.caught[i]), int(t.taken[i]), p, p * (1 - p))
+        return out
+
+    def _check_drift(self) -> None:
+        now = self.check()
+        names = {d.quantity for d in now}
+        for d in now:
+            if d.quantity not in self._out:
+                self.drifts.append(d)
+                warnings.warn(f"deter policy drift: {d}", DriftWarning, stacklevel=3)
+        self._out = names
+
+    def report(self) -> dict[str, Any]:
+        """The tallies against the designed figures, as plain JSON-ready values."""
+        t, a = self.tallies, self.arrays
+        episodes = max(t.episodes, 1)
+        return {
+            "policy": self.policy.get("label", ""),
+            "episodes": t.episodes,
+            "judged": t.judged,
+            "spend_per_episode": t.spend / episodes,
+            "designed_cost_per_episode": self.designed_cost,
+            "penalties": t.penalties,
+            "detections": t.detections,
+            "false_flags": t.false_flags,
+            "audit_rates": {n: int(t.audits[j]) / episodes for j, n in enumerate(a.monitor_names)},
+            "designed_rates": {n: float(a.rates[j]) for j, n in enumerate(a.monitor_names)},
+            "detection": {
+                n: (int(t.caught[i]) / int(t.taken[i]) if t.taken[i] else None)
+                for i, n in enumerate(a.action_names)
+            },
+            "designed_detection": {
+                n: float(self._detection[i]) for i, n in enumerate(a.action_names)
+            },
+            "drift": [str(d) for d in self.check()],
+        }
