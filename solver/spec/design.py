@@ -7,12 +7,10 @@ convex program are refused here, never solved wrongly (docs/model.md says why ea
 
 from __future__ import annotations
 
-import difflib
 import itertools
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .document import Spec
+from .sections import SpecView
+from .suggest import did_you_mean
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -20,11 +18,11 @@ Problem = tuple[tuple[str | int, ...], str]
 ROC_TOLERANCE = 1e-12
 
 
-def detection_and_penalty_problems(spec: Spec) -> list[Problem]:
+def detection_and_penalty_problems(spec: SpecView) -> list[Problem]:
     return _penalty_problems(spec) + _exponential_problems(spec) + _roc_problems(spec)
 
 
-def _penalty_problems(spec: Spec) -> list[Problem]:
+def _penalty_problems(spec: SpecView) -> list[Problem]:
     design, agent = spec.penalty.design, spec.agent
     problems: list[Problem] = []
     if design == "fixed":
@@ -61,7 +59,7 @@ def _penalty_problems(spec: Spec) -> list[Problem]:
     return problems
 
 
-def _exponential_problems(spec: Spec) -> list[Problem]:
+def _exponential_problems(spec: SpecView) -> list[Problem]:
     if spec.oversight.detection != "exponential":
         return []
     problems: list[Problem] = []
@@ -96,7 +94,7 @@ def _exponential_problems(spec: Spec) -> list[Problem]:
     return problems
 
 
-def _roc_problems(spec: Spec) -> list[Problem]:
+def _roc_problems(spec: SpecView) -> list[Problem]:
     problems: list[Problem] = []
     names = [a.name for a in spec.actions]
     compliant = spec.compliant_action
@@ -125,9 +123,7 @@ def _roc_problems(spec: Spec) -> list[Problem]:
         for action, points in monitor.roc.items():
             loc = (*here, "roc", action)
             if action not in names:
-                close = difflib.get_close_matches(action, names, n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append((loc, f"unknown action {action!r}{hint}"))
+                problems.append((loc, f"unknown action {action!r}" + did_you_mean(action, names)))
                 continue
             if action == compliant:
                 problems.append(

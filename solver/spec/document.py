@@ -2,197 +2,61 @@
 
 A spec is data: this module checks its types, ranges and cross-references and nothing else.
 It does not import cvxpy, so ``deter validate`` and ``deter schema`` stay fast.
-The contract is documented in ``docs/spec-format.md``.
+The contract is documented in ``docs/spec-format.md``. The tables a spec is made of are in
+``sections.py``; the cross-field checks of the newer features in ``design.py`` and
+``strategy.py``.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    Strict,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .design import detection_and_penalty_problems
-from .strategy import Gain, strategy_problems
+from .sections import (
+    AUDIT_PREFIX,
+    Action,
+    Agent,
+    AgentType,
+    Auditor,
+    FrozenModel,
+    Monitor,
+    Oversight,
+    Penalty,
+    Problem,
+    Requirements,
+)
+from .strategy import strategy_problems
+from .suggest import did_you_mean
+from .toml_lines import locate
 
-# Every number is a finite float; TOML integers are accepted, booleans and strings are not.
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
-Probability = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0, le=1)]
-Name = Annotated[
-    str,
-    Strict(),
-    Field(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$",
-        description="An identifier: letters, digits, '_' and '-', not starting with a digit.",
-    ),
+__all__ = [
+    "AUDIT_PREFIX",
+    "Action",
+    "Agent",
+    "AgentType",
+    "Auditor",
+    "CrossReferenceError",
+    "Monitor",
+    "Oversight",
+    "Penalty",
+    "Problem",
+    "Requirements",
+    "Spec",
+    "SpecSource",
+    "did_you_mean",
+    "json_schema",
 ]
-Text = Annotated[str, Strict()]
-
-AUDIT_PREFIX = "audit:"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from: its file name (or ``<text>``) and its TOML text."""
 
-
-class Problem(_Model):
-    """Descriptive metadata, shown in tables."""
-
-    name: Text | None = Field(None, description="Defaults to the spec file's stem.")
-    description: Text = ""
-    currency: Text = Field("", description="A label for money units, shown in tables.")
-
-
-class Agent(_Model):
-    """The agent's preferences and the penalty defaults."""
-
-    compliant: Name | None = Field(
-        None, description="The reference (aligned) action; defaults to the first action listed."
-    )
-    penalty_cap: NonNegative | None = Field(
-        None, description="Default penalty cap for every action that sets none."
-    )
-    risk_aversion: Number = Field(
-        0.0, description="CARA coefficient r: 0 neutral, > 0 averse, < 0 seeking."
-    )
-    margin: NonNegative = Field(
-        0.0, description="Compliance must beat every deviation by at least this (utility units)."
-    )
-    false_positive_penalty: NonNegative = Field(
-        0.0, description="Penalty a compliant agent suffers when a monitor falsely flags it."
-    )
-
-
-class Oversight(_Model):
-    """Constraints on the principal's policy as a whole."""
-
-    budget: NonNegative | None = Field(
-        None, description="Total oversight cost may not exceed this."
-    )
-    detection: Literal["linear", "exponential"] = Field(
-        "linear",
-        description="How monitor rates combine into detection: 'linear' min(1, sum q x) or "
-        "'exponential' 1 - prod (1 - q)^x (diminishing returns; docs/model.md).",
-    )
-    objective: Literal["deter_all", "min_loss"] = Field(
-        "deter_all",
-        description="deter_all: deter every action at least cost; min_loss: minimise oversight "
-        "cost plus the harm of the action the agent ends up taking (solver/min_loss.py).",
-    )
-
-
-class Requirements(_Model):
-    """What ``deter check`` demands of the optimal policy (CI gating; see requirements.py)."""
-
-    max_cost: NonNegative | None = Field(
-        None, description="The optimal oversight cost may not exceed this."
-    )
-    deter_all: Annotated[bool, Strict()] = Field(True, description="Every action must be deterred.")
-    min_margin: NonNegative | None = Field(
-        None, description="Every deviation must trail compliance by at least this (net incentive)."
-    )
-    max_rate: dict[Annotated[str, Strict()], Probability] = Field(
-        default_factory=dict, description="Per-monitor ceilings on the optimal rates, by name."
-    )
-
-
-class Action(_Model):
-    """One action the agent can take."""
-
-    name: Name
-    gain: Gain = Field(
-        description="The agent's private gain from this action: a number, or an interval "
-        "[low, high] meaning deterrence must hold for every value in it."
-    )
-    harm: NonNegative = Field(
-        0.0, description="The principal's loss each time the agent takes this action."
-    )
-    penalty_cap: NonNegative | None = Field(
-        None, description="Largest penalty the principal can impose when this action is caught."
-    )
-    audit_cost: NonNegative | None = Field(
-        None, description="Shorthand for a dedicated audit monitor 'audit:<name>' with this cost."
-    )
-    audit_detection: Probability = Field(
-        1.0, description="Probability that the dedicated audit catches this action."
-    )
-
-
-class Monitor(_Model):
-    """A costly monitor that inspects a fraction of episodes (its rate)."""
-
-    name: Name
-    cost: NonNegative = Field(description="Cost per episode when applied to every episode.")
-    min_rate: Probability = 0.0
-    max_rate: Probability = 1.0
-    detects: dict[Name, Probability] = Field(
-        default_factory=dict, description="P(caught | action, monitor applied), by action name."
-    )
-    false_positive: Probability = Field(
-        0.0, description="P(compliant episode flagged | monitor applied)."
-    )
-    fixed_cost: NonNegative = Field(
-        0.0, description="Cost of deploying the monitor at all, paid when its rate is above 0."
-    )
-    roc: dict[Name, tuple[tuple[Probability, Probability], ...]] | None = Field(
-        None,
-        description="ROC curve per action: [[false-positive rate, true-positive rate], ...]; "
-        "the monitor's rate is then the fraction of honest episodes flagged and audited.",
-    )
-
-
-class Penalty(_Model):
-    """Penalties fixed at their caps, or chosen at a cost (solver/features/penalty.py)."""
-
-    design: Literal["fixed", "per_action", "shared"] = Field(
-        "fixed",
-        description="'fixed': penalties at their caps; 'per_action': each action's penalty is a "
-        "decision in [0, cap]; 'shared': one penalty level for every action.",
-    )
-    cost: NonNegative = Field(
-        0.0, description="The principal's cost per unit of penalty level (Blocki et al. 2013)."
-    )
-
-
-class AgentType(_Model):
-    """One type of agent (a Bayesian game): its probability and how its gains differ."""
-
-    name: Name
-    weight: Probability = Field(description="Probability of this type; weights sum to 1.")
-    gains: dict[Name, Gain] = Field(
-        default_factory=dict, description="Overrides of action gains for this type, by action."
-    )
-    risk_aversion: Number | None = Field(
-        None, description="Overrides agent.risk_aversion for this type."
-    )
-
-
-class Auditor(_Model):
-    """A strategic auditor who chooses one monitor's rate itself (no commitment)."""
-
-    monitor: Name = Field(description="The declared monitor the auditor runs.")
-    inspection_cost: NonNegative = Field(description="The auditor's cost per inspection.")
-    catch_reward: NonNegative = Field(
-        0.0, description="The auditor's reward when an inspection catches an offence."
-    )
-    miss_loss: NonNegative = Field(
-        0.0, description="The auditor's loss when an offence goes uncaught."
-    )
-    target_offence_rate: Probability | None = Field(
-        None, description="Find the least catch_reward bringing the offence rate to this."
-    )
+    file: str = "<spec>"
+    text: str = ""
 
 
 class CrossReferenceError(ValueError):
@@ -203,13 +67,7 @@ class CrossReferenceError(ValueError):
         super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A ' (did you mean ...?)' suffix, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class Spec(_Model):
+class Spec(FrozenModel):
     """A whole deterrence problem, as written in a spec file (format version 1)."""
 
     version: Literal[1] = Field(1, description="Spec format version; only 1 exists.")
@@ -223,9 +81,9 @@ class Spec(_Model):
     auditor: Auditor | None = None
     requirements: Requirements | None = None
 
-    # Where the spec came from, for messages that point at a line (set by the loader).
-    _source_file: str = PrivateAttr("<spec>")
-    _source_text: str = PrivateAttr("")
+    # Where the spec came from, for messages that point at a line: not a key of the spec, so
+    # not a field; given by the loader through with_source(), which returns a new spec.
+    _source: SpecSource = PrivateAttr(default_factory=lambda: SpecSource())
 
     @field_validator("version", mode="before")
     @classmethod
@@ -332,14 +190,41 @@ class Spec(_Model):
         return self.problem.name or "spec"
 
     @property
+    def source(self) -> SpecSource:
+        """The file and text this spec was read from (``<spec>`` and '' when built in code)."""
+        return self._source
+
+    @property
     def source_file(self) -> str:
-        return self._source_file
+        return self._source.file
+
+    def with_source(self, source: SpecSource) -> Spec:
+        """This spec, remembering that it was read from ``source`` (a copy; ``self`` is kept)."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
+    # Transitional, for analysis/sweep.py and analysis/frontier.py, which still copy the source
+    # by hand (``new._source_file = spec._source_file``): remove once they use with_source().
+    @property
+    def _source_file(self) -> str:
+        return self._source.file
+
+    @_source_file.setter
+    def _source_file(self, file: str) -> None:
+        self._source = SpecSource(file, self._source.text)
+
+    @property
+    def _source_text(self) -> str:
+        return self._source.text
+
+    @_source_text.setter
+    def _source_text(self, text: str) -> None:
+        self._source = SpecSource(self._source.file, text)
 
     def line_of(self, *loc: str | int) -> int | None:
         """The line of a key path in the spec's text, e.g. ``line_of("actions", 2)``."""
-        from .toml_lines import locate
-
-        found = locate(self._source_text, loc) if self._source_text else None
+        found = locate(self._source.text, loc) if self._source.text else None
         return found[0] if found else None
 
     def action_index(self, name: str) -> int:

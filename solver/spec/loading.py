@@ -7,6 +7,7 @@ all problems are reported at once, not only the first.
 
 from __future__ import annotations
 
+import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,8 +17,9 @@ import tomli
 from pydantic import BaseModel, ValidationError
 
 from ..results.errors import SpecError, SpecIssue
-from .document import CrossReferenceError, Spec, did_you_mean
+from .document import CrossReferenceError, Spec, SpecSource
 from .limits import check_counts
+from .suggest import did_you_mean
 from .toml_lines import locate
 
 #: Spec files larger than this are refused before they are parsed (``--max-size`` raises it).
@@ -78,7 +80,11 @@ def parse_spec_text(text: str, file: str = "<spec>", name: str | None = None) ->
 def validate_spec_data(
     data: Mapping[str, Any], text: str = "", file: str = "<spec>", name: str | None = None
 ) -> Spec:
-    """Validate parsed TOML data, locating each problem in ``text`` when it is given."""
+    """Validate parsed TOML data, locating each problem in ``text`` when it is given.
+
+    The spec returned remembers ``file`` and ``text`` (:attr:`Spec.source`), for messages that
+    name a line after validation (``deter check``).
+    """
     check_counts(data, file)  # limits.py: before the model, arrays or program cost memory
     data = dict(data)
     problem = data.get("problem")
@@ -92,23 +98,42 @@ def validate_spec_data(
         raise SpecError(_issues(exc, data, text, file)) from None
     except RecursionError:
         raise SpecError.single(file, "the spec is nested too deeply") from None
-    spec._source_file = file
-    spec._source_text = text
-    return spec
+    return spec.with_source(SpecSource(file=file, text=text))
 
 
-def load_spec(source: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
-    """Load a spec from a path or from TOML text.
+def load_path(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
+    """Read and validate the spec file at ``path``; its stem is the default problem name.
 
-    A :class:`~pathlib.Path`, or a string without ``=`` or a newline, is read as a file
-    (its stem is the default problem name); any other string is TOML text.
+    ``path`` is always a path, whatever it looks like (``runs/a=1.toml`` included).
     """
-    if isinstance(source, Path) or ("\n" not in source and "=" not in source):
-        path = Path(source)
-        return parse_spec_text(read_spec_text(path, max_bytes), file=str(path), name=path.stem)
-    if len(source.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise SpecError.single("<text>", f"the spec text is over the limit of {max_bytes:,} bytes")
-    return parse_spec_text(source, file="<text>")
+    path = Path(path)
+    return parse_spec_text(read_spec_text(path, max_bytes), file=str(path), name=path.stem)
+
+
+def load_text(
+    text: str,
+    *,
+    name: str | None = None,
+    file: str = "<text>",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Spec:
+    """Validate TOML ``text`` (never read as a path). ``file`` names it in error messages;
+    ``name`` is the problem name when the text has no ``problem.name``."""
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise SpecError.single(file, f"the spec text is over the limit of {max_bytes:,} bytes")
+    return parse_spec_text(text, file=file, name=name)
+
+
+def load_spec(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
+    """Compatibility loader; new code calls :func:`load_path` or :func:`load_text`.
+
+    The rule is explicit, not a guess from the content: a path object, or a string without
+    a line break, is a file path (``"runs/a=1.toml"`` too); a string with a line break is
+    TOML text. A one-line TOML text is therefore read as a path: use :func:`load_text`.
+    """
+    if isinstance(source, str) and "\n" in source:
+        return load_text(source, max_bytes=max_bytes)
+    return load_path(source, max_bytes=max_bytes)
 
 
 # --- turning pydantic's errors into SpecIssues -------------------------------------------
@@ -185,21 +210,27 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
         field = model.model_fields.get(part)
         if field is None:
             return None
-        inner = _find_model(field.annotation)
+        inner = model_in(field.annotation)
         if inner is None:
             return None
         model = inner
     return model
 
 
-def _find_model(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The spec table class inside a field's annotation (``Agent``, ``tuple[Action, ...]``,
+    ``Auditor | None``), or None when the field holds plain values."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _find_model(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None
+
+
+#: Transitional: analysis/sweep.py imports the old private name; remove once it uses model_in.
+_find_model = model_in
 
 
 def _message(error: Any, loc: tuple[str | int, ...]) -> str:

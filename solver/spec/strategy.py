@@ -1,7 +1,9 @@
 """Spec pieces of the strategic features (issue 5): interval gains and cross-field checks.
 
-Kept apart from ``spec.py`` so that the spec model only gains a few lines; this module does
-not import ``spec.py`` (it receives the spec object), so there is no import cycle.
+Kept apart from ``document.py`` so that the spec model only gains a few lines; this module
+reads the spec through :class:`~deter.solver.spec.sections.SpecView` and never imports
+``document.py``, so there is no import cycle. Interval gains themselves are in ``gains.py``
+(re-exported here).
 
 - ``gain = [low, high]``: an interval gain (deterrence must hold for every value in it);
 - ``[[types]]``: agent types with weights summing to 1 and gain overrides of known actions;
@@ -11,9 +13,20 @@ not import ``spec.py`` (it receives the spec object), so there is no import cycl
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from .gains import Gain, gain_bounds, gain_value, worst_case_gain
+from .sections import SpecView
+from .suggest import did_you_mean
+
+__all__ = [
+    "WEIGHT_TOLERANCE",
+    "Gain",
+    "gain_bounds",
+    "gain_value",
+    "strategy_problems",
+    "uses_strategy",
+    "worst_case_gain",
+]
 
 #: Weights of agent types must sum to 1 within this.
 WEIGHT_TOLERANCE = 1e-9
@@ -21,54 +34,8 @@ WEIGHT_TOLERANCE = 1e-9
 Location = tuple[str | int, ...]
 
 
-def _is_finite_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def gain_value(value: Any) -> Any:
-    """Accept a finite number, or an interval [low, high] of finite numbers with low <= high."""
-    if _is_finite_number(value):
-        return float(value)
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(_is_finite_number(v) for v in value)
-    ):
-        low, high = float(value[0]), float(value[1])
-        if low > high:
-            raise ValueError(f"the interval [{low:g}, {high:g}] has its low end above its high end")
-        return (low, high)
-    raise ValueError(
-        f"must be a finite number or an interval [low, high] of two finite numbers, not {value!r}"
-    )
-
-
-#: A gain: a number, or an interval (low, high).
-Gain = Annotated[float | tuple[float, float], BeforeValidator(gain_value)]
-
-
-def gain_bounds(gain: float | tuple[float, float]) -> tuple[float, float]:
-    """(low, high) of a gain; a number is the interval [g, g]."""
-    if isinstance(gain, tuple):
-        return gain
-    return (float(gain), float(gain))
-
-
-def worst_case_gain(gain: float | tuple[float, float], compliant: bool) -> float:
-    """The gain at which deterrence binds: the high end for a deviation, the low end for compliance.
-
-    The agent's expected utility of an action, (1 - P) u(g) + P u(g - F), increases with g for
-    any CARA coefficient (its derivative is (1 - P) u'(g) + P u'(g - F) > 0), so "deterred for
-    every g_i in [lo_i, hi_i] and g_0 in [lo_0, hi_0]" is exactly "deterred at hi_i and lo_0".
-    """
-    low, high = gain_bounds(gain)
-    return low if compliant else high
-
-
-def strategy_problems(spec: Any) -> list[tuple[Location, str]]:
+def strategy_problems(spec: SpecView) -> list[tuple[Location, str]]:
     """Cross-field problems of the strategic keys, each with its key path."""
-    from .document import did_you_mean  # lazy: spec.py imports this module
-
     problems: list[tuple[Location, str]] = []
     names = [a.name for a in spec.actions]
     types = spec.types
@@ -122,7 +89,7 @@ def strategy_problems(spec: Any) -> list[tuple[Location, str]]:
     return problems
 
 
-def uses_strategy(spec: Any) -> bool:
+def uses_strategy(spec: SpecView) -> bool:
     """True when a spec needs the strategic solver (min_loss, types, fixed costs, an auditor)."""
     return bool(
         spec.oversight.objective == "min_loss"
@@ -132,12 +99,12 @@ def uses_strategy(spec: Any) -> bool:
     )
 
 
-def _combination_problems(spec: Any) -> list[tuple[Location, str]]:
+def _combination_problems(spec: SpecView) -> list[tuple[Location, str]]:
     """The strategic solver is written for linear detection and penalties at their caps."""
     if not uses_strategy(spec):
         return []
-    penalty = getattr(spec, "penalty", None)
-    detection = getattr(spec.oversight, "detection", "linear")
+    penalty = spec.penalty
+    detection = spec.oversight.detection
     problems: list[tuple[Location, str]] = []
     where: Location = (
         ("oversight", "objective")
@@ -149,7 +116,7 @@ def _combination_problems(spec: Any) -> list[tuple[Location, str]]:
         else ("monitors",)
     )
     feature = "min_loss, [[types]], fixed_cost and [auditor]"
-    if penalty is not None and penalty.design != "fixed":
+    if penalty.design != "fixed":
         problems.append(
             (
                 where,
@@ -161,6 +128,6 @@ def _combination_problems(spec: Any) -> list[tuple[Location, str]]:
         problems.append(
             (where, f"{feature} need linear detection; remove oversight.detection or these keys")
         )
-    if any(getattr(m, "roc", None) for m in spec.monitors):
+    if any(m.roc for m in spec.monitors):
         problems.append((where, f"{feature} cannot be combined with ROC monitors"))
     return problems

@@ -1,0 +1,207 @@
+"""The sections of a spec (format v1): its value types and one frozen model per table.
+
+:mod:`document` assembles them into :class:`~deter.solver.spec.document.Spec`. The cross-field
+checks (``design.py``, ``strategy.py``) read a spec through :class:`SpecView`, which lists only
+what they need, so they never import ``document.py`` and ``document.py`` can import them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from .gains import Gain
+
+# Every number is a finite float; TOML integers are accepted, booleans and strings are not.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
+Probability = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0, le=1)]
+Name = Annotated[
+    str,
+    Strict(),
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$",
+        description="An identifier: letters, digits, '_' and '-', not starting with a digit.",
+    ),
+]
+Text = Annotated[str, Strict()]
+
+AUDIT_PREFIX = "audit:"
+
+
+class FrozenModel(BaseModel):
+    """A spec table: unknown keys are errors and the validated value never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Problem(FrozenModel):
+    """Descriptive metadata, shown in tables."""
+
+    name: Text | None = Field(None, description="Defaults to the spec file's stem.")
+    description: Text = ""
+    currency: Text = Field("", description="A label for money units, shown in tables.")
+
+
+class Agent(FrozenModel):
+    """The agent's preferences and the penalty defaults."""
+
+    compliant: Name | None = Field(
+        None, description="The reference (aligned) action; defaults to the first action listed."
+    )
+    penalty_cap: NonNegative | None = Field(
+        None, description="Default penalty cap for every action that sets none."
+    )
+    risk_aversion: Number = Field(
+        0.0, description="CARA coefficient r: 0 neutral, > 0 averse, < 0 seeking."
+    )
+    margin: NonNegative = Field(
+        0.0, description="Compliance must beat every deviation by at least this (utility units)."
+    )
+    false_positive_penalty: NonNegative = Field(
+        0.0, description="Penalty a compliant agent suffers when a monitor falsely flags it."
+    )
+
+
+class Oversight(FrozenModel):
+    """Constraints on the principal's policy as a whole."""
+
+    budget: NonNegative | None = Field(
+        None, description="Total oversight cost may not exceed this."
+    )
+    detection: Literal["linear", "exponential"] = Field(
+        "linear",
+        description="How monitor rates combine into detection: 'linear' min(1, sum q x) or "
+        "'exponential' 1 - prod (1 - q)^x (diminishing returns; docs/model.md).",
+    )
+    objective: Literal["deter_all", "min_loss"] = Field(
+        "deter_all",
+        description="deter_all: deter every action at least cost; min_loss: minimise oversight "
+        "cost plus the harm of the action the agent ends up taking (solver/min_loss.py).",
+    )
+
+
+class Requirements(FrozenModel):
+    """What ``deter check`` demands of the optimal policy (CI gating; see requirements.py)."""
+
+    max_cost: NonNegative | None = Field(
+        None, description="The optimal oversight cost may not exceed this."
+    )
+    deter_all: Annotated[bool, Strict()] = Field(True, description="Every action must be deterred.")
+    min_margin: NonNegative | None = Field(
+        None, description="Every deviation must trail compliance by at least this (net incentive)."
+    )
+    max_rate: dict[Annotated[str, Strict()], Probability] = Field(
+        default_factory=dict, description="Per-monitor ceilings on the optimal rates, by name."
+    )
+
+
+class Action(FrozenModel):
+    """One action the agent can take."""
+
+    name: Name
+    gain: Gain = Field(
+        description="The agent's private gain from this action: a number, or an interval "
+        "[low, high] meaning deterrence must hold for every value in it."
+    )
+    harm: NonNegative = Field(
+        0.0, description="The principal's loss each time the agent takes this action."
+    )
+    penalty_cap: NonNegative | None = Field(
+        None, description="Largest penalty the principal can impose when this action is caught."
+    )
+    audit_cost: NonNegative | None = Field(
+        None, description="Shorthand for a dedicated audit monitor 'audit:<name>' with this cost."
+    )
+    audit_detection: Probability = Field(
+        1.0, description="Probability that the dedicated audit catches this action."
+    )
+
+
+class Monitor(FrozenModel):
+    """A costly monitor that inspects a fraction of episodes (its rate)."""
+
+    name: Name
+    cost: NonNegative = Field(description="Cost per episode when applied to every episode.")
+    min_rate: Probability = 0.0
+    max_rate: Probability = 1.0
+    detects: dict[Name, Probability] = Field(
+        default_factory=dict, description="P(caught | action, monitor applied), by action name."
+    )
+    false_positive: Probability = Field(
+        0.0, description="P(compliant episode flagged | monitor applied)."
+    )
+    fixed_cost: NonNegative = Field(
+        0.0, description="Cost of deploying the monitor at all, paid when its rate is above 0."
+    )
+    roc: dict[Name, tuple[tuple[Probability, Probability], ...]] | None = Field(
+        None,
+        description="ROC curve per action: [[false-positive rate, true-positive rate], ...]; "
+        "the monitor's rate is then the fraction of honest episodes flagged and audited.",
+    )
+
+
+class Penalty(FrozenModel):
+    """Penalties fixed at their caps, or chosen at a cost (solver/features/penalty.py)."""
+
+    design: Literal["fixed", "per_action", "shared"] = Field(
+        "fixed",
+        description="'fixed': penalties at their caps; 'per_action': each action's penalty is a "
+        "decision in [0, cap]; 'shared': one penalty level for every action.",
+    )
+    cost: NonNegative = Field(
+        0.0, description="The principal's cost per unit of penalty level (Blocki et al. 2013)."
+    )
+
+
+class AgentType(FrozenModel):
+    """One type of agent (a Bayesian game): its probability and how its gains differ."""
+
+    name: Name
+    weight: Probability = Field(description="Probability of this type; weights sum to 1.")
+    gains: dict[Name, Gain] = Field(
+        default_factory=dict, description="Overrides of action gains for this type, by action."
+    )
+    risk_aversion: Number | None = Field(
+        None, description="Overrides agent.risk_aversion for this type."
+    )
+
+
+class Auditor(FrozenModel):
+    """A strategic auditor who chooses one monitor's rate itself (no commitment)."""
+
+    monitor: Name = Field(description="The declared monitor the auditor runs.")
+    inspection_cost: NonNegative = Field(description="The auditor's cost per inspection.")
+    catch_reward: NonNegative = Field(
+        0.0, description="The auditor's reward when an inspection catches an offence."
+    )
+    miss_loss: NonNegative = Field(
+        0.0, description="The auditor's loss when an offence goes uncaught."
+    )
+    target_offence_rate: Probability | None = Field(
+        None, description="Find the least catch_reward bringing the offence rate to this."
+    )
+
+
+class SpecView(Protocol):
+    """A spec as the cross-field checks read it (``document.Spec`` is one)."""
+
+    @property
+    def agent(self) -> Agent: ...
+    @property
+    def oversight(self) -> Oversight: ...
+    @property
+    def actions(self) -> tuple[Action, ...]: ...
+    @property
+    def monitors(self) -> tuple[Monitor, ...]: ...
+    @property
+    def penalty(self) -> Penalty: ...
+    @property
+    def types(self) -> tuple[AgentType, ...]: ...
+    @property
+    def auditor(self) -> Auditor | None: ...
+    @property
+    def compliant_action(self) -> str: ...
