@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..spec.document import Spec
-from ..spec.strategy import worst_case_gain
+from ..spec.gains import worst_case_gain
 from .envelope import RocCurve
 from .utility import FloatArray
 
