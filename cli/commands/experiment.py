@@ -1,11 +1,112 @@
-"""``deter experiment``: train learning agents under oversight policies (docs/experiments.md)."""
+"""``deter experiment``: train learning agents under oversight policies (docs/experiments.md).
+
+A short adapter: parse the options, run ``deter.solver.rl.experiment``, write the results.
+"""
 
 from __future__ import annotations
 
-from ..common import fail
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..common import err, fail, guarded
 from ..exit_codes import ExitCode
+from ..files import write_atomic
+from ..options import DebugOption
 
 
-def experiment() -> None:
-    """Train learning agents under several oversight policies and report (in progress)."""
-    fail(ExitCode.BAD_INPUT, "error: deter experiment is not finished yet")
+def experiment(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder for results.json, results.md and the learning curves (PNG).",
+        ),
+    ],
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Independent runs per policy.")] = 20,
+    agents: Annotated[int, typer.Option("--agents", min=1, help="Tabular agents per run.")] = 200,
+    episodes: Annotated[
+        int, typer.Option("--episodes", min=10, help="Training episodes per tabular agent.")
+    ] = 5000,
+    epsilon: Annotated[
+        float, typer.Option("--epsilon", min=0.0, max=1.0, help="Tabular exploration rate.")
+    ] = 0.1,
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, help="The margin of the 'optimal, margin' policy.")
+    ] = 0.5,
+    ppo_seeds: Annotated[
+        int,
+        typer.Option(
+            "--ppo-seeds", min=0, help="PPO runs per policy (0: none; needs deter[experiment])."
+        ),
+    ] = 0,
+    ppo_timesteps: Annotated[
+        int, typer.Option("--ppo-timesteps", min=256, help="PPO training steps per run.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
+    plot: Annotated[
+        bool, typer.Option("--plot/--no-plot", help="Draw learning curves (needs matplotlib).")
+    ] = True,
+    debug: DebugOption = False,
+) -> None:
+    """Train learning agents under no oversight, deter's policies and an always-on judge.
+
+    Reports violation rates during and after training, oversight cost, the honest agent's
+    loss to false flags and the training reward, each with a 95% interval over seeds.
+    """
+
+    def body() -> int:
+        if ppo_seeds:
+            try:
+                import stable_baselines3  # noqa: F401
+            except ImportError:
+                fail(
+                    ExitCode.BAD_INPUT,
+                    "error: --ppo-seeds needs stable-baselines3: pip install 'deter[experiment]'",
+                )
+        if output.exists() and not output.is_dir():
+            fail(ExitCode.BAD_INPUT, f"error: {output}: exists and is not a folder")
+        output.mkdir(parents=True, exist_ok=True)
+        from ...solver.rl.experiment import markdown_table, run_experiment
+
+        result = run_experiment(
+            seeds=seeds,
+            agents=agents,
+            episodes=episodes,
+            epsilon=epsilon,
+            margin=margin,
+            ppo_seeds=ppo_seeds,
+            ppo_timesteps=ppo_timesteps,
+            seed=seed,
+            progress=err,
+        )
+        table = "### Tabular learners\n\n" + markdown_table(result.tabular)
+        if result.ppo:
+            table += "\n### PPO (stable-baselines3)\n\n" + markdown_table(result.ppo)
+        write_atomic(output / "results.json", json.dumps(result.to_dict(), indent=2) + "\n")
+        write_atomic(output / "results.md", table)
+        if plot:
+            from ...solver.rl.plots import learning_curves_png
+
+            runs = f"{seeds} seeds x {agents} agents"
+            try:
+                figures = {
+                    "tabular.png": learning_curves_png(
+                        result.tabular, f"tabular epsilon-greedy ({runs})"
+                    )
+                }
+                if result.ppo:
+                    figures["ppo.png"] = learning_curves_png(result.ppo, f"PPO ({ppo_seeds} seeds)")
+            except ImportError:  # matplotlib is an optional extra
+                err("note: no plots without matplotlib (pip install 'deter[plot]')")
+                figures = {}
+            for name, png in figures.items():
+                write_atomic(output / name, png)
+        typer.echo(table, nl=False)
+        err(f"wrote {output}/ in {result.seconds:.1f} s")
+        return int(ExitCode.OK)
+
+    raise typer.Exit(guarded(debug, body))

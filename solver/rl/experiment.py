@@ -1,0 +1,404 @@
+"""The experiment: learning agents trained under no oversight, deter's policies and a judge.
+
+Conditions (each a policy document the runtime auditor runs; see docs/experiments.md):
+
+- ``none``: no monitor runs;
+- ``optimal``: deter's least-cost policy for the spec as written;
+- ``optimal x0.8`` / ``optimal x1.2``: its rates scaled;
+- ``optimal, margin m``: deter's least-cost policy when compliance must beat every
+  shortcut by ``m`` (``agent.margin``);
+- ``judge``: an always-on learned judge, like a reward model: ``llm_judge`` at rate 1 and
+  nothing else, penalising everything it flags by the penalty cap, false flags on honest
+  work included (it cannot tell them apart);
+- ``judge + deter``: the judge at rate 1 as a monitor in the spec (``min_rate = 1``), and
+  deter's least-cost audits designed around it.
+
+Learners: a population of tabular epsilon-greedy agents for many seeds (``tabular.py``)
+and, optionally, stable-baselines3 PPO on the wrapped Gymnasium env (``deter[experiment]``).
+Every figure is a mean over seeds with a 95% t-interval.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..policy.document import build_policy, derived_figures, scaled, with_rates
+from .reference import CODING_AGENT_SPEC
+from .tabular import train_tabular
+
+#: Two-sided 97.5% quantiles of Student's t, by degrees of freedom (1..30); normal beyond.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
+         2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+         2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, low, high): a 95% Student-t interval across seeds (NaN when under 2 seeds)."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    q = _T975[x.size - 2] if x.size - 1 <= len(_T975) else 1.959963984540054
+    half = q * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return mean, mean - half, mean + half
+
+
+# --- the conditions ---------------------------------------------------------------------
+
+
+def _solve_policy(data: Mapping[str, Any], label: str) -> dict[str, Any]:
+    from ..engine.solve import solve
+    from ..spec.document import Spec
+
+    spec = Spec.model_validate(data)
+    result = solve(spec)
+    if result.status != "optimal":
+        raise ValueError(f"condition {label!r}: the spec cannot be solved ({result.status})")
+    return build_policy(spec, result, label=label)
+
+
+def build_conditions(
+    spec_text: str = CODING_AGENT_SPEC,
+    *,
+    margin: float = 0.5,
+    judge: str = "llm_judge",
+    judge_penalty: float | None = None,
+) -> list[dict[str, Any]]:
+    """The experiment's policy documents, in report order (see the module docstring)."""
+    import tomli
+
+    base = tomli.loads(spec_text)
+    optimal = _solve_policy(base, "optimal")
+    if judge not in optimal["rates"]:
+        raise ValueError(f"unknown judge monitor {judge!r}")
+    zero = {name: 0.0 for name in optimal["rates"]}
+    with_margin = {**base, "agent": {**base.get("agent", {}), "margin": margin}}
+    around_judge = {
+        **base,
+        "monitors": [
+            {**m, "min_rate": 1.0, "max_rate": 1.0} if m["name"] == judge else m
+            for m in base["monitors"]
+        ],
+    }
+    cap = judge_penalty if judge_penalty is not None else max(optimal["penalties"].values())
+    judge_only = with_rates(
+        optimal, {**zero, judge: 1.0}, label="judge", false_positive_penalty=cap
+    )
+    judge_only["penalties"] = {a: cap for a in judge_only["penalties"]}
+    judge_only["designed"] = derived_figures(judge_only)
+    return [
+        with_rates(optimal, zero, label="none"),
+        optimal,
+        scaled(optimal, 0.8, label="optimal x0.8"),
+        scaled(optimal, 1.2, label="optimal x1.2"),
+        _solve_policy(with_margin, f"optimal, margin {margin:g}"),
+        judge_only,
+        _solve_policy(around_judge, "judge + deter"),
+    ]
+
+
+# --- results ----------------------------------------------------------------------------
+
+METRICS = (
+    "violation_during",
+    "violation_after",
+    "oversight_cost",
+    "honest_false_flag_loss",
+    "training_reward",
+)
+
+
+@dataclass
+class ConditionResult:
+    label: str
+    learner: str
+    seeds: int
+    predicted_action: str  # a rational agent's best response (the equilibrium prediction)
+    designed_cost: float
+    metrics: dict[str, tuple[float, float, float]]  # name -> (mean, low, high) over seeds
+    after_actions: dict[str, float]  # share of final policies taking each action
+    curve_episode: list[int] = field(default_factory=list)
+    curve_mean: list[float] = field(default_factory=list)
+    curve_low: list[float] = field(default_factory=list)
+    curve_high: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "label": self.label,
+            "learner": self.learner,
+            "seeds": self.seeds,
+            "predicted_action": self.predicted_action,
+            "designed_cost": self.designed_cost,
+            "after_actions": self.after_actions,
+        }
+        for name, (mean, low, high) in self.metrics.items():
+            doc[name] = _json(mean)
+            doc[f"{name}_ci"] = [_json(low), _json(high)]
+        doc["curve"] = {
+            "episode": self.curve_episode,
+            "violation_rate": [_json(v) for v in self.curve_mean],
+            "low": [_json(v) for v in self.curve_low],
+            "high": [_json(v) for v in self.curve_high],
+        }
+        return doc
+
+
+def _json(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _curve(
+    runs: np.ndarray, points: int
+) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Bucket means of per-seed curves (seeds, T), with a t-interval across seeds."""
+    t = runs.shape[1]
+    edges = np.linspace(0, t, min(points, t) + 1).round().astype(np.int64)
+    buckets = np.add.reduceat(runs, edges[:-1], axis=1) / np.diff(edges)[None, :]
+    stats = [t_interval(buckets[:, b].tolist()) for b in range(buckets.shape[1])]
+    return (
+        edges[1:].tolist(),
+        [s[0] for s in stats],
+        [s[1] if math.isfinite(s[1]) else s[0] for s in stats],
+        [s[2] if math.isfinite(s[2]) else s[0] for s in stats],
+    )
+
+
+def run_tabular(
+    policies: Sequence[Mapping[str, Any]],
+    *,
+    seeds: int,
+    agents: int,
+    episodes: int,
+    epsilon: float = 0.1,
+    seed: int = 0,
+    curve_points: int = 100,
+) -> list[ConditionResult]:
+    """Each policy, ``seeds`` independent populations of ``agents`` tabular agents."""
+    out = []
+    for doc in policies:
+        runs = [
+            train_tabular(doc, agents=agents, episodes=episodes, seed=seed + s, epsilon=epsilon)
+            for s in range(seeds)
+        ]
+        names = [a["name"] for a in doc["actions"]]
+        greedy = np.concatenate([r.greedy for r in runs])
+        episode, mean, low, high = _curve(np.array([r.violation_curve for r in runs]), curve_points)
+        out.append(
+            ConditionResult(
+                label=str(doc.get("label", "policy")),
+                learner=f"tabular epsilon-greedy (epsilon {epsilon:g})",
+                seeds=seeds,
+                predicted_action=str(doc["designed"].get("induced_action")),
+                designed_cost=float(doc["designed"]["cost_per_episode"]),
+                metrics={
+                    "violation_during": t_interval([r.violation_during for r in runs]),
+                    "violation_after": t_interval([r.violation_after for r in runs]),
+                    "oversight_cost": t_interval([r.spend_per_episode for r in runs]),
+                    "honest_false_flag_loss": t_interval([r.honest_false_flag_loss for r in runs]),
+                    "training_reward": t_interval([r.reward for r in runs]),
+                },
+                after_actions={name: float(np.mean(greedy == i)) for i, name in enumerate(names)},
+                curve_episode=episode,
+                curve_mean=mean,
+                curve_low=low,
+                curve_high=high,
+            )
+        )
+    return out
+
+
+def run_ppo(
+    policies: Sequence[Mapping[str, Any]],
+    *,
+    seeds: int,
+    timesteps: int,
+    seed: int = 0,
+    curve_points: int = 50,
+    progress: Callable[[str], None] | None = None,
+) -> list[ConditionResult]:
+    """stable-baselines3 PPO on the wrapped reference env, per policy and seed (CPU)."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from .env import CodingTaskEnv
+    from .wrapper import OversightWrapper
+
+    torch.set_num_threads(1)  # tiny networks: threads cost more than they save
+    out = []
+    for doc in policies:
+        names = [a["name"] for a in doc["actions"]]
+        compliant = names.index(doc["compliant"])
+        curves, during, after, cost, honest, reward, finals = [], [], [], [], [], [], []
+        for s in range(seeds):
+            started = time.perf_counter()
+            env = OversightWrapper(CodingTaskEnv(), doc, seed=seed + s)
+            log = _StepLog()
+            model = PPO(
+                "MlpPolicy", _Logged(env, log), n_steps=256, batch_size=64, learning_rate=1e-3,
+                ent_coef=0.01, seed=seed + s, device="cpu", verbose=0,
+            )  # fmt: skip
+            model.learn(total_timesteps=timesteps)
+            obs = np.ones((1, 1), dtype=np.float32)
+            final = int(model.predict(obs, deterministic=True)[0][0])
+            violations = np.array(log.violation[:timesteps], dtype=float)
+            curves.append(violations)
+            during.append(float(violations.mean()))
+            after.append(float(final != compliant))
+            finals.append(final)
+            tallies = env.auditor.tallies
+            cost.append(tallies.spend / max(tallies.episodes, 1))
+            honest.append(log.honest_loss / log.honest if log.honest else math.nan)
+            reward.append(float(np.mean(log.reward[:timesteps])))
+            if progress:
+                progress(f"ppo {doc.get('label')} seed {s}: {time.perf_counter() - started:.1f} s")
+        episode, mean, low, high = _curve(np.array(curves), curve_points)
+        out.append(
+            ConditionResult(
+                label=str(doc.get("label", "policy")),
+                learner="PPO (stable-baselines3)",
+                seeds=seeds,
+                predicted_action=str(doc["designed"].get("induced_action")),
+                designed_cost=float(doc["designed"]["cost_per_episode"]),
+                metrics={
+                    "violation_during": t_interval(during),
+                    "violation_after": t_interval(after),
+                    "oversight_cost": t_interval(cost),
+                    "honest_false_flag_loss": t_interval(honest),
+                    "training_reward": t_interval(reward),
+                },
+                after_actions={
+                    name: float(np.mean(np.array(finals) == i)) for i, name in enumerate(names)
+                },
+                curve_episode=episode,
+                curve_mean=mean,
+                curve_low=low,
+                curve_high=high,
+            )
+        )
+    return out
+
+
+class _StepLog:
+    def __init__(self) -> None:
+        self.violation: list[bool] = []
+        self.reward: list[float] = []
+        self.honest = 0
+        self.honest_loss = 0.0
+
+
+def _Logged(env: Any, log: _StepLog) -> Any:
+    """``env`` with every step's violation, reward and false-flag loss recorded in ``log``."""
+    import gymnasium as gym
+
+    class Logged(gym.Wrapper[Any, Any, Any, Any]):
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            log.violation.append(bool(info.get("violation")))
+            log.reward.append(float(reward))
+            if not info.get("violation"):
+                log.honest += 1
+                log.honest_loss += float(info.get("oversight", {}).get("penalty", 0.0))
+            return obs, reward, terminated, truncated, info
+
+    return Logged(env)
+
+
+# --- the whole experiment ---------------------------------------------------------------
+
+
+@dataclass
+class Experiment:
+    parameters: dict[str, Any]
+    policies: list[dict[str, Any]]
+    tabular: list[ConditionResult]
+    ppo: list[ConditionResult]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "kind": "experiment",
+            "parameters": self.parameters,
+            "policies": self.policies,
+            "tabular": [r.to_dict() for r in self.tabular],
+            "ppo": [r.to_dict() for r in self.ppo],
+            "timing": {"seconds": self.seconds},
+        }
+
+
+def run_experiment(
+    *,
+    seeds: int = 20,
+    agents: int = 200,
+    episodes: int = 5000,
+    epsilon: float = 0.1,
+    margin: float = 0.5,
+    ppo_seeds: int = 0,
+    ppo_timesteps: int = 10_000,
+    seed: int = 0,
+    spec_text: str = CODING_AGENT_SPEC,
+    progress: Callable[[str], None] | None = None,
+) -> Experiment:
+    """Build the conditions, train the tabular learners (and PPO when ``ppo_seeds`` > 0)."""
+    started = time.perf_counter()
+    policies = build_conditions(spec_text, margin=margin)
+    tabular = run_tabular(
+        policies, seeds=seeds, agents=agents, episodes=episodes, epsilon=epsilon, seed=seed
+    )
+    if progress:
+        progress(f"tabular: {time.perf_counter() - started:.1f} s")
+    ppo = (
+        run_ppo(policies, seeds=ppo_seeds, timesteps=ppo_timesteps, seed=seed, progress=progress)
+        if ppo_seeds > 0
+        else []
+    )
+    return Experiment(
+        parameters={
+            "seeds": seeds,
+            "agents": agents,
+            "episodes": episodes,
+            "epsilon": epsilon,
+            "margin": margin,
+            "ppo_seeds": ppo_seeds,
+            "ppo_timesteps": ppo_timesteps,
+            "seed": seed,
+        },
+        policies=policies,
+        tabular=tabular,
+        ppo=ppo,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def markdown_table(results: Sequence[ConditionResult]) -> str:
+    """The headline table: each metric as mean [95% CI] over seeds."""
+
+    def cell(value: tuple[float, float, float], digits: int = 3) -> str:
+        mean, low, high = value
+        if not math.isfinite(mean):
+            return "-"
+        if not math.isfinite(low):
+            return f"{mean:.{digits}f}"
+        return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    lines = [
+        "| policy | predicted | violation during | violation after | oversight cost "
+        "| honest loss to false flags | training reward |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        m = r.metrics
+        lines.append(
+            f"| {r.label} | {r.predicted_action} | {cell(m['violation_during'])} "
+            f"| {cell(m['violation_after'])} | {cell(m['oversight_cost'])} "
+            f"| {cell(m['honest_false_flag_loss'], 4)} | {cell(m['training_reward'])} |"
+        )
+    return "\n".join(lines) + "\n"
