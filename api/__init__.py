@@ -1,52 +1,95 @@
 """deter: least-cost oversight that makes misaligned actions not pay.
 
-A small API for notebooks and scripts::
+A small library for notebooks and scripts (the ``deter`` command line is built on it)::
 
     import deter
-    spec = deter.load_spec("problems/coding_agent.toml")
-    result = deter.solve(spec)
-    result.total_cost, result.monitor("llm_judge").rate
 
-The command-line tool (``deter solve ...``) is built on these same two calls.
+    problem = deter.load("problems/coding_agent.toml")   # or deter.loads(toml_text)
+    result = problem.solve()
+    result.status, result.total_cost, result.monitor("llm_judge").rate
+    problem.sweep("actions.reward_hack.gain=1:5:9").to_json()
+    problem.frontier(), problem.explain(), problem.compare(other), problem.simulate()
+    problem.report("report.html")
+
+Every answer has ``to_dict()`` and ``to_json()``: the JSON the matching command prints.
+See docs/api.md. Importing deter is cheap: cvxpy, numpy and matplotlib load only when
+something is solved, simulated or drawn.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-from typing import Any
+from .solver.problem import Problem, load, loads, solve
+from .solver.results.errors import DeterError, InfeasibleError, SolverError, SpecError, SpecIssue
+from .solver.results.result import Result
+from .solver.spec.document import Spec
+from .solver.spec.loading import load_spec
 
-from .solver import (
-    DeterError,
-    InfeasibleError,
-    SolverError,
-    Spec,
-    SpecError,
-    SpecIssue,
-    load_spec,
-    solve,
-)
+if TYPE_CHECKING:
+    from .solver.analysis.compare import Comparison
+    from .solver.analysis.explain import Explanation
+    from .solver.analysis.frontier import Frontier
+    from .solver.analysis.sweep import Sweep
+    from .solver.report.figures import PlotUnavailable
+    from .solver.report.html import Report
+    from .solver.simulation.auditor import AuditorSimulation
+    from .solver.simulation.policies import NoPolicyError
+    from .solver.simulation.simulate import Simulation
+
+    __version__: str
+
+#: The result types whose modules import numpy: loaded on first use, not by ``import deter``.
+_LAZY = {
+    "AuditorSimulation": ".solver.simulation.auditor",
+    "Comparison": ".solver.analysis.compare",
+    "Explanation": ".solver.analysis.explain",
+    "Frontier": ".solver.analysis.frontier",
+    "NoPolicyError": ".solver.simulation.policies",
+    "PlotUnavailable": ".solver.report.figures",
+    "Report": ".solver.report.html",
+    "Simulation": ".solver.simulation.simulate",
+    "Sweep": ".solver.analysis.sweep",
+}
 
 
-def __getattr__(name: str) -> Any:
-    # The version is read from the installed metadata only when asked for: importlib.metadata
-    # costs more start-up time than every command but --version needs.
+def __getattr__(name: str) -> object:
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        # Read from the installed metadata only when asked for: importlib.metadata costs
+        # more start-up time than every command but --version needs.
+        from .solver.report.html import package_version
 
-        try:
-            return version("deter")
-        except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
-            return "0+unknown"
+        return package_version()
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'deter' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
+    "AuditorSimulation",
+    "Comparison",
     "DeterError",
+    "Explanation",
+    "Frontier",
     "InfeasibleError",
+    "NoPolicyError",
+    "PlotUnavailable",
+    "Problem",
+    "Report",
+    "Result",
+    "Simulation",
     "SolverError",
     "Spec",
     "SpecError",
     "SpecIssue",
+    "Sweep",
     "__version__",
+    "load",
     "load_spec",
+    "loads",
     "solve",
 ]

@@ -36,12 +36,11 @@ def compare(
         fail(ExitCode.BAD_INPUT, "error: only one of A and B can be read from stdin")
 
     def body() -> int:
-        from ...solver.analysis.compare import compare as compare_results
-        from ...solver.engine.solve import solve
+        from ...solver.problem import Problem
         from ..render.compare import render_comparison
 
-        a, b = read_spec(first, max_size), read_spec(second, max_size)
-        comparison = compare_results(solve(a), solve(b))
+        a, b = Problem(read_spec(first, max_size)), Problem(read_spec(second, max_size))
+        comparison = a.compare(b)
         emit(
             render_comparison(
                 comparison,

@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
-
-if TYPE_CHECKING:
-    from ...solver.analysis.explain import Explanation
-
-
-class ExplainFormat(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-def render_explanation(explanation: Explanation, fmt: ExplainFormat, width: int = 100) -> str:
-    if fmt is ExplainFormat.json:
-        return json.dumps(explanation.to_dict(), indent=2) + "\n"
-    import textwrap
-
-    out: list[str] = []
-    if fmt is ExplainFormat.markdown:
-        out.append(f"## Why this policy: {explanation.name}\n")
-        for title, sentences in explanation.paragraphs:
-            out.append(f"### {title}\n")
-            out += [f"- {s.strip()}" for s in sentences]
-            out.append("")
-        return "\n".join(out)
-    for title, sentences in explanation.paragraphs:
-        out.append(title)
-        for sentence in sentences:
-            indent = "    " if sentence.startswith("  ") else "  "
-            out.append(
-                textwrap.fill(
-                    sentence.strip(),
-                    width=max(60, width),
-                    initial_indent=indent + ("" if indent == "    " else "- "),
-                    subsequent_indent=indent + "  ",
-                )
-            )
-        out.append("")
-    return "\n".join(out)
+from ..render.explain import ExplainFormat
 
 
 def explain(
@@ -71,9 +32,10 @@ def explain(
     from ..exit_codes import for_status
 
     def body() -> int:
-        from ...solver.analysis.explain import explain as explain_spec
+        from ...solver.problem import Problem
+        from ..render.explain import render_explanation
 
-        explanation = explain_spec(read_spec(spec, max_size))
+        explanation = Problem(read_spec(spec, max_size)).explain()
         emit(render_explanation(explanation, format, width=min(terminal_width(), 100)), output)
         return int(for_status(explanation.status))
 

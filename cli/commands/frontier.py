@@ -44,15 +44,16 @@ def frontier(
         fail(ExitCode.BAD_INPUT, f"error: --from {low:g} must be below --to {high:g}")
 
     def body() -> int:
-        from ...solver.analysis.frontier import default_factors, run_frontier
+        from ...solver.problem import Problem
+        from ...solver.report.figures import frontier_figure, write_plot
         from ..render.sweep import render_frontier
 
-        parsed = read_spec(spec, max_size)
+        problem = Problem(read_spec(spec, max_size))
         if plot is not None:
-            from .sweep import _check_plot
+            from .sweep import check_plot
 
-            _check_plot(plot, 1)
-        result = run_frontier(parsed, default_factors(points, low, high))
+            check_plot(plot, 1)
+        result = problem.frontier(points=points, low=low, high=high)
         emit(
             render_frontier(
                 result,
@@ -62,9 +63,7 @@ def frontier(
             ),
             output,
         )
-        if plot is not None:
-            from ..plots.figures import frontier_figure, write_plot
-
+        if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(frontier_figure(result), plot)
             typer.echo(f"wrote {plot}", err=True)
         return int(for_status(result.own.status))

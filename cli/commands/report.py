@@ -37,44 +37,18 @@ def report(
     from ..exit_codes import ExitCode, for_status
 
     def body() -> int:
-        from ... import __version__
-        from ...solver.analysis.explain import explain
-        from ...solver.analysis.frontier import run_frontier
-        from ...solver.analysis.sweep import parse_vary, run_sweep
-        from ...solver.engine.solve import solve
-        from ..files import write_atomic
-        from ..plots.figures import (
-            PlotUnavailable,
-            frontier_figure,
-            svg_inline,
-            sweep_figure,
-        )
-        from ..render.report import ReportParts, build_html, default_sweep_text
+        from ...solver.problem import Problem
+        from ...solver.report.figures import PlotUnavailable
 
-        parsed = read_spec(spec, max_size)
+        problem = Problem(read_spec(spec, max_size))
         texts = list(vary or [])
         if len(texts) > 2:
             fail(ExitCode.BAD_INPUT, "error: the report draws one or two --vary, not more")
-        axes = [parse_vary(parsed, text, log) for text in texts]
-        result = solve(parsed)
-        explanation = explain(parsed, result)
-        if not axes:
-            default = default_sweep_text(parsed, result)
-            axes = [parse_vary(parsed, default)] if default else []
         try:
-            frontier = run_frontier(parsed)
-            frontier_svg = svg_inline(frontier_figure(frontier))
-            sweep = run_sweep(parsed, axes) if axes else None
-            sweep_svg = svg_inline(sweep_figure(sweep)) if sweep is not None else None
+            report = problem.report(output, vary=texts, log=log)
         except PlotUnavailable as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
-        html = build_html(
-            ReportParts(
-                parsed, result, explanation, frontier, frontier_svg, sweep, sweep_svg, __version__
-            )
-        )
-        write_atomic(output, html)
         err(f"wrote {output}")
-        return int(for_status(result.status))
+        return int(for_status(report.result.status))
 
     raise typer.Exit(guarded(debug, body))

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from ...solver.results.errors import SpecError
-from ...solver.spec.document import did_you_mean
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, for_status
 from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
-
-if TYPE_CHECKING:
-    from ...solver.model.arrays import ProblemArrays
-    from ...solver.simulation.simulate import Policy
-    from ...solver.spec.document import Spec
 
 
 class AgentChoice(StrEnum):
@@ -130,180 +123,69 @@ def simulate(
         fail(ExitCode.BAD_INPUT, f"error: --plot {plot}: use a .png, .svg or .pdf file name")
 
     def body() -> int:
-        if plot is not None:
-            from ..plots.simulate import PlotUnavailable, require_matplotlib
+        from ...solver.report.figures import PlotUnavailable, require_matplotlib
 
+        if plot is not None:
             try:
                 require_matplotlib()
             except PlotUnavailable as exc:
                 fail(ExitCode.BAD_INPUT, f"error: {exc}")
         parsed = read_spec(spec, max_size)
         from ...solver.model.arrays import ProblemArrays
-        from ...solver.simulation.simulate import AgentConfig, AgentTypes
-        from ...solver.simulation.simulate import simulate as run
+        from ...solver.problem import Problem
+        from ...solver.simulation.auditor import AuditorSimulation
+        from ...solver.simulation.policies import NoPolicyError, check_simulable
 
-        arrays = ProblemArrays.from_spec(parsed)
-        if arrays.roc:  # refused before solving: the solve of an ROC spec takes a while
-            names = sorted({arrays.monitor_names[curve.monitor] for curve in arrays.roc})
-            fail(
-                ExitCode.BAD_INPUT,
-                f"error: {parsed.source_file}: monitors.roc ({', '.join(names)}): "
-                "simulating monitors described by ROC curves is not supported yet; "
-                "replace the roc curve by the detects and false_positive of one "
-                "operating point to simulate it",
-            )
-        if getattr(parsed, "auditor", None) is not None and not rates:
-            return _simulate_auditor(parsed, arrays)
-        bases = _base_policies(parsed, arrays, rates or [])
-        policies = _scaled(bases, rates_scale or [1.0])
-        kind = (agent or AgentChoice.rational).value
-        config = AgentConfig(kind=kind, epsilon=epsilon, gamma=gamma)  # type: ignore[arg-type]
-        try:
-            result = run(
-                arrays,
-                policies,
-                agent=config,
-                episodes=episodes,
-                population=population,
-                seed=seed,
-                schedule=schedule.value,
-                name=parsed.name,
-                file=parsed.source_file,
-                types=AgentTypes.from_spec(parsed),
-            )
-        except ValueError as exc:
-            fail(ExitCode.BAD_INPUT, f"error: {exc}")
-        for policy in result.runs:
-            for note in policy.warnings:
-                err(f"note: {policy.label}: {note}")
-        from ..render.simulate import render_simulation
-
-        text = render_simulation(
-            result,
-            format.value,
-            color=output is None and stdout_is_colour_terminal(),
-            width=terminal_width(),
-        )
-        emit(text, output)
-        if plot is not None:
-            from ..plots.simulate import plot_simulation
-
-            plot_simulation(result, plot)
-            err(f"wrote {plot}")
-        return int(ExitCode.OK)
-
-    def _simulate_auditor(parsed: Spec, arrays: ProblemArrays) -> int:
-        """Both sides learn: the agent and an auditor who picks its own inspection rate."""
-        from ...solver.simulation.auditor import AuditorParams, simulate_auditor, spec_equilibrium
-        from ...solver.simulation.simulate import AgentConfig
-
-        if rates_scale:
+        scales = rates_scale
+        if parsed.auditor is not None and not rates and rates_scale:
+            # The library refuses a scale nobody commits to; the command says so and goes on.
+            check_simulable(parsed, ProblemArrays.from_spec(parsed))  # its error comes first
             err(
                 "note: --rates-scale is ignored: with an [auditor] nobody commits to rates "
                 "(give --rates to simulate a committed policy instead)"
             )
-        kind = (agent or AgentChoice.exp3).value
-        params = AuditorParams.from_spec(parsed)
-        assert params is not None
+            scales = None
         try:
-            result = simulate_auditor(
-                arrays,
-                params,
-                agent=AgentConfig(kind=kind, epsilon=epsilon, gamma=gamma),  # type: ignore[arg-type]
+            result = Problem(parsed).simulate(
+                agent=None if agent is None else agent.value,
                 episodes=episodes,
                 population=population,
                 seed=seed,
-                equilibrium=spec_equilibrium(parsed),
-                name=parsed.name,
-                file=parsed.source_file,
+                rates=rates or None,
+                rates_scale=scales or None,
+                schedule=schedule.value,
+                epsilon=epsilon,
+                gamma=gamma,
             )
+        except NoPolicyError as exc:
+            err(f"{exc.result.file}: {exc.result.status}: {exc.result.message}")
+            err("no optimal policy to simulate; give one with --rates")
+            return int(for_status(exc.result.status))
         except ValueError as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
-        from ..render.simulate import render_auditor_simulation
+        color = output is None and stdout_is_colour_terminal()
+        if isinstance(result, AuditorSimulation):
+            from ...solver.report.simulate_figures import plot_auditor_simulation
+            from ..render.simulate import render_auditor_simulation
 
-        text = render_auditor_simulation(
-            result,
-            format.value,
-            color=output is None and stdout_is_colour_terminal(),
-            width=terminal_width(),
-        )
-        emit(text, output)
+            text = render_auditor_simulation(
+                result, format.value, color=color, width=terminal_width()
+            )
+            emit(text, output)
+            if plot is not None:
+                plot_auditor_simulation(result, plot)
+                err(f"wrote {plot}")
+            return int(ExitCode.OK)
+        from ...solver.report.simulate_figures import plot_simulation
+        from ..render.simulate import render_simulation
+
+        for policy in result.runs:
+            for note in policy.warnings:
+                err(f"note: {policy.label}: {note}")
+        emit(render_simulation(result, format.value, color=color, width=terminal_width()), output)
         if plot is not None:
-            from ..plots.simulate import plot_auditor_simulation
-
-            plot_auditor_simulation(result, plot)
+            plot_simulation(result, plot)
             err(f"wrote {plot}")
         return int(ExitCode.OK)
 
     raise typer.Exit(guarded(debug, body))
-
-
-def parse_rates(text: str, arrays: ProblemArrays) -> dict[str, float]:
-    """'a=0.2,b=0.1' -> {monitor: rate}; every name known, every rate a number in [0, 1]."""
-    found: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep:
-            raise SpecError.single("--rates", f"{item!r} is not of the form monitor=rate")
-        if name not in arrays.monitor_names:
-            raise SpecError.single(
-                "--rates", f"unknown monitor {name!r}" + did_you_mean(name, arrays.monitor_names)
-            )
-        try:
-            rate = float(value)
-        except ValueError:
-            raise SpecError.single(
-                "--rates", f"{name}: {value.strip()!r} is not a number"
-            ) from None
-        if not 0.0 <= rate <= 1.0:
-            raise SpecError.single("--rates", f"{name}: the rate {rate:g} is outside [0, 1]")
-        if name in found:
-            raise SpecError.single("--rates", f"monitor {name!r} is given twice")
-        found[name] = rate
-    if not found:
-        raise SpecError.single("--rates", "no monitor=rate pairs given")
-    return found
-
-
-def _base_policies(spec: Spec, arrays: ProblemArrays, given: list[str]) -> list[Policy]:
-    """The explicit --rates policies, or else the solver's verified optimum."""
-    import numpy as np
-
-    from ...solver.simulation.simulate import Policy
-
-    if given:
-        policies = []
-        for k, text in enumerate(given):
-            chosen = parse_rates(text, arrays)
-            rates = arrays.min_rate.copy()
-            for j, name in enumerate(arrays.monitor_names):
-                rates[j] = chosen.get(name, rates[j])
-            label = "rates" if len(given) == 1 else f"rates{k + 1}"
-            policies.append(Policy(label, rates))
-        return policies
-    from ...solver.engine.solve import solve
-
-    result = solve(spec)
-    if result.status != "optimal":
-        code = for_status(result.status)
-        typer.echo(f"{result.file}: {result.status}: {result.message}", err=True)
-        typer.echo("no optimal policy to simulate; give one with --rates", err=True)
-        raise typer.Exit(int(code))
-    rates = np.array([m.rate for m in result.monitors], dtype=float)
-    penalties = np.array([a.penalty for a in result.actions], dtype=float)
-    return [Policy("optimal", rates, penalties=penalties)]
-
-
-def _scaled(bases: list[Policy], scales: list[float]) -> list[Policy]:
-    from ...solver.simulation.simulate import Policy
-
-    for scale in scales:
-        if not scale >= 0 or scale != scale or scale == float("inf"):
-            raise SpecError.single("--rates-scale", f"{scale:g} must be a finite number >= 0")
-    out = []
-    for base in bases:
-        for scale in scales:
-            label = base.label if scale == 1.0 else f"{base.label} x{scale:g}"
-            out.append(Policy(label, base.rates * scale, scale, base.penalties))
-    return out

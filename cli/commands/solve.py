@@ -56,9 +56,9 @@ def solve(
                 issues = [{"key": i.key, "line": i.line, "message": i.message} for i in exc.issues]
                 emit(error_json(spec, "bad_input", str(exc.issues[0]), issues), output)
             raise
-        from ...solver.engine.solve import solve as solve_spec
+        from ...solver.problem import Problem
 
-        result = solve_spec(parsed, solvers=solvers)
+        result = Problem(parsed).solve(solvers=solvers)
         text = render_result(
             result,
             format,

@@ -48,14 +48,15 @@ def sweep(
     from ..exit_codes import ExitCode, for_status, worst
 
     def body() -> int:
-        from ...solver.analysis.sweep import parse_vary, run_sweep
+        from ...solver.problem import Problem
+        from ...solver.report.figures import sweep_figure, write_plot
         from ..render.sweep import render_sweep
 
-        parsed = read_spec(spec, max_size)
-        axes = [parse_vary(parsed, text, log) for text in vary]
+        problem = Problem(read_spec(spec, max_size))
+        axes = problem.axes(*vary, log=log)  # bad paths and values fail before the plot check
         if plot is not None:
-            _check_plot(plot, len(axes))
-        result = run_sweep(parsed, axes)
+            check_plot(plot, len(axes))
+        result = problem.sweep(*axes)
         emit(
             render_sweep(
                 result,
@@ -65,9 +66,7 @@ def sweep(
             ),
             output,
         )
-        if plot is not None:
-            from ..plots.figures import sweep_figure, write_plot
-
+        if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(sweep_figure(result), plot)
             typer.echo(f"wrote {plot}", err=True)
         codes = [
@@ -79,11 +78,11 @@ def sweep(
     raise typer.Exit(guarded(debug, body))
 
 
-def _check_plot(path: Path, axes: int) -> None:
+def check_plot(path: Path, axes: int) -> None:
     """Refuse an unusable --plot before solving anything."""
+    from ...solver.report.figures import FORMATS, PlotUnavailable, require_matplotlib
     from ..common import fail
     from ..exit_codes import ExitCode
-    from ..plots.figures import FORMATS, PlotUnavailable, require_matplotlib
 
     if path.suffix.lower().lstrip(".") not in FORMATS:
         fail(ExitCode.BAD_INPUT, f"error: --plot {path}: write .png, .svg or .pdf")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .result import markdown_table, number, to_console_text, yes_no
+from ...solver.report.tables import number, yes_no
+from .result import markdown_table, to_console_text
 
 if TYPE_CHECKING:
     from ...solver.analysis.compare import Comparison, Difference, Value
@@ -73,7 +73,7 @@ def render_comparison(
     comparison: Comparison, fmt: CompareFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is CompareFormat.json:
-        return json.dumps(comparison.to_dict(), indent=2) + "\n"
+        return comparison.to_json()
     headers = _headers(comparison)
     if fmt is CompareFormat.markdown:
         # Markdown for a review: changed rows in bold so they stand out when pasted.

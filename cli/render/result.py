@@ -14,6 +14,22 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ...solver.report.tables import (
+    ACTION_HEADERS,
+    DIAGNOSIS_HEADERS,
+    MONITOR_HEADERS,
+    action_legend,
+    action_rows,
+    diagnosis_rows,
+    monitor_rows,
+    summary_lines,
+)
+
+# The cell formatting moved to the library (solver/report/tables.py, shared with the HTML
+# report); other renderers (render/batch.py) still import it from here.
+from ...solver.report.tables import number as number
+from ...solver.report.tables import percent as percent
+from ...solver.report.tables import yes_no as yes_no
 from ...solver.results.errors import SpecError
 from ...solver.results.result import Result
 from .strategy import strategy_lines, strategy_sections
@@ -24,22 +40,6 @@ class Format(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
-
-
-def number(value: float | None, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if abs(value) < 1e-12:  # solver round-off around zero
-        return "0"
-    return f"{value:.{digits}g}"
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
 
 
 def to_console_text(renderable: RenderableType, color: bool, width: int) -> str:
@@ -61,95 +61,7 @@ def to_console_text(renderable: RenderableType, color: bool, width: int) -> str:
 # --- one result ------------------------------------------------------------------------
 
 
-def monitor_rows(result: Result) -> list[list[str]]:
-    return [
-        [
-            m.name,
-            number(m.rate),
-            number(m.unit_cost),
-            number(m.cost),
-            percent(m.share),
-            m.at_bound or "",
-        ]
-        for m in result.monitors
-    ]
-
-
-MONITOR_HEADERS = ["Monitor", "Rate", "Unit cost", "Cost", "Share", "At bound"]
-ACTION_HEADERS = [
-    "Action",
-    "Gain",
-    "Penalty",
-    "P(caught)",
-    "E[penalty]",
-    "Net",
-    "Deterred",
-    "Binding",
-    "Shadow",
-]
-ACTION_LEGEND = (
-    "* compliant action (its P(caught) is the false-flag rate).  Net: certainty-equivalent "
-    "gain over complying (<= 0 when deterred).  Shadow: the shadow price, oversight cost "
-    "per extra unit of gain."
-)
-
-
-def action_legend(result: Result) -> str:
-    """The legend; with chosen penalties the shadow price is of the total cost (oversight plus
-    penalty cost), the objective whose dual it is."""
-    if result.penalty_design == "fixed":
-        return ACTION_LEGEND
-    return ACTION_LEGEND.replace("oversight cost per", "total cost (oversight + penalty) per")
-
-
-def action_rows(result: Result) -> list[list[str]]:
-    rows = []
-    for a in result.actions:
-        rows.append(
-            [
-                a.name + ("*" if a.compliant else ""),
-                number(a.gain),
-                number(a.penalty),
-                number(a.detection),
-                number(a.expected_penalty),
-                "-" if a.compliant else number(a.net_incentive),
-                yes_no(a.deterred),
-                "" if a.compliant else yes_no(a.binding),
-                "" if a.compliant else number(a.shadow_price),
-            ]
-        )
-    return rows
-
-
-DIAGNOSIS_HEADERS = [
-    "Action",
-    "Deterrable",
-    "Max detection",
-    "Max exp. penalty",
-    "Penalty cap",
-    "Cap needed",
-    "Why",
-]
-
-
-def diagnosis_rows(result: Result) -> list[list[str]]:
-    if result.diagnosis is None:
-        return []
-    return [
-        [
-            d.name,
-            yes_no(d.deterrable),
-            number(d.max_detection),
-            number(d.max_expected_penalty),
-            number(d.penalty_cap),
-            "none" if d.cap_needed is None else number(d.cap_needed),
-            "" if d.deterrable else d.reason,
-        ]
-        for d in result.diagnosis.actions
-    ]
-
-
-def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     last = len(headers) - 1
     for k, header in enumerate(headers):
@@ -164,49 +76,16 @@ def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) ->
     return table
 
 
-def summary_lines(result: Result) -> list[str]:
-    unit = f" {result.currency}" if result.currency else ""
-    lines = [f"{result.name}: {result.status}"]
-    if result.status == "optimal" and result.penalty_design != "fixed":
-        lines.append(
-            f"total cost: {number(result.total_cost, 6)}{unit} per episode = oversight "
-            f"{number(result.oversight_cost, 6)} + penalty {number(result.penalty_cost, 6)}"
-            f" (penalty design: {result.penalty_design})"
-        )
-        if result.shared_penalty is not None:
-            lines.append(f"shared penalty level: {number(result.shared_penalty, 6)}{unit}")
-    elif result.status == "optimal":
-        lines.append(f"total oversight cost: {number(result.total_cost, 6)}{unit} per episode")
-    if result.verification is not None:
-        v = result.verification
-        state = "passed" if v.passed else "FAILED"
-        lines.append(
-            f"verified: {state} (max relative violation {v.max_relative_violation:.1e}, "
-            f"tolerance {v.tolerance:.0e})"
-        )
-    if result.solver:
-        lines.append(f"solver: {result.solver}")
-    lines += [f"note: {note}" for note in result.notes]
-    if result.status != "optimal" and result.message:
-        lines.append(f"why: {result.message}")
-    if result.diagnosis is not None and result.diagnosis.least_cost is not None:
-        lines.append(
-            f"least cost of full deterrence: {number(result.diagnosis.least_cost, 6)}{unit}"
-            f" (budget {number(result.diagnosis.budget, 6)}{unit})"
-        )
-    return lines
-
-
 def result_table(result: Result) -> RenderableType:
     parts: list[RenderableType] = []
     if result.monitors:
-        parts.append(_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
+        parts.append(rich_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
     if result.actions:
-        parts.append(_table("Actions", ACTION_HEADERS, action_rows(result)))
+        parts.append(rich_table("Actions", ACTION_HEADERS, action_rows(result)))
         parts.append(Text(action_legend(result) + "\n", style="dim"))
     if result.diagnosis is not None:
-        parts.append(_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
-    parts += [_table(*section) for section in strategy_sections(result)]
+        parts.append(rich_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
+    parts += [rich_table(*section) for section in strategy_sections(result)]
     style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
     summary = Text()
     for k, line in enumerate(summary_lines(result) + strategy_lines(result)):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from ...solver.report.tables import number
 from ...solver.simulation.auditor import AuditorSimulation
 from ...solver.simulation.simulate import Estimate, PolicyRun, Simulation
-from .result import _table, number, to_console_text
+from .result import rich_table, to_console_text
 
 
 def interval(estimate: Estimate, digits: int = 3) -> str:
@@ -94,14 +94,14 @@ def simulation_table(sim: Simulation) -> RenderableType:
     for k, line in enumerate(header_lines(sim)):
         head.append(line + "\n", style="bold" if k == 0 else "")
     headers, rows = policy_columns(sim)
-    parts: list[RenderableType] = [head, _table("Policies", headers, rows)]
+    parts: list[RenderableType] = [head, rich_table("Policies", headers, rows)]
     for run in sim.runs:
         rates = ", ".join(f"{name}={rate:.4g}" for name, rate in run.rates.items())
         parts.append(
-            _table(f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run))
+            rich_table(f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run))
         )
         if run.types:
-            parts.append(_table(f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run)))
+            parts.append(rich_table(f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run)))
     return Group(*parts)
 
 
@@ -211,7 +211,7 @@ def simulation_csv(sim: Simulation) -> str:
 
 def render_simulation(sim: Simulation, fmt: str, *, color: bool = False, width: int = 120) -> str:
     if fmt == "json":
-        return json.dumps(sim.to_dict(), indent=2) + "\n"
+        return sim.to_json()
     if fmt == "csv":
         return simulation_csv(sim)
     return to_console_text(simulation_table(sim), color=color, width=width)
@@ -256,7 +256,7 @@ def auditor_table(sim: AuditorSimulation) -> RenderableType:
         f"{a.catch_reward:g}, miss loss {a.miss_loss:g}); it learns with Exp3 over its "
         f"min_rate/max_rate (gamma {sim.auditor_gamma:.3g}); {sim.seconds:.2f} s\n"
     )
-    table = _table(
+    table = rich_table(
         "Both sides learning (95% intervals across pairs)",
         ["Quantity", "Simulated", "Equilibrium"],
         auditor_rows(sim),
@@ -281,7 +281,7 @@ def render_auditor_simulation(
     sim: AuditorSimulation, fmt: str, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt == "json":
-        return json.dumps(sim.to_dict(), indent=2) + "\n"
+        return sim.to_json()
     if fmt == "csv":
         return auditor_csv(sim)
     return to_console_text(auditor_table(sim), color=color, width=width)

@@ -7,18 +7,11 @@ of the features.
 
 from __future__ import annotations
 
+from ...solver.report.tables import number as _number
 from ...solver.results.result import Result
 from ...solver.results.strategy import GameOutcome
 
 Section = tuple[str, list[str], list[list[str]]]
-
-
-def _number(value: float | None, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if abs(value) < 1e-12:
-        return "0"
-    return f"{value:.{digits}g}"
 
 
 def strategy_sections(result: Result) -> list[Section]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
 
-from .result import markdown_table, number, to_console_text
+from ...solver.report.tables import number
+from .result import markdown_table, to_console_text
 
 if TYPE_CHECKING:
     from ...solver.analysis.frontier import Frontier
@@ -89,7 +89,7 @@ def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
 
 def render_sweep(sweep: Sweep, fmt: SeriesFormat, *, color: bool = False, width: int = 120) -> str:
     if fmt is SeriesFormat.json:
-        return json.dumps(sweep.to_records(), indent=2) + "\n"
+        return sweep.to_json()
     if fmt is SeriesFormat.csv:
         return sweep_csv(sweep)
     if fmt is SeriesFormat.markdown:
@@ -224,7 +224,7 @@ def render_frontier(
     frontier: Frontier, fmt: SeriesFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is SeriesFormat.json:
-        return json.dumps(_frontier_doc(frontier), indent=2) + "\n"
+        return frontier.to_json()
     if fmt is SeriesFormat.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -279,16 +279,3 @@ def _natural_width(table: Table) -> int:
     from rich.console import Console
 
     return Console(width=10_000).measure(table).maximum
-
-
-def _frontier_doc(frontier: Frontier) -> Any:
-    from ...solver.results.result import _finite
-
-    return _finite(
-        {
-            "name": frontier.name,
-            "currency": frontier.currency,
-            "common_cap": frontier.common_cap,
-            "points": frontier.to_records(),
-        }
-    )

@@ -7,6 +7,7 @@ a relative tolerance, so solver round-off is not reported as a change.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,13 @@ class Comparison:
     def changes(self) -> tuple[Difference, ...]:
         return tuple(r for r in self.rows if r.changed)
 
+    def to_json(self) -> str:
+        """``to_dict()`` as the JSON text ``deter compare --format json`` prints."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``deter compare --format json``: both policies' headline
+        figures, how many rows changed, and every row with its difference."""
         return {
             "a": {
                 "name": self.a.name,

@@ -27,6 +27,7 @@ that make it feasible, each verified by a re-solve.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -122,7 +123,12 @@ class Explanation:
         useful = [r for r in self.relaxations if (r.exact_saving or 0.0) > SMALL]
         return max(useful, key=lambda r: r.exact_saving or 0.0) if useful else None
 
+    def to_json(self) -> str:
+        """``to_dict()`` as the JSON text ``deter explain --format json`` prints."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``deter explain --format json`` (non-finite numbers as null)."""
         doc = asdict(self)
         doc["paragraphs"] = [{"title": t, "sentences": list(s)} for t, s in self.paragraphs]
         doc["relax_first"] = self.relax_first.path if self.relax_first else None

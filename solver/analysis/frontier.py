@@ -12,6 +12,7 @@ oversight cost is inversely proportional to the penalty.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,9 +55,7 @@ def scale_penalty_caps(spec: Spec, factor: float, base: dict[str, Any] | None = 
     data = copy.deepcopy(base if base is not None else spec_data(spec))
     _scale_caps(data, factor)
     new = validate_spec_data(data, file=spec.source_file)
-    new._source_file = spec._source_file
-    new._source_text = spec._source_text
-    return new
+    return new.with_source(spec.source)  # messages after validation still name its lines
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,23 @@ class Frontier:
     own: FrontierPoint  # the spec as written (factor 1)
     common_cap: float | None  # the one cap every deviation shares, if they share one
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``deter frontier --format json`` (non-finite numbers as null)."""
+        return _json_safe(
+            {
+                "name": self.name,
+                "currency": self.currency,
+                "common_cap": self.common_cap,
+                "points": self.to_records(),
+            }
+        )
+
+    def to_json(self) -> str:
+        """``to_dict()`` as the JSON text ``deter frontier --format json`` prints."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def to_records(self) -> list[dict[str, Any]]:
+        """One plain object per cap factor: status, least cost, caps, detection, rates."""
         return [
             {
                 "factor": p.factor,
@@ -90,6 +105,17 @@ class Frontier:
             }
             for p in self.points
         ]
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null (as in every result's ``to_dict``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def default_factors(points: int = 25, low: float = 0.25, high: float = 4.0) -> tuple[float, ...]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from pydantic import BaseModel
 
 from ..results.errors import SpecError, SpecIssue
 from ..spec.document import Spec, did_you_mean
-from ..spec.loading import _find_model, validate_spec_data
+from ..spec.loading import model_in, validate_spec_data
 
 if TYPE_CHECKING:
     from ..results.result import Result
@@ -59,7 +60,7 @@ def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
     return {(info.alias or name): info for name, info in model.model_fields.items()}
 
 
-_inner_model = _find_model  # the model class inside an annotation (Optional, tuple[...])
+_inner_model = model_in  # the model class inside an annotation (Optional, tuple[...])
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -244,9 +245,7 @@ def respec(
                 for i in exc.issues
             ]
         ) from None
-    new._source_file = spec._source_file
-    new._source_text = spec._source_text
-    return new
+    return new.with_source(spec.source)  # messages after validation still name its lines
 
 
 def set_value(spec: Spec, path: str, value: float) -> Spec:
@@ -379,6 +378,15 @@ class Sweep:
 
     def statuses(self) -> list[str]:
         return [p.status for p in self.points]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The JSON document of ``deter sweep --format json``: a list with one object per
+        point (the varied paths' values, status, cost, rates, detection, binding set)."""
+        return self.to_records()
+
+    def to_json(self) -> str:
+        """``to_dict()`` as the JSON text ``deter sweep --format json`` prints."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain object per point (the JSON output): varied paths, status, cost, rates."""

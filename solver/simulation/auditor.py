@@ -28,6 +28,7 @@ inspection game their regret bounds pin the time-averaged rates near the mixed e
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -104,7 +105,9 @@ class AuditorSimulation:
     inspection_curve: FloatArray = field(repr=False)
     seconds: float = field(default=0.0, compare=False)
 
-    def to_dict(self, curve_points: int = 200) -> dict[str, Any]:
+    def to_dict(self, curve_points: int = 200, *, timing: bool = True) -> dict[str, Any]:
+        """The JSON document of ``deter simulate --format json`` for an ``[auditor]`` spec;
+        ``timing=False`` drops the one non-deterministic key, ``timing``."""
         doc: dict[str, Any] = {
             "schema_version": 1,
             "kind": "auditor_simulation",
@@ -137,8 +140,13 @@ class AuditorSimulation:
             "offence_rate": offence.tolist(),
             "inspection_rate": inspection.tolist(),
         }
-        doc["timing"] = {"seconds": self.seconds}
+        if timing:
+            doc["timing"] = {"seconds": self.seconds}
         return _finite(doc)
+
+    def to_json(self, curve_points: int = 200, *, timing: bool = True) -> str:
+        """``to_dict()`` as the JSON text ``deter simulate --format json`` prints."""
+        return json.dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
 
 
 def simulate_auditor(

@@ -33,6 +33,7 @@ same luck).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -556,8 +557,13 @@ class Simulation:
     runs: tuple[PolicyRun, ...]
     seconds: float = field(default=0.0, compare=False)
 
-    def to_dict(self, curve_points: int = 200) -> dict[str, Any]:
-        return _finite(
+    def to_dict(self, curve_points: int = 200, *, timing: bool = True) -> dict[str, Any]:
+        """The JSON document of ``deter simulate --format json``.
+
+        ``curve_points`` buckets the violation curve; ``timing=False`` drops the one
+        non-deterministic key, ``timing`` (the same seed gives the same document).
+        """
+        doc = _finite(
             {
                 "schema_version": 1,
                 "kind": "simulation",
@@ -574,6 +580,13 @@ class Simulation:
                 "timing": {"seconds": self.seconds},
             }
         )
+        if not timing:
+            del doc["timing"]
+        return doc
+
+    def to_json(self, curve_points: int = 200, *, timing: bool = True) -> str:
+        """``to_dict()`` as the JSON text ``deter simulate --format json`` prints."""
+        return json.dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
 
 
 def _plain(obj: Any) -> dict[str, Any]:

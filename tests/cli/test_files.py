@@ -1,5 +1,5 @@
-"""Every file deter writes goes through ``cli/files.py:write_atomic`` (issue 7): the old file
-or the new one, never a part, and no temporary left behind.
+"""Every file deter writes goes through ``solver/report/files.py:write_atomic`` (issue 7):
+the old file or the new one, never a part, and no temporary left behind.
 
 The batch ledger is the one exception by design: an append-only log, fsynced per chunk,
 whose torn last line is ignored on reading (tests/test_interrupts.py).
@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from deter.cli.files import write_atomic
+from deter.solver.report.files import write_atomic
 
 from tests.support.paths import ROOT
 
@@ -36,14 +36,16 @@ def test_no_module_writes_a_file_except_through_write_atomic() -> None:
     found = set()
     for path in PACKAGE:
         relative = path.relative_to(ROOT).as_posix()
-        if relative == "cli/files.py":
+        if relative == "solver/report/files.py":
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if DIRECT_WRITE.search(line):
                 allowed = any(relative == f and text in line for f, text in ALLOWED)
                 if not allowed:
                     found.add(f"{relative}: {line.strip()}")
-    assert not found, "write these through cli/files.py:write_atomic:\n" + "\n".join(found)
+    assert not found, "write these through solver/report/files.py:write_atomic:\n" + "\n".join(
+        found
+    )
 
 
 def test_the_pattern_catches_direct_writes() -> None:

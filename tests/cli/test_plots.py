@@ -9,9 +9,9 @@ from typing import Any
 import deter
 import pytest
 from deter.cli.app import app
-from deter.cli.plots.figures import PlotUnavailable, frontier_figure, svg_inline, sweep_figure
 from deter.solver.analysis.frontier import run_frontier
 from deter.solver.analysis.sweep import parse_vary, run_sweep
+from deter.solver.report.figures import PlotUnavailable, frontier_figure, svg_inline, sweep_figure
 
 from tests.support.paths import ROOT
 from tests.support.reference import spec_text

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...solver.simulation.auditor import AuditorSimulation
-from ...solver.simulation.simulate import Simulation, downsample
+from ..simulation.auditor import AuditorSimulation
+from ..simulation.simulate import Simulation, downsample
 from .figures import PlotUnavailable, new_figure, require_matplotlib, save
 
 __all__ = ["PlotUnavailable", "plot_auditor_simulation", "plot_simulation", "require_matplotlib"]

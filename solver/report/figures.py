@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...solver.analysis.frontier import Frontier
-from ...solver.analysis.sweep import Sweep
-from ...solver.results.errors import DeterError
+from ..analysis.frontier import Frontier
+from ..analysis.sweep import Sweep
+from ..results.errors import DeterError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,7 +72,7 @@ def _money(currency: str) -> str:
 
 def save(figure: Figure, path: Path) -> None:
     """Write a figure as PNG, SVG or PDF, chosen by the file's suffix (atomically)."""
-    from ..files import write_atomic
+    from .files import write_atomic
 
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:

@@ -7,12 +7,14 @@ All text from the spec is escaped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .result import (
+from .tables import (
     ACTION_HEADERS,
     DIAGNOSIS_HEADERS,
     MONITOR_HEADERS,
@@ -24,11 +26,11 @@ from .result import (
 )
 
 if TYPE_CHECKING:
-    from ...solver.analysis.explain import Explanation
-    from ...solver.analysis.frontier import Frontier
-    from ...solver.analysis.sweep import Sweep
-    from ...solver.results.result import Result
-    from ...solver.spec.document import Spec
+    from ..analysis.explain import Explanation
+    from ..analysis.frontier import Frontier
+    from ..analysis.sweep import Axis, Sweep
+    from ..results.result import Result
+    from ..spec.document import Spec
 
 _CSS = """
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -220,3 +222,94 @@ def default_sweep_text(spec: Spec, result: Result) -> str | None:
     if gap <= 0:
         return None
     return f"actions.{top.name}.gain={base:g}:{base + 2 * gap:g}:25"
+
+
+# --- the report as a library result ---------------------------------------------------------
+
+
+def package_version() -> str:
+    """deter's installed version (read from the package metadata only when asked for)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deter")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A self-contained HTML report and the analyses drawn in it."""
+
+    html: str
+    result: Result
+    explanation: Explanation
+    frontier: Frontier
+    sweep: Sweep | None  # None when nothing was varied and no default sweep applies
+    path: Path | None = None  # where it was written, if it was
+
+    def write(self, path: str | Path) -> Report:
+        """Write the HTML to ``path`` atomically; returns the report with its ``path`` set."""
+        from dataclasses import replace
+
+        from .files import write_atomic
+
+        target = Path(path)
+        write_atomic(target, self.html)
+        return replace(self, path=target)
+
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """The analyses behind the report as one JSON document (the HTML is in ``html``).
+
+        ``timing=False`` drops the solve's timing, the one non-deterministic part.
+        """
+        return {
+            "schema_version": 1,
+            "kind": "report",
+            "name": self.result.name,
+            "file": self.result.file,
+            "status": self.result.status,
+            "path": None if self.path is None else str(self.path),
+            "result": self.result.to_dict(timing=timing),
+            "explanation": self.explanation.to_dict(),
+            "frontier": self.frontier.to_dict(),
+            "sweep": None if self.sweep is None else self.sweep.to_dict(),
+        }
+
+    def to_json(self, *, timing: bool = True) -> str:
+        """``to_dict()`` as indented JSON text."""
+        return json.dumps(self.to_dict(timing=timing), indent=2) + "\n"
+
+
+def build_report(
+    spec: Spec, result: Result, explanation: Explanation, axes: Sequence[Axis] = ()
+) -> Report:
+    """The report of ``spec``: its problem, policy, explanation, frontier and a sweep.
+
+    With no ``axes`` the sweep varies the gain of the action that is most expensive to
+    deter (:func:`default_sweep_text`). Needs matplotlib for the plots (PlotUnavailable).
+    """
+    from ..analysis.frontier import run_frontier
+    from ..analysis.sweep import parse_vary, run_sweep
+    from .figures import frontier_figure, svg_inline, sweep_figure
+
+    if not axes:
+        default = default_sweep_text(spec, result)
+        axes = [parse_vary(spec, default)] if default else []
+    frontier = run_frontier(spec)
+    frontier_svg = svg_inline(frontier_figure(frontier))
+    sweep = run_sweep(spec, axes) if axes else None
+    sweep_svg = svg_inline(sweep_figure(sweep)) if sweep is not None else None
+    html = build_html(
+        ReportParts(
+            spec,
+            result,
+            explanation,
+            frontier,
+            frontier_svg,
+            sweep,
+            sweep_svg,
+            package_version(),
+        )
+    )
+    return Report(html, result, explanation, frontier, sweep)
