@@ -204,24 +204,6 @@ class Spec(FrozenModel):
         copy._source = source
         return copy
 
-    # Transitional, for analysis/sweep.py and analysis/frontier.py, which still copy the source
-    # by hand (``new._source_file = spec._source_file``): remove once they use with_source().
-    @property
-    def _source_file(self) -> str:
-        return self._source.file
-
-    @_source_file.setter
-    def _source_file(self, file: str) -> None:
-        self._source = SpecSource(file, self._source.text)
-
-    @property
-    def _source_text(self) -> str:
-        return self._source.text
-
-    @_source_text.setter
-    def _source_text(self, text: str) -> None:
-        self._source = SpecSource(self._source.file, text)
-
     def line_of(self, *loc: str | int) -> int | None:
         """The line of a key path in the spec's text, e.g. ``line_of("actions", 2)``."""
         found = locate(self._source.text, loc) if self._source.text else None

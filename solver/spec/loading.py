@@ -229,10 +229,6 @@ def model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-#: Transitional: analysis/sweep.py imports the old private name; remove once it uses model_in.
-_find_model = model_in
-
-
 def _message(error: Any, loc: tuple[str | int, ...]) -> str:
     kind = error["type"]
     value = error.get("input")
