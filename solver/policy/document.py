@@ -41,6 +41,7 @@ import numpy as np
 
 from ..results.errors import SpecError, SpecIssue
 from ..spec.document import did_you_mean
+from .arrays import SCHEDULES, PolicyArrays
 
 if TYPE_CHECKING:
     from ..results.result import Result
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 POLICY_FORMAT = "deter-policy"
 POLICY_VERSION = 1
-SCHEDULES = ("coordinated", "independent")
 #: Policy documents larger than this are refused before they are parsed.
 MAX_POLICY_BYTES = 20_000_000
 
@@ -199,8 +199,6 @@ def scaled(doc: Mapping[str, Any], factor: float, *, label: str | None = None) -
 
 def derived_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Designed figures of ``doc`` computed from its own rates and schedule (no solver)."""
-    from .runtime import PolicyArrays
-
     arrays = PolicyArrays.from_document(doc)
     detection = arrays.exact_detection()
     gain = arrays.gain - arrays.gain[arrays.compliant]
@@ -380,7 +378,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
     elif "monitors" in doc:
         check.add("monitors", "must be a list of monitors")
 
-    compliant = doc.get("compliant")
+    compliant: Any = doc.get("compliant")
     if (
         "compliant" in doc
         and check.string(compliant, "compliant")
@@ -397,7 +395,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
     if "false_positive_penalty" in doc:
         check.number(doc["false_positive_penalty"], "false_positive_penalty", 0.0)
 
-    rates = doc.get("rates")
+    rates: Any = doc.get("rates")
     if "rates" in doc and check.mapping(rates, "rates"):
         for name, rate in rates.items():
             if name not in monitors:
@@ -410,7 +408,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
             if name not in rates:
                 check.add(f"rates.{name}", "is missing: every monitor needs a rate")
 
-    detection = doc.get("detection")
+    detection: Any = doc.get("detection")
     if "detection" in doc and check.mapping(detection, "detection"):
         for name, row in detection.items():
             if name not in monitors:
@@ -433,7 +431,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
                 else:
                     check.number(q, key, 0.0, 1.0)
 
-    penalties = doc.get("penalties")
+    penalties: Any = doc.get("penalties")
     if "penalties" in doc and check.mapping(penalties, "penalties"):
         for action, value in penalties.items():
             if action not in actions or action == compliant:
@@ -455,7 +453,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
             if name in doc["spec"]:
                 check.string(doc["spec"][name], f"spec.{name}")
 
-    designed = doc.get("designed")
+    designed: Any = doc.get("designed")
     if "designed" in doc and check.mapping(designed, "designed"):
         allowed = {
             "source",

@@ -17,7 +17,7 @@ gains come from a policy document (the bundled coding-agent policy by default).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +32,8 @@ ObsType = np.ndarray
 class CodingTaskEnv(gym.Env[ObsType, np.int64]):
     """Choose how to do a coding task; be paid the effort saved (see the module docstring)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    # Gymnasium declares metadata an instance variable, so no ClassVar (mypy would refuse it).
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -75,7 +76,7 @@ class CodingTaskEnv(gym.Env[ObsType, np.int64]):
         info = {"action_label": self._last, "violation": a != self.compliant}
         return self._obs(), reward, True, False, info
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         if self.render_mode == "ansi":
             return f"task done: {self._last or '-'}\n"
         return None
