@@ -15,7 +15,8 @@ import numpy as np
 
 from ..model.arrays import ProblemArrays
 from ..results.errors import DeterError, SpecError, SpecIssue
-from ..spec.document import Spec, did_you_mean
+from ..spec.document import Spec
+from ..spec.suggest import did_you_mean
 from .simulate import Policy
 
 if TYPE_CHECKING:
