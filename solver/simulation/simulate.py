@@ -48,7 +48,7 @@ from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray, utility
 from ..results.result import _finite
 from ..spec.document import Spec
-from ..spec.strategy import worst_case_gain
+from ..spec.gains import worst_case_gain
 
 Schedule = Literal["coordinated", "independent"]
 AgentKind = Literal["rational", "epsilon-greedy", "ucb", "exp3"]
