@@ -155,39 +155,45 @@ def solve_duals(arrays: ProblemArrays, solver: str) -> Duals | None:
 
     The program is the cached one (same shape), so this costs one solver call.
     """
-    from ..formulation.components.deterrence import incentive_rows
-    from ..formulation.components.monitoring import cost_scale
+    import cvxpy as cp
+
+    from ..formulation.components.detection import DetectionHandles
+    from ..formulation.components.deterrence import IncentiveHandles, incentive_rows
+    from ..formulation.components.monitoring import BudgetHandles, RateHandles, cost_scale
     from ..formulation.program import program_for
 
     program = program_for(arrays)
     try:
-        status = program.solve(solver)
+        status = program.solve(solver).status
     except Exception:
         return None
     if status not in ("optimal", "optimal_inaccurate"):
         return None
-    constraints = program.context.constraints
     scale = cost_scale(arrays)
     n, m = len(arrays.deviations), arrays.n_monitors
 
-    def dual(name: str, size: int) -> np.ndarray:
-        constraint = constraints.get(name)
-        value = None if constraint is None else constraint.dual_value
+    def dual(constraint: cp.Constraint | None, size: int) -> np.ndarray:
+        value = None if constraint is None else program.dual_of(constraint)
         if value is None:
             return np.zeros(size)
-        return np.maximum(np.atleast_1d(np.asarray(value, dtype=float)), 0.0) * scale
+        return np.maximum(value, 0.0) * scale
 
+    bounds = program.find(RateHandles)
+    deterrence = program.find(IncentiveHandles)
+    detection = program.find(DetectionHandles)
+    budget_row = program.find(BudgetHandles)
     rows = incentive_rows(arrays)
-    program_incentive = dual("incentive", n)  # in units of the program's scaled rows
+    # in units of the program's scaled rows
+    program_incentive = dual(deterrence.incentive if deterrence else None, n)
     incentive = program_incentive / rows.row_scale
     false_flag = float(np.sum(program_incentive * rows.false_flag_loss / rows.row_scale))
-    budget = dual("budget", 1)
+    budget = dual(budget_row.budget if budget_row else None, 1)
     return Duals(
         incentive=incentive,
-        reach=dual("detection_reach", n),
+        reach=dual(detection.reach if detection else None, n),
         false_flag=false_flag,
-        ceiling=dual("max_rate", m),
-        floor=dual("min_rate", m),
+        ceiling=dual(bounds.max_rate if bounds else None, m),
+        floor=dual(bounds.min_rate if bounds else None, m),
         budget=float(budget[0]) / scale if budget.size else 0.0,
     )
 

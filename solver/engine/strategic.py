@@ -26,45 +26,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-import cvxpy as cp
 import numpy as np
 
-from ..formulation.commitment import (
-    BASE_TYPE,
-    CommitmentProgram,
-    StrategicArrays,
-    build_commitment_program,
-)
-from ..formulation.program import SOLVER_ORDER, quiet_native_output
-from ..model.utility import FloatArray, marginal_utility
-from ..results.result import (
-    ActionResult,
-    DualityCertificate,
-    MonitorResult,
-    Result,
-    Verification,
-    rate_bound,
-)
-from ..results.strategy import StrategyReport, TypeOutcome
+from ..formulation.commitment import CommitmentProgram, build_commitment_program
+from ..formulation.program import SOLVER_ORDER, SolveRecord
+from ..model.types import StrategicArrays, type_view
+from ..model.utility import FloatArray
+from ..results.result import ActionResult, Result, Verification
+from ..results.status import Status
+from ..results.strategy import AuditorReport, StrategyReport, TypeOutcome
 from ..spec.document import Spec
+from .attempts import Attempt, Verdict, attempt_plan, run
+from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose
+from .readout import Clock, monitor_results, no_verified_answer, unsolved
 from .verify import TOLERANCE, evaluate_policy
-from .verify_commitment import type_view, verify_commitment
-
-_SOLVED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-#: Solvers that accept boolean variables (the others are skipped for mixed-integer programs).
-_INTEGER_SOLVERS = ("HIGHS",)
-#: HiGHS stops a mixed-integer search within 1e-4 of its bound and accepts rows violated by
-#: 1e-6 by default; losses and incentive rows here can be that small (a gain of 1e-5 left
-#: undeterred or not), so the search must close the gap and respect rows tightly.
-_EXACT_MIP = {
-    "mip_rel_gap": 1e-12,
-    "mip_abs_gap": 1e-14,
-    "mip_feasibility_tolerance": 1e-9,
-    "primal_feasibility_tolerance": 1e-9,
-}
+from .verify_commitment import verify_commitment
 
 
 @dataclass
@@ -94,39 +72,36 @@ def solve_commitment(
     budget: bool = True,
     solvers: Sequence[str] = SOLVER_ORDER,
     tolerance: float = TOLERANCE,
+    certified: bool = True,
 ) -> Commitment:
-    """Solve one commitment program and verify its answer (see ``verify_strategy.py``)."""
+    """Solve one commitment program through the engine's attempts; verify (see
+    ``verify_commitment.py``) and, when ``certified``, certify its answer."""
     program = build_commitment_program(data, assignment, budget=budget)
-    integer = program.problem.is_mixed_integer()
-    attempts: list[str] = []
-    infeasible = False
-    for solver in solvers:
-        if integer and solver not in _INTEGER_SOLVERS:
-            attempts.append(f"{solver}: skipped (cannot solve mixed-integer programs)")
-            continue
-        try:
-            options = _EXACT_MIP if integer else {}
-            with quiet_native_output():
-                program.problem.solve(solver=solver, verbose=False, warm_start=False, **options)
-        except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
-            attempts.append(f"{solver}: failed ({exc})")
-            continue
-        status = str(program.problem.status)
-        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            attempts.append(f"{solver}: infeasible")
-            infeasible = True
-            break
-        if status not in _SOLVED:
-            attempts.append(f"{solver}: status {status}")
-            continue
-        outcome = _read(data, program, budget, tolerance)
-        if outcome.verification is not None and outcome.verification.passed:
-            attempts.append(f"{solver}: {status}, verified")
-            outcome.solver, outcome.attempts = solver, attempts
-            return outcome
-        worst = outcome.verification.max_relative_violation if outcome.verification else None
-        attempts.append(f"{solver}: {status}, but failed verification ({worst})")
-    return Commitment("infeasible" if infeasible else "solver_error", attempts=attempts)
+    plan = attempt_plan(solvers, integer=program.problem.is_mixed_integer(), rescale=False)
+
+    def judge(
+        current: CommitmentProgram, attempt: Attempt, record: SolveRecord
+    ) -> Verdict[Commitment]:
+        outcome = _read(data, current, budget, tolerance)
+        verification = outcome.verification
+        if verification is None or not verification.passed:
+            worst = "nan" if verification is None else f"{verification.max_relative_violation:.3g}"
+            return Verdict.reject(
+                f"failed verification (max relative violation {worst} > {tolerance:g})"
+            )
+        if not certified:
+            return Verdict.accept(outcome, "verified")
+        certificate = certify(current.problem, record.raw, GAP_TOLERANCE, current.scale)
+        if not certificate.passed:
+            return Verdict.reject(f"failed its certificate ({certificate.reason})")
+        outcome.verification = replace(verification, duality=certificate)
+        return Verdict.accept(outcome, "verified and certified")
+
+    done = run(plan, lambda attempt: program, judge)
+    if done.answer is None:
+        return Commitment(done.status, attempts=list(done.attempts))
+    done.answer.solver, done.answer.attempts = done.solver, list(done.attempts)
+    return done.answer
 
 
 def _read(
@@ -149,65 +124,9 @@ def _read(
     harm = float(data.weight @ data.harm[list(induced)])
     checked = data if budget else _without_budget(data)
     verification = verify_commitment(checked, rates, deployed, induced, cost, harm, tolerance)
-    # Optimality rests on the exact enumeration (candidate LPs, or branch and bound), not on
-    # one LP's duals; say so rather than leave the certificate out.
-    verification = replace(
-        verification,
-        duality=DualityCertificate(
-            applies=False,
-            passed=True,
-            tolerance=tolerance,
-            reason="strategic solve (harms, types or fixed costs): optimal over the enumerated "
-            "induced actions or by branch and bound; feasibility check only",
-        ),
-    )
     outcome = Commitment("optimal", rates, deployed, induced, cost, harm, verification)
-    outcome.shadow = _shadow_prices(data, program, rates)
+    outcome.shadow = program.shadow_prices(data, rates)
     return outcome
-
-
-def _shadow_prices(
-    data: StrategicArrays, program: CommitmentProgram, rates: FloatArray
-) -> dict[str, float] | None:
-    """d(least oversight cost)/d(g_j) with the induced action held, from the rows' duals.
-
-    Only where the program is one linear program for one agent with point gains (no
-    binaries, whose programs have no duals; types and intervals have no single gain g_j).
-    Row t = (a, i) is EU_a - EU_i - margin >= 0 divided by s_t, the objective divided by
-    ``scale``, so by the envelope theorem
-    d/dg_j = scale sum_t lambda_t / s_t ([i_t = j] - [a_t = j]) EU'_j with
-    EU'_j = (1 - P_j) u'(g_j) + P_j u'(g_j - F_j), as in the core solver's ``_shadow_prices``.
-    The compliant action's entry is 0, as there.
-    """
-    base = data.base
-    if (
-        program.incentive is None
-        or program.pairs is None
-        or program.row_scale is None
-        or data.typed
-        or not np.array_equal(data.gain_low, data.gain_high)
-        or program.problem.is_mixed_integer()
-    ):
-        return None
-    dual = program.incentive.dual_value
-    if dual is None:
-        return None
-    weight = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0) / program.row_scale
-    c = base.compliant
-    r = float(data.risk_aversion[0])
-    relative = data.gain_low[0] - data.gain_low[0, c]
-    penalty = base.penalty_cap.copy()
-    penalty[c] = base.false_positive_penalty
-    p = type_view(data, rates).detection
-    marginal = (1 - p) * marginal_utility(relative, r) + p * marginal_utility(relative - penalty, r)
-    n = base.n_actions
-    pulls = np.bincount(program.pairs[:, 2], weights=weight, minlength=n) - np.bincount(
-        program.pairs[:, 1], weights=weight, minlength=n
-    )
-    with np.errstate(invalid="ignore", over="ignore"):
-        prices = program.scale * pulls * marginal
-    prices[c] = 0.0
-    return {name: float(prices[j]) for j, name in enumerate(base.action_names)}
 
 
 def _without_budget(data: StrategicArrays) -> StrategicArrays:
@@ -227,7 +146,9 @@ def solve_dobss(
     chosen assignment fixed makes every row exact (the polish cannot raise the loss beyond
     the MIP's own tolerance, since the MIP's rates were nearly feasible for it).
     """
-    found = solve_commitment(data, None, solvers=solvers, tolerance=float("inf"))
+    # The search only picks the assignment: its answer is neither checked nor certified;
+    # the polished program's is.
+    found = solve_commitment(data, None, solvers=solvers, tolerance=float("inf"), certified=False)
     if found.status != "optimal":
         return found
     polished = solve_commitment(data, found.induced, solvers=solvers, tolerance=tolerance)
@@ -275,6 +196,18 @@ def best_commitment(
         # A candidate without a verified answer might have been better: no optimum claimed.
         return Commitment("solver_error", attempts=attempts)
     best.attempts = attempts
+    if best.verification is not None and best.verification.duality is not None:
+        # The certificate proves the chosen candidate's LP; the choice among candidates is
+        # the exact enumeration (one LP per induced action).
+        certificate = best.verification.duality
+        best.verification = replace(
+            best.verification,
+            duality=replace(
+                certificate,
+                reason=f"{certificate.reason}; the least loss over the candidate LPs, one "
+                "per induced action (Conitzer & Sandholm 2006)",
+            ),
+        )
     return best
 
 
@@ -282,11 +215,12 @@ def solve_strategic(
     spec: Spec, *, solvers: Sequence[str] = SOLVER_ORDER, tolerance: float = TOLERANCE
 ) -> Result:
     """Solve a spec with harms (min_loss), types or fixed deployment costs."""
-    started = time.perf_counter()
+    clock = Clock()
     data = StrategicArrays.from_spec(spec)
     objective = spec.oversight.objective
+    began = time.perf_counter()
     chosen = best_commitment(data, objective, solvers=solvers, tolerance=tolerance)
-    timing = {"solve": time.perf_counter() - started}
+    clock.add("solve", time.perf_counter() - began)
     c = data.base.compliant
     full = chosen if objective == "deter_all" and chosen.status == "optimal" else None
     if full is None:
@@ -294,38 +228,12 @@ def solve_strategic(
             data, (c,) * data.n_types, budget=False, solvers=solvers, tolerance=tolerance
         )
     full_cost = full.cost if full.status == "optimal" else None
-    result = _result(spec, data, chosen, objective, full_cost)
-    if spec.auditor is not None and result.strategy is not None:
+    auditor = None
+    if spec.auditor is not None and chosen.status == "optimal":
         from .auditor import auditor_report
 
-        result = replace(result, strategy=replace(result.strategy, auditor=auditor_report(spec)))
-    timing["total"] = time.perf_counter() - started
-    result.timing.update(timing)
-    return result
-
-
-def with_harm_report(spec: Spec, result: Result) -> Result:
-    """Attach the strategy report to a core (deter_all) answer of a spec that gives harms.
-
-    Such a spec solves through the core solver (its duality certificate and shadow prices
-    stay); under full deterrence the agent complies, so the harm left is the compliant
-    action's harm (normally 0), the expected loss is the oversight cost plus that, and full
-    deterrence costs what was paid.
-    """
-    harms = [a.harm for a in spec.actions]
-    if result.status != "optimal" or result.total_cost is None or not any(harms):
-        return result
-    compliant = next(a for a in result.actions if a.compliant)
-    harm = float(harms[[a.name for a in spec.actions].index(compliant.name)])
-    report = StrategyReport(
-        objective="deter_all",
-        induced_action=compliant.name,
-        types=(TypeOutcome(name=BASE_TYPE, weight=1.0, induced_action=compliant.name, harm=harm),),
-        harm_left=harm,
-        expected_loss=result.total_cost + harm,
-        full_deterrence_cost=result.total_cost,
-    )
-    return replace(result, strategy=report)
+        auditor = auditor_report(spec)
+    return _result(spec, data, chosen, objective, full_cost, auditor, clock)
 
 
 def _result(
@@ -334,34 +242,26 @@ def _result(
     chosen: Commitment,
     objective: str,
     full_cost: float | None,
+    auditor: AuditorReport | None,
+    clock: Clock,
 ) -> Result:
     base = data.base
-    common: dict[str, Any] = {
-        "name": spec.name,
-        "file": spec.source_file,
-        "currency": spec.problem.currency,
-        "attempts": tuple(chosen.attempts),
-    }
     if chosen.status != "optimal" or chosen.rates is None or chosen.deployed is None:
-        return _not_met(spec, data, chosen, objective, full_cost, common)
+        return _not_met(spec, data, chosen, objective, full_cost, clock)
     rates, deployed = chosen.rates, chosen.deployed
-    variable = base.cost * rates
-    fixed = data.fixed_cost * (deployed > 0.5)
-    total = chosen.cost
-    monitors = tuple(
-        MonitorResult(
-            name=name,
-            rate=float(rates[j]),
-            unit_cost=float(base.cost[j]),
-            cost=float(variable[j] + fixed[j]),
-            share=float((variable[j] + fixed[j]) / total) if total > 0 else 0.0,
-            min_rate=float(base.min_rate[j]),
-            max_rate=float(base.max_rate[j]),
-            at_bound=rate_bound(float(rates[j]), float(base.min_rate[j]), float(base.max_rate[j])),
-            deployed=bool(deployed[j] > 0.5 and (rates[j] > 1e-9 or data.fixed_cost[j] > 0)),
-            fixed_cost=float(data.fixed_cost[j]),
-        )
-        for j, name in enumerate(base.monitor_names)
+    monitors = monitor_results(
+        base.monitor_names,
+        rates,
+        base.cost,
+        base.cost * rates + data.fixed_cost * (deployed > 0.5),
+        chosen.cost,
+        base.min_rate,
+        base.max_rate,
+        deployed=[
+            bool(deployed[j] > 0.5 and (rates[j] > 1e-9 or data.fixed_cost[j] > 0))
+            for j in range(base.n_monitors)
+        ],
+        fixed_cost=data.fixed_cost,
     )
     taken = set(chosen.induced)
     evaluation = evaluate_policy(base, rates)
@@ -409,17 +309,22 @@ def _result(
         harm_left=chosen.harm,
         expected_loss=chosen.loss,
         full_deterrence_cost=full_cost,
+        auditor=auditor,
     )
     return Result(
+        name=spec.name,
+        file=spec.source_file,
         status="optimal",
-        total_cost=total,
+        total_cost=chosen.cost,
         monitors=monitors,
         actions=tuple(actions),
         verification=chosen.verification,
         solver=chosen.solver,
+        currency=spec.problem.currency,
         message=_message(data, chosen, objective, full_cost),
+        attempts=tuple(chosen.attempts),
         strategy=report,
-        **common,
+        timing=clock.timing(),
     )
 
 
@@ -448,7 +353,7 @@ def _not_met(
     chosen: Commitment,
     objective: str,
     full_cost: float | None,
-    common: dict[str, Any],
+    clock: Clock,
 ) -> Result:
     diagnosis = None
     if chosen.status == "infeasible":
@@ -461,20 +366,11 @@ def _not_met(
                 reason += f" within the budget (full deterrence needs {full_cost:.6g})"
         else:
             reason = "no allowed policy meets the constraints (rate floors, budget, margin)"
-        message = reason
-    else:
-        message = "no solver produced a verified answer: " + "; ".join(chosen.attempts)
-    return Result(
-        status="infeasible" if chosen.status == "infeasible" else "solver_error",
-        total_cost=None,
-        monitors=(),
-        actions=(),
-        verification=None,
-        solver=None,
-        message=message,
-        diagnosis=diagnosis,
-        strategy=None,
-        **common,
+        return unsolved(
+            spec, Status.infeasible, reason, chosen.attempts, clock, diagnosis=diagnosis
+        )
+    return unsolved(
+        spec, Status.solver_error, no_verified_answer(chosen.attempts), chosen.attempts, clock
     )
 
 
@@ -483,5 +379,4 @@ __all__ = [
     "best_commitment",
     "solve_commitment",
     "solve_strategic",
-    "with_harm_report",
 ]

@@ -10,52 +10,13 @@ reported cost and harm are re-checked too. No solver status is taken as proof.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from ..formulation.commitment import StrategicArrays
-from ..model.utility import FloatArray, expected_utility
+from ..model.types import StrategicArrays, best_response_slack, type_view
+from ..model.utility import FloatArray
 from ..results.result import Verification
 from .verify import TOLERANCE, Checks, not_finite
-
-
-@dataclass(frozen=True)
-class TypeView:
-    """Each type's expected utility of every action at a policy (K x n), both gain ends."""
-
-    detection: FloatArray  # n: P_i = min(1, Q_i x); the compliant entry is P_0 = f.x
-    low: FloatArray
-    high: FloatArray
-    margin: FloatArray  # K
-
-
-def type_view(data: StrategicArrays, rates: FloatArray) -> TypeView:
-    base = data.base
-    c = base.compliant
-    detection = np.minimum(1.0, np.asarray(base.detection @ rates, dtype=float).ravel())
-    detection[c] = float(np.clip(base.false_positive @ rates, 0.0, 1.0))
-    penalty = base.penalty_cap.copy()
-    penalty[c] = base.false_positive_penalty
-    low = np.empty_like(data.gain_low)
-    high = np.empty_like(data.gain_high)
-    margin = np.empty(data.n_types)
-    for k, r in enumerate(data.risk_aversion):
-        reference = data.gain_low[k, c]
-        low[k] = expected_utility(data.gain_low[k] - reference, penalty, detection, float(r))
-        high[k] = expected_utility(data.gain_high[k] - reference, penalty, detection, float(r))
-        margin[k] = base.margin * (np.exp(r * reference) if r else 1.0)
-    return TypeView(detection, low, high, margin)
-
-
-def best_response_slack(view: TypeView, induced: Sequence[int]) -> FloatArray:
-    """EU^lo(a_k) - max_{i != a_k} EU^hi(i) - margin_k per type (>= 0: a_k is a best response)."""
-    slack = np.empty(len(induced))
-    for k, a in enumerate(induced):
-        others = np.delete(view.high[k], a)
-        best_other = np.max(others) if others.size else -np.inf
-        slack[k] = view.low[k, a] - best_other - view.margin[k]
-    return slack
 
 
 def verify_commitment(

@@ -37,111 +37,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..model.arrays import ProblemArrays
-from ..model.utility import FloatArray, caught_loss, utility
-from ..spec.document import Spec
-from ..spec.strategy import gain_bounds
+from ..model.types import StrategicArrays, TypeUtilities, type_utilities, type_view
+from ..model.utility import FloatArray, expected_marginal_utility
 from .components.deployment import Deployment, compile_deployment
-
-#: Name of the single implicit type of a spec without [[types]].
-BASE_TYPE = "agent"
-
-
-@dataclass(frozen=True, eq=False)
-class StrategicArrays:
-    """The spec's arrays plus types, interval gains, harms and fixed costs."""
-
-    base: ProblemArrays  # monitors, detection, caps, costs; gains of the untyped agent
-    type_names: tuple[str, ...]
-    weight: FloatArray  # w_k
-    gain_low: FloatArray  # K x n
-    gain_high: FloatArray  # K x n
-    risk_aversion: FloatArray  # r_k
-    harm: FloatArray  # h_i, the principal's loss when action i is taken
-    fixed_cost: FloatArray  # per monitor
-    typed: bool  # the spec declared [[types]]
-
-    @property
-    def n_types(self) -> int:
-        return len(self.type_names)
-
-    @classmethod
-    def from_spec(cls, spec: Spec) -> StrategicArrays:
-        base = ProblemArrays.from_spec(spec)
-        bounds = np.array([gain_bounds(a.gain) for a in spec.actions], dtype=float)  # n x 2
-        types = spec.types
-        if not types:
-            low, high = bounds[None, :, 0], bounds[None, :, 1]
-            names: tuple[str, ...] = (BASE_TYPE,)
-            weight = np.ones(1)
-            r = np.array([spec.agent.risk_aversion])
-        else:
-            index = {a.name: i for i, a in enumerate(spec.actions)}
-            low = np.repeat(bounds[None, :, 0], len(types), axis=0)
-            high = np.repeat(bounds[None, :, 1], len(types), axis=0)
-            for k, agent_type in enumerate(types):
-                for action, gain in agent_type.gains.items():
-                    low[k, index[action]], high[k, index[action]] = gain_bounds(gain)
-            names = tuple(t.name for t in types)
-            weight = np.array([t.weight for t in types], dtype=float)
-            r = np.array(
-                [
-                    spec.agent.risk_aversion if t.risk_aversion is None else t.risk_aversion
-                    for t in types
-                ],
-                dtype=float,
-            )
-        fixed = np.zeros(base.n_monitors)
-        fixed[: len(spec.monitors)] = [m.fixed_cost for m in spec.monitors]
-        return cls(
-            base=base,
-            type_names=names,
-            weight=weight,
-            gain_low=np.asarray(low, dtype=float),
-            gain_high=np.asarray(high, dtype=float),
-            risk_aversion=r,
-            harm=np.array([a.harm for a in spec.actions], dtype=float),
-            fixed_cost=fixed,
-            typed=bool(types),
-        )
-
-
-@dataclass(frozen=True)
-class TypeUtilities:
-    """EU_ki(P) = value_ki - loss_ki P_i at the low and high ends of each gain (K x n)."""
-
-    value_low: FloatArray
-    loss_low: FloatArray
-    value_high: FloatArray
-    loss_high: FloatArray
-    margin: FloatArray  # per type, in its utility units
-
-
-def type_utilities(data: StrategicArrays) -> TypeUtilities:
-    """Utilities with wealth relative to each type's low compliant gain (keeps exp in range)."""
-    base = data.base
-    c = base.compliant
-    penalty = base.penalty_cap.copy()
-    penalty[c] = base.false_positive_penalty
-    parts = []
-    for gains in (data.gain_low, data.gain_high):
-        value = np.empty_like(gains)
-        loss = np.empty_like(gains)
-        for k, r in enumerate(data.risk_aversion):  # one row per type: K is small
-            relative = gains[k] - data.gain_low[k, c]
-            value[k] = utility(relative, float(r))
-            loss[k] = caught_loss(relative, penalty, float(r))
-        parts += [value, loss]
-    reference = data.gain_low[:, c]
-    margin = base.margin * np.where(
-        data.risk_aversion != 0, np.exp(data.risk_aversion * reference), 1.0
-    )
-    return TypeUtilities(parts[0], parts[1], parts[2], parts[3], margin)
+from .program import SolveRecord, solve_problem
 
 
 @dataclass
@@ -166,6 +71,50 @@ class CommitmentProgram:
             return self.assignment
         assert self.choice is not None and self.choice.value is not None
         return tuple(int(a) for a in np.argmax(np.asarray(self.choice.value), axis=1))
+
+    def solve(self, solver: str, **options: Any) -> SolveRecord:
+        return solve_problem(self.problem, solver, **options)
+
+    def shadow_prices(self, data: StrategicArrays, rates: FloatArray) -> dict[str, float] | None:
+        """d(least oversight cost)/d(g_j) with the induced action held, from the rows' duals.
+
+        Only where the program is one linear program for one agent with point gains (no
+        binaries, whose programs have no duals; types and intervals have no single gain g_j).
+        Row t = (a, i) is EU_a - EU_i - margin >= 0 divided by s_t, the objective divided by
+        ``scale``, so by the envelope theorem
+        d/dg_j = scale sum_t lambda_t / s_t ([i_t = j] - [a_t = j]) EU'_j with
+        EU'_j = (1 - P_j) u'(g_j) + P_j u'(g_j - F_j), as for the core program's rows.
+        The compliant action's entry is 0, as there.
+        """
+        base = data.base
+        if (
+            self.incentive is None
+            or self.pairs is None
+            or self.row_scale is None
+            or data.typed
+            or not np.array_equal(data.gain_low, data.gain_high)
+            or self.problem.is_mixed_integer()
+        ):
+            return None
+        dual = self.incentive.dual_value
+        if dual is None:
+            return None
+        weight = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0) / self.row_scale
+        c = base.compliant
+        r = float(data.risk_aversion[0])
+        relative = data.gain_low[0] - data.gain_low[0, c]
+        penalty = base.penalty_cap.copy()
+        penalty[c] = base.false_positive_penalty
+        p = type_view(data, rates).detection
+        marginal = expected_marginal_utility(relative, penalty, p, r)
+        n = base.n_actions
+        pulls = np.bincount(self.pairs[:, 2], weights=weight, minlength=n) - np.bincount(
+            self.pairs[:, 1], weights=weight, minlength=n
+        )
+        with np.errstate(invalid="ignore", over="ignore"):
+            prices = self.scale * pulls * marginal
+        prices[c] = 0.0
+        return {name: float(prices[j]) for j, name in enumerate(base.action_names)}
 
 
 def incentive_rows(

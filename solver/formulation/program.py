@@ -17,16 +17,17 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cvxpy as cp
 import numpy as np
+from cvxpy.constraints import Equality, Inequality, NonNeg, NonPos, Zero
 
-from ..engine.certificate import is_linear_program
 from ..model.arrays import ProblemArrays
+from ..model.utility import FloatArray
 from .components import Component, components_for
-from .components.base import Context, dense_array
+from .components.base import Context, Handles, dense_array
 
 #: Specs with at most this many detection entries (deviations x monitors) are parametric.
 PARAMETRIC_LIMIT = 20_000
@@ -35,12 +36,45 @@ SOLVER_ORDER: tuple[str, ...] = ("HIGHS", "CLARABEL")
 _CACHE_SIZE = 64
 
 
+#: What a solver call reports: cvxpy's status and the solver's own raw solution object
+#: (Clarabel's carries its residuals and dual objective, read by the conic certificate).
+@dataclass(frozen=True)
+class SolveRecord:
+    status: str
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
 @dataclass
 class CompiledProgram:
-    components: list[Component]
+    """A cvxpy program built from components, with each component's typed handles."""
+
+    parts: tuple[tuple[Component, Handles], ...]
     context: Context
     problem: cp.Problem
     key: tuple[Any, ...]
+
+    @property
+    def components(self) -> list[Component]:
+        return [component for component, _ in self.parts]
+
+    def find(self, kind: type[H]) -> H | None:
+        """The handles of the given type (the first component that returned them), if any."""
+        for _, handles in self.parts:
+            if isinstance(handles, kind):
+                return handles
+        return None
+
+    def dual_of(self, constraint: cp.Constraint) -> FloatArray | None:
+        """The dual of one of the model's constraints after a solve (program row units)."""
+        value = constraint.dual_value
+        if value is None:
+            return None
+        return np.atleast_1d(np.asarray(value, dtype=float))
+
+    @property
+    def objective_scale(self) -> float:
+        """What the model's objective (money / cost scale) was multiplied by in ``problem``."""
+        return 1.0
 
     @functools.cached_property
     def linear(self) -> bool:
@@ -56,17 +90,43 @@ class CompiledProgram:
                 parameter = self.context.data[name]
                 parameter.value = dense_array(value)
 
-    def solve(self, solver: str, **options: Any) -> str:
-        """Run one solver; returns cvxpy's status string. Never writes to stdout or stderr.
+    def solve(self, solver: str, **options: Any) -> SolveRecord:
+        """Run one solver (see :func:`solve_problem`)."""
+        return solve_problem(self.problem, solver, **options)
 
-        ``options`` go to the solver as they are (e.g. tighter tolerances, ``retry.py``).
-        No warm start: an answer must not depend on which spec this cached program solved
-        before (byte-identical output across runs and ``--jobs`` values).
-        """
-        options.setdefault("warm_start", False)
-        with quiet_native_output():
-            self.problem.solve(solver=solver, verbose=False, **options)
-        return str(self.problem.status)
+    def rates(self, arrays: ProblemArrays) -> FloatArray:
+        """The solved rates within their bounds (NaN when the solver returned none)."""
+        return np.clip(
+            value_of(self.context.rates, arrays.n_monitors), arrays.min_rate, arrays.max_rate
+        )
+
+
+H = TypeVar("H", bound=Handles)
+
+
+def solve_problem(problem: cp.Problem, solver: str, **options: Any) -> SolveRecord:
+    """Run one solver on ``problem``; never writes to stdout or stderr.
+
+    ``options`` go to the solver as they are (e.g. tighter tolerances). No warm start: an
+    answer must not depend on which spec a cached program solved before (byte-identical
+    output across runs and ``--jobs`` values). The steps are those of ``Problem.solve``
+    (compile, solve, unpack), taken one by one so that the solver's raw solution stays
+    available to the certificate.
+    """
+    options = dict(options)
+    options.pop("warm_start", None)
+    with quiet_native_output():
+        data, chain, inverse = problem.get_problem_data(solver, solver_opts=options)
+        raw = chain.solve_via_data(problem, data, False, False, options)
+        problem.unpack_results(raw, chain, inverse)
+    return SolveRecord(str(problem.status), raw)
+
+
+def is_linear_program(problem: cp.Problem) -> bool:
+    return bool(problem.objective.expr.is_affine()) and all(
+        isinstance(c, Inequality | Equality | Zero | NonNeg | NonPos) and c.expr.is_affine()
+        for c in problem.constraints
+    )
 
 
 def shape_key(arrays: ProblemArrays, components: Sequence[Component]) -> tuple[Any, ...]:
@@ -75,6 +135,13 @@ def shape_key(arrays: ProblemArrays, components: Sequence[Component]) -> tuple[A
         arrays.n_monitors,
         tuple(key for c in components for key in c.shape_key(arrays)),
     )
+
+
+def compile_parts(
+    arrays: ProblemArrays, components: Sequence[Component], ctx: Context
+) -> tuple[tuple[Component, Handles], ...]:
+    """Compile each component into ``ctx``, in order, keeping its handles."""
+    return tuple((c, c.compile(ctx, c.values(arrays))) for c in components)
 
 
 def compile_program(
@@ -89,11 +156,9 @@ def compile_program(
         detection=cp.Variable(n, name="detection"),
         false_flags=cp.Variable(name="false_flags"),
     )
-    for component in components:
-        component.compile(ctx, component.values(arrays))
-    objective = cp.Minimize(cp.sum(list(ctx.objective.values())))
-    problem = cp.Problem(objective, list(ctx.constraints.values()))
-    return CompiledProgram(components, ctx, problem, shape_key(arrays, components))
+    parts = compile_parts(arrays, components, ctx)
+    problem = cp.Problem(cp.Minimize(cp.sum(ctx.costs)), list(ctx.constraints))
+    return CompiledProgram(parts, ctx, problem, shape_key(arrays, components))
 
 
 _cache: OrderedDict[tuple[Any, ...], CompiledProgram] = OrderedDict()

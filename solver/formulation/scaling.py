@@ -21,12 +21,13 @@ expressions; then each linear constraint row is divided by its largest coefficie
 objective by its largest coefficient (row equilibration), so the variables y and P~ and
 every row are of order one. The solution is mapped back (x = s y) and, as for any attempt,
 checked independently by ``verify.py`` on the original arrays and by the duality
-certificate on this program.
+certificate on this program. :class:`Rescaling` is the reduction (apply / invert).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -34,10 +35,11 @@ import scipy.sparse as sp
 from cvxpy.constraints import Equality, Inequality
 
 from ..model.arrays import ProblemArrays
-from .components import components_for
-from .components.base import Context
+from ..model.utility import FloatArray
+from .components import Component, components_for
+from .components.base import Context, Handles
 from .components.deterrence import Deterrence
-from .program import CompiledProgram, shape_key
+from .program import CompiledProgram, compile_parts, shape_key
 
 #: Smallest unit a variable is measured in (CARA agents facing huge penalties need detection
 #: probabilities like exp(-700): units go down to near the float range, not to round-off).
@@ -79,54 +81,111 @@ def _row_norms(constraint: cp.Constraint, variables: list[cp.Variable]) -> np.nd
     return norms
 
 
-def scaled_program(arrays: ProblemArrays) -> CompiledProgram:
-    """The program for ``arrays`` in data-chosen units with equilibrated rows (see module doc)."""
-    components = components_for(arrays)
-    n, m = len(arrays.deviations), arrays.n_monitors
-    units = detection_units(arrays)
-    rate_unit = rate_units(arrays, units)
-    y = cp.Variable(m, name="scaled_rates")
-    p = cp.Variable(n, name="scaled_detection")
-    ctx = Context(
-        n_deviations=n,
-        n_monitors=m,
-        parametric=False,
-        # Components see the model's variables as expressions in the scaled ones.
-        rates=cast(Any, cp.multiply(rate_unit, y)),
-        detection=cast(Any, cp.multiply(units, p)),
-        false_flags=cp.Variable(name="false_flags"),
-    )
-    for component in components:
-        component.compile(ctx, component.values(arrays))
-    objective = cp.sum(list(ctx.objective.values()))
-    problem = cp.Problem(cp.Minimize(objective), list(ctx.constraints.values()))
-    variables = problem.variables()
-    saved = [v.value for v in variables]
-    for variable in variables:
-        variable.value = np.zeros(variable.shape)
-    try:
-        rebuilt: dict[str, cp.Constraint] = {}
-        for name, constraint in ctx.constraints.items():
-            rebuilt[name] = _equilibrated(constraint, variables)
-        gradient = [g for g in objective.grad.values() if g is not None]
-        largest = max((float(abs(sp.csc_matrix(g)).max()) for g in gradient), default=1.0)
-    finally:
-        for variable, value in zip(variables, saved, strict=True):
-            variable.value = value
-    objective_scale = 1.0 / largest if largest > 0 else 1.0
-    ctx.constraints = rebuilt
-    problem = cp.Problem(cp.Minimize(objective_scale * objective), list(rebuilt.values()))
-    program = CompiledProgram(components, ctx, problem, ("scaled", *shape_key(arrays, components)))
-    program.objective_scale = objective_scale  # type: ignore[attr-defined]
-    return program
+class RescaledProgram(CompiledProgram):
+    """The program of a spec in data-chosen units with equilibrated rows (module doc).
+
+    Built by :meth:`Rescaling.apply`. The components' handles name the model's rows as
+    compiled; the problem holds their equilibrated copies, and :meth:`dual_of` maps a
+    copy's dual back (the reduction's inverse), so every read-out works unchanged.
+    """
+
+    def __init__(
+        self,
+        parts: tuple[tuple[Component, Handles], ...],
+        context: Context,
+        problem: cp.Problem,
+        key: tuple[Any, ...],
+        reduction: Rescaling,
+    ) -> None:
+        super().__init__(parts, context, problem, key)
+        self.reduction = reduction
+
+    def dual_of(self, constraint: cp.Constraint) -> FloatArray | None:
+        return self.reduction.invert_dual(constraint)
+
+    @property
+    def objective_scale(self) -> float:
+        return self.reduction.objective_scale
 
 
-def _equilibrated(constraint: cp.Constraint, variables: list[cp.Variable]) -> cp.Constraint:
+@dataclass
+class Rescaling:
+    """The rescaled retry as a reduction: ``apply`` builds the equilibrated program,
+    ``invert_dual`` maps the dual of one of its rows back to the model's row.
+
+    Row k of the model, g_k(z) <= 0, becomes w_k g_k(z) <= 0 with w_k = 1 / max|coefficient|,
+    and the objective f becomes s f; a multiplier lambda~ of the equilibrated row is then
+    lambda = lambda~ w / s for the model's row (KKT conditions are invariant under the
+    change). Rates and detection are read through the scaled expressions x = s y, P = u P~,
+    so the primal needs no inverse.
+    """
+
+    objective_scale: float = 1.0
+    #: id of a model row -> (its equilibrated copy in the problem, the row weights w)
+    rows: dict[int, tuple[cp.Constraint, FloatArray]] = field(default_factory=dict)
+
+    @classmethod
+    def apply(cls, arrays: ProblemArrays) -> RescaledProgram:
+        """The program for ``arrays`` in data-chosen units with equilibrated rows."""
+        components = components_for(arrays)
+        n, m = len(arrays.deviations), arrays.n_monitors
+        units = detection_units(arrays)
+        rate_unit = rate_units(arrays, units)
+        y = cp.Variable(m, name="scaled_rates")
+        p = cp.Variable(n, name="scaled_detection")
+        ctx = Context(
+            n_deviations=n,
+            n_monitors=m,
+            parametric=False,
+            # Components see the model's variables as expressions in the scaled ones.
+            rates=cp.multiply(rate_unit, y),
+            detection=cp.multiply(units, p),
+            false_flags=cp.Variable(name="false_flags"),
+        )
+        parts = compile_parts(arrays, components, ctx)
+        objective = cp.sum(ctx.costs)
+        variables = cp.Problem(cp.Minimize(objective), list(ctx.constraints)).variables()
+        saved = [v.value for v in variables]
+        for variable in variables:
+            variable.value = np.zeros(variable.shape)
+        reduction = cls()
+        try:
+            rebuilt = []
+            for constraint in ctx.constraints:
+                scaled, weight = _equilibrated(constraint, variables)
+                rebuilt.append(scaled)
+                if weight is not None:
+                    reduction.rows[constraint.id] = (scaled, weight)
+            gradient = [g for g in objective.grad.values() if g is not None]
+            largest = max((float(abs(sp.csc_matrix(g)).max()) for g in gradient), default=1.0)
+        finally:
+            for variable, value in zip(variables, saved, strict=True):
+                variable.value = value
+        reduction.objective_scale = 1.0 / largest if largest > 0 else 1.0
+        problem = cp.Problem(cp.Minimize(reduction.objective_scale * objective), rebuilt)
+        key = ("scaled", *shape_key(arrays, components))
+        return RescaledProgram(parts, ctx, problem, key, reduction)
+
+    def invert_dual(self, constraint: cp.Constraint) -> FloatArray | None:
+        """The model row's dual, in the units of the program compiled without rescaling."""
+        scaled, weight = self.rows.get(constraint.id, (constraint, None))
+        if scaled.dual_value is None:
+            return None
+        dual = np.atleast_1d(np.asarray(scaled.dual_value, dtype=float))
+        if weight is not None:
+            dual = dual * np.asarray(weight).ravel(order="F").reshape(dual.shape, order="F")
+        return dual / self.objective_scale
+
+
+def _equilibrated(
+    constraint: cp.Constraint, variables: list[cp.Variable]
+) -> tuple[cp.Constraint, FloatArray | None]:
+    """The row divided by its largest coefficient, and the weights (None: left as it was)."""
     if not isinstance(constraint, Inequality | Equality) or not constraint.expr.is_affine():
-        return constraint
+        return constraint, None
     norms = _row_norms(constraint, variables)
     if norms is None or norms.size == 0:
-        return constraint
+        return constraint, None
     weight = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 1.0)
     weight = weight.reshape(constraint.expr.shape, order="F") if constraint.expr.shape else weight
     if constraint.expr.shape:
@@ -134,16 +193,4 @@ def _equilibrated(constraint: cp.Constraint, variables: list[cp.Variable]) -> cp
     else:
         expr = float(weight[0]) * constraint.expr
     scaled = expr <= 0 if isinstance(constraint, Inequality) else expr == 0
-    scaled.row_weight = weight
-    return scaled
-
-
-def restore_duals(program: CompiledProgram) -> None:
-    """Turn the equilibrated rows' duals back into the model rows' (times each row's weight)."""
-    scale = float(getattr(program, "objective_scale", 1.0))
-    for constraint in program.context.constraints.values():
-        weight = getattr(constraint, "row_weight", None)
-        if weight is None or constraint.dual_value is None:
-            continue
-        dual = np.asarray(constraint.dual_value, dtype=float) * np.asarray(weight) / scale
-        constraint.save_dual_value(dual)
+    return scaled, np.asarray(weight)

@@ -33,6 +33,19 @@ def marginal_utility(wealth: ArrayLike, r: float) -> FloatArray:
         return np.asarray(np.exp(-r * w))
 
 
+def expected_marginal_utility(
+    gain: ArrayLike, penalty: ArrayLike, caught: ArrayLike, r: float
+) -> FloatArray:
+    """(1 - P) u'(g) + P u'(g - F): how much the value of an action grows with its gain,
+    which turns an incentive row's multiplier into a shadow price of the gain."""
+    g = np.asarray(gain, dtype=float)
+    p = np.asarray(caught, dtype=float)
+    return np.asarray(
+        (1 - p) * marginal_utility(g, r)
+        + p * marginal_utility(g - np.asarray(penalty, dtype=float), r)
+    )
+
+
 def caught_loss(gain: ArrayLike, penalty: ArrayLike, r: float) -> FloatArray:
     """u(g) - u(g - F): the utility an agent loses when it is caught and pays F.
 

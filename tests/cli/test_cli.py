@@ -191,7 +191,7 @@ def test_unverified_answer_exits_3(
     runner: CliRunner, good: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No answer passes verification: status solver_error, exit 3, never 'optimal'."""
-    import deter.solver.engine.solve as solve_module
+    import deter.solver.engine.core as solve_module
     from deter.solver.results.result import Check, Verification
 
     def reject(*args: object, **kwargs: object) -> Verification:

@@ -16,10 +16,11 @@ import deter
 import numpy as np
 import pytest
 from deter.cli.app import app
+from deter.solver.engine.attempts import attempt_plan
 from deter.solver.engine.certificate import duality_certificate
-from deter.solver.engine.retry import attempt_plan
+from deter.solver.formulation.components.deterrence import IncentiveHandles
 from deter.solver.formulation.program import program_for
-from deter.solver.formulation.scaling import scaled_program
+from deter.solver.formulation.scaling import Rescaling
 from deter.solver.model.arrays import ProblemArrays
 
 from tests.support.hard_specs import HARD_CASES
@@ -60,7 +61,9 @@ def test_wrong_duals_fail_the_stationarity_check() -> None:
     arrays = ProblemArrays.from_spec(deter.load_spec(CODING))
     program = program_for(arrays)
     program.solve("HIGHS")
-    incentive = program.context.constraints["incentive"]
+    handles = program.find(IncentiveHandles)
+    assert handles is not None
+    incentive = handles.incentive
     incentive.save_dual_value(np.asarray(incentive.dual_value) * 1.5)
     certificate = duality_certificate(program.problem)
     assert not certificate.passed
@@ -75,8 +78,16 @@ def test_every_optimal_answer_carries_a_passing_certificate(path: Path) -> None:
     assert result.verification is not None and result.verification.passed
     duality = result.verification.duality
     assert duality is not None and duality.passed
-    if duality.applies:  # a linear program: the dual bound meets the reported cost
-        assert duality.dual_objective == pytest.approx(result.total_cost, rel=1e-6, abs=1e-12)
+    assert duality.kind in ("lp_duality", "fixed_integer_lp", "conic_residuals")
+    if duality.applies:  # the dual bound meets what the program minimised
+        # (the cost; with harms, a commitment program minimises cost plus harm left)
+        minimised = [result.total_cost]
+        if result.strategy is not None:
+            minimised.append(result.strategy.expected_loss)
+        assert any(
+            duality.dual_objective == pytest.approx(value, rel=1e-6, abs=1e-12)
+            for value in minimised
+        )
 
 
 def test_json_reports_feasibility_and_duality(runner) -> None:
@@ -117,14 +128,22 @@ def test_scaled_program_has_the_same_optimum() -> None:
     plain = program_for(arrays)
     plain.solve("HIGHS")
     plain_rates = np.asarray(plain.context.rates.value)
-    scaled = scaled_program(arrays)
+    scaled = Rescaling.apply(arrays)
     scaled.solve("HIGHS")
     assert np.asarray(scaled.context.rates.value) == pytest.approx(plain_rates, abs=1e-9)
+    # The reduction's inverse gives the model rows' duals back (the same in both programs).
+    plain_rows, scaled_rows = plain.find(IncentiveHandles), scaled.find(IncentiveHandles)
+    assert plain_rows is not None and scaled_rows is not None
+    np.testing.assert_allclose(
+        scaled.dual_of(scaled_rows.incentive), plain.dual_of(plain_rows.incentive), rtol=1e-6
+    )
 
 
 def test_no_verified_answer_is_solver_error_with_the_violation() -> None:
     """With a tolerance no solver meets, every attempt is refused and the measure reported."""
-    result = deter.solve(deter.load_spec(HARD_CASES[3].toml()), tolerance=-1.0)
+    from deter.solver.engine.solve import solve
+
+    result = solve(deter.load_spec(HARD_CASES[3].toml()), tolerance=-1.0)
     assert result.status == "solver_error"
     assert result.total_cost is None
     assert len(result.attempts) == 4
@@ -151,7 +170,7 @@ def test_coefficients_read_by_evaluation_equal_cvxpy_gradients() -> None:
 
 
 def test_cone_programs_start_with_tight_clarabel_and_skip_highs() -> None:
-    from deter.solver.engine.retry import CONIC_OPTIONS
+    from deter.solver.engine.attempts import CONIC_OPTIONS
 
     plan = attempt_plan(("HIGHS", "CLARABEL"), linear=False)
     assert [a.label for a in plan] == ["CLARABEL", "CLARABEL (rescaled, tight)"]
@@ -218,5 +237,9 @@ false_positive = 0.05
 """
     result = deter.solve(deter.load_spec(spec))
     assert result.status == "optimal" and result.solver == "CLARABEL"
-    assert result.verification is not None and not result.verification.duality.applies
+    # Cone programs carry Clarabel's residuals and gap as their certificate.
+    assert result.verification is not None and result.verification.duality is not None
+    assert result.verification.duality.applies
+    assert result.verification.duality.kind == "conic_residuals"
+    assert result.verification.duality.primal_residual is not None
     assert result.action("cheat").deterred

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from deter.solver.engine.solve import solve
 from deter.solver.engine.strategic import best_commitment, solve_commitment
-from deter.solver.formulation.commitment import StrategicArrays
+from deter.solver.model.types import StrategicArrays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

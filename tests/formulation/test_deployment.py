@@ -8,7 +8,7 @@ import pytest
 from deter.cli.app import app
 from deter.solver.engine.solve import solve
 from deter.solver.engine.strategic import best_commitment
-from deter.solver.formulation.commitment import StrategicArrays
+from deter.solver.model.types import StrategicArrays
 from deter.solver.spec.loading import load_spec
 
 from tests.support.strategy_specs import strategic_spec, strategic_text

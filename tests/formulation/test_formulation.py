@@ -3,15 +3,17 @@ independent verification, and the compiled cvxpy program evaluated at hand-set v
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import cvxpy as cp
 import deter
 import numpy as np
 import pytest
 from deter.solver.engine.verify import verify_policy
 from deter.solver.formulation.components import components_for
-from deter.solver.formulation.components.deterrence import incentive_rows
-from deter.solver.formulation.components.monitoring import cost_scale
+from deter.solver.formulation.components.deterrence import IncentiveHandles, incentive_rows
+from deter.solver.formulation.components.monitoring import BudgetHandles, cost_scale
 from deter.solver.formulation.program import compile_program, program_for, value_of
 from deter.solver.model.arrays import ProblemArrays
 
@@ -201,9 +203,12 @@ def test_program_sizes_and_named_pieces() -> None:
     assert ctx.rates.shape == (2,)
     assert ctx.detection.shape == (3,)  # one per non-compliant action
     assert ctx.false_flags.shape == ()
-    assert {"incentive", "min_rate", "max_rate", "budget"} <= set(ctx.constraints)
-    assert ctx.constraints["incentive"].shape == (3,)
-    assert "budget" not in compiled(TWO_ACTIONS.text)[1].context.constraints
+    assert {"incentive", "min_rate", "max_rate", "budget"} <= set(named_constraints(program))
+    handles = program.find(IncentiveHandles)
+    assert handles is not None and handles.incentive.shape == (3,)
+    assert program.find(BudgetHandles) is not None
+    assert compiled(TWO_ACTIONS.text)[1].find(BudgetHandles) is None
+    assert "budget" not in named_constraints(compiled(TWO_ACTIONS.text)[1])
     assert len(program.problem.variables()) == 3
     assert program.key[:2] == (3, 2)
     assert all(p.value is not None for p in program.problem.parameters())
@@ -218,10 +223,21 @@ def set_policy(program, arrays: ProblemArrays, rates: list[float]) -> None:  # t
     ctx.false_flags.value = float(arrays.false_positive @ x)
 
 
+def named_constraints(program) -> dict[str, cp.Constraint]:  # type: ignore[no-untyped-def]
+    """Each component's constraints by the name of its handle (e.g. ``incentive``)."""
+    named = {}
+    for _, handles in program.parts:
+        for item in dataclasses.fields(handles):
+            value = getattr(handles, item.name)
+            if isinstance(value, cp.Constraint):
+                named[item.name] = value
+    return named
+
+
 def worst_violation(program) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return {
         name: float(np.max(np.atleast_1d(c.violation())))
-        for name, c in program.context.constraints.items()
+        for name, c in named_constraints(program).items()
     }
 
 
@@ -241,7 +257,7 @@ def test_constraints_hold_at_the_optimum_and_fail_below_it(ref) -> None:  # type
     assert all(v <= 1e-9 for name, v in violations.items() if name != "incentive")
     # The incentive residual's sign: positive slack (lhs - rhs >= 0) at more monitoring.
     set_policy(program, arrays, [min(1.0, rate * 1.5)])
-    incentive = program.context.constraints["incentive"]
+    incentive = named_constraints(program)["incentive"]
     assert np.all(incentive.args[0].value - incentive.args[1].value <= 0)  # need <= reached
 
 
@@ -276,12 +292,12 @@ def test_parametric_reload_reuses_the_compiled_program() -> None:
 
     first = arrays_of(text(1.0, 1.0))
     program = program_for(first)
-    assert program.solve("HIGHS") == "optimal"
+    assert program.solve("HIGHS").status == "optimal"
     x1 = value_of(program.context.rates, 2).copy()
     second = arrays_of(text(2.0, 5.0))
     again = program_for(second)
     assert again is program  # no recompilation
-    assert again.solve("HIGHS") == "optimal"
+    assert again.solve("HIGHS").status == "optimal"
     x2 = value_of(again.context.rates, 2)
     # cost per unit of detection: w 4 (then 20), z 12: w alone, then z alone
     np.testing.assert_allclose(x1, [(1.0 + 0.0625) / 2.5, 0.0], atol=1e-8)
@@ -296,7 +312,7 @@ def test_constant_and_parametric_builds_agree() -> None:
     _, constant = compiled(CARA_SHIFTED.text, False)
     assert not constant.problem.parameters()
     for program in (parametric, constant):
-        assert program.solve("CLARABEL") in ("optimal", "optimal_inaccurate")
+        assert program.solve("CLARABEL").status in ("optimal", "optimal_inaccurate")
     np.testing.assert_allclose(
         value_of(parametric.context.rates, 1), value_of(constant.context.rates, 1), rtol=1e-6
     )

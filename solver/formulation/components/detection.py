@@ -10,11 +10,23 @@ large enough, and the reported detection is recomputed as min(1, Qx) after the s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+import cvxpy as cp
 import numpy as np
 
 from ...model.arrays import ProblemArrays
-from .base import Component, Context, Value
+from .base import Component, Context, Handles, Value
+
+
+@dataclass(frozen=True)
+class DetectionHandles(Handles):
+    """How detection arises: P_i <= detection_i(x) ("reach") and the false-flag rate P_0."""
+
+    reach: cp.Constraint
+    false_flags: cp.Constraint
+    at_most_one: cp.Constraint | None = None  # P_i <= 1 (linear detection only)
+    envelope: cp.Constraint | None = None  # the ROC hypographs (RocDetection only)
 
 
 class LinearDetection(Component):
@@ -24,12 +36,30 @@ class LinearDetection(Component):
             "false_positive": arrays.false_positive,
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> DetectionHandles:
+        return self.compile_with(ctx, values, extra=None)
+
+    def compile_with(
+        self,
+        ctx: Context,
+        values: Mapping[str, Value],
+        extra: cp.Expression | None,
+        envelope: cp.Constraint | None = None,
+    ) -> DetectionHandles:
+        """The rows, with ``extra`` detection added to Q x (the ROC monitors' share) and
+        ``envelope``, the rows that bound it, added after them."""
         q = ctx.add_data("detection_matrix", values["detection_matrix"], nonneg=True)
         f = ctx.add_data("false_positive", values["false_positive"], nonneg=True)
-        ctx.constraints["detection_reach"] = ctx.detection <= q @ ctx.rates
-        ctx.constraints["detection_at_most_one"] = ctx.detection <= 1
-        ctx.constraints["false_flags"] = ctx.false_flags == f @ ctx.rates
+        reach = q @ ctx.rates if extra is None else q @ ctx.rates + extra
+        handles = DetectionHandles(
+            reach=ctx.constrain(ctx.detection <= reach),
+            at_most_one=ctx.constrain(ctx.detection <= 1),
+            false_flags=ctx.constrain(ctx.false_flags == f @ ctx.rates),
+            envelope=envelope,
+        )
+        if envelope is not None:  # added last, as the rows have always been ordered
+            ctx.constrain(envelope)
+        return handles
 
 
 def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[str, ...]:

@@ -23,9 +23,18 @@ import cvxpy as cp
 import numpy as np
 
 from ...model.arrays import ProblemArrays
+from ...model.detection import detection_probability
 from ...model.stable import stable_incentive_rows
-from ...model.utility import FloatArray, caught_loss, utility
-from .base import Component, Context, Value
+from ...model.utility import FloatArray, caught_loss, expected_marginal_utility, utility
+from .base import Component, Context, DualOf, Handles, Value
+from .monitoring import cost_scale
+
+
+@dataclass(frozen=True)
+class IncentiveHandles(Handles):
+    """The full-deterrence rows, one per non-compliant action (its dual: the shadow price)."""
+
+    incentive: cp.Constraint
 
 
 @dataclass(frozen=True)
@@ -75,10 +84,43 @@ class Deterrence(Component):
             )
         return {"need": need, "false_flag_weight": flag_weight, "detection_weight": weight}
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> IncentiveHandles:
         need = ctx.add_data("need", values["need"])
         weight = ctx.add_data("detection_weight", values["detection_weight"], nonneg=True)
         flag_weight = ctx.add_data("false_flag_weight", values["false_flag_weight"], nonneg=True)
-        ctx.constraints["incentive"] = (
-            cp.multiply(weight, ctx.detection) - flag_weight * ctx.false_flags >= need
+        return IncentiveHandles(
+            ctx.constrain(
+                cp.multiply(weight, ctx.detection) - flag_weight * ctx.false_flags >= need
+            )
         )
+
+    def shadow_prices(
+        self, arrays: ProblemArrays, handles: Handles, dual_of: DualOf, rates: FloatArray
+    ) -> dict[str, float] | None:
+        assert isinstance(handles, IncentiveHandles)
+        return incentive_shadow_prices(arrays, dual_of(handles.incentive), rates)
+
+
+def incentive_shadow_prices(
+    arrays: ProblemArrays, dual: FloatArray | None, rates: FloatArray
+) -> dict[str, float]:
+    """d(least oversight cost) / d(g_i), from the dual of each incentive row.
+
+    The program's row i is the model's row divided by d_i (its ``row_scale``) with the
+    objective divided by the largest cost, so the model's multiplier is
+    lambda_i = scale * dual_i / d_i; and d/dg_i of (k_i - d_i P_i) is
+    (1 - P_i) u'(g_i) + P_i u'(g_i - F_i), the agent's expected marginal utility.
+    """
+    if dual is None:
+        return {}
+    dual = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0)
+    rows = incentive_rows(arrays)
+    dev = arrays.deviations
+    r = arrays.risk_aversion
+    relative = arrays.gain[dev] - arrays.gain[arrays.compliant]
+    p = detection_probability(arrays, rates)[dev]
+    expected_marginal = expected_marginal_utility(relative, arrays.penalty_cap[dev], p, r)
+    multiplier = cost_scale(arrays) * dual / rows.row_scale
+    with np.errstate(invalid="ignore", over="ignore"):  # CARA beyond exp's range: nan -> null
+        prices = multiplier * expected_marginal
+    return {arrays.action_names[i]: float(prices[k]) for k, i in enumerate(dev)}

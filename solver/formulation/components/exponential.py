@@ -37,8 +37,10 @@ import scipy.sparse as sp
 
 from ...model.arrays import ProblemArrays
 from ...model.detection import log_escape
-from .base import Component, Context, Value
-from .deterrence import incentive_rows
+from ...model.utility import FloatArray
+from .base import Component, Context, DualOf, Handles, Value
+from .detection import DetectionHandles
+from .deterrence import IncentiveHandles, incentive_rows, incentive_shadow_prices
 
 
 class ExponentialDetection(Component):
@@ -48,11 +50,13 @@ class ExponentialDetection(Component):
             "false_flag_tangent": log_escape(arrays.false_positive),
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> DetectionHandles:
         intensity = ctx.add_data("log_escape", values["log_escape"], nonneg=True)
         tangent = ctx.add_data("false_flag_tangent", values["false_flag_tangent"], nonneg=True)
-        ctx.constraints["detection_reach"] = ctx.detection <= 1 - cp.exp(-(intensity @ ctx.rates))
-        ctx.constraints["false_flags"] = ctx.false_flags == tangent @ ctx.rates
+        return DetectionHandles(
+            reach=ctx.constrain(ctx.detection <= 1 - cp.exp(-(intensity @ ctx.rates))),
+            false_flags=ctx.constrain(ctx.false_flags == tangent @ ctx.rates),
+        )
 
 
 class ExponentialThresholds(Component):
@@ -82,7 +86,14 @@ class ExponentialThresholds(Component):
             "threshold": rhs,
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> IncentiveHandles:
         matrix = ctx.add_data("threshold_matrix", values["threshold_matrix"], nonneg=True)
         threshold = ctx.add_data("threshold", values["threshold"])
-        ctx.constraints["incentive"] = matrix @ ctx.rates >= threshold
+        return IncentiveHandles(ctx.constrain(matrix @ ctx.rates >= threshold))
+
+    def shadow_prices(
+        self, arrays: ProblemArrays, handles: Handles, dual_of: DualOf, rates: FloatArray
+    ) -> dict[str, float] | None:
+        # Each row is scaled so that its multiplier reads as the linear model's (class doc).
+        assert isinstance(handles, IncentiveHandles)
+        return incentive_shadow_prices(arrays, dual_of(handles.incentive), rates)

@@ -8,11 +8,26 @@ The objective is scaled by the largest cost so that its coefficients are of orde
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+import cvxpy as cp
 import numpy as np
 
 from ...model.arrays import ProblemArrays
-from .base import Component, Context, Value
+from .base import Component, Context, Handles, Value
+
+
+@dataclass(frozen=True)
+class RateHandles(Handles):
+    """The rate bounds (duals: the value of a higher ceiling or a lower floor)."""
+
+    min_rate: cp.Constraint
+    max_rate: cp.Constraint
+
+
+@dataclass(frozen=True)
+class BudgetHandles(Handles):
+    budget: cp.Constraint
 
 
 def cost_scale(arrays: ProblemArrays) -> float:
@@ -28,11 +43,13 @@ class MonitoringCost(Component):
             "max_rate": arrays.max_rate,
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> RateHandles:
         x = ctx.rates
-        ctx.constraints["min_rate"] = x >= ctx.add_data("min_rate", values["min_rate"])
-        ctx.constraints["max_rate"] = x <= ctx.add_data("max_rate", values["max_rate"])
-        ctx.objective["oversight"] = ctx.add_data("scaled_cost", values["scaled_cost"]) @ x
+        ctx.pay(ctx.add_data("scaled_cost", values["scaled_cost"]) @ x)
+        return RateHandles(
+            min_rate=ctx.constrain(x >= ctx.add_data("min_rate", values["min_rate"])),
+            max_rate=ctx.constrain(x <= ctx.add_data("max_rate", values["max_rate"])),
+        )
 
 
 class Budget(Component):
@@ -42,6 +59,7 @@ class Budget(Component):
         assert arrays.budget is not None
         return {"scaled_budget": arrays.budget / cost_scale(arrays)}
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> BudgetHandles:
         budget = ctx.add_data("scaled_budget", values["scaled_budget"])
-        ctx.constraints["budget"] = ctx.objective["oversight"] <= budget
+        # The same scaled cost as MonitoringCost's objective term (shared data).
+        return BudgetHandles(ctx.constrain(ctx.data["scaled_cost"] @ ctx.rates <= budget))

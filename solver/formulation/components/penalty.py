@@ -23,6 +23,7 @@ rejects those combinations (spec_design.py). Derivation: docs/model.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cvxpy as cp
@@ -32,8 +33,19 @@ from ...model.arrays import ProblemArrays
 from ...model.detection import detection_probability
 from ...model.penalties import deterrence_need, penalty_ceiling
 from ...model.utility import FloatArray
-from .base import Component, Context, Value
+from .base import Component, Context, DualOf, Handles, Value
 from .monitoring import cost_scale
+
+
+@dataclass(frozen=True)
+class PenaltyHandles(Handles):
+    """The chosen penalty shares phi and the hyperbolic incentive rows."""
+
+    share: cp.Variable  # phi_i (per_action) or phi (shared), F_i = ceiling_i phi_i
+    share_range: cp.Constraint
+    incentive: cp.Constraint  # s_i >= sqrt(kt_i): its dual prices the gains
+    hyperbolic: cp.Constraint
+
 
 #: kt_i above 1 cannot be met (P_i, phi_i <= 1); larger values are clipped to keep numbers sane.
 _UNREACHABLE = 4.0
@@ -44,8 +56,6 @@ class PenaltyDesign(Component):
 
     def __init__(self, design: str) -> None:
         self.design = design
-        self.share: cp.Variable | None = None  # phi
-        self.incentive: cp.Constraint | None = None
 
     def shape_key(self, arrays: ProblemArrays) -> tuple[Any, ...]:
         return (type(self).__name__, self.design)
@@ -61,34 +71,37 @@ class PenaltyDesign(Component):
             "penalty_weight": weight[:1].sum() if self.design == "shared" else weight,
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> PenaltyHandles:
         n = ctx.n_deviations
         share = cp.Variable(() if self.design == "shared" else n, name="penalty_share")
         root = cp.Variable(n, name="penalty_root")  # s_i
         p = ctx.detection
         root_need = ctx.add_data("penalty_root_need", values["penalty_root_need"], nonneg=True)
         weight = ctx.add_data("penalty_weight", values["penalty_weight"], nonneg=True)
-        ctx.constraints["penalty_share_range"] = share <= 1
-        ctx.constraints["penalty_incentive"] = root >= root_need
-        ctx.constraints["penalty_hyperbolic"] = cp.SOC(
-            p + share, cp.vstack([2 * root, p - share]), axis=0
+        handles = PenaltyHandles(
+            share=share,
+            share_range=ctx.constrain(share <= 1),
+            incentive=ctx.constrain(root >= root_need),
+            hyperbolic=ctx.constrain(cp.SOC(p + share, cp.vstack([2 * root, p - share]), axis=0)),
         )
-        ctx.objective["penalty"] = weight * share if self.design == "shared" else weight @ share
-        self.share = share
-        self.incentive = ctx.constraints["penalty_incentive"]
+        ctx.pay(weight * share if self.design == "shared" else weight @ share)
+        return handles
 
-    def chosen_penalties(self, arrays: ProblemArrays, rates: FloatArray) -> FloatArray | None:
+    def chosen_penalties(
+        self, arrays: ProblemArrays, rates: FloatArray, handles: Handles
+    ) -> FloatArray | None:
         """F_i = ceiling_i phi_i, raised where needed to the least penalty that deters at the
         returned rates, k_i / P_i(x) (kept within the ceiling; the largest one for a shared
         level). The solver meets P_i F_i >= k_i only to its tolerance; near a corner such as
         P_i = 1, F_i = k_i that leaves a violation that is large next to the terms compared.
         The raise costs at most a times the solver's tolerance; verification then checks the
         penalties independently."""
+        assert isinstance(handles, PenaltyHandles)
         ceiling = penalty_ceiling(arrays)
-        if self.share is None or self.share.value is None:
+        if handles.share.value is None:
             return np.full_like(ceiling, np.nan)
         share = np.clip(
-            np.broadcast_to(np.asarray(self.share.value, dtype=float), ceiling.shape), 0.0, 1.0
+            np.broadcast_to(np.asarray(handles.share.value, dtype=float), ceiling.shape), 0.0, 1.0
         )
         detection = detection_probability(arrays, rates)[arrays.deviations]
         need = deterrence_need(arrays)
@@ -100,10 +113,14 @@ class PenaltyDesign(Component):
             chosen = np.full_like(chosen, float(chosen.max(initial=0.0)))
         return np.asarray(chosen)
 
-    def shadow_prices(self, arrays: ProblemArrays) -> dict[str, float] | None:
-        if self.incentive is None or self.incentive.dual_value is None:
+    def shadow_prices(
+        self, arrays: ProblemArrays, handles: Handles, dual_of: DualOf, rates: FloatArray
+    ) -> dict[str, float] | None:
+        assert isinstance(handles, PenaltyHandles)
+        value = dual_of(handles.incentive)
+        if value is None:
             return {}
-        dual = np.maximum(np.atleast_1d(np.asarray(self.incentive.dual_value, dtype=float)), 0)
+        dual = np.maximum(np.atleast_1d(np.asarray(value, dtype=float)), 0)
         need = deterrence_need(arrays)
         scale = need * penalty_ceiling(arrays)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -112,25 +129,28 @@ class PenaltyDesign(Component):
 
 
 def chosen_penalties(
-    components: Sequence[Component], arrays: ProblemArrays, rates: FloatArray
+    parts: Sequence[tuple[Component, Handles]], arrays: ProblemArrays, rates: FloatArray
 ) -> FloatArray:
     """The penalty of every action after a solve: the compliant action's entry is the
     false-positive penalty, the others are the caps unless a component chose them."""
     penalties = arrays.penalty_cap.copy()
     penalties[arrays.compliant] = arrays.false_positive_penalty
-    for component in components:
-        chosen = component.chosen_penalties(arrays, rates)
+    for component, handles in parts:
+        chosen = component.chosen_penalties(arrays, rates, handles)
         if chosen is not None:
             penalties[arrays.deviations] = chosen
     return penalties
 
 
 def component_shadow_prices(
-    components: Sequence[Component], arrays: ProblemArrays
-) -> dict[str, float] | None:
-    """Shadow prices from the component that owns the incentive rows, if it reports them."""
-    for component in components:
-        prices = component.shadow_prices(arrays)
+    parts: Sequence[tuple[Component, Handles]],
+    arrays: ProblemArrays,
+    dual_of: DualOf,
+    rates: FloatArray,
+) -> dict[str, float]:
+    """Shadow prices from the component that owns the incentive rows ({} if none does)."""
+    for component, handles in parts:
+        prices = component.shadow_prices(arrays, handles, dual_of, rates)
         if prices is not None:
             return prices
-    return None
+    return {}

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from ...model.arrays import ProblemArrays
 from .base import Context, Value
-from .detection import LinearDetection
+from .detection import DetectionHandles, LinearDetection
 
 
 class RocDetection(LinearDetection):
@@ -56,8 +56,7 @@ class RocDetection(LinearDetection):
             "roc_intercept": np.concatenate(intercept),
         }
 
-    def compile(self, ctx: Context, values: Mapping[str, Value]) -> None:
-        super().compile(ctx, values)
+    def compile(self, ctx: Context, values: Mapping[str, Value]) -> DetectionHandles:
         n_curves = len(self.structure)
         counts = np.array([n for _, _, n in self.structure], dtype=int)
         n_segments = int(counts.sum())
@@ -78,8 +77,5 @@ class RocDetection(LinearDetection):
         slope = ctx.add_data("roc_slope", values["roc_slope"])
         intercept = ctx.add_data("roc_intercept", values["roc_intercept"])
         caught = cp.Variable(n_curves, name="roc_detection")  # t_ij
-        ctx.constraints["roc_envelope"] = (
-            pick_curve @ caught <= cp.multiply(slope, pick_rate @ ctx.rates) + intercept
-        )
-        q = ctx.data["detection_matrix"]
-        ctx.constraints["detection_reach"] = ctx.detection <= q @ ctx.rates + to_action @ caught
+        envelope = pick_curve @ caught <= cp.multiply(slope, pick_rate @ ctx.rates) + intercept
+        return self.compile_with(ctx, values, extra=to_action @ caught, envelope=envelope)

@@ -1,0 +1,229 @@
+"""Full deterrence at least cost: the core program's read-out, verification and certificate.
+
+An answer is reported as optimal only when deter's own check of the model's constraints
+passes at the returned rates (``verify.py``) and the program's certificate holds
+(``certificate.py``); otherwise the next attempt runs (``attempts.py``), and when none
+passes the status is ``solver_error`` with the measured violations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..formulation.components.detection import overlapping_inspections
+from ..formulation.components.monitoring import cost_scale
+from ..formulation.components.penalty import chosen_penalties, component_shadow_prices
+from ..formulation.program import SOLVER_ORDER, CompiledProgram, SolveRecord, program_for
+from ..formulation.scaling import Rescaling
+from ..model.arrays import ProblemArrays
+from ..model.penalties import penalty_cost_of
+from ..model.utility import FloatArray
+from ..results.result import ActionResult, DualityCertificate, Result, Verification
+from ..results.status import Status
+from ..spec.document import Spec
+from .attempts import Attempt, Verdict, attempt_plan, run
+from .certificate import GAP_TOLERANCE, certify
+from .diagnose import diagnose, without_budget
+from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
+from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A verified and certified solve of the core program, in the model's units."""
+
+    program: CompiledProgram
+    rates: FloatArray
+    penalties: FloatArray  # per action; the compliant entry is the false-positive penalty
+    verification: Verification
+
+
+def solve_core(
+    spec: Spec, *, solvers: Sequence[str] = SOLVER_ORDER, tolerance: float = TOLERANCE
+) -> Result:
+    """The least-cost policy that deters every non-compliant action (no strategic features)."""
+    clock = Clock()
+    arrays = ProblemArrays.from_spec(spec)
+    program = program_for(arrays)
+    clock.add("build", clock.since_start())
+    diagnosed: list[Result] = []
+
+    def program_for_attempt(attempt: Attempt) -> CompiledProgram:
+        return Rescaling.apply(arrays) if attempt.scaled else program
+
+    def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[Answer]:
+        return judge_core(arrays, current, record, tolerance)
+
+    def infeasible(attempt: Attempt) -> bool:
+        result = _infeasible(spec, arrays, attempt.label, clock)
+        if result is not None:
+            diagnosed.append(result)
+        return result is not None
+
+    plan = attempt_plan(solvers, linear=program.linear)
+    began = time.perf_counter()
+    outcome = run(plan, program_for_attempt, judge, infeasible=infeasible)
+    clock.add("solve", time.perf_counter() - began)
+    if outcome.status == "infeasible":
+        infeasible_result = diagnosed[-1]
+        return unsolved(
+            spec,
+            Status.infeasible,
+            infeasible_result.message,
+            outcome.attempts,
+            clock,
+            solver=outcome.solver,
+            diagnosis=infeasible_result.diagnosis,
+        )
+    if outcome.answer is None or outcome.solver is None:
+        return unsolved(
+            spec, Status.solver_error, no_verified_answer(outcome.attempts), outcome.attempts, clock
+        )
+    return _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
+
+
+def judge_core(
+    arrays: ProblemArrays, current: CompiledProgram, record: SolveRecord, tolerance: float
+) -> Verdict[Answer]:
+    """Read a solved program's policy, verify it against the model, then certify it."""
+    rates = current.rates(arrays)
+    penalties = chosen_penalties(current.parts, arrays, rates)
+    total_cost = float(arrays.cost @ rates) + penalty_cost_of(arrays, penalties[arrays.deviations])
+    verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
+    if not verification.passed:
+        return Verdict.reject(
+            f"failed verification (max relative violation "
+            f"{verification.max_relative_violation:.3g} > {tolerance:g})"
+        )
+    money = cost_scale(arrays) / current.objective_scale
+    certificate = certify(current.problem, record.raw, GAP_TOLERANCE, objective_scale=money)
+    if not certificate.passed:
+        return Verdict.reject(f"failed its certificate ({certificate.reason})")
+    proof = "verified and certified" if certificate.applies else "verified"
+    return Verdict.accept(
+        Answer(current, rates, penalties, _with_certificate(verification, certificate)), proof
+    )
+
+
+def _with_certificate(verification: Verification, certificate: DualityCertificate) -> Verification:
+    return replace(verification, duality=certificate)
+
+
+def _optimal(
+    spec: Spec,
+    arrays: ProblemArrays,
+    answer: Answer,
+    solver: str,
+    attempts: Sequence[str],
+    clock: Clock,
+) -> Result:
+    rates, penalties, program = answer.rates, answer.penalties, answer.program
+    penalty_cost = penalty_cost_of(arrays, penalties[arrays.deviations])
+    cost = arrays.cost * rates
+    total = float(cost.sum())
+    monitors = monitor_results(
+        arrays.monitor_names, rates, arrays.cost, cost, total, arrays.min_rate, arrays.max_rate
+    )
+    evaluation = evaluate_policy(arrays, rates, penalties)
+    shadow = component_shadow_prices(program.parts, arrays, program.dual_of, rates)
+    margin = margin_in_utility(arrays)
+    certainty = _certainty_equivalent(evaluation.expected_utility, arrays.risk_aversion)
+    actions = []
+    for i, name in enumerate(arrays.action_names):
+        compliant = i == arrays.compliant
+        slack = -(evaluation.net_incentive[i] + margin)
+        penalty = float(penalties[i])
+        actions.append(
+            ActionResult(
+                name=name,
+                compliant=compliant,
+                gain=float(arrays.gain[i]),
+                penalty=penalty,
+                detection=float(evaluation.detection[i]),
+                expected_penalty=float(evaluation.detection[i] * penalty),
+                net_incentive=float(certainty[i] - certainty[arrays.compliant]),
+                deterred=compliant or bool(slack >= -tolerance_of(evaluation.utility_scale[i])),
+                binding=(not compliant)
+                and bool(
+                    abs(slack) <= 1e-7 * evaluation.utility_scale[i] or shadow.get(name, 0.0) > 1e-9
+                ),
+                shadow_price=0.0 if compliant else shadow.get(name, 0.0),
+            )
+        )
+    compliant_name = arrays.action_names[arrays.compliant]
+    return Result(
+        name=spec.name,
+        file=spec.source_file,
+        status="optimal",
+        total_cost=total + penalty_cost,
+        oversight_cost=total,
+        penalty_cost=penalty_cost,
+        penalty_design=arrays.penalty_design,
+        shared_penalty=(
+            float(np.max(penalties[arrays.deviations]))
+            if arrays.penalty_design == "shared"
+            else None
+        ),
+        monitors=monitors,
+        actions=tuple(actions),
+        verification=answer.verification,
+        solver=solver,
+        currency=spec.problem.currency,
+        message="every action is deterred at least cost",
+        notes=overlapping_inspections(arrays, rates),
+        attempts=tuple(attempts),
+        strategy=harm_report(spec, compliant_name, total + penalty_cost),
+        timing=clock.timing(),
+    )
+
+
+def tolerance_of(scale: float) -> float:
+    return TOLERANCE * max(1.0, float(scale))
+
+
+def _certainty_equivalent(expected: FloatArray, r: float) -> FloatArray:
+    """u^{-1}(EU): the sure money an agent values a risky outcome at (relative wealth)."""
+    if r == 0:
+        return expected
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(-np.log1p(-r * expected) / r)
+
+
+def _infeasible(spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock) -> Result | None:
+    """An infeasible result with its diagnosis, or None if the diagnosis contradicts it."""
+    least_cost = None
+    if arrays.budget is not None:
+        least_cost = solve_arrays_cost(without_budget(arrays))
+    diagnosis = diagnose(arrays, least_cost)
+    blocked = any(not a.deterrable for a in diagnosis.actions)
+    over_budget = (
+        least_cost is not None and arrays.budget is not None and (least_cost > arrays.budget)
+    )
+    if not blocked and not over_budget and rows_independent(arrays):
+        # With no false-positive penalty, every action deterrable at the rate ceilings
+        # means the ceilings themselves are a feasible policy: the solver was wrong.
+        return None
+    return unsolved(
+        spec, Status.infeasible, diagnosis.reason, (), clock, solver=solver, diagnosis=diagnosis
+    )
+
+
+def rows_independent(arrays: ProblemArrays) -> bool:
+    """True when raising every rate never hurts deterrence (no false-positive penalty)."""
+    return arrays.false_positive_penalty == 0 or not np.any(arrays.false_positive > 0)
+
+
+def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
+    """The least oversight cost for ``arrays``, or None if even that is infeasible."""
+    program = program_for(arrays)
+
+    def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[float]:
+        return Verdict.accept(float(arrays.cost @ current.rates(arrays)), "solved")
+
+    # e.g. HiGHS status UNKNOWN on a denormal penalty cap (fuzz corpus): the next solver
+    outcome = run(attempt_plan(SOLVER_ORDER, rescale=False), lambda a: program, judge)
+    return outcome.answer

@@ -1,0 +1,151 @@
+"""Agent types and interval gains: the numbers of a Bayesian game, and an agent's view of a policy.
+
+Type k has probability w_k, its own gains g_k (the spec's gains with the type's overrides) and
+CARA coefficient r_k; harms and fixed deployment costs come with them. The commitment program
+built on these numbers, and the derivation of its rows, are in ``formulation/commitment.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..spec.document import Spec
+from ..spec.strategy import gain_bounds
+from .arrays import ProblemArrays
+from .utility import FloatArray, caught_loss, expected_utility, utility
+
+#: Name of the single implicit type of a spec without [[types]].
+BASE_TYPE = "agent"
+
+
+@dataclass(frozen=True, eq=False)
+class StrategicArrays:
+    """The spec's arrays plus types, interval gains, harms and fixed costs."""
+
+    base: ProblemArrays  # monitors, detection, caps, costs; gains of the untyped agent
+    type_names: tuple[str, ...]
+    weight: FloatArray  # w_k
+    gain_low: FloatArray  # K x n
+    gain_high: FloatArray  # K x n
+    risk_aversion: FloatArray  # r_k
+    harm: FloatArray  # h_i, the principal's loss when action i is taken
+    fixed_cost: FloatArray  # per monitor
+    typed: bool  # the spec declared [[types]]
+
+    @property
+    def n_types(self) -> int:
+        return len(self.type_names)
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> StrategicArrays:
+        base = ProblemArrays.from_spec(spec)
+        bounds = np.array([gain_bounds(a.gain) for a in spec.actions], dtype=float)  # n x 2
+        types = spec.types
+        if not types:
+            low, high = bounds[None, :, 0], bounds[None, :, 1]
+            names: tuple[str, ...] = (BASE_TYPE,)
+            weight = np.ones(1)
+            r = np.array([spec.agent.risk_aversion])
+        else:
+            index = {a.name: i for i, a in enumerate(spec.actions)}
+            low = np.repeat(bounds[None, :, 0], len(types), axis=0)
+            high = np.repeat(bounds[None, :, 1], len(types), axis=0)
+            for k, agent_type in enumerate(types):
+                for action, gain in agent_type.gains.items():
+                    low[k, index[action]], high[k, index[action]] = gain_bounds(gain)
+            names = tuple(t.name for t in types)
+            weight = np.array([t.weight for t in types], dtype=float)
+            r = np.array(
+                [
+                    spec.agent.risk_aversion if t.risk_aversion is None else t.risk_aversion
+                    for t in types
+                ],
+                dtype=float,
+            )
+        fixed = np.zeros(base.n_monitors)
+        fixed[: len(spec.monitors)] = [m.fixed_cost for m in spec.monitors]
+        return cls(
+            base=base,
+            type_names=names,
+            weight=weight,
+            gain_low=np.asarray(low, dtype=float),
+            gain_high=np.asarray(high, dtype=float),
+            risk_aversion=r,
+            harm=np.array([a.harm for a in spec.actions], dtype=float),
+            fixed_cost=fixed,
+            typed=bool(types),
+        )
+
+
+@dataclass(frozen=True)
+class TypeUtilities:
+    """EU_ki(P) = value_ki - loss_ki P_i at the low and high ends of each gain (K x n)."""
+
+    value_low: FloatArray
+    loss_low: FloatArray
+    value_high: FloatArray
+    loss_high: FloatArray
+    margin: FloatArray  # per type, in its utility units
+
+
+def type_utilities(data: StrategicArrays) -> TypeUtilities:
+    """Utilities with wealth relative to each type's low compliant gain (keeps exp in range)."""
+    base = data.base
+    c = base.compliant
+    penalty = base.penalty_cap.copy()
+    penalty[c] = base.false_positive_penalty
+    parts = []
+    for gains in (data.gain_low, data.gain_high):
+        value = np.empty_like(gains)
+        loss = np.empty_like(gains)
+        for k, r in enumerate(data.risk_aversion):  # one row per type: K is small
+            relative = gains[k] - data.gain_low[k, c]
+            value[k] = utility(relative, float(r))
+            loss[k] = caught_loss(relative, penalty, float(r))
+        parts += [value, loss]
+    reference = data.gain_low[:, c]
+    margin = base.margin * np.where(
+        data.risk_aversion != 0, np.exp(data.risk_aversion * reference), 1.0
+    )
+    return TypeUtilities(parts[0], parts[1], parts[2], parts[3], margin)
+
+
+@dataclass(frozen=True)
+class TypeView:
+    """Each type's expected utility of every action at a policy (K x n), both gain ends."""
+
+    detection: FloatArray  # n: P_i = min(1, Q_i x); the compliant entry is P_0 = f.x
+    low: FloatArray
+    high: FloatArray
+    margin: FloatArray  # K
+
+
+def type_view(data: StrategicArrays, rates: FloatArray) -> TypeView:
+    base = data.base
+    c = base.compliant
+    detection = np.minimum(1.0, np.asarray(base.detection @ rates, dtype=float).ravel())
+    detection[c] = float(np.clip(base.false_positive @ rates, 0.0, 1.0))
+    penalty = base.penalty_cap.copy()
+    penalty[c] = base.false_positive_penalty
+    low = np.empty_like(data.gain_low)
+    high = np.empty_like(data.gain_high)
+    margin = np.empty(data.n_types)
+    for k, r in enumerate(data.risk_aversion):
+        reference = data.gain_low[k, c]
+        low[k] = expected_utility(data.gain_low[k] - reference, penalty, detection, float(r))
+        high[k] = expected_utility(data.gain_high[k] - reference, penalty, detection, float(r))
+        margin[k] = base.margin * (np.exp(r * reference) if r else 1.0)
+    return TypeView(detection, low, high, margin)
+
+
+def best_response_slack(view: TypeView, induced: Sequence[int]) -> FloatArray:
+    """EU^lo(a_k) - max_{i != a_k} EU^hi(i) - margin_k per type (>= 0: a_k is a best response)."""
+    slack = np.empty(len(induced))
+    for k, a in enumerate(induced):
+        others = np.delete(view.high[k], a)
+        best_other = np.max(others) if others.size else -np.inf
+        slack[k] = view.low[k, a] - best_other - view.margin[k]
+    return slack
