@@ -3,14 +3,25 @@
 0  solved, and every action is deterred
 1  the spec is valid but cannot be met (infeasible, over budget, a failed requirement)
 2  bad input or usage (unreadable file, TOML syntax, unknown key, bad value, bad option)
-3  no solver produced a verified answer (or deter itself failed)
+3  no solver produced a verified answer (or deter itself failed, or the run was interrupted)
+
+One result (``solve``, ``explain``, ...) maps by its status; a batch file by its status
+(``deter batch``) or by its requirements (``deter check``); a run of many by the most
+serious of its codes, and an interrupted run at least :data:`INTERRUPTED`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from ..solver.results.errors import DeterError, InfeasibleError, SolverError, SpecError
+from ..solver.results.status import Status
+
+if TYPE_CHECKING:  # the batch engine loads only when a batch runs
+    from ..solver.batch.outcome import FileOutcome
+    from ..solver.batch.run import BatchRun
 
 
 class ExitCode(IntEnum):
@@ -21,16 +32,27 @@ class ExitCode(IntEnum):
 
 
 _BY_STATUS = {
-    "optimal": ExitCode.OK,
-    "infeasible": ExitCode.NOT_MET,
-    "solver_error": ExitCode.SOLVER_FAILED,
-    "bad_input": ExitCode.BAD_INPUT,
+    Status.optimal: ExitCode.OK,
+    Status.infeasible: ExitCode.NOT_MET,
+    Status.solver_error: ExitCode.SOLVER_FAILED,
+    Status.bad_input: ExitCode.BAD_INPUT,
+    # a sweep point whose combination the spec rules refuse: that setting cannot be met
+    Status.invalid: ExitCode.NOT_MET,
 }
 
+#: Ctrl-C: whatever was not reached has no verified answer.
+INTERRUPTED = ExitCode.SOLVER_FAILED
 
-def for_status(status: str) -> ExitCode:
-    """The exit code of a result status (``optimal``, ``infeasible``, ...)."""
-    return _BY_STATUS.get(status, ExitCode.SOLVER_FAILED)
+#: How one batch file becomes an exit code (:func:`for_file` or :func:`for_checked_file`).
+OutcomeCode = Callable[["FileOutcome"], int]
+
+
+def for_status(status: Status | str) -> ExitCode:
+    """The exit code of a status (``optimal``, ``infeasible``, ...); unknown: no answer."""
+    try:
+        return _BY_STATUS[Status(status)]
+    except ValueError:
+        return ExitCode.SOLVER_FAILED
 
 
 def for_error(error: BaseException) -> ExitCode:
@@ -43,6 +65,34 @@ def for_error(error: BaseException) -> ExitCode:
     return ExitCode.SOLVER_FAILED
 
 
-def worst(codes: list[int] | tuple[int, ...]) -> int:
+def worst(codes: Iterable[int]) -> int:
     """The exit code of many outcomes: the most serious one."""
     return max(codes, default=ExitCode.OK)
+
+
+def for_file(outcome: FileOutcome) -> ExitCode:
+    """A file's exit code under ``deter batch``: as ``deter solve`` would exit on it."""
+    return for_status(outcome.status)
+
+
+def for_checked_file(outcome: FileOutcome) -> ExitCode:
+    """A file's exit code under ``deter check``: 1 when a requirement fails.
+
+    Bad input and a missing verified answer count as under ``batch``; an infeasible spec
+    fails only through ``deter_all`` (a requirement it may switch off).
+    """
+    if outcome.status in (Status.bad_input, Status.solver_error):
+        return for_status(outcome.status)
+    return ExitCode.NOT_MET if outcome.failed_requirements else ExitCode.OK
+
+
+def for_outcomes(check: bool) -> OutcomeCode:
+    """The per-file exit code of ``deter check`` (``check``) or ``deter batch``."""
+    return for_checked_file if check else for_file
+
+
+def for_run(run: BatchRun, code: OutcomeCode) -> ExitCode:
+    """A batch run's exit code: its worst file's, and at least :data:`INTERRUPTED` when it
+    was interrupted (the files not run have no answer)."""
+    codes = [code(o) for o in run.outcomes]
+    return ExitCode(worst([*codes, INTERRUPTED] if run.interrupted else codes))

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..exit_codes import ExitCode, for_status
+from ..exit_codes import ExitCode, OutcomeCode, for_outcomes, for_run
 from ..options import DebugOption, MaxSizeOption, OutputOption
-from ..render.batch import BatchFormat, OutcomeCode, render_run, run_code, summary
+from ..render.batch import BatchFormat, render_run, summary
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
     from ...solver.analysis.requirements import RequirementOverrides
-    from ...solver.batch.run import BatchOptions, BatchRun, FileOutcome
+    from ...solver.batch.outcome import FileOutcome
+    from ...solver.batch.run import BatchRun
+    from ...solver.batch.worker import BatchOptions
 
 #: Where an interrupted batch without --resume keeps what it solved.
 DEFAULT_LEDGER = ".deter-batch.jsonl"
@@ -78,18 +80,6 @@ AddressOption = Annotated[
 NoTimingOption = Annotated[
     bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl, csv and junit output.")
 ]
-
-
-def batch_code(outcome: FileOutcome) -> int:
-    """A file's exit code under ``deter batch`` (as ``deter solve`` would exit)."""
-    return int(for_status(outcome.status))
-
-
-def check_code(outcome: FileOutcome) -> int:
-    """A file's exit code under ``deter check``: 1 when a requirement fails."""
-    if outcome.status in ("bad_input", "solver_error"):
-        return int(for_status(outcome.status))
-    return int(ExitCode.NOT_MET if outcome.failed_requirements else ExitCode.OK)
 
 
 def batch(
@@ -161,10 +151,12 @@ def run_command(
             cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: no such folder {str(folder)!r}")
         if not os.access(folder, os.W_OK):
             cli.fail(ExitCode.BAD_INPUT, f"error: -o {output}: cannot write in {str(folder)!r}")
-    code_of = check_code if check is not None else batch_code
+    code_of = for_outcomes(check is not None)
 
     def body() -> int:
-        from ...solver.batch.run import BatchOptions, Ledger, discover, run_batch
+        from ...solver.batch.ledger import Ledger
+        from ...solver.batch.run import discover, run_batch
+        from ...solver.batch.worker import BatchOptions
 
         solvers = cli.solver_choice(solver) if solver else None
         files, unmatched = discover(paths)
@@ -185,7 +177,7 @@ def run_command(
         from ...solver.batch.dask_executor import DaskUnavailable
 
         try:
-            with _progress(len(files)) as advance:
+            with _progress(len(files), code_of) as advance:
                 run = run_batch(
                     files,
                     options,
@@ -193,7 +185,7 @@ def run_command(
                     executor=executor.value,
                     address=address,
                     max_failures=max_failures,
-                    is_failure=lambda o: code_of(o) != 0,
+                    is_failure=lambda o: code_of(o) != ExitCode.OK,
                     ledger=ledger,
                     on_outcome=advance,
                 )
@@ -211,7 +203,7 @@ def run_command(
         if text:
             cli.emit(text, output)
         _stderr_summary(run, code_of, command)
-        code = run_code(run, code_of)
+        code = for_run(run, code_of)
         if run.stopped_early:
             cli.err(
                 f"stopped after {max_failures} failed file(s); {len(run.not_run)} file(s) not run"
@@ -235,7 +227,7 @@ def _resume_hint(
 
     ``arguments`` are the paths and the output options to repeat (format and file).
     """
-    from ...solver.batch.run import Ledger
+    from ...solver.batch.ledger import Ledger
 
     if resume is None:
         resume = Path(DEFAULT_LEDGER)
@@ -250,8 +242,9 @@ def _resume_hint(
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[Callable[[FileOutcome], None]]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
+def _progress(total: int, code_of: OutcomeCode) -> Iterator[Callable[[FileOutcome], None]]:
+    """A rich progress bar on stderr, only when stderr is a terminal; a file counts as
+    failed when its exit code is not 0."""
     if not sys.stderr.isatty():
         yield lambda outcome: None
         return
@@ -282,7 +275,7 @@ def _progress(total: int) -> Iterator[Callable[[FileOutcome], None]]:
 
         def advance(outcome: FileOutcome) -> None:
             nonlocal failed
-            failed += outcome.status != "optimal" or bool(outcome.failed_requirements)
+            failed += code_of(outcome) != ExitCode.OK
             progress.update(task, advance=1, failed=failed)
 
         yield advance

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +19,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ...solver.results.errors import Finding
+from ...solver.results.serialise import csv_cell, dumps
+from ...solver.results.status import FILE_STATUSES, Status
+from ..exit_codes import OutcomeCode, for_run
 from .result import number, to_console_text
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs
-    from ...solver.batch.run import BatchRun, FileOutcome, Finding
-
-OutcomeCode = Callable[["FileOutcome"], int]
+    from ...solver.batch.outcome import FileOutcome
+    from ...solver.batch.run import BatchRun
 
 
 class BatchFormat(StrEnum):
@@ -51,7 +53,7 @@ def render_run(
     if fmt is BatchFormat.json:
         return run_json(run, code, command, timing)
     if fmt is BatchFormat.jsonl:
-        return "".join(json.dumps(outcome_doc(o, code, timing)) + "\n" for o in outcomes)
+        return "".join(dumps(outcome_doc(o, code, timing)) + "\n" for o in outcomes)
     if fmt is BatchFormat.csv:
         return run_csv(outcomes, code, timing)
     if fmt is BatchFormat.junit:
@@ -76,7 +78,7 @@ def note(outcome: FileOutcome) -> str:
     failed = outcome.failed_requirements
     if failed:
         return f"{len(failed)} requirement(s) failed: " + ", ".join(f.key for f in failed)
-    if outcome.status == "optimal":
+    if outcome.status == Status.optimal:
         return ""
     return outcome.error or (outcome.findings[0].message if outcome.findings else "")
 
@@ -110,27 +112,20 @@ def outcome_doc(
     }
     if outcome.checked:
         doc["requirements_met"] = not outcome.failed_requirements and outcome.status in (
-            "optimal",
-            "infeasible",
+            Status.optimal,
+            Status.infeasible,
         )
         doc["failed_requirements"] = [finding_doc(f) for f in outcome.failed_requirements]
     if result:
-        doc["result"] = outcome.result
+        doc["result"] = outcome.result.to_dict(timing=False) if outcome.result else None
     if timing:
         doc["timing"] = {"seconds": outcome.seconds, "resumed": outcome.resumed}
     return doc
 
 
-def counts(outcomes: Sequence[FileOutcome]) -> dict[str, int]:
+def counts(outcomes: Sequence[FileOutcome]) -> dict[Status, int]:
     tally = Counter(o.status for o in outcomes)
-    return {s: tally[s] for s in ("optimal", "infeasible", "solver_error", "bad_input")}
-
-
-def run_code(run: BatchRun, code: OutcomeCode) -> int:
-    """The exit code of a run: the worst per-file code; 3 (no verified answer for the rest)
-    when it was interrupted."""
-    worst = max((code(o) for o in run.outcomes), default=0)
-    return max(worst, 3) if run.interrupted else worst
+    return {s: tally[s] for s in FILE_STATUSES}
 
 
 def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> str:
@@ -140,7 +135,7 @@ def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> st
         "files": len(run.files),
         "finished": len(run.outcomes),
         "counts": counts(run.outcomes),
-        "exit_code": run_code(run, code),
+        "exit_code": for_run(run, code),
         "interrupted": run.interrupted,
         "stopped_early": run.stopped_early,
         "not_run": run.not_run,
@@ -150,7 +145,7 @@ def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> st
         doc["requirements_failed"] = sum(len(o.failed_requirements) for o in run.outcomes)
     if timing:
         doc["timing"] = {"elapsed": run.elapsed, "jobs": run.jobs, "resumed": run.resumed}
-    return json.dumps(doc, indent=2) + "\n"
+    return dumps(doc, indent=2) + "\n"
 
 
 CSV_COLUMNS = [
@@ -171,18 +166,17 @@ def run_csv(outcomes: Sequence[FileOutcome], code: OutcomeCode, timing: bool) ->
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for o in outcomes:
-        writer.writerow(
-            {
-                "file": o.file,
-                "name": o.name,
-                "status": o.status,
-                "total_cost": o.total_cost,
-                "exit_code": code(o),
-                "error": o.error or "",
-                "failed_requirements": ";".join(f.key for f in o.failed_requirements),
-                "seconds": f"{o.seconds:.4f}",
-            }
-        )
+        row = {
+            "file": o.file,
+            "name": o.name,
+            "status": o.status,
+            "total_cost": o.total_cost,
+            "exit_code": code(o),
+            "error": o.error or "",
+            "failed_requirements": ";".join(f.key for f in o.failed_requirements),
+            "seconds": f"{o.seconds:.4f}",
+        }
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return buffer.getvalue()
 
 
@@ -225,7 +219,7 @@ def github_annotations(outcome: FileOutcome) -> list[str]:
         else:
             message = f"{f.key}: {f.message}" if f.key else f.message
         lines.append(annotation("error", outcome.file, f.line, title, message))
-    if not lines and outcome.status != "optimal":
+    if not lines and outcome.status != Status.optimal:
         lines.append(
             annotation(
                 "error",
@@ -250,11 +244,11 @@ def run_junit(run: BatchRun, command: str, timing: bool = True) -> str:
         if timing:
             case.set("time", f"{o.seconds:.4f}")
         text = "\n".join(f"{where(o, f)}: {f.message}" for f in o.findings) or (o.error or "")
-        if o.status in ("bad_input", "solver_error"):
+        if o.status in (Status.bad_input, Status.solver_error):
             errors += 1
             element = ET.SubElement(case, "error", type=o.status, message=o.error or o.status)
             element.text = text
-        elif o.failed_requirements or (o.status == "infeasible" and not o.checked):
+        elif o.failed_requirements or (o.status == Status.infeasible and not o.checked):
             failures += 1
             element = ET.SubElement(case, "failure", type=o.status, message=note(o) or o.status)
             element.text = text
@@ -275,7 +269,7 @@ def run_junit(run: BatchRun, command: str, timing: bool = True) -> str:
 
 def check_lines(outcome: FileOutcome) -> list[str]:
     """deter check's plain output: one line per failed requirement (and per error)."""
-    if outcome.status in ("bad_input", "solver_error"):
+    if outcome.status in (Status.bad_input, Status.solver_error):
         return [f"{where(outcome, f)}: {outcome.status}: {f.message}" for f in outcome.findings]
     return [
         f"{where(outcome, f)}: {f.key} failed: {f.message} (measured: {f.measured}; "
@@ -328,7 +322,7 @@ def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> Rendera
         f"{len(run.outcomes)} of {len(run.files)} files in {run.elapsed:.2f} s "
         f"({run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}"
         + (f", {run.resumed} resumed from the ledger" if run.resumed else "")
-        + f"); exit code {run_code(run, code)}"
+        + f"); exit code {for_run(run, code)}"
     )
     parts.append(Text(line))
     return Group(*parts)

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
+from ..results.errors import Finding
 from ..results.result import Result
+from ..results.status import Status
 from ..spec.document import Requirements, Spec
 
 #: Slack allowed when a measured figure is compared with a limit (relative, floor 1).
@@ -47,15 +50,20 @@ class RequirementOverrides:
         return base.model_copy(update=changes) if changes else base
 
 
-@dataclass(frozen=True)
-class RequirementFailure:
-    """One failed requirement: which, the limit, what was measured, and where it is written."""
-
-    requirement: str  # e.g. "max_cost", "max_rate.human_review", "deter_all"
-    limit: str
-    measured: str
-    message: str
-    line: int | None = None  # line in the spec file (of the key, or of the offending action)
+def failure(
+    spec: Spec, requirement: str, limit: str, measured: str, message: str, line: int | None
+) -> Finding:
+    """One failed requirement: which (``key``, e.g. ``max_rate.human_review``), the limit, what
+    was measured, and where it is written (the line of the key, or of the offending action)."""
+    return Finding(
+        spec.source_file,
+        requirement,
+        message,
+        line,
+        kind="requirement",
+        limit=limit,
+        measured=measured,
+    )
 
 
 def _exceeds(measured: float, limit: float) -> bool:
@@ -64,31 +72,32 @@ def _exceeds(measured: float, limit: float) -> bool:
 
 def check_requirements(
     spec: Spec, result: Result, overrides: RequirementOverrides | None = None
-) -> list[RequirementFailure]:
+) -> list[Finding]:
     """The requirements ``result`` fails, in a stable order (empty when all pass).
 
     Only ``optimal`` and ``infeasible`` results are checked; for a solver error there is no
     policy to measure and the caller reports the error itself.
     """
     requirements = (overrides or RequirementOverrides()).apply(spec.requirements)
-    failures: list[RequirementFailure] = []
+    failures: list[Finding] = []
 
     def line(*key: str) -> int | None:
         return spec.line_of("requirements", *key) if spec.requirements is not None else None
 
-    if result.status == "infeasible":
+    if result.status == Status.infeasible:
         if not requirements.deter_all:
             return []  # no policy to measure, and not deterring everything is allowed
         failures.extend(undeterrable(spec, result, line("deter_all")))
         return failures
-    if result.status != "optimal":
+    if result.status != Status.optimal:
         return []
 
     if requirements.deter_all:
         undeterred = [a.name for a in result.actions if not a.deterred]
         if undeterred:
             failures.append(
-                RequirementFailure(
+                failure(
+                    spec,
                     "deter_all",
                     "every action deterred",
                     f"{len(undeterred)} not deterred",
@@ -104,7 +113,8 @@ def check_requirements(
         and _exceeds(cost, requirements.max_cost)
     ):
         failures.append(
-            RequirementFailure(
+            failure(
+                spec,
                 "max_cost",
                 f"{requirements.max_cost:g}",
                 f"{cost:.6g}",
@@ -120,7 +130,8 @@ def check_requirements(
             lead = -tightest.net_incentive
             if _exceeds(requirements.min_margin, lead):
                 failures.append(
-                    RequirementFailure(
+                    failure(
+                        spec,
                         "min_margin",
                         f"{requirements.min_margin:g}",
                         f"{lead:.6g}",
@@ -136,7 +147,8 @@ def check_requirements(
         key = f"max_rate.{monitor}"
         if monitor not in rates:
             failures.append(
-                RequirementFailure(
+                failure(
+                    spec,
                     key,
                     f"{ceiling:g}",
                     "no such monitor",
@@ -146,7 +158,8 @@ def check_requirements(
             )
         elif _exceeds(rates[monitor], ceiling):
             failures.append(
-                RequirementFailure(
+                failure(
+                    spec,
                     key,
                     f"{ceiling:g}",
                     f"{rates[monitor]:.6g}",
@@ -158,16 +171,26 @@ def check_requirements(
     return failures
 
 
-def undeterrable(spec: Spec, result: Result, fallback: int | None) -> list[RequirementFailure]:
-    """deter_all failures of an infeasible result: one per action no policy can deter."""
+def undeterrable(
+    spec: Spec,
+    result: Result,
+    fallback: int | None,
+    kind: Literal["requirement", "infeasible"] = "requirement",
+) -> list[Finding]:
+    """deter_all failures of an infeasible result: one per action no policy can deter.
+
+    ``kind="infeasible"`` gives the same findings as plain facts about the spec (no
+    requirement key or figures), for a file that was solved but not checked.
+    """
     diagnosis = result.diagnosis
-    failures = []
+    failures: list[Finding] = []
     if diagnosis is not None:
         for action in diagnosis.actions:
             if action.deterrable:
                 continue
             failures.append(
-                RequirementFailure(
+                failure(
+                    spec,
                     "deter_all",
                     "every action deterred",
                     "not deterrable",
@@ -177,7 +200,8 @@ def undeterrable(spec: Spec, result: Result, fallback: int | None) -> list[Requi
             )
         if not failures and diagnosis.least_cost is not None:
             failures.append(
-                RequirementFailure(
+                failure(
+                    spec,
                     "deter_all",
                     "every action deterred",
                     f"needs cost {diagnosis.least_cost:.6g}",
@@ -187,7 +211,8 @@ def undeterrable(spec: Spec, result: Result, fallback: int | None) -> list[Requi
             )
     if not failures:
         failures.append(
-            RequirementFailure(
+            failure(
+                spec,
                 "deter_all",
                 "every action deterred",
                 "infeasible",
@@ -195,4 +220,6 @@ def undeterrable(spec: Spec, result: Result, fallback: int | None) -> list[Requi
                 fallback,
             )
         )
+    if kind == "infeasible":
+        return [Finding(f.file, "", f.message, f.line, kind="infeasible") for f in failures]
     return failures

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from .run import BatchOptions, FileOutcome, Record, crashed, solve_chunk
+from .outcome import FileOutcome, Record, crashed
+from .worker import BatchOptions, solve_chunk
 
 
 class DaskUnavailable(RuntimeError):

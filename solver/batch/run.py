@@ -6,117 +6,32 @@ caller through the ``on_outcome`` callback, one :class:`FileOutcome` per file.
 Workers are long-lived processes that take files in chunks, so the per-file cost is the
 solve itself: a worker keeps cvxpy loaded and its cache of compiled programs warm (specs
 of one shape reuse one compiled problem, ``program.py``), and results travel back a chunk
-at a time. Each file is solved inside its own ``try``: a bad file or a solver exception
-becomes that file's outcome. A worker that dies outright (a native crash) breaks the
-process pool; the files it may have held are then re-run one by one in a pool of one
-worker, which pins the crash on one file, and the remaining files go on in a fresh pool.
+at a time, as typed objects. Each file is solved inside its own ``try`` (``worker.py``): a
+bad file or a solver exception becomes that file's outcome. A worker that dies outright (a
+native crash) breaks the process pool; the files it may have held are then re-run one by
+one in a pool of one worker, which pins the crash on one file, and the remaining files go
+on in a fresh pool.
 """
 
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import glob
-import hashlib
-import json
 import math
 import os
-import signal
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from ..analysis.requirements import RequirementOverrides, check_requirements, undeterrable
-from ..results.errors import SpecError
-from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
-from .faults import Faults
-
-FileStatus = Literal["optimal", "infeasible", "solver_error", "bad_input"]
-#: Outcomes that a re-run would reproduce; ``--resume`` skips files that ended in one of these.
-FINAL_STATUSES = ("optimal", "infeasible", "bad_input")
-LEDGER_VERSION = 1
-CRASH_MESSAGE = "the worker process solving this file died (a crash in native code?)"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something to point at in a file: a bad key, an undeterrable action, a failed requirement.
-
-    ``kind`` is ``bad_input``, ``infeasible``, ``solver_error`` or ``requirement``; for a
-    requirement, ``key`` names it and ``limit`` / ``measured`` give the figures.
-    """
-
-    kind: str
-    message: str
-    line: int | None = None
-    key: str = ""
-    limit: str | None = None
-    measured: str | None = None
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one file. ``result`` is the JSON document of the solve, when any."""
-
-    file: str
-    status: FileStatus
-    total_cost: float | None = None
-    error: str | None = None
-    name: str | None = None
-    sha256: str | None = None
-    seconds: float = 0.0
-    findings: tuple[Finding, ...] = ()
-    checked: bool = False  # requirements were checked (deter check)
-    rates: dict[str, float] | None = None  # the optimal policy, monitor -> rate
-    result: dict[str, Any] | None = None
-    resumed: bool = False  # taken from the ledger, not solved in this run
-
-    @property
-    def failed_requirements(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.kind == "requirement")
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc.pop("resumed")
-        return doc
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> FileOutcome:
-        findings = tuple(Finding(**f) for f in doc.get("findings") or ())
-        fields = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc and k != "findings"}
-        return cls(**{**fields, "findings": findings})
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How each file is solved. Plain data: it is sent to every worker."""
-
-    solvers: tuple[str, ...] | None = None  # None: the default order (HiGHS, then Clarabel)
-    max_bytes: int = DEFAULT_MAX_BYTES
-    #: Seconds per file (None: no limit). Soft: it interrupts Python code between solver
-    #: calls, not a native solver mid-call; a hard limit needs the parent to kill the worker.
-    timeout: float | None = None
-    check: RequirementOverrides | None = None  # set: check requirements (deter check)
-    keep_results: bool = True  # carry each result's JSON document back
-    faults: Faults | None = None  # fault injection, for tests only
-
-    def fingerprint(self) -> str:
-        """What must match for a ledger entry to stand for a re-run with these options."""
-        check = None
-        if self.check is not None:
-            check = {**asdict(self.check), "max_rate": dict(sorted(self.check.max_rate.items()))}
-        # max_bytes: a file refused as too large must be tried again under a larger limit
-        text = json.dumps(
-            {"solvers": self.solvers, "check": check, "max_bytes": self.max_bytes}, sort_keys=True
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
+from ..results.status import Status
+from .ledger import Ledger
+from .outcome import FileOutcome, Record, crashed, file_sha256
+from .worker import BatchOptions, solve_chunk, worker_start
 
 # --- discovery ---------------------------------------------------------------------------
 
@@ -156,305 +71,6 @@ def discover(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
 
 def _toml_under(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*.toml") if p.is_file())
-
-
-def file_sha256(path: str | Path) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-# --- one file, in a worker ---------------------------------------------------------------
-
-
-class FileTimeout(Exception):
-    """Raised inside a worker when a file takes longer than ``BatchOptions.timeout``."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    if not seconds:
-        yield
-        return
-    if threading.current_thread() is not threading.main_thread():
-        # A Dask worker runs tasks in threads, where SIGALRM cannot be used.
-        with _thread_time_limit(seconds):
-            yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise FileTimeout(f"timed out after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    # A hard deadline as well (issue 7): SIGALRM's handler runs only when the interpreter
-    # gets control back, so a solver stuck in native code would never see it. faulthandler's
-    # watchdog is a C thread that needs no GIL: past the deadline it ends this worker, the
-    # pool breaks, and the quarantine re-runs the chunk's files one by one, so the file that
-    # hangs is reported as failed and the others are solved.
-    faulthandler.dump_traceback_later(
-        seconds + HARD_DEADLINE_GRACE, exit=True, file=_watchdog_sink()
-    )
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _thread_time_limit(seconds: float) -> Iterator[None]:
-    """The soft limit of ``_time_limit`` for a thread other than the main one.
-
-    A watcher thread raises :class:`FileTimeout` in this thread (``PyThreadState_SetAsyncExc``),
-    which like SIGALRM interrupts Python code, not a native call. It raises it again every
-    0.1 s until the block ends, because an exception raised inside a callback that swallows
-    it (a garbage-collector hook of Dask's, say) would otherwise be lost. No hard deadline
-    here: the watchdog would end the whole worker process, with the other tasks it runs.
-    """
-    import ctypes
-
-    thread_id = ctypes.c_ulong(threading.get_ident())
-    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
-    lock = threading.Lock()
-    done = threading.Event()
-
-    def watch() -> None:
-        if done.wait(seconds):
-            return
-        while True:
-            with lock:
-                if done.is_set():
-                    return
-                # the API takes a class, so solve_file adds the message
-                set_async_exc(thread_id, ctypes.py_object(FileTimeout))
-            if done.wait(0.1):
-                return
-
-    threading.Thread(target=watch, daemon=True, name="deter-timeout").start()
-    try:
-        yield
-    finally:
-        with lock:
-            done.set()
-            set_async_exc(thread_id, None)  # one raised but not yet delivered: drop it
-
-
-#: Seconds past ``--timeout`` after which a worker that did not return is ended.
-HARD_DEADLINE_GRACE = 2.0
-_sink: Any = None
-
-
-def _watchdog_sink() -> Any:
-    """Where the watchdog's traceback goes: nowhere (stderr carries deter's messages)."""
-    global _sink
-    if _sink is None:
-        _sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the worker's life
-    return _sink
-
-
-def solve_file(file: str, options: BatchOptions) -> FileOutcome:
-    """Read, validate, solve and (for ``check``) judge one file. Never raises."""
-    started = time.perf_counter()
-    try:
-        with _time_limit(options.timeout):
-            return _solve_file(file, options, started)
-    except FileTimeout as exc:
-        message = str(exc) or f"timed out after {options.timeout:g} s"
-        return FileOutcome(
-            file=file,
-            status="solver_error",
-            error=message,
-            sha256=file_sha256(file),
-            seconds=time.perf_counter() - started,
-            findings=(Finding("solver_error", message),),
-        )
-
-
-def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
-    def done(**fields: Any) -> FileOutcome:
-        return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
-
-    unmatched = _unmatched_reason(file)
-    if unmatched is not None:
-        return done(
-            status="bad_input",
-            error=f"{file}: {unmatched}",
-            findings=(Finding("bad_input", unmatched),),
-        )
-    digest = None
-    try:
-        if options.faults is not None:
-            options.faults.before_file(file)
-        text = read_spec_text(Path(file), options.max_bytes)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        spec = parse_spec_text(text, file=file, name=Path(file).stem)
-    except FileTimeout:
-        raise
-    except SpecError as exc:
-        issues = tuple(Finding("bad_input", i.message, i.line, i.key) for i in exc.issues)
-        return done(
-            status="bad_input",
-            error=str(exc.issues[0]),
-            sha256=digest or file_sha256(file),
-            findings=issues,
-        )
-    except Exception as exc:  # an unexpected failure reading this file stays with this file
-        return done(status="bad_input", error=f"{type(exc).__name__}: {exc}", sha256=digest)
-
-    from ..engine.solve import solve
-
-    try:
-        kwargs: dict[str, Any] = {"solvers": options.solvers} if options.solvers else {}
-        result = solve(spec, **kwargs)
-    except FileTimeout:
-        raise
-    except Exception as exc:
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        return done(
-            status="solver_error",
-            error=message,
-            name=spec.name,
-            sha256=digest,
-            findings=(Finding("solver_error", message),),
-        )
-
-    findings: list[Finding] = []
-    if result.status == "infeasible":
-        findings += [
-            Finding("infeasible", f.message, f.line) for f in undeterrable(spec, result, None)
-        ]
-    elif result.status == "solver_error":
-        findings.append(Finding("solver_error", result.message))
-    if options.check is not None:
-        findings += [
-            Finding("requirement", f.message, f.line, f.requirement, f.limit, f.measured)
-            for f in check_requirements(spec, result, options.check)
-        ]
-    return done(
-        status=result.status,
-        total_cost=result.total_cost,
-        error=None if result.status == "optimal" else result.message,
-        name=spec.name,
-        sha256=digest,
-        findings=tuple(findings),
-        checked=options.check is not None,
-        rates={m.name: m.rate for m in result.monitors} if result.status == "optimal" else None,
-        result=result.to_dict(timing=False) if options.keep_results else None,
-    )
-
-
-def _unmatched_reason(path: str) -> str | None:
-    """Why a path that ``discover`` could not expand names no spec (None: it may be one)."""
-    if Path(path).is_dir():
-        return "a folder with no *.toml spec files in it"
-    if glob.has_magic(path) and not Path(path).exists():
-        return "no file matches this pattern"
-    return None
-
-
-def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome]:
-    """Solve several files in this worker, one after another (amortises the round trip)."""
-    # Load the solver (cvxpy) before any file's clock starts: a Dask worker, unlike a local
-    # one, has not preloaded it, and its first file would otherwise pay the import.
-    from ..engine import solve as _solve_module  # noqa: F401
-
-    return [solve_file(file, options) for file in files]
-
-
-def crashed(file: str, message: str = CRASH_MESSAGE) -> FileOutcome:
-    return FileOutcome(
-        file=file,
-        status="solver_error",
-        error=message,
-        sha256=file_sha256(file),
-        findings=(Finding("solver_error", message),),
-    )
-
-
-def _worker_start() -> None:
-    # Ctrl-C is the parent's to handle: workers finish their chunk or are terminated.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-# --- the ledger ------------------------------------------------------------------------
-
-
-class Ledger:
-    """Append-only JSON lines, one finished file per line, fsynced after every chunk.
-
-    A line holds the outcome, the file's content hash and the options' fingerprint; an
-    entry stands for a file when the path, the hash and the fingerprint all match. A line
-    cut short by a kill is ignored on reading.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._handle: Any = None
-
-    def read(self, fingerprint: str) -> dict[tuple[str, str], FileOutcome]:
-        entries: dict[tuple[str, str], FileOutcome] = {}
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return entries
-        for line in lines:
-            try:
-                doc = json.loads(line)
-                if doc.get("ledger") != LEDGER_VERSION or doc.get("options") != fingerprint:
-                    continue
-                outcome = FileOutcome.from_dict(doc["outcome"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line, or a line from another tool
-            if outcome.sha256 and outcome.status in FINAL_STATUSES:
-                entries[(os.path.normpath(outcome.file), outcome.sha256)] = outcome
-        return entries
-
-    def append(self, outcomes: Sequence[FileOutcome], fingerprint: str) -> None:
-        if not outcomes:
-            return
-        if self._handle is None:
-            if self.path.parent != Path(""):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            torn = _ends_torn(self.path)
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-            if torn:  # end a line cut by a kill, or the next entry would be glued onto it
-                self._handle.write("\n")
-        lines = "".join(
-            json.dumps(
-                {"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": o.to_dict()},
-                allow_nan=False,
-                default=_no_nan,
-            )
-            + "\n"
-            for o in outcomes
-        )
-        self._handle.write(lines)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def _ends_torn(path: Path) -> bool:
-    """True when the file's last line has no newline (an append cut short by a kill)."""
-    try:
-        with open(path, "rb") as handle:
-            if handle.seek(0, os.SEEK_END) == 0:
-                return False
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) != b"\n"
-    except FileNotFoundError:
-        return False
-
-
-def _no_nan(value: Any) -> Any:
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # --- running a batch ------------------------------------------------------------------
@@ -501,7 +117,7 @@ def run_batch(
     executor: Literal["local", "dask"] = "local",
     address: str | None = None,
     max_failures: int | None = None,
-    is_failure: Callable[[FileOutcome], bool] = lambda o: o.status != "optimal",
+    is_failure: Callable[[FileOutcome], bool] = lambda o: o.status != Status.optimal,
     ledger: Ledger | None = None,
     on_outcome: OutcomeCallback | None = None,
 ) -> BatchRun:
@@ -569,9 +185,6 @@ def run_batch(
     return run
 
 
-Record = Callable[[Sequence[FileOutcome]], bool]
-
-
 def _pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing
 
@@ -580,7 +193,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # progress bar) the way a plain fork would.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["deter.solver.engine.solve"])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=worker_start)
 
 
 def _run_local(chunks: list[list[str]], options: BatchOptions, record: Record, jobs: int) -> bool:

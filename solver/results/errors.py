@@ -13,14 +13,23 @@ diagnosis can be rendered); ``Result.raise_for_status`` turns them into these ex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: What a finding is about: the file's input, an action no policy deters, a file with no
+#: verified answer, or a requirement of ``[requirements]`` the answer fails.
+FindingKind = Literal["bad_input", "infeasible", "solver_error", "requirement"]
 
 
 @dataclass(frozen=True)
-class SpecIssue:
-    """One problem in a spec: where it is and what is wrong.
+class Finding:
+    """Something to point at in a spec file: where it is and what is wrong.
 
-    ``key`` is a dotted path such as ``actions.reward_hack.gain``; ``line`` is 1-based
-    when the TOML text locates it, else ``None``.
+    The one type for a problem in a spec (a bad key or value, ``kind="bad_input"``), an
+    action no allowed policy deters (``infeasible``), a file without a verified answer
+    (``solver_error``) and a failed requirement (``requirement``: ``key`` names it, e.g.
+    ``max_rate.human_review``, and ``limit`` / ``measured`` give the figures as written).
+    ``key`` is a dotted path such as ``actions.reward_hack.gain`` ('' when none applies);
+    ``line`` and ``column`` are 1-based when the TOML text locates them, else ``None``.
     """
 
     file: str
@@ -28,6 +37,9 @@ class SpecIssue:
     message: str
     line: int | None = None
     column: int | None = None
+    kind: FindingKind = "bad_input"
+    limit: str | None = None
+    measured: str | None = None
 
     def __str__(self) -> str:
         where = self.file
@@ -39,20 +51,24 @@ class SpecIssue:
         return f"{where}:{key} {self.message}"
 
 
+#: The name the spec layer and the public API use for a finding about the input.
+SpecIssue = Finding
+
+
 class DeterError(Exception):
     """Base class of every error deter raises on purpose."""
 
 
 class SpecError(DeterError):
-    """The spec cannot be read or is invalid. Carries one :class:`SpecIssue` per problem."""
+    """The spec cannot be read or is invalid. Carries one :class:`Finding` per problem."""
 
-    def __init__(self, issues: list[SpecIssue]) -> None:
+    def __init__(self, issues: list[Finding]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(issue) for issue in issues))
 
     @classmethod
     def single(cls, file: str, message: str, key: str = "", line: int | None = None) -> SpecError:
-        return cls([SpecIssue(file=file, key=key, message=message, line=line)])
+        return cls([Finding(file=file, key=key, message=message, line=line)])
 
 
 class InfeasibleError(DeterError):

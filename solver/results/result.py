@@ -6,14 +6,18 @@ version 1); rendering them as tables is the CLI's job.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import InfeasibleError, SolverError
-from .strategy import StrategyReport, strategy_keys
+from .serialise import jsonable, restore
+from .status import Status
+from .strategy import STRATEGY_KEYS, StrategyReport, strategy_from_keys, strategy_keys
 
-Status = Literal["optimal", "infeasible", "solver_error"]
+#: The status strings the engine still writes; ``Result`` turns them into :class:`Status`
+#: members as it is built (drop this once every caller passes a member).
+StatusName = Literal["optimal", "infeasible", "solver_error"]
 SCHEMA_VERSION = 1
 
 
@@ -120,7 +124,7 @@ class Diagnosis:
 class Result:
     name: str
     file: str
-    status: Status
+    status: Status | StatusName  # a Status once built (see __post_init__)
     total_cost: float | None
     monitors: tuple[MonitorResult, ...]
     actions: tuple[ActionResult, ...]
@@ -139,15 +143,20 @@ class Result:
     shared_penalty: float | None = None  # the one penalty level, design "shared" only
     notes: tuple[str, ...] = ()  # caveats about the model at this answer (never errors)
 
+    def __post_init__(self) -> None:
+        # One vocabulary downstream: a plain status string becomes its Status member (a
+        # StrEnum, so it still compares, hashes and serialises as that string).
+        object.__setattr__(self, "status", Status(self.status))
+
     @property
     def ok(self) -> bool:
-        return self.status == "optimal"
+        return self.status == Status.optimal
 
     def raise_for_status(self) -> Result:
         """Return self when optimal; raise the typed error for any other status."""
-        if self.status == "infeasible":
+        if self.status == Status.infeasible:
             raise InfeasibleError(self.message or "the spec cannot be met")
-        if self.status == "solver_error":
+        if self.status == Status.solver_error:
             raise SolverError(self.message or "no verified answer")
         return self
 
@@ -172,25 +181,32 @@ class Result:
             "currency": self.currency,
             "solver": self.solver,
             "message": self.message,
-            "monitors": [asdict(m) for m in self.monitors],
-            "actions": [asdict(a) for a in self.actions],
-            "verification": asdict(self.verification) if self.verification else None,
-            "diagnosis": asdict(self.diagnosis) if self.diagnosis else None,
+            "monitors": self.monitors,
+            "actions": self.actions,
+            "verification": self.verification,
+            "diagnosis": self.diagnosis,
             "attempts": list(self.attempts),
             "notes": list(self.notes),
             **strategy_keys(self.strategy),
         }
         if timing:
             doc["timing"] = dict(self.timing)
-        return _finite(doc)
+        return jsonable(doc)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Result:
+        """The result a :meth:`to_dict` document describes: its exact inverse.
+
+        ``Result.from_dict(r.to_dict()) == r`` for every result whose numbers are finite
+        (a non-finite float is written as null; a non-optional one reads back as NaN).
+        Timing is read when present. Raises ``ValueError`` or ``TypeError`` on a document
+        that is not one (another schema version, an unknown key, a wrong type).
+        """
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"not a result document of schema version {SCHEMA_VERSION}")
+        fields = {k: v for k, v in doc.items() if k != "schema_version" and k not in STRATEGY_KEYS}
+        return restore(cls, {**fields, "strategy": strategy_from_keys(doc)})
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: they become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+# The serialiser's old name: modules not yet switched to ``serialise.jsonable`` import it.
+_finite = jsonable

@@ -6,8 +6,11 @@ Plain frozen dataclasses, attached to :class:`~deter.solver.results.result.Resul
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from .serialise import jsonable, restore
 
 
 @dataclass(frozen=True)
@@ -58,33 +61,52 @@ class StrategyReport:
     auditor: AuditorReport | None = None
 
 
+#: The top-level keys of the result document that carry a strategy report.
+STRATEGY_KEYS = (
+    "objective",
+    "induced_action",
+    "types",
+    "harm_left",
+    "expected_loss",
+    "full_deterrence_cost",
+    "equilibrium",
+    "commitment",
+    "auditor",
+)
+
+
 def strategy_keys(report: StrategyReport | None) -> dict[str, Any]:
     """The top-level JSON keys of a strategy report (all null without one)."""
     if report is None:
-        return {
-            "objective": None,
-            "induced_action": None,
-            "types": None,
-            "harm_left": None,
-            "expected_loss": None,
-            "full_deterrence_cost": None,
-            "equilibrium": None,
-            "commitment": None,
-            "auditor": None,
-        }
+        return dict.fromkeys(STRATEGY_KEYS)
     auditor = report.auditor
     return {
         "objective": report.objective,
         "induced_action": report.induced_action,
-        "types": [asdict(t) for t in report.types],
+        "types": jsonable(report.types),
         "harm_left": report.harm_left,
         "expected_loss": report.expected_loss,
         "full_deterrence_cost": report.full_deterrence_cost,
-        "equilibrium": asdict(auditor.equilibrium) if auditor else None,
-        "commitment": asdict(auditor.commitment) if auditor and auditor.commitment else None,
+        "equilibrium": jsonable(auditor.equilibrium) if auditor else None,
+        "commitment": jsonable(auditor.commitment) if auditor and auditor.commitment else None,
+        # the auditor's own figures; its two outcomes are the keys above
         "auditor": (
-            {k: v for k, v in asdict(auditor).items() if k not in ("equilibrium", "commitment")}
+            {k: v for k, v in jsonable(auditor).items() if k not in ("equilibrium", "commitment")}
             if auditor
             else None
         ),
     }
+
+
+def strategy_from_keys(doc: Mapping[str, Any]) -> StrategyReport | None:
+    """The inverse of :func:`strategy_keys`: the report those keys of ``doc`` describe."""
+    if all(doc.get(key) is None for key in STRATEGY_KEYS):
+        return None
+    auditor = None
+    if doc.get("auditor") is not None:
+        auditor = restore(
+            AuditorReport,
+            {**doc["auditor"], "equilibrium": doc["equilibrium"], "commitment": doc["commitment"]},
+        )
+    report = {k: doc.get(k) for k in STRATEGY_KEYS[:6]}
+    return restore(StrategyReport, {**report, "auditor": auditor})

@@ -52,7 +52,7 @@ def test_each_requirement_against_the_closed_form() -> None:
         f"max_cost = {COST - 0.01}\nmin_margin = 0.5\nmax_rate = {{ inspector = {RATE - 0.01} }}"
     )
     failing = deter.load_spec(text)
-    failures = {f.requirement: f for f in check_requirements(failing, deter.solve(failing))}
+    failures = {f.key: f for f in check_requirements(failing, deter.solve(failing))}
     assert set(failures) == {"max_cost", "min_margin", "max_rate.inspector"}
     assert float(failures["max_cost"].measured) == pytest.approx(COST, rel=1e-5)
     assert float(failures["max_rate.inspector"].measured) == pytest.approx(RATE, rel=1e-5)
@@ -65,11 +65,11 @@ def test_each_requirement_against_the_closed_form() -> None:
 def test_overrides_replace_the_file_limits() -> None:
     spec = deter.load_spec(spec_with(f"max_cost = {COST - 0.01}"))
     result = deter.solve(spec)
-    assert [f.requirement for f in check_requirements(spec, result)] == ["max_cost"]
+    assert [f.key for f in check_requirements(spec, result)] == ["max_cost"]
     relaxed = RequirementOverrides(max_cost=COST + 1)
     assert check_requirements(spec, result, relaxed) == []
     tight = RequirementOverrides(max_rate={"inspector": RATE / 2})
-    assert [f.requirement for f in check_requirements(spec, result, tight)] == [
+    assert [f.key for f in check_requirements(spec, result, tight)] == [
         "max_cost",
         "max_rate.inspector",
     ]
@@ -79,7 +79,7 @@ def test_deter_all_false_accepts_an_undeterrable_spec() -> None:
     strict = deter.load_spec(UNDETERRABLE_SPEC)
     result = deter.solve(strict)
     failures = check_requirements(strict, result)
-    assert [f.requirement for f in failures] == ["deter_all"]
+    assert [f.key for f in failures] == ["deter_all"]
     assert failures[0].line == UNDETERRABLE_LINE
     lenient = deter.load_spec(UNDETERRABLE_SPEC + "\n[requirements]\ndeter_all = false\n")
     assert check_requirements(lenient, deter.solve(lenient)) == []

@@ -15,7 +15,9 @@ import deter
 import pytest
 from deter.cli.app import app
 from deter.solver.batch.faults import Faults
-from deter.solver.batch.run import BatchOptions, Ledger, discover, run_batch
+from deter.solver.batch.ledger import Ledger
+from deter.solver.batch.run import discover, run_batch
+from deter.solver.batch.worker import BatchOptions
 from typer.testing import CliRunner
 
 from tests.support.batch_helpers import (
@@ -269,7 +271,7 @@ def test_a_timeout_also_interrupts_a_file_solved_outside_the_main_thread(
     """Dask runs tasks in worker threads, where SIGALRM cannot reach: the limit still holds."""
     import threading
 
-    from deter.solver.batch.run import solve_file
+    from deter.solver.batch.worker import solve_file
 
     files = write_folder(tmp_path / "specs", n_good=2)
     options = BatchOptions(
@@ -323,7 +325,8 @@ def test_progress_bar_only_on_a_terminal(
     import io
 
     from deter.cli.commands import batch as cmd_batch
-    from deter.solver.batch.run import FileOutcome
+    from deter.cli.exit_codes import for_file
+    from deter.solver.batch.outcome import FileOutcome
 
     plain = runner.invoke(app, ["batch", str(write_folder(tmp_path / "a", n_good=1)["good_00"])])
     assert "eta" not in plain.stderr and "solving" not in plain.stderr
@@ -334,7 +337,7 @@ def test_progress_bar_only_on_a_terminal(
 
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
-    with cmd_batch._progress(2) as advance:
+    with cmd_batch._progress(2, for_file) as advance:
         advance(FileOutcome(file="a.toml", status="optimal"))
         advance(FileOutcome(file="b.toml", status="bad_input"))
     drawn = screen.getvalue()
@@ -342,10 +345,11 @@ def test_progress_bar_only_on_a_terminal(
 
 
 def test_an_interrupted_run_reports_exit_code_3_everywhere() -> None:
-    from deter.cli.commands.batch import batch_code
+    from deter.cli.exit_codes import for_file as batch_code
     from deter.cli.render.batch import BatchFormat, render_run, summary
     from deter.cli.render.result import to_console_text
-    from deter.solver.batch.run import BatchRun, FileOutcome
+    from deter.solver.batch.outcome import FileOutcome
+    from deter.solver.batch.run import BatchRun
 
     run = BatchRun(
         files=["a.toml", "b.toml"],

@@ -12,7 +12,8 @@ import distributed
 import pytest
 from deter.cli.app import app
 from deter.solver.batch.faults import Faults
-from deter.solver.batch.run import BatchOptions, run_batch
+from deter.solver.batch.run import run_batch
+from deter.solver.batch.worker import BatchOptions
 from typer.testing import CliRunner
 
 from tests.support.batch_helpers import write_folder

@@ -115,7 +115,8 @@ def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Pat
     """A hang in native code never runs SIGALRM's handler (simulated by blocking SIGALRM);
     the hard deadline (--timeout + grace) ends the worker, and only that file fails."""
     from deter.solver.batch.faults import Faults
-    from deter.solver.batch.run import BatchOptions, run_batch
+    from deter.solver.batch.run import run_batch
+    from deter.solver.batch.worker import BatchOptions
 
     from tests.support.batch_helpers import one_action_spec
 
@@ -137,7 +138,8 @@ def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Pat
 def test_an_append_after_a_torn_line_keeps_every_new_entry(tmp_path: Path) -> None:
     """A kill mid-append leaves a line without its newline; the next run's first entry must
     not be glued onto it (it would be unreadable, and that file solved again)."""
-    from deter.solver.batch.run import FileOutcome, Ledger
+    from deter.solver.batch.ledger import Ledger
+    from deter.solver.batch.outcome import FileOutcome
 
     def outcome(name: str) -> FileOutcome:
         return FileOutcome(file=name, status="optimal", total_cost=1.0, sha256="0" * 64)

@@ -1,0 +1,85 @@
+"""The resume ledger of ``deter batch --resume``: one finished file per JSON line.
+
+Each line holds the file's outcome (its result as the JSON document ``deter solve`` writes,
+without timing), the file's content hash and the options' fingerprint; reading a line back
+gives an outcome equal to the one written (``FileOutcome.from_dict``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..results.serialise import dumps
+from .outcome import FINAL_STATUSES, FileOutcome
+
+LEDGER_VERSION = 1
+
+
+class Ledger:
+    """Append-only JSON lines, one finished file per line, fsynced after every chunk.
+
+    A line holds the outcome, the file's content hash and the options' fingerprint; an
+    entry stands for a file when the path, the hash and the fingerprint all match. A line
+    cut short by a kill is ignored on reading.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._handle: Any = None
+
+    def read(self, fingerprint: str) -> dict[tuple[str, str], FileOutcome]:
+        entries: dict[tuple[str, str], FileOutcome] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return entries
+        for line in lines:
+            try:
+                doc = json.loads(line)
+                if doc.get("ledger") != LEDGER_VERSION or doc.get("options") != fingerprint:
+                    continue
+                outcome = FileOutcome.from_dict(doc["outcome"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line, or a line from another tool
+            if outcome.sha256 and outcome.status in FINAL_STATUSES:
+                entries[(os.path.normpath(outcome.file), outcome.sha256)] = outcome
+        return entries
+
+    def append(self, outcomes: Sequence[FileOutcome], fingerprint: str) -> None:
+        if not outcomes:
+            return
+        if self._handle is None:
+            if self.path.parent != Path(""):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = _ends_torn(self.path)
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            if torn:  # end a line cut by a kill, or the next entry would be glued onto it
+                self._handle.write("\n")
+        lines = "".join(
+            dumps({"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": o.to_dict()}) + "\n"
+            for o in outcomes
+        )
+        self._handle.write(lines)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _ends_torn(path: Path) -> bool:
+    """True when the file's last line has no newline (an append cut short by a kill)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False

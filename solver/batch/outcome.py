@@ -1,0 +1,95 @@
+"""What happened to one file of a batch: the record workers hand back and the ledger keeps.
+
+A :class:`FileOutcome` carries the solve's typed :class:`~deter.solver.results.result.Result`
+across the process boundary (frozen dataclasses pickle), so the parent renders exactly what
+the worker solved. Written to a ledger it becomes JSON through the one serialiser, and
+:meth:`FileOutcome.from_dict` reads it back to an equal outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..results.errors import Finding
+from ..results.result import Result
+from ..results.serialise import jsonable, restore
+from ..results.status import Status
+
+#: Outcomes that a re-run would reproduce; ``--resume`` skips files that ended in one of these.
+FINAL_STATUSES = frozenset({Status.optimal, Status.infeasible, Status.bad_input})
+CRASH_MESSAGE = "the worker process solving this file died (a crash in native code?)"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file. ``result`` is the solve's result, when kept and any."""
+
+    file: str
+    status: Status
+    total_cost: float | None = None
+    error: str | None = None
+    name: str | None = None
+    sha256: str | None = None
+    seconds: float = 0.0
+    findings: tuple[Finding, ...] = ()
+    checked: bool = False  # requirements were checked (deter check)
+    rates: dict[str, float] | None = None  # the optimal policy, monitor -> rate
+    result: Result | None = None
+    resumed: bool = False  # taken from the ledger, not solved in this run
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+
+    @property
+    def failed_requirements(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind == "requirement")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ledger's record: every field but ``resumed``; the result as its JSON document
+        without timing (the one non-deterministic part)."""
+        doc: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "result":
+                doc["result"] = value.to_dict(timing=False) if value is not None else None
+            elif f.name != "resumed":
+                doc[f.name] = jsonable(value)
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> FileOutcome:
+        """The inverse of :meth:`to_dict`. Raises ``ValueError``/``TypeError`` on anything else."""
+        result = Result.from_dict(doc["result"]) if doc.get("result") is not None else None
+        # Ledgers written before findings named their file: it is the outcome's.
+        findings = [{"file": doc["file"], **f} for f in doc.get("findings") or ()]
+        return restore(cls, {**doc, "findings": findings, "result": result})
+
+
+#: Keeps finished outcomes (and writes them to the ledger); True when the run should stop.
+Record = Callable[[Sequence[FileOutcome]], bool]
+
+
+def file_sha256(path: str | Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def failed(file: str, message: str, **fields: Any) -> FileOutcome:
+    """A file without a verified answer (``solver_error``): a timeout, a crash, an exception."""
+    return FileOutcome(
+        file=file,
+        status=Status.solver_error,
+        error=message,
+        findings=(Finding(file, "", message, kind="solver_error"),),
+        **fields,
+    )
+
+
+def crashed(file: str, message: str = CRASH_MESSAGE) -> FileOutcome:
+    return failed(file, message, sha256=file_sha256(file))

@@ -1,0 +1,248 @@
+"""Solving files inside a batch worker: read, validate, solve, judge; never raise.
+
+Runs in a worker process (or a Dask worker's thread). What comes back is one
+:class:`~deter.solver.batch.outcome.FileOutcome` per file, carrying the typed result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import glob
+import hashlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..analysis.requirements import RequirementOverrides, check_requirements, undeterrable
+from ..results.errors import Finding, SpecError
+from ..results.serialise import dumps
+from ..results.status import Status
+from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
+from .faults import Faults
+from .outcome import FileOutcome, failed, file_sha256
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How each file is solved. Plain data: it is sent to every worker."""
+
+    solvers: tuple[str, ...] | None = None  # None: the default order (HiGHS, then Clarabel)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    #: Seconds per file (None: no limit). Soft: it interrupts Python code between solver
+    #: calls, not a native solver mid-call; a hard limit needs the parent to kill the worker.
+    timeout: float | None = None
+    check: RequirementOverrides | None = None  # set: check requirements (deter check)
+    keep_results: bool = True  # carry each file's result back to the parent
+    faults: Faults | None = None  # fault injection, for tests only
+
+    def fingerprint(self) -> str:
+        """What must match for a ledger entry to stand for a re-run with these options."""
+        check = None
+        if self.check is not None:
+            check = {**asdict(self.check), "max_rate": dict(sorted(self.check.max_rate.items()))}
+        # max_bytes: a file refused as too large must be tried again under a larger limit
+        text = dumps(
+            {"solvers": self.solvers, "check": check, "max_bytes": self.max_bytes}, sort_keys=True
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- time limits ---------------------------------------------------------------------------
+
+
+class FileTimeout(Exception):
+    """Raised inside a worker when a file takes longer than ``BatchOptions.timeout``."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    if not seconds:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        # A Dask worker runs tasks in threads, where SIGALRM cannot be used.
+        with _thread_time_limit(seconds):
+            yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise FileTimeout(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # A hard deadline as well (issue 7): SIGALRM's handler runs only when the interpreter
+    # gets control back, so a solver stuck in native code would never see it. faulthandler's
+    # watchdog is a C thread that needs no GIL: past the deadline it ends this worker, the
+    # pool breaks, and the quarantine re-runs the chunk's files one by one, so the file that
+    # hangs is reported as failed and the others are solved.
+    faulthandler.dump_traceback_later(
+        seconds + HARD_DEADLINE_GRACE, exit=True, file=_watchdog_sink()
+    )
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _thread_time_limit(seconds: float) -> Iterator[None]:
+    """The soft limit of ``_time_limit`` for a thread other than the main one.
+
+    A watcher thread raises :class:`FileTimeout` in this thread (``PyThreadState_SetAsyncExc``),
+    which like SIGALRM interrupts Python code, not a native call. It raises it again every
+    0.1 s until the block ends, because an exception raised inside a callback that swallows
+    it (a garbage-collector hook of Dask's, say) would otherwise be lost. No hard deadline
+    here: the watchdog would end the whole worker process, with the other tasks it runs.
+    """
+    import ctypes
+
+    thread_id = ctypes.c_ulong(threading.get_ident())
+    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        while True:
+            with lock:
+                if done.is_set():
+                    return
+                # the API takes a class, so solve_file adds the message
+                set_async_exc(thread_id, ctypes.py_object(FileTimeout))
+            if done.wait(0.1):
+                return
+
+    threading.Thread(target=watch, daemon=True, name="deter-timeout").start()
+    try:
+        yield
+    finally:
+        with lock:
+            done.set()
+            set_async_exc(thread_id, None)  # one raised but not yet delivered: drop it
+
+
+#: Seconds past ``--timeout`` after which a worker that did not return is ended.
+HARD_DEADLINE_GRACE = 2.0
+_sink: Any = None
+
+
+def _watchdog_sink() -> Any:
+    """Where the watchdog's traceback goes: nowhere (stderr carries deter's messages)."""
+    global _sink
+    if _sink is None:
+        _sink = open(os.devnull, "w")  # noqa: SIM115 - kept open for the worker's life
+    return _sink
+
+
+def solve_file(file: str, options: BatchOptions) -> FileOutcome:
+    """Read, validate, solve and (for ``check``) judge one file. Never raises."""
+    started = time.perf_counter()
+    try:
+        with _time_limit(options.timeout):
+            return _solve_file(file, options, started)
+    except FileTimeout as exc:
+        message = str(exc) or f"timed out after {options.timeout:g} s"
+        return failed(
+            file, message, sha256=file_sha256(file), seconds=time.perf_counter() - started
+        )
+
+
+def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
+    def done(**fields: Any) -> FileOutcome:
+        return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
+
+    unmatched = _unmatched_reason(file)
+    if unmatched is not None:
+        return done(
+            status=Status.bad_input,
+            error=f"{file}: {unmatched}",
+            findings=(Finding(file, "", unmatched),),
+        )
+    digest = None
+    try:
+        if options.faults is not None:
+            options.faults.before_file(file)
+        text = read_spec_text(Path(file), options.max_bytes)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        spec = parse_spec_text(text, file=file, name=Path(file).stem)
+    except FileTimeout:
+        raise
+    except SpecError as exc:
+        return done(
+            status=Status.bad_input,
+            error=str(exc.issues[0]),
+            sha256=digest or file_sha256(file),
+            findings=tuple(exc.issues),
+        )
+    except Exception as exc:  # an unexpected failure reading this file stays with this file
+        return done(status=Status.bad_input, error=f"{type(exc).__name__}: {exc}", sha256=digest)
+
+    from ..engine.solve import solve
+
+    try:
+        kwargs: dict[str, Any] = {"solvers": options.solvers} if options.solvers else {}
+        result = solve(spec, **kwargs)
+    except FileTimeout:
+        raise
+    except Exception as exc:
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return failed(
+            file,
+            message,
+            name=spec.name,
+            sha256=digest,
+            seconds=time.perf_counter() - started,
+        )
+
+    findings: list[Finding] = []
+    if result.status == Status.infeasible:
+        findings += undeterrable(spec, result, None, kind="infeasible")
+    elif result.status == Status.solver_error:
+        findings.append(Finding(file, "", result.message, kind="solver_error"))
+    if options.check is not None:
+        findings += check_requirements(spec, result, options.check)
+    optimal = result.status == Status.optimal
+    return done(
+        status=result.status,
+        total_cost=result.total_cost,
+        error=None if optimal else result.message,
+        name=spec.name,
+        sha256=digest,
+        findings=tuple(findings),
+        checked=options.check is not None,
+        rates={m.name: m.rate for m in result.monitors} if optimal else None,
+        result=result if options.keep_results else None,
+    )
+
+
+def _unmatched_reason(path: str) -> str | None:
+    """Why a path that ``discover`` could not expand names no spec (None: it may be one)."""
+    if Path(path).is_dir():
+        return "a folder with no *.toml spec files in it"
+    if glob.has_magic(path) and not Path(path).exists():
+        return "no file matches this pattern"
+    return None
+
+
+def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome]:
+    """Solve several files in this worker, one after another (amortises the round trip)."""
+    # Load the solver (cvxpy) before any file's clock starts: a Dask worker, unlike a local
+    # one, has not preloaded it, and its first file would otherwise pay the import.
+    from ..engine import solve as _solve_module  # noqa: F401
+
+    return [solve_file(file, options) for file in files]
+
+
+def worker_start() -> None:
+    """A local worker process's initialiser."""
+    # Ctrl-C is the parent's to handle: workers finish their chunk or are terminated.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
