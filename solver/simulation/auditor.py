@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..model.arrays import ProblemArrays
-from ..results.result import _finite
+from ..results.serialise import jsonable
 from .simulate import (
     FINAL_WINDOW,
     AgentConfig,
@@ -142,7 +142,7 @@ class AuditorSimulation:
         }
         if timing:
             doc["timing"] = {"seconds": self.seconds}
-        return _finite(doc)
+        return jsonable(doc)
 
     def to_json(self, curve_points: int = 200, *, timing: bool = True) -> str:
         """``to_dict()`` as the JSON text ``deter simulate --format json`` prints."""

@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 from ..engine.verify import TOLERANCE
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray, utility
-from ..results.result import _finite
+from ..results.serialise import jsonable
 from ..spec.document import Spec
 from ..spec.gains import worst_case_gain
 
@@ -563,7 +563,7 @@ class Simulation:
         ``curve_points`` buckets the violation curve; ``timing=False`` drops the one
         non-deterministic key, ``timing`` (the same seed gives the same document).
         """
-        doc = _finite(
+        doc = jsonable(
             {
                 "schema_version": 1,
                 "kind": "simulation",
