@@ -42,9 +42,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from ..solver.report.html import package_version
 
-        typer.echo(f"deter {__version__}")
+        typer.echo(f"deter {package_version()}")
         raise typer.Exit()
 
 
