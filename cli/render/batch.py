@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ...solver.results.errors import Finding
-from ...solver.results.serialise import csv_cell, dumps
+from ...solver.results.serialise import csv_row, dumps
 from ...solver.results.status import FILE_STATUSES, Status
 from ..exit_codes import OutcomeCode, for_run
 from .result import number, to_console_text
@@ -176,7 +176,7 @@ def run_csv(outcomes: Sequence[FileOutcome], code: OutcomeCode, timing: bool) ->
             "failed_requirements": ";".join(f.key for f in o.failed_requirements),
             "seconds": f"{o.seconds:.4f}",
         }
-        writer.writerow({k: csv_cell(v) for k, v in row.items()})
+        writer.writerow(csv_row(row))
     return buffer.getvalue()
 
 

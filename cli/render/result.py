@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
@@ -32,6 +31,7 @@ from ...solver.report.tables import percent as percent
 from ...solver.report.tables import yes_no as yes_no
 from ...solver.results.errors import SpecError
 from ...solver.results.result import Result
+from ...solver.results.serialise import csv_row, dumps
 from .strategy import strategy_lines, strategy_sections
 
 
@@ -95,7 +95,7 @@ def result_table(result: Result) -> RenderableType:
 
 
 def result_json(result: Result, timing: bool = True) -> str:
-    return json.dumps(result.to_dict(timing=timing), indent=2) + "\n"
+    return dumps(result.to_dict(timing=timing), indent=2) + "\n"
 
 
 CSV_COLUMNS = [
@@ -125,7 +125,11 @@ def result_csv(result: Result) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerow(
+
+    def write(row: dict[str, Any]) -> None:
+        writer.writerow(csv_row(row))  # non-finite numbers as empty cells, as JSON's null
+
+    write(
         {
             "kind": "total",
             "name": result.name,
@@ -138,7 +142,7 @@ def result_csv(result: Result) -> str:
         }
     )
     for m in result.monitors:
-        writer.writerow(
+        write(
             {
                 "kind": "monitor",
                 "name": m.name,
@@ -149,7 +153,7 @@ def result_csv(result: Result) -> str:
             }
         )
     for a in result.actions:
-        writer.writerow(
+        write(
             {
                 "kind": "action",
                 "name": a.name,
@@ -218,7 +222,7 @@ def spec_error_lines(error: SpecError) -> list[str]:
 
 def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]]) -> str:
     return (
-        json.dumps(
+        dumps(
             {
                 "schema_version": 1,
                 "file": file,

@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ...solver.report.tables import number
+from ...solver.results.serialise import csv_cell, csv_row
 from ...solver.simulation.auditor import AuditorSimulation
 from ...solver.simulation.simulate import Estimate, PolicyRun, Simulation
 from .result import rich_table, to_console_text
@@ -148,6 +149,10 @@ def simulation_csv(sim: Simulation) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+
+    def write(row: dict[str, Any]) -> None:
+        writer.writerow(csv_row(row))  # non-finite numbers as empty cells, as JSON's null
+
     for run in sim.runs:
         for key in (
             "violation_rate",
@@ -163,7 +168,7 @@ def simulation_csv(sim: Simulation) -> str:
                 "final_violation_rate": run.prediction.violation_rate,
                 "oversight_cost_per_episode": run.prediction.oversight_cost_per_episode,
             }.get(key, "")
-            writer.writerow(
+            write(
                 {
                     "kind": "policy",
                     "policy": run.label,
@@ -175,7 +180,7 @@ def simulation_csv(sim: Simulation) -> str:
                 }
             )
         for a in run.actions:
-            writer.writerow(
+            write(
                 {
                     "kind": "action",
                     "policy": run.label,
@@ -191,10 +196,10 @@ def simulation_csv(sim: Simulation) -> str:
                 }
             )
         for name, rate in run.rates.items():
-            writer.writerow({"kind": "rate", "policy": run.label, "name": name, "value": rate})
+            write({"kind": "rate", "policy": run.label, "name": name, "value": rate})
         compliant = next(a.name for a in run.actions if a.compliant)
         for t in run.types:  # model: the type's predicted violation rate (0 or 1)
-            writer.writerow(
+            write(
                 {
                     "kind": "type",
                     "policy": run.label,
@@ -273,7 +278,8 @@ def auditor_csv(sim: AuditorSimulation) -> str:
         equilibrium = (
             "" if not eq_key or sim.equilibrium is None else getattr(sim.equilibrium, eq_key)
         )
-        writer.writerow([key, estimate.mean, estimate.low, estimate.high, equilibrium])
+        row = (key, estimate.mean, estimate.low, estimate.high, equilibrium)
+        writer.writerow([csv_cell(v) for v in row])
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Table
 
 from ...solver.report.tables import number
+from ...solver.results.serialise import csv_cell
 from .result import markdown_table, to_console_text
 
 if TYPE_CHECKING:
@@ -165,11 +166,12 @@ def sweep_csv(sweep: Sweep) -> str:
     for p in sweep.points:
         writer.writerow(
             [
-                *(repr(v) for v in p.values),
+                # through the serialiser: a missing or non-finite number is an empty cell
+                *(csv_cell(v) for v in p.values),
                 p.status,
-                "" if p.total_cost is None else repr(p.total_cost),
-                *("" if m not in p.rates else repr(p.rates[m]) for m in sweep.monitor_names),
-                *("" if a not in p.detection else repr(p.detection[a]) for a in _deviations(sweep)),
+                csv_cell(p.total_cost),
+                *(csv_cell(p.rates.get(m)) for m in sweep.monitor_names),
+                *(csv_cell(p.detection.get(a)) for a in _deviations(sweep)),
                 ";".join(p.binding),
                 "true" if p.binding_changed else "false",
                 p.message,
@@ -242,12 +244,12 @@ def render_frontier(
         for p in frontier.points:
             writer.writerow(
                 [
-                    repr(p.factor),
+                    csv_cell(p.factor),
                     p.status,
-                    "" if p.total_cost is None else repr(p.total_cost),
-                    *(repr(p.caps[a]) for a in deviations),
-                    *(repr(p.detection[a]) if a in p.detection else "" for a in deviations),
-                    *(repr(p.rates[m]) if m in p.rates else "" for m in frontier.own.rates),
+                    csv_cell(p.total_cost),
+                    *(csv_cell(p.caps[a]) for a in deviations),
+                    *(csv_cell(p.detection.get(a)) for a in deviations),
+                    *(csv_cell(p.rates.get(m)) for m in frontier.own.rates),
                 ]
             )
         return buffer.getvalue()

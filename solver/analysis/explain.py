@@ -27,7 +27,6 @@ that make it feasible, each verified by a re-solve.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..results.errors import SpecError
-from ..results.result import _finite
+from ..results.serialise import dumps, jsonable
 from ..spec.document import AUDIT_PREFIX, Spec
 from .sweep import get_value, set_value
 
@@ -125,14 +124,14 @@ class Explanation:
 
     def to_json(self) -> str:
         """``to_dict()`` as the JSON text ``deter explain --format json`` prints."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``deter explain --format json`` (non-finite numbers as null)."""
         doc = asdict(self)
         doc["paragraphs"] = [{"title": t, "sentences": list(s)} for t, s in self.paragraphs]
         doc["relax_first"] = self.relax_first.path if self.relax_first else None
-        return _finite(doc)
+        return jsonable(doc)
 
 
 # --- duals --------------------------------------------------------------------------------

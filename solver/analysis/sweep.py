@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..results.errors import SpecError, SpecIssue
+from ..results.serialise import dumps, jsonable
 from ..spec.document import Spec, did_you_mean
 from ..spec.loading import model_in, validate_spec_data
 
@@ -386,7 +386,7 @@ class Sweep:
 
     def to_json(self) -> str:
         """``to_dict()`` as the JSON text ``deter sweep --format json`` prints."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain object per point (the JSON output): varied paths, status, cost, rates."""
@@ -395,19 +395,15 @@ class Sweep:
             record: dict[str, Any] = {a.name: v for a, v in zip(self.axes, p.values, strict=True)}
             record.update(
                 status=p.status,
-                total_cost=_finite(p.total_cost),
-                rates={k: _finite(v) for k, v in p.rates.items()},
-                detection={k: _finite(v) for k, v in p.detection.items()},
+                total_cost=jsonable(p.total_cost),
+                rates=jsonable(p.rates),
+                detection=jsonable(p.detection),
                 binding=list(p.binding),
                 binding_changed=p.binding_changed,
                 message=p.message,
             )
             records.append(record)
         return records
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 def grid(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], tuple[float, ...]]]:

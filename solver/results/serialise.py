@@ -1,7 +1,7 @@
 """The one way deter turns its values into JSON (and back).
 
 Every JSON, JSON-lines, CSV and ledger writer goes through :func:`jsonable` (or
-:func:`dumps`), so that they agree on three rules:
+:func:`dumps`, :func:`csv_cell`, :func:`csv_row`), so that they agree on three rules:
 
 - JSON has no NaN or infinity: a non-finite float becomes ``null`` (an empty CSV cell);
 - enums become their values (a :class:`~deter.solver.results.status.Status` its string);
@@ -57,6 +57,11 @@ def csv_cell(value: Any) -> Any:
     """One CSV cell: as in JSON, a non-finite number or None is left empty."""
     plain = jsonable(value)
     return "" if plain is None else plain
+
+
+def csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``csv.DictWriter`` row with every cell through :func:`csv_cell`."""
+    return {key: csv_cell(value) for key, value in row.items()}
 
 
 # --- back from JSON data ------------------------------------------------------------------
