@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from ..results.errors import SpecError, SpecIssue
 from ..results.serialise import dumps, jsonable
+from ..results.status import Status
 from ..spec.document import Spec, did_you_mean
 from ..spec.loading import model_in, validate_spec_data
 
@@ -348,7 +349,7 @@ def parse_vary(spec: Spec, text: str, log: bool = False) -> Axis:
 class SweepPoint:
     index: tuple[int, ...]  # position on each axis
     values: tuple[float, ...]  # one per axis
-    status: str  # a Result status, or "invalid" for a combination the spec rules refuse
+    status: Status  # a Result status, or invalid: a combination the spec rules refuse
     total_cost: float | None
     rates: dict[str, float]
     detection: dict[str, float]
@@ -446,7 +447,7 @@ def run_sweep(
                 SweepPoint(
                     index,
                     values,
-                    "invalid",
+                    Status.invalid,
                     None,
                     {},
                     {},
@@ -475,7 +476,7 @@ def _point(index: tuple[int, ...], values: tuple[float, ...], result: Result) ->
     return SweepPoint(
         index=index,
         values=values,
-        status=result.status,
+        status=Status(result.status),  # a member already; typed as one for the sweep
         total_cost=result.total_cost,
         rates={m.name: m.rate for m in result.monitors},
         detection={a.name: a.detection for a in result.actions if not a.compliant},
