@@ -1,12 +1,108 @@
-"""Writing output files so that a crash never leaves half of one behind."""
+"""Writing output files so that a crash never leaves half of one behind, and never over the
+wrong thing.
+
+:func:`write_atomic` is the one way deter writes a file. It writes a temporary file beside
+the target, fsyncs it and renames it into place, and before that it refuses:
+
+- a target that exists and is not a regular file: a device (``/dev/null``, a disk), a FIFO,
+  a socket or a folder is never replaced by a file;
+- a target that is one of the command's inputs (the same device and inode as a spec it
+  read, by whatever path): ``-o spec.toml`` never overwrites the spec.
+
+A symlink is written *through*: the file it points to is replaced atomically, and the link
+stays a link (the folder of the target holds the temporary file). A dangling symlink
+creates its target. Errors name the path the user gave, never the temporary file.
+
+Inputs are known in two ways: passed to :func:`write_atomic` (``inputs=``), or remembered
+with :func:`remember_input` inside an :func:`input_scope` (the CLI opens one per command
+and remembers every spec it reads, so writes made by the library for that command, such as
+a report or a plot, are checked too).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
+
+Identity = tuple[int, int]
+
+#: (device, inode) of every file read by the command running now (see input_scope).
+_INPUTS: ContextVar[frozenset[Identity]] = ContextVar("deter_inputs", default=frozenset())
+
+
+class UnsafeOutput(OSError):
+    """The output path is refused: it is an input, a device, a FIFO, a socket or a folder."""
+
+
+def identity(path: str | os.PathLike[str]) -> Identity | None:
+    """(device, inode) of the file at ``path`` (symlinks followed), or None if there is none."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+@contextlib.contextmanager
+def input_scope() -> Iterator[None]:
+    """A command's lifetime: inputs remembered inside it are forgotten when it ends."""
+    token = _INPUTS.set(frozenset())
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def remember_input(path: str | os.PathLike[str]) -> None:
+    """Remember that the running command read ``path``: no write may replace it."""
+    found = identity(path)
+    if found is not None:
+        _INPUTS.set(_INPUTS.get() | {found})
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "is a socket"
+    return "is not a regular file"
+
+
+def check_output(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()
+) -> Path:
+    """The file a write to ``path`` would replace (symlinks resolved), or :class:`UnsafeOutput`
+    when that is not a regular file or is one of the inputs."""
+    given = str(path)
+    target = Path(os.path.realpath(path))
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return target  # a new file (or a dangling symlink's target)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, given) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeOutput(
+            errno.EEXIST, f"{_kind(info.st_mode)}, not a regular file; refusing to write it", given
+        )
+    found = (info.st_dev, info.st_ino)
+    protected = set(_INPUTS.get())
+    protected.update(i for i in (identity(p) for p in inputs) if i is not None)
+    if found in protected:
+        raise UnsafeOutput(
+            errno.EEXIST, "is an input of this command; refusing to write over it", given
+        )
+    return target
 
 
 def _mode_for(path: Path) -> int:
@@ -19,27 +115,38 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file in the same folder, fsync it, then rename it into place.
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: str | bytes,
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Write to a temporary file in the target's folder, fsync it, then rename it into place.
 
-    A kill at any moment leaves either the old file or the new one.
+    A kill at any moment leaves either the old file or the new one. Refused (an
+    :class:`UnsafeOutput`, before anything is written): a target that is a device, FIFO,
+    socket or folder, and a target that is one of ``inputs`` or of the inputs remembered by
+    the running command. A symlink is written through to its target. Every error names
+    ``path``, never the temporary file.
     """
-    path = Path(path)
+    given = str(path)
+    target = check_output(path, inputs)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = target.parent
+    temporary: str | None = None
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # name the file the user asked for, not our temporary one
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.fchmod(handle.fileno(), _mode_for(path))
+            os.fchmod(handle.fileno(), _mode_for(target))
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        os.replace(temporary, target)
+        temporary = None
+    except OSError as exc:  # name the file the user asked for, not our temporary one
+        raise OSError(exc.errno, exc.strerror, given) from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -7,7 +7,9 @@ all problems are reported at once, not only the first.
 
 from __future__ import annotations
 
+import copy
 import os
+import stat
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,37 +29,95 @@ DEFAULT_MAX_BYTES = 5_000_000
 
 
 def read_spec_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """Read a spec file as UTF-8 text, refusing unreadable, binary or oversized files."""
+    """Read a spec file as UTF-8 text, refusing unreadable, binary or oversized files.
+
+    Only a regular file is read. The file is opened first, without blocking (a FIFO with no
+    writer would otherwise hang the open), and judged by ``fstat`` on the opened descriptor,
+    so what is judged is what is read: a symlink is followed and its target judged; a
+    device (``/dev/zero``, whose ``stat`` size is 0), a FIFO, a socket or a folder is
+    refused. The read itself is bounded too (at most ``max_bytes + 1`` bytes), so a file
+    that grows after the check cannot make it unbounded.
+    """
     file = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        size = path.stat().st_size
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise SpecError.single(file, "no such file") from None
+    except IsADirectoryError:
+        raise SpecError.single(file, "is a folder, not a spec file") from None
     except OSError as exc:
         raise SpecError.single(file, f"cannot read the file: {exc.strerror or exc}") from None
-    if path.is_dir():
-        raise SpecError.single(file, "is a folder, not a spec file")
-    if size > max_bytes:
-        raise SpecError.single(
-            file, f"the file is {size:,} bytes, over the limit of {max_bytes:,} (see --max-size)"
-        )
     try:
-        data = path.read_bytes()
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SpecError.single(file, "is a folder, not a spec file")
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError.single(file, f"is {_kind(info.st_mode)}, not a regular file")
+        if info.st_size > max_bytes:
+            raise SpecError.single(
+                file,
+                f"the file is {info.st_size:,} bytes, over the limit of {max_bytes:,} "
+                "(see --max-size)",
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        data = read_bounded(fd, max_bytes)
     except OSError as exc:
         raise SpecError.single(file, f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if data is None:
+        raise SpecError.single(
+            file, f"the file is over the limit of {max_bytes:,} bytes (see --max-size)"
+        )
     return decode_spec_bytes(data, file)
 
 
+def read_bounded(fd: int, max_bytes: int) -> bytes | None:
+    """At most ``max_bytes`` bytes from ``fd``, or None when there are more."""
+    chunks: list[bytes] = []
+    left = max_bytes + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    data = b"".join(chunks)
+    return None if len(data) > max_bytes else data
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+#: The UTF-8 byte-order mark some editors (Notepad) write at the start of a file; TOML
+#: does not allow it, so it is removed before parsing.
+BOM = "\ufeff"
+
+
 def decode_spec_bytes(data: bytes, file: str) -> str:
+    """UTF-8 bytes to text, without a leading byte-order mark."""
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise SpecError.single(file, "the file is not UTF-8 text", line=line) from None
+    return text.removeprefix(BOM)
 
 
 def parse_spec_text(text: str, file: str = "<spec>", name: str | None = None) -> Spec:
     """Parse and validate TOML text. ``name`` is the default ``problem.name`` (a file's stem)."""
+    text = text.removeprefix(BOM)
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
@@ -95,10 +155,72 @@ def validate_spec_data(
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_issues(exc, data, text, file)) from None
+        issues = _issues(exc, data, text, file)
+        raise SpecError(issues + _cross_issues(exc, data, text, file)) from None
     except RecursionError:
         raise SpecError.single(file, "the spec is nested too deeply") from None
     return spec.with_source(SpecSource(file=file, text=text))
+
+
+def _cross_issues(
+    exc: ValidationError, data: Mapping[str, Any], text: str, file: str
+) -> list[SpecIssue]:
+    """The cross-field problems (an unknown action, a duplicate name, ...) of a spec that
+    also has problems in its fields, so that one run reports every mistake it can.
+
+    pydantic checks across fields only once every field is valid. So each key with a
+    problem is taken out of a copy of the data, and the copy is validated again: if every
+    field is then valid (the keys taken out had defaults or were unknown), its cross-field
+    problems are reported too, except those about the keys taken out. If not (a required
+    key had the problem), there is nothing more to say until the fields are fixed.
+    """
+    locs = [tuple(e["loc"]) for e in exc.errors(include_url=False)]
+    if not locs or any(not loc for loc in locs):
+        return []  # a problem with the whole spec (the cross-field stage itself, or no table)
+    pruned = copy.deepcopy(dict(data))
+    removed: list[tuple[str | int, ...]] = []
+    for loc in locs:
+        cut = _remove(pruned, loc)
+        if cut is None:
+            return []
+        removed.append(cut)
+    try:
+        Spec.model_validate(pruned)
+    except ValidationError as again:
+        errors = again.errors(include_url=False)
+        crosses = [(e.get("ctx") or {}).get("error") for e in errors]
+        if not all(isinstance(c, CrossReferenceError) for c in crosses):
+            return []
+        return [
+            _issue(file, text, data, loc, message)
+            for cross in crosses
+            if isinstance(cross, CrossReferenceError)
+            for loc, message in cross.problems
+            if not any(loc[: len(cut)] == cut for cut in removed)
+        ]
+    except RecursionError:
+        return []
+    return []
+
+
+def _remove(data: dict[str, Any], loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Take the key that ``loc`` points into out of ``data`` (the deepest table key on the
+    way); the path taken out, or None when there is none."""
+    node: Any = data
+    deepest: tuple[Any, str, int] | None = None
+    for depth, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            deepest = (node, part, depth)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            break
+    if deepest is None:
+        return None
+    table, key, depth = deepest
+    del table[key]
+    return loc[: depth + 1]
 
 
 def load_path(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:

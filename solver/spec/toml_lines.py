@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 Loc = Sequence[str | int]
 
@@ -72,23 +73,47 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
     return positions
 
 
-def locate(text: str, loc: Loc) -> tuple[int, int] | None:
-    """The (line, column) of ``loc`` in ``text``, or of its nearest located ancestor.
+class KeyIndex:
+    """The key positions and lines of one TOML text, scanned once.
 
-    A key inside an inline table (``detects = { sandbg = 0.5 }``) is located on the line of
-    the inline table, at the column where the inner key is written.
+    Locating many keys (one per error: a file may have thousands) then costs a dictionary
+    lookup each, not a scan of the whole text each.
     """
-    positions = key_lines(text)
-    path = tuple(loc)
-    for depth in range(len(path), 0, -1):
-        found = positions.get(path[:depth])
-        if found is None:
-            continue
-        line, column = found
-        if depth < len(path) and isinstance(path[depth], str):
-            source = text.splitlines()[line - 1]
-            match = re.search(rf"(?<![A-Za-z0-9_\-]){re.escape(str(path[depth]))}\s*=", source)
-            if match:
-                column = match.start() + 1
-        return line, column
-    return None
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.positions = key_lines(text)
+
+    def locate(self, loc: Loc) -> tuple[int, int] | None:
+        """The (line, column) of ``loc``, or of its nearest located ancestor.
+
+        A key inside an inline table (``detects = { sandbg = 0.5 }``) is located on the line
+        of the inline table, at the column where the inner key is written.
+        """
+        path = tuple(loc)
+        for depth in range(len(path), 0, -1):
+            found = self.positions.get(path[:depth])
+            if found is None:
+                continue
+            line, column = found
+            if depth < len(path) and isinstance(path[depth], str):
+                source = self.lines[line - 1]
+                key = re.escape(str(path[depth]))
+                match = re.search(rf"(?<![A-Za-z0-9_\-]){key}\s*=", source)
+                if match:
+                    column = match.start() + 1
+            return line, column
+        return None
+
+
+@lru_cache(maxsize=8)
+def key_index(text: str) -> KeyIndex:
+    """The :class:`KeyIndex` of ``text``, built once per text (a spec's errors and its
+    ``line_of`` lookups all share it)."""
+    return KeyIndex(text)
+
+
+def locate(text: str, loc: Loc) -> tuple[int, int] | None:
+    """The (line, column) of ``loc`` in ``text``, or of its nearest located ancestor (see
+    :meth:`KeyIndex.locate`); the text is scanned once, however many keys are located."""
+    return key_index(text).locate(loc)

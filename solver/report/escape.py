@@ -1,0 +1,128 @@
+"""One escaping function per output kind, applied where text from a spec leaves deter.
+
+A spec is written by someone else: its ``[problem] name``, ``currency`` and ``description``
+are free text, and a quoted TOML key may hold any character, a newline or an ANSI escape
+sequence included. Whatever reaches an output that another program reads (a terminal, a
+Markdown renderer, a spreadsheet, a JUnit parser, matplotlib's text engine) goes through the
+function here for that output, at the point where it is rendered:
+
+- :func:`terminal`: control characters (C0, DEL, C1, so every ANSI escape sequence) and the
+  bidirectional overrides become visible ``\\x1b``-style escapes; newlines and tabs are kept.
+- :func:`one_line`: as :func:`terminal`, and a newline or tab is escaped too, so a value put
+  into a one-line message (``error: ...``) can never start a line of its own.
+- :func:`markdown`: HTML and Markdown metacharacters are backslash-escaped or turned into
+  entities, so spec text is shown as text and never becomes HTML, a link or emphasis.
+- :func:`csv_cell`: a text cell starting with ``= + - @``, a tab or a carriage return gets a
+  leading ``'`` (OWASP, CSV injection), so a spreadsheet never evaluates it as a formula.
+- :func:`xml_text`: characters XML 1.0 forbids are dropped (the XML library escapes
+  ``< > & "``), so a JUnit report always parses.
+- :func:`mathtext`: ``$`` becomes ``\\$``, so matplotlib never reads text as mathtext (a
+  ``$\\foo$`` in a name would crash a plot, ``$x$`` would be drawn as maths).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: C0 controls except tab and newline, DEL, C1 controls (ESC and CSI start ANSI sequences),
+#: and the Unicode bidirectional controls (text that reads differently than it runs).
+_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ONE_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal(text: str) -> str:
+    """``text`` safe to print on a terminal: no control character or ANSI sequence acts;
+    each is shown as an escape (``\\x1b``). Newlines and tabs are kept."""
+    return _TERMINAL.sub(_visible, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, safe for a terminal: newlines, tabs and every control character
+    shown as escapes (``\\n``), so the value cannot forge a line of a message."""
+    return _ONE_LINE.sub(_visible, text)
+
+
+#: Characters with a meaning anywhere in Markdown (emphasis, code, links and images, table
+#: cells, strikethrough), escaped with a backslash, which CommonMark allows before any ASCII
+#: punctuation. ``< > &`` become entities instead.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+#: What means something only at the start of a line: a heading, a list item, a quote.
+_MARKDOWN_START = re.compile(r"^(\s*)([#+\-=>]|\d+(?=[.)]))")
+
+
+def markdown(text: str) -> str:
+    """``text`` shown as itself in Markdown: HTML is turned into entities (no raw HTML, no
+    autolinks), Markdown metacharacters are backslash-escaped, and the text is one line (a
+    newline would end a table row)."""
+    text = one_line(text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MARKDOWN_START.sub(_escape_start, text)
+
+
+def _escape_start(match: re.Match[str]) -> str:
+    indent, mark = match.group(1), match.group(2)
+    if mark[0].isdigit():  # "1." starts a list: escape the dot or bracket after the digits
+        return indent + mark + "\\"
+    return indent + "\\" + mark
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet evaluates: text starting with ``= + - @``, a tab or a
+    carriage return is prefixed with ``'`` (OWASP). Numbers and other values are unchanged,
+    so a negative number stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_cells(values: Iterable[Any]) -> list[Any]:
+    """:func:`csv_cell` on each value of a ``csv.writer`` row."""
+    return [csv_cell(v) for v in values]
+
+
+def csv_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`csv_cell` on each value of a ``csv.DictWriter`` row."""
+    return {key: csv_cell(value) for key, value in row.items()}
+
+
+#: Characters XML 1.0 does not allow in a document, escaped or not.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` that XML 1.0 can hold: forbidden characters are replaced by ``?``-free
+    visible escapes (``\\x1b``); ``< > & "`` are left to the XML serialiser to escape."""
+    return _XML_FORBIDDEN.sub(_visible, text)
+
+
+def mathtext(text: str) -> str:
+    """``text`` that matplotlib draws as written, never as mathtext: each ``$`` is escaped
+    (``\\$``), so no pair of dollars opens maths. Outside maths matplotlib draws a backslash
+    as itself, and ``\\$`` as ``$``; a backslash before a ``$`` is therefore kept as written
+    (``a\\$`` is drawn ``a\\$``)."""
+    return text.replace("$", r"\$")
+
+
+def html_text(text: str) -> str:
+    """``text`` for HTML element content or a quoted attribute: ``< > & " '`` as entities,
+    and control characters (which HTML forbids) as visible escapes."""
+    from html import escape
+
+    return escape(terminal(text).replace("\x00", "\\x00"), quote=True)
