@@ -19,9 +19,11 @@ import contextlib
 import glob
 import math
 import os
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -152,13 +154,17 @@ def run_batch(
     def record(outcomes: Sequence[FileOutcome]) -> bool:
         """Keep finished outcomes; True when the failure limit says stop."""
         nonlocal failures
-        if ledger is not None:
-            ledger.append(outcomes, fingerprint)
-        for outcome in outcomes:
-            by_file[outcome.file] = outcome
-            failures += is_failure(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+        # All or nothing under Ctrl-C: a chunk written to the ledger but missing from the
+        # run would be resumable yet absent from this run's output (an interrupt that
+        # landed during the ledger's fsync used to lose every file solved so far).
+        with _interrupts_deferred():
+            if ledger is not None:
+                ledger.append(outcomes, fingerprint)
+            for outcome in outcomes:
+                by_file[outcome.file] = outcome
+                failures += is_failure(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
         return max_failures is not None and failures >= max_failures
 
     stop = max_failures is not None and failures >= max_failures
@@ -183,6 +189,29 @@ def run_batch(
     run.outcomes = [by_file[f] for f in files if f in by_file]
     run.elapsed = time.perf_counter() - started
     return run
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT until the block ends, then deliver it (as KeyboardInterrupt, usually).
+
+    Only the main thread can handle signals; elsewhere (a library caller's thread) the
+    block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
