@@ -153,3 +153,58 @@ def test_an_append_after_a_torn_line_keeps_every_new_entry(tmp_path: Path) -> No
     again.append([outcome("c.toml")], "opts")
     again.close()
     assert sorted(file for file, _ in Ledger(path).read("opts")) == ["a.toml", "c.toml"]
+
+
+def test_ctrl_c_while_a_chunk_is_recorded_waits_for_the_chunk(tmp_path: Path) -> None:
+    """The root of a flaky Ctrl-C: an interrupt during the ledger's fsync left the chunk in
+    the ledger but not in the run. Recording is now all or nothing: the interrupt waits."""
+    from deter.solver.batch import run as batch_run
+    from deter.solver.batch.ledger import Ledger
+    from deter.solver.batch.outcome import FileOutcome
+
+    files = [f"{name}.toml" for name in "abc"]
+    recorded: list[str] = []
+
+    def fake_local(chunks, options, record, jobs) -> bool:
+        record([FileOutcome(file=files[0], status="optimal")])
+        record([FileOutcome(file=f, status="optimal") for f in files[1:]])
+        raise AssertionError("the interrupt should have ended the run after the chunk")
+
+    def on_outcome(outcome: FileOutcome) -> None:
+        recorded.append(outcome.file)
+        if outcome.file == files[1]:  # Ctrl-C halfway through recording the second chunk
+            os.kill(os.getpid(), signal.SIGINT)
+
+    original = batch_run._run_local
+    batch_run._run_local = fake_local
+    try:
+        run = batch_run.run_batch(
+            files,
+            batch_run.BatchOptions(),
+            jobs=1,
+            ledger=Ledger(tmp_path / "ledger.jsonl"),
+            on_outcome=on_outcome,
+        )
+    finally:
+        batch_run._run_local = original
+    assert run.interrupted
+    assert [o.file for o in run.outcomes] == recorded == files
+    assert len((tmp_path / "ledger.jsonl").read_text().splitlines()) == 3
+
+
+def test_outside_the_main_thread_recording_runs_as_it_is() -> None:
+    import threading
+
+    from deter.solver.batch.run import _interrupts_deferred
+
+    handler = signal.getsignal(signal.SIGINT)
+    seen: list[bool] = []
+
+    def body() -> None:
+        with _interrupts_deferred():
+            seen.append(True)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert seen == [True] and signal.getsignal(signal.SIGINT) is handler
