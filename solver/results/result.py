@@ -206,7 +206,3 @@ class Result:
             raise ValueError(f"not a result document of schema version {SCHEMA_VERSION}")
         fields = {k: v for k, v in doc.items() if k != "schema_version" and k not in STRATEGY_KEYS}
         return restore(cls, {**fields, "strategy": strategy_from_keys(doc)})
-
-
-# The serialiser's old name: modules not yet switched to ``serialise.jsonable`` import it.
-_finite = jsonable
