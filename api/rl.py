@@ -12,7 +12,13 @@ See docs/runtime.md and docs/experiments.md.
 
 from __future__ import annotations
 
-import gymnasium as gym
+try:
+    import gymnasium as gym
+except ModuleNotFoundError as missing:  # an optional extra: say what to install
+    raise ModuleNotFoundError(
+        "deter.rl needs gymnasium, which is not installed: pip install 'deter[rl]'",
+        name=missing.name,
+    ) from missing
 
 from .solver.rl.env import CodingTaskEnv
 from .solver.rl.reference import CODING_AGENT_POLICY, CODING_AGENT_SPEC

@@ -10,20 +10,22 @@ function here for that output, at the point where it is rendered:
   bidirectional overrides become visible ``\\x1b``-style escapes; newlines and tabs are kept.
 - :func:`one_line`: as :func:`terminal`, and a newline or tab is escaped too, so a value put
   into a one-line message (``error: ...``) can never start a line of its own.
-- :func:`markdown`: HTML and Markdown metacharacters are backslash-escaped or turned into
-  entities, so spec text is shown as text and never becomes HTML, a link or emphasis.
+- :func:`markdown` (a block's start) and :func:`markdown_inline` (a table cell): HTML and
+  Markdown metacharacters are turned into entities or backslash-escaped, so spec text is
+  shown as text and never becomes HTML, a link, emphasis or a table column.
 - :func:`csv_cell`: a text cell starting with ``= + - @``, a tab or a carriage return gets a
   leading ``'`` (OWASP, CSV injection), so a spreadsheet never evaluates it as a formula.
 - :func:`xml_text`: characters XML 1.0 forbids are dropped (the XML library escapes
   ``< > & "``), so a JUnit report always parses.
-- :func:`mathtext`: ``$`` becomes ``\\$``, so matplotlib never reads text as mathtext (a
-  ``$\\foo$`` in a name would crash a plot, ``$x$`` would be drawn as maths).
+- :func:`plain_figure_text`: every text of a matplotlib figure but its tick labels is drawn
+  as written, never as mathtext (a ``$\\foo$`` in a name would crash a plot, ``$x$`` would
+  be drawn as maths); applied to every figure just before it is saved.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 #: C0 controls except tab and newline, DEL, C1 controls (ESC and CSI start ANSI sequences),
@@ -64,13 +66,18 @@ _MARKDOWN_START = re.compile(r"^(\s*)([#+\-=>]|\d+(?=[.)]))")
 
 
 def markdown(text: str) -> str:
-    """``text`` shown as itself in Markdown: HTML is turned into entities (no raw HTML, no
-    autolinks), Markdown metacharacters are backslash-escaped, and the text is one line (a
-    newline would end a table row)."""
+    """``text`` shown as itself in Markdown, where a block starts (a heading, a list item):
+    as :func:`markdown_inline`, and a leading ``#``, ``-``, ``+`` or ``1.`` is escaped too."""
+    return _MARKDOWN_START.sub(_escape_start, markdown_inline(text))
+
+
+def markdown_inline(text: str) -> str:
+    """``text`` shown as itself inside a line of Markdown (a table cell): HTML is turned into
+    entities (no raw HTML, no autolinks), Markdown metacharacters are backslash-escaped, and
+    the text is one line (a newline would end a table row)."""
     text = one_line(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MARKDOWN.sub(r"\\\1", text)
-    return _MARKDOWN_START.sub(_escape_start, text)
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _escape_start(match: re.Match[str]) -> str:
@@ -112,12 +119,65 @@ def xml_text(text: str) -> str:
     return _XML_FORBIDDEN.sub(_visible, text)
 
 
-def mathtext(text: str) -> str:
-    """``text`` that matplotlib draws as written, never as mathtext: each ``$`` is escaped
-    (``\\$``), so no pair of dollars opens maths. Outside maths matplotlib draws a backslash
-    as itself, and ``\\$`` as ``$``; a backslash before a ``$`` is therefore kept as written
-    (``a\\$`` is drawn ``a\\$``)."""
-    return text.replace("$", r"\$")
+def xml_tree(root: Any) -> Any:
+    """:func:`xml_text` on every text, tail and attribute of an ElementTree ``root``, in place
+    (the tree is then always serialisable as XML 1.0); returns ``root``."""
+    for element in root.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        if element.tail:
+            element.tail = xml_text(element.tail)
+        for key, value in list(element.attrib.items()):
+            element.attrib[key] = xml_text(value)
+    return root
+
+
+def plain_figure_text(figure: Any) -> Any:
+    """Every title, axis label, legend entry and annotation of a matplotlib ``figure`` drawn
+    as written, never as mathtext (``$\\foo$`` in a name would crash the drawing, ``$x$``
+    would be drawn as maths). Tick labels are left alone: deter formats them (numbers, and
+    matplotlib's own ``10^2`` on log axes). Idempotent; returns ``figure``."""
+    from matplotlib.text import Text
+
+    ticks: set[int] = set()
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            ticks.add(id(axis.offsetText))
+            for tick in (*axis.get_major_ticks(), *axis.get_minor_ticks()):
+                ticks.update((id(tick.label1), id(tick.label2)))
+    for text in figure.findobj(Text):
+        if id(text) not in ticks:
+            text.set_parse_math(False)
+    return figure
+
+
+class TerminalSafe:
+    """A rich renderable drawn as ``inner`` is, with every piece of text through
+    :func:`terminal`: whatever cell, title or line a spec's text reached, no control
+    character or ANSI sequence from it reaches the terminal (rich's own colours, added when
+    the segments are written out, are unaffected)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.segment import Segment
+
+        for segment in console.render(self.inner, options):
+            if segment.control or not _TERMINAL.search(segment.text):
+                yield segment
+            else:
+                yield Segment(terminal(segment.text), segment.style)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+\b|\b0x[0-9a-fA-F]{8,}\b")
+
+
+def no_addresses(text: str) -> str:
+    """``text`` without object addresses (``<Foo object at 0x7f...>`` becomes
+    ``<Foo object>``), which differ from run to run: a message from a third-party exception
+    must not make a document that should be deterministic (``--no-timing``) differ."""
+    return _ADDRESS.sub(lambda m: "" if m.group().startswith(" at") else "0x...", text)
 
 
 def html_text(text: str) -> str:

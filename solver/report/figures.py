@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..analysis.frontier import Frontier
 from ..analysis.sweep import Sweep
 from ..results.errors import DeterError
+from .escape import plain_figure_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,6 +86,7 @@ def save(figure: Figure, path: Path) -> None:
 def render(figure: Figure, fmt: str) -> bytes:
     matplotlib = require_matplotlib()
     buffer = io.BytesIO()
+    plain_figure_text(figure)  # spec text (names, currency) is never mathtext
     with matplotlib.rc_context(_STYLE):
         metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
         figure.savefig(buffer, format=fmt, dpi=110, metadata=metadata)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .escape import html_text as escape
 from .tables import (
     ACTION_HEADERS,
     DIAGNOSIS_HEADERS,
@@ -255,7 +255,7 @@ class Report:
         from .files import write_atomic
 
         target = Path(path)
-        write_atomic(target, self.html)
+        write_atomic(target, self.html, inputs=[self.result.file])  # never over the spec
         return replace(self, path=target)
 
     def to_dict(self, *, timing: bool = True) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from .simulate import (
     Exp3,
     FloatArray,
     Game,
+    check_size,
     downsample,
     exp3_gamma,
     reward_range,
@@ -168,8 +169,7 @@ def simulate_auditor(
             "with an [auditor] both sides learn: choose --agent epsilon-greedy, "
             "ucb or exp3 (a rational agent needs a committed policy: use --rates)"
         )
-    if episodes < 1 or population < 1:
-        raise ValueError("episodes and population must be at least 1")
+    check_size(episodes, population, len(arrays.action_names))
     started = time.perf_counter()
     j = arrays.monitor_names.index(params.monitor)
     floors = arrays.min_rate.copy()
