@@ -175,11 +175,12 @@ def _numeric_chunk(tasks: list[tuple[str, int]]) -> list[dict[str, Any]]:
                 row["status"] = "internal_error"
                 row["failures"].append(("internal_error", f"{type(error).__name__}: {error}"))
                 result = None
-        if caught:
-            first = caught[0]
-            row["failures"].append(
-                ("warning", f"{first.category.__name__}: {first.message} ({len(caught)} in all)")
-            )
+        for kind, target in (("runtime_warning", "failures"), ("other_warning", "notes")):
+            mine = [w for w in caught if (w.category is RuntimeWarning) == (target == "failures")]
+            if mine:
+                first = mine[0]
+                why = f"{first.category.__name__}: {first.message} ({len(mine)} in all)"
+                row[target].append((kind, why))
         if result is not None:
             verdict = judge(case.text, result, ref)
             row["status"] = verdict.deter_status
@@ -195,7 +196,7 @@ def numeric(n: int, families: list[str], start: int, jobs: int, out_dir: Path) -
     """Numeric trust (issue #12): judge n generated specs; print a table per family."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from tests.support.exact_reference import FAILURE_CLASSES, REFERENCE_CLASSES
+    from tests.support.exact_reference import FAILURE_CLASSES, NOTE_CLASSES
     from tests.support.magnitudes import FAMILIES
 
     families = families or list(FAMILIES)
@@ -229,7 +230,7 @@ def numeric(n: int, families: list[str], start: int, jobs: int, out_dir: Path) -
         lines.append(f"{label}\t{cls}\t{why}".replace("\n", " "))
     (out_dir / "failures.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
     statuses = ("optimal", "infeasible", "solver_error", "internal_error")
-    columns = ["count", *statuses, *FAILURE_CLASSES[1:], *REFERENCE_CLASSES]
+    columns = ["count", *statuses, *FAILURE_CLASSES[1:], *NOTE_CLASSES]
     short = {
         "internal_error": "internal",
         "solver_error": "solver_err",
@@ -240,6 +241,8 @@ def numeric(n: int, families: list[str], start: int, jobs: int, out_dir: Path) -
         "solver_error_ref_solves": "solv_err_ref_ok",
         "ref_infeasible_deter_checked": "ref_infeas_ok",
         "solver_error_ref_infeasible": "solv_err_ref_inf",
+        "runtime_warning": "runtime_warn",
+        "other_warning": "other_warn",
     }
     table: dict[str, dict[str, int]] = {}
     for row in rows:

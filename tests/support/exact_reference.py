@@ -524,7 +524,9 @@ def _solve_scaled(
     for a, b in zip(rows.coefs, rows.rhs, strict=True):
         scaled = [a[j] * unit[j] for j in range(n)]
         # By the right-hand side, unless the coefficients dwarf it (then by them).
-        norm = max(abs(b), max(abs(v) for v in scaled) * mpmath.mpf(10) ** -200)
+        # (A row whose need is far below its monitors' unit reads "x >= ~0" here; the repair
+        # in _lp_reference meets it afterwards.)
+        norm = max(abs(b), max(abs(v) for v in scaled) * mpmath.mpf(10) ** -9)
         if norm == 0:
             if b > 0:
                 return "infeasible", []
@@ -557,7 +559,7 @@ def _solve_scaled(
         )
     except ValueError as error:  # scipy refuses non-finite data
         return f"error: {error}", []
-    if solution.status == 2:
+    if solution.status == 2 and "nfeasible" in str(solution.message):
         return "infeasible", []
     if solution.status != 0:
         return f"error: {solution.message}", []
@@ -566,6 +568,36 @@ def _solve_scaled(
         for j, y in enumerate(solution.x)
     ]
     return "optimal", rates
+
+
+def _repair(model: Model, rows: _Rows, rates: dict[str, float]) -> dict[str, float]:
+    """Meet each violated row by raising the monitor that meets it most cheaply (rounded up):
+    the LP's tolerance, and rows whose need is far below their monitors' scale (1e-800 next to
+    1e-3), leave such rows short by a hair."""
+    xs = [mpf(exact(rates[m.name])) for m in model.monitors]
+    out = dict(rates)
+    for a, b in zip(rows.coefs, rows.rhs, strict=True):
+        short = b - mpmath.fsum(a[j] * xs[j] for j in range(len(xs)))
+        if short <= 0:
+            continue
+        best: tuple[mpmath.mpf, int] | None = None
+        for j, m in enumerate(model.monitors):
+            if a[j] > 0 and exact(out[m.name]) < m.hi:
+                price = mpf(m.cost) / a[j]
+                if best is None or price < best[0]:
+                    best = (price, j)
+        if best is None:
+            continue
+        j = best[1]
+        m = model.monitors[j]
+        raised = xs[j] + short / a[j] * (1 + mpmath.mpf(10) ** -12)
+        x = float(raised)
+        if exact(x) < exact(float(raised)) or x < raised:
+            x = math.nextafter(x, math.inf)
+        x = min(x, float(m.hi))
+        out[m.name] = x
+        xs[j] = mpf(exact(x))
+    return out
 
 
 def _lp_reference(model: Model) -> Reference:
@@ -595,6 +627,11 @@ def _lp_reference(model: Model) -> Reference:
                     return Reference("unsure", note=status)
                 rates = {m.name: x for m, x in zip(model.monitors, xs, strict=True)}
                 check = check_policy(model, rates)
+                for _ in range(3):
+                    if check.passed:
+                        break
+                    rates = _repair(model, rows, rates)
+                    check = check_policy(model, rates)
                 if check.passed:
                     return Reference("optimal", cost=check.cost, rates=rates, note=f"tau={tau}")
                 last = "reference policy failed the exact re-check: " + "; ".join(check.problems)
@@ -781,10 +818,10 @@ def reference(model_or_text: Model | str) -> Reference:
 # --- judging deter's answer --------------------------------------------------------------
 
 # Failure classes, in the order they are reported. Each one is a wrong or untrustworthy
-# answer; the reference's own doubts are kept apart (REFERENCE_CLASSES).
+# answer; the reference's own doubts and other remarks are kept apart (NOTE_CLASSES).
 FAILURE_CLASSES = (
     "internal_error",  # deter raised (the caller records it)
-    "warning",  # a RuntimeWarning (or any warning) while solving (the caller records it)
+    "runtime_warning",  # a RuntimeWarning while solving (the caller records it)
     "nonfinite",  # a NaN or infinity somewhere in the JSON of the result
     "inconsistent",  # "optimal" with an action not "deterred", or the reverse
     "wrong_optimal",  # "optimal" but the exact re-check fails by more than ROUNDOFF
@@ -794,7 +831,8 @@ FAILURE_CLASSES = (
     "wrong_infeasible",  # "infeasible" but the reference has an exactly checked policy
     "solver_error_ref_solves",  # solver_error where the reference has a policy
 )
-REFERENCE_CLASSES = (
+NOTE_CLASSES = (
+    "other_warning",  # another warning while solving (cvxpy's "may be inaccurate"), caller
     "ref_unsure",  # the reference could not produce an exactly checked policy
     "ref_costlier",  # deter's checked policy is cheaper than the reference's (by 1e-6 rel.)
     "ref_infeasible_deter_checked",  # reference LP infeasible, deter's policy passes exactly
@@ -807,7 +845,7 @@ class Verdict:
     deter_status: str
     reference: Reference
     failures: list[tuple[str, str]] = field(default_factory=list)  # (class, one-line reason)
-    notes: list[tuple[str, str]] = field(default_factory=list)  # REFERENCE_CLASSES
+    notes: list[tuple[str, str]] = field(default_factory=list)  # NOTE_CLASSES
 
     @property
     def ok(self) -> bool:
