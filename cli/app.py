@@ -7,11 +7,15 @@ start fast.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from .commands import batch as cmd_batch
 from .commands import check as cmd_check
@@ -20,6 +24,7 @@ from .commands import experiment as cmd_experiment
 from .commands import explain as cmd_explain
 from .commands import export as cmd_export
 from .commands import frontier as cmd_frontier
+from .commands import init as cmd_init
 from .commands import report as cmd_report
 from .commands import schema as cmd_schema
 from .commands import simulate as cmd_simulate
@@ -27,13 +32,16 @@ from .commands import solve as cmd_solve
 from .commands import sweep as cmd_sweep
 from .commands import validate as cmd_validate
 from .common import err
+from .exit_codes import COMMAND_CODES, ExitCode, codes_help
+from .options import Color, ColorOption, QuietOption, VerboseOption, settings
 
 app = typer.Typer(
     name="deter",
     help="Least-cost oversight that makes misaligned actions not pay "
-    "(Becker's rational offender model, solved as a convex program).",
+    "(Becker's rational offender model, solved as a convex program). "
+    "Start with: deter init -o my.toml && deter solve my.toml. " + codes_help(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts are plain: "[requirements]" is a TOML table, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -58,8 +66,106 @@ def _root(
     """deter: mechanism design for deterrence."""
 
 
+#: Each command's one-line summary in ``deter --help`` (never cut: click would shorten the
+#: first sentence of the docstring to fit).
+SUMMARIES = {
+    "init": "Write a commented starter spec (or a bundled example) to begin from.",
+    "solve": "The least-cost oversight policy that deters every misaligned action.",
+    "validate": "Check specs without solving (fast; files, folders, globs).",
+    "schema": "The spec format's JSON Schema, for editors.",
+    "batch": "Solve many specs in parallel; exit with the worst code.",
+    "check": "Solve specs and hold them to their [requirements] (CI gate).",
+    "simulate": "Play the policy against simulated (learning) agents.",
+    "sweep": "Cost, rates and what binds across a range or grid of values.",
+    "frontier": "Becker's trade-off: least cost against the penalty cap.",
+    "compare": "Two specs' optimal policies side by side.",
+    "explain": "Why the optimal policy is what it is, in plain language.",
+    "report": "A self-contained HTML report with plots.",
+    "export": "The optimal policy as a JSON document for the runtime.",
+    "experiment": "Train learning agents under deter's policies (needs extras).",
+}
+
+
+class DeterCommand(TyperCommand):
+    """A command whose help reads the classic way: ``deter solve [OPTIONS] SPEC``, and
+    options with plain metavars (``N``, ``NUMBER``, ``FILE``, ``[table|json]``) rather than
+    type names (``<int range>``, ``<list[str]>``)."""
+
+    _plain = False
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        if not self._plain:
+            self._plain = True
+            for param in params:
+                _plain_metavar(param, ctx)
+        return params
+
+
+def _plain_metavar(param: Any, ctx: Any) -> None:
+    if param.param_type_name == "argument":
+        name = param.metavar or param.name.upper()
+        param.metavar = name
+        dots = "..." if param.nargs != 1 else ""
+        usage = name + dots if param.required else f"[{name}]{dots}"
+        param._usage_display_name = lambda: usage
+        param.display_type_rich = lambda ctx: None
+        return
+    if param.metavar is not None or getattr(param, "is_flag", False) or param.count:
+        return
+    try:
+        shown = str(param.display_type(ctx)).strip("<>")
+    except Exception:  # an unusual type: leave typer's own label
+        return
+    inner = shown.removeprefix("list[").removesuffix("]") if shown.startswith("list[") else shown
+    plain = {
+        "int": "N",
+        "int range": "N",
+        "float": "NUMBER",
+        "float range": "NUMBER",
+        "str": "TEXT",
+        "Path": "PATH",
+        "path": "PATH",
+        "file": "FILE",
+        "directory": "DIR",
+    }
+    if inner in plain:
+        param.metavar = plain[inner]
+    elif "|" in inner:
+        param.metavar = f"[{inner}]"
+
+
+def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with ``-q/--quiet``, ``-v/--verbose`` and ``--color`` added: they set
+    :data:`~deter.cli.options.settings` and the command runs as written."""
+    signature = inspect.signature(command, eval_str=True)  # the modules' annotations are text
+
+    @functools.wraps(command)
+    def run(
+        *args: Any,
+        quiet: bool = False,
+        verbose: bool = False,
+        color: Color = Color.auto,
+        **kwargs: Any,
+    ) -> None:
+        settings.quiet, settings.verbose, settings.color = quiet, verbose, Color(color)
+        command(*args, **kwargs)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    extra = [
+        inspect.Parameter("quiet", keyword, default=False, annotation=QuietOption),
+        inspect.Parameter("verbose", keyword, default=False, annotation=VerboseOption),
+        inspect.Parameter("color", keyword, default=Color.auto, annotation=ColorOption),
+    ]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
+    run.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in [*params, *extra]}
+    return run
+
+
 # Each command lives in its own module and imports its heavy dependencies only when it runs.
 for command in (
+    cmd_init.init,
     cmd_solve.solve,
     cmd_validate.validate,
     cmd_schema.schema,
@@ -74,7 +180,12 @@ for command in (
     cmd_export.export,
     cmd_experiment.experiment,
 ):
-    app.command(name=command.__name__)(command)
+    app.command(
+        name=command.__name__,
+        cls=DeterCommand,
+        short_help=SUMMARIES[command.__name__],
+        epilog=codes_help(*COMMAND_CODES[command.__name__], ExitCode.INTERNAL_ERROR),
+    )(with_output_settings(command))
 
 
 #: Commands that start no worker processes or threads. Once such a command has finished and
@@ -83,6 +194,7 @@ for command in (
 #: than solving a small spec. batch and check (process pools, Dask) shut down normally.
 QUICK_EXIT = frozenset(
     {
+        "init",
         "solve",
         "validate",
         "schema",

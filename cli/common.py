@@ -11,15 +11,19 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from ..solver.report.escape import one_line
 from ..solver.results.errors import SpecError
 from ..solver.spec.document import Spec
 from ..solver.spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
 from .exit_codes import ExitCode, for_error
-from .files import write_atomic
+from .files import input_scope, remember_input, write_atomic
+from .options import Color, Solver, settings
+from .options import envelope as envelope  # the JSON envelope, for the commands
+from .options import json_text as json_text
 from .render.result import Format, spec_error_lines
 
 T = TypeVar("T")
@@ -42,45 +46,121 @@ def fail(code: ExitCode, message: str | None = None) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def stdout_is_colour_terminal() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+def info(message: str) -> None:
+    """A note on stderr (``wrote FILE``, caveats, summaries); ``-q`` silences it."""
+    if not settings.quiet:
+        err(message)
 
 
-def terminal_width() -> int:
+def detail(message: str) -> None:
+    """A detail on stderr shown only with ``-v`` (timing, the solver's attempts)."""
+    if settings.verbose and not settings.quiet:
+        err(message)
+
+
+def colour_for(stream: Any) -> bool:
+    """Colour on ``stream``: ``--color always``/``never``, or (``auto``) a terminal without
+    ``NO_COLOR`` in the environment."""
+    if settings.color is Color.always:
+        return True
+    if settings.color is Color.never:
+        return False
     try:
-        return max(100, os.get_terminal_size(sys.stdout.fileno()).columns)
-    except OSError:
-        return int(os.environ.get("COLUMNS", "120") or 120)
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return bool(tty) and "NO_COLOR" not in os.environ
+
+
+def stdout_is_colour_terminal() -> bool:
+    return colour_for(sys.stdout)
+
+
+#: The width used when the output is not a terminal and COLUMNS is not set.
+DEFAULT_WIDTH = 100
+
+
+def terminal_width(stream: Any = None) -> int:
+    """The width tables must fit: the terminal's own, else ``COLUMNS``, else 100.
+
+    Never widened beyond the terminal (a narrower terminal gets stacked tables, not
+    wrapped lines); at least 40, below which nothing reads well anyway.
+    """
+    stream = sys.stdout if stream is None else stream
+    try:
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, AttributeError, ValueError):
+        try:
+            width = int(os.environ.get("COLUMNS", "") or DEFAULT_WIDTH)
+        except ValueError:
+            width = DEFAULT_WIDTH
+    return max(40, width)
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write the requested output to stdout or, atomically, to a file."""
-    if output is None:
+    """Write the requested output to stdout (no ``-o``, or ``-o -``) or, atomically, to a
+    file (``write_atomic``: never over a device, a folder or a spec the command read)."""
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
         write_atomic(output, text)
-        err(f"wrote {output}")
+        info(f"wrote {output}")
 
 
 def guarded(debug: bool, body: Callable[[], T]) -> T:
-    """Run a command body: user errors become one-line messages and exit codes."""
+    """Run a command body: user errors become one-line messages and exit codes.
+
+    Every spec the body reads is remembered (``read_spec``) for the body's lifetime, so no
+    output of the command can be written over it.
+    """
     try:
-        return body()
+        with input_scope():
+            return body()
     except typer.Exit:
         raise
     except SpecError as exc:
         for line in spec_error_lines(exc):
             err(line)
-        fail(ExitCode.BAD_INPUT)
+        fail(for_error(exc))  # 2, or 4 for a valid spec this command does not support
     except KeyboardInterrupt:
-        fail(ExitCode.SOLVER_FAILED, "interrupted")
+        err("interrupted")
+        raise typer.Exit(INTERRUPTED_BY_USER) from None
+    except ModuleNotFoundError as exc:  # an optional extra that is not installed: usage
+        fail(ExitCode.BAD_INPUT, f"error: {missing_extra(exc)}")
     except OSError as exc:
-        fail(ExitCode.BAD_INPUT, f"error: {exc.filename or ''}: {exc.strerror or exc}")
+        where = one_line(str(exc.filename)) if exc.filename is not None else ""
+        fail(ExitCode.BAD_INPUT, f"error: {where}: {one_line(str(exc.strerror or exc))}")
     except Exception as exc:  # deter's own bug: say so in one line, trace on request
         if debug:
             traceback.print_exc()
-        fail(for_error(exc), f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+        fail(
+            for_error(exc),
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug)",
+        )
+
+
+#: The exit code of a command stopped by Ctrl-C (SIGINT): 128 + 2, the shell's convention.
+INTERRUPTED_BY_USER = 130
+
+#: The extra of deter that installs each optional package (pyproject.toml).
+EXTRAS = {
+    "matplotlib": "plot",
+    "gymnasium": "rl",
+    "stable_baselines3": "experiment",
+    "torch": "experiment",
+    "dask": "dask",
+    "distributed": "dask",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str:
+    """What to install for a missing optional package, in one line."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return f"a package deter needs is not installed: {one_line(str(exc))}"
+    return f"this needs {top}, which is not installed: pip install 'deter[{extra}]'"
 
 
 def read_spec(source: str, max_size: int = DEFAULT_MAX_BYTES) -> Spec:
@@ -89,15 +169,17 @@ def read_spec(source: str, max_size: int = DEFAULT_MAX_BYTES) -> Spec:
         if len(data) > max_size:
             raise SpecError.single("<stdin>", f"the spec is over the limit of {max_size:,} bytes")
         return parse_spec_text(decode_spec_bytes(data, "<stdin>"), file="<stdin>", name="stdin")
-    return load_spec(Path(source), max_bytes=max_size)
+    spec = load_spec(Path(source), max_bytes=max_size)
+    remember_input(source)  # no output of this command may replace it
+    return spec
 
 
-def solver_choice(solver: str | None) -> tuple[str, ...]:
+def solver_choice(solver: Solver | str | None) -> tuple[str, ...]:
     from ..solver.formulation.program import SOLVER_ORDER
 
     if solver is None:
         return SOLVER_ORDER
-    name = solver.upper()
+    name = str(solver.value if isinstance(solver, Solver) else solver).upper()
     if name not in SOLVER_ORDER:
         choices = ", ".join(s.lower() for s in SOLVER_ORDER)
         fail(ExitCode.BAD_INPUT, f"error: unknown solver {solver!r}; choose one of {choices}")

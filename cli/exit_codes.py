@@ -1,9 +1,16 @@
 """Exit codes: the one place where outcomes and errors become process exit codes.
 
-0  solved, and every action is deterred
+Every command uses this table (``docs/spec-format.md`` section 7 and the README repeat it):
+
+0  success: solved and verified (every action deterred, or, under ``objective = "min_loss"``,
+   left undeterred on purpose); for ``validate``, ``schema``, ``init``: done
 1  the spec is valid but cannot be met (infeasible, over budget, a failed requirement)
-2  bad input or usage (unreadable file, TOML syntax, unknown key, bad value, bad option)
-3  no solver produced a verified answer (or deter itself failed, or the run was interrupted)
+2  bad input or usage (unreadable file, TOML syntax, unknown key, bad value, bad option,
+   a path that names no file)
+3  no solver produced a verified answer (or the run was interrupted before one)
+4  the spec is valid but uses a feature this command does not support (e.g. ``simulate`` on
+   a spec with ROC monitors); another command may handle it
+5  deter itself failed (a bug: please report it; ``--debug`` shows the traceback)
 
 One result (``solve``, ``explain``, ...) maps by its status; a batch file by its status
 (``deter batch``) or by its requirements (``deter check``); a run of many by the most
@@ -16,7 +23,13 @@ from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from ..solver.results.errors import DeterError, InfeasibleError, SolverError, SpecError
+from ..solver.results.errors import (
+    DeterError,
+    InfeasibleError,
+    SolverError,
+    SpecError,
+    UnsupportedError,
+)
 from ..solver.results.status import Status
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs
@@ -29,6 +42,47 @@ class ExitCode(IntEnum):
     NOT_MET = 1
     BAD_INPUT = 2
     SOLVER_FAILED = 3
+    UNSUPPORTED = 4
+    INTERNAL_ERROR = 5
+
+
+#: What each code means, in one line (``deter --help``, the docs and tests read this).
+MEANING: dict[ExitCode, str] = {
+    ExitCode.OK: "solved and verified (or done)",
+    ExitCode.NOT_MET: "valid, but cannot be met (infeasible, over budget, a failed requirement)",
+    ExitCode.BAD_INPUT: "bad input or usage",
+    ExitCode.SOLVER_FAILED: "no verified answer",
+    ExitCode.UNSUPPORTED: "valid, but a feature this command does not support",
+    ExitCode.INTERNAL_ERROR: "deter's own error (a bug; rerun with --debug)",
+}
+
+
+_SOLVES = (ExitCode.OK, ExitCode.NOT_MET, ExitCode.BAD_INPUT, ExitCode.SOLVER_FAILED)
+
+#: The codes each command can exit with (besides 5, a bug, which any command may hit, and
+#: 130 for Ctrl-C). ``deter CMD --help`` lists them; tests/cli/test_vocabulary.py checks them.
+COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
+    "init": (ExitCode.OK, ExitCode.BAD_INPUT),
+    "solve": _SOLVES,
+    "validate": (ExitCode.OK, ExitCode.BAD_INPUT),
+    "schema": (ExitCode.OK, ExitCode.BAD_INPUT),
+    "batch": _SOLVES,
+    "check": _SOLVES,
+    "simulate": (*_SOLVES, ExitCode.UNSUPPORTED),
+    "sweep": _SOLVES,
+    "frontier": _SOLVES,
+    "compare": _SOLVES,
+    "explain": _SOLVES,
+    "report": _SOLVES,
+    "export": _SOLVES,
+    "experiment": (ExitCode.OK, ExitCode.BAD_INPUT),
+}
+
+
+def codes_help(*codes: ExitCode) -> str:
+    """The exit codes line of a command's help (every code when none are given)."""
+    chosen = codes or tuple(ExitCode)
+    return "Exit codes: " + "; ".join(f"{int(c)} {MEANING[c]}" for c in chosen) + "."
 
 
 _BY_STATUS = {
@@ -56,13 +110,17 @@ def for_status(status: Status | str) -> ExitCode:
 
 
 def for_error(error: BaseException) -> ExitCode:
+    """The exit code of an exception that ended a command: a bug of deter's own (not a
+    :class:`DeterError`) is :attr:`ExitCode.INTERNAL_ERROR`."""
+    if isinstance(error, UnsupportedError):
+        return ExitCode.UNSUPPORTED
     if isinstance(error, SpecError):
         return ExitCode.BAD_INPUT
     if isinstance(error, InfeasibleError):
         return ExitCode.NOT_MET
     if isinstance(error, SolverError | DeterError):
         return ExitCode.SOLVER_FAILED
-    return ExitCode.SOLVER_FAILED
+    return ExitCode.INTERNAL_ERROR
 
 
 def worst(codes: Iterable[int]) -> int:

@@ -20,7 +20,7 @@ import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, OutcomeCode, for_outcomes, for_run
-from ..options import DebugOption, MaxSizeOption, OutputOption
+from ..options import DebugOption, MaxSizeOption, OutputOption, Solver, SolverOption
 from ..render.batch import BatchFormat, render_run, summary
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
@@ -58,13 +58,6 @@ ResumeOption = Annotated[
 ]
 TimeoutOption = Annotated[
     float | None, typer.Option("--timeout", min=0.001, help="Seconds allowed per file.")
-]
-SolverOption = Annotated[
-    str | None,
-    typer.Option(
-        "--solver",
-        help="Use only this solver (highs or clarabel; programs with cones always use clarabel).",
-    ),
 ]
 ExecutorOption = Annotated[
     Executor, typer.Option("--executor", help="local worker processes, or a Dask cluster.")
@@ -131,7 +124,7 @@ def run_command(
     max_failures: int | None,
     resume: Path | None,
     timeout: float | None,
-    solver: str | None,
+    solver: Solver | None,
     executor: Executor,
     address: str | None,
     no_timing: bool,
@@ -160,9 +153,13 @@ def run_command(
 
         solvers = cli.solver_choice(solver) if solver else None
         files, unmatched = discover(paths)
-        # A path that names nothing is a bad-input file of its own, not a usage error,
-        # so that the rest of the batch still runs.
-        files += [p for p in unmatched if p not in files]
+        # A path that names nothing is a usage error (exit 2), said before any worker starts,
+        # as validate says it: a typo should not cost a batch's time.
+        if unmatched:
+            cli.fail(
+                ExitCode.BAD_INPUT,
+                "error: no spec files at " + ", ".join(repr(u) for u in unmatched),
+            )
         if not files:
             cli.fail(ExitCode.BAD_INPUT, "error: no spec files given")
         options = BatchOptions(
@@ -202,7 +199,7 @@ def run_command(
         )
         if text:
             cli.emit(text, output)
-        _stderr_summary(run, code_of, command)
+        _stderr_summary(run, code_of, command, full=format is BatchFormat.table)
         code = for_run(run, code_of)
         if run.stopped_early:
             cli.err(
@@ -258,7 +255,9 @@ def _progress(total: int, code_of: OutcomeCode) -> Iterator[Callable[[FileOutcom
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True, no_color="NO_COLOR" in os.environ)
+    from .. import common as cli
+
+    console = Console(stderr=True, no_color=not cli.colour_for(sys.stderr))
     failed = 0
     with Progress(
         TextColumn("{task.description}"),
@@ -281,13 +280,20 @@ def _progress(total: int, code_of: OutcomeCode) -> Iterator[Callable[[FileOutcom
         yield advance
 
 
-def _stderr_summary(run: BatchRun, code_of: OutcomeCode, command: str) -> None:
+def _stderr_summary(run: BatchRun, code_of: OutcomeCode, command: str, full: bool) -> None:
+    """The summary on stderr: in full after a table (or with -v), one line after a machine
+    format (json, junit, github, ...: their readers want no 20 lines), nothing with -q."""
+    from .. import common as cli
+    from ..options import settings
+    from ..render.batch import summary_line
     from ..render.result import to_console_text
 
-    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-    try:
-        width = max(80, os.get_terminal_size(sys.stderr.fileno()).columns)
-    except OSError:
-        width = int(os.environ.get("COLUMNS", "100") or 100)
+    if settings.quiet:
+        return
+    if not (full or settings.verbose):
+        cli.err(summary_line(run, code_of))
+        return
+    color = cli.colour_for(sys.stderr)
+    width = cli.terminal_width(sys.stderr)
     sys.stderr.write(to_console_text(summary(run, code_of, command), color=color, width=width))
     sys.stderr.flush()

@@ -15,7 +15,7 @@ import typer
 from ...solver.analysis.requirements import RequirementOverrides
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode
-from ..options import DebugOption, MaxSizeOption, OutputOption
+from ..options import DebugOption, MaxSizeOption, OutputOption, SolverOption
 from ..render.batch import BatchFormat
 from .batch import (
     AddressOption,
@@ -27,7 +27,6 @@ from .batch import (
     NoTimingOption,
     PathsArgument,
     ResumeOption,
-    SolverOption,
     TimeoutOption,
     run_command,
 )
@@ -85,8 +84,8 @@ def check(
 ) -> None:
     """Solve specs and check their [requirements]; exit 1 when any requirement fails.
 
-    Requirements: max_cost, deter_all (default true), min_margin, max_rate = {monitor = rate}.
-    Options on the command line override the files.
+    Requirements: max_cost, deter_all (default true; false under objective = "min_loss"),
+    min_margin, max_rate = {monitor = rate}. Options on the command line override the files.
     """
     for value, name in ((max_cost, "--max-cost"), (min_margin, "--min-margin")):
         if value is not None and not math.isfinite(value):

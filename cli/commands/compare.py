@@ -25,9 +25,7 @@ def compare(
     """Compare two specs' optimal policies side by side, differences highlighted.
 
     Total cost, each monitor's rate and cost, and each action's detection and status.
-
-    Exit codes: 0 both solved with every action deterred (whether or not they differ);
-    1 either cannot be met; 2 bad input; 3 either has no verified answer.
+    The exit code is the worse of the two specs' (whether or not they differ).
     """
     from ..common import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
     from ..exit_codes import ExitCode, for_status, worst

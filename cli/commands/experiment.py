@@ -26,25 +26,53 @@ def experiment(
             help="Folder for results.json, results.md and the learning curves (PNG).",
         ),
     ],
-    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Independent runs per policy.")] = 20,
-    agents: Annotated[int, typer.Option("--agents", min=1, help="Tabular agents per run.")] = 200,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds", min=2, max=1000, help="Independent runs per policy (at most 1000)."
+        ),
+    ] = 20,
+    agents: Annotated[
+        int,
+        typer.Option(
+            "--agents", min=1, max=100_000, help="Tabular agents per run (at most 100,000)."
+        ),
+    ] = 200,
     episodes: Annotated[
-        int, typer.Option("--episodes", min=10, help="Training episodes per tabular agent.")
+        int,
+        typer.Option(
+            "--episodes",
+            min=10,
+            max=1_000_000,
+            help="Training episodes per tabular agent (at most 1,000,000).",
+        ),
     ] = 5000,
     epsilon: Annotated[
         float, typer.Option("--epsilon", min=0.0, max=1.0, help="Tabular exploration rate.")
     ] = 0.1,
     margin: Annotated[
-        float, typer.Option("--margin", min=0.0, help="The margin of the 'optimal, margin' policy.")
+        float,
+        typer.Option(
+            "--margin", min=0.0, max=1e6, help="The margin of the 'optimal, margin' policy."
+        ),
     ] = 0.5,
     ppo_seeds: Annotated[
         int,
         typer.Option(
-            "--ppo-seeds", min=0, help="PPO runs per policy (0: none; needs deter[experiment])."
+            "--ppo-seeds",
+            min=0,
+            max=100,
+            help="PPO runs per policy (0: none; at most 100; needs deter[experiment]).",
         ),
     ] = 0,
     ppo_timesteps: Annotated[
-        int, typer.Option("--ppo-timesteps", min=256, help="PPO training steps per run.")
+        int,
+        typer.Option(
+            "--ppo-timesteps",
+            min=256,
+            max=10_000_000,
+            help="PPO training steps per run (at most 10,000,000).",
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
     plot: Annotated[

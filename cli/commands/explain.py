@@ -24,9 +24,7 @@ def explain(
 
     Which actions bind and what they cost at the margin, what each monitor buys, which
     constraint to relax first and what 10% would save; for a spec that cannot be met, the
-    smallest changes that would make it feasible.
-
-    Exit codes as for solve: 0 optimal; 1 cannot be met; 2 bad input; 3 no verified answer.
+    smallest changes that would make it feasible. Exit codes as for solve.
     """
     from ..common import emit, guarded, read_spec, terminal_width
     from ..exit_codes import for_status

@@ -12,7 +12,7 @@ import typer
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..common import emit, err, guarded, read_spec, solver_choice
 from ..exit_codes import ExitCode, for_status
-from ..options import DebugOption, MaxSizeOption, SpecArgument
+from ..options import DebugOption, MaxSizeOption, SolverOption, SpecArgument
 
 
 class ExportSchedule(StrEnum):
@@ -37,17 +37,15 @@ def export(
         ),
     ] = ExportSchedule.coordinated,
     label: Annotated[str, typer.Option("--label", help="A name for the policy.")] = "optimal",
-    solver: Annotated[
-        str | None, typer.Option("--solver", help="Use only this solver (highs or clarabel).")
-    ] = None,
+    solver: SolverOption = None,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     debug: DebugOption = False,
 ) -> None:
     """Solve SPEC and write its optimal policy as a JSON policy document.
 
     The document holds everything deter.runtime.Auditor needs to run the policy without the
-    solver (docs/runtime.md). Exit codes: 0 written; 1 the spec cannot be met; 2 bad input;
-    3 no verified answer.
+    solver (docs/runtime.md). It is a file format of its own ("format": "deter-policy",
+    "version"; deter schema --policy), so it has no --format.
     """
 
     def body() -> int:

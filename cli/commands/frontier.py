@@ -14,10 +14,15 @@ from ..render.sweep import SeriesFormat
 
 def frontier(
     spec: SpecArgument,
-    low: Annotated[float, typer.Option("--from", help="Smallest cap factor.", min=1e-6)] = 0.25,
-    high: Annotated[float, typer.Option("--to", help="Largest cap factor.", min=1e-6)] = 4.0,
+    low: Annotated[
+        float, typer.Option("--from", help="Smallest cap factor.", min=1e-6, max=1e6)
+    ] = 0.25,
+    high: Annotated[
+        float, typer.Option("--to", help="Largest cap factor.", min=1e-6, max=1e6)
+    ] = 4.0,
     points: Annotated[
-        int, typer.Option("--points", help="Factors (log spaced).", min=2, max=10_000)
+        int,
+        typer.Option("--points", help="Factors (log spaced; at most 10,000).", min=2, max=10_000),
     ] = 25,
     format: Annotated[
         SeriesFormat, typer.Option("--format", "-f", help="Output format.")
@@ -32,12 +37,17 @@ def frontier(
     """Becker's trade-off: least oversight cost and detection bought, across penalty caps.
 
     Every penalty cap is scaled from --from to --to times its value; the spec's own caps
-    (factor 1) are always included and marked.
-
-    Exit codes: 0 the spec as written is optimal; 1 it cannot be met; 2 bad input;
-    3 no verified answer.
+    (factor 1) are always included and marked. The exit code is the spec as written's.
     """
-    from ..common import emit, fail, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import (
+        emit,
+        fail,
+        guarded,
+        info,
+        read_spec,
+        stdout_is_colour_terminal,
+        terminal_width,
+    )
     from ..exit_codes import ExitCode, for_status
 
     if low >= high:
@@ -65,7 +75,7 @@ def frontier(
         )
         if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(frontier_figure(result), plot)
-            typer.echo(f"wrote {plot}", err=True)
+            info(f"wrote {plot}")
         return int(for_status(result.own.status))
 
     raise typer.Exit(guarded(debug, body))

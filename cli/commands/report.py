@@ -13,7 +13,9 @@ from ..options import DebugOption, MaxSizeOption, SpecArgument
 
 def report(
     spec: SpecArgument,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")
+    ],
     vary: Annotated[
         list[str] | None,
         typer.Option(
@@ -29,11 +31,9 @@ def report(
     """Write a self-contained HTML report: problem, policy, explanation and plots.
 
     One file, no network needed to open it; the frontier and sweep plots are inline SVG.
-
-    Exit codes as for solve: 0 optimal; 1 cannot be met (the report is still written);
-    2 bad input; 3 no verified answer.
+    Exit codes as for solve (a spec that cannot be met still gets its report).
     """
-    from ..common import err, fail, guarded, read_spec
+    from ..common import fail, guarded, info, read_spec
     from ..exit_codes import ExitCode, for_status
 
     def body() -> int:
@@ -48,7 +48,7 @@ def report(
             report = problem.report(output, vary=texts, log=log)
         except PlotUnavailable as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
-        err(f"wrote {output}")
+        info(f"wrote {output}")
         return int(for_status(report.result.status))
 
     raise typer.Exit(guarded(debug, body))

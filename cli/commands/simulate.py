@@ -14,7 +14,7 @@ import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, for_status
-from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..options import DebugOption, MaxSizeOption, NoTimingOption, OutputOption, SpecArgument
 
 
 class AgentChoice(StrEnum):
@@ -33,6 +33,7 @@ class SimFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+    markdown = "markdown"
 
 
 def simulate(
@@ -47,9 +48,23 @@ def simulate(
             "(the default against an [auditor], who learns too).",
         ),
     ] = None,
-    episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="Episodes.")] = 2000,
+    # The limits are the library's (solver/simulation/simulate.py: MAX_EPISODES,
+    # MAX_POPULATION), written out so that --help does not load numpy; a test holds them equal.
+    episodes: Annotated[
+        int,
+        typer.Option(
+            "--episodes", "-n", min=1, max=1_000_000, help="Episodes (at most 1,000,000)."
+        ),
+    ] = 2000,
     population: Annotated[
-        int, typer.Option("--population", "-k", min=1, help="Independent agents, at once.")
+        int,
+        typer.Option(
+            "--population",
+            "-k",
+            min=1,
+            max=1_000_000,
+            help="Independent agents, at once (at most 1,000,000; episodes x agents at most 1e9).",
+        ),
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every random draw.")] = 0,
     rates: Annotated[
@@ -93,6 +108,7 @@ def simulate(
         SimFormat.table
     ),
     output: OutputOption = None,
+    no_timing: NoTimingOption = False,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Draw the violation rate over episodes (.png, .svg, .pdf)."),
@@ -106,14 +122,16 @@ def simulate(
     inspections catch with the monitor's detection probability and caught agents pay the
     penalty. Reports violation rates (overall and over the last 10% of episodes), detections,
     realised oversight cost and payoffs with 95% confidence intervals across the population,
-    beside the solver's prediction. Exit codes: 0 simulated; 1 no policy (infeasible spec
-    and no --rates); 2 bad input; 3 no verified answer.
+    beside the solver's prediction. Exit 1 when there is no policy to simulate (the spec
+    cannot be met and no --rates is given); 4 for a valid spec the simulator cannot play
+    (monitors described by ROC curves).
     """
     from ..common import (
         emit,
         err,
         fail,
         guarded,
+        info,
         read_spec,
         stdout_is_colour_terminal,
         terminal_width,
@@ -140,7 +158,7 @@ def simulate(
         if parsed.auditor is not None and not rates and rates_scale:
             # The library refuses a scale nobody commits to; the command says so and goes on.
             check_simulable(parsed, ProblemArrays.from_spec(parsed))  # its error comes first
-            err(
+            info(
                 "note: --rates-scale is ignored: with an [auditor] nobody commits to rates "
                 "(give --rates to simulate a committed policy instead)"
             )
@@ -169,23 +187,26 @@ def simulate(
             from ..render.simulate import render_auditor_simulation
 
             text = render_auditor_simulation(
-                result, format.value, color=color, width=terminal_width()
+                result, format.value, color=color, width=terminal_width(), timing=not no_timing
             )
             emit(text, output)
             if plot is not None:
                 plot_auditor_simulation(result, plot)
-                err(f"wrote {plot}")
+                info(f"wrote {plot}")
             return int(ExitCode.OK)
         from ...solver.report.simulate_figures import plot_simulation
         from ..render.simulate import render_simulation
 
         for policy in result.runs:
             for note in policy.warnings:
-                err(f"note: {policy.label}: {note}")
-        emit(render_simulation(result, format.value, color=color, width=terminal_width()), output)
+                info(f"note: {policy.label}: {note}")
+        text = render_simulation(
+            result, format.value, color=color, width=terminal_width(), timing=not no_timing
+        )
+        emit(text, output)
         if plot is not None:
             plot_simulation(result, plot)
-            err(f"wrote {plot}")
+            info(f"wrote {plot}")
         return int(ExitCode.OK)
 
     raise typer.Exit(guarded(debug, body))

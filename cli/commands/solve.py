@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from ...solver.results.errors import SpecError
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..common import (
     FormatOption,
+    detail,
     emit,
     err,
     guarded,
@@ -19,7 +18,14 @@ from ..common import (
     terminal_width,
 )
 from ..exit_codes import for_status
-from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..options import (
+    DebugOption,
+    MaxSizeOption,
+    NoTimingOption,
+    OutputOption,
+    SolverOption,
+    SpecArgument,
+)
 from ..render.result import Format, error_json, render_result
 
 
@@ -27,24 +33,14 @@ def solve(
     spec: SpecArgument,
     format: FormatOption = Format.table,
     output: OutputOption = None,
-    solver: Annotated[
-        str | None,
-        typer.Option(
-            "--solver",
-            help="Use only this solver (highs or clarabel; programs "
-            "with cones always use clarabel).",
-        ),
-    ] = None,
-    no_timing: Annotated[
-        bool, typer.Option("--no-timing", help="Leave timing out of JSON output.")
-    ] = False,
+    solver: SolverOption = None,
+    no_timing: NoTimingOption = False,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     debug: DebugOption = False,
 ) -> None:
     """Find the least-cost oversight policy that deters every misaligned action.
 
-    Exit codes: 0 solved and every action deterred; 1 valid but cannot be met;
-    2 bad input; 3 no verified answer.
+    Under objective = "min_loss" an action may be left undeterred on purpose (still exit 0).
     """
 
     def body() -> int:
@@ -67,9 +63,12 @@ def solve(
             timing=not no_timing,
         )
         emit(text, output)
+        seconds = (result.timing or {}).get("total")
+        if seconds is not None:
+            detail(f"solved in {seconds:.3f} s")
         if result.status != "optimal":
             err(f"{result.file}: {result.status}: {result.message}")
         return int(for_status(result.status))
 
-    code = guarded(debug, body)
+    code = guarded(debug, body)  # exit codes: see the help's epilogue (exit_codes.py)
     raise typer.Exit(code)

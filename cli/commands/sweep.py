@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..options import DebugOption, MaxSizeOption, NoTimingOption, OutputOption, SpecArgument
 from ..render.sweep import SeriesFormat
 
 VaryOption = Annotated[
@@ -22,7 +22,7 @@ VaryOption = Annotated[
 LogOption = Annotated[bool, typer.Option("--log", help="Space start:stop ranges geometrically.")]
 PlotOption = Annotated[
     Path | None,
-    typer.Option("--plot", help="Also draw the sweep to FILE.png or FILE.svg (needs deter[plot])."),
+    typer.Option("--plot", metavar="FILE", help="Also draw the sweep to FILE.png, .svg or .pdf."),
 ]
 
 
@@ -35,16 +35,17 @@ def sweep(
     ] = SeriesFormat.table,
     output: OutputOption = None,
     plot: PlotOption = None,
+    no_timing: NoTimingOption = False,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     debug: DebugOption = False,
 ) -> None:
     """Solve SPEC at every value of one or more fields and tabulate cost, rates and what binds.
 
     Points where the set of binding actions changes are marked '*'; points that cannot be
-    met are reported, not fatal. Exit codes: 0 every point optimal; 1 some point cannot be
-    met; 2 bad input; 3 some point has no verified answer.
+    met are reported, not fatal: the exit code is the worst point's (0 every point optimal;
+    1 some point cannot be met; 3 some point has no verified answer).
     """
-    from ..common import emit, guarded, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import emit, guarded, info, read_spec, stdout_is_colour_terminal, terminal_width
     from ..exit_codes import ExitCode, for_status, worst
 
     def body() -> int:
@@ -63,12 +64,13 @@ def sweep(
                 format,
                 color=output is None and stdout_is_colour_terminal(),
                 width=terminal_width(),
+                timing=not no_timing,
             ),
             output,
         )
         if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(sweep_figure(result), plot)
-            typer.echo(f"wrote {plot}", err=True)
+            info(f"wrote {plot}")
         codes = [
             int(for_status(p.status if p.status != "invalid" else "infeasible"))
             for p in result.points

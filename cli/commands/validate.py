@@ -2,35 +2,59 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 
 from ...solver.results.errors import SpecError
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..common import err, fail, guarded, plural, read_spec
+from ..common import err, fail, guarded, info, json_text, plural, read_spec
 from ..exit_codes import ExitCode
-from ..options import DebugOption, MaxSizeOption
+from ..options import JSON_KINDS, DebugOption, MaxSizeOption
 from ..render.result import spec_error_lines
 
 
+class ValidateFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 def validate(
-    specs: Annotated[list[str], typer.Argument(help="Spec files to check ('-' for stdin).")],
+    specs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATHS...",
+            help="Spec files, folders (searched for *.toml) and glob patterns; '-' for stdin.",
+        ),
+    ],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: text or json.")
-    ] = "text",
+        ValidateFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ValidateFormat.text,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     debug: DebugOption = False,
 ) -> None:
-    """Check spec files without solving them (fast: does not load the solver)."""
-    if format not in ("text", "json"):
-        fail(ExitCode.BAD_INPUT, f"error: unknown format {format!r}; choose text or json")
+    """Check spec files without solving them (fast: does not load the solver).
+
+    Takes files, folders and globs as batch and check do. JSON: {"schema_version": 1,
+    "kind": "validation", "files": [...]} (one entry per file: file, valid, and its actions
+    and monitors, or its issues).
+    """
+    from ...solver.batch.run import discover
+
+    sources = [s for s in specs if s == "-"]
+    found, unmatched = discover([s for s in specs if s != "-"])
+    if unmatched:
+        fail(
+            ExitCode.BAD_INPUT,
+            "error: no spec files at " + ", ".join(repr(u) for u in unmatched),
+        )
+    sources += found
 
     def body() -> int:
         code = ExitCode.OK
-        report = []
-        for source in specs:
+        report: list[dict[str, Any]] = []
+        for source in sources:
             try:
                 parsed = read_spec(source, max_size)
             except SpecError as exc:
@@ -51,12 +75,15 @@ def validate(
             report.append(
                 {"file": source, "valid": True, "actions": n_actions, "monitors": n_monitors}
             )
-            if format == "text":
+            if format is ValidateFormat.text:
                 typer.echo(
                     f"{source}: ok ({plural(n_actions, 'action')}, {plural(n_monitors, 'monitor')})"
                 )
-        if format == "json":
-            typer.echo(json.dumps(report, indent=2))
+        if format is ValidateFormat.json:
+            typer.echo(json_text(JSON_KINDS["validate"], report, key="files"), nl=False)
+        elif len(report) > 1:
+            bad = sum(not r["valid"] for r in report)
+            info(f"{plural(len(report), 'file')}: {len(report) - bad} valid, {bad} not")
         return int(code)
 
     raise typer.Exit(guarded(debug, body))

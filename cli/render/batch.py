@@ -19,6 +19,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ...solver.report.escape import csv_fields, xml_tree
 from ...solver.results.errors import Finding
 from ...solver.results.serialise import csv_row, dumps
 from ...solver.results.status import FILE_STATUSES, Status
@@ -128,13 +129,25 @@ def counts(outcomes: Sequence[FileOutcome]) -> dict[Status, int]:
     return {s: tally[s] for s in FILE_STATUSES}
 
 
+def run_counts(run: BatchRun, code: OutcomeCode, command: str) -> dict[str, int]:
+    """Files per status; for check also ``requirements_failed``: the files that solved (or
+    were infeasible) and failed a requirement, each counted once, and ``passed``."""
+    doc: dict[str, int] = dict(counts(run.outcomes))
+    if command == "check":
+        checked = [o for o in run.outcomes if o.status in (Status.optimal, Status.infeasible)]
+        doc["requirements_failed"] = sum(1 for o in checked if o.failed_requirements)
+        doc["passed"] = sum(1 for o in run.outcomes if code(o) == 0)
+    return doc
+
+
 def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> str:
     doc: dict[str, Any] = {
         "schema_version": 1,
+        "kind": command,  # "batch" or "check", as the command (kept: "command")
         "command": command,
         "files": len(run.files),
         "finished": len(run.outcomes),
-        "counts": counts(run.outcomes),
+        "counts": run_counts(run, code, command),
         "exit_code": for_run(run, code),
         "interrupted": run.interrupted,
         "stopped_early": run.stopped_early,
@@ -176,7 +189,7 @@ def run_csv(outcomes: Sequence[FileOutcome], code: OutcomeCode, timing: bool) ->
             "failed_requirements": ";".join(f.key for f in o.failed_requirements),
             "seconds": f"{o.seconds:.4f}",
         }
-        writer.writerow(csv_row(row))
+        writer.writerow(csv_fields(csv_row(row)))  # text never a formula in a spreadsheet
     return buffer.getvalue()
 
 
@@ -263,6 +276,7 @@ def run_junit(run: BatchRun, command: str, timing: bool = True) -> str:
         suite.set("time", f"{run.elapsed:.3f}")
     root = ET.Element("testsuites")
     root.append(suite)
+    xml_tree(root)  # a control character from a spec would make the XML unreadable
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 
@@ -302,11 +316,17 @@ def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> Rendera
     )
     table.add_column("Status")
     table.add_column("Files", justify="right")
-    for status, n in counts(run.outcomes).items():
-        table.add_row(status, str(n))
     if command == "check":
-        failed = sum(1 for o in run.outcomes if o.failed_requirements)
-        table.add_row("requirements failed", str(failed))
+        # each file once: passed, failed a requirement, or neither checked (bad input, no
+        # verified answer); an infeasible spec that fails deter_all counts as failed
+        tally = run_counts(run, code, command)
+        table.add_row("passed", str(tally["passed"]))
+        table.add_row("requirements failed", str(tally["requirements_failed"]))
+        table.add_row("bad input", str(tally[Status.bad_input]))
+        table.add_row("no verified answer", str(tally[Status.solver_error]))
+    else:
+        for status, n in counts(run.outcomes).items():
+            table.add_row(status, str(n))
     if run.not_run:
         table.add_row("not run", str(len(run.not_run)))
     parts: list[RenderableType] = [table]
@@ -326,3 +346,13 @@ def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> Rendera
     )
     parts.append(Text(line))
     return Group(*parts)
+
+
+def summary_line(run: BatchRun, code: OutcomeCode) -> str:
+    """The summary in one line, after a machine format."""
+    tally = ", ".join(f"{n} {s}" for s, n in counts(run.outcomes).items() if n)
+    return (
+        f"{len(run.outcomes)} of {len(run.files)} files ({tally or 'none'}) in "
+        f"{run.elapsed:.2f} s ({run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}); "
+        f"exit code {for_run(run, code)}"
+    )

@@ -10,8 +10,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ...solver.report.escape import markdown, markdown_inline
 from ...solver.report.tables import number, yes_no
-from .result import markdown_table, to_console_text
+from ..options import JSON_KINDS, json_text
+from .result import fitted, markdown_table, to_console_text
 
 if TYPE_CHECKING:
     from ...solver.analysis.compare import Comparison, Difference, Value
@@ -19,8 +21,9 @@ if TYPE_CHECKING:
 
 class CompareFormat(StrEnum):
     table = "table"
-    markdown = "markdown"
     json = "json"
+    csv = "csv"
+    markdown = "markdown"
 
 
 def _cell(value: Value) -> str:
@@ -55,6 +58,23 @@ def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str], bool]]
     ]
 
 
+def comparison_csv(comparison: Comparison) -> str:
+    """One row per compared figure, as the JSON's ``rows`` (numbers in full precision)."""
+    import csv
+    import io
+
+    from ...solver.report.escape import csv_cells
+    from ...solver.results.serialise import csv_cell
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "item", "field", "a", "b", "delta", "relative", "changed"])
+    for r in comparison.rows:
+        cells = [r.section, r.item, r.field, r.a, r.b, r.delta, r.relative, r.changed]
+        writer.writerow(csv_cells(csv_cell(v) for v in cells))
+    return buffer.getvalue()
+
+
 def _headers(comparison: Comparison) -> list[str]:
     a, b = comparison.a, comparison.b
     left = a.file if a.file != b.file else f"{a.file} (a)"
@@ -73,17 +93,23 @@ def render_comparison(
     comparison: Comparison, fmt: CompareFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is CompareFormat.json:
-        return comparison.to_json()
+        return json_text(JSON_KINDS["compare"], comparison.to_dict())
+    if fmt is CompareFormat.csv:
+        return comparison_csv(comparison)
     headers = _headers(comparison)
     if fmt is CompareFormat.markdown:
         # Markdown for a review: changed rows in bold so they stand out when pasted.
         rows = []
         for section, cells, changed in comparison_rows(comparison):
+            cells = [markdown_inline(c) for c in cells]  # spec text stays text
             cells = [f"**{c}**" if changed and c else c for c in cells]
-            cells[0] = f"{section}: {cells[0]}" if section != "policy" else cells[0]
+            cells[0] = (
+                f"{markdown_inline(section)}: {cells[0]}" if section != "policy" else cells[0]
+            )
             rows.append(cells)
-        title = f"### {comparison.a.name} vs {comparison.b.name}: {_summary(comparison)}\n\n"
-        return title + markdown_table(headers, rows)
+        a, b = markdown(comparison.a.name), markdown_inline(comparison.b.name)
+        title = f"### {a} vs {b}: {_summary(comparison)}\n\n"
+        return title + markdown_table([markdown_inline(h) for h in headers], rows, escaped=True)
     # The specs' paths would crowd the columns of a terminal: the table heads them A and B
     # and names them in full beneath it.
     table = Table(
@@ -103,4 +129,9 @@ def render_comparison(
         marked = [("! " if changed else "  ") + cells[0], *cells[1:]]
         table.add_row(*marked, style="bold yellow" if changed else None)
     footer = Text(f"A: {headers[1]}\nB: {headers[2]}\n{_summary(comparison)} (marked !)\n")
-    return to_console_text(Group(table, footer), color, width)
+    plain = [
+        [("! " if changed else "") + cells[0], *cells[1:]]
+        for _, cells, changed in comparison_rows(comparison)
+    ]
+    body = fitted(table, table.title or "", ["", "A", "B", headers[3]], plain, width)
+    return to_console_text(Group(body, footer), color, width)

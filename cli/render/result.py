@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
@@ -13,6 +15,14 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ...solver.report.escape import (
+    TerminalSafe,
+    csv_fields,
+    markdown,
+    markdown_inline,
+    no_addresses,
+    one_line,
+)
 from ...solver.report.tables import (
     ACTION_HEADERS,
     DIAGNOSIS_HEADERS,
@@ -32,6 +42,7 @@ from ...solver.report.tables import yes_no as yes_no
 from ...solver.results.errors import SpecError
 from ...solver.results.result import Result
 from ...solver.results.serialise import csv_row, dumps
+from ..options import JSON_KINDS, envelope
 from .strategy import strategy_lines, strategy_sections
 
 
@@ -54,14 +65,71 @@ def to_console_text(renderable: RenderableType, color: bool, width: int) -> str:
         highlight=False,
         emoji=False,
     )
-    console.print(renderable)
-    return buffer.getvalue()
+    console.print(TerminalSafe(renderable))  # no control character from a spec acts
+    return strip_trailing(buffer.getvalue())
+
+
+#: Spaces at the end of a line, before any closing colour codes.
+_TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+def strip_trailing(text: str) -> str:
+    """No line ends in spaces (rich pads every cell and line to the table's width)."""
+    return _TRAILING.sub(r"\1", text)
+
+
+def natural_width(renderable: RenderableType) -> int:
+    """The width ``renderable`` takes with nothing wrapped or cut."""
+    return Console(width=10_000).measure(renderable).maximum
+
+
+def stacked(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Text:
+    """A table too wide for the terminal, one record per row: its first cell as a heading,
+    then ``Header: value`` lines. Every column is kept and no number is cut."""
+    text = Text()
+    if title:
+        text.append(title + "\n", style="bold")
+    for row in rows:
+        text.append("\n  ")
+        text.append(Text(row[0] if row else ""))
+        text.append("\n")
+        for header, cell in zip(headers[1:], row[1:], strict=False):
+            if cell:
+                text.append(f"    {header}: ", style="dim")
+                text.append(Text(cell))
+                text.append("\n")
+    return text
+
+
+def fitted(
+    table: Table,
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int | None,
+) -> RenderableType:
+    """``table`` when it fits ``width``, else the same rows :func:`stacked`."""
+    if width is None or natural_width(table) <= width:
+        return table
+    return stacked(title, headers, rows)
+
+
+def wrap_note(text: str, width: int) -> str:
+    """A footnote wrapped to ``width`` (the table's width, not the terminal's)."""
+    return textwrap.fill(text, width=max(40, width), break_on_hyphens=False)
 
 
 # --- one result ------------------------------------------------------------------------
 
 
-def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+def rich_table(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    width: int | None = None,
+) -> RenderableType:
+    """A table of plain-text cells; with ``width``, stacked when it would not fit."""
+    rows = [list(row) for row in rows]
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     last = len(headers) - 1
     for k, header in enumerate(headers):
@@ -73,19 +141,25 @@ def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[str]]
         )
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))  # cells are data, never rich markup
-    return table
+    return fitted(table, title, headers, rows, width)
 
 
-def result_table(result: Result) -> RenderableType:
+def result_table(result: Result, width: int | None = None) -> RenderableType:
     parts: list[RenderableType] = []
     if result.monitors:
-        parts.append(rich_table("Monitors", MONITOR_HEADERS, monitor_rows(result)))
+        parts.append(rich_table("Monitors", MONITOR_HEADERS, monitor_rows(result), width))
     if result.actions:
-        parts.append(rich_table("Actions", ACTION_HEADERS, action_rows(result)))
-        parts.append(Text(action_legend(result) + "\n", style="dim"))
+        actions = rich_table("Actions", ACTION_HEADERS, action_rows(result), width)
+        parts.append(actions)
+        note_width = natural_width(actions) if isinstance(actions, Table) else (width or 100)
+        if width is not None:
+            note_width = min(note_width, width)
+        parts.append(Text(wrap_note(action_legend(result), note_width) + "\n", style="dim"))
     if result.diagnosis is not None:
-        parts.append(rich_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result)))
-    parts += [rich_table(*section) for section in strategy_sections(result)]
+        parts.append(
+            rich_table("Why it cannot be met", DIAGNOSIS_HEADERS, diagnosis_rows(result), width)
+        )
+    parts += [rich_table(*section, width) for section in strategy_sections(result)]
     style = {"optimal": "green", "infeasible": "yellow"}.get(result.status, "red")
     summary = Text()
     for k, line in enumerate(summary_lines(result) + strategy_lines(result)):
@@ -95,7 +169,10 @@ def result_table(result: Result) -> RenderableType:
 
 
 def result_json(result: Result, timing: bool = True) -> str:
-    return dumps(result.to_dict(timing=timing), indent=2) + "\n"
+    """``result.to_dict()`` in the one envelope (``schema_version``, ``kind: "result"``)."""
+    text = dumps(envelope(JSON_KINDS["solve"], result.to_dict(timing=timing)), indent=2) + "\n"
+    # a solver's exception quoted in a message may carry an object's address: never in output
+    return no_addresses(text)
 
 
 CSV_COLUMNS = [
@@ -127,7 +204,8 @@ def result_csv(result: Result) -> str:
     writer.writeheader()
 
     def write(row: dict[str, Any]) -> None:
-        writer.writerow(csv_row(row))  # non-finite numbers as empty cells, as JSON's null
+        # non-finite numbers as empty cells, as JSON's null; text never a formula
+        writer.writerow(csv_fields(csv_row(row)))
 
     write(
         {
@@ -170,18 +248,28 @@ def result_csv(result: Result) -> str:
     return buffer.getvalue()
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+def markdown_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, escaped: bool = False
+) -> str:
+    """A GitHub table. Cells are escaped (spec text stays text: no HTML, links, emphasis or
+    extra columns) unless ``escaped`` says the caller did it (and added Markdown of its own)."""
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    def cell(text: str) -> str:
+        return text if escaped else markdown_inline(text)
+
+    lines = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def result_markdown(result: Result) -> str:
-    out = [f"## {result.name}\n"]
-    out += [f"- {line}" for line in summary_lines(result)[1:] + strategy_lines(result)]
+    out = [f"## {markdown(result.name)}\n"]
+    lines = summary_lines(result)
+    out.append(f"**status: {markdown_inline(result.status)}**\n")
+    out += [f"- {markdown(line)}" for line in lines[1:] + strategy_lines(result)]
     out.append("")
     if result.monitors:
         out += ["### Monitors\n", markdown_table(MONITOR_HEADERS, monitor_rows(result))]
@@ -189,7 +277,7 @@ def result_markdown(result: Result) -> str:
         out += [
             "### Actions\n",
             markdown_table(ACTION_HEADERS, action_rows(result)),
-            action_legend(result) + "\n",
+            markdown(action_legend(result)) + "\n",
         ]
     if result.diagnosis is not None:
         out += [
@@ -210,14 +298,15 @@ def render_result(
         return result_csv(result)
     if fmt is Format.markdown:
         return result_markdown(result)
-    return to_console_text(result_table(result), color=color, width=width)
+    return to_console_text(result_table(result, width), color=color, width=width)
 
 
 # --- errors -----------------------------------------------------------------------------
 
 
 def spec_error_lines(error: SpecError) -> list[str]:
-    return [f"error: {issue}" for issue in error.issues]
+    """One line per issue: a key or value holding a newline cannot forge a line."""
+    return [f"error: {one_line(str(issue))}" for issue in error.issues]
 
 
 def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]]) -> str:
@@ -225,6 +314,7 @@ def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]
         dumps(
             {
                 "schema_version": 1,
+                "kind": JSON_KINDS["solve"],
                 "file": file,
                 "status": status,
                 "total_cost": None,

@@ -9,11 +9,12 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from ...solver.report.escape import csv_cells, csv_fields, markdown, markdown_inline
 from ...solver.report.tables import number
 from ...solver.results.serialise import csv_cell, csv_row
 from ...solver.simulation.auditor import AuditorSimulation
 from ...solver.simulation.simulate import Estimate, PolicyRun, Simulation
-from .result import rich_table, to_console_text
+from .result import markdown_table, rich_table, to_console_text
 
 
 def interval(estimate: Estimate, digits: int = 3) -> str:
@@ -76,7 +77,7 @@ def action_rows(run: PolicyRun) -> list[list[str]]:
     ]
 
 
-def header_lines(sim: Simulation) -> list[str]:
+def header_lines(sim: Simulation, timing: bool = True) -> list[str]:
     params = ", ".join(f"{k} {v:.4g}" for k, v in sim.parameters.items())
     agent = sim.agent + (f" ({params})" if params else "")
     seconds = sim.seconds
@@ -84,25 +85,32 @@ def header_lines(sim: Simulation) -> list[str]:
     return [
         f"{sim.name}: simulated {sim.population:,} {agent} agents x {sim.episodes:,} episodes"
         f" per policy, seed {sim.seed}, {sim.schedule} inspections",
-        f"({seconds:.2f} s, {speed:,.0f} agent-episodes/s; intervals are 95% across agents; "
+        ("(" if not timing else f"({seconds:.2f} s, {speed:,.0f} agent-episodes/s; ")
+        + "intervals are 95% across agents; "
         "detection: pooled, Wilson interval; z: its distance from the schedule's P in "
         "binomial standard errors)",
     ]
 
 
-def simulation_table(sim: Simulation) -> RenderableType:
+def simulation_table(
+    sim: Simulation, width: int | None = None, timing: bool = True
+) -> RenderableType:
     head = Text()
-    for k, line in enumerate(header_lines(sim)):
+    for k, line in enumerate(header_lines(sim, timing)):
         head.append(line + "\n", style="bold" if k == 0 else "")
     headers, rows = policy_columns(sim)
-    parts: list[RenderableType] = [head, rich_table("Policies", headers, rows)]
+    parts: list[RenderableType] = [head, rich_table("Policies", headers, rows, width)]
     for run in sim.runs:
         rates = ", ".join(f"{name}={rate:.4g}" for name, rate in run.rates.items())
         parts.append(
-            rich_table(f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run))
+            rich_table(
+                f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run), width
+            )
         )
         if run.types:
-            parts.append(rich_table(f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run)))
+            parts.append(
+                rich_table(f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run), width)
+            )
     return Group(*parts)
 
 
@@ -151,7 +159,8 @@ def simulation_csv(sim: Simulation) -> str:
     writer.writeheader()
 
     def write(row: dict[str, Any]) -> None:
-        writer.writerow(csv_row(row))  # non-finite numbers as empty cells, as JSON's null
+        # non-finite numbers as empty cells, as JSON's null; text never a formula
+        writer.writerow(csv_fields(csv_row(row)))
 
     for run in sim.runs:
         for key in (
@@ -214,12 +223,31 @@ def simulation_csv(sim: Simulation) -> str:
     return buffer.getvalue()
 
 
-def render_simulation(sim: Simulation, fmt: str, *, color: bool = False, width: int = 120) -> str:
+def simulation_markdown(sim: Simulation, timing: bool = True) -> str:
+    """The tables of :func:`simulation_table` as Markdown, for a review."""
+    head, *rest = header_lines(sim, timing)
+    out = [f"## {markdown(head)}\n", *(markdown(line) + "\n" for line in rest)]
+    headers, rows = policy_columns(sim)
+    out += ["### Policies\n", markdown_table(headers, rows)]
+    for run in sim.runs:
+        out += [f"### Actions under {markdown_inline(run.label)}\n"]
+        out.append(markdown_table(ACTION_HEADERS, action_rows(run)))
+        if run.types:
+            out += [f"### Agent types under {markdown_inline(run.label)}\n"]
+            out.append(markdown_table(TYPE_HEADERS, type_rows(run)))
+    return "\n".join(out)
+
+
+def render_simulation(
+    sim: Simulation, fmt: str, *, color: bool = False, width: int = 120, timing: bool = True
+) -> str:
     if fmt == "json":
-        return sim.to_json()
+        return sim.to_json(timing=timing)
     if fmt == "csv":
         return simulation_csv(sim)
-    return to_console_text(simulation_table(sim), color=color, width=width)
+    if fmt == "markdown":
+        return simulation_markdown(sim, timing)
+    return to_console_text(simulation_table(sim, width, timing), color=color, width=width)
 
 
 # --- both sides learning (an [auditor]) ----------------------------------------------------
@@ -246,7 +274,9 @@ def auditor_rows(sim: AuditorSimulation) -> list[list[str]]:
     return rows
 
 
-def auditor_table(sim: AuditorSimulation) -> RenderableType:
+def auditor_table(
+    sim: AuditorSimulation, width: int | None = None, timing: bool = True
+) -> RenderableType:
     params = ", ".join(f"{k} {v:.4g}" for k, v in sim.parameters.items())
     a = sim.auditor
     head = Text()
@@ -259,12 +289,14 @@ def auditor_table(sim: AuditorSimulation) -> RenderableType:
     head.append(
         f"auditor runs {a.monitor!r} (inspection cost {a.inspection_cost:g}, catch reward "
         f"{a.catch_reward:g}, miss loss {a.miss_loss:g}); it learns with Exp3 over its "
-        f"min_rate/max_rate (gamma {sim.auditor_gamma:.3g}); {sim.seconds:.2f} s\n"
+        f"min_rate/max_rate (gamma {sim.auditor_gamma:.3g})"
+        + (f"; {sim.seconds:.2f} s\n" if timing else "\n")
     )
     table = rich_table(
         "Both sides learning (95% intervals across pairs)",
         ["Quantity", "Simulated", "Equilibrium"],
         auditor_rows(sim),
+        width,
     )
     return Group(head, table)
 
@@ -279,15 +311,23 @@ def auditor_csv(sim: AuditorSimulation) -> str:
             "" if not eq_key or sim.equilibrium is None else getattr(sim.equilibrium, eq_key)
         )
         row = (key, estimate.mean, estimate.low, estimate.high, equilibrium)
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow(csv_cells(csv_cell(v) for v in row))
     return buffer.getvalue()
 
 
 def render_auditor_simulation(
-    sim: AuditorSimulation, fmt: str, *, color: bool = False, width: int = 120
+    sim: AuditorSimulation,
+    fmt: str,
+    *,
+    color: bool = False,
+    width: int = 120,
+    timing: bool = True,
 ) -> str:
     if fmt == "json":
-        return sim.to_json()
+        return sim.to_json(timing=timing)
     if fmt == "csv":
         return auditor_csv(sim)
-    return to_console_text(auditor_table(sim), color=color, width=width)
+    if fmt == "markdown":
+        head = f"## {markdown(sim.name)}: both sides learning\n\n"
+        return head + markdown_table(["Quantity", "Simulated", "Equilibrium"], auditor_rows(sim))
+    return to_console_text(auditor_table(sim, width, timing), color=color, width=width)

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
+from ...solver.report.escape import csv_cells, markdown
 from ...solver.report.tables import number
 from ...solver.results.serialise import csv_cell
-from .result import markdown_table, to_console_text
+from ..options import JSON_KINDS, json_text
+from .result import markdown_table, stacked, to_console_text
 
 if TYPE_CHECKING:
     from ...solver.analysis.frontier import Frontier
@@ -64,13 +67,13 @@ def sweep_rows(sweep: Sweep) -> list[list[str]]:
     return rows
 
 
-def sweep_footer(sweep: Sweep) -> list[str]:
+def sweep_footer(sweep: Sweep, timing: bool = True) -> list[str]:
     total = len(sweep.points)
     solved = sum(p.ok for p in sweep.points)
     changes = sum(p.binding_changed for p in sweep.points)
     lines = [
-        f"{sweep.name}: {total} points, {solved} optimal, {total - solved} not "
-        f"({sweep.seconds:.2f} s)"
+        f"{sweep.name}: {total} points, {solved} optimal, {total - solved} not"
+        + (f" ({sweep.seconds:.2f} s)" if timing else "")
     ]
     if changes:
         lines.append(f"{CHANGE_MARK} the set of binding actions changes at {changes} point(s)")
@@ -88,21 +91,23 @@ def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
     return table
 
 
-def render_sweep(sweep: Sweep, fmt: SeriesFormat, *, color: bool = False, width: int = 120) -> str:
+def render_sweep(
+    sweep: Sweep, fmt: SeriesFormat, *, color: bool = False, width: int = 120, timing: bool = True
+) -> str:
     if fmt is SeriesFormat.json:
-        return sweep.to_json()
+        # the library's list of points, under "points" in the one envelope
+        return json_text(JSON_KINDS["sweep"], sweep.to_dict(), key="points")
     if fmt is SeriesFormat.csv:
         return sweep_csv(sweep)
     if fmt is SeriesFormat.markdown:
         return (
-            f"## Sweep of {sweep.name}\n\n"
+            f"## Sweep of {markdown(sweep.name)}\n\n"
             + markdown_table(sweep_headers(sweep), sweep_rows(sweep))
             + "\n"
-            + "\n".join(sweep_footer(sweep))
+            + "\n".join(markdown(line) for line in sweep_footer(sweep, timing))
             + "\n"
         )
     from rich.console import Group
-    from rich.text import Text
 
     # Headers break at dots and spaces; binding sets are short labels explained under the
     # table (a list of action names per row would wrap); numbers never wrap.
@@ -114,17 +119,22 @@ def render_sweep(sweep: Sweep, fmt: SeriesFormat, *, color: bool = False, width:
         for p, row in zip(sweep.points, sweep_rows(sweep), strict=True)
     ]
     table = _rich_table(f"Sweep: {sweep.name}", headers, rows)
-    # Too narrow a terminal: print the table at its natural width (the terminal folds the
-    # lines) rather than cut digits off.
-    natural = _natural_width(table)
     legend = [
         f"  {label}  {', '.join(binding) or '(no action binds)'}"
         for binding, label in labels.items()
     ]
-    footer = sweep_footer(sweep)
+    footer = sweep_footer(sweep, timing)
     if legend:
         footer = [footer[0], "binding sets:", *legend, *footer[1:]]
-    return to_console_text(Group(table, Text("\n".join(footer))), color, max(width, natural))
+    body = table if _natural_width(table) <= width else _stacked_sweep(sweep, rows)
+    return to_console_text(Group(body, Text("\n".join(footer))), color, width)
+
+
+def _stacked_sweep(sweep: Sweep, rows: list[list[str]]) -> Text:
+    """A sweep too wide for the terminal: one record per point, every column kept."""
+    headers = [*sweep_headers(sweep)[:-2], "Binding set"]
+    records = [[f"#{k + 1}", *row] for k, row in enumerate(rows)]
+    return stacked(f"Sweep: {sweep.name}", ["Point", *headers], records)
 
 
 def binding_set_labels(sweep: Sweep) -> dict[tuple[str, ...], str]:
@@ -162,9 +172,9 @@ def sweep_csv(sweep: Sweep) -> str:
     ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(csv_cells(columns))
     for p in sweep.points:
-        writer.writerow(
+        row = csv_cells(  # text never a formula in a spreadsheet
             [
                 # through the serialiser: a missing or non-finite number is an empty cell
                 *(csv_cell(v) for v in p.values),
@@ -177,6 +187,7 @@ def sweep_csv(sweep: Sweep) -> str:
                 p.message,
             ]
         )
+        writer.writerow(row)
     return buffer.getvalue()
 
 
@@ -226,20 +237,22 @@ def render_frontier(
     frontier: Frontier, fmt: SeriesFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is SeriesFormat.json:
-        return frontier.to_json()
+        return json_text(JSON_KINDS["frontier"], frontier.to_dict())
     if fmt is SeriesFormat.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         deviations = list(frontier.own.caps)
         writer.writerow(
-            [
-                "factor",
-                "status",
-                "total_cost",
-                *(f"cap:{a}" for a in deviations),
-                *(f"detection:{a}" for a in deviations),
-                *(f"rate:{m}" for m in frontier.own.rates),
-            ]
+            csv_cells(
+                [
+                    "factor",
+                    "status",
+                    "total_cost",
+                    *(f"cap:{a}" for a in deviations),
+                    *(f"detection:{a}" for a in deviations),
+                    *(f"rate:{m}" for m in frontier.own.rates),
+                ]
+            )
         )
         for p in frontier.points:
             writer.writerow(
@@ -254,8 +267,9 @@ def render_frontier(
             )
         return buffer.getvalue()
     if fmt is SeriesFormat.markdown:
-        return f"## Probability-severity frontier of {frontier.name}\n\n" + markdown_table(
-            frontier_headers(frontier), frontier_rows(frontier)
+        return (
+            f"## Probability-severity frontier of {markdown(frontier.name)}\n\n"
+            + markdown_table(frontier_headers(frontier), frontier_rows(frontier))
         )
     table = Table(
         title=f"Probability-severity frontier: {frontier.name}",
@@ -272,7 +286,10 @@ def render_frontier(
         )
     for p, row in zip(frontier.points, frontier_rows(frontier), strict=True):
         table.add_row(*row, style="bold" if p is frontier.own else None)
-    return to_console_text(table, color, max(width, _natural_width(table)))
+    if _natural_width(table) <= width:
+        return to_console_text(table, color, width)
+    title = f"Probability-severity frontier: {frontier.name}"
+    return to_console_text(stacked(title, headers, frontier_rows(frontier)), color, width)
 
 
 def _natural_width(table: Table) -> int:

@@ -3,7 +3,9 @@
 A requirement is a statement about the optimal policy, measured on the verified result:
 
 - ``max_cost``:   total oversight cost  sum_j c_j x_j  <=  max_cost
-- ``deter_all``:  every non-compliant action is deterred (the program is feasible)
+- ``deter_all``:  every non-compliant action is deterred (the program is feasible); by
+                  default true, except under ``objective = "min_loss"``, whose answer may
+                  leave an action undeterred on purpose (set it to hold such a spec to it)
 - ``min_margin``: for every deviation i, compliance leads by at least min_margin, i.e.
                   -(net incentive_i) = CE_0 - CE_i >= min_margin (certainty equivalents,
                   the same figure as the "net incentive" column of ``deter solve``)
@@ -22,6 +24,7 @@ from ..results.errors import Finding
 from ..results.result import Result
 from ..results.status import Status
 from ..spec.document import Requirements, Spec
+from ..spec.suggest import did_you_mean
 
 #: Slack allowed when a measured figure is compared with a limit (relative, floor 1).
 REQUIREMENT_TOLERANCE = 1e-7
@@ -48,6 +51,13 @@ class RequirementOverrides:
         if self.max_rate:
             changes["max_rate"] = {**base.max_rate, **self.max_rate}
         return base.model_copy(update=changes) if changes else base
+
+
+def _deter_all_given(spec: Spec, overrides: RequirementOverrides | None) -> bool:
+    """Whether ``deter_all`` was set, in the file's ``[requirements]`` or as an override."""
+    if overrides is not None and overrides.deter_all is not None:
+        return True
+    return spec.requirements is not None and "deter_all" in spec.requirements.model_fields_set
 
 
 def failure(
@@ -79,6 +89,8 @@ def check_requirements(
     policy to measure and the caller reports the error itself.
     """
     requirements = (overrides or RequirementOverrides()).apply(spec.requirements)
+    if not _deter_all_given(spec, overrides) and spec.oversight.objective == "min_loss":
+        requirements = requirements.model_copy(update={"deter_all": False})
     failures: list[Finding] = []
 
     def line(*key: str) -> int | None:
@@ -152,7 +164,8 @@ def check_requirements(
                     key,
                     f"{ceiling:g}",
                     "no such monitor",
-                    f"max_rate names monitor {monitor!r}, which this spec does not have",
+                    f"max_rate names monitor {monitor!r}, which this spec does not have"
+                    + did_you_mean(monitor, rates),
                     line("max_rate"),
                 )
             )

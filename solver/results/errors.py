@@ -71,6 +71,14 @@ class SpecError(DeterError):
         return cls([Finding(file=file, key=key, message=message, line=line)])
 
 
+class UnsupportedError(SpecError):
+    """The spec is valid, but asks for a feature this operation does not support (yet).
+
+    A :class:`SpecError` (code that catches those still catches it); the command line exits
+    4 for it rather than 2, as the spec itself is fine.
+    """
+
+
 class InfeasibleError(DeterError):
     """The spec is valid, but no allowed oversight policy meets it."""
 

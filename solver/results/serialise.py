@@ -54,8 +54,11 @@ def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> 
 
 
 def csv_cell(value: Any) -> Any:
-    """One CSV cell: as in JSON, a non-finite number or None is left empty."""
+    """One CSV cell: as in JSON, a non-finite number or None is left empty, a boolean
+    is ``true`` or ``false``."""
     plain = jsonable(value)
+    if isinstance(plain, bool):  # as in JSON: true/false, in every CSV deter writes
+        return "true" if plain else "false"
     return "" if plain is None else plain
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..model.arrays import ProblemArrays
-from ..results.errors import DeterError, SpecError, SpecIssue
+from ..results.errors import DeterError, SpecError, SpecIssue, UnsupportedError
 from ..spec.document import Spec
 from ..spec.suggest import did_you_mean
 from .simulate import Policy
@@ -44,7 +44,7 @@ def check_simulable(spec: Spec, arrays: ProblemArrays) -> None:
     """Refuse what the simulator cannot play (before anything is solved: an ROC solve is slow)."""
     if arrays.roc:
         names = sorted({arrays.monitor_names[curve.monitor] for curve in arrays.roc})
-        raise SpecError(
+        raise UnsupportedError(
             [
                 SpecIssue(
                     file=spec.source_file,

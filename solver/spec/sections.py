@@ -90,7 +90,11 @@ class Requirements(FrozenModel):
     max_cost: NonNegative | None = Field(
         None, description="The optimal oversight cost may not exceed this."
     )
-    deter_all: Annotated[bool, Strict()] = Field(True, description="Every action must be deterred.")
+    deter_all: Annotated[bool, Strict()] = Field(
+        True,
+        description="Every action must be deterred (default true; false under "
+        'objective = "min_loss" unless set).',
+    )
     min_margin: NonNegative | None = Field(
         None, description="Every deviation must trail compliance by at least this (net incentive)."
     )

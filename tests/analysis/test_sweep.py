@@ -205,7 +205,7 @@ def test_cli_sweep_json_csv_table_and_exit_codes(runner: Any, write_spec: Any) -
         app, ["sweep", str(path), "--vary", "actions.steal.penalty_cap=2,5,10", "--format", "json"]
     )
     assert run.exit_code == 1  # the cap of 2 cannot deter: g / (q F) > 1
-    records = json.loads(run.stdout)
+    records = json.loads(run.stdout)["points"]  # under the envelope (issue 15)
     assert [r["actions.steal.penalty_cap"] for r in records] == [2.0, 5.0, 10.0]
     assert [r["status"] for r in records] == ["infeasible", "optimal", "optimal"]
     assert records[0]["total_cost"] is None
@@ -228,9 +228,9 @@ def test_cli_sweep_json_csv_table_and_exit_codes(runner: Any, write_spec: Any) -
     assert "did you mean 'steal'" in run.stderr and run.stdout == ""
 
 
-@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("columns", [100, 120])
 def test_cli_sweep_table_labels_binding_sets_and_never_cuts_numbers(columns: int) -> None:
-    """One line per point, whatever the width: sets are labels (A, B, ...) explained below."""
+    """One line per point when the table fits: sets are labels (A, B, ...) explained below."""
     from typer.testing import CliRunner
 
     from tests.support.cli import CLI_ENV
@@ -240,7 +240,9 @@ def test_cli_sweep_table_labels_binding_sets_and_never_cuts_numbers(columns: int
     run = CliRunner(env={**CLI_ENV, "COLUMNS": str(columns)}).invoke(app, args)
     assert run.exit_code == 0
     records = json.loads(CliRunner(env=CLI_ENV).invoke(app, [*args, "-f", "json"]).stdout)
+    records = records["points"]  # the envelope: {"schema_version", "kind": "sweep", "points"}
     lines = run.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
     assert "…" not in run.stdout
     sets: dict[tuple[str, ...], str] = {}
     for record in records:
@@ -261,10 +263,15 @@ def test_cli_frontier_table_keeps_names_and_numbers_whole_when_narrow() -> None:
     from tests.support.cli import CLI_ENV
 
     args = ["frontier", str(PROBLEMS / "coding_agent.toml"), "--points", "5"]
-    run = CliRunner(env={**CLI_ENV, "COLUMNS": "80"}).invoke(app, args)
-    assert run.exit_code == 0 and "…" not in run.stdout
-    assert "test_tampering" in run.stdout
-    own = next(line for line in run.stdout.splitlines() if "<- as written" in line)
     spec = deter.load_spec(PROBLEMS / "coding_agent.toml")
     cost = deter.solve(spec).total_cost
+    wide = CliRunner(env={**CLI_ENV, "COLUMNS": "160"}).invoke(app, args)
+    own = next(line for line in wide.stdout.splitlines() if "<- as written" in line)
     assert own.split()[:3] == [f"{spec.agent.penalty_cap:g}", "optimal", f"{cost:.6g}"]
+    # Narrower than the table: one record per point, every column kept, nothing cut, no
+    # line wider than the terminal.
+    run = CliRunner(env={**CLI_ENV, "COLUMNS": "60"}).invoke(app, args)
+    assert run.exit_code == 0 and "…" not in run.stdout
+    assert max(len(line) for line in run.stdout.splitlines()) <= 60
+    assert "P(caught) test_tampering:" in run.stdout
+    assert f"Least cost (USD): {cost:.6g}" in run.stdout

@@ -163,7 +163,7 @@ def test_solve_bad_input_json(runner: CliRunner, bad: Path) -> None:
     [
         (["solve", "{missing}"], "no such file"),
         (["solve", "{syntax}"], "TOML syntax error"),
-        (["solve", "{good}", "--solver", "gurobi"], "unknown solver"),
+        (["solve", "{good}", "--solver", "gurobi"], "is not one of"),
         (["solve", "{good}", "--format", "yaml"], ""),
     ],
     ids=["missing-file", "syntax", "unknown-solver", "unknown-format"],
@@ -222,7 +222,9 @@ def test_validate_bad(runner: CliRunner, good: Path, bad: Path) -> None:
 
 def test_validate_json(runner: CliRunner, good: Path, bad: Path) -> None:
     result = run(runner, "validate", str(good), str(bad), "--format", "json")
-    report = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert (doc["schema_version"], doc["kind"]) == (1, "validation")
+    report = doc["files"]  # a bare list before issue 15
     assert [entry["valid"] for entry in report] == [True, False]
     assert report[1]["issues"][0]["key"] == "monitors.judge.fals_positive"
 
