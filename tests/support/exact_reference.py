@@ -548,17 +548,26 @@ def _solve_scaled(
         low = float(mpf(lo[j]) / unit[j])
         high = float(mpf(hi[j]) / unit[j])
         bounds.append((low, high if math.isfinite(high) else None))
-    try:
-        solution = linprog(
-            np.array(objective),
-            A_ub=np.array(a_rows) if a_rows else None,
-            b_ub=np.array(b_rows) if a_rows else None,
-            bounds=bounds,
-            method="highs",
-            options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
-        )
-    except ValueError as error:  # scipy refuses non-finite data
-        return f"error: {error}", []
+    solution = None
+    for presolve in (True, False):  # HiGHS's "unknown" status is usually presolve's
+        try:
+            solution = linprog(
+                np.array(objective),
+                A_ub=np.array(a_rows) if a_rows else None,
+                b_ub=np.array(b_rows) if a_rows else None,
+                bounds=bounds,
+                method="highs",
+                options={
+                    "primal_feasibility_tolerance": 1e-10,
+                    "dual_feasibility_tolerance": 1e-10,
+                    "presolve": presolve,
+                },
+            )
+        except ValueError as error:  # scipy refuses non-finite data
+            return f"error: {error}", []
+        if solution.status in (0, 2):
+            break
+    assert solution is not None
     if solution.status == 2 and "nfeasible" in str(solution.message):
         return "infeasible", []
     if solution.status != 0:
@@ -703,6 +712,8 @@ def _design_reference(model: Model) -> Reference:
             return fixed_spend + sum(it[4] * p / it[3] for it, p in zip(items, ps, strict=True))
 
         ps = choose(0.0)
+        if budget is not None:
+            budget *= 1 - 1e-12  # room for the rates' rounding up
         if budget is not None and spend(ps) > budget:
             if spend(choose(math.inf if a > 0 else 0.0)) > budget or a == 0:
                 low_ps = [max(it[3] * it[5], it[2] / float(it[0].cap)) for it in items]
