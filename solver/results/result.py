@@ -74,9 +74,16 @@ class Check:
 
 @dataclass(frozen=True)
 class DualityCertificate:
-    """Optimality proof of a linear program from its duals (``solver/certificate.py``)."""
+    """The optimality certificate an answer carries (``solver/engine/certificate.py``).
 
-    applies: bool  # False when the program is not linear: feasibility is then the check
+    ``kind`` says which: ``lp_duality`` (weak duality from the LP's duals, computed by deter),
+    ``fixed_integer_lp`` (a mixed-integer program's answer: the LP with its integer choices
+    fixed, certified by duality, has the same optimum), ``conic_residuals`` (a cone
+    program: Clarabel's primal and dual residuals and gap), or ``none`` (``reason`` says why
+    no certificate applies; feasibility is then the check).
+    """
+
+    applies: bool  # False when no certificate applies: feasibility is then the check
     passed: bool
     tolerance: float
     primal_objective: float | None = None  # money units
@@ -87,6 +94,8 @@ class DualityCertificate:
     relative_dual_residual: float | None = None
     dual_sign_violation: float | None = None
     reason: str = ""
+    kind: str = "lp_duality"
+    primal_residual: float | None = None  # conic_residuals: the solver's primal residual
 
 
 @dataclass(frozen=True)
