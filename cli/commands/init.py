@@ -42,14 +42,29 @@ def templates() -> dict[str, Traversable]:
     return found
 
 
-def describe(item: Traversable) -> str:
-    """A template's first comment line, without the file name it starts with."""
+def describe(item: Traversable, width: int = 72) -> str:
+    """A template's first sentence, from its opening comment (the file name it starts with
+    dropped), shortened at a word to ``width`` characters."""
+    words: list[str] = []
     for line in item.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
         text = line.lstrip("#").strip()
-        if line.startswith("#") and text:
-            head, sep, rest = text.partition(" -- ")
-            return rest if sep and head.endswith(".toml") else text
-    return ""
+        if not text:
+            if words:
+                break
+            continue
+        words += text.split()
+    text = " ".join(words)
+    head, sep, rest = text.partition(" -- ")
+    if sep and head.endswith(".toml"):
+        text = rest
+    text = text.split(". ")[0].rstrip(".:")
+    if item.name == "starter.toml":
+        return "a commented spec of the common keys (the default)"
+    if len(text) > width:
+        text = text[: width - 3].rsplit(" ", 1)[0] + "..."
+    return text
 
 
 def init(

@@ -751,7 +751,7 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
                     )
             if m.false_flag_drag > SMALL and m.state != "unused":
                 lines.append(
-                    f"  Its false flags of compliant episodes cost "
+                    f"  The false flags {who} raises on compliant episodes cost "
                     f"{_money(m.false_flag_drag, cur)} per unit of rate in extra "
                     "deterrence needed."
                 )

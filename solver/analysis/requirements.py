@@ -76,6 +76,12 @@ def failure(
     )
 
 
+def _shown(value: float) -> str:
+    """A measured figure for a message: 6 significant digits, solver round-off as 0 (never
+    "-0" or "8.7e-14")."""
+    return "0" if abs(value) < 1e-9 else f"{value:.6g}"
+
+
 def _exceeds(measured: float, limit: float) -> bool:
     return measured > limit + REQUIREMENT_TOLERANCE * max(1.0, abs(limit))
 
@@ -146,8 +152,8 @@ def check_requirements(
                         spec,
                         "min_margin",
                         f"{requirements.min_margin:g}",
-                        f"{lead:.6g}",
-                        f"action {tightest.name!r} trails compliance by only {lead:.6g} "
+                        _shown(lead),
+                        f"action {tightest.name!r} trails compliance by only {_shown(lead)} "
                         f"(min_margin {requirements.min_margin:g})",
                         line("min_margin")
                         or spec.line_of("actions", spec.action_index(tightest.name)),

@@ -18,6 +18,7 @@ from .tables import (
     ACTION_HEADERS,
     DIAGNOSIS_HEADERS,
     MONITOR_HEADERS,
+    action_legend,
     action_rows,
     diagnosis_rows,
     monitor_rows,
@@ -140,6 +141,7 @@ def _policy(result: Result) -> str:
         out.append(_table(MONITOR_HEADERS, monitor_rows(result), "policy", "policy"))
     if result.actions:
         out.append(_table(ACTION_HEADERS, action_rows(result), "policy-actions", "policy"))
+        out.append(f'<p class="legend">{escape(action_legend(result))}</p>')
     if result.diagnosis is not None:
         out.append(_table(DIAGNOSIS_HEADERS, diagnosis_rows(result), "diagnosis"))
     return "".join(out)

@@ -12,7 +12,7 @@ from ..results.result import Result
 def number(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "-"
-    if abs(value) < 1e-12:  # solver round-off around zero
+    if abs(value) < 1e-9:  # solver round-off around zero (far below any solver tolerance)
         return "0"
     return f"{value:.{digits}g}"
 
