@@ -59,8 +59,9 @@ def one_line(text: str) -> str:
 
 #: Characters with a meaning anywhere in Markdown (emphasis, code, links and images, table
 #: cells, strikethrough), escaped with a backslash, which CommonMark allows before any ASCII
-#: punctuation. ``< > &`` become entities instead.
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+#: punctuation. ``< > &`` become entities instead. An underscore inside a word
+#: (``reward_hack``) never delimits emphasis, so it is left as written.
+_MARKDOWN = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 #: What means something only at the start of a line: a heading, a list item, a quote.
 _MARKDOWN_START = re.compile(r"^(\s*)([#+\-=>]|\d+(?=[.)]))")
 
