@@ -3,8 +3,10 @@
 A spec is data written by someone else (in CI, on a pull request), so its size is bounded
 in three steps, each before the next costs anything:
 
-1. the file's size, from ``stat``, before it is read (``loading.DEFAULT_MAX_BYTES``,
-   raised with ``--max-size``); this also bounds what the TOML parser can allocate;
+1. the file's size, before it is parsed (``loading.DEFAULT_MAX_BYTES``, raised with
+   ``--max-size``): only a regular file is read (judged by ``fstat`` on the opened
+   descriptor, so a device or FIFO is refused), and never more than one byte past the
+   limit; this also bounds what the TOML parser can allocate;
 2. nesting: tomli refuses inline arrays and tables nested more than 400 levels (a
    ``RecursionError`` the loader turns into a located error), so ``a = [[[[...]]]]`` 100,000
    deep costs nothing;
