@@ -97,3 +97,39 @@ def test_a_missing_folder_is_named_as_the_users_file(tmp_path: Path) -> None:
     with pytest.raises(OSError) as error:
         write_atomic(target, "x")
     assert str(target) in str(error.value) and ".tmp" not in str(error.value)
+
+
+def test_refuses_a_device_and_leaves_it_alone() -> None:
+    from deter.solver.report.files import UnsafeOutput
+
+    with pytest.raises(UnsafeOutput, match="is a device"):
+        write_atomic(Path("/dev/null"), "x")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_refuses_an_input_by_any_name(tmp_path: Path) -> None:
+    from deter.solver.report.files import UnsafeOutput, input_scope, remember_input
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text("keep")
+    link = tmp_path / "link.toml"
+    link.symlink_to(spec)
+    with pytest.raises(UnsafeOutput, match="is an input"):
+        write_atomic(link, "x", inputs=[spec])
+    with input_scope():
+        remember_input(spec)
+        with pytest.raises(UnsafeOutput):
+            write_atomic(spec, "x")
+    write_atomic(tmp_path / "other.txt", "fine", inputs=[spec])  # another file is written
+    assert spec.read_text() == "keep"
+
+
+def test_writes_through_a_symlink_atomically(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    target = tmp_path / "sub" / "real.txt"
+    target.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["real.txt"]
