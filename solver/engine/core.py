@@ -17,8 +17,14 @@ import numpy as np
 from ..formulation.components.detection import overlapping_inspections
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.components.penalty import chosen_penalties, component_shadow_prices
-from ..formulation.program import SOLVER_ORDER, CompiledProgram, SolveRecord, program_for
-from ..formulation.scaling import Rescaling
+from ..formulation.program import (
+    SOLVER_ORDER,
+    CompiledProgram,
+    SolveRecord,
+    program_for,
+    variable_bound,
+)
+from ..formulation.scaling import RescaledProgram, Rescaling
 from ..model.arrays import ProblemArrays
 from ..model.penalties import penalty_cost_of
 from ..model.utility import FloatArray
@@ -56,7 +62,7 @@ def solve_core(
         return Rescaling.apply(arrays) if attempt.scaled else program
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[Answer]:
-        return judge_core(arrays, current, record, tolerance)
+        return judge_core(arrays, current, record, tolerance, plain=program)
 
     def infeasible(attempt: Attempt) -> bool:
         result = _infeasible(spec, arrays, attempt.label, clock)
@@ -87,9 +93,18 @@ def solve_core(
 
 
 def judge_core(
-    arrays: ProblemArrays, current: CompiledProgram, record: SolveRecord, tolerance: float
+    arrays: ProblemArrays,
+    current: CompiledProgram,
+    record: SolveRecord,
+    tolerance: float,
+    plain: CompiledProgram | None = None,
 ) -> Verdict[Answer]:
-    """Read a solved program's policy, verify it against the model, then certify it."""
+    """Read a solved program's policy, verify it against the model, then certify it.
+
+    A rescaled program's linear answer is certified in ``plain``, the program in the
+    model's units (its solution and duals mapped back): a certificate that holds only in
+    the rescaled units could hide a column whose unit made it look irrelevant.
+    """
     rates = current.rates(arrays)
     penalties = chosen_penalties(current.parts, arrays, rates)
     total_cost = float(arrays.cost @ rates) + penalty_cost_of(arrays, penalties[arrays.deviations])
@@ -99,13 +114,45 @@ def judge_core(
             f"failed verification (max relative violation "
             f"{verification.max_relative_violation:.3g} > {tolerance:g})"
         )
-    money = cost_scale(arrays) / current.objective_scale
-    certificate = certify(current.problem, record.raw, GAP_TOLERANCE, objective_scale=money)
+    certificate = _certificate(arrays, current, record, plain)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
     return Verdict.accept(
         Answer(current, rates, penalties, _with_certificate(verification, certificate)), proof
+    )
+
+
+def _certificate(
+    arrays: ProblemArrays,
+    current: CompiledProgram,
+    record: SolveRecord,
+    plain: CompiledProgram | None,
+) -> DualityCertificate:
+    if isinstance(current, RescaledProgram) and plain is not None and current.linear:
+        try:
+            current.transfer(plain)
+        except ValueError as exc:
+            return DualityCertificate(
+                applies=True,
+                passed=False,
+                tolerance=GAP_TOLERANCE,
+                reason=f"could not map the rescaled answer back: {exc}",
+            )
+        return certify(
+            plain.problem,
+            None,
+            GAP_TOLERANCE,
+            objective_scale=cost_scale(arrays),
+            variable_bound=variable_bound(arrays),
+        )
+    money = cost_scale(arrays) / current.objective_scale
+    return certify(
+        current.problem,
+        record.raw,
+        GAP_TOLERANCE,
+        objective_scale=money,
+        variable_bound=variable_bound(arrays),
     )
 
 
@@ -227,3 +274,16 @@ def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
     # e.g. HiGHS status UNKNOWN on a denormal penalty cap (fuzz corpus): the next solver
     outcome = run(attempt_plan(SOLVER_ORDER, rescale=False), lambda a: program, judge)
     return outcome.answer
+
+
+def optimal_result(
+    spec: Spec,
+    arrays: ProblemArrays,
+    answer: Answer,
+    solver: str,
+    attempts: Sequence[str],
+    clock: Clock,
+) -> Result:
+    """The optimal result of a verified and certified ``answer`` (for the stacked solves of
+    ``stacked.py``, which judge each block themselves and build the same result)."""
+    return _optimal(spec, arrays, answer, solver, attempts, clock)

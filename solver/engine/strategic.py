@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..formulation.commitment import CommitmentProgram, build_commitment_program
-from ..formulation.program import SOLVER_ORDER, SolveRecord
+from ..formulation.program import SOLVER_ORDER, SolveRecord, variable_bound
 from ..model.types import StrategicArrays, type_view
 from ..model.utility import FloatArray
 from ..results.result import ActionResult, Result, Verification
@@ -91,7 +91,13 @@ def solve_commitment(
             )
         if not certified:
             return Verdict.accept(outcome, "verified")
-        certificate = certify(current.problem, record.raw, GAP_TOLERANCE, current.scale)
+        certificate = certify(
+            current.problem,
+            record.raw,
+            GAP_TOLERANCE,
+            current.scale,
+            variable_bound=variable_bound(data.base),
+        )
         if not certificate.passed:
             return Verdict.reject(f"failed its certificate ({certificate.reason})")
         outcome.verification = replace(verification, duality=certificate)

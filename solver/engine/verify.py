@@ -22,6 +22,8 @@ from ..results.result import Check, Verification
 #: Largest violation accepted, relative to the magnitude of the terms compared
 #: (an absolute floor of the same size applies to terms below 1).
 TOLERANCE = 1e-6
+#: Floor under a check's scale: guards a division by zero, not a tolerance in money.
+SCALE_FLOOR = 1e-300
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,15 @@ class Checks:
         if violation.size == 0:
             self.checks.append(Check(name, 0.0, 0.0))
             return
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = violation / np.maximum(floor, np.asarray(scale, dtype=float))
+        denominator = np.maximum(floor, np.asarray(scale, dtype=float))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            relative = violation / denominator
+        # Terms of size zero (or subnormal): any violation at all is a whole violation, and
+        # none is none.
+        tiny = denominator <= SCALE_FLOOR
+        relative = np.where(tiny, np.where(violation > 0, np.inf, 0.0), relative)
         relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
-        relative = np.where(np.isnan(relative), np.inf, relative)
+        relative = np.where(np.isnan(relative) | np.isnan(violation), np.inf, relative)
         violation = np.where(np.isnan(violation), np.inf, violation)
         self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
 
@@ -154,14 +161,20 @@ def verify_policy(
             "incentive",
             evaluation.net_incentive[dev] + margin,
             evaluation.utility_scale[dev] + margin,
-            floor=1e-300,
+            floor=0.0,
         )
     cost = float(arrays.cost @ rates)
     if arrays.budget is not None:
-        add("budget", np.array([cost - arrays.budget]), max(abs(arrays.budget), abs(cost)))
+        # At the budget's own scale: a budget of 1e-8 is checked at 1e-8, not at 1.
+        add(
+            "budget",
+            np.array([cost - arrays.budget]),
+            max(abs(arrays.budget), abs(cost)),
+            floor=SCALE_FLOOR,
+        )
     chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
     for name, (violation, scale) in penalty_violations(arrays, chosen).items():
         add(name, violation, scale)
     total = cost + penalty_cost_of(arrays, chosen)
-    add("reported_cost", np.array([abs(total - reported_cost)]), max(abs(total), 1.0))
+    add("reported_cost", np.array([abs(total - reported_cost)]), abs(total), floor=SCALE_FLOOR)
     return checks.verdict(tolerance)

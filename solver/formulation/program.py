@@ -122,6 +122,17 @@ def solve_problem(problem: cp.Problem, solver: str, **options: Any) -> SolveReco
     return SolveRecord(str(problem.status), raw)
 
 
+def variable_bound(arrays: ProblemArrays) -> float:
+    """A bound on |z_j| for every variable of the programs built here: rates (at most their
+    ceilings), probabilities and shares (at most 1), false flags (at most f x, or its
+    exponential tangent, at the ceilings), binaries."""
+    ceilings = float(np.max(arrays.max_rate, initial=0.0))
+    flags = float(arrays.false_positive @ arrays.max_rate)
+    with np.errstate(divide="ignore"):
+        tangent = float(-np.log1p(-np.clip(arrays.false_positive, 0.0, 1.0)) @ arrays.max_rate)
+    return max(1.0, ceilings, flags, tangent if np.isfinite(tangent) else flags)
+
+
 def is_linear_program(problem: cp.Problem) -> bool:
     return bool(problem.objective.expr.is_affine()) and all(
         isinstance(c, Inequality | Equality | Zero | NonNeg | NonPos) and c.expr.is_affine()

@@ -38,7 +38,7 @@ from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
 from .components import Component, components_for
 from .components.base import Context, Handles
-from .components.deterrence import Deterrence
+from .components.deterrence import Deterrence, can_bind
 from .program import CompiledProgram, compile_parts, shape_key
 
 #: Smallest unit a variable is measured in (CARA agents facing huge penalties need detection
@@ -47,21 +47,25 @@ UNIT_FLOOR = 1e-300
 
 
 def detection_units(arrays: ProblemArrays) -> np.ndarray:
-    """u_i: the detection each deviation needs (k_i / d_i), clipped to [UNIT_FLOOR, 1]."""
+    """u_i: the detection each deviation needs (k_i / d_i), clipped to [UNIT_FLOOR, 1]; 1 for
+    a deviation whose row cannot bind (it never pays: its need says nothing about units)."""
     values = Deterrence().values(arrays)  # the rows as compiled: need = k_i / d_i
-    needed = np.where(
-        np.asarray(values["detection_weight"]) > 0, np.asarray(values["need"], dtype=float), 1.0
-    )
-    needed = np.where(np.isfinite(needed), needed, 1.0)
+    binding = can_bind(arrays) & (np.asarray(values["detection_weight"]) > 0)
+    needed = np.where(binding, np.asarray(values["need"], dtype=float), 1.0)
+    needed = np.where(np.isfinite(needed) & (needed > 0), needed, 1.0)
     return np.clip(needed, UNIT_FLOOR, 1.0)
 
 
 def rate_units(arrays: ProblemArrays, units: np.ndarray) -> np.ndarray:
-    """s_j: the rate at which monitor j alone gives its easiest deviation the detection it needs."""
+    """s_j: the rate at which monitor j alone gives its easiest deviation the detection it
+    needs, over the deviations whose rows can bind."""
     q = sp.csr_matrix(arrays.detection[arrays.deviations]).tocoo()
+    binding = can_bind(arrays)
+    keep = binding[q.row] & (q.data > 0)
+    rows, cols, data = q.row[keep], q.col[keep], q.data[keep]
     scale = np.full(arrays.n_monitors, np.inf)
-    if q.nnz:
-        np.minimum.at(scale, q.col, units[q.row] / q.data)
+    if rows.size:
+        np.minimum.at(scale, cols, units[rows] / data)
     ceiling = np.where(arrays.max_rate > 0, arrays.max_rate, 1.0)
     scale = np.where(np.isfinite(scale), scale, ceiling)
     return np.clip(scale, UNIT_FLOOR, ceiling)
@@ -106,6 +110,62 @@ class RescaledProgram(CompiledProgram):
     @property
     def objective_scale(self) -> float:
         return self.reduction.objective_scale
+
+    def transfer(self, plain: CompiledProgram) -> None:
+        """Write this solution into ``plain``, the same spec's program in the model's units:
+        its variables take the mapped primal point (x = s y, P = u P~), its rows the inverted
+        duals, so that a certificate can be computed there, in the user's problem.
+
+        Both programs are compiled from the same components in the same order, so their
+        rows correspond one to one, and so do the variables the components create.
+        """
+        ctx, other = self.context, plain.context
+        if len(ctx.constraints) != len(other.constraints):
+            raise ValueError("the programs do not correspond (different rows)")
+        used = {v.id for v in plain.problem.variables()}
+        pairs: list[tuple[cp.Variable, Any]] = [
+            (_variable(theirs), mine.value)
+            for theirs, mine in (
+                (other.rates, ctx.rates),
+                (other.detection, ctx.detection),
+                (other.false_flags, ctx.false_flags),
+            )
+            if _variable(theirs).id in used  # a program need not use every shared quantity
+        ]
+        shared = {id(_variable(v)) for v in (other.rates, other.detection, other.false_flags)}
+        own = sorted(
+            (
+                v
+                for v in self.problem.variables()
+                if v.name() not in _SCALED_NAMES and v is not ctx.false_flags
+            ),
+            key=lambda v: v.id,
+        )
+        theirs = sorted(
+            (v for v in plain.problem.variables() if id(v) not in shared), key=lambda v: v.id
+        )
+        if [v.shape for v in own] != [v.shape for v in theirs]:
+            raise ValueError("the programs do not correspond (different variables)")
+        pairs += [(theirs_v, own_v.value) for own_v, theirs_v in zip(own, theirs, strict=True)]
+        for variable, value in pairs:
+            if value is None:
+                raise ValueError("the rescaled program has no solution to transfer")
+            variable.save_value(np.asarray(value, dtype=float).reshape(variable.shape))
+        for mine, theirs_row in zip(ctx.constraints, other.constraints, strict=True):
+            dual = self.dual_of(mine)
+            if dual is None:
+                raise ValueError("the rescaled program has no duals to transfer")
+            theirs_row.save_dual_value(np.asarray(dual).reshape(theirs_row.shape))
+
+
+#: Names of the scaled variables (y, P~) that stand for the model's rates and detection.
+_SCALED_NAMES = ("scaled_rates", "scaled_detection")
+
+
+def _variable(expression: cp.Expression) -> cp.Variable:
+    if not isinstance(expression, cp.Variable):
+        raise ValueError("the program's shared quantities are not variables")
+    return expression
 
 
 @dataclass

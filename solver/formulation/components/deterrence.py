@@ -63,6 +63,25 @@ def incentive_rows(arrays: ProblemArrays) -> IncentiveRows:
     )
 
 
+def can_bind(arrays: ProblemArrays) -> np.ndarray:
+    """Which incentive rows some allowed policy could violate (bool per deviation).
+
+    Row i, d_i P_i - d_0 P_0 >= k_i, holds at every policy when it holds at its worst one,
+    P_i = 0 and P_0 at its largest: k_i + d_0 P0_max <= 0. Such an action never pays, so its
+    row constrains nothing; its numbers must not set the units the program is scaled in
+    (a deviation that loses money would otherwise ask for a detection unit of 1e-300).
+    """
+    values = Deterrence().values(arrays)
+    need = np.asarray(values["need"], dtype=float)
+    flag = np.asarray(values["false_flag_weight"], dtype=float)
+    most_flags = float(np.max(arrays.false_positive @ arrays.max_rate, initial=0.0))
+    if arrays.detection_model == "linear":
+        most_flags = min(1.0, most_flags)
+    with np.errstate(invalid="ignore", over="ignore"):
+        worst = need + np.broadcast_to(flag, need.shape) * most_flags
+    return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
+
+
 class Deterrence(Component):
     def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
         rows = incentive_rows(arrays)
