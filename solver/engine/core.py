@@ -105,10 +105,15 @@ def judge_core(
     model's units (its solution and duals mapped back): a certificate that holds only in
     the rescaled units could hide a column whose unit made it look irrelevant.
     """
-    rates = current.rates(arrays)
-    penalties = chosen_penalties(current.parts, arrays, rates)
-    total_cost = float(arrays.cost @ rates) + penalty_cost_of(arrays, penalties[arrays.deviations])
-    verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
+    solved = current.rates(arrays)
+    for rates in (outward(arrays, solved, current), solved):
+        penalties = chosen_penalties(current.parts, arrays, rates)
+        total_cost = float(arrays.cost @ rates) + penalty_cost_of(
+            arrays, penalties[arrays.deviations]
+        )
+        verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
+        if verification.passed:
+            break
     if not verification.passed:
         return Verdict.reject(
             f"failed verification (max relative violation "
@@ -121,6 +126,39 @@ def judge_core(
     return Verdict.accept(
         Answer(current, rates, penalties, _with_certificate(verification, certificate)), proof
     )
+
+
+#: How far rates are rounded outward after a solve (relative): far above float64's round-off
+#: in a binding incentive row (about 1e-16 of its terms), far below any cost that matters.
+OUTWARD = 1e-12
+#: The largest relative shortfall of an incentive row that rounding outward repairs (a
+#: solver's tolerance); anything larger is a wrong answer, left for verification to refuse.
+REPAIRABLE = 1e-6
+
+
+def outward(arrays: ProblemArrays, rates: FloatArray, program: CompiledProgram) -> FloatArray:
+    """The solved rates rounded outward, so that binding incentive rows hold exactly.
+
+    A solver meets a binding row only to its tolerance (a relative shortfall up to about
+    1e-9 of the row's terms, or round-off, 1e-16). Raising every rate by that shortfall
+    (twice over, plus OUTWARD) raises each linear row's left side by as much, which closes
+    it with room to spare; rates stay within their ceilings, and the raise is dropped where
+    it would break the budget (a hard limit). Verification then judges the raised policy.
+    """
+    penalties = chosen_penalties(program.parts, arrays, rates)
+    evaluation = evaluate_policy(arrays, rates, penalties)
+    dev = arrays.deviations
+    margin = margin_in_utility(arrays)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        short = (evaluation.net_incentive[dev] + margin) / evaluation.utility_scale[dev]
+    short = short[np.isfinite(short)]
+    shortfall = float(np.max(short, initial=0.0))
+    if shortfall > REPAIRABLE:  # not round-off: the answer stands or falls as solved
+        shortfall = 0.0
+    raised = np.minimum(rates * (1.0 + 4.0 * shortfall + OUTWARD), arrays.max_rate)
+    if arrays.budget is not None and float(arrays.cost @ raised) > arrays.budget:
+        return rates
+    return np.asarray(raised)
 
 
 def _certificate(

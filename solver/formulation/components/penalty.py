@@ -106,7 +106,8 @@ class PenaltyDesign(Component):
         detection = detection_probability(arrays, rates)[arrays.deviations]
         need = deterrence_need(arrays)
         with np.errstate(divide="ignore", invalid="ignore"):
-            least = np.where(need > 0, need / detection, 0.0)
+            # Rounded outward: P F = k exactly in float can fall short by an ulp exactly.
+            least = np.where(need > 0, need / detection * (1.0 + 1e-12), 0.0)
         least = np.where(np.isfinite(least), least, np.inf)
         chosen = np.maximum(ceiling * share, np.minimum(least, ceiling))
         if self.design == "shared":
