@@ -1,0 +1,283 @@
+"""Solving many specs as the blocks of one program: the engine step of batches and sweeps.
+
+The specs whose program is the plain core LP (``formulation/stacked.py:stackable``) are
+compiled into one block-diagonal cvxpy program and solved with one solver call; every block
+is then judged on its own, exactly as ``core.py`` judges a spec solved alone: its rates
+are read from its own columns, :func:`~deter.solver.engine.verify.verify_policy` checks the
+model at them, and a duality certificate is computed for the block from its own slices of
+the stacked matrices and duals (the duals of a block-diagonal LP restricted to a block are
+that block's duals; see :func:`block_certificates`). A block that passes gets the result
+``core.py`` builds (``optimal_result``), with the same attempt line.
+
+Isolation. A spec that is not stackable, whose block fails verification or its
+certificate, or that phase one finds infeasible, is handed back as ``None``: the caller
+solves it alone through the ordinary path (``engine.solve``), which gives its retries,
+its diagnosis and its status. When the stacked program is infeasible, phase one (the
+elastic program of ``build_stack(elastic=True)``: a slack on every incentive and budget row,
+least total slack) finds every infeasible block in one call; the others are stacked again.
+
+What may differ from solving a spec alone: only the choice among equally cheap optima (a
+degenerate LP with several optimal vertices), which can depend on the other blocks of its
+stack; costs agree to round-off and every answer carries the same checks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import cvxpy as cp
+import numpy as np
+
+from ..formulation.components.base import Context
+from ..formulation.components.deterrence import Deterrence, IncentiveHandles
+from ..formulation.components.monitoring import cost_scale
+from ..formulation.components.penalty import chosen_penalties
+from ..formulation.program import SOLVER_ORDER, CompiledProgram, variable_bound
+from ..formulation.stacked import StackedProgram, block_slack, build_stack, stackable
+from ..model.arrays import ProblemArrays
+from ..model.penalties import penalty_cost_of
+from ..model.utility import FloatArray
+from ..results.result import DualityCertificate, Result
+from ..spec.document import Spec
+from ..spec.strategy import uses_strategy
+from .attempts import CONIC_SOLVERS
+from .certificate import GAP_FLOOR, GAP_TOLERANCE
+from .core import Answer, optimal_result
+from .readout import Clock
+from .verify import TOLERANCE, verify_policy
+
+#: Specs per stack in ``deter batch``: large enough to amortise cvxpy's per-call overhead
+#: (a few ms), small enough that the workers share the load and a stack's result stays small.
+STACK_SIZE = 64
+#: A block whose phase-one slack (relative to its rows' right-hand sides) exceeds this is
+#: solved alone (a feasible one sent alone costs time, never an answer).
+SLACK_TOLERANCE = 1e-9
+_SOLVED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+_LP_SOLVERS = ("HIGHS", *CONIC_SOLVERS)
+
+
+@dataclass(frozen=True)
+class StackStats:
+    """What one call of :func:`solve_stacked` did (for benchmarks and tests)."""
+
+    stacked: int = 0  # specs answered from a stack
+    alone: int = 0  # specs handed back to be solved alone
+    solves: int = 0  # stacked solver calls (phase one included)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def arrays_of(spec: Spec) -> ProblemArrays | None:
+    """The spec's arrays when it can be stacked, else None."""
+    if uses_strategy(spec):
+        return None
+    arrays = ProblemArrays.from_spec(spec)
+    return arrays if stackable(arrays) else None
+
+
+def solve_stacked(
+    specs: Sequence[Spec],
+    *,
+    solvers: Sequence[str] = SOLVER_ORDER,
+    tolerance: float = TOLERANCE,
+    arrays: Sequence[ProblemArrays | None] | None = None,
+    stats: list[StackStats] | None = None,
+) -> list[Result | None]:
+    """Results of ``specs`` solved as one stacked program; None where a spec must be solved
+    alone (module docstring). ``arrays``: each spec's arrays when already built (None for
+    a spec that is not stackable)."""
+    started = time.perf_counter()
+    if arrays is None:
+        arrays = [arrays_of(spec) for spec in specs]
+    results: list[Result | None] = [None] * len(specs)
+    reasons: dict[str, int] = {}
+    solves = 0
+    solver = solvers[0] if solvers else ""
+    members = [k for k, a in enumerate(arrays) if a is not None]
+    reasons["not stackable"] = len(specs) - len(members)
+    if solver not in _LP_SOLVERS or len(members) < 1:
+        _note(stats, results, solves, reasons)
+        return results
+    program = build_stack([arrays[k] for k in members])  # type: ignore[misc]
+    status = _solve(program, solver)
+    solves += 1
+    if status not in _SOLVED:
+        phase_one = build_stack([arrays[k] for k in members], elastic=True)  # type: ignore[misc]
+        solves += 1
+        slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
+        if slack is None:
+            reasons["stack unsolved"] = len(members)
+            _note(stats, results, solves, reasons)
+            return results
+        feasible = slack <= SLACK_TOLERANCE
+        reasons["infeasible in phase one"] = int(np.sum(~feasible))
+        members = [k for k, ok in zip(members, feasible, strict=True) if ok]
+        if not members:
+            _note(stats, results, solves, reasons)
+            return results
+        program = build_stack([arrays[k] for k in members])  # type: ignore[misc]
+        solves += 1
+        if _solve(program, solver) not in _SOLVED:
+            reasons["stack unsolved"] = len(members)
+            _note(stats, results, solves, reasons)
+            return results
+    solved_at = time.perf_counter()
+    share = (solved_at - started) / max(len(specs), 1)
+    member_arrays = [arrays[k] for k in members]
+    certificates = block_certificates(program, member_arrays)  # type: ignore[arg-type]
+    z = program.primal()
+    duals = program.duals()
+    for index, k in enumerate(members):
+        arr = arrays[k]
+        assert arr is not None and z is not None and duals is not None
+        clock = Clock()
+        result = _judge_block(specs[k], arr, program, index, z, duals[0], certificates[index])
+        if result is None:
+            reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
+            continue
+        clock.add("build", 0.0)
+        clock.add("solve", share)
+        clock.started -= share
+        line = f"{solver}: {program.record.status}, verified and certified"  # type: ignore[union-attr]
+        results[k] = optimal_result(specs[k], arr, result, solver, (line,), clock)
+    _note(stats, results, solves, reasons)
+    return results
+
+
+def _note(
+    stats: list[StackStats] | None,
+    results: Sequence[Result | None],
+    solves: int,
+    reasons: dict[str, int],
+) -> None:
+    if stats is not None:
+        stacked = sum(r is not None for r in results)
+        kept = {k: v for k, v in reasons.items() if v}
+        stats.append(StackStats(stacked, len(results) - stacked, solves, kept))
+
+
+def _solve(program: StackedProgram, solver: str) -> str:
+    try:
+        return program.solve(solver).status
+    except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
+        return f"failed ({exc})"
+
+
+def _judge_block(
+    spec: Spec,
+    arrays: ProblemArrays,
+    program: StackedProgram,
+    index: int,
+    z: FloatArray,
+    lam: FloatArray,
+    certificate: DualityCertificate,
+) -> Answer | None:
+    """``judge_core`` for one block: rates, verification, then its own certificate."""
+    block = program.blocks[index]
+    rates = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
+    penalties = chosen_penalties((), arrays, rates)  # fixed design: the caps
+    total_cost = float(arrays.cost @ rates) + penalty_cost_of(arrays, penalties[arrays.deviations])
+    verification = verify_policy(arrays, rates, total_cost, TOLERANCE, penalties=penalties)
+    if not verification.passed or not certificate.passed:
+        return None
+    view = _BlockProgram.of(lam[block.rows["incentive"]])
+    return Answer(view, rates, penalties, replace(verification, duality=certificate))
+
+
+def block_certificates(
+    program: StackedProgram, members: Sequence[ProblemArrays]
+) -> list[DualityCertificate]:
+    """The duality certificate of every block, from its own slices (numpy, vectorised).
+
+    The same figures as ``certificate.duality_certificate`` of the spec's own program: with
+    the rows ``G z <= h`` (multipliers lambda >= 0) and ``E z == e`` (nu), the block's
+    stationarity residual is its columns of ``c + G' lambda + E' nu``, its dual objective
+    ``-lambda' h - nu' e`` over its rows, its primal objective ``c' z`` over its columns.
+    """
+    z = program.primal()
+    duals = program.duals()
+    n = program.size
+    if z is None or duals is None:
+        return [_failed("the solver returned no primal point or no dual values")] * n
+    lam, nu = duals
+    residual = program.c + program.g.T @ lam + program.e_matrix.T @ nu
+    col_starts = np.array([b.columns.start for b in program.blocks])
+    row_starts = np.array([b.g_rows.start for b in program.blocks])
+    e_starts = np.array([b.e_rows.start for b in program.blocks])
+    primal = np.add.reduceat(program.c * z, col_starts)
+    dual = -np.add.reduceat(lam * program.h, row_starts) - np.add.reduceat(nu * program.e, e_starts)
+    hidden_sum = np.add.reduceat(np.abs(residual), col_starts)
+    max_residual = np.maximum.reduceat(np.abs(residual), col_starts)
+    sign = np.maximum(np.maximum.reduceat(-lam, row_starts), 0.0)
+    c_norm = np.maximum.reduceat(np.abs(program.c), col_starts)
+    bound = np.array([variable_bound(a) for a in members])
+    scale = np.array([cost_scale(a) for a in members])
+    gap = primal - dual
+    size = np.maximum(np.maximum(np.abs(primal), np.abs(dual)), GAP_FLOOR)
+    relative_gap = np.abs(gap) / size
+    relative_residual = hidden_sum * bound / size
+    relative_sign = sign / np.maximum(c_norm, 1.0)
+    tol = GAP_TOLERANCE
+    passed = (relative_gap <= tol) & (relative_residual <= tol) & (relative_sign <= tol)
+    out = []
+    for k in range(n):
+        ok = bool(passed[k])
+        reason = (
+            "gap and dual residual within tolerance"
+            if ok
+            else (
+                f"relative duality gap {relative_gap[k]:.3g}, dual residual "
+                f"{relative_residual[k]:.3g}, multiplier sign violation {relative_sign[k]:.3g} "
+                f"(tolerance {tol:g})"
+            )
+        )
+        out.append(
+            DualityCertificate(
+                applies=True,
+                passed=ok,
+                tolerance=tol,
+                primal_objective=float(primal[k] * scale[k]),
+                dual_objective=float(dual[k] * scale[k]),
+                gap=float(gap[k] * scale[k]),
+                relative_gap=float(relative_gap[k]),
+                dual_residual=float(max_residual[k]),
+                relative_dual_residual=float(relative_residual[k]),
+                dual_sign_violation=float(sign[k]),
+                reason=reason,
+            )
+        )
+    return out
+
+
+def _failed(reason: str) -> DualityCertificate:
+    return DualityCertificate(applies=True, passed=False, tolerance=GAP_TOLERANCE, reason=reason)
+
+
+@cache
+def _shell() -> tuple[Context, cp.Problem, IncentiveHandles]:
+    """A placeholder context and problem for block views (built once per process)."""
+    marker = cp.Variable(1, name="stacked_block")
+    ctx = Context(0, 0, False, marker, marker, marker)
+    incentive = marker >= 0
+    return ctx, cp.Problem(cp.Minimize(0), [incentive]), IncentiveHandles(incentive)
+
+
+@dataclass
+class _BlockProgram(CompiledProgram):
+    """One block of a solved stack, seen as the spec's own program by the result builder:
+    its parts are the ``Deterrence`` component (which owns the shadow prices) and its
+    incentive dual is the block's."""
+
+    incentive_dual: FloatArray | None = None
+
+    @classmethod
+    def of(cls, incentive_dual: FloatArray) -> _BlockProgram:
+        ctx, problem, handles = _shell()
+        return cls(((Deterrence(), handles),), ctx, problem, ("stacked",), incentive_dual)
+
+    def dual_of(self, constraint: cp.Constraint) -> FloatArray | None:
+        if constraint is self.parts[0][1].incentive:  # type: ignore[attr-defined]
+            return self.incentive_dual
+        return None

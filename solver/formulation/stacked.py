@@ -1,0 +1,254 @@
+"""Many core programs as one block-diagonal cvxpy program (``deter batch``, sweeps, frontiers).
+
+cvxpy's cost is per call (compiling a problem, applying Parameters, building the solver's
+model), a few milliseconds, while the small linear programs of a batch take HiGHS a fraction
+of that. Stacking amortises it: the programs of many specs become the blocks of one linear
+program over one variable vector, written as two sparse constraint families
+(``G z <= h`` and ``E z == e``) whose matrices are assembled directly from each spec's numbers
+(one block of rows per spec, never one cvxpy expression per spec), solved once through
+:func:`~deter.solver.formulation.program.solve_problem`, and split back per spec.
+
+Each block holds exactly the rows of the core program as ``program.py`` compiles it, in the
+same units (the components' own ``values``: costs divided by the largest cost, incentive
+rows divided by d_i), so a block's primal and dual solution are those of the spec's own
+program: the stacked objective is the sum of the blocks' objectives and no row couples two
+blocks, so the KKT conditions of the stack are the blocks' KKT conditions side by side.
+
+Block layout, for a spec with m monitors and n non-compliant actions (columns
+``[x (m), P (n), P0 (1)]``)::
+
+    G rows:  -x <= -min_rate (m)       x <= max_rate (m)
+             P - Q x <= 0 (n)           P <= 1 (n)
+             -(w o P) + fw P0 <= -need (n)            [incentive]
+             c~ . x <= B~ (1, with a budget)
+    E rows:  P0 - f . x == 0 (1)
+    cost:    c~ . x                      (c~ = c / max c, B~ = B / max c)
+
+Only specs whose program is exactly this (linear detection, fixed penalties, no ROC curves:
+``stackable``) are stacked; the others are solved alone as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from ..model.arrays import ProblemArrays
+from ..model.utility import FloatArray
+from .components import Budget, Deterrence, LinearDetection, MonitoringCost, components_for
+from .program import SolveRecord, solve_problem
+
+#: Specs with more detection entries than this are solved alone (a block that large gains
+#: nothing from sharing a call).
+STACK_ENTRY_LIMIT = 2_000
+#: Row families of a block, in order (``Block.rows[name]`` is each one's slice of G).
+FAMILIES = ("min_rate", "max_rate", "reach", "at_most_one", "incentive", "budget")
+
+
+def stackable(arrays: ProblemArrays) -> bool:
+    """True when ``arrays``' program is the plain core LP that :func:`build_stack` writes."""
+    if len(arrays.deviations) * max(arrays.n_monitors, 1) > STACK_ENTRY_LIMIT:
+        return False
+    if arrays.n_monitors == 0 or len(arrays.deviations) == 0:
+        return False
+    kinds = [type(c) for c in components_for(arrays)]
+    expected = [MonitoringCost, LinearDetection, Deterrence]
+    return kinds == expected or kinds == [*expected, Budget]
+
+
+@dataclass(frozen=True)
+class Block:
+    """Where one spec sits in the stack: its columns, G rows (per family) and E rows."""
+
+    columns: slice
+    rows: dict[str, slice]
+    g_rows: slice
+    e_rows: slice
+    n_monitors: int
+    n_deviations: int
+
+    @property
+    def rates(self) -> slice:
+        return slice(self.columns.start, self.columns.start + self.n_monitors)
+
+    @property
+    def detection(self) -> slice:
+        start = self.columns.start + self.n_monitors
+        return slice(start, start + self.n_deviations)
+
+
+@dataclass
+class StackedProgram:
+    """The stacked LP, its blocks, and (after :meth:`solve`) the solution split per block."""
+
+    blocks: tuple[Block, ...]
+    c: FloatArray
+    g: sp.csr_matrix
+    h: FloatArray
+    e_matrix: sp.csr_matrix
+    e: FloatArray
+    problem: cp.Problem
+    z: cp.Variable
+    record: SolveRecord | None = None
+    slack: cp.Variable | None = None  # phase one only: the elastic rows' slacks
+    slack_rows: np.ndarray | None = None  # the G rows each slack belongs to
+
+    @property
+    def size(self) -> int:
+        return len(self.blocks)
+
+    def solve(self, solver: str, **options: Any) -> SolveRecord:
+        self.record = solve_problem(self.problem, solver, **options)
+        return self.record
+
+    def primal(self) -> FloatArray | None:
+        value = self.z.value
+        return None if value is None else np.asarray(value, dtype=float)
+
+    def duals(self) -> tuple[FloatArray, FloatArray] | None:
+        """(lambda for G z <= h, nu for E z == e), in cvxpy's sign convention."""
+        lam = self.problem.constraints[0].dual_value
+        nu = self.problem.constraints[1].dual_value
+        if lam is None or nu is None:
+            return None
+        return np.atleast_1d(np.asarray(lam, float)), np.atleast_1d(np.asarray(nu, float))
+
+
+def block_values(arrays: ProblemArrays) -> dict[str, Any]:
+    """A spec's numbers for its block: the components' own values (the same rounding)."""
+    values: dict[str, Any] = {}
+    for component in components_for(arrays):
+        values.update(component.values(arrays))
+    return values
+
+
+def build_stack(members: Sequence[ProblemArrays], *, elastic: bool = False) -> StackedProgram:
+    """The block-diagonal program of ``members`` (each :func:`stackable`).
+
+    ``elastic``: phase one of isolation. Every incentive and budget row gets a slack
+    column s >= 0 (``row - s <= rhs``) and the objective is the sum of the slacks, so the
+    program is always feasible and a block's least total slack is 0 exactly when the
+    spec's own program is feasible.
+    """
+    rows_i: list[np.ndarray] = []
+    cols_i: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    rhs: list[np.ndarray] = []
+    e_rows: list[np.ndarray] = []
+    e_cols: list[np.ndarray] = []
+    e_vals: list[np.ndarray] = []
+    costs: list[np.ndarray] = []
+    elastic_rows: list[np.ndarray] = []
+    blocks: list[Block] = []
+    col = row = erow = 0
+    for arrays in members:
+        v = block_values(arrays)
+        m, n = arrays.n_monitors, len(arrays.deviations)
+        x = col + np.arange(m)
+        p = col + m + np.arange(n)
+        p0 = col + m + n
+        sc = np.asarray(v["scaled_cost"], float)
+        q = sp.coo_matrix(v["detection_matrix"])
+        rows = _Rows(row)
+        family = rows.take
+        rid = family("min_rate", m)
+        rows_i.append(rid)
+        cols_i.append(x)
+        vals.append(-np.ones(m))
+        rhs.append(-np.asarray(v["min_rate"], float))
+        rid = family("max_rate", m)
+        rows_i.append(rid)
+        cols_i.append(x)
+        vals.append(np.ones(m))
+        rhs.append(np.asarray(v["max_rate"], float))
+        rid = family("reach", n)
+        rows_i += [rid, rid[q.row]]
+        cols_i += [p, x[q.col]]
+        vals += [np.ones(n), -np.asarray(q.data, float)]
+        rhs.append(np.zeros(n))
+        rid = family("at_most_one", n)
+        rows_i.append(rid)
+        cols_i.append(p)
+        vals.append(np.ones(n))
+        rhs.append(np.ones(n))
+        rid = family("incentive", n)
+        weight = np.broadcast_to(np.asarray(v["detection_weight"], float), (n,))
+        flag = np.broadcast_to(np.asarray(v["false_flag_weight"], float), (n,))
+        rows_i += [rid, rid]
+        cols_i += [p, np.full(n, p0)]
+        vals += [-weight, flag]
+        rhs.append(-np.broadcast_to(np.asarray(v["need"], float), (n,)))
+        elastic_rows.append(rid)
+        if arrays.budget is not None:
+            rid = family("budget", 1)
+            rows_i.append(np.repeat(rid, m))
+            cols_i.append(x)
+            vals.append(sc)
+            rhs.append(np.atleast_1d(np.asarray(v["scaled_budget"], float)))
+            elastic_rows.append(rid)
+        f = np.asarray(v["false_positive"], float)
+        e_rows += [np.array([erow]), np.full(m, erow)]
+        e_cols += [np.array([p0]), x]
+        e_vals += [np.ones(1), -f]
+        cost = np.zeros(m + n + 1)
+        cost[:m] = sc
+        costs.append(cost)
+        r = rows.next
+        blocks.append(
+            Block(slice(col, p0 + 1), rows.families, slice(row, r), slice(erow, erow + 1), m, n)
+        )
+        col, row, erow = p0 + 1, r, erow + 1
+    g = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))), shape=(row, col)
+    )
+    h = np.concatenate(rhs)
+    e_matrix = sp.csr_matrix(
+        (np.concatenate(e_vals), (np.concatenate(e_rows), np.concatenate(e_cols))),
+        shape=(erow, col),
+    )
+    e = np.zeros(erow)
+    c = np.concatenate(costs)
+    z = cp.Variable(col, name="stacked")
+    if elastic:
+        slack_rows = np.concatenate(elastic_rows)
+        k = slack_rows.size
+        s = cp.Variable(k, name="slack", nonneg=True)
+        lift = sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))), shape=(row, k))
+        problem = cp.Problem(cp.Minimize(cp.sum(s)), [g @ z + lift @ s <= h, e_matrix @ z == e])
+        return StackedProgram(
+            tuple(blocks), c, g, h, e_matrix, e, problem, z, slack=s, slack_rows=slack_rows
+        )
+    problem = cp.Problem(cp.Minimize(c @ z), [g @ z <= h, e_matrix @ z == e])
+    return StackedProgram(tuple(blocks), c, g, h, e_matrix, e, problem, z)
+
+
+class _Rows:
+    """Hands out consecutive row numbers to a block's families, naming each one's slice."""
+
+    def __init__(self, start: int) -> None:
+        self.next = start
+        self.families: dict[str, slice] = {}
+
+    def take(self, name: str, count: int) -> np.ndarray:
+        self.families[name] = slice(self.next, self.next + count)
+        out = self.next + np.arange(count)
+        self.next += count
+        return out
+
+
+def block_slack(program: StackedProgram) -> FloatArray | None:
+    """Phase one's least total slack of each block (``build_stack(elastic=True)``), scaled
+    by its rows' own right-hand sides; None when the solver returned no point."""
+    if program.slack is None or program.slack_rows is None or program.slack.value is None:
+        return None
+    slack = program.slack.value
+    rows = program.slack_rows
+    owner = np.searchsorted([b.g_rows.stop for b in program.blocks], rows, side="right")
+    scale = np.maximum(1.0, np.abs(program.h[rows]))
+    weights = np.maximum(np.asarray(slack, float), 0.0) / scale
+    return np.asarray(np.bincount(owner, weights=weights, minlength=program.size), dtype=float)

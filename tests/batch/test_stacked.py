@@ -1,0 +1,159 @@
+"""Stacked solves (issue #13): many specs as the blocks of one program give the answers of
+solving each alone: the same status, costs to 1e-9 relative, the same verification verdict
+and a certificate of the block's own; infeasible and unverifiable members are isolated and
+handed back to be solved alone."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from deter.solver.engine import stacked as engine_stacked
+from deter.solver.engine.solve import solve
+from deter.solver.engine.stacked import StackStats, solve_stacked
+from deter.solver.formulation.stacked import build_stack
+from deter.solver.model.arrays import ProblemArrays
+from deter.solver.spec.loading import parse_spec_text
+
+from tests.support.magnitudes import cases
+
+
+def small_spec(rng: random.Random, *, infeasible: bool = False) -> str:
+    """A random small spec (as bench/bench_batch.py's); ``infeasible``: caps too small."""
+    n_actions, n_monitors = rng.randint(2, 6), rng.randint(1, 4)
+    cap = rng.uniform(0.001, 0.01) if infeasible else rng.uniform(20, 50)
+    lines = ["version = 1", "", "[agent]", f"penalty_cap = {cap:.4f}"]
+    if rng.random() < 0.2:
+        lines.append(f"risk_aversion = {rng.uniform(0.01, 0.3):.3f}")
+    if rng.random() < 0.2:
+        lines.append(f"false_positive_penalty = {rng.uniform(0.5, 2):.3f}")
+    if rng.random() < 0.3:
+        lines += ["", "[oversight]", f"budget = {rng.uniform(50, 100):.3f}"]
+    names = [f"a{i}" for i in range(n_actions)]
+    for i, name in enumerate(names):
+        gain = 0.0 if i == 0 else rng.uniform(0.1, 5.0)
+        lines += ["", "[[actions]]", f'name = "{name}"', f"gain = {gain:.4f}"]
+    for j in range(n_monitors):
+        detects = {
+            name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
+            for i, name in enumerate(names)
+            if i > 0
+        }
+        table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
+        lines += ["", "[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 3):.3f}"]
+        lines.append(f"detects = {{ {table} }}")
+        if rng.random() < 0.3:
+            lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def parse(texts: list[str], prefix: str = "s"):
+    return [
+        parse_spec_text(t, file=f"{prefix}{k}.toml", name=f"{prefix}{k}")
+        for k, t in enumerate(texts)
+    ]
+
+
+def assert_same_answer(alone, stacked) -> None:
+    assert stacked.status == alone.status
+    assert stacked.total_cost == pytest.approx(alone.total_cost, rel=1e-9, abs=0)
+    assert stacked.verification.passed == alone.verification.passed
+    assert stacked.verification.duality.applies and stacked.verification.duality.passed
+    assert stacked.verification.duality.kind == alone.verification.duality.kind
+    assert [m.name for m in stacked.monitors] == [m.name for m in alone.monitors]
+    assert stacked.attempts == alone.attempts
+    # the same document: the same keys everywhere (values may differ by round-off)
+    assert _keys(stacked.to_dict(timing=False)) == _keys(alone.to_dict(timing=False))
+
+
+def _keys(doc):
+    if isinstance(doc, dict):
+        return {k: _keys(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_keys(v) for v in doc]
+    return None
+
+
+def test_stacked_answers_equal_solving_alone_on_random_specs() -> None:
+    rng = random.Random(7)
+    specs = parse([small_spec(rng) for _ in range(80)])
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    assert stats[0].solves == 1 and stats[0].stacked == 80
+    for spec, result in zip(specs, results, strict=True):
+        assert result is not None
+        assert_same_answer(solve(spec), result)
+
+
+@pytest.mark.parametrize("family", ["risk_neutral", "cara_averse", "tight_budget", "non_paying"])
+def test_stacked_answers_equal_alone_on_hard_magnitudes(family: str) -> None:
+    specs = parse([c.text for c in cases(family, 40)], family)
+    results = solve_stacked(specs)
+    for spec, result in zip(specs, results, strict=True):
+        alone = solve(spec)
+        if result is None:
+            continue  # isolated: the batch solves it alone, which is `alone` itself
+        assert_same_answer(alone, result)
+
+
+@pytest.mark.parametrize("share", [0.01, 0.1, 0.5])
+def test_infeasible_members_are_isolated(share: float) -> None:
+    rng = random.Random(11)
+    n = 100
+    bad = set(rng.sample(range(n), max(1, int(share * n))))
+    specs = parse([small_spec(rng, infeasible=k in bad) for k in range(n)])
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        if k in bad:
+            assert result is None  # solved alone: the ordinary path's diagnosis
+            assert solve(spec).status == "infeasible"
+        else:
+            assert result is not None and result.status == "optimal"
+    assert stats[0].solves == 3  # stack, phase one, the feasible ones again
+    assert stats[0].reasons == {"infeasible in phase one": len(bad)}
+
+
+def test_unverifiable_member_is_isolated(monkeypatch) -> None:
+    rng = random.Random(3)
+    specs = parse([small_spec(rng) for _ in range(10)])
+    real = engine_stacked.verify_policy
+    victim = ProblemArrays.from_spec(specs[4])
+
+    def verify(arrays, *args, **kwargs):
+        verdict = real(arrays, *args, **kwargs)
+        if arrays.gain.tolist() == victim.gain.tolist():
+            return type(verdict)(**{**verdict.__dict__, "passed": False})
+        return verdict
+
+    monkeypatch.setattr(engine_stacked, "verify_policy", verify)
+    results = solve_stacked(specs)
+    assert results[4] is None
+    assert all(r is not None and r.status == "optimal" for k, r in enumerate(results) if k != 4)
+
+
+def test_members_that_are_not_plain_lps_are_left_alone() -> None:
+    rng = random.Random(5)
+    texts = [small_spec(rng) for _ in range(4)]
+    texts[1] = texts[1].replace("[oversight]\n", "").replace("budget =", "# budget =")
+    texts[1] = texts[1].replace("[agent]", '[oversight]\ndetection = "exponential"\n\n[agent]', 1)
+    specs = parse(texts)
+    results = solve_stacked(specs)
+    assert results[1] is None and all(results[k] is not None for k in (0, 2, 3))
+
+
+def test_block_certificate_matches_the_specs_own_duals() -> None:
+    """Each block's certificate is computed from its own slices and passes; the stacked
+    duals restricted to a block satisfy that block's stationarity."""
+    rng = random.Random(9)
+    specs = parse([small_spec(rng) for _ in range(12)])
+    program = build_stack([ProblemArrays.from_spec(s) for s in specs])
+    assert program.solve("HIGHS").status == "optimal"
+    lam, nu = program.duals()
+    residual = program.c + program.g.T @ lam + program.e_matrix.T @ nu
+    assert np.max(np.abs(residual)) < 1e-9
+    certificates = engine_stacked.block_certificates(
+        program, [ProblemArrays.from_spec(s) for s in specs]
+    )
+    assert all(c.passed and c.relative_gap < 1e-9 for c in certificates)
