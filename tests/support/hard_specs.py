@@ -94,5 +94,8 @@ UNDERFLOW = 1e-300
 def rate_is_right(case: HardCase, rate: float) -> bool:
     want = case.rate()
     if want < UNDERFLOW:
-        return (0.0 < rate <= UNDERFLOW) if case.gain > case.compliant_gain else rate == 0.0
+        # A positive rate at the smallest unit deter measures in (rounded outward by 1e-12,
+        # engine/core.py:outward), or 0 where the action does not pay.
+        ceiling = UNDERFLOW * (1 + 1e-9)
+        return (0.0 < rate <= ceiling) if case.gain > case.compliant_gain else rate == 0.0
     return abs(rate - want) <= RELATIVE_ACCURACY * abs(want)
