@@ -325,17 +325,3 @@ def optimal_result(
     """The optimal result of a verified and certified ``answer`` (for the stacked solves of
     ``stacked.py``, which judge each block themselves and build the same result)."""
     return _optimal(spec, arrays, answer, solver, attempts, clock)
-    return outcome.answer
-
-
-def optimal_result(
-    spec: Spec,
-    arrays: ProblemArrays,
-    answer: Answer,
-    solver: str,
-    attempts: Sequence[str],
-    clock: Clock,
-) -> Result:
-    """The optimal result of a verified and certified ``answer`` (for the stacked solves of
-    ``stacked.py``, which judge each block themselves and build the same result)."""
-    return _optimal(spec, arrays, answer, solver, attempts, clock)

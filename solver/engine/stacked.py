@@ -45,7 +45,7 @@ from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
 from .attempts import CONIC_SOLVERS
 from .certificate import GAP_FLOOR, GAP_TOLERANCE
-from .core import Answer, optimal_result
+from .core import Answer, optimal_result, outward
 from .readout import Clock
 from .verify import TOLERANCE, verify_policy
 
@@ -133,7 +133,9 @@ def solve_stacked(
         arr = arrays[k]
         assert arr is not None and z is not None and duals is not None
         clock = Clock()
-        result = _judge_block(specs[k], arr, program, index, z, duals[0], certificates[index])
+        result = _judge_block(
+            specs[k], arr, program, index, z, duals[0], certificates[index], tolerance
+        )
         if result is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
             continue
@@ -173,16 +175,22 @@ def _judge_block(
     z: FloatArray,
     lam: FloatArray,
     certificate: DualityCertificate,
+    tolerance: float,
 ) -> Answer | None:
     """``judge_core`` for one block: rates, verification, then its own certificate."""
     block = program.blocks[index]
-    rates = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
-    penalties = chosen_penalties((), arrays, rates)  # fixed design: the caps
-    total_cost = float(arrays.cost @ rates) + penalty_cost_of(arrays, penalties[arrays.deviations])
-    verification = verify_policy(arrays, rates, total_cost, TOLERANCE, penalties=penalties)
+    view = _BlockProgram.of(lam[block.rows["incentive"]])
+    solved = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
+    for rates in (outward(arrays, solved, view), solved):  # as judge_core: round outward
+        penalties = chosen_penalties(view.parts, arrays, rates)
+        total_cost = float(arrays.cost @ rates) + penalty_cost_of(
+            arrays, penalties[arrays.deviations]
+        )
+        verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
+        if verification.passed:
+            break
     if not verification.passed or not certificate.passed:
         return None
-    view = _BlockProgram.of(lam[block.rows["incentive"]])
     return Answer(view, rates, penalties, replace(verification, duality=certificate))
 
 
