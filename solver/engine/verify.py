@@ -72,11 +72,18 @@ class Checks:
         self.checks: list[Check] = []
 
     def add(
-        self, name: str, violation: FloatArray, scale: FloatArray | float, floor: float = 1.0
+        self,
+        name: str,
+        violation: FloatArray,
+        scale: FloatArray | float,
+        floor: float = 1.0,
+        *,
+        exact: bool = False,
     ) -> None:
         """Record one family: ``violation`` > 0 where violated, relative to max(floor, scale).
 
-        NaN counts as an infinite violation: an unreadable answer never passes.
+        NaN counts as an infinite violation: an unreadable answer never passes. ``exact``:
+        a hard limit (the budget), where any violation at all is a whole one.
         """
         violation = np.atleast_1d(np.asarray(violation, dtype=float))
         if violation.size == 0:
@@ -91,6 +98,8 @@ class Checks:
         relative = np.where(tiny, np.where(violation > 0, np.inf, 0.0), relative)
         relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
         relative = np.where(np.isnan(relative) | np.isnan(violation), np.inf, relative)
+        if exact:
+            relative = np.where(violation > 0, np.inf, relative)
         violation = np.where(np.isnan(violation), np.inf, violation)
         self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
 
@@ -171,6 +180,7 @@ def verify_policy(
             np.array([cost - arrays.budget]),
             max(abs(arrays.budget), abs(cost)),
             floor=SCALE_FLOOR,
+            exact=True,
         )
     chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
     for name, (violation, scale) in penalty_violations(arrays, chosen).items():

@@ -30,6 +30,11 @@ class BudgetHandles(Handles):
     budget: cp.Constraint
 
 
+#: Relative room the program leaves under a budget (above the solvers' tolerances, far below
+#: any cost difference that matters: optima move by at most this fraction).
+BUDGET_ROOM = 1e-9
+
+
 def cost_scale(arrays: ProblemArrays) -> float:
     largest = float(np.max(arrays.cost, initial=0.0))
     return largest if largest > 0 else 1.0
@@ -57,7 +62,9 @@ class Budget(Component):
 
     def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
         assert arrays.budget is not None
-        return {"scaled_budget": arrays.budget / cost_scale(arrays)}
+        # A budget is a hard limit, checked exactly; solvers meet rows only to a tolerance
+        # (1e-10 relative on the rescaled attempt), so the program keeps that much room.
+        return {"scaled_budget": arrays.budget * (1.0 - BUDGET_ROOM) / cost_scale(arrays)}
 
     def compile(self, ctx: Context, values: Mapping[str, Value]) -> BudgetHandles:
         budget = ctx.add_data("scaled_budget", values["scaled_budget"])
