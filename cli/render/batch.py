@@ -63,7 +63,7 @@ def render_run(
         return "".join(line + "\n" for o in outcomes for line in github_annotations(o))
     if command == "check":
         return "".join(line + "\n" for o in outcomes for line in check_lines(o))
-    return to_console_text(outcome_table(outcomes, code), color=color, width=width)
+    return to_console_text(outcome_table(outcomes, code, width), color=color, width=width)
 
 
 # --- per-file documents -------------------------------------------------------------------
@@ -132,7 +132,7 @@ def counts(outcomes: Sequence[FileOutcome]) -> dict[Status, int]:
 def run_counts(run: BatchRun, code: OutcomeCode, command: str) -> dict[str, int]:
     """Files per status; for check also ``requirements_failed``: the files that solved (or
     were infeasible) and failed a requirement, each counted once, and ``passed``."""
-    doc: dict[str, int] = dict(counts(run.outcomes))
+    doc: dict[str, int] = {str(s): n for s, n in counts(run.outcomes).items()}
     if command == "check":
         checked = [o for o in run.outcomes if o.status in (Status.optimal, Status.infeasible)]
         doc["requirements_failed"] = sum(1 for o in checked if o.failed_requirements)
@@ -295,14 +295,31 @@ def check_lines(outcome: FileOutcome) -> list[str]:
 # --- tables ------------------------------------------------------------------------------------
 
 
-def outcome_table(outcomes: Sequence[FileOutcome], code: OutcomeCode) -> RenderableType:
+def outcome_table(
+    outcomes: Sequence[FileOutcome], code: OutcomeCode, width: int = 120
+) -> RenderableType:
+    """Files as a table, file names whole and notes wrapped at words; when the names leave
+    the note no room (a narrow terminal), one record per file instead."""
+    from .result import stacked
+
+    headers = ("File", "Status", "Cost", "Exit", "Note")
+    rows = [[o.file, o.status, number(o.total_cost), str(code(o)), note(o)] for o in outcomes]
+
+    def widest(k: int) -> int:
+        return max([len(headers[k]), *(len(row[k]) for row in rows)])
+
+    # every column but the note at its widest, a note of 24 at least, and the padding
+    if sum(widest(k) for k in range(4)) + min(24, widest(4)) + 12 > width:
+        return stacked("Files", headers, rows)
     table = Table(box=box.SIMPLE_HEAD, title="Files", title_justify="left", title_style="bold")
-    for header in ("File", "Status", "Cost", "Exit", "Note"):
+    for header in headers:
         table.add_column(
-            header, justify="right" if header in ("Cost", "Exit") else "left", overflow="fold"
+            header,
+            justify="right" if header in ("Cost", "Exit") else "left",
+            no_wrap=header != "Note",
         )
-    for o in outcomes:
-        table.add_row(o.file, o.status, number(o.total_cost), str(code(o)), note(o))
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # file names are data, never markup
     return table
 
 

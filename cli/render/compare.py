@@ -133,5 +133,6 @@ def render_comparison(
         [("! " if changed else "") + cells[0], *cells[1:]]
         for _, cells, changed in comparison_rows(comparison)
     ]
-    body = fitted(table, table.title or "", ["", "A", "B", headers[3]], plain, width)
+    title = f"{comparison.a.name} vs {comparison.b.name}"
+    body = fitted(table, title, ["", "A", "B", headers[3]], plain, width)
     return to_console_text(Group(body, footer), color, width)
