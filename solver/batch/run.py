@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import math
 import os
 import signal
 import threading
@@ -106,9 +105,19 @@ def default_jobs() -> int:
     )
 
 
-def chunk_size(n_files: int, jobs: int) -> int:
-    """Enough chunks to balance the workers (about 8 each), few enough to amortise IPC."""
-    return max(1, min(32, math.ceil(n_files / (8 * jobs))))
+#: Files per stack: each stack is one task for a worker, and its plain linear programs are
+#: solved as one stacked program (``engine/stacked.py``). Fixed, so that which files share a
+#: program depends only on the list of files, never on ``--jobs``, the executor or timing
+#: (an LP with several optimal vertices may pick another one in another stack).
+STACK_SIZE = 64
+#: Batches of at most this many files (without a timeout or fault injection) are solved in
+#: this process: starting a pool of workers that each load cvxpy costs more than they save.
+INLINE_LIMIT = 128
+
+
+def stacks_of(files: Sequence[str]) -> list[list[str]]:
+    """The files in fixed-size stacks, in the order given (``discover``'s stable order)."""
+    return [list(files[k : k + STACK_SIZE]) for k in range(0, len(files), STACK_SIZE)]
 
 
 def run_batch(
@@ -157,10 +166,19 @@ def run_batch(
         # All or nothing under Ctrl-C: a chunk written to the ledger but missing from the
         # run would be resumable yet absent from this run's output (an interrupt that
         # landed during the ledger's fsync used to lose every file solved so far).
+        # A stack's outcomes are kept up to the failure that reaches the limit: the files
+        # after it count as not run, as they would have with one file per task.
+        kept: list[FileOutcome] = []
+        count = failures
+        for outcome in outcomes:
+            kept.append(outcome)
+            count += is_failure(outcome)
+            if max_failures is not None and count >= max_failures:
+                break
         with _interrupts_deferred():
             if ledger is not None:
-                ledger.append(outcomes, fingerprint)
-            for outcome in outcomes:
+                ledger.append(kept, fingerprint)
+            for outcome in kept:
                 by_file[outcome.file] = outcome
                 failures += is_failure(outcome)
                 if on_outcome is not None:
@@ -168,16 +186,18 @@ def run_batch(
         return max_failures is not None and failures >= max_failures
 
     stop = max_failures is not None and failures >= max_failures
-    chunks = [
-        todo[k : k + chunk_size(len(todo), jobs)]
-        for k in range(0, len(todo), chunk_size(len(todo), jobs))
-    ]
+    # Stacks are cut from the whole list of files, resumed ones dropped afterwards: a resumed
+    # run solves each remaining file in the stack it would have had.
+    pending = set(todo)
+    chunks = [c for c in ([f for f in s if f in pending] for s in stacks_of(files)) if c]
     try:
         if chunks and not stop:
             if executor == "dask":
                 from .dask_executor import run_dask
 
                 stop = run_dask(chunks, options, record, jobs=jobs, address=address)
+            elif inline(len(todo), options):
+                stop = _run_inline(chunks, options, record)
             else:
                 stop = _run_local(chunks, options, record, jobs)
     except KeyboardInterrupt:
@@ -212,6 +232,17 @@ def _interrupts_deferred() -> Iterator[None]:
             previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
         elif previous == signal.SIG_DFL:
             raise KeyboardInterrupt
+
+
+def inline(n_files: int, options: BatchOptions) -> bool:
+    """True when a batch is solved in this process (small, no timeout, no fault injection:
+    a hard deadline or an injected crash must end a worker, never the caller)."""
+    return n_files <= INLINE_LIMIT and options.timeout is None and options.faults is None
+
+
+def _run_inline(chunks: list[list[str]], options: BatchOptions, record: Record) -> bool:
+    """Solve the stacks here, one after another. True: stopped early."""
+    return any(record(solve_chunk(chunk, options)) for chunk in chunks)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:

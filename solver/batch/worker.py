@@ -21,8 +21,10 @@ from typing import Any
 
 from ..analysis.requirements import RequirementOverrides, check_requirements, undeterrable
 from ..results.errors import Finding, SpecError
+from ..results.result import Result
 from ..results.serialise import dumps
 from ..results.status import Status
+from ..spec.document import Spec
 from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
 from .faults import Faults
 from .outcome import FileOutcome, failed, file_sha256
@@ -150,13 +152,20 @@ def solve_file(file: str, options: BatchOptions) -> FileOutcome:
         with _time_limit(options.timeout):
             return _solve_file(file, options, started)
     except FileTimeout as exc:
-        message = str(exc) or f"timed out after {options.timeout:g} s"
-        return failed(
-            file, message, sha256=file_sha256(file), seconds=time.perf_counter() - started
-        )
+        return _timed_out(file, options, started, exc)
 
 
 def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
+    read = _read_file(file, options, started)
+    if isinstance(read, FileOutcome):
+        return read
+    spec, digest = read
+    return _solve_alone(file, spec, digest, options, started)
+
+
+def _read_file(file: str, options: BatchOptions, started: float) -> FileOutcome | tuple[Spec, str]:
+    """The file's validated spec and content hash, or its outcome when it cannot be read."""
+
     def done(**fields: Any) -> FileOutcome:
         return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
 
@@ -185,7 +194,13 @@ def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome
         )
     except Exception as exc:  # an unexpected failure reading this file stays with this file
         return done(status=Status.bad_input, error=f"{type(exc).__name__}: {exc}", sha256=digest)
+    return spec, digest
 
+
+def _solve_alone(
+    file: str, spec: Spec, digest: str, options: BatchOptions, started: float
+) -> FileOutcome:
+    """The ordinary path: the engine's own solve of one spec (retries, diagnosis)."""
     from ..engine.solve import solve
 
     try:
@@ -202,7 +217,13 @@ def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome
             sha256=digest,
             seconds=time.perf_counter() - started,
         )
+    return _outcome(file, spec, result, digest, options, time.perf_counter() - started)
 
+
+def _outcome(
+    file: str, spec: Spec, result: Result, digest: str, options: BatchOptions, seconds: float
+) -> FileOutcome:
+    """A solved file's outcome: its findings (and, for ``check``, its requirements)."""
     findings: list[Finding] = []
     if result.status == Status.infeasible:
         findings += undeterrable(spec, result, None, kind="infeasible")
@@ -211,8 +232,10 @@ def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome
     if options.check is not None:
         findings += check_requirements(spec, result, options.check)
     optimal = result.status == Status.optimal
-    return done(
-        status=result.status,
+    return FileOutcome(
+        file=file,
+        seconds=seconds,
+        status=Status(result.status),
         total_cost=result.total_cost,
         error=None if optimal else result.message,
         name=spec.name,
@@ -234,12 +257,60 @@ def _unmatched_reason(path: str) -> str | None:
 
 
 def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome]:
-    """Solve several files in this worker, one after another (amortises the round trip)."""
+    """Solve a stack of files in this worker: the plain LPs among them as one stacked
+    program (``engine/stacked.py``), every other file (and every member the stack hands
+    back: infeasible, unverifiable) alone, as ``solve_file`` would."""
     # Load the solver (cvxpy) before any file's clock starts: a Dask worker, unlike a local
     # one, has not preloaded it, and its first file would otherwise pay the import.
     from ..engine import solve as _solve_module  # noqa: F401
 
-    return [solve_file(file, options) for file in files]
+    if len(files) <= 1:
+        return [solve_file(file, options) for file in files]
+    from ..engine.stacked import arrays_of, solve_stacked
+
+    outcomes: dict[int, FileOutcome] = {}
+    read: dict[int, tuple[Spec, str, float]] = {}
+    for k, file in enumerate(files):
+        started = time.perf_counter()
+        try:
+            with _time_limit(options.timeout):
+                loaded = _read_file(file, options, started)
+        except FileTimeout as exc:
+            loaded = _timed_out(file, options, started, exc)
+        if isinstance(loaded, FileOutcome):
+            outcomes[k] = loaded
+        else:
+            read[k] = (*loaded, time.perf_counter() - started)
+    order = sorted(read)
+    results: list[Result | None] = [None] * len(order)
+    began = time.perf_counter()
+    try:
+        with _time_limit(options.timeout):
+            specs = [read[k][0] for k in order]
+            kwargs: dict[str, Any] = {"solvers": options.solvers} if options.solvers else {}
+            results = solve_stacked(specs, arrays=[arrays_of(s) for s in specs], **kwargs)
+    except FileTimeout:
+        results = [None] * len(order)  # each file is tried alone, under its own limit
+    except Exception:
+        results = [None] * len(order)  # the stack failed as a whole: the ordinary path
+    share = (time.perf_counter() - began) / max(len(order), 1)
+    for k, result in zip(order, results, strict=True):
+        spec, digest, reading = read[k]
+        if result is not None:
+            outcomes[k] = _outcome(files[k], spec, result, digest, options, reading + share)
+            continue
+        started = time.perf_counter()
+        try:
+            with _time_limit(options.timeout):
+                outcomes[k] = _solve_alone(files[k], spec, digest, options, started)
+        except FileTimeout as exc:
+            outcomes[k] = _timed_out(files[k], options, started, exc)
+    return [outcomes[k] for k in range(len(files))]
+
+
+def _timed_out(file: str, options: BatchOptions, started: float, exc: Exception) -> FileOutcome:
+    message = str(exc) or f"timed out after {options.timeout:g} s"
+    return failed(file, message, sha256=file_sha256(file), seconds=time.perf_counter() - started)
 
 
 def worker_start() -> None:
