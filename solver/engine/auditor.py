@@ -160,8 +160,13 @@ def equilibria(game: InspectionGame) -> list[Equilibrium]:
         for k in range(i + 1, n):
             if abs(slope[i] - slope[k]) > tol_agent:
                 t = (a0[k] - a0[i]) / (slope[i] - slope[k])
+                # A crossing is a vertex of the agent's best-response polytope only where
+                # the two lines are best responses there (on the upper envelope): a crossing
+                # below it lies inside an interval with one best response, not extreme.
                 if 0.0 < t < 1.0:
-                    candidates.add(float(t))
+                    payoff = a0 + t * slope
+                    if min(payoff[i], payoff[k]) >= payoff.max() - tol_agent:
+                        candidates.add(float(t))
     found: list[Equilibrium] = []
     for t in sorted(candidates):
         payoff = a0 + t * slope

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 
+from .gains import gain_bounds
+from .limits import MAX_RISK_AVERSION, MAX_SEEKING_EXPONENT
 from .sections import SpecView
 from .suggest import did_you_mean
 
@@ -19,7 +21,51 @@ ROC_TOLERANCE = 1e-12
 
 
 def detection_and_penalty_problems(spec: SpecView) -> list[Problem]:
-    return _penalty_problems(spec) + _exponential_problems(spec) + _roc_problems(spec)
+    return (
+        _penalty_problems(spec)
+        + _exponential_problems(spec)
+        + _roc_problems(spec)
+        + _risk_seeking_problems(spec)
+    )
+
+
+def _risk_seeking_problems(spec: SpecView) -> list[Problem]:
+    """Risk aversion within the range deter computes in (limits.py): |r| at most
+    MAX_RISK_AVERSION, and for a risk-seeking agent, whose utility of a gain w is
+    (exp(|r| w) - 1) / |r|, |r| times the spread of gains at most MAX_SEEKING_EXPONENT
+    (beyond it the utility leaves binary64): refused, not answered with overflow."""
+    r = spec.agent.risk_aversion
+    coefficients = [(("agent", "risk_aversion"), r)] + [
+        (("types", t.name, "risk_aversion"), t.risk_aversion)
+        for t in spec.types
+        if t.risk_aversion is not None
+    ]
+    problems: list[Problem] = []
+    bounds = [gain_bounds(a.gain) for a in spec.actions]
+    for t in spec.types:
+        bounds += [gain_bounds(g) for g in t.gains.values()]
+    spread = max((h for _, h in bounds), default=0.0) - min((lo for lo, _ in bounds), default=0.0)
+    for key, value in coefficients:
+        if abs(value) > MAX_RISK_AVERSION:
+            problems.append(
+                (
+                    key,
+                    f"risk_aversion = {value:g} is outside the range deter computes in: "
+                    f"|risk_aversion| at most {MAX_RISK_AVERSION:g} (docs/spec-format.md, "
+                    "Limits)",
+                )
+            )
+        elif value < 0 and abs(value) * spread > MAX_SEEKING_EXPONENT:
+            problems.append(
+                (
+                    key,
+                    f"a risk-seeking agent (risk_aversion = {value:g}) with gains spread over "
+                    f"{spread:g} is beyond the range deter computes in: |risk_aversion| x the "
+                    f"spread of gains must be at most {MAX_SEEKING_EXPONENT:g} "
+                    "(docs/spec-format.md, Limits)",
+                )
+            )
+    return problems
 
 
 def _penalty_problems(spec: SpecView) -> list[Problem]:

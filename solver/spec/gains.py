@@ -7,21 +7,25 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from .limits import MAX_MAGNITUDE, representable
+
 
 def _is_finite_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    if type(value) is int:
+        return abs(value) <= MAX_MAGNITUDE  # also: an int beyond binary64 never converts
+    return type(value) is float and math.isfinite(value)
 
 
 def gain_value(value: Any) -> Any:
     """Accept a finite number, or an interval [low, high] of finite numbers with low <= high."""
     if _is_finite_number(value):
-        return float(value)
+        return representable(float(value))
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
         and all(_is_finite_number(v) for v in value)
     ):
-        low, high = float(value[0]), float(value[1])
+        low, high = representable(float(value[0])), representable(float(value[1]))
         if low > high:
             raise ValueError(f"the interval [{low:g}, {high:g}] has its low end above its high end")
         return (low, high)

@@ -25,6 +25,32 @@ from typing import Any
 
 from ..results.errors import SpecError, SpecIssue
 
+#: The range of numbers deter computes in: every number in a spec is 0 or has a magnitude
+#: in [MIN_MAGNITUDE, MAX_MAGNITUDE]. Far beyond any real money or probability, and far
+#: inside binary64, whose subnormals (5e-324) and overflow (1e308) the model's products
+#: and exponentials would reach (docs/spec-format.md, "Limits").
+MIN_MAGNITUDE = 1e-100
+MAX_MAGNITUDE = 1e100
+#: Largest |risk aversion|: CARA coefficients are of order 1 / (the wealth at stake).
+MAX_RISK_AVERSION = 1e3
+#: Largest |risk aversion| x the spread of gains for a risk-seeking agent: its utility of a
+#: gain w, (exp(|r| w) - 1) / |r|, leaves binary64 beyond exp(709).
+MAX_SEEKING_EXPONENT = 700.0
+
+
+def representable(value: float) -> float:
+    """``value`` if deter can compute with it (0, or a magnitude within the range)."""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return value
+    if magnitude > MAX_MAGNITUDE or magnitude < MIN_MAGNITUDE:
+        raise ValueError(
+            f"{value!r} is outside the range deter computes in: 0, or a magnitude between "
+            f"{MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} (docs/spec-format.md, Limits)"
+        )
+    return value
+
+
 #: Most actions a spec may declare (the benchmark's largest spec has 10,000).
 MAX_ACTIONS = 100_000
 #: Most monitors a spec may declare (declared monitors plus audit shorthands).

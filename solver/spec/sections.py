@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 from .gains import Gain
+from .limits import representable
 
 # Every number is a finite float; TOML integers are accepted, booleans and strings are not.
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
-Probability = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0, le=1)]
+# Each must also lie in the range deter computes in (limits.py: 0, or a magnitude in
+# [MIN_MAGNITUDE, MAX_MAGNITUDE]); beyond it the model's numbers leave binary64 or the
+# solvers' tolerances, and the spec is refused here rather than answered wrongly.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(representable)]
+NonNegative = Annotated[
+    float, Strict(), Field(allow_inf_nan=False, ge=0), AfterValidator(representable)
+]
+Probability = Annotated[
+    float, Strict(), Field(allow_inf_nan=False, ge=0, le=1), AfterValidator(representable)
+]
 Name = Annotated[
     str,
     Strict(),

@@ -17,9 +17,10 @@ from deter.solver.engine.auditor import (
     inspection_game,
 )
 from deter.solver.engine.solve import solve
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests.support.numbers import in_range
 from tests.support.strategy_specs import one_action, strategic_spec, strategic_text
 
 AUDITOR = {"monitor": "inspector", "inspection_cost": 1.0, "catch_reward": 2.0, "miss_loss": 3.0}
@@ -115,7 +116,7 @@ game_inputs = st.integers(1, 3).flatmap(
     lambda n: st.tuples(
         st.lists(st.floats(0.1, 9.0), min_size=n, max_size=n),
         st.lists(st.floats(0.1, 1.0), min_size=n, max_size=n),
-        st.lists(st.floats(0.0, 3.0), min_size=n, max_size=n),
+        st.lists(in_range(0.0, 3.0), min_size=n, max_size=n),
     )
 )
 
@@ -124,8 +125,8 @@ game_inputs = st.integers(1, 3).flatmap(
 @given(
     inputs=game_inputs,
     cost=st.floats(0.1, 3.0),
-    reward=st.floats(0.0, 4.0),
-    miss=st.floats(0.0, 4.0),
+    reward=in_range(0.0, 4.0),
+    miss=in_range(0.0, 4.0),
     r=st.sampled_from([0.0, 0.3]),
 )
 def test_equilibria_match_nashpy_vertex_enumeration(inputs, cost, reward, miss, r) -> None:
@@ -137,6 +138,10 @@ def test_equilibria_match_nashpy_vertex_enumeration(inputs, cost, reward, miss, 
         warnings.simplefilter("ignore")
         for sigma, tau in nashpy.Game(game.agent, game.auditor).vertex_enumeration():
             theirs.add((tuple(np.round(sigma, 6)), round(float(tau[1]), 6)))
+    # Every finite game has an equilibrium: an empty enumeration is nashpy's vertex
+    # enumeration failing on a degenerate game, which leaves nothing to compare against
+    # (degenerate games are checked against hand-derived equilibria in test_numeric_trust).
+    assume(theirs)
     assert ours == theirs
 
 
@@ -144,8 +149,8 @@ def test_equilibria_match_nashpy_vertex_enumeration(inputs, cost, reward, miss, 
 @given(
     inputs=game_inputs,
     cost=st.floats(0.1, 3.0),
-    reward=st.floats(0.0, 4.0),
-    miss=st.floats(0.0, 4.0),
+    reward=in_range(0.0, 4.0),
+    miss=in_range(0.0, 4.0),
 )
 def test_commitment_is_never_worse_than_the_equilibrium(inputs, cost, reward, miss) -> None:
     """Committing to a rate is at least as good for the principal as any Nash equilibrium

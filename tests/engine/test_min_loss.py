@@ -13,6 +13,7 @@ from deter.solver.spec.loading import load_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.numbers import in_range
 from tests.support.paths import ROOT
 from tests.support.strategy_specs import one_action, strategic_spec
 
@@ -117,7 +118,7 @@ def test_deter_all_with_harms_reports_no_harm_left_and_keeps_shadow_prices() -> 
 
 
 actions_strategy = st.lists(
-    st.tuples(st.floats(-1.0, 5.0), st.floats(0.0, 3.0), st.floats(0.0, 1.0)),
+    st.tuples(in_range(-1.0, 5.0), in_range(0.0, 3.0), in_range(0.0, 1.0)),
     min_size=1,
     max_size=3,
 )
