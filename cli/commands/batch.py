@@ -56,8 +56,13 @@ ResumeOption = Annotated[
         "content, and record each finished file (JSON lines).",
     ),
 ]
+#: The longest --timeout (seconds, about 11 days; batch.worker.MAX_TIMEOUT).
+MAX_TIMEOUT = 1e6
 TimeoutOption = Annotated[
-    float | None, typer.Option("--timeout", min=0.001, help="Seconds allowed per file.")
+    float | None,
+    typer.Option(
+        "--timeout", min=0.001, max=MAX_TIMEOUT, help="Seconds allowed per file (at most 1e6)."
+    ),
 ]
 ExecutorOption = Annotated[
     Executor, typer.Option("--executor", help="local worker processes, or a Dask cluster.")
@@ -137,6 +142,11 @@ def run_command(
 
     if address and executor is not Executor.dask:
         cli.fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
+    if timeout is not None and not (0 < timeout <= MAX_TIMEOUT):  # NaN passes typer's range
+        cli.fail(
+            ExitCode.BAD_INPUT,
+            f"error: --timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout}",
+        )
     if output is not None:
         # Say so before solving anything, not after a long batch has nowhere to go.
         folder = output.parent if str(output.parent) else Path(".")
@@ -200,7 +210,11 @@ def run_command(
         if text:
             cli.emit(text, output)
         _stderr_summary(run, code_of, command, full=format is BatchFormat.table)
-        code = for_run(run, code_of)
+        if ledger is not None and ledger.skipped:
+            cli.err(
+                f"note: {ledger.skipped} unreadable line(s) in the ledger {resume} were skipped"
+            )
+        code: int = for_run(run, code_of)
         if run.stopped_early:
             cli.err(
                 f"stopped after {max_failures} failed file(s); {len(run.not_run)} file(s) not run"
@@ -210,11 +224,33 @@ def run_command(
                 *paths,
                 *(["-f", format.value] if format is not BatchFormat.table else []),
                 *(["-o", str(output)] if output is not None else []),
+                *(["--jobs", str(jobs)] if jobs is not None else []),
+                *(["--max-failures", str(max_failures)] if max_failures is not None else []),
+                *(["--timeout", f"{timeout:g}"] if timeout is not None else []),
+                *(["--solver", solver.value] if solver is not None else []),
+                *(["--executor", executor.value] if executor is not Executor.local else []),
+                *(["--address", address] if address else []),
+                *(["--no-timing"] if no_timing else []),
+                *(["--max-size", str(max_size)] if max_size != DEFAULT_MAX_BYTES else []),
+                *(_check_arguments(check) if check is not None else []),
             ]
             cli.err(_resume_hint(command, again, run, resume, options))
+            code = cli.INTERRUPTED_BY_USER  # Ctrl-C: 130, as every command
         return code
 
     raise typer.Exit(cli.guarded(debug, body))
+
+
+def _check_arguments(check: RequirementOverrides) -> list[str]:
+    """``deter check``'s own options, as given (for the resume hint)."""
+    args = []
+    if check.max_cost is not None:
+        args += ["--max-cost", f"{check.max_cost:g}"]
+    if check.min_margin is not None:
+        args += ["--min-margin", f"{check.min_margin:g}"]
+    for name, rate in check.max_rate.items():
+        args += ["--max-rate", f"{name}={rate:g}"]
+    return args
 
 
 def _resume_hint(
@@ -222,7 +258,7 @@ def _resume_hint(
 ) -> str:
     """Keep what was solved in a ledger (the default one without --resume) and say how to go on.
 
-    ``arguments`` are the paths and the output options to repeat (format and file).
+    ``arguments`` are the paths and every option given, to repeat as they were.
     """
     from ...solver.batch.ledger import Ledger
 
@@ -234,7 +270,7 @@ def _resume_hint(
     again = shlex.join(["deter", command, *arguments, "--resume", str(resume)])
     return (
         f"interrupted: {len(run.outcomes)} of {len(run.files)} files finished and kept in "
-        f"{resume}; to finish the rest, run (with the same options): {again}"
+        f"{resume}; to finish the rest, run: {again}"
     )
 
 

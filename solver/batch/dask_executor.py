@@ -73,10 +73,11 @@ def run_dask(
     jobs: int,
     address: str | None,
 ) -> bool:
-    """Run chunks on a Dask cluster. True when ``record`` asked to stop early."""
-    from distributed import as_completed
-
+    """Run chunks (the batch's stacks) on a Dask cluster. True when ``record`` asked to
+    stop early. Raises :class:`DaskUnavailable` without the dask extra."""
     with dask_client(address, workers=min(jobs, 2) if address is None else jobs) as client:
+        from distributed import as_completed
+
         futures: dict[Any, list[str]] = {}
         submitted = []
         for chunk in chunks:

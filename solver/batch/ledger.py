@@ -30,21 +30,31 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._handle: Any = None
+        self.skipped = 0  # unreadable lines met by the last ``read``
 
     def read(self, fingerprint: str) -> dict[tuple[str, str], FileOutcome]:
+        """The entries written with ``fingerprint``. Lines that are not one of this ledger's
+        entries (torn by a kill, not JSON, JSON but not an object, invalid UTF-8, another
+        version or options) are skipped; ``skipped`` counts the unreadable ones."""
         entries: dict[tuple[str, str], FileOutcome] = {}
+        self.skipped = 0
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return entries
-        for line in lines:
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
             try:
-                doc = json.loads(line)
+                doc = json.loads(raw.decode("utf-8"))
+                if not isinstance(doc, dict):
+                    raise TypeError("not a JSON object")
                 if doc.get("ledger") != LEDGER_VERSION or doc.get("options") != fingerprint:
                     continue
                 outcome = FileOutcome.from_dict(doc["outcome"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line, or a line from another tool
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.skipped += 1  # a torn last line, a line from another tool, bad bytes
+                continue
             if outcome.sha256 and outcome.status in FINAL_STATUSES:
                 entries[(os.path.normpath(outcome.file), outcome.sha256)] = outcome
         return entries

@@ -9,6 +9,8 @@ the worker solved. Written to a ledger it becomes JSON through the one serialise
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -74,10 +76,24 @@ Record = Callable[[Sequence[FileOutcome]], bool]
 
 
 def file_sha256(path: str | Path) -> str | None:
+    """The SHA-256 of a regular file's bytes; None for anything else (a FIFO, a device, a
+    folder: opened without blocking and judged by ``fstat``, never read) or on an error."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        fd = os.open(path, flags)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def failed(file: str, message: str, **fields: Any) -> FileOutcome:

@@ -253,7 +253,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # progress bar) the way a plain fork would.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["deter.solver.engine.solve"])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=worker_start)
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=worker_start, initargs=(os.getpid(),)
+    )
 
 
 def _run_local(chunks: list[list[str]], options: BatchOptions, record: Record, jobs: int) -> bool:

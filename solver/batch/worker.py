@@ -29,6 +29,10 @@ from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
 from .faults import Faults
 from .outcome import FileOutcome, failed, file_sha256
 
+#: The longest time limit per file, in seconds (about 11 days): the timers behind it take no
+#: more (``--timeout inf`` used to fail every file with "timestamp out of range").
+MAX_TIMEOUT = 1e6
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -42,6 +46,13 @@ class BatchOptions:
     check: RequirementOverrides | None = None  # set: check requirements (deter check)
     keep_results: bool = True  # carry each file's result back to the parent
     faults: Faults | None = None  # fault injection, for tests only
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not (0 < self.timeout <= MAX_TIMEOUT):
+            raise ValueError(
+                f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+                f"not {self.timeout!r}"
+            )
 
     def fingerprint(self) -> str:
         """What must match for a ledger entry to stand for a re-run with these options."""
@@ -313,7 +324,59 @@ def _timed_out(file: str, options: BatchOptions, started: float, exc: Exception)
     return failed(file, message, sha256=file_sha256(file), seconds=time.perf_counter() - started)
 
 
-def worker_start() -> None:
-    """A local worker process's initialiser."""
+def worker_start(parent: int | None = None) -> None:
+    """A local worker process's initialiser; ``parent``: the batch's process, whose death
+    ends this worker (issue 14)."""
     # Ctrl-C is the parent's to handle: workers finish their chunk or are terminated.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        die_with(parent)
+
+
+#: How often a worker looks whether the batch's process is still there (seconds).
+PARENT_POLL = 0.2
+
+
+def die_with(parent: int) -> None:
+    """End this process soon after process ``parent`` is gone (killed with SIGKILL, say).
+
+    A worker forks from the forkserver, not from the batch's process, so neither a process
+    group nor ``PR_SET_PDEATHSIG`` ties it to that process; and each worker holds the write
+    end of its own task pipe, so it would wait for a task forever, keeping the forkserver
+    and every pipe it inherited (``deter batch | tee`` would hang). A daemon thread looks
+    every ``PARENT_POLL`` seconds and ends the worker when the parent has exited (a zombie
+    counts as exited; a new process under the same pid is told apart by its start time).
+    """
+    born = _start_time(parent)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL)
+            if not _alive(parent, born):
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="deter-parent-watch").start()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (Linux ``/proc``), or None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields and fields[0] in (b"Z", b"X"):  # a zombie: it has exited
+        return "exited"
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _alive(pid: int, born: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if born is None:
+        return True
+    return _start_time(pid) == born
