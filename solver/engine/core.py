@@ -106,7 +106,7 @@ def judge_core(
     the rescaled units could hide a column whose unit made it look irrelevant.
     """
     solved = current.rates(arrays)
-    for rates in (outward(arrays, solved, current), solved):
+    for rates in _candidates(arrays, solved, current):
         penalties = chosen_penalties(current.parts, arrays, rates)
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
@@ -134,6 +134,25 @@ OUTWARD = 1e-12
 #: The largest relative shortfall of an incentive row that rounding outward repairs (a
 #: solver's tolerance); anything larger is a wrong answer, left for verification to refuse.
 REPAIRABLE = 1e-6
+
+
+def _candidates(
+    arrays: ProblemArrays, solved: FloatArray, program: CompiledProgram
+) -> list[FloatArray]:
+    """Policies to verify, cheapest first: an interior-point solver leaves rates that
+    should sit at their floors a hair above them (1e-11 where nothing needs monitoring);
+    those snapped to the floor, when that still verifies, are the vertex it was near. Then
+    the solved rates rounded outward, then as solved."""
+    largest = float(np.max(solved, initial=0.0))
+    snapped = np.where(solved <= SNAP * largest, arrays.min_rate, solved)
+    candidates = []
+    if not np.array_equal(snapped, solved) and np.all(np.isfinite(solved)):
+        candidates.append(outward(arrays, snapped, program))
+    return [*candidates, outward(arrays, solved, program), solved]
+
+
+#: Rates at most this fraction of the largest one are tried at their floors (_candidates).
+SNAP = 1e-6
 
 
 def outward(arrays: ProblemArrays, rates: FloatArray, program: CompiledProgram) -> FloatArray:

@@ -32,7 +32,8 @@ def detection_and_penalty_problems(spec: SpecView) -> list[Problem]:
 def _risk_seeking_problems(spec: SpecView) -> list[Problem]:
     """Risk aversion within the range deter computes in (limits.py): |r| at most
     MAX_RISK_AVERSION, and for a risk-seeking agent, whose utility of a gain w is
-    (exp(|r| w) - 1) / |r|, |r| times the spread of gains at most MAX_SEEKING_EXPONENT
+    (exp(|r| w) - 1) / |r|, |r| times the largest gain over complying at most
+    MAX_SEEKING_EXPONENT
     (beyond it the utility leaves binary64): refused, not answered with overflow."""
     r = spec.agent.risk_aversion
     coefficients = [(("agent", "risk_aversion"), r)] + [
@@ -41,10 +42,15 @@ def _risk_seeking_problems(spec: SpecView) -> list[Problem]:
         if t.risk_aversion is not None
     ]
     problems: list[Problem] = []
-    bounds = [gain_bounds(a.gain) for a in spec.actions]
+    # Wealth is measured from the compliant gain: only gains above it grow exp(|r| w).
+    compliant = next((a for a in spec.actions if a.name == spec.compliant_action), None)
+    reference = gain_bounds(compliant.gain)[0] if compliant is not None else 0.0
+    highs = [gain_bounds(a.gain)[1] for a in spec.actions]
     for t in spec.types:
-        bounds += [gain_bounds(g) for g in t.gains.values()]
-    spread = max((h for _, h in bounds), default=0.0) - min((lo for lo, _ in bounds), default=0.0)
+        highs += [gain_bounds(g)[1] for g in t.gains.values()]
+        if spec.compliant_action in t.gains:
+            reference = min(reference, gain_bounds(t.gains[spec.compliant_action])[0])
+    spread = max(max(highs, default=0.0) - reference, 0.0)
     for key, value in coefficients:
         if abs(value) > MAX_RISK_AVERSION:
             problems.append(
@@ -59,10 +65,10 @@ def _risk_seeking_problems(spec: SpecView) -> list[Problem]:
             problems.append(
                 (
                     key,
-                    f"a risk-seeking agent (risk_aversion = {value:g}) with gains spread over "
-                    f"{spread:g} is beyond the range deter computes in: |risk_aversion| x the "
-                    f"spread of gains must be at most {MAX_SEEKING_EXPONENT:g} "
-                    "(docs/spec-format.md, Limits)",
+                    f"a risk-seeking agent (risk_aversion = {value:g}) with gains up to "
+                    f"{spread:g} over complying is beyond the range deter computes in: "
+                    "|risk_aversion| x the largest gain over complying must be at most "
+                    f"{MAX_SEEKING_EXPONENT:g} (docs/spec-format.md, Limits)",
                 )
             )
     return problems
