@@ -56,6 +56,12 @@ def detection_units(arrays: ProblemArrays) -> np.ndarray:
     return np.clip(needed, UNIT_FLOOR, 1.0)
 
 
+def false_flag_unit(arrays: ProblemArrays) -> float:
+    """The unit P_0 is measured in: the most false flags any allowed policy raises."""
+    most = float(arrays.false_positive @ arrays.max_rate)
+    return float(np.clip(most, UNIT_FLOOR, 1.0)) if most > 0 else 1.0
+
+
 def rate_units(arrays: ProblemArrays, units: np.ndarray) -> np.ndarray:
     """s_j: the rate at which monitor j alone gives its easiest deviation the detection it
     needs, over the deviations whose rows can bind."""
@@ -159,7 +165,7 @@ class RescaledProgram(CompiledProgram):
 
 
 #: Names of the scaled variables (y, P~) that stand for the model's rates and detection.
-_SCALED_NAMES = ("scaled_rates", "scaled_detection")
+_SCALED_NAMES = ("scaled_rates", "scaled_detection", "scaled_false_flags")
 
 
 def _variable(expression: cp.Expression) -> cp.Variable:
@@ -200,7 +206,11 @@ class Rescaling:
             # Components see the model's variables as expressions in the scaled ones.
             rates=cp.multiply(rate_unit, y),
             detection=cp.multiply(units, p),
-            false_flags=cp.Variable(name="false_flags"),
+            # P_0 in units of the most it can be (f x at the ceilings), so that a large
+            # weight on a small false-flag rate does not set the row's scale by itself.
+            false_flags=cp.multiply(
+                false_flag_unit(arrays), cp.Variable(name="scaled_false_flags")
+            ),
         )
         parts = compile_parts(arrays, components, ctx)
         objective = cp.sum(ctx.costs)

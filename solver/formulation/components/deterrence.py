@@ -101,6 +101,11 @@ class Deterrence(Component):
                 arrays.margin,
                 float(arrays.gain[arrays.compliant]),
             )
+        if not np.any(arrays.false_positive > 0):
+            # P_0 is 0 at every policy: its term is 0, and a large weight on it would only
+            # set the scale the solver judges the row in (a false-positive penalty of 1e5
+            # with no false flags would hide a need of 1e-12).
+            flag_weight = np.zeros_like(np.atleast_1d(flag_weight))
         return {"need": need, "false_flag_weight": flag_weight, "detection_weight": weight}
 
     def compile(self, ctx: Context, values: Mapping[str, Value]) -> IncentiveHandles:
