@@ -250,7 +250,14 @@ def _optimal(
                 detection=float(evaluation.detection[i]),
                 expected_penalty=float(evaluation.detection[i] * penalty),
                 net_incentive=float(certainty[i] - certainty[arrays.compliant]),
-                deterred=compliant or bool(slack >= -tolerance_of(evaluation.utility_scale[i])),
+                # Beyond float range the slack is nan; verification judged the row in log
+                # space (verify.py), and an optimal answer passed it.
+                deterred=compliant
+                or (
+                    bool(slack >= -tolerance_of(evaluation.utility_scale[i]))
+                    if np.isfinite(slack)
+                    else answer.verification.passed
+                ),
                 binding=(not compliant)
                 and bool(
                     abs(slack) <= 1e-7 * evaluation.utility_scale[i] or shadow.get(name, 0.0) > 1e-9

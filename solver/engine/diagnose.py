@@ -39,6 +39,12 @@ def _best_deterrence(
         x = arrays.max_rate
         detection = detection_probability(arrays, x)[i]
         return float(detection), false_flag_rate(arrays, x)
+    if not (math.isfinite(loss) and math.isfinite(flag_loss)):
+        # Beyond float range (CARA with a huge false-positive penalty): a false flag then
+        # outweighs any detection, so the best the monitors can do is raise none: every
+        # monitor with false positives at its floor, the others at their ceilings.
+        x = np.where(f > 0, arrays.min_rate, arrays.max_rate)
+        return float(detection_probability(arrays, x)[i]), false_flag_rate(arrays, x)
     bounds = [(lo, hi) for lo, hi in zip(arrays.min_rate, arrays.max_rate, strict=True)]
     if arrays.detection_model == "exponential":
         return _best_exponential(q, f, loss, flag_loss, bounds)

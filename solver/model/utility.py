@@ -40,10 +40,14 @@ def expected_marginal_utility(
     which turns an incentive row's multiplier into a shadow price of the gain."""
     g = np.asarray(gain, dtype=float)
     p = np.asarray(caught, dtype=float)
-    return np.asarray(
-        (1 - p) * marginal_utility(g, r)
-        + p * marginal_utility(g - np.asarray(penalty, dtype=float), r)
-    )
+    free = marginal_utility(g, r)
+    caught_value = marginal_utility(g - np.asarray(penalty, dtype=float), r)
+    # An outcome that cannot happen (P = 0 or 1) adds nothing, even where its marginal
+    # utility is beyond float range (0 x inf would be nan).
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.asarray(
+            np.where(p < 1, (1 - p) * free, 0.0) + np.where(p > 0, p * caught_value, 0.0)
+        )
 
 
 def caught_loss(gain: ArrayLike, penalty: ArrayLike, r: float) -> FloatArray:

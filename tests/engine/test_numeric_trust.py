@@ -406,6 +406,9 @@ def test_generated_specs_are_answered_right(family: str) -> None:
     unsure = 0
     for seed in range(SPECS_PER_FAMILY):
         case = generate(family, seed)
+        if refused_at_load(case.text):  # a number beyond the range deter computes in
+            outcomes["refused"] = outcomes.get("refused", 0) + 1
+            continue
         try:
             result, caught = solve(case.text)
         except Exception as error:  # every exception is a failure to report, not to stop on
