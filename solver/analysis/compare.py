@@ -7,11 +7,11 @@ a relative tolerance, so solver round-off is not reported as a change.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..results.result import Result
+from ..results.serialise import dumps
 
 #: Relative difference (floor 1) below which two numbers count as equal.
 SAME = 1e-6
@@ -55,7 +55,7 @@ class Comparison:
 
     def to_json(self) -> str:
         """``to_dict()`` as the JSON text ``deter compare --format json`` prints."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``deter compare --format json``: both policies' headline

@@ -12,7 +12,6 @@ oversight cost is inversely proportional to the penalty.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..results.errors import SpecError, SpecIssue
+from ..results.serialise import dumps, jsonable
 from ..spec.document import Spec
 from ..spec.loading import validate_spec_data
 from .sweep import spec_data
@@ -79,7 +79,7 @@ class Frontier:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``deter frontier --format json`` (non-finite numbers as null)."""
-        return _json_safe(
+        return jsonable(
             {
                 "name": self.name,
                 "currency": self.currency,
@@ -90,7 +90,7 @@ class Frontier:
 
     def to_json(self) -> str:
         """``to_dict()`` as the JSON text ``deter frontier --format json`` prints."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain object per cap factor: status, least cost, caps, detection, rates."""
@@ -105,17 +105,6 @@ class Frontier:
             }
             for p in self.points
         ]
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON has no NaN or infinity: they become null (as in every result's ``to_dict``)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def default_factors(points: int = 25, low: float = 0.25, high: float = 4.0) -> tuple[float, ...]:

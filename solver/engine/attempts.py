@@ -17,6 +17,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import cvxpy as cp
 
+from ..results.status import Status
+
 #: Tightened options per solver for the rescaled retry (names as the solvers take them).
 TIGHT_OPTIONS: Mapping[str, Mapping[str, Any]] = {
     "HIGHS": {
@@ -128,7 +130,7 @@ class Run(Generic[T]):
     """What the attempts came to: ``optimal`` with an answer, ``infeasible`` or
     ``solver_error``, and one line per attempt."""
 
-    status: str
+    status: Status
     answer: T | None
     solver: str | None
     attempts: tuple[str, ...]
@@ -165,7 +167,7 @@ def run(
         if status in _INFEASIBLE:
             if infeasible(attempt):
                 lines.append(f"{label}: infeasible")
-                return Run("infeasible", None, label, tuple(lines))
+                return Run(Status.infeasible, None, label, tuple(lines))
             lines.append(
                 f"{label}: reported infeasible, but every action is deterrable within the limits"
             )
@@ -176,6 +178,6 @@ def run(
         verdict = judge(program, attempt, record)
         if verdict.answer is not None:
             lines.append(f"{label}: {status}, {verdict.proof}")
-            return Run("optimal", verdict.answer, label, tuple(lines))
+            return Run(Status.optimal, verdict.answer, label, tuple(lines))
         lines.append(f"{label}: {status}, but {verdict.failure}")
-    return Run("solver_error", None, None, tuple(lines))
+    return Run(Status.solver_error, None, None, tuple(lines))

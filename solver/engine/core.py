@@ -269,7 +269,7 @@ def _optimal(
     return Result(
         name=spec.name,
         file=spec.source_file,
-        status="optimal",
+        status=Status.optimal,
         total_cost=total + penalty_cost,
         oversight_cost=total,
         penalty_cost=penalty_cost,

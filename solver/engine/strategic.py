@@ -49,7 +49,7 @@ from .verify_commitment import verify_commitment
 class Commitment:
     """The verified outcome of one commitment program (or why there is none)."""
 
-    status: str  # "optimal" | "infeasible" | "solver_error"
+    status: Status
     rates: FloatArray | None = None
     deployed: FloatArray | None = None
     induced: tuple[int, ...] = ()
@@ -105,7 +105,7 @@ def solve_commitment(
 
     done = run(plan, lambda attempt: program, judge)
     if done.answer is None:
-        return Commitment(done.status, attempts=list(done.attempts))
+        return Commitment(Status(done.status), attempts=list(done.attempts))
     done.answer.solver, done.answer.attempts = done.solver, list(done.attempts)
     return done.answer
 
@@ -116,7 +116,7 @@ def _read(
     base = data.base
     value = program.rates.value
     if value is None:
-        return Commitment("solver_error")
+        return Commitment(Status.solver_error)
     rates = np.clip(np.asarray(value, dtype=float), base.min_rate, base.max_rate)
     deployed = program.deployment.values()
     # A monitor switched off runs at rate 0; one deployed at rate 0 need not pay (and an
@@ -130,7 +130,7 @@ def _read(
     harm = float(data.weight @ data.harm[list(induced)])
     checked = data if budget else _without_budget(data)
     verification = verify_commitment(checked, rates, deployed, induced, cost, harm, tolerance)
-    outcome = Commitment("optimal", rates, deployed, induced, cost, harm, verification)
+    outcome = Commitment(Status.optimal, rates, deployed, induced, cost, harm, verification)
     outcome.shadow = program.shadow_prices(data, rates)
     return outcome
 
@@ -162,7 +162,7 @@ def solve_dobss(
         f"polish: {line}" for line in polished.attempts
     ]
     if polished.status != "optimal":  # the MIP's tolerance hid an infeasible assignment
-        return Commitment("solver_error", attempts=polished.attempts)
+        return Commitment(Status.solver_error, attempts=polished.attempts)
     return polished
 
 
@@ -197,10 +197,10 @@ def best_commitment(
         if best is None or outcome.loss < best.loss - 1e-9 * max(1.0, abs(best.loss)):
             best = outcome
     if best is None:
-        return Commitment("solver_error" if failed else "infeasible", attempts=attempts)
+        return Commitment(Status.solver_error if failed else Status.infeasible, attempts=attempts)
     if failed:
         # A candidate without a verified answer might have been better: no optimum claimed.
-        return Commitment("solver_error", attempts=attempts)
+        return Commitment(Status.solver_error, attempts=attempts)
     best.attempts = attempts
     if best.verification is not None and best.verification.duality is not None:
         # The certificate proves the chosen candidate's LP; the choice among candidates is
@@ -320,7 +320,7 @@ def _result(
     return Result(
         name=spec.name,
         file=spec.source_file,
-        status="optimal",
+        status=Status.optimal,
         total_cost=chosen.cost,
         monitors=monitors,
         actions=tuple(actions),

@@ -7,12 +7,12 @@ All text from the spec is escaped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..results.serialise import dumps
 from .escape import html_text as escape
 from .tables import (
     ACTION_HEADERS,
@@ -280,7 +280,7 @@ class Report:
 
     def to_json(self, *, timing: bool = True) -> str:
         """``to_dict()`` as indented JSON text."""
-        return json.dumps(self.to_dict(timing=timing), indent=2) + "\n"
+        return dumps(self.to_dict(timing=timing), indent=2) + "\n"
 
 
 def build_report(

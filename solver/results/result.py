@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .errors import InfeasibleError, SolverError
 from .serialise import jsonable, restore
 from .status import Status
 from .strategy import STRATEGY_KEYS, StrategyReport, strategy_from_keys, strategy_keys
 
-#: The status strings the engine still writes; ``Result`` turns them into :class:`Status`
-#: members as it is built (drop this once every caller passes a member).
-StatusName = Literal["optimal", "infeasible", "solver_error"]
 SCHEMA_VERSION = 1
 
 
@@ -133,7 +130,7 @@ class Diagnosis:
 class Result:
     name: str
     file: str
-    status: Status | StatusName  # a Status once built (see __post_init__)
+    status: Status
     total_cost: float | None
     monitors: tuple[MonitorResult, ...]
     actions: tuple[ActionResult, ...]

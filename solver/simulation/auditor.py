@@ -28,7 +28,6 @@ inspection game their regret bounds pin the time-averaged rates near the mixed e
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..model.arrays import ProblemArrays
-from ..results.serialise import jsonable
+from ..results.serialise import dumps, jsonable
 from .simulate import (
     FINAL_WINDOW,
     AgentConfig,
@@ -147,7 +146,7 @@ class AuditorSimulation:
 
     def to_json(self, curve_points: int = 200, *, timing: bool = True) -> str:
         """``to_dict()`` as the JSON text ``deter simulate --format json`` prints."""
-        return json.dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
+        return dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
 
 
 def simulate_auditor(

@@ -33,7 +33,6 @@ same luck).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -46,7 +45,7 @@ from numpy.typing import NDArray
 from ..engine.verify import TOLERANCE
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray, utility
-from ..results.serialise import jsonable
+from ..results.serialise import dumps, jsonable
 from ..spec.document import Spec
 from ..spec.gains import worst_case_gain
 
@@ -615,7 +614,7 @@ class Simulation:
 
     def to_json(self, curve_points: int = 200, *, timing: bool = True) -> str:
         """``to_dict()`` as the JSON text ``deter simulate --format json`` prints."""
-        return json.dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
+        return dumps(self.to_dict(curve_points, timing=timing), indent=2) + "\n"
 
 
 def _plain(obj: Any) -> dict[str, Any]:
