@@ -20,6 +20,7 @@ import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, OutcomeCode, for_outcomes, for_run
+from ..files import UnsafeOutput, check_output
 from ..options import DebugOption, MaxSizeOption, OutputOption, Solver, SolverOption
 from ..render.batch import BatchFormat, render_run, summary
 
@@ -172,6 +173,14 @@ def run_command(
             )
         if not files:
             cli.fail(ExitCode.BAD_INPUT, "error: no spec files given")
+        # Neither the output nor the ledger may be one of the specs (by any name or link):
+        # -o or --resume equal to an input would overwrite or append to a spec.
+        for flag, target in (("-o", output), ("--resume", resume)):
+            if target is not None and str(target) != "-":
+                try:
+                    check_output(target, inputs=files)
+                except UnsafeOutput as exc:
+                    cli.fail(ExitCode.BAD_INPUT, f"error: {flag} {target}: {exc.strerror}")
         options = BatchOptions(
             solvers=solvers,
             max_bytes=max_size,

@@ -11,6 +11,7 @@ none is left the outcome is ``solver_error`` with what each attempt did.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -161,7 +162,7 @@ def run(
             program = program_for(attempt)
             record = program.solve(attempt.solver, **attempt.options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
-            lines.append(f"{label}: failed ({exc})")
+            lines.append(f"{label}: failed ({_plain(exc)})")
             continue
         status = str(record.status)
         if status in _INFEASIBLE:
@@ -181,3 +182,12 @@ def run(
             return Run(Status.optimal, verdict.answer, label, tuple(lines))
         lines.append(f"{label}: {status}, but {verdict.failure}")
     return Run(Status.solver_error, None, None, tuple(lines))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _plain(error: BaseException) -> str:
+    """An exception's message without object addresses (``<... at 0x7f...>``), which would
+    make the same spec's JSON differ from run to run."""
+    return _ADDRESS.sub("", str(error))

@@ -190,3 +190,28 @@ def test_ctrl_c_in_check_exits_130(tmp_path: Path) -> None:
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "deter check" in stderr and "--max-cost 100" in stderr and "--jobs 1" in stderr
+
+
+@pytest.mark.parametrize("command", ["batch", "check"])
+@pytest.mark.parametrize("flag", ["-o", "--resume", "-o-link"])
+def test_output_or_ledger_equal_to_an_input_is_refused(
+    tmp_path: Path, command: str, flag: str
+) -> None:
+    """-o or --resume naming one of the specs (or a link to one) would overwrite or append to
+    it: refused with exit 2 before anything is solved, and the spec is left as it was."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("a", "b"):
+        (specs / f"{name}.toml").write_text(one_action_spec(1.0, 10.0, 0.5))
+    before = (specs / "a.toml").read_bytes()
+    target = specs / "a.toml"
+    if flag == "-o-link":
+        link = tmp_path / "out.jsonl"
+        link.symlink_to(target)
+        args = ["-o", str(link)]
+    else:
+        args = [flag, str(target)]
+    result = CliRunner().invoke(app, [command, str(specs), "-f", "jsonl", *args])
+    assert result.exit_code == 2, result.output
+    assert "is an input of this command" in result.stderr
+    assert (specs / "a.toml").read_bytes() == before
