@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from ...solver.results.errors import SpecError
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..common import err, fail, guarded, info, json_text, plural, read_spec
 from ..exit_codes import ExitCode
+from ..files import remember_input
 from ..options import JSON_KINDS, DebugOption, MaxSizeOption
 from ..render.result import spec_error_lines
 
@@ -31,10 +33,17 @@ def validate(
     format: Annotated[
         ValidateFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ValidateFormat.text,
+    policy: Annotated[
+        bool,
+        typer.Option(
+            "--policy",
+            help="The files are policy documents (deter export), checked against their schema.",
+        ),
+    ] = False,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     debug: DebugOption = False,
 ) -> None:
-    """Check spec files without solving them (fast: does not load the solver).
+    """Check spec files (or, with --policy, policy documents) without solving them.
 
     Takes files, folders and globs as batch and check do. JSON: {"schema_version": 1,
     "kind": "validation", "files": [...]} (one entry per file: file, valid, and its actions
@@ -42,8 +51,8 @@ def validate(
     """
     from ...solver.batch.run import discover
 
-    sources = [s for s in specs if s == "-"]
-    found, unmatched = discover([s for s in specs if s != "-"])
+    sources = [s for s in specs if s == "-" or policy]
+    found, unmatched = discover([] if policy else [s for s in specs if s != "-"])
     if unmatched:
         fail(
             ExitCode.BAD_INPUT,
@@ -56,7 +65,11 @@ def validate(
         report: list[dict[str, Any]] = []
         for source in sources:
             try:
-                parsed = read_spec(source, max_size)
+                if policy:
+                    counts = _policy_counts(source, max_size)
+                else:
+                    parsed = read_spec(source, max_size)
+                    counts = (len(parsed.actions), len(parsed.all_monitors()))
             except SpecError as exc:
                 code = ExitCode.BAD_INPUT
                 for line in spec_error_lines(exc):
@@ -71,7 +84,7 @@ def validate(
                     }
                 )
                 continue
-            n_actions, n_monitors = len(parsed.actions), len(parsed.all_monitors())
+            n_actions, n_monitors = counts
             report.append(
                 {"file": source, "valid": True, "actions": n_actions, "monitors": n_monitors}
             )
@@ -87,3 +100,15 @@ def validate(
         return int(code)
 
     raise typer.Exit(guarded(debug, body))
+
+
+def _policy_counts(source: str, max_size: int) -> tuple[int, int]:
+    """(actions, monitors) of a valid policy document; PolicyError (a SpecError) if not."""
+    from ...solver.policy.document import load_policy_file, load_policy_text
+
+    if source == "-":
+        doc = load_policy_text(sys.stdin.buffer.read(max_size + 1), file="<stdin>")
+    else:
+        doc = load_policy_file(source, max_bytes=max_size)
+    remember_input(source)
+    return len(doc["actions"]), len(doc["monitors"])
