@@ -133,9 +133,11 @@ class Problem:
     :meth:`report`.
     """
 
-    __slots__ = ("_solved", "_spec")
+    __slots__ = ("_solved", "_solvers", "_spec")
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, *, solvers: Sequence[str] | None = None) -> None:
+        """``solvers``: the solvers every solve of this problem tries, in order (default
+        HiGHS then Clarabel; see :func:`deter.solve`), for the analyses as for :meth:`solve`."""
         if not isinstance(spec, Spec):
             raise TypeError(
                 f"Problem wraps a Spec, not {type(spec).__name__}: use deter.load(path) "
@@ -143,6 +145,11 @@ class Problem:
             )
         self._spec = spec
         self._solved: Result | None = None
+        self._solvers = None if solvers is None else _solver_names(solvers)
+
+    def _solve_spec(self, spec: Spec) -> Result:
+        """One solve of ``spec`` (a variant of this problem) with this problem's solvers."""
+        return solve(spec, solvers=self._solvers)
 
     # --- what it is ---------------------------------------------------------------------
 
@@ -174,9 +181,9 @@ class Problem:
         The default solve (no options) is cached: calling it again returns the same result.
         """
         if solvers is not None or tolerance is not None:
-            return solve(self._spec, solvers=solvers, tolerance=tolerance)
+            return solve(self._spec, solvers=solvers or self._solvers, tolerance=tolerance)
         if self._solved is None:
-            self._solved = solve(self._spec)
+            self._solved = self._solve_spec(self._spec)
         return self._solved
 
     # --- analyses -----------------------------------------------------------------------
@@ -196,7 +203,7 @@ class Problem:
         axes = self.axes(*vary, log=log)
         if plot is not None:
             _check_plot(Path(plot), len(axes))
-        result = run_sweep(self._spec, axes)
+        result = run_sweep(self._spec, axes, solve=self._solve_spec)
         if plot is not None:
             from .report.figures import sweep_figure, write_plot
 
@@ -251,7 +258,7 @@ class Problem:
             factors = default_factors(points, low, high)
         if plot is not None:
             _check_plot(Path(plot), 1)
-        result = run_frontier(self._spec, factors)
+        result = run_frontier(self._spec, factors, solve=self._solve_spec)
         if plot is not None:
             from .report.figures import frontier_figure, write_plot
 
@@ -263,13 +270,13 @@ class Problem:
         that cannot be met, the smallest changes that would make it feasible."""
         from .analysis.explain import explain
 
-        return explain(self._spec, self.solve())
+        return explain(self._spec, self.solve(), solve=self._solve_spec)
 
     def compare(self, other: Problem | Spec) -> Comparison:
         """This policy (``a``) beside ``other``'s (``b``): cost, rates, detection, status."""
         from .analysis.compare import compare
 
-        theirs = other if isinstance(other, Problem) else Problem(other)
+        theirs = other if isinstance(other, Problem) else Problem(other, solvers=self._solvers)
         return compare(self.solve(), theirs.solve())
 
     def simulate(
@@ -404,7 +411,7 @@ class Problem:
             raise ValueError(f"the report draws one or two varied fields, not {len(vary)}")
         axes = self.axes(*vary, log=log)
         result = self.solve()
-        built = build_report(self._spec, result, self.explain(), axes)
+        built = build_report(self._spec, result, self.explain(), axes, solve=self._solve_spec)
         return built if path is None else built.write(Path(path))
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, OutputOption
+from ..common import solver_choice
+from ..options import DebugOption, MaxSizeOption, OutputOption, SolverOption
 from ..render.compare import CompareFormat
 
 
@@ -20,6 +21,7 @@ def compare(
     ] = CompareFormat.table,
     output: OutputOption = None,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compare two specs' optimal policies side by side, differences highlighted.
@@ -37,7 +39,8 @@ def compare(
         from ...solver.problem import Problem
         from ..render.compare import render_comparison
 
-        a, b = Problem(read_spec(first, max_size)), Problem(read_spec(second, max_size))
+        a = Problem(read_spec(first, max_size), solvers=solver_choice(solver))
+        b = Problem(read_spec(second, max_size), solvers=solver_choice(solver))
         comparison = a.compare(b)
         emit(
             render_comparison(

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..common import solver_choice
+from ..options import DebugOption, MaxSizeOption, OutputOption, SolverOption, SpecArgument
 from ..render.explain import ExplainFormat
 
 
@@ -18,6 +19,7 @@ def explain(
     ] = ExplainFormat.text,
     output: OutputOption = None,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Explain the optimal policy in plain language, from its solution and duals.
@@ -33,7 +35,7 @@ def explain(
         from ...solver.problem import Problem
         from ..render.explain import render_explanation
 
-        explanation = Problem(read_spec(spec, max_size)).explain()
+        explanation = Problem(read_spec(spec, max_size), solvers=solver_choice(solver)).explain()
         emit(render_explanation(explanation, format, width=min(terminal_width(), 100)), output)
         return int(for_status(explanation.status))
 

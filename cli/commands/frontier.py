@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, OutputOption, SpecArgument
+from ..common import solver_choice
+from ..options import DebugOption, MaxSizeOption, OutputOption, SolverOption, SpecArgument
 from ..render.sweep import SeriesFormat
 
 
@@ -32,6 +33,7 @@ def frontier(
         Path | None, typer.Option("--plot", help="Draw the frontier to FILE.png or FILE.svg.")
     ] = None,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Becker's trade-off: least oversight cost and detection bought, across penalty caps.
@@ -58,7 +60,7 @@ def frontier(
         from ...solver.report.figures import frontier_figure, write_plot
         from ..render.sweep import render_frontier
 
-        problem = Problem(read_spec(spec, max_size))
+        problem = Problem(read_spec(spec, max_size), solvers=solver_choice(solver))
         if plot is not None:
             from .sweep import check_plot
 

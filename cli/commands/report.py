@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, SpecArgument
+from ..common import solver_choice
+from ..options import DebugOption, MaxSizeOption, SolverOption, SpecArgument
 
 
 def report(
@@ -26,6 +27,7 @@ def report(
     ] = None,
     log: Annotated[bool, typer.Option("--log", help="Space --vary ranges geometrically.")] = False,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Write a self-contained HTML report: problem, policy, explanation and plots.
@@ -40,7 +42,7 @@ def report(
         from ...solver.problem import Problem
         from ...solver.report.figures import PlotUnavailable
 
-        problem = Problem(read_spec(spec, max_size))
+        problem = Problem(read_spec(spec, max_size), solvers=solver_choice(solver))
         texts = list(vary or [])
         if len(texts) > 2:
             fail(ExitCode.BAD_INPUT, "error: the report draws one or two --vary, not more")

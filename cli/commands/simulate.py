@@ -13,8 +13,16 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
+from ..common import solver_choice
 from ..exit_codes import ExitCode, for_status
-from ..options import DebugOption, MaxSizeOption, NoTimingOption, OutputOption, SpecArgument
+from ..options import (
+    DebugOption,
+    MaxSizeOption,
+    NoTimingOption,
+    OutputOption,
+    SolverOption,
+    SpecArgument,
+)
 
 
 class AgentChoice(StrEnum):
@@ -114,6 +122,7 @@ def simulate(
         typer.Option("--plot", help="Draw the violation rate over episodes (.png, .svg, .pdf)."),
     ] = None,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Simulate agents under the designed oversight: does deterrence hold in data?
@@ -164,7 +173,7 @@ def simulate(
             )
             scales = None
         try:
-            result = Problem(parsed).simulate(
+            result = Problem(parsed, solvers=solver_choice(solver)).simulate(
                 agent=None if agent is None else agent.value,
                 episodes=episodes,
                 population=population,

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..options import DebugOption, MaxSizeOption, NoTimingOption, OutputOption, SpecArgument
+from ..common import solver_choice
+from ..options import (
+    DebugOption,
+    MaxSizeOption,
+    NoTimingOption,
+    OutputOption,
+    SolverOption,
+    SpecArgument,
+)
 from ..render.sweep import SeriesFormat
 
 VaryOption = Annotated[
@@ -37,6 +45,7 @@ def sweep(
     plot: PlotOption = None,
     no_timing: NoTimingOption = False,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
+    solver: SolverOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Solve SPEC at every value of one or more fields and tabulate cost, rates and what binds.
@@ -53,7 +62,7 @@ def sweep(
         from ...solver.report.figures import sweep_figure, write_plot
         from ..render.sweep import render_sweep
 
-        problem = Problem(read_spec(spec, max_size))
+        problem = Problem(read_spec(spec, max_size), solvers=solver_choice(solver))
         axes = problem.axes(*vary, log=log)  # bad paths and values fail before the plot check
         if plot is not None:
             check_plot(plot, len(axes))

@@ -7,7 +7,7 @@ All text from the spec is escaped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,7 +284,12 @@ class Report:
 
 
 def build_report(
-    spec: Spec, result: Result, explanation: Explanation, axes: Sequence[Axis] = ()
+    spec: Spec,
+    result: Result,
+    explanation: Explanation,
+    axes: Sequence[Axis] = (),
+    *,
+    solve: Callable[[Spec], Result] | None = None,
 ) -> Report:
     """The report of ``spec``: its problem, policy, explanation, frontier and a sweep.
 
@@ -298,9 +303,9 @@ def build_report(
     if not axes:
         default = default_sweep_text(spec, result)
         axes = [parse_vary(spec, default)] if default else []
-    frontier = run_frontier(spec)
+    frontier = run_frontier(spec, solve=solve)
     frontier_svg = svg_inline(frontier_figure(frontier))
-    sweep = run_sweep(spec, axes) if axes else None
+    sweep = run_sweep(spec, axes, solve=solve) if axes else None
     sweep_svg = svg_inline(sweep_figure(sweep)) if sweep is not None else None
     html = build_html(
         ReportParts(

@@ -76,7 +76,22 @@ def test_every_command_takes_quiet_verbose_and_color(name: str) -> None:
     assert choices(option(name, "--color")) == tuple(c.value for c in Color)
 
 
-@pytest.mark.parametrize("name", ["solve", "batch", "check", "export"])
+#: Every command that solves takes the same --solver choice.
+SOLVING = [
+    "solve",
+    "batch",
+    "check",
+    "export",
+    "sweep",
+    "frontier",
+    "compare",
+    "explain",
+    "report",
+    "simulate",
+]
+
+
+@pytest.mark.parametrize("name", SOLVING)
 def test_solver_is_a_fixed_choice(name: str) -> None:
     assert choices(option(name, "--solver")) == tuple(s.value for s in Solver)
     result = invoke(name, MINIMAL, "--solver", "gurobi", *(["-o", "-"] if name == "export" else []))
