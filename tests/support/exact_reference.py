@@ -907,7 +907,8 @@ def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) ->
                     (
                         "over_cost",
                         f"cost {exact_cost!r} > reference {float(ref.cost)!r} "
-                        f"(x{exact_cost / float(ref.cost) if ref.cost else math.inf:.6g})",
+                        # the ratio in exact arithmetic: float(ref.cost) can underflow to 0
+                        f"(x{float(check.cost / ref.cost) if ref.cost else math.inf:.6g})",
                     )
                 )
             elif check.cost < ref.cost * (1 - Fraction(COST_RTOL)) - Fraction(COST_ATOL):
