@@ -22,6 +22,11 @@ from ..results.result import Check, Verification
 #: Largest violation accepted, relative to the magnitude of the terms compared
 #: (an absolute floor of the same size applies to terms below 1).
 TOLERANCE = 1e-6
+#: Largest relative shortfall of an incentive row accepted: round-off only. A solver meets
+#: rows to its tolerance (1e-9 and more); the engine rounds a policy outward by its
+#: shortfall before verifying (core.py), so an answer still short by more than this was not
+#: repaired (a budget in the way) and must come from a tighter attempt, or none.
+INCENTIVE_SLACK = 1e-12
 #: Floor under a check's scale: guards a division by zero, not a tolerance in money.
 SCALE_FLOOR = 1e-300
 
@@ -79,6 +84,7 @@ class Checks:
         floor: float = 1.0,
         *,
         exact: bool = False,
+        within: float | None = None,
     ) -> None:
         """Record one family: ``violation`` > 0 where violated, relative to max(floor, scale).
 
@@ -100,6 +106,8 @@ class Checks:
         relative = np.where(np.isnan(relative) | np.isnan(violation), np.inf, relative)
         if exact:
             relative = np.where(violation > 0, np.inf, relative)
+        if within is not None:  # a limit of its own, tighter than the verdict's tolerance
+            relative = np.where(relative > within, np.inf, relative)
         violation = np.where(np.isnan(violation), np.inf, violation)
         self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
 
@@ -171,6 +179,7 @@ def verify_policy(
             evaluation.net_incentive[dev] + margin,
             evaluation.utility_scale[dev] + margin,
             floor=0.0,
+            within=INCENTIVE_SLACK,
         )
     cost = float(arrays.cost @ rates)
     if arrays.budget is not None:
