@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import deter
 import numpy as np
 from deter.solver.model.arrays import ProblemArrays
 from scipy.optimize import linprog
 
-from tests.support.paths import ROOT
+ROOT = Path(__file__).resolve().parents[1]
+
 
 ROOT = ROOT
 PROBLEMS = ["audit_games_penalty", "diminishing_returns_review", "roc_trusted_monitoring"]

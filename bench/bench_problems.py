@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 import deter
 
-from tests.support.paths import ROOT
+ROOT = Path(__file__).resolve().parents[1]
+
 
 ROOT = ROOT
 

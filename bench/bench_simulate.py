@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import deter
 import numpy as np
 from deter.solver.model.arrays import ProblemArrays
 from deter.solver.simulation.simulate import AGENT_KINDS, AgentConfig, simulate_policy
 
-from tests.support.paths import ROOT
+ROOT = Path(__file__).resolve().parents[1]
+
 
 ROOT = ROOT
 

@@ -203,7 +203,7 @@ class Problem:
         axes = self.axes(*vary, log=log)
         if plot is not None:
             _check_plot(Path(plot), len(axes))
-        result = run_sweep(self._spec, axes, solve=self._solve_spec)
+        result = run_sweep(self._spec, axes, solvers=self._solvers)
         if plot is not None:
             from .report.figures import sweep_figure, write_plot
 
@@ -258,7 +258,7 @@ class Problem:
             factors = default_factors(points, low, high)
         if plot is not None:
             _check_plot(Path(plot), 1)
-        result = run_frontier(self._spec, factors, solve=self._solve_spec)
+        result = run_frontier(self._spec, factors, solvers=self._solvers)
         if plot is not None:
             from .report.figures import frontier_figure, write_plot
 

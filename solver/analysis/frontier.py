@@ -119,19 +119,33 @@ def run_frontier(
     factors: Sequence[float] | None = None,
     *,
     solve: Callable[[Spec], Result] | None = None,
+    solvers: Sequence[str] | None = None,
 ) -> Frontier:
-    """Least oversight cost, and the detection it buys, for each scaling of the caps."""
-    if solve is None:
-        from ..engine.solve import solve as solve_spec
+    """Least oversight cost, and the detection it buys, for each scaling of the caps.
 
-        solve = solve_spec
+    Without ``solve`` the factors are blocks of one stacked program (``engine/stacked.py``;
+    a factor the stack cannot answer is solved alone); ``solve`` solves each alone with it.
+    """
     factors = tuple(sorted(set(factors if factors is not None else default_factors()) | {1.0}))
     base = spec_data(spec)
+    scaled = [scale_penalty_caps(spec, factor, base) for factor in factors]
+    if solve is None:
+        from ..engine.solve import solve as solve_spec
+        from ..engine.stacked import solve_stacked
+        from ..formulation.program import SOLVER_ORDER
+
+        chosen = tuple(solvers or SOLVER_ORDER)
+        stacked = solve_stacked(scaled, solvers=chosen)
+        results = [
+            r if r is not None else solve_spec(s, solvers=chosen)
+            for r, s in zip(stacked, scaled, strict=True)
+        ]
+    else:
+        results = [solve(s) for s in scaled]
     compliant = spec.compliant_action
     deviations = [a for a in spec.actions if a.name != compliant]
     points = []
-    for factor in factors:
-        result = solve(scale_penalty_caps(spec, factor, base))
+    for factor, result in zip(factors, results, strict=True):
         points.append(
             FrontierPoint(
                 factor=factor,

@@ -413,14 +413,25 @@ def grid(axes: Sequence[Axis]) -> Iterator[tuple[tuple[int, ...], tuple[float, .
         yield index, tuple(a.values[k] for a, k in zip(axes, index, strict=True))
 
 
+#: Points solved as one stacked program (``engine/stacked.py``): the same blocks in the
+#: same order for the same sweep, whatever else runs.
+STACK_SIZE = 64
+
+
 def run_sweep(
     spec: Spec,
     axes: Sequence[Axis],
     *,
     solve: Callable[[Spec], Result] | None = None,
+    solvers: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:
-    """Solve ``spec`` at every point of the grid spanned by ``axes``."""
+    """Solve ``spec`` at every point of the grid spanned by ``axes``.
+
+    Without ``solve`` the points are blocks of stacked programs (``STACK_SIZE`` at a time,
+    ``engine/stacked.py``), each verified and certified from its own block, and a point the
+    stack cannot answer is solved alone; ``solve`` solves every point alone with it.
+    """
     import time
 
     if not axes:
@@ -431,14 +442,39 @@ def run_sweep(
             ", ".join(a.name for a in axes),
             f"the grid has {size:,} points, over the limit of {MAX_POINTS:,}",
         )
+    stacked = solve is None
     if solve is None:
         from ..engine.solve import solve as solve_spec
 
-        solve = solve_spec
+        chosen = tuple(solvers) if solvers else None
+
+        def solve(point: Spec) -> Result:
+            return solve_spec(point, solvers=chosen) if chosen else solve_spec(point)
+
     started = time.perf_counter()
     base = spec_data(spec)
-    raw: list[SweepPoint] = []
-    for done, (index, values) in enumerate(grid(axes)):
+    raw: list[SweepPoint | None] = []
+    pending: list[tuple[int, tuple[int, ...], tuple[float, ...], Spec]] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        answers: list[Result | None] = [None] * len(pending)
+        if stacked and pending:
+            from ..engine.stacked import solve_stacked
+            from ..formulation.program import SOLVER_ORDER
+
+            answers = solve_stacked(
+                [point for *_, point in pending], solvers=tuple(solvers or SOLVER_ORDER)
+            )
+        for (slot, index, values, point), answer in zip(pending, answers, strict=True):
+            raw[slot] = _point(index, values, answer if answer is not None else solve(point))
+            done += 1
+            if progress is not None:
+                progress(done, size)
+        pending.clear()
+
+    for index, values in grid(axes):
         changes = {a.path: v for a, v in zip(axes, values, strict=True)}
         try:
             point_spec = respec(spec, changes, base)
@@ -455,11 +491,16 @@ def run_sweep(
                     message="; ".join(str(i.message) for i in exc.issues),
                 )
             )
+            done += 1
+            if progress is not None:
+                progress(done, size)
         else:
-            raw.append(_point(index, values, solve(point_spec)))
-        if progress is not None:
-            progress(done + 1, size)
-    points = _mark_changes(raw, [len(a.values) for a in axes])
+            raw.append(None)
+            pending.append((len(raw) - 1, index, values, point_spec))
+            if len(pending) >= (STACK_SIZE if stacked else 1):
+                flush()
+    flush()
+    points = _mark_changes([p for p in raw if p is not None], [len(a.values) for a in axes])
     monitors = _union(p.rates for p in points) or tuple(m.name for m in spec.all_monitors())
     return Sweep(
         name=spec.name,

@@ -275,3 +275,38 @@ def test_cli_frontier_table_keeps_names_and_numbers_whole_when_narrow() -> None:
     assert max(len(line) for line in run.stdout.splitlines()) <= 60
     assert "P(caught) test_tampering:" in run.stdout
     assert f"Least cost (USD): {cost:.6g}" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("problem", "vary"),
+    [
+        ("coding_agent.toml", "monitors.llm_judge.cost=0.01:1.0:70"),
+        ("tax_audit.toml", "agent.penalty_cap=0.5:8:70"),
+        ("minimal.toml", "agent.penalty_cap=0.01:4:70"),
+    ],
+)
+def test_stacked_sweep_equals_solving_each_point_alone(problem: str, vary: str) -> None:
+    """The points of a sweep are blocks of stacked programs (engine/stacked.py); each must
+    have the status and cost (to 1e-9 relative) of solving that point alone, and the same
+    verdicts: only the choice among equally cheap optima may differ."""
+    spec = deter.load_spec(PROBLEMS / problem)
+    axis = parse_vary(spec, vary)
+    stacked = run_sweep(spec, [axis])
+    alone = run_sweep(spec, [axis], solve=deter.solve)
+    assert len(stacked.points) == len(alone.points) == 70
+    for a, b in zip(stacked.points, alone.points, strict=True):
+        assert a.status == b.status
+        if b.total_cost is not None:
+            assert a.total_cost == pytest.approx(b.total_cost, rel=1e-9, abs=1e-300)
+
+
+def test_stacked_frontier_equals_solving_each_factor_alone() -> None:
+    from deter.solver.analysis.frontier import run_frontier
+
+    spec = deter.load_spec(PROBLEMS / "coding_agent.toml")
+    stacked = run_frontier(spec)
+    alone = run_frontier(spec, solve=deter.solve)
+    for a, b in zip(stacked.points, alone.points, strict=True):
+        assert a.status == b.status
+        if b.total_cost is not None:
+            assert a.total_cost == pytest.approx(b.total_cost, rel=1e-9)
