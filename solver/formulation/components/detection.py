@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from ...model.arrays import ProblemArrays
 from .base import Component, Context, Handles, Value
@@ -72,8 +73,12 @@ def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[s
     """
     if arrays.detection_model != "linear":
         return ()
-    detects = arrays.detection[arrays.deviations] > 0
-    coverage = np.asarray(detects @ rates).ravel()
+    # sum_j [q_ij > 0] x_j per action, straight from the CSR arrays (row slicing a sparse
+    # matrix costs more than the whole sum: this runs once for every answer of a batch).
+    q = sp.csr_matrix(arrays.detection)
+    rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
+    weights = np.where(q.data > 0, np.asarray(rates, dtype=float)[q.indices], 0.0)
+    coverage = np.bincount(rows, weights=weights, minlength=q.shape[0])[arrays.deviations]
     over = [
         (arrays.action_names[i], float(c))
         for i, c in zip(arrays.deviations, coverage, strict=True)
