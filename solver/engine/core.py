@@ -160,7 +160,7 @@ def outward(arrays: ProblemArrays, rates: FloatArray, program: CompiledProgram) 
 
     A solver meets a binding row only to its tolerance (a relative shortfall up to about
     1e-9 of the row's terms, or round-off, 1e-16). Raising every rate by that shortfall
-    (twice over, plus OUTWARD) raises each linear row's left side by as much, which closes
+    (four times over, plus OUTWARD) raises each linear row's left side by as much, which closes
     it with room to spare; rates stay within their ceilings, and the raise is dropped where
     it would break the budget (a hard limit). Verification then judges the raised policy.
     """
