@@ -146,6 +146,9 @@ def _candidates(
     largest = float(np.max(solved, initial=0.0))
     snapped = np.where(solved <= SNAP * largest, arrays.min_rate, solved)
     candidates = []
+    if np.all(np.isfinite(solved)) and largest <= SNAP:
+        # Every rate tiny: where nothing needs monitoring the floors are the optimum.
+        candidates.append(np.asarray(arrays.min_rate, dtype=float).copy())
     if not np.array_equal(snapped, solved) and np.all(np.isfinite(solved)):
         candidates.append(outward(arrays, snapped, program))
     return [*candidates, outward(arrays, solved, program), solved]
