@@ -165,21 +165,50 @@ def duality_certificate(
     finally:
         for variable, value in zip(variables, saved, strict=True):
             variable.save_value(value)
-    gap = primal - dual_objective
-    relative_gap = abs(gap) / max(abs(primal), abs(dual_objective), GAP_FLOOR)
-    c_norm = float(np.max(np.abs(c_dense), initial=0.0))
-    residual = float(np.max(np.abs(stationarity), initial=0.0))
+    return duality_verdict(
+        primal=primal,
+        dual=dual_objective,
+        residual_sum=float(np.sum(np.abs(stationarity))),
+        residual_max=float(np.max(np.abs(stationarity), initial=0.0)),
+        terms_sum=float(np.sum(terms)),
+        sign_violation=sign_violation,
+        cost_norm=float(np.max(np.abs(c_dense), initial=0.0)),
+        tolerance=tolerance,
+        objective_scale=objective_scale,
+        variable_bound=variable_bound,
+    )
+
+
+def duality_verdict(
+    *,
+    primal: float,
+    dual: float,
+    residual_sum: float,
+    residual_max: float,
+    terms_sum: float,
+    sign_violation: float,
+    cost_norm: float,
+    tolerance: float = GAP_TOLERANCE,
+    objective_scale: float = 1.0,
+    variable_bound: float = 1.0,
+) -> DualityCertificate:
+    """The duality certificate from a solved LP's figures (program units): P and D, the
+    stationarity residual's sum and largest entry, the sum of the terms it was summed from,
+    the worst multiplier sign violation and the largest cost coefficient. One rule for every
+    caller (a spec's own program, or one block of a stacked program)."""
+    gap = primal - dual
+    relative_gap = abs(gap) / max(abs(primal), abs(dual), GAP_FLOOR)
     # Weak duality with an inexact dual: for every feasible z, c'z >= D + s'z, so the least
     # cost is at least D - sum_j |s_j| B (every |z_j| <= B). The residual is judged by what
     # it can hide, sum_j |s_j| B, next to the cost itself: a column of tiny terms is checked
     # as strictly as a large one, and round-off in a column that cannot matter is not.
-    hidden = float(np.sum(np.abs(stationarity))) * variable_bound
-    relative_residual = hidden / max(abs(primal), abs(dual_objective), GAP_FLOOR)
+    hidden = residual_sum * variable_bound
+    relative_residual = hidden / max(abs(primal), abs(dual), GAP_FLOOR)
     # What float64 itself leaves in those sums (a few ulps of their terms) proves nothing
     # either way: it is allowed on top of the tolerance, so an optimum of 0 can be certified.
-    round_off = ROUND_OFF * float(np.sum(terms)) * variable_bound
-    residual_ok = hidden <= tolerance * max(abs(primal), abs(dual_objective)) + round_off
-    relative_sign = sign_violation / max(c_norm, 1.0)
+    round_off = ROUND_OFF * terms_sum * variable_bound
+    residual_ok = hidden <= tolerance * max(abs(primal), abs(dual)) + round_off
+    relative_sign = sign_violation / max(cost_norm, 1.0)
     passed = bool(relative_gap <= tolerance and residual_ok and relative_sign <= tolerance)
     reason = (
         "gap and dual residual within tolerance"
@@ -194,10 +223,10 @@ def duality_certificate(
         passed=passed,
         tolerance=tolerance,
         primal_objective=primal * objective_scale,
-        dual_objective=dual_objective * objective_scale,
+        dual_objective=dual * objective_scale,
         gap=gap * objective_scale,
         relative_gap=relative_gap,
-        dual_residual=residual,
+        dual_residual=residual_max,
         relative_dual_residual=relative_residual,
         dual_sign_violation=sign_violation,
         reason=reason,
