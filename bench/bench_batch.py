@@ -31,43 +31,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run as a script: the repository root for tests.support
+
+from tests.support.batch_helpers import random_small_spec  # noqa: E402
+
 SMALL = HERE.parent / "problems" / "minimal.toml"
-
-
-def random_spec(rng: random.Random, infeasible: bool = False) -> str:
-    """A random small spec; ``infeasible``: penalty caps too small to deter anything."""
-    n_actions = rng.randint(2, 8)
-    n_monitors = rng.randint(1, 5)
-    cap = rng.uniform(0.001, 0.01) if infeasible else rng.uniform(20, 50)
-    lines = ["version = 1", "", "[agent]", f"penalty_cap = {cap:.4f}"]
-    if rng.random() < 0.2:
-        lines.append(f"risk_aversion = {rng.uniform(0.01, 0.3):.3f}")
-    if rng.random() < 0.2:
-        lines.append(f"false_positive_penalty = {rng.uniform(0.5, 2):.3f}")
-    if rng.random() < 0.3:
-        lines += ["", "[oversight]", f"budget = {rng.uniform(50, 100):.3f}"]
-    names = [f"a{i}" for i in range(n_actions)]
-    for i, name in enumerate(names):
-        gain = 0.0 if i == 0 else rng.uniform(0.1, 5.0)
-        lines += ["", "[[actions]]", f'name = "{name}"', f"gain = {gain:.4f}"]
-    for j in range(n_monitors):
-        # every deviation is seen well by monitor (i mod n_monitors), so all specs are feasible
-        detects = {
-            name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
-            for i, name in enumerate(names)
-            if i > 0
-        }
-        table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
-        lines += [
-            "",
-            "[[monitors]]",
-            f'name = "m{j}"',
-            f"cost = {rng.uniform(0.1, 3):.3f}",
-            f"detects = {{ {table} }}",
-        ]
-        if rng.random() < 0.3:
-            lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
-    return "\n".join(lines) + "\n"
 
 
 def timed(command: list[str], **kwargs: object) -> tuple[float, subprocess.CompletedProcess]:
@@ -100,7 +68,7 @@ def main() -> None:
         folder.mkdir()
         for k in range(args.n):
             bad = rng.random() < args.infeasible
-            (folder / f"spec_{k:05d}.toml").write_text(random_spec(rng, infeasible=bad))
+            (folder / f"spec_{k:05d}.toml").write_text(random_small_spec(rng, infeasible=bad))
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
         ratios, batch_times, scipy_times = [], [], []
         for _ in range(args.pairs):

@@ -1,6 +1,6 @@
 """Benchmark: throughput and peak memory of ``deter batch`` on many specs (issue #13).
 
-Generates N random small specs (bench_batch.random_spec, seed 0) and runs
+Generates N random small specs (tests.support.batch_helpers.random_small_spec, seed 0) and runs
 ``deter batch FOLDER -f jsonl -o OUT --no-timing`` once, with the local executor and
 (``--dask``) on a local Dask cluster, reporting wall time, specs per second and the peak
 resident memory of the largest process of the run (``resource.getrusage`` of the children:
@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch import random_spec
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.batch_helpers import random_small_spec
 
 
 def run(command: list[str]) -> tuple[float, int, int]:
@@ -47,7 +47,7 @@ def main() -> None:
         folder = Path(tmp) / "specs"
         folder.mkdir()
         for k in range(args.n):
-            (folder / f"spec_{k:06d}.toml").write_text(random_spec(rng))
+            (folder / f"spec_{k:06d}.toml").write_text(random_small_spec(rng))
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
         executors = [["--executor", "local"]] + ([["--executor", "dask"]] if args.dask else [])
         for executor in executors:

@@ -17,36 +17,13 @@ from deter.solver.model.arrays import ProblemArrays
 from deter.solver.results.errors import SpecError
 from deter.solver.spec.loading import parse_spec_text
 
+from tests.support.batch_helpers import random_small_spec
 from tests.support.magnitudes import cases
 
 
 def small_spec(rng: random.Random, *, infeasible: bool = False) -> str:
-    """A random small spec (as bench/bench_batch.py's); ``infeasible``: caps too small."""
-    n_actions, n_monitors = rng.randint(2, 6), rng.randint(1, 4)
-    cap = rng.uniform(0.001, 0.01) if infeasible else rng.uniform(20, 50)
-    lines = ["version = 1", "", "[agent]", f"penalty_cap = {cap:.4f}"]
-    if rng.random() < 0.2:
-        lines.append(f"risk_aversion = {rng.uniform(0.01, 0.3):.3f}")
-    if rng.random() < 0.2:
-        lines.append(f"false_positive_penalty = {rng.uniform(0.5, 2):.3f}")
-    if rng.random() < 0.3:
-        lines += ["", "[oversight]", f"budget = {rng.uniform(50, 100):.3f}"]
-    names = [f"a{i}" for i in range(n_actions)]
-    for i, name in enumerate(names):
-        gain = 0.0 if i == 0 else rng.uniform(0.1, 5.0)
-        lines += ["", "[[actions]]", f'name = "{name}"', f"gain = {gain:.4f}"]
-    for j in range(n_monitors):
-        detects = {
-            name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
-            for i, name in enumerate(names)
-            if i > 0
-        }
-        table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
-        lines += ["", "[[monitors]]", f'name = "m{j}"', f"cost = {rng.uniform(0.1, 3):.3f}"]
-        lines.append(f"detects = {{ {table} }}")
-        if rng.random() < 0.3:
-            lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
-    return "\n".join(lines) + "\n"
+    """A random small spec (the batch benchmarks' generator, at most 6 actions, 4 monitors)."""
+    return random_small_spec(rng, infeasible=infeasible, most_actions=6, most_monitors=4)
 
 
 def parse(texts: list[str], prefix: str = "s"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 
@@ -103,3 +104,43 @@ def write_folder(folder: Path, n_good: int = 6) -> dict[str, Path]:
     files["infeasible"] = folder / "undeterrable.toml"
     files["infeasible"].write_text(UNDETERRABLE_SPEC, encoding="utf-8")
     return files
+
+
+def random_small_spec(
+    rng: random.Random, *, infeasible: bool = False, most_actions: int = 8, most_monitors: int = 5
+) -> str:
+    """A random small spec of mixed shape (2..most_actions actions, 1..most_monitors monitors;
+    some with a budget, a risk-averse agent or false positives), as the batch benchmarks and
+    the stacked-solve tests use; ``infeasible``: penalty caps too small to deter anything."""
+    n_actions = rng.randint(2, most_actions)
+    n_monitors = rng.randint(1, most_monitors)
+    cap = rng.uniform(0.001, 0.01) if infeasible else rng.uniform(20, 50)
+    lines = ["version = 1", "", "[agent]", f"penalty_cap = {cap:.4f}"]
+    if rng.random() < 0.2:
+        lines.append(f"risk_aversion = {rng.uniform(0.01, 0.3):.3f}")
+    if rng.random() < 0.2:
+        lines.append(f"false_positive_penalty = {rng.uniform(0.5, 2):.3f}")
+    if rng.random() < 0.3:
+        lines += ["", "[oversight]", f"budget = {rng.uniform(50, 100):.3f}"]
+    names = [f"a{i}" for i in range(n_actions)]
+    for i, name in enumerate(names):
+        gain = 0.0 if i == 0 else rng.uniform(0.1, 5.0)
+        lines += ["", "[[actions]]", f'name = "{name}"', f"gain = {gain:.4f}"]
+    for j in range(n_monitors):
+        # every deviation is seen well by monitor (i mod n_monitors), so all specs are feasible
+        detects = {
+            name: (rng.uniform(0.4, 0.9) if i % n_monitors == j else rng.uniform(0.0, 0.3))
+            for i, name in enumerate(names)
+            if i > 0
+        }
+        table = ", ".join(f"{k} = {v:.3f}" for k, v in detects.items())
+        lines += [
+            "",
+            "[[monitors]]",
+            f'name = "m{j}"',
+            f"cost = {rng.uniform(0.1, 3):.3f}",
+            f"detects = {{ {table} }}",
+        ]
+        if rng.random() < 0.3:
+            lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
+    return "\n".join(lines) + "\n"
