@@ -20,7 +20,6 @@ from ...solver.report.escape import (
     csv_fields,
     markdown,
     markdown_inline,
-    no_addresses,
     one_line,
 )
 from ...solver.report.tables import (
@@ -170,9 +169,9 @@ def result_table(result: Result, width: int | None = None) -> RenderableType:
 
 def result_json(result: Result, timing: bool = True) -> str:
     """``result.to_dict()`` in the one envelope (``schema_version``, ``kind: "result"``)."""
-    text = dumps(envelope(JSON_KINDS["solve"], result.to_dict(timing=timing)), indent=2) + "\n"
-    # a solver's exception quoted in a message may carry an object's address: never in output
-    return no_addresses(text)
+    # (object addresses never reach a result: the engine drops them where a solver's
+    # exception becomes an attempt line, engine/attempts.py)
+    return dumps(envelope(JSON_KINDS["solve"], result.to_dict(timing=timing)), indent=2) + "\n"
 
 
 CSV_COLUMNS = [

@@ -11,13 +11,13 @@ none is left the outcome is ``solver_error`` with what each attempt did.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import cvxpy as cp
 
+from ..results.serialise import no_addresses
 from ..results.status import Status
 
 #: Tightened options per solver for the rescaled retry (names as the solvers take them).
@@ -162,7 +162,9 @@ def run(
             program = program_for(attempt)
             record = program.solve(attempt.solver, **attempt.options)
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
-            lines.append(f"{label}: failed ({_plain(exc)})")
+            # a solver exception may quote an object's address: never in a message, which
+            # must be the same from run to run
+            lines.append(f"{label}: failed ({no_addresses(str(exc))})")
             continue
         status = str(record.status)
         if status in _INFEASIBLE:
@@ -182,12 +184,3 @@ def run(
             return Run(Status.optimal, verdict.answer, label, tuple(lines))
         lines.append(f"{label}: {status}, but {verdict.failure}")
     return Run(Status.solver_error, None, None, tuple(lines))
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def _plain(error: BaseException) -> str:
-    """An exception's message without object addresses (``<... at 0x7f...>``), which would
-    make the same spec's JSON differ from run to run."""
-    return _ADDRESS.sub("", str(error))

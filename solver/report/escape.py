@@ -28,6 +28,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+# One copy, in results (the engine drops addresses where messages are made); re-exported.
+from ..results.serialise import no_addresses as no_addresses
+
 #: C0 controls except tab and newline, DEL, C1 controls (ESC and CSI start ANSI sequences),
 #: and the Unicode bidirectional controls (text that reads differently than it runs).
 _TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -169,16 +172,6 @@ class TerminalSafe:
                 yield segment
             else:
                 yield Segment(terminal(segment.text), segment.style)
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+\b|\b0x[0-9a-fA-F]{8,}\b")
-
-
-def no_addresses(text: str) -> str:
-    """``text`` without object addresses (``<Foo object at 0x7f...>`` becomes
-    ``<Foo object>``), which differ from run to run: a message from a third-party exception
-    must not make a document that should be deterministic (``--no-timing``) differ."""
-    return _ADDRESS.sub(lambda m: "" if m.group().startswith(" at") else "0x...", text)
 
 
 def html_text(text: str) -> str:

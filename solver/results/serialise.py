@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -156,3 +157,13 @@ def _hints(kind: type) -> dict[str, Any]:
     """The resolved types of a dataclass's ``__init__`` fields."""
     resolved = typing.get_type_hints(kind)
     return {f.name: resolved[f.name] for f in fields(kind) if f.init}
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+\b|\b0x[0-9a-fA-F]{8,}\b")
+
+
+def no_addresses(text: str) -> str:
+    """``text`` without object addresses (``<Foo object at 0x7f...>`` becomes
+    ``<Foo object>``), which differ from run to run: a message from a third-party exception
+    must not make a document that should be deterministic (``--no-timing``) differ."""
+    return _ADDRESS.sub(lambda m: "" if m.group().startswith(" at") else "0x...", text)
