@@ -149,8 +149,10 @@ def run(
     ``program_for`` gives the program an attempt solves (the plain one or the rescaled
     one), ``judge`` reads, verifies and certifies a solved program (given the solver's
     record: status and raw solution), and ``infeasible`` says
-    whether a solver's claim of infeasibility stands (a diagnosis may contradict it; the
-    next attempt then runs).
+    whether a solver's claim of infeasibility stands: only when it is proven in the
+    model's units (for the core program, a Farkas certificate checked exactly:
+    ``infeasibility.py``); otherwise the next attempt runs, and a spec no attempt solves
+    ends as ``solver_error``, never as an unproven ``infeasible``.
     """
     lines: list[str] = []
     for attempt in plan:
@@ -172,7 +174,8 @@ def run(
                 lines.append(f"{label}: infeasible")
                 return Run(Status.infeasible, None, label, tuple(lines))
             lines.append(
-                f"{label}: reported infeasible, but every action is deterrable within the limits"
+                f"{label}: reported infeasible, but no certificate of infeasibility holds "
+                "in the model's units"
             )
             continue
         if status not in _SOLVED:

@@ -31,6 +31,7 @@ from ..model.utility import FloatArray
 from ..results.result import ActionResult, DualityCertificate, Result, Verification
 from ..results.status import Status
 from ..spec.document import Spec
+from . import penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
@@ -62,6 +63,9 @@ def solve_core(
         return Rescaling.apply(arrays) if attempt.scaled else program
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[Answer]:
+        if penalty_polish.applies(arrays):  # the cone's penalties start the exact method
+            start = chosen_penalties(current.parts, arrays, current.rates(arrays))
+            return _polished(arrays, current, start, tolerance)
         return judge_core(arrays, current, record, tolerance, plain=program)
 
     def infeasible(attempt: Attempt) -> bool:
@@ -90,6 +94,17 @@ def solve_core(
             spec, Status.solver_error, no_verified_answer(outcome.attempts), outcome.attempts, clock
         )
     return _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
+
+
+def _polished(
+    arrays: ProblemArrays, program: CompiledProgram, start: FloatArray | None, tolerance: float
+) -> Verdict[Answer]:
+    """Penalty design with linear detection: rate LPs and a Lagrangian bound (exact)."""
+    polished = penalty_polish.polish(arrays, start, tolerance)
+    if polished.answer is None:
+        return Verdict.reject(f"the rate LPs: {polished.failure}")
+    proof = f"verified and certified (from {polished.steps} rate LPs)"
+    return Verdict.accept(Answer(program, *polished.answer), proof)
 
 
 def judge_core(
@@ -308,38 +323,47 @@ def _certainty_equivalent(expected: FloatArray, r: float) -> FloatArray:
 
 
 def _infeasible(spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock) -> Result | None:
-    """An infeasible result with its diagnosis, or None if the diagnosis contradicts it."""
-    least_cost = None
-    if arrays.budget is not None:
-        least_cost = solve_arrays_cost(without_budget(arrays))
-    diagnosis = diagnose(arrays, least_cost)
-    blocked = any(not a.deterrable for a in diagnosis.actions)
-    over_budget = (
-        least_cost is not None and arrays.budget is not None and (least_cost > arrays.budget)
-    )
-    if not blocked and not over_budget and rows_independent(arrays):
-        # With no false-positive penalty, every action deterrable at the rate ceilings
-        # means the ceilings themselves are a feasible policy: the solver was wrong.
+    """An infeasible result with its diagnosis, or None when infeasibility is not proven.
+
+    A solver's "infeasible" is a claim at its own tolerances (and often in rescaled units);
+    it stands only with a certificate checked in the model's units (``infeasibility.py``:
+    Farkas multipliers checked in exact arithmetic). Without one the next attempt runs, and
+    when none is left the status is ``solver_error``.
+    """
+    from .infeasibility import certify_infeasible
+
+    certificate = certify_infeasible(arrays)
+    if certificate is None:
         return None
+    least_cost = None
+    if arrays.budget is not None and certificate.least_cost_bound is not None:
+        least_cost = solve_arrays_cost(without_budget(arrays))
+        if least_cost is not None and least_cost <= arrays.budget:
+            return None  # a verified policy within the budget: the certificate is wrong
+        if least_cost is None:
+            least_cost = certificate.least_cost_bound
+    diagnosis = diagnose(arrays, least_cost, proof=certificate)
     return unsolved(
         spec, Status.infeasible, diagnosis.reason, (), clock, solver=solver, diagnosis=diagnosis
     )
 
 
-def rows_independent(arrays: ProblemArrays) -> bool:
-    """True when raising every rate never hurts deterrence (no false-positive penalty)."""
-    return arrays.false_positive_penalty == 0 or not np.any(arrays.false_positive > 0)
-
-
 def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
-    """The least oversight cost for ``arrays``, or None if even that is infeasible."""
+    """The oversight cost of a verified and certified least-cost policy for ``arrays`` (as
+    any answer of the core program is judged), or None if no attempt gave one."""
     program = program_for(arrays)
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[float]:
-        return Verdict.accept(float(arrays.cost @ current.rates(arrays)), "solved")
+        verdict = judge_core(arrays, current, record, TOLERANCE, plain=program)
+        if verdict.answer is None:
+            return Verdict.reject(verdict.failure)
+        return Verdict.accept(float(arrays.cost @ verdict.answer.rates), verdict.proof)
+
+    def program_for_attempt(attempt: Attempt) -> CompiledProgram:
+        return Rescaling.apply(arrays) if attempt.scaled else program
 
     # e.g. HiGHS status UNKNOWN on a denormal penalty cap (fuzz corpus): the next solver
-    outcome = run(attempt_plan(SOLVER_ORDER, rescale=False), lambda a: program, judge)
+    outcome = run(attempt_plan(SOLVER_ORDER), program_for_attempt, judge)
     return outcome.answer
 
 

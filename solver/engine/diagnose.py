@@ -3,6 +3,11 @@
 For each non-compliant action: the highest detection and expected penalty any allowed
 monitoring reaches (ignoring the budget), whether that deters it, and a penalty cap that
 would. For a budget: the least cost that full deterrence needs.
+
+Whether an action is deterrable is decided in the program's own rows (utility units, risk
+aversion and false flags included, computed in log space beyond exp's range), never in
+money. The diagnosis explains an infeasibility; it does not prove one: that is the
+certificate of ``infeasibility.py``, which a diagnosed result carries in its reason.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from dataclasses import replace
 import numpy as np
 from scipy.optimize import linprog, minimize
 
-from ..formulation.components.deterrence import incentive_rows
+from ..formulation.components.deterrence import Deterrence, can_bind, incentive_rows
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate, log_escape
 from ..model.utility import FloatArray
 from ..results.result import ActionDiagnosis, Diagnosis
+from .infeasibility import Certificate
 
 
 def _best_deterrence(
@@ -112,18 +118,28 @@ def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None
     return math.log1p(argument) / r
 
 
-def diagnose(arrays: ProblemArrays, least_cost: float | None = None) -> Diagnosis:
-    """Explain infeasibility. ``least_cost`` is the cost of full deterrence without budget."""
+def diagnose(
+    arrays: ProblemArrays, least_cost: float | None = None, *, proof: Certificate | None = None
+) -> Diagnosis:
+    """Explain infeasibility. ``least_cost`` is the cost of full deterrence without budget;
+    ``proof`` the certificate that the spec is infeasible, when one was checked."""
     rows = incentive_rows(arrays)
+    program_rows = Deterrence().values(arrays)  # P_i - w_i P_0 >= n_i, finite where d_i is not
+    shape = arrays.deviations.shape
+    need_of = np.broadcast_to(np.asarray(program_rows["need"], dtype=float), shape)
+    flag_of = np.broadcast_to(np.asarray(program_rows["false_flag_weight"], dtype=float), shape)
+    weight_of = np.broadcast_to(np.asarray(program_rows["detection_weight"], dtype=float), shape)
+    binding = can_bind(arrays)
     findings: list[ActionDiagnosis] = []
     for row, i in enumerate(arrays.deviations):
         name = arrays.action_names[i]
         cap = float(arrays.penalty_cap[i])
         loss = float(rows.loss[row])
         p, p0 = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
-        reached = loss * p - rows.false_flag_loss * p0
         need = float(rows.need[row])
-        deterrable = reached >= need - 1e-9 * max(1.0, abs(need))
+        deterrable = not binding[row] or _reaches(
+            float(weight_of[row]) * p - float(flag_of[row]) * p0, float(need_of[row])
+        )
         relative_gain = float(arrays.gain[i] - arrays.gain[arrays.compliant])
         if p > 0:
             cap_needed = _cap_for(
@@ -167,15 +183,23 @@ def diagnose(arrays: ProblemArrays, least_cost: float | None = None) -> Diagnosi
         names = ", ".join(f.name for f in blocked)
         reason = f"cannot be deterred by any allowed monitoring: {names}"
     elif arrays.budget is not None and least_cost is not None and least_cost > arrays.budget:
+        bounded = proof is not None and least_cost == proof.least_cost_bound
         reason = (
-            f"full deterrence needs an oversight cost of {least_cost:.6g}, "
-            f"over the budget of {arrays.budget:.6g}"
+            f"full deterrence needs an oversight cost of {'at least ' if bounded else ''}"
+            f"{least_cost:.6g}, over the budget of {arrays.budget:.6g}"
         )
     else:
         reason = "the actions can each be deterred, but not all by one policy within the limits"
+        if proof is not None:
+            reason += f" (proof: {proof.describe()})"
     return Diagnosis(
         reason=reason, actions=tuple(findings), least_cost=least_cost, budget=arrays.budget
     )
+
+
+def _reaches(reached: float, need: float) -> bool:
+    """The program's row reached - need >= 0, up to round-off of the need (NaN: not)."""
+    return bool(reached >= need - 1e-9 * max(1.0, abs(need)))
 
 
 def without_budget(arrays: ProblemArrays) -> ProblemArrays:

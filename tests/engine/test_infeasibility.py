@@ -1,0 +1,190 @@
+"""Infeasible only when proven (issue #12): a certificate checked in the model's units.
+
+A solver's "infeasible" is a claim at its own tolerances, often about the rescaled program;
+deter says ``infeasible`` only when multipliers y >= 0 of the model's rows (Farkas' lemma,
+with the rate box kept explicit) are checked in exact arithmetic
+(solver/engine/infeasibility.py). Without one the next attempt runs, and a spec no attempt
+solves ends as ``solver_error``. The seeds below were each declared infeasible although the
+independent reference (tests/support/exact_reference.py) has an exactly checked policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import deter
+import numpy as np
+import pytest
+from deter.solver.engine.attempts import Attempt, Verdict, run
+from deter.solver.engine.core import solve_arrays_cost
+from deter.solver.engine.diagnose import diagnose, without_budget
+from deter.solver.engine.infeasibility import build_system, certify_infeasible, check
+from deter.solver.model.arrays import ProblemArrays
+from deter.solver.results.status import Status
+
+from tests.support.exact_reference import judge
+from tests.support.magnitudes import generate
+from tests.support.reference import spec_text
+
+PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
+
+#: Specs once declared infeasible that the reference solves (bench/reliability.py --numeric).
+WRONG_INFEASIBLE = [
+    ("extreme", 104),
+    ("extreme", 210),
+    ("extreme", 1015),
+    ("tight_budget", 288),
+    ("tight_budget", 421),
+    ("cara_averse", 627),
+    ("non_paying", 821),
+    ("non_paying", 823),
+    ("non_paying", 1027),
+]
+
+
+def arrays_of(text: str) -> ProblemArrays:
+    return ProblemArrays.from_spec(deter.loads(text).spec)
+
+
+def solve(text: str) -> dict[str, Any]:
+    return deter.solve(deter.loads(text)).to_dict(timing=False)
+
+
+@pytest.mark.parametrize(("family", "seed"), WRONG_INFEASIBLE, ids=lambda v: str(v))
+def test_a_spec_the_reference_solves_is_never_declared_infeasible(family: str, seed: int) -> None:
+    text = generate(family, seed).text
+    result = solve(text)
+    verdict = judge(text, result)
+    assert verdict.reference.status == "optimal"
+    assert result["status"] != "infeasible", result["message"]
+    assert "wrong_infeasible" not in {kind for kind, _ in verdict.failures}
+    if result["status"] == "optimal":
+        assert verdict.ok, verdict.failures
+    else:  # no answer it can verify: it says so, with what every attempt did
+        assert result["status"] == "solver_error"
+        assert "no certificate of infeasibility" in result["message"]
+
+
+@pytest.mark.parametrize(("family", "seed"), WRONG_INFEASIBLE, ids=lambda v: str(v))
+def test_no_certificate_for_a_feasible_spec(family: str, seed: int) -> None:
+    """Every row (alone) and the Farkas LP's multipliers fail the exact check."""
+    assert certify_infeasible(arrays_of(generate(family, seed).text)) is None
+
+
+@pytest.mark.parametrize(("family", "seed"), [("non_paying", 821), ("non_paying", 823)])
+def test_diagnosis_reasons_in_utility_beyond_exp_range(family: str, seed: int) -> None:
+    """nopay0 loses money by deviating; for a CARA agent its utility numbers overflow exp
+    (u(g - F) with r F near 1,000), which the diagnosis read as "pays more than
+    complying". It decides in the program's rows (log space): nopay0 never pays."""
+    arrays = arrays_of(generate(family, seed).text)
+    found = {a.name: a for a in diagnose(arrays).actions}
+    assert found["nopay0"].deterrable
+    assert all(a.deterrable for a in found.values())
+
+
+# --- true infeasibility is still proven ----------------------------------------------------
+
+
+def test_bundled_infeasible_specs_carry_a_certificate() -> None:
+    for path in sorted((PROBLEMS / "infeasible").glob("*.toml")):
+        arrays = ProblemArrays.from_spec(deter.load(path).spec)
+        assert certify_infeasible(arrays) is not None, path.name
+        assert deter.solve(deter.load(path)).status == Status.infeasible, path.name
+
+
+def test_the_budget_certificate_bounds_the_least_cost_from_below() -> None:
+    """over_budget.toml: full deterrence costs 10 (hand-derived in the file), the budget is
+    6. The certificate's bound is a proven lower bound: above 6, at most 10."""
+    arrays = ProblemArrays.from_spec(deter.load(PROBLEMS / "infeasible/over_budget.toml").spec)
+    certificate = certify_infeasible(arrays)
+    assert certificate is not None and certificate.least_cost_bound is not None
+    assert "budget" in dict(certificate.rows)
+    assert 6.0 < certificate.least_cost_bound <= 10.0
+    least = solve_arrays_cost(without_budget(arrays))
+    assert least is not None and certificate.least_cost_bound <= least * (1 + 1e-12)
+
+
+def test_an_undetectable_profitable_action_is_one_row() -> None:
+    text = spec_text(
+        [
+            {"name": "comply", "gain": 0.0},
+            {"name": "cheat", "gain": 1.0, "penalty_cap": 10.0},
+            {"name": "hidden", "gain": 1.0, "penalty_cap": 10.0},
+        ],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": 0.5}}],
+    )
+    certificate = certify_infeasible(arrays_of(text))
+    assert certificate is not None and certificate.actions == ("hidden",)
+    result = solve(text)
+    assert result["status"] == "infeasible"
+    assert "hidden" in result["message"]
+
+
+# Two actions, each deterrable alone, not both: the false flags each monitor raises cost an
+# honest agent what the other action's row needs. Row a: 10 x_a - 10 (x_a + x_b) / 4 >= 5.5,
+# row b the same with a and b swapped; their sum asks 5 (x_a + x_b) >= 11, beyond rates of 1.
+COUPLED = spec_text(
+    [
+        {"name": "comply", "gain": 0.0},
+        {"name": "a", "gain": 5.5, "penalty_cap": 10.0},
+        {"name": "b", "gain": 5.5, "penalty_cap": 10.0},
+    ],
+    [
+        {"name": "ma", "cost": 1.0, "detects": {"a": 1.0}, "false_positive": 0.25},
+        {"name": "mb", "cost": 1.0, "detects": {"b": 1.0}, "false_positive": 0.25},
+    ],
+    agent={"false_positive_penalty": 10.0},
+)
+
+
+def test_a_combination_of_rows_is_certified() -> None:
+    certificate = certify_infeasible(arrays_of(COUPLED))
+    assert certificate is not None
+    assert set(certificate.actions) == {"a", "b"}
+    result = solve(COUPLED)
+    assert result["status"] == "infeasible"
+    assert all(a["deterrable"] for a in result["diagnosis"]["actions"])
+    assert "proof: a combination of" in result["message"]
+
+
+def test_the_same_spec_with_room_is_feasible_and_has_no_certificate() -> None:
+    """Gains of 4.9 instead of 5.5: 5 (x_a + x_b) >= 9.8 is met at the ceilings."""
+    text = COUPLED.replace("gain = 5.5", "gain = 4.9")
+    assert certify_infeasible(arrays_of(text)) is None
+    result = solve(text)
+    assert result["status"] == "optimal"
+    assert judge(text, result).ok
+
+
+def test_the_check_refuses_multipliers_that_prove_nothing() -> None:
+    """Multipliers of a feasible system never pass, whatever they are (random y >= 0)."""
+    system = build_system(arrays_of(COUPLED.replace("gain = 5.5", "gain = 4.9")))
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        assert check(system, rng.exponential(size=system.matrix.shape[0])) is None
+    # and on the infeasible spec, the sum of the two rows (hand-derived above) passes
+    infeasible = build_system(arrays_of(COUPLED))
+    y = np.array([1.0 if label in ("a", "b") else 0.0 for label in infeasible.labels])
+    proof = check(infeasible, y)
+    assert proof is not None and proof.margin > 0
+
+
+def test_a_solver_claim_without_proof_ends_as_solver_error() -> None:
+    """The loop: an attempt that reports infeasible without a certificate moves on, and
+    when every attempt does, the status is solver_error (never infeasible)."""
+
+    class Record:
+        status = "infeasible"
+
+    class Claims:
+        def solve(self, solver: str, **options: Any) -> Record:
+            return Record()
+
+    def judge_never(program: Any, attempt: Attempt, record: Any) -> Verdict[float]:
+        raise AssertionError("an infeasible claim is not judged as an answer")
+
+    plan = (Attempt("HIGHS"), Attempt("CLARABEL"))
+    outcome = run(plan, lambda attempt: Claims(), judge_never, infeasible=lambda a: False)
+    assert outcome.status == Status.solver_error
+    assert all("no certificate of infeasibility" in line for line in outcome.attempts)
