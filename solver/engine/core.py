@@ -31,7 +31,6 @@ from ..model.utility import FloatArray
 from ..results.result import ActionResult, DualityCertificate, Result, Verification
 from ..results.status import Status
 from ..spec.document import Spec
-from . import penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
@@ -63,9 +62,6 @@ def solve_core(
         return Rescaling.apply(arrays) if attempt.scaled else program
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[Answer]:
-        if penalty_polish.applies(arrays):  # the cone's penalties start the exact method
-            start = chosen_penalties(current.parts, arrays, current.rates(arrays))
-            return _polished(arrays, current, start, tolerance)
         return judge_core(arrays, current, record, tolerance, plain=program)
 
     def infeasible(attempt: Attempt) -> bool:
@@ -94,17 +90,6 @@ def solve_core(
             spec, Status.solver_error, no_verified_answer(outcome.attempts), outcome.attempts, clock
         )
     return _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
-
-
-def _polished(
-    arrays: ProblemArrays, program: CompiledProgram, start: FloatArray | None, tolerance: float
-) -> Verdict[Answer]:
-    """Penalty design with linear detection: rate LPs and a Lagrangian bound (exact)."""
-    polished = penalty_polish.polish(arrays, start, tolerance)
-    if polished.answer is None:
-        return Verdict.reject(f"the rate LPs: {polished.failure}")
-    proof = f"verified and certified (from {polished.steps} rate LPs)"
-    return Verdict.accept(Answer(program, *polished.answer), proof)
 
 
 def judge_core(
