@@ -129,7 +129,10 @@ def worst(codes: Iterable[int]) -> int:
 
 
 def for_file(outcome: FileOutcome) -> ExitCode:
-    """A file's exit code under ``deter batch``: as ``deter solve`` would exit on it."""
+    """A file's exit code under ``deter batch``: as ``deter solve`` would exit on it (5 when
+    deter raised an exception of its own on the file)."""
+    if outcome.internal:
+        return ExitCode.INTERNAL_ERROR
     return for_status(outcome.status)
 
 
@@ -139,8 +142,8 @@ def for_checked_file(outcome: FileOutcome) -> ExitCode:
     Bad input and a missing verified answer count as under ``batch``; an infeasible spec
     fails only through ``deter_all`` (a requirement it may switch off).
     """
-    if outcome.status in (Status.bad_input, Status.solver_error):
-        return for_status(outcome.status)
+    if outcome.internal or outcome.status in (Status.bad_input, Status.solver_error):
+        return for_file(outcome)
     return ExitCode.NOT_MET if outcome.failed_requirements else ExitCode.OK
 
 
@@ -152,5 +155,9 @@ def for_outcomes(check: bool) -> OutcomeCode:
 def for_run(run: BatchRun, code: OutcomeCode) -> ExitCode:
     """A batch run's exit code: its worst file's, and at least :data:`INTERRUPTED` when it
     was interrupted (the files not run have no answer)."""
-    codes = [code(o) for o in run.outcomes]
-    return ExitCode(worst([*codes, INTERRUPTED] if run.interrupted else codes))
+    return for_codes((code(o) for o in run.outcomes), interrupted=run.interrupted)
+
+
+def for_codes(codes: Iterable[int], *, interrupted: bool) -> ExitCode:
+    """The exit code of a run from its files' codes (a streamed run keeps only these)."""
+    return ExitCode(worst([*codes, INTERRUPTED] if interrupted else codes))

@@ -8,8 +8,11 @@ terminal, renders the outcomes and maps them to the exit code (the worst per-fil
 from __future__ import annotations
 
 import contextlib
+import glob
+import io
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -19,13 +22,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
-from ..exit_codes import ExitCode, OutcomeCode, for_outcomes, for_run
+from ..exit_codes import ExitCode, OutcomeCode, for_outcomes
 from ..files import UnsafeOutput, check_output
 from ..options import DebugOption, MaxSizeOption, OutputOption, Solver, SolverOption
-from ..render.batch import BatchFormat, render_run, summary
+from ..render.batch import BatchFormat, BatchWriter, Tally, summary
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs (start-up of other commands)
     from ...solver.analysis.requirements import RequirementOverrides
+    from ...solver.batch.ledger import Spool
     from ...solver.batch.outcome import FileOutcome
     from ...solver.batch.run import BatchRun
     from ...solver.batch.worker import BatchOptions
@@ -158,7 +162,7 @@ def run_command(
     code_of = for_outcomes(check is not None)
 
     def body() -> int:
-        from ...solver.batch.ledger import Ledger
+        from ...solver.batch.ledger import Ledger, Spool
         from ...solver.batch.run import discover, run_batch
         from ...solver.batch.worker import BatchOptions
 
@@ -190,25 +194,14 @@ def run_command(
             keep_results=format is BatchFormat.json or resume is not None,
         )
         ledger = Ledger(resume) if resume is not None else None
+        # Without --resume, what is solved is spooled to a temporary file, so that Ctrl-C
+        # can still keep it in a ledger to resume from (the run itself keeps no outcome).
+        spool = Spool() if resume is None else None
         from ...solver.batch.dask_executor import DaskUnavailable
 
-        try:
-            with _progress(len(files), code_of) as advance:
-                run = run_batch(
-                    files,
-                    options,
-                    jobs=jobs,
-                    executor=executor.value,
-                    address=address,
-                    max_failures=max_failures,
-                    is_failure=lambda o: code_of(o) != ExitCode.OK,
-                    ledger=ledger,
-                    on_outcome=advance,
-                )
-        except DaskUnavailable as exc:
-            cli.fail(ExitCode.BAD_INPUT, f"error: {exc}")
-        text = render_run(
-            run,
+        sink = _Output(output) if output is not None and str(output) != "-" else None
+        writer = BatchWriter(
+            sink.handle if sink is not None else _Stdout(),
             format,
             code_of,
             command=command,
@@ -216,14 +209,48 @@ def run_command(
             width=cli.terminal_width(),
             timing=not no_timing,
         )
-        if text:
-            cli.emit(text, output)
-        _stderr_summary(run, code_of, command, full=format is BatchFormat.table)
+        try:
+            try:
+                with _progress(len(files), code_of) as advance:
+
+                    def on_outcome(outcome: FileOutcome) -> None:
+                        advance(outcome)
+                        writer.add(outcome)
+                        if spool is not None:
+                            spool.add(outcome)
+
+                    run = run_batch(
+                        files,
+                        options,
+                        jobs=jobs,
+                        executor=executor.value,
+                        address=address,
+                        max_failures=max_failures,
+                        is_failure=lambda o: code_of(o) != ExitCode.OK,
+                        ledger=ledger,
+                        on_outcome=on_outcome,
+                        keep_outcomes=False,
+                    )
+            except DaskUnavailable as exc:
+                cli.fail(ExitCode.BAD_INPUT, f"error: {exc}")
+            writer.finish(run)
+            if sink is not None:
+                sink.commit()
+                cli.info(f"wrote {output}")
+        except BaseException:
+            writer.close()
+            if sink is not None:
+                sink.abort()
+            if spool is not None:
+                spool.close()
+            raise
+        tally = writer.tally
+        _stderr_summary(run, tally, command, full=format is BatchFormat.table)
         if ledger is not None and ledger.skipped:
             cli.err(
                 f"note: {ledger.skipped} unreadable line(s) in the ledger {resume} were skipped"
             )
-        code: int = for_run(run, code_of)
+        code: int = tally.exit_code(run)
         if run.stopped_early:
             cli.err(
                 f"stopped after {max_failures} failed file(s); {len(run.not_run)} file(s) not run"
@@ -243,8 +270,10 @@ def run_command(
                 *(["--max-size", str(max_size)] if max_size != DEFAULT_MAX_BYTES else []),
                 *(_check_arguments(check) if check is not None else []),
             ]
-            cli.err(_resume_hint(command, again, run, resume, options))
+            cli.err(_resume_hint(command, again, run, tally.finished, resume, spool, options))
             code = cli.INTERRUPTED_BY_USER  # Ctrl-C: 130, as every command
+        if spool is not None:
+            spool.close()
         return code
 
     raise typer.Exit(cli.guarded(debug, body))
@@ -263,24 +292,103 @@ def _check_arguments(check: RequirementOverrides) -> list[str]:
 
 
 def _resume_hint(
-    command: str, arguments: list[str], run: BatchRun, resume: Path | None, options: BatchOptions
+    command: str,
+    arguments: list[str],
+    run: BatchRun,
+    finished: int,
+    resume: Path | None,
+    spool: Spool | None,
+    options: BatchOptions,
 ) -> str:
-    """Keep what was solved in a ledger (the default one without --resume) and say how to go on.
-
-    ``arguments`` are the paths and every option given, to repeat as they were.
-    """
+    """Keep what was solved in a ledger (the default one without --resume: from the spool)
+    and say how to go on. ``arguments`` are the paths and every option given, to repeat as
+    they were; ``finished``: the files that finished, resumed ones included."""
     from ...solver.batch.ledger import Ledger
 
     if resume is None:
         resume = Path(DEFAULT_LEDGER)
         kept = Ledger(resume)
-        kept.append([o for o in run.outcomes if not o.resumed], options.fingerprint())
+        batch: list[FileOutcome] = []
+        for outcome in spool or ():
+            batch.append(outcome)
+            if len(batch) == 1024:  # a bounded batch of lines at a time
+                kept.append(batch, options.fingerprint())
+                batch = []
+        kept.append(batch, options.fingerprint())
         kept.close()
     again = shlex.join(["deter", command, *arguments, "--resume", str(resume)])
     return (
-        f"interrupted: {len(run.outcomes)} of {len(run.files)} files finished and kept in "
+        f"interrupted: {finished} of {len(run.files)} files finished and kept in "
         f"{resume}; to finish the rest, run: {again}"
     )
+
+
+class _Output:
+    """``-o FILE`` written while the batch runs: into a hidden partial file beside the target
+    (``.NAME.PID.partial``), fsynced and renamed over it when the run ends, so a kill at any
+    moment leaves the old file or the whole new one. A partial file left by a killed run
+    (its process gone) is removed when the next run writes the same target."""
+
+    def __init__(self, output: Path) -> None:
+        self.given = str(output)
+        try:
+            self.target = check_output(output)
+            _remove_stale_partials(self.target)
+            self.partial = self.target.parent / f".{self.target.name}.{os.getpid()}.partial"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+            self.handle = open(os.open(self.partial, flags, 0o600), "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:  # name the file the user asked for, not the partial one
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def commit(self) -> None:
+        try:
+            self.handle.flush()
+            # the mode a plain open() would give, not the partial file's private 0600
+            os.fchmod(self.handle.fileno(), _mode_for(self.target))
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self.partial, self.target)
+        except OSError as exc:
+            self.abort()
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.partial)
+
+
+class _Stdout(io.TextIOBase):
+    """Standard output as it is at each write: the progress bar, while it shows, puts its
+    own stand-in there that prints above the bar."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0o077)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove ``.NAME.PID.partial`` files beside ``target`` whose process is gone."""
+    from ...solver.batch.worker import pid_exists
+
+    for partial in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        pid = partial.name[len(target.name) + 2 : -len(".partial")]
+        if not pid.isdigit() or pid_exists(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            partial.unlink()
 
 
 @contextlib.contextmanager
@@ -325,7 +433,7 @@ def _progress(total: int, code_of: OutcomeCode) -> Iterator[Callable[[FileOutcom
         yield advance
 
 
-def _stderr_summary(run: BatchRun, code_of: OutcomeCode, command: str, full: bool) -> None:
+def _stderr_summary(run: BatchRun, tally: Tally, command: str, full: bool) -> None:
     """The summary on stderr: in full after a table (or with -v), one line after a machine
     format (json, junit, github, ...: their readers want no 20 lines), nothing with -q."""
     from .. import common as cli
@@ -336,9 +444,10 @@ def _stderr_summary(run: BatchRun, code_of: OutcomeCode, command: str, full: boo
     if settings.quiet:
         return
     if not (full or settings.verbose):
-        cli.err(summary_line(run, code_of))
+        cli.err(summary_line(run, tally.code, tally))
         return
     color = cli.colour_for(sys.stderr)
     width = cli.terminal_width(sys.stderr)
-    sys.stderr.write(to_console_text(summary(run, code_of, command), color=color, width=width))
+    text = to_console_text(summary(run, tally.code, command, tally), color=color, width=width)
+    sys.stderr.write(text)
     sys.stderr.flush()

@@ -1,18 +1,24 @@
 """Rendering batch and check runs: tables, JSON, JSON lines, CSV, JUnit XML, GitHub annotations.
 
-Everything here turns finished :class:`~deter.solver.batch.run.FileOutcome` objects into text;
-nothing is solved. Output for stdout is returned as a string; the summary is for stderr.
+Everything here turns finished :class:`~deter.solver.batch.outcome.FileOutcome` objects into
+text; nothing is solved. A :class:`BatchWriter` writes a run's output as its files finish (in
+input order) and keeps only tallies (:class:`Tally`), so a batch of any length renders in flat
+memory; :func:`render_run` renders a whole finished run to a string. The summary is for stderr.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -23,7 +29,7 @@ from ...solver.report.escape import csv_fields, xml_tree
 from ...solver.results.errors import Finding
 from ...solver.results.serialise import csv_row, dumps
 from ...solver.results.status import FILE_STATUSES, Status
-from ..exit_codes import OutcomeCode, for_run
+from ..exit_codes import ExitCode, OutcomeCode, for_codes
 from .result import number, to_console_text
 
 if TYPE_CHECKING:  # the batch engine loads only when a batch runs
@@ -50,20 +56,233 @@ def render_run(
     width: int = 120,
     timing: bool = True,
 ) -> str:
-    outcomes = run.outcomes
-    if fmt is BatchFormat.json:
-        return run_json(run, code, command, timing)
-    if fmt is BatchFormat.jsonl:
-        return "".join(dumps(outcome_doc(o, code, timing)) + "\n" for o in outcomes)
-    if fmt is BatchFormat.csv:
-        return run_csv(outcomes, code, timing)
-    if fmt is BatchFormat.junit:
-        return run_junit(run, command, timing)
-    if fmt is BatchFormat.github:
-        return "".join(line + "\n" for o in outcomes for line in github_annotations(o))
-    if command == "check":
-        return "".join(line + "\n" for o in outcomes for line in check_lines(o))
-    return to_console_text(outcome_table(outcomes, code, width), color=color, width=width)
+    """A finished run's whole output (its ``outcomes``), as :class:`BatchWriter` streams it."""
+    out = io.StringIO()
+    writer = BatchWriter(out, fmt, code, command=command, color=color, width=width, timing=timing)
+    for outcome in run.outcomes:
+        writer.add(outcome)
+    writer.finish(run)
+    return out.getvalue()
+
+
+class Tally:
+    """What a run's summary, JSON head, JUnit suite and exit code need of its outcomes,
+    counted as they stream past (none of them is kept)."""
+
+    def __init__(self, code: OutcomeCode, command: str = "batch") -> None:
+        self.code = code
+        self.command = command
+        self.finished = 0
+        self.statuses: Counter[str] = Counter()
+        self.codes: set[int] = set()
+        self.passed = 0  # exit code 0
+        self.requirements_failed = 0  # files that solved (or were infeasible) and failed one
+        self.failed_requirements = 0  # failed requirements, over all files
+        self.junit_failures = 0
+        self._slowest: list[tuple[float, int, str]] = []  # a heap: (seconds, -position, file)
+
+    @classmethod
+    def of(cls, outcomes: Iterable[FileOutcome], code: OutcomeCode, command: str) -> Tally:
+        tally = cls(code, command)
+        for outcome in outcomes:
+            tally.add(outcome)
+        return tally
+
+    def add(self, o: FileOutcome) -> None:
+        position = self.finished
+        self.finished += 1
+        self.statuses[o.status] += 1
+        code = self.code(o)
+        self.codes.add(code)
+        self.passed += code == ExitCode.OK
+        failed = o.failed_requirements
+        self.failed_requirements += len(failed)
+        if failed and o.status in (Status.optimal, Status.infeasible):
+            self.requirements_failed += 1
+        if o.status not in (Status.bad_input, Status.solver_error) and (
+            failed or (o.status == Status.infeasible and not o.checked)
+        ):
+            self.junit_failures += 1
+        if not o.resumed:
+            heapq.heappush(self._slowest, (o.seconds, -position, o.file))
+            if len(self._slowest) > SLOWEST:
+                heapq.heappop(self._slowest)
+
+    def counts(self) -> dict[Status, int]:
+        return {s: self.statuses[s] for s in FILE_STATUSES}
+
+    def run_counts(self) -> dict[str, int]:
+        """Files per status; for check also ``requirements_failed``: the files that solved
+        (or were infeasible) and failed a requirement, each counted once, and ``passed``."""
+        doc: dict[str, int] = {str(s): n for s, n in self.counts().items()}
+        if self.command == "check":
+            doc["requirements_failed"] = self.requirements_failed
+            doc["passed"] = self.passed
+        return doc
+
+    def exit_code(self, run: BatchRun) -> ExitCode:
+        return for_codes(self.codes, interrupted=run.interrupted)
+
+    def slowest(self) -> list[tuple[str, float]]:
+        """The slowest files solved in this run (not resumed), slowest first."""
+        ranked = sorted(self._slowest, key=lambda item: (-item[0], -item[1]))
+        return [(file, seconds) for seconds, _, file in ranked]
+
+
+#: Files in the summary's "Slowest files".
+SLOWEST = 5
+_RESULTS = "@@deter-batch-results@@"  # where a JSON document's streamed entries go
+
+
+class TextOut(Protocol):
+    """Where a :class:`BatchWriter` writes: a text file, stdout, a ``StringIO``."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class BatchWriter:
+    """A run's output in one format, written as its files finish (``add``, in input order),
+    ended by ``finish``. JSON lines, CSV rows, annotations and ``check``'s lines go out at
+    once; the entries of a JSON document and JUnit's test cases wait in a temporary file
+    until the counts that head them are known; only a table keeps its rows (it aligns them;
+    the results are dropped)."""
+
+    def __init__(
+        self,
+        out: TextOut,
+        fmt: BatchFormat,
+        code: OutcomeCode,
+        *,
+        command: str = "batch",
+        timing: bool = True,
+        color: bool = False,
+        width: int = 120,
+    ) -> None:
+        self.out, self.fmt, self.code, self.command = out, fmt, code, command
+        self.timing, self.color, self.width = timing, color, width
+        self.tally = Tally(code, command)
+        self.rows: list[FileOutcome] = []
+        self.spool: IO[str] | None = None
+        if fmt in (BatchFormat.json, BatchFormat.junit):
+            self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.csv: Any = None
+        if fmt is BatchFormat.csv:
+            columns = CSV_COLUMNS if timing else CSV_COLUMNS[:-1]
+            self.csv = csv.DictWriter(
+                out, fieldnames=columns, lineterminator="\n", extrasaction="ignore"
+            )
+            self.csv.writeheader()
+
+    def add(self, o: FileOutcome) -> None:
+        first = self.tally.finished == 0
+        self.tally.add(o)
+        fmt = self.fmt
+        if fmt is BatchFormat.jsonl:
+            self.out.write(dumps(outcome_doc(o, self.code, self.timing)) + "\n")
+        elif fmt is BatchFormat.csv:
+            self.csv.writerow(csv_fields(csv_row(csv_record(o, self.code))))
+        elif fmt is BatchFormat.github:
+            self.out.write("".join(line + "\n" for line in github_annotations(o)))
+        elif fmt is BatchFormat.json:
+            entry = dumps(outcome_doc(o, self.code, self.timing, result=True), indent=2)
+            assert self.spool is not None
+            self.spool.write(("\n" if first else ",\n") + _indented(entry, "    "))
+        elif fmt is BatchFormat.junit:
+            assert self.spool is not None
+            self.spool.write("    " + _tostring(junit_case(o, self.command, self.timing)) + "\n")
+        elif self.command == "check":
+            self.out.write("".join(line + "\n" for line in check_lines(o)))
+        else:
+            self.rows.append(replace(o, result=None))
+
+    def finish(self, run: BatchRun) -> None:
+        """Write what follows the files (or, for a table, the whole table)."""
+        if self.fmt is BatchFormat.json:
+            self._finish_json(run)
+        elif self.fmt is BatchFormat.junit:
+            self._finish_junit(run)
+        elif self.fmt is BatchFormat.table and self.command != "check":
+            table = outcome_table(self.rows, self.code, self.width)
+            self.out.write(to_console_text(table, color=self.color, width=self.width))
+        self.out.flush()
+        self.close()
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    def _copy_spool(self) -> None:
+        assert self.spool is not None
+        self.spool.seek(0)
+        shutil.copyfileobj(self.spool, self.out)
+
+    def _finish_json(self, run: BatchRun) -> None:
+        tally = self.tally
+        doc: dict[str, Any] = {
+            "schema_version": 1,
+            "kind": self.command,  # "batch" or "check", as the command (kept: "command")
+            "command": self.command,
+            "files": len(run.files),
+            "finished": tally.finished,
+            "counts": tally.run_counts(),
+            "exit_code": tally.exit_code(run),
+            "interrupted": run.interrupted,
+            "stopped_early": run.stopped_early,
+            "not_run": run.not_run,
+            "results": _RESULTS,
+        }
+        if self.command == "check":
+            doc["requirements_failed"] = tally.failed_requirements
+        if self.timing:
+            doc["timing"] = {"elapsed": run.elapsed, "jobs": run.jobs, "resumed": run.resumed}
+        head, tail = dumps(doc, indent=2).split(f'"{_RESULTS}"')
+        if tally.finished == 0:
+            self.out.write(head + "[]" + tail + "\n")
+            return
+        self.out.write(head + "[")
+        self._copy_spool()
+        self.out.write("\n  ]" + tail + "\n")
+
+    def _finish_junit(self, run: BatchRun) -> None:
+        tally = self.tally
+        skipped = run.not_run
+        suite = ET.Element("testsuite", name=f"deter {self.command}")
+        suite.set("tests", str(tally.finished + len(skipped)))
+        suite.set("failures", str(tally.junit_failures))
+        suite.set(
+            "errors", str(tally.statuses[Status.bad_input] + tally.statuses[Status.solver_error])
+        )
+        suite.set("skipped", str(len(skipped)))
+        if self.timing:
+            suite.set("time", f"{run.elapsed:.3f}")
+        self.out.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
+        opening = _tostring(suite)
+        if not (tally.finished or skipped):
+            self.out.write(f"  {opening}\n</testsuites>\n")
+            return
+        self.out.write("  " + opening.removesuffix(" />") + ">\n")
+        self._copy_spool()
+        for file in skipped:
+            case = ET.Element("testcase", classname=f"deter.{self.command}", name=file)
+            ET.SubElement(case, "skipped", message="not run (interrupted or --max-failures)")
+            self.out.write("    " + _tostring(case) + "\n")
+        self.out.write("  </testsuite>\n</testsuites>\n")
+
+
+def _indented(text: str, prefix: str) -> str:
+    """Every line of a JSON document indented (it nests in a list of the one around it;
+    JSON text has no newline inside a string)."""
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def _tostring(element: ET.Element) -> str:
+    """An element as ``ET.indent`` would lay it out two levels deep in the JUnit document."""
+    xml_tree(element)  # a control character from a spec would make the XML unreadable
+    ET.indent(element, level=2)
+    return ET.tostring(element, "unicode")
 
 
 # --- per-file documents -------------------------------------------------------------------
@@ -124,43 +343,6 @@ def outcome_doc(
     return doc
 
 
-def counts(outcomes: Sequence[FileOutcome]) -> dict[Status, int]:
-    tally = Counter(o.status for o in outcomes)
-    return {s: tally[s] for s in FILE_STATUSES}
-
-
-def run_counts(run: BatchRun, code: OutcomeCode, command: str) -> dict[str, int]:
-    """Files per status; for check also ``requirements_failed``: the files that solved (or
-    were infeasible) and failed a requirement, each counted once, and ``passed``."""
-    doc: dict[str, int] = {str(s): n for s, n in counts(run.outcomes).items()}
-    if command == "check":
-        checked = [o for o in run.outcomes if o.status in (Status.optimal, Status.infeasible)]
-        doc["requirements_failed"] = sum(1 for o in checked if o.failed_requirements)
-        doc["passed"] = sum(1 for o in run.outcomes if code(o) == 0)
-    return doc
-
-
-def run_json(run: BatchRun, code: OutcomeCode, command: str, timing: bool) -> str:
-    doc: dict[str, Any] = {
-        "schema_version": 1,
-        "kind": command,  # "batch" or "check", as the command (kept: "command")
-        "command": command,
-        "files": len(run.files),
-        "finished": len(run.outcomes),
-        "counts": run_counts(run, code, command),
-        "exit_code": for_run(run, code),
-        "interrupted": run.interrupted,
-        "stopped_early": run.stopped_early,
-        "not_run": run.not_run,
-        "results": [outcome_doc(o, code, timing, result=True) for o in run.outcomes],
-    }
-    if command == "check":
-        doc["requirements_failed"] = sum(len(o.failed_requirements) for o in run.outcomes)
-    if timing:
-        doc["timing"] = {"elapsed": run.elapsed, "jobs": run.jobs, "resumed": run.resumed}
-    return dumps(doc, indent=2) + "\n"
-
-
 CSV_COLUMNS = [
     "file",
     "name",
@@ -173,24 +355,18 @@ CSV_COLUMNS = [
 ]
 
 
-def run_csv(outcomes: Sequence[FileOutcome], code: OutcomeCode, timing: bool) -> str:
-    buffer = io.StringIO()
-    columns = CSV_COLUMNS if timing else CSV_COLUMNS[:-1]
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for o in outcomes:
-        row = {
-            "file": o.file,
-            "name": o.name,
-            "status": o.status,
-            "total_cost": o.total_cost,
-            "exit_code": code(o),
-            "error": o.error or "",
-            "failed_requirements": ";".join(f.key for f in o.failed_requirements),
-            "seconds": f"{o.seconds:.4f}",
-        }
-        writer.writerow(csv_fields(csv_row(row)))  # text never a formula in a spreadsheet
-    return buffer.getvalue()
+def csv_record(o: FileOutcome, code: OutcomeCode) -> dict[str, Any]:
+    """One file's CSV row (``seconds`` left out by the writer under ``--no-timing``)."""
+    return {
+        "file": o.file,
+        "name": o.name,
+        "status": o.status,
+        "total_cost": o.total_cost,
+        "exit_code": code(o),
+        "error": o.error or "",
+        "failed_requirements": ";".join(f.key for f in o.failed_requirements),
+        "seconds": f"{o.seconds:.4f}",
+    }
 
 
 # --- CI formats -----------------------------------------------------------------------------
@@ -245,40 +421,20 @@ def github_annotations(outcome: FileOutcome) -> list[str]:
     return lines
 
 
-def run_junit(run: BatchRun, command: str, timing: bool = True) -> str:
-    """JUnit XML: one testcase per file; infeasible or a failed requirement is a failure,
-    bad input or a solver failure an error. ``time`` attributes only with ``timing``."""
-    suite = ET.Element("testsuite", name=f"deter {command}")
-    failures = errors = 0
-    for o in run.outcomes:
-        case = ET.SubElement(
-            suite, "testcase", classname=f"deter.{command}", name=o.file, file=o.file
-        )
-        if timing:
-            case.set("time", f"{o.seconds:.4f}")
-        text = "\n".join(f"{where(o, f)}: {f.message}" for f in o.findings) or (o.error or "")
-        if o.status in (Status.bad_input, Status.solver_error):
-            errors += 1
-            element = ET.SubElement(case, "error", type=o.status, message=o.error or o.status)
-            element.text = text
-        elif o.failed_requirements or (o.status == Status.infeasible and not o.checked):
-            failures += 1
-            element = ET.SubElement(case, "failure", type=o.status, message=note(o) or o.status)
-            element.text = text
-    for file in run.not_run:
-        case = ET.SubElement(suite, "testcase", classname=f"deter.{command}", name=file)
-        ET.SubElement(case, "skipped", message="not run (interrupted or --max-failures)")
-    suite.set("tests", str(len(run.outcomes) + len(run.not_run)))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    suite.set("skipped", str(len(run.not_run)))
+def junit_case(o: FileOutcome, command: str, timing: bool = True) -> ET.Element:
+    """One file's JUnit testcase; infeasible or a failed requirement is a failure, bad input
+    or a solver failure an error. A ``time`` attribute only with ``timing``."""
+    case = ET.Element("testcase", classname=f"deter.{command}", name=o.file, file=o.file)
     if timing:
-        suite.set("time", f"{run.elapsed:.3f}")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    xml_tree(root)  # a control character from a spec would make the XML unreadable
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+        case.set("time", f"{o.seconds:.4f}")
+    text = "\n".join(f"{where(o, f)}: {f.message}" for f in o.findings) or (o.error or "")
+    if o.status in (Status.bad_input, Status.solver_error):
+        element = ET.SubElement(case, "error", type=o.status, message=o.error or o.status)
+        element.text = text
+    elif o.failed_requirements or (o.status == Status.infeasible and not o.checked):
+        element = ET.SubElement(case, "failure", type=o.status, message=note(o) or o.status)
+        element.text = text
+    return case
 
 
 def check_lines(outcome: FileOutcome) -> list[str]:
@@ -323,8 +479,12 @@ def outcome_table(
     return table
 
 
-def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> RenderableType:
-    """The end-of-run summary for stderr: counts per status, slowest files, total time."""
+def summary(
+    run: BatchRun, code: OutcomeCode, command: str = "batch", tally: Tally | None = None
+) -> RenderableType:
+    """The end-of-run summary for stderr: counts per status, slowest files, total time
+    (``tally``: the run's streamed outcomes; by default its kept ``outcomes``)."""
+    tally = tally or Tally.of(run.outcomes, code, command)
     table = Table(
         box=box.SIMPLE_HEAD,
         title=f"deter {command}: summary",
@@ -336,40 +496,47 @@ def summary(run: BatchRun, code: OutcomeCode, command: str = "batch") -> Rendera
     if command == "check":
         # each file once: passed, failed a requirement, or neither checked (bad input, no
         # verified answer); an infeasible spec that fails deter_all counts as failed
-        tally = run_counts(run, code, command)
-        table.add_row("passed", str(tally["passed"]))
-        table.add_row("requirements failed", str(tally["requirements_failed"]))
-        table.add_row("bad input", str(tally[Status.bad_input]))
-        table.add_row("no verified answer", str(tally[Status.solver_error]))
+        table.add_row("passed", str(tally.passed))
+        table.add_row("requirements failed", str(tally.requirements_failed))
+        table.add_row("bad input", str(tally.statuses[Status.bad_input]))
+        table.add_row("no verified answer", str(tally.statuses[Status.solver_error]))
     else:
-        for status, n in counts(run.outcomes).items():
+        for status, n in tally.counts().items():
             table.add_row(status, str(n))
-    if run.not_run:
-        table.add_row("not run", str(len(run.not_run)))
+    not_run = len(run.files) - tally.finished
+    if not_run:
+        table.add_row("not run", str(not_run))
     parts: list[RenderableType] = [table]
-    slow = sorted((o for o in run.outcomes if not o.resumed), key=lambda o: -o.seconds)[:5]
+    slow = tally.slowest()
     if slow:
         slowest = Table(box=box.SIMPLE_HEAD, title="Slowest files", title_justify="left")
         slowest.add_column("File")
         slowest.add_column("Seconds", justify="right")
-        for o in slow:
-            slowest.add_row(o.file, f"{o.seconds:.3f}")
+        for file, seconds in slow:
+            slowest.add_row(file, f"{seconds:.3f}")
         parts.append(slowest)
     line = (
-        f"{len(run.outcomes)} of {len(run.files)} files in {run.elapsed:.2f} s "
-        f"({run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}"
+        f"{tally.finished} of {len(run.files)} files in {run.elapsed:.2f} s "
+        f"({ran_on(run)}"
         + (f", {run.resumed} resumed from the ledger" if run.resumed else "")
-        + f"); exit code {for_run(run, code)}"
+        + f"); exit code {tally.exit_code(run)}"
     )
     parts.append(Text(line))
     return Group(*parts)
 
 
-def summary_line(run: BatchRun, code: OutcomeCode) -> str:
+def summary_line(run: BatchRun, code: OutcomeCode, tally: Tally | None = None) -> str:
     """The summary in one line, after a machine format."""
-    tally = ", ".join(f"{n} {s}" for s, n in counts(run.outcomes).items() if n)
+    tally = tally or Tally.of(run.outcomes, code, "batch")
+    counted = ", ".join(f"{n} {s}" for s, n in tally.counts().items() if n)
     return (
-        f"{len(run.outcomes)} of {len(run.files)} files ({tally or 'none'}) in "
-        f"{run.elapsed:.2f} s ({run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}); "
-        f"exit code {for_run(run, code)}"
+        f"{tally.finished} of {len(run.files)} files ({counted or 'none'}) in "
+        f"{run.elapsed:.2f} s ({ran_on(run)}); exit code {tally.exit_code(run)}"
     )
+
+
+def ran_on(run: BatchRun) -> str:
+    """What solved the batch: "in-process", "2 local workers", "1 dask worker"."""
+    if run.executor == "in-process":
+        return "in-process"
+    return f"{run.jobs} {run.executor} worker{'s' if run.jobs != 1 else ''}"

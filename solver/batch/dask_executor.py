@@ -1,19 +1,22 @@
 """Running a batch on a Dask distributed cluster (the optional extra ``deter[dask]``).
 
-The same chunks and the same worker function as local runs (``batch.solve_chunk``), so
-results and output are the same. A worker that dies is restarted by its nanny; Dask
-reports a task whose workers keep dying as ``KilledWorker``. Such a chunk is split and its
-files resubmitted one by one, so that only the file that kills workers is marked an error.
+The same stacks and the same worker function as local runs (``batch.solve_chunk``), handed
+on through the same reorder buffer (``order.InOrder``), so results and output are the same.
+A worker that dies is restarted by its nanny; Dask reports a task whose workers keep dying
+as ``KilledWorker``. Such a stack's files are then run one by one, once nothing else runs,
+so that only the file that kills workers is marked an error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from .outcome import FileOutcome, Record, crashed
+from .order import AHEAD_PER_WORKER, InOrder, Stack
+from .outcome import FileOutcome, crashed, internal_error, worker_error
 from .worker import BatchOptions, solve_chunk
 
 
@@ -66,58 +69,76 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
 
 
 def run_dask(
-    chunks: list[list[str]],
+    stacks: list[Stack],
     options: BatchOptions,
-    record: Record,
+    order: InOrder,
     *,
     jobs: int,
     address: str | None,
-) -> bool:
-    """Run chunks (the batch's stacks) on a Dask cluster. True when ``record`` asked to
-    stop early. Raises :class:`DaskUnavailable` without the dask extra."""
+) -> tuple[bool, int]:
+    """Run stacks on a Dask cluster; returns (stopped early, the cluster's workers). Raises
+    :class:`DaskUnavailable` without the dask extra.
+
+    As with local workers, at most two stacks per worker are in flight and none runs further
+    ahead of the first stack not yet handed on than the reorder buffer allows, so the
+    batch's process holds a bounded number of results however long the batch is.
+    """
     with dask_client(address, workers=min(jobs, 2) if address is None else jobs) as client:
         from distributed import as_completed
 
-        futures: dict[Any, list[str]] = {}
-        submitted = []
-        for chunk in chunks:
-            future = client.submit(solve_chunk, chunk, options, pure=False)
-            futures[future.key] = chunk
-            submitted.append(future)
-        pending = as_completed(submitted)
-        suspects: list[str] = []
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        ahead = AHEAD_PER_WORKER * workers
+        queue = deque(stacks)
+        inflight: dict[Any, Stack] = {}
+        running = as_completed()
         try:
-            for future in pending:
-                chunk = futures[future.key]
-                try:
-                    outcomes: list[FileOutcome] = future.result()
-                except Exception as exc:
-                    if _killed(exc):
-                        suspects += chunk  # with the file that killed a worker, or beside it
-                        continue
-                    outcomes = [crashed(f, _worker_error(exc)) for f in chunk]
-                if record(outcomes):
-                    client.cancel(list(pending.futures))
-                    return True
-            # One at a time, so that a worker that dies now was killed by this very file.
-            for file in suspects:
-                single = client.submit(solve_chunk, [file], options, pure=False)
-                try:
-                    outcomes = single.result()
-                except Exception as exc:
-                    killed = _killed(exc)
-                    outcomes = [crashed(file) if killed else crashed(file, _worker_error(exc))]
-                if record(outcomes):
-                    return True
+            while queue:
+                suspects: list[Stack] = []
+                while queue or inflight:
+                    while (
+                        queue
+                        and not suspects
+                        and len(inflight) < 2 * workers
+                        and order.may_start(queue[0][0], ahead)
+                    ):
+                        index, chunk = queue.popleft()
+                        future = client.submit(solve_chunk, chunk, options, pure=False)
+                        inflight[future.key] = (index, chunk)
+                        running.add(future)
+                    if not inflight:
+                        break
+                    future = next(running)
+                    index, chunk = inflight.pop(future.key)
+                    try:
+                        outcomes: list[FileOutcome] = future.result()
+                    except Exception as exc:
+                        if _killed(exc):
+                            # with the file that killed a worker, or beside it: tried again
+                            # alone once nothing else runs
+                            suspects.append((index, chunk))
+                            continue
+                        outcomes = [internal_error(f, worker_error(exc)) for f in chunk]
+                    if order.put(index, outcomes):
+                        client.cancel(list(running.futures))
+                        return True, workers
+                # One file at a time, so that a worker that dies now was killed by this file.
+                for index, chunk in sorted(suspects):
+                    if order.put(index, [_alone(client, file, options) for file in chunk]):
+                        return True, workers
         except BaseException:
             with contextlib.suppress(Exception):
-                client.cancel(list(pending.futures))
+                client.cancel(list(running.futures))
             raise
-    return False
+    return False, workers
 
 
-def _worker_error(exc: BaseException) -> str:
-    return f"worker error: {type(exc).__name__}: {exc}"
+def _alone(client: Any, file: str, options: BatchOptions) -> FileOutcome:
+    single = client.submit(solve_chunk, [file], options, pure=False)
+    try:
+        outcomes: list[FileOutcome] = single.result()
+        return outcomes[0]
+    except Exception as exc:
+        return crashed(file) if _killed(exc) else internal_error(file, worker_error(exc))
 
 
 def _killed(exc: BaseException) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import pickle
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,31 @@ def _ends_torn(path: Path) -> bool:
             return handle.read(1) != b"\n"
     except FileNotFoundError:
         return False
+
+
+class Spool:
+    """Outcomes kept on disk instead of in memory until asked for again, in the order
+    added: an anonymous temporary file (pickles), gone with the process however it ends.
+
+    ``deter batch`` without ``--resume`` spools the outcomes it streams, so that Ctrl-C can
+    still keep them in a ledger to resume from (``.deter-batch.jsonl``).
+    """
+
+    def __init__(self) -> None:
+        self._file: Any = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+
+    def add(self, outcome: FileOutcome) -> None:
+        pickle.dump(outcome, self._file, pickle.HIGHEST_PROTOCOL)
+
+    def __iter__(self) -> Iterator[FileOutcome]:
+        self._file.seek(0)
+        try:
+            while True:
+                yield pickle.load(self._file)
+        except EOFError:
+            return
+        finally:
+            self._file.seek(0, os.SEEK_END)  # where the next add goes
+
+    def close(self) -> None:
+        self._file.close()

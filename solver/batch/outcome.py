@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ class FileOutcome:
     rates: dict[str, float] | None = None  # the optimal policy, monitor -> rate
     result: Result | None = None
     resumed: bool = False  # taken from the ledger, not solved in this run
+    #: deter raised an exception on this file (a bug of its own): exit code 5, as ``deter
+    #: solve`` would exit on it; the status is ``solver_error`` (no verified answer).
+    internal: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -51,14 +54,15 @@ class FileOutcome:
         return tuple(f for f in self.findings if f.kind == "requirement")
 
     def to_dict(self) -> dict[str, Any]:
-        """The ledger's record: every field but ``resumed``; the result as its JSON document
-        without timing (the one non-deterministic part)."""
+        """The ledger's record: every field but ``resumed`` (and ``internal`` unless set, so
+        that other lines read as they always did); the result as its JSON document without
+        timing (the one non-deterministic part)."""
         doc: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "result":
                 doc["result"] = value.to_dict(timing=False) if value is not None else None
-            elif f.name != "resumed":
+            elif f.name != "resumed" and (f.name != "internal" or value):
                 doc[f.name] = jsonable(value)
         return doc
 
@@ -69,10 +73,6 @@ class FileOutcome:
         # Ledgers written before findings named their file: it is the outcome's.
         findings = [{"file": doc["file"], **f} for f in doc.get("findings") or ()]
         return restore(cls, {**doc, "findings": findings, "result": result})
-
-
-#: Keeps finished outcomes (and writes them to the ledger); True when the run should stop.
-Record = Callable[[Sequence[FileOutcome]], bool]
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -109,3 +109,18 @@ def failed(file: str, message: str, **fields: Any) -> FileOutcome:
 
 def crashed(file: str, message: str = CRASH_MESSAGE) -> FileOutcome:
     return failed(file, message, sha256=file_sha256(file))
+
+
+def internal_error(file: str, error: BaseException | str, **fields: Any) -> FileOutcome:
+    """A file on which deter raised an exception of its own (a bug): exit code 5. ``error``:
+    the exception, or the message already made (``worker_error``)."""
+    fields.setdefault("sha256", file_sha256(file))
+    message = (
+        error if isinstance(error, str) else f"internal error: {type(error).__name__}: {error}"
+    )
+    return failed(file, message, internal=True, **fields)
+
+
+def worker_error(exc: BaseException) -> str:
+    """The message of an exception a worker raised instead of a stack's outcomes."""
+    return f"worker error: {type(exc).__name__}: {exc}"

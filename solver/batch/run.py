@@ -1,7 +1,9 @@
 """Solving many spec files: discovery, isolated parallel workers, and a resume ledger.
 
-Library code for ``deter batch`` and ``deter check``; it never prints. Progress reaches the
-caller through the ``on_outcome`` callback, one :class:`FileOutcome` per file.
+Library code for ``deter batch`` and ``deter check``; it never prints. Outcomes reach the
+caller through the ``on_outcome`` callback, one :class:`FileOutcome` per file, in input
+order, as stacks finish (a bounded reorder buffer, ``order.InOrder``, puts them in order), so
+a caller can stream them to its output and keep none.
 
 Workers are long-lived processes that take files in chunks, so the per-file cost is the
 solve itself: a worker keeps cvxpy loaded and its cache of compiled programs warm (specs
@@ -31,7 +33,8 @@ from typing import Literal
 
 from ..results.status import Status
 from .ledger import Ledger
-from .outcome import FileOutcome, Record, crashed, file_sha256
+from .order import AHEAD_PER_WORKER, InOrder, Stack
+from .outcome import FileOutcome, crashed, file_sha256, internal_error, worker_error
 from .worker import BatchOptions, solve_chunk, worker_start
 
 # --- discovery ---------------------------------------------------------------------------
@@ -79,7 +82,8 @@ def _toml_under(folder: Path) -> list[str]:
 
 @dataclass
 class BatchRun:
-    """A finished (or stopped) batch: one outcome per file that was run, in input order."""
+    """A finished (or stopped) batch: which files finished, and (unless the caller streamed
+    them through ``on_outcome`` instead) one outcome per finished file, in input order."""
 
     files: list[str]
     outcomes: list[FileOutcome] = field(default_factory=list)
@@ -87,11 +91,20 @@ class BatchRun:
     interrupted: bool = False  # Ctrl-C
     stopped_early: bool = False  # --max-failures reached
     elapsed: float = 0.0
-    jobs: int = 1
-    executor: str = "local"
+    jobs: int = 1  # the workers that ran (for "in-process": 1, this process)
+    executor: str = "local"  # "local", "dask" or "in-process" (what actually ran)
+    #: One byte per file, 1 once it finished (set by ``run_batch``); None: judged by
+    #: ``outcomes`` (a run built by hand).
+    marks: bytearray | None = None
+
+    @property
+    def finished(self) -> int:
+        return sum(self.marks) if self.marks is not None else len(self.outcomes)
 
     @property
     def not_run(self) -> list[str]:
+        if self.marks is not None:
+            return [f for f, done in zip(self.files, self.marks, strict=True) if not done]
         finished = {o.file for o in self.outcomes}
         return [f for f in self.files if f not in finished]
 
@@ -110,8 +123,9 @@ def default_jobs() -> int:
 #: program depends only on the list of files, never on ``--jobs``, the executor or timing
 #: (an LP with several optimal vertices may pick another one in another stack).
 STACK_SIZE = 64
-#: Batches of at most this many files (without a timeout or fault injection) are solved in
-#: this process: starting a pool of workers that each load cvxpy costs more than they save.
+#: Batches of at most this many files (without a timeout or a fault that ends a process)
+#: are solved in this process: starting a pool of workers that each load cvxpy costs more
+#: than they save.
 INLINE_LIMIT = 128
 
 
@@ -131,82 +145,101 @@ def run_batch(
     is_failure: Callable[[FileOutcome], bool] = lambda o: o.status != Status.optimal,
     ledger: Ledger | None = None,
     on_outcome: OutcomeCallback | None = None,
+    keep_outcomes: bool = True,
 ) -> BatchRun:
-    """Solve ``files`` in worker processes; ``on_outcome`` is called as each file finishes.
+    """Solve ``files`` in worker processes (a small batch in this one).
 
-    Ctrl-C (KeyboardInterrupt) stops the run cleanly: the outcomes so far are returned
-    (and are in the ledger) with ``interrupted`` set.
+    ``on_outcome`` is called for each file in input order as soon as its stack and every
+    stack before it have finished (resumed files included, at their place), and the ledger
+    is written at the same moment; with ``keep_outcomes=False`` the run keeps no outcome
+    (``run.outcomes`` stays empty), so a caller that streams them uses flat memory. The
+    failure limit counts files in input order, so where it stops does not depend on timing.
+
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: every file finished so far is handed
+    on (and is in the ledger), and the run comes back with ``interrupted`` set.
     """
     started = time.perf_counter()
     jobs = jobs or default_jobs()
     run = BatchRun(files=list(files), jobs=jobs, executor=executor)
+    run.marks = bytearray(len(run.files))
     fingerprint = options.fingerprint()
-    by_file: dict[str, FileOutcome] = {}
     failures = 0
 
     known = ledger.read(fingerprint) if ledger is not None else {}
-    todo: list[str] = []
+    resumed: dict[str, FileOutcome] = {}
+    pending: set[str] = set()
     for file in files:
         outcome = None
         if known:
             digest = file_sha256(file)
             outcome = known.get((os.path.normpath(file), digest or ""))
         if outcome is not None:
-            by_file[file] = replace(outcome, file=file, resumed=True)
-            run.resumed += 1
-            failures += is_failure(outcome)
-            if on_outcome is not None:
-                on_outcome(by_file[file])
+            resumed[file] = replace(outcome, file=file, resumed=True)
         else:
-            todo.append(file)
+            pending.add(file)
+    del known
+    run.resumed = len(resumed)
 
-    def record(outcomes: Sequence[FileOutcome]) -> bool:
-        """Keep finished outcomes; True when the failure limit says stop."""
+    def record(outcomes: list[tuple[int, FileOutcome]]) -> bool:
+        """Keep a stack's finished outcomes; True when the failure limit says stop."""
         nonlocal failures
-        # All or nothing under Ctrl-C: a chunk written to the ledger but missing from the
+        # All or nothing under Ctrl-C: a stack written to the ledger but missing from the
         # run would be resumable yet absent from this run's output (an interrupt that
         # landed during the ledger's fsync used to lose every file solved so far).
         # A stack's outcomes are kept up to the failure that reaches the limit: the files
         # after it count as not run, as they would have with one file per task.
-        kept: list[FileOutcome] = []
+        kept: list[tuple[int, FileOutcome]] = []
         count = failures
-        for outcome in outcomes:
-            kept.append(outcome)
-            count += is_failure(outcome)
+        for item in outcomes:
+            kept.append(item)
+            count += is_failure(item[1])
             if max_failures is not None and count >= max_failures:
                 break
         with _interrupts_deferred():
             if ledger is not None:
-                ledger.append(kept, fingerprint)
-            for outcome in kept:
-                by_file[outcome.file] = outcome
+                ledger.append([o for _, o in kept if not o.resumed], fingerprint)
+            for position, outcome in kept:
+                run.marks[position] = 1  # type: ignore[index]  # set above
                 failures += is_failure(outcome)
+                if keep_outcomes:
+                    run.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
         return max_failures is not None and failures >= max_failures
 
-    stop = max_failures is not None and failures >= max_failures
     # Stacks are cut from the whole list of files, resumed ones dropped afterwards: a resumed
     # run solves each remaining file in the stack it would have had.
-    pending = set(todo)
-    chunks = [c for c in ([f for f in s if f in pending] for s in stacks_of(files)) if c]
+    stacks = stacks_of(files)
+    todo: list[Stack] = []
+    for index, stack in enumerate(stacks):
+        chunk = [f for f in stack if f in pending]
+        if chunk:
+            todo.append((index, chunk))
+    del pending
+    order = InOrder(stacks, resumed, {index for index, _ in todo}, record)
+    stop = False
     try:
-        if chunks and not stop:
+        stop = order.release()  # the stacks at the head that were resumed whole
+        if todo and not stop:
             if executor == "dask":
                 from .dask_executor import run_dask
 
-                stop = run_dask(chunks, options, record, jobs=jobs, address=address)
-            elif inline(len(todo), options):
-                stop = _run_inline(chunks, options, record)
+                stop, run.jobs = run_dask(todo, options, order, jobs=jobs, address=address)
+            elif inline(sum(len(c) for _, c in todo), options):
+                run.executor, run.jobs = "in-process", 1
+                stop = _run_inline(todo, options, order)
             else:
-                stop = _run_local(chunks, options, record, jobs)
+                run.jobs = min(jobs, len(todo))
+                stop = _run_local(todo, options, order, jobs)
+        stop = order.release() or stop  # stacks resumed whole after the last one solved
     except KeyboardInterrupt:
         run.interrupted = True
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: hand on no more
+            order.flush()
     finally:
         if ledger is not None:
             ledger.close()
     run.stopped_early = bool(stop) and not run.interrupted
-    run.outcomes = [by_file[f] for f in files if f in by_file]
     run.elapsed = time.perf_counter() - started
     return run
 
@@ -235,14 +268,33 @@ def _interrupts_deferred() -> Iterator[None]:
 
 
 def inline(n_files: int, options: BatchOptions) -> bool:
-    """True when a batch is solved in this process (small, no timeout, no fault injection:
-    a hard deadline or an injected crash must end a worker, never the caller)."""
-    return n_files <= INLINE_LIMIT and options.timeout is None and options.faults is None
+    """True when a batch is solved in this process (small, no timeout, no fault that ends or
+    stalls a process: a hard deadline or an injected crash must end a worker, never the
+    caller)."""
+    faults = options.faults
+    return (
+        n_files <= INLINE_LIMIT
+        and options.timeout is None
+        and (faults is None or not faults.need_a_process)
+    )
 
 
-def _run_inline(chunks: list[list[str]], options: BatchOptions, record: Record) -> bool:
+def solve_here(files: list[str], options: BatchOptions) -> list[FileOutcome]:
+    """``solve_chunk`` in this process, where an exception would otherwise end the whole
+    batch: if the stack raises (a bug of deter's own that the worker's guards missed), its
+    files are solved again one by one, and a file that raises alone gets it as its own
+    internal error (exit code 5); the other files keep their answers."""
+    try:
+        return solve_chunk(files, options)
+    except Exception as exc:
+        if len(files) == 1:
+            return [internal_error(files[0], exc)]
+        return [outcome for file in files for outcome in solve_here([file], options)]
+
+
+def _run_inline(stacks: list[Stack], options: BatchOptions, order: InOrder) -> bool:
     """Solve the stacks here, one after another. True: stopped early."""
-    return any(record(solve_chunk(chunk, options)) for chunk in chunks)
+    return any(order.put(index, solve_here(chunk, options)) for index, chunk in stacks)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -258,59 +310,69 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _run_local(chunks: list[list[str]], options: BatchOptions, record: Record, jobs: int) -> bool:
-    """Run chunks in a process pool, restarting it when a worker dies. True: stopped early."""
-    queue = deque(chunks)
-    suspects: list[str] = []
+def _run_local(stacks: list[Stack], options: BatchOptions, order: InOrder, jobs: int) -> bool:
+    """Run stacks in a process pool, restarting it when a worker dies. True: stopped early.
+
+    At most ``2 * jobs`` stacks are in flight, and none more than ``AHEAD_PER_WORKER *
+    jobs`` stacks past the first one not yet handed on (the reorder buffer's bound)."""
+    queue = deque(stacks)
+    ahead = AHEAD_PER_WORKER * jobs
     while queue:
         pool = _pool(jobs)
-        inflight: dict[Future[list[FileOutcome]], list[str]] = {}
+        inflight: dict[Future[list[FileOutcome]], Stack] = {}
+        suspects: list[Stack] = []
         broken = stop = False
         try:
             while queue or inflight:
-                while queue and not broken and not stop and len(inflight) < 2 * jobs:
-                    chunk = queue.popleft()
-                    inflight[pool.submit(solve_chunk, chunk, options)] = chunk
+                while (
+                    queue
+                    and not broken
+                    and not stop
+                    and len(inflight) < 2 * jobs
+                    and order.may_start(queue[0][0], ahead)
+                ):
+                    index, chunk = queue.popleft()
+                    inflight[pool.submit(solve_chunk, chunk, options)] = (index, chunk)
                 if not inflight:
                     break
                 finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    chunk = inflight.pop(future)
+                    index, chunk = inflight.pop(future)
                     try:
                         outcomes = future.result()
                     except BrokenProcessPool:
                         broken = True
-                        suspects += chunk
+                        suspects.append((index, chunk))
                         continue
                     except Exception as exc:  # e.g. a result that could not be pickled
-                        outcomes = [
-                            crashed(f, f"worker error: {type(exc).__name__}: {exc}") for f in chunk
-                        ]
-                    stop = record(outcomes) or stop
+                        outcomes = [internal_error(f, worker_error(exc)) for f in chunk]
+                    stop = order.put(index, outcomes) or stop
         except BaseException:
             _terminate(pool)
             raise
         pool.shutdown(wait=True)
         if stop:
             return True
-        if suspects and _quarantine(suspects, options, record):
+        if suspects and _quarantine(sorted(suspects), options, order):
             return True
-        suspects = []
     return False
 
 
-def _quarantine(files: list[str], options: BatchOptions, record: Record) -> bool:
-    """Re-run files one at a time in a pool of one: a crash now names its file exactly."""
+def _quarantine(stacks: list[Stack], options: BatchOptions, order: InOrder) -> bool:
+    """Re-run stacks' files one at a time in a pool of one: a crash now names its file
+    exactly. True: stopped early."""
     pool = _pool(1)
     try:
-        for file in files:
-            try:
-                outcomes = pool.submit(solve_chunk, [file], options).result()
-            except BrokenProcessPool:
-                outcomes = [crashed(file)]
-                pool.shutdown(wait=True)
-                pool = _pool(1)
-            if record(outcomes):
+        for index, chunk in stacks:
+            outcomes = []
+            for file in chunk:
+                try:
+                    outcomes += pool.submit(solve_chunk, [file], options).result()
+                except BrokenProcessPool:
+                    outcomes.append(crashed(file))
+                    pool.shutdown(wait=True)
+                    pool = _pool(1)
+            if order.put(index, outcomes):
                 return True
     except BaseException:
         _terminate(pool)

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.requirements import RequirementOverrides, check_requirements, undeterrable
-from ..results.errors import Finding, SpecError
+from ..results.errors import DeterError, Finding, SpecError
 from ..results.result import Result
 from ..results.serialise import dumps
 from ..results.status import Status
 from ..spec.document import Spec
 from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
 from .faults import Faults
-from .outcome import FileOutcome, failed, file_sha256
+from .outcome import FileOutcome, failed, file_sha256, internal_error
 
 #: The longest time limit per file, in seconds (about 11 days): the timers behind it take no
 #: more (``--timeout inf`` used to fail every file with "timestamp out of range").
@@ -219,19 +219,33 @@ def _solve_alone(
         result = solve(spec, **kwargs)
     except FileTimeout:
         raise
-    except Exception as exc:
-        message = f"internal error: {type(exc).__name__}: {exc}"
+    except DeterError as exc:  # the engine's own verdict: no verified answer (exit 3)
         return failed(
-            file,
-            message,
-            name=spec.name,
-            sha256=digest,
-            seconds=time.perf_counter() - started,
+            file, str(exc), name=spec.name, sha256=digest, seconds=time.perf_counter() - started
+        )
+    except Exception as exc:  # a bug of deter's own: this file's internal error (exit 5)
+        return internal_error(
+            file, exc, name=spec.name, sha256=digest, seconds=time.perf_counter() - started
         )
     return _outcome(file, spec, result, digest, options, time.perf_counter() - started)
 
 
 def _outcome(
+    file: str, spec: Spec, result: Result, digest: str, options: BatchOptions, seconds: float
+) -> FileOutcome:
+    """A solved file's outcome; an exception while making it (a bug of deter's own) becomes
+    this file's internal error, never its stack's or its batch's."""
+    try:
+        if options.faults is not None:
+            options.faults.after_solve(file)
+        return _judged(file, spec, result, digest, options, seconds)
+    except FileTimeout:
+        raise
+    except Exception as exc:
+        return internal_error(file, exc, name=spec.name, sha256=digest, seconds=seconds)
+
+
+def _judged(
     file: str, spec: Spec, result: Result, digest: str, options: BatchOptions, seconds: float
 ) -> FileOutcome:
     """A solved file's outcome: its findings (and, for ``check``, its requirements)."""
@@ -371,12 +385,19 @@ def _start_time(pid: int) -> str | None:
 
 
 def _alive(pid: int, born: str | None) -> bool:
+    if not pid_exists(pid):
+        return False
+    if born is None:
+        return True
+    return _start_time(pid) == born
+
+
+def pid_exists(pid: int) -> bool:
+    """True when a process ``pid`` exists (another user's included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    if born is None:
-        return True
-    return _start_time(pid) == born
+    return True

@@ -114,6 +114,44 @@ def test_killed_batch_resumes_to_the_same_results(
     assert lost == 0
 
 
+def test_a_kill_while_the_output_streams_leaves_the_old_file_and_resumes(
+    folder: Path, reference: str, tmp_path: Path
+) -> None:
+    """Results stream to -o as stacks finish, into a partial file beside it: SIGKILL while
+    it grows leaves the old output untouched, and the resumed run writes the whole output,
+    byte for byte the uninterrupted one, and removes the partial file the kill left."""
+    output, ledger = tmp_path / "out.jsonl", tmp_path / "ledger.jsonl"
+    output.write_text(OLD_OUTPUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deter", *batch_args(folder, output, ledger)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        start_new_session=True,
+    )
+    partial = tmp_path / f".out.jsonl.{process.pid}.partial"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        if partial.exists() and partial.stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the batch finished before its output streamed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+
+    assert output.read_text() == OLD_OUTPUT
+    streamed = partial.read_text().splitlines()
+    assert streamed and reference.startswith(streamed[0] + "\n")  # the first file, in order
+    assert 0 < len(ledger_lines(ledger)) < N_FILES
+
+    resumed = CliRunner().invoke(app, batch_args(folder, output, ledger))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert output.read_text() == reference
+    assert not partial.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".tmp"))]
+
+
 def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Path) -> None:
     """A hang in native code never runs SIGALRM's handler (simulated by blocking SIGALRM);
     the hard deadline (--timeout + grace) ends the worker, and only that file fails."""
@@ -168,9 +206,9 @@ def test_ctrl_c_while_a_chunk_is_recorded_waits_for_the_chunk(tmp_path: Path) ->
     files = [f"{name}.toml" for name in "abc"]
     recorded: list[str] = []
 
-    def fake_local(chunks, options, record, jobs) -> bool:
-        record([FileOutcome(file=files[0], status="optimal")])
-        record([FileOutcome(file=f, status="optimal") for f in files[1:]])
+    def fake_inline(stacks, options, order) -> bool:
+        order.record([(0, FileOutcome(file=files[0], status="optimal"))])
+        order.record([(k, FileOutcome(file=f, status="optimal")) for k, f in enumerate(files)][1:])
         raise AssertionError("the interrupt should have ended the run after the chunk")
 
     def on_outcome(outcome: FileOutcome) -> None:
@@ -178,8 +216,8 @@ def test_ctrl_c_while_a_chunk_is_recorded_waits_for_the_chunk(tmp_path: Path) ->
         if outcome.file == files[1]:  # Ctrl-C halfway through recording the second chunk
             os.kill(os.getpid(), signal.SIGINT)
 
-    original = batch_run._run_local
-    batch_run._run_local = fake_local
+    original = batch_run._run_inline
+    batch_run._run_inline = fake_inline
     try:
         run = batch_run.run_batch(
             files,
@@ -189,7 +227,7 @@ def test_ctrl_c_while_a_chunk_is_recorded_waits_for_the_chunk(tmp_path: Path) ->
             on_outcome=on_outcome,
         )
     finally:
-        batch_run._run_local = original
+        batch_run._run_inline = original
     assert run.interrupted
     assert [o.file for o in run.outcomes] == recorded == files
     assert len((tmp_path / "ledger.jsonl").read_text().splitlines()) == 3
