@@ -2,11 +2,13 @@
 
 Generates N random small specs (tests.support.batch_helpers.random_small_spec, seed 0) and runs
 ``deter batch FOLDER -f jsonl -o OUT --no-timing`` once, with the local executor and
-(``--dask``) on a local Dask cluster, reporting wall time, specs per second and the peak
-resident memory of the largest process of the run (``resource.getrusage`` of the children:
-the batch's process or its largest worker).
+(``--dask``) on a local Dask cluster, reporting wall time, specs per second and peak resident
+memory: of the batch's own process and of its largest worker, each its own high-water mark
+(``VmHWM`` in ``/proc/PID/status``, read every 0.1 s while the run lasts, for the batch's
+process and every process under it). Several sizes (``--n 10000 100000``) show whether the
+batch's memory grows with the number of specs (streamed outcomes: it should not).
 
-Usage: python bench/bench_batch_large.py [--n 100000] [--jobs N] [--dask]
+Usage: python bench/bench_batch_large.py [--n 100000 ...] [--jobs N] [--dask]
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,43 +26,81 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.batch_helpers import random_small_spec
 
 
-def run(command: list[str]) -> tuple[float, int, int]:
+def high_water_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def descendants(root: int) -> list[int]:
+    """Every process under ``root`` (workers fork from a forkserver, Dask's from nannies)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def run(command: list[str]) -> tuple[float, int, int, int]:
+    """(seconds, the batch process's peak KB, the largest worker's peak KB, exit code)."""
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    own = worker = 0
+    while process.poll() is None:
+        own = max(own, high_water_kb(process.pid))
+        for child in descendants(process.pid):
+            worker = max(worker, high_water_kb(child))
+        time.sleep(0.1)
+    _, stderr = process.communicate()
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode not in (0, 1):
-        print(done.stderr[-2000:])
-    return seconds, peak_kb, done.returncode
+    if process.returncode not in (0, 1):
+        print(stderr[-2000:])
+    return seconds, own, worker, process.returncode
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--n", type=int, nargs="+", default=[100_000])
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--dask", action="store_true")
     args = parser.parse_args()
-    rng = random.Random(0)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    with tempfile.TemporaryDirectory(prefix="deter-large-") as tmp:
-        folder = Path(tmp) / "specs"
-        folder.mkdir()
-        for k in range(args.n):
-            (folder / f"spec_{k:06d}.toml").write_text(random_small_spec(rng))
-        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        executors = [["--executor", "local"]] + ([["--executor", "dask"]] if args.dask else [])
-        for executor in executors:
-            out = Path(tmp) / "out.jsonl"
-            command = [sys.executable, "-m", "deter", "batch", str(folder), "-f", "jsonl"]
-            command += ["-o", str(out), "--no-timing", *jobs, *executor]
-            seconds, peak_kb, code = run(command)
-            lines = sum(1 for _ in out.open()) if out.exists() else 0
-            print(
-                f"{executor[1]:5}  {args.n} specs  {seconds:8.1f} s  "
-                f"{args.n / seconds:8.0f} specs/s"
-                f"  peak RSS (largest process so far) {peak_kb / 1024:.0f} MB  exit {code}"
-                f"  lines {lines}"
-            )
+    for n in args.n:
+        rng = random.Random(0)
+        with tempfile.TemporaryDirectory(prefix="deter-large-") as tmp:
+            folder = Path(tmp) / "specs"
+            folder.mkdir()
+            for k in range(n):
+                (folder / f"spec_{k:06d}.toml").write_text(random_small_spec(rng))
+            jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+            executors = [["--executor", "local"]] + ([["--executor", "dask"]] if args.dask else [])
+            for executor in executors:
+                out = Path(tmp) / "out.jsonl"
+                command = [sys.executable, "-m", "deter", "batch", str(folder), "-f", "jsonl"]
+                command += ["-o", str(out), "--no-timing", *jobs, *executor]
+                seconds, own_kb, worker_kb, code = run(command)
+                lines = sum(1 for _ in out.open()) if out.exists() else 0
+                print(
+                    f"{executor[1]:5}  {n:>7} specs  {seconds:7.1f} s  {n / seconds:6.0f} specs/s"
+                    f"  peak RSS: batch process {own_kb / 1024:4.0f} MB,"
+                    f" largest worker {worker_kb / 1024:4.0f} MB  exit {code}  lines {lines}"
+                )
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 
