@@ -14,6 +14,7 @@ import numpy as np
 
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate
+from ..model.exact import EPS, ExactPolicy, exact_cost_exceeds, float_band, row_size
 from ..model.penalties import penalty_cost_of, penalty_violations
 from ..model.stable import incentive_violation, overflows
 from ..model.utility import FloatArray, expected_utility, utility
@@ -22,11 +23,12 @@ from ..results.result import Check, Verification
 #: Largest violation accepted, relative to the magnitude of the terms compared
 #: (an absolute floor of the same size applies to terms below 1).
 TOLERANCE = 1e-6
-#: Largest relative shortfall of an incentive row accepted: round-off only. A solver meets
-#: rows to its tolerance (1e-9 and more); the engine rounds a policy outward by its
-#: shortfall before verifying (core.py), so an answer still short by more than this was not
-#: repaired (a budget in the way) and must come from a tighter attempt, or none.
-INCENTIVE_SLACK = 1e-12
+#: An incentive row is accepted only when it holds exactly (ties go to the principal): a
+#: row within float64's error bound of 0 is decided in exact arithmetic (model/exact.py).
+#: The smallest violation recorded for a row that fails exactly.
+SMALLEST = 5e-324
+#: A budget is decided exactly when the float cost is within this many of its terms' size.
+BUDGET_BAND = 64 * 2.0**-52
 #: Floor under a check's scale: guards a division by zero, not a tolerance in money.
 SCALE_FLOOR = 1e-300
 
@@ -111,6 +113,16 @@ class Checks:
         violation = np.where(np.isnan(violation), np.inf, violation)
         self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
 
+    @classmethod
+    def of_rates(cls, arrays: ProblemArrays, rates: FloatArray) -> Checks | None:
+        """The checks of a policy's rates against their bounds (None: a rate is not finite)."""
+        if not np.all(np.isfinite(rates)):
+            return None
+        checks = cls()
+        checks.add("min_rate", arrays.min_rate - rates, 1.0)
+        checks.add("max_rate", rates - arrays.max_rate, 1.0)
+        return checks
+
     def verdict(self, tolerance: float) -> Verification:
         worst_abs = max(c.max_violation for c in self.checks)
         worst_rel = max(c.max_relative_violation for c in self.checks)
@@ -134,6 +146,64 @@ def margin_in_utility(arrays: ProblemArrays) -> float:
     return arrays.margin * (float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0)
 
 
+def incentive_rows(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    penalties: FloatArray | None = None,
+    evaluation: PolicyEvaluation | None = None,
+) -> FloatArray:
+    """Each deviation's incentive row, EU_i - EU_0 + margin, relative to the size of its
+    terms: > 0 where the action is not deterred (exactly), <= 0 where it is.
+
+    The rows are evaluated in float64 first; a row whose value is within float64's error
+    bound of 0 (``exact.float_band``) is decided exactly (``exact.ExactPolicy``: fractions
+    for a risk-neutral agent with linear detection, mpmath otherwise), and its entry is the
+    exact value over its terms (a failing row is never below the smallest positive float).
+    """
+    if evaluation is None:
+        evaluation = evaluate_policy(arrays, rates, penalties)
+    dev = arrays.deviations
+    chosen = arrays.penalty_cap if penalties is None else np.asarray(penalties, dtype=float)
+    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
+    band = float_band(arrays, dev, chosen)
+    if overflows(
+        np.append(relative_gain, 0.0),
+        np.append(chosen[dev], arrays.false_positive_penalty),
+        arrays.risk_aversion,
+    ):
+        # exp(-r w) leaves float range: compare in log space (stable.py), relative to the
+        # largest of the (at most five) terms.
+        relative, _ = incentive_violation(
+            relative_gain,
+            chosen[dev],
+            evaluation.detection[dev],
+            float(evaluation.detection[arrays.compliant]),
+            arrays.false_positive_penalty,
+            arrays.risk_aversion,
+            arrays.margin,
+            float(arrays.gain[arrays.compliant]),
+        )
+        value = np.asarray(relative, dtype=float)
+        band = 5.0 * band
+    else:
+        margin = margin_in_utility(arrays)
+        value = np.asarray(evaluation.net_incentive[dev] + margin, dtype=float)
+        size = row_size(arrays, dev, chosen)
+        band = band * size
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = np.where(size > 0, value / np.where(size > 0, size, 1.0), value)
+        value = relative
+        band = np.where(size > 0, band / np.where(size > 0, size, 1.0), band)
+    out = np.where(np.isnan(value), np.inf, value)
+    undecided = np.flatnonzero(np.abs(value) <= band)
+    if undecided.size:
+        policy = ExactPolicy(arrays, rates, penalties)
+        for k in undecided.tolist():
+            row = policy.decide(int(dev[k]))
+            out[k] = min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST)
+    return np.asarray(out)
+
+
 def verify_policy(
     arrays: ProblemArrays,
     rates: FloatArray,
@@ -143,54 +213,34 @@ def verify_policy(
 ) -> Verification:
     """Re-check every constraint of full deterrence at ``rates`` (and chosen ``penalties``,
     one per action, when the penalty design makes them decisions; default the caps)."""
-    checks = Checks()
-    add = checks.add
-
-    if not np.all(np.isfinite(rates)):
+    checks = Checks.of_rates(arrays, rates)
+    if checks is None:
         return not_finite(tolerance)
-    add("min_rate", arrays.min_rate - rates, 1.0)
-    add("max_rate", rates - arrays.max_rate, 1.0)
+    add = checks.add
     evaluation = evaluate_policy(arrays, rates, penalties)
-    dev = arrays.deviations
-    margin = margin_in_utility(arrays)
-    chosen_penalty = arrays.penalty_cap if penalties is None else np.asarray(penalties, float)
-    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
-    if overflows(
-        np.append(relative_gain, 0.0),
-        np.append(chosen_penalty[dev], arrays.false_positive_penalty),
-        arrays.risk_aversion,
-    ):
-        # exp(-r w) leaves float range: compare in log space (stable.py), relative to the
-        # largest term.
-        violation, _ = incentive_violation(
-            relative_gain,
-            chosen_penalty[dev],
-            evaluation.detection[dev],
-            float(evaluation.detection[arrays.compliant]),
-            arrays.false_positive_penalty,
-            arrays.risk_aversion,
-            arrays.margin,
-            float(arrays.gain[arrays.compliant]),
-        )
-        add("incentive", violation, 1.0)
-    else:
-        add(
-            "incentive",
-            evaluation.net_incentive[dev] + margin,
-            evaluation.utility_scale[dev] + margin,
-            floor=0.0,
-            within=INCENTIVE_SLACK,
-        )
+    add(
+        "incentive",
+        incentive_rows(arrays, rates, penalties, evaluation),
+        1.0,
+        floor=0.0,
+        within=0.0,
+    )
     cost = float(arrays.cost @ rates)
     if arrays.budget is not None:
-        # At the budget's own scale: a budget of 1e-8 is checked at 1e-8, not at 1.
+        # At the budget's own scale: a budget of 1e-8 is checked at 1e-8, not at 1; and
+        # exactly where the float sum is within round-off of it.
+        over = cost - arrays.budget
+        if abs(over) <= BUDGET_BAND * float(np.abs(arrays.cost) @ np.abs(rates)):
+            over = 1.0 if exact_cost_exceeds(arrays.cost, rates, arrays.budget) else 0.0
+            over *= max(abs(arrays.budget), abs(cost)) * EPS
         add(
             "budget",
-            np.array([cost - arrays.budget]),
+            np.array([over]),
             max(abs(arrays.budget), abs(cost)),
             floor=SCALE_FLOOR,
             exact=True,
         )
+    dev = arrays.deviations
     chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
     for name, (violation, scale) in penalty_violations(arrays, chosen).items():
         add(name, violation, scale)

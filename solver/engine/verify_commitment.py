@@ -30,12 +30,10 @@ def verify_commitment(
 ) -> Verification:
     """Re-check a policy: rates in bounds, deployments paid, budget, best responses, totals."""
     base = data.base
-    checks = Checks()
-    add = checks.add
-    if not np.all(np.isfinite(rates)):
+    checks = Checks.of_rates(base, rates)
+    if checks is None:
         return not_finite(tolerance)
-    add("min_rate", base.min_rate - rates, 1.0)
-    add("max_rate", rates - base.max_rate, 1.0)
+    add = checks.add
     # A monitor that runs must have paid its fixed cost.
     unpaid = np.where((data.fixed_cost > 0) & (deployed < 0.5), rates, 0.0)
     add("deployment", unpaid, 1.0)

@@ -149,7 +149,8 @@ def stable_incentive_rows(
                 if margin > 0
                 else np.zeros(g.shape)
             )
-    need = np.where(caught, need + extra, utility_or_gain(g, r) + margin)
+    with np.errstate(invalid="ignore"):  # inf - inf where both overflow: nan, clipped below
+        need = np.where(caught, need + extra, utility_or_gain(g, r) + margin)
     flag = np.where(caught, flag, false_positive_penalty)
     need = np.clip(np.nan_to_num(need, nan=WEIGHT_CEILING), -WEIGHT_CEILING, WEIGHT_CEILING)
     flag = np.clip(np.nan_to_num(flag, nan=WEIGHT_CEILING), 0.0, WEIGHT_CEILING)

@@ -277,16 +277,17 @@ MAX_RATE = Reference(
 )
 
 # Ties go to the principal: with every rate at its ceiling the agent is exactly indifferent
-# (q F = 0.6 * 10 = 6 = gap), and an indifferent agent complies.
+# (q F = 0.75 * 10 = 7.5 = gap, exactly in binary64: 0.6 * 10 would fall 2e-17 short of 6,
+# and verification decides ties exactly), and an indifferent agent complies.
 TIE_AT_CEILING = Reference(
     name="tie_at_ceiling",
     text=spec_text(
-        [{"name": "comply", "gain": 0.0}, {"name": "grab", "gain": 6.0, "penalty_cap": 10.0}],
-        [{"name": "camera", "cost": 2.0, "detects": {"grab": 0.6}}],
+        [{"name": "comply", "gain": 0.0}, {"name": "grab", "gain": 7.5, "penalty_cap": 10.0}],
+        [{"name": "camera", "cost": 2.0, "detects": {"grab": 0.75}}],
     ),
     rates={"camera": 1.0},
     cost=2.0,
-    detection={"grab": 0.6},
+    detection={"grab": 0.75},
     binding={"grab": True},
 )
 

@@ -1,0 +1,198 @@
+"""Repairing a solved policy whose incentive rows hold only to round-off (issue 12).
+
+A solver meets a binding row only to its tolerance, and float64 evaluates it only to
+round-off; verification (``verify.py``) accepts a row only when it holds exactly. Rounding
+every rate outward by the same factor (``core.outward``) closes rows that pay (k_i > 0);
+it opens rows that bind *because* of false flags (a non-paying action, k_i < 0, kept at bay
+only while the compliant agent's false-flag penalty stays small), where raising every rate
+raises the false flags more than the detection. So when no rounding passes, the rates are
+moved by the least-cost step Delta that gives every row near binding a little room:
+
+    minimise    c . Delta
+    subject to  w_i Q_i Delta - v_i f' Delta >= 2 max(0, -s_i) + tau_i    (near-binding rows)
+                -v_i f' Delta >= 1-side of the same row at P_i = 1          (when v_i f' > 0)
+                lo - x <= Delta <= hi - x,      c . Delta <= budget - c . x
+
+in the program's normalised rows w_i P_i - v_i P_0 >= n_i (``stable.stable_incentive_rows``:
+n_i = k_i / d_i, v_i = d_0 / d_i), where s_i is the row's slack at x, f' the gradient of
+P_0 and Q_i that of P_i (exponential detection: linearised, which overstates P_i's rise and
+P_0's by at most the step squared, far below tau). tau_i is a relative room of 1e-12 of the
+row's terms, then 1e-10 and 1e-8 if verification still refuses; each step costs about tau
+relative, far below the 1e-6 the cost is trusted to. Every repaired policy goes through the
+same exact verification as any other, and a repair that fails it is not an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from ..model.arrays import ProblemArrays
+from ..model.detection import detection_probability, false_flag_rate, log_escape
+from ..model.envelope import randomised_detection
+from ..model.stable import stable_incentive_rows
+from ..model.utility import FloatArray
+
+EPS = float(np.finfo(float).eps)
+#: The relative room given to each near-binding row, tried in turn.
+ROOMS = (1e-12, 1e-10, 1e-8)
+#: Rows with more relative slack than this are left out of the repair (they cannot bind
+#: after a step of the rooms' size).
+NEAR = 1e-6
+#: The largest shortfall repaired, relative to the row's terms (a solver's tolerance); a row
+#: short by more is a wrong answer, left for the next attempt.
+REPAIRABLE = 1e-6
+#: The largest step, relative to the rates (and the largest rate): 100 times what the rows
+#: need, never more than this.
+TRUST = 1e-4
+
+
+def repairs(
+    arrays: ProblemArrays, rates: FloatArray, penalties: FloatArray | None = None
+) -> Iterator[FloatArray]:
+    """Repaired policies, least room first (nothing when there is nothing to repair: no
+    row near binding, a row short by more than round-off, or no step)."""
+    x = np.asarray(rates, dtype=float)
+    if not np.all(np.isfinite(x)) or arrays.n_monitors == 0:
+        return
+    with np.errstate(all="ignore"):  # rows beyond float range are left out
+        rows = near_rows(arrays, x, penalties)
+    if rows is None:
+        return
+    # Monitors described by ROC curves keep their rates (their detection is piecewise).
+    fixed = np.zeros(arrays.n_monitors, dtype=bool)
+    for curve in arrays.roc:
+        fixed[curve.monitor] = True
+    for room in ROOMS:
+        delta = least_step(arrays, x, rows, room, fixed)
+        if delta is not None:
+            yield np.clip(x + delta, arrays.min_rate, arrays.max_rate)
+
+
+def near_rows(arrays: ProblemArrays, x: FloatArray, penalties: FloatArray | None) -> Rows | None:
+    """The normalised rows within NEAR of binding at ``x`` (None: none, or one short by
+    more than REPAIRABLE)."""
+    dev = arrays.deviations
+    cap = arrays.penalty_cap if penalties is None else np.asarray(penalties, dtype=float)
+    g0 = float(arrays.gain[arrays.compliant])
+    need, flag, weight = stable_incentive_rows(
+        arrays.gain[dev] - g0,
+        cap[dev],
+        arrays.false_positive_penalty,
+        arrays.risk_aversion,
+        arrays.margin,
+        g0,
+    )
+    detection = detection_probability(arrays, x)[dev]
+    if arrays.detection_model == "exponential":
+        reach = detection
+        gradient = sp.diags(1.0 - detection) @ sp.csr_matrix(log_escape(arrays.detection))[dev]
+        p0 = false_flag_rate(arrays, x)
+        phi = np.asarray(log_escape(arrays.false_positive), dtype=float)
+        flag_gradient = (1.0 - p0) * phi
+    else:
+        reach = np.asarray(arrays.detection @ x, dtype=float)
+        for curve in arrays.roc:  # their monitors are held fixed
+            reach[curve.action] += randomised_detection(curve.points, float(x[curve.monitor]))
+        reach = reach[dev]
+        gradient = sp.csr_matrix(arrays.detection)[dev]
+        p0 = float(arrays.false_positive @ x)
+        flag_gradient = np.asarray(arrays.false_positive, dtype=float)
+    ff = flag * p0
+    terms = np.abs(need) + weight * np.minimum(reach, 1.0) + ff
+    slack = weight * np.minimum(reach, 1.0) - ff - need
+    near = np.flatnonzero((slack <= NEAR * terms) & np.isfinite(slack) & np.isfinite(terms))
+    if near.size == 0 or np.any(slack[near] < -REPAIRABLE * terms[near]):
+        return None
+    return Rows(
+        weight=weight[near],
+        flag=flag[near],
+        need=need[near],
+        reach=reach[near],
+        p0=p0,
+        terms=terms[near],
+        gradient=sp.csr_matrix(gradient)[near],
+        flag_gradient=flag_gradient,
+    )
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The near-binding rows w P - v P_0 >= n at the current policy, with their gradients."""
+
+    weight: FloatArray  # w_i: 1, or 0 for an action without a penalty
+    flag: FloatArray  # v_i = d_0 / d_i
+    need: FloatArray  # n_i = k_i / d_i
+    reach: FloatArray  # Q_i x (uncapped), or P_i under exponential detection
+    p0: float
+    terms: FloatArray  # |n_i| + w_i min(1, reach) + v_i P_0
+    gradient: sp.csr_matrix  # d reach / dx
+    flag_gradient: FloatArray  # d P_0 / dx
+
+
+def _room(slack: FloatArray, tau: FloatArray) -> FloatArray:
+    """What a row's left side must gain: tau less the slack it has, and a millionth more
+    where it falls short (the step's program meets its rows only to its tolerance, 1e-10
+    of the largest of these)."""
+    need = tau - slack
+    return np.where(need > 0, need * (1.0 + 1e-6), need)
+
+
+def least_step(
+    arrays: ProblemArrays, x: FloatArray, rows: Rows, room: float, fixed: np.ndarray
+) -> FloatArray | None:
+    """The least-cost step giving each near-binding row ``room`` of its terms (or None)."""
+    tau = room * rows.terms
+    flags = sp.csr_matrix(np.outer(rows.flag, rows.flag_gradient))
+    ff = rows.flag * rows.p0
+    # P_i = Q_i x below 1, and P_i = 1 (where false flags can still break the row): the
+    # hypograph of min(1, .), both rows exact.
+    blocks = [sp.diags(rows.weight) @ rows.gradient - flags]
+    rhs = [_room(rows.weight * rows.reach - ff - rows.need, tau)]
+    capped = np.flatnonzero((rows.weight > 0) & (rows.flag > 0))
+    if capped.size and np.any(rows.flag_gradient > 0):
+        blocks.append(-flags[capped])
+        rhs.append(_room(rows.weight[capped] - ff[capped] - rows.need[capped], tau[capped]))
+    matrix = sp.vstack(blocks).tocsr()
+    b = np.concatenate(rhs)
+    sizes = np.concatenate([rows.terms, rows.terms[capped]])[: b.size]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shortest = float(np.nanmax(np.where(sizes > 0, b / sizes, 0.0), initial=0.0))
+    unit = float(np.max(b, initial=0.0))
+    if not np.isfinite(unit):
+        return None
+    if unit <= 0:
+        return np.zeros_like(x)  # every row has its room already
+    # The step in units of ``unit``, each row divided by its largest coefficient.
+    size = np.asarray(abs(matrix).max(axis=1).todense()).ravel()
+    size = np.where(size > 0, size, 1.0)
+    matrix = sp.diags(1.0 / size) @ matrix
+    b = b / unit / size
+    # A trust region: the rows left out (slack above NEAR) stay out of reach of the step.
+    radius = min(TRUST, 100.0 * (shortest + room)) * (x + float(np.max(x, initial=0.0)))
+    low = np.where(fixed, 0.0, np.maximum(arrays.min_rate - x, -radius) / unit)
+    high = np.where(fixed, 0.0, np.minimum(arrays.max_rate - x, radius) / unit)
+    cost_scale = float(np.max(np.abs(arrays.cost), initial=0.0)) or 1.0
+    a_ub = -matrix
+    b_ub = -b
+    if arrays.budget is not None:
+        spent = float(arrays.cost @ x)
+        left = arrays.budget - spent - 4 * EPS * (abs(arrays.budget) + abs(spent))
+        a_ub = sp.vstack([a_ub, sp.csr_matrix(arrays.cost / cost_scale)]).tocsr()
+        b_ub = np.append(b_ub, left / unit / cost_scale)
+    with np.errstate(all="ignore"):
+        result = linprog(
+            arrays.cost / cost_scale,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            bounds=np.column_stack([low, high]),
+            method="highs",
+            options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        )
+    if result.status != 0 or result.x is None or not np.all(np.isfinite(result.x)):
+        return None
+    return np.asarray(result.x, dtype=float) * unit
