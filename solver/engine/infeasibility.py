@@ -31,9 +31,9 @@ Integer Programming*, 1986, section 7.3): multipliers y >= 0 with
 Every feasible z would give sum_r y_r a_r z >= sum_r y_r b_r, so there is none. y is found by
 a small LP (scipy's HiGHS, in units chosen from the data as the rescaled program's), or is a
 single row (an action the most monitoring allowed cannot deter; floors over the budget), and
-then checked in exact rational arithmetic on the float64 coefficients, with room of
-:data:`ROOM` of the terms for the rounding of those coefficients. A spec whose infeasibility
-is within that room of feasible gets no certificate (deter then says ``solver_error``, not a
+then checked in exact rational arithmetic, at the worst coefficients within :data:`ROOM`
+(relative) of the float64 ones (room for their rounding). A spec whose infeasibility is
+within that room of feasible gets no certificate (deter then says ``solver_error``, not a
 claim it cannot prove). With the budget row weighted y_B > 0, B + margin / y_B is a certified
 lower bound on the least cost of full deterrence.
 """
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,9 +54,9 @@ from ..model.arrays import ProblemArrays
 from ..model.detection import log_escape
 from ..model.utility import FloatArray
 
-#: The certificate's margin must exceed this fraction of the terms it sums: room for the
-#: rounding of the coefficients (needs and weights computed in float64, about 1e-15 relative,
-#: 1e-13 for CARA numbers near exp's range).
+#: How far (relative) each coefficient of the rows may be from the model's exact number: the
+#: certificate must hold for every coefficient that far off (needs and weights are computed
+#: in float64, about 1e-15 relative, 1e-13 for CARA numbers near exp's range).
 ROOM = 1e-9
 #: Rows of a multiplier below this fraction of the largest are dropped before the exact check.
 NEGLIGIBLE = 1e-14
@@ -63,15 +64,27 @@ NEGLIGIBLE = 1e-14
 
 @dataclass(frozen=True)
 class System:
-    """a_r z >= b_r for every row r, lo <= z <= hi; ``labels`` say what each row is."""
+    """a_r z >= b_r for every row r, lo <= z <= hi; ``labels`` say what each row is.
 
-    matrix: sp.csr_matrix
+    a_r is the sum of ``exact`` (numbers of the spec itself: detections, costs) and
+    ``rounded`` (numbers computed in float64: false-flag weights, log-escape intensities,
+    ROC segments), kept apart so that only the rounded ones get room in :func:`check`;
+    ``bound_rounded`` says which b_r are computed (needs) rather than given (the budget)."""
+
+    exact: sp.csr_matrix
+    rounded: sp.csr_matrix
     bound: FloatArray
+    bound_rounded: np.ndarray
     lower: FloatArray
     upper: FloatArray
     unit: FloatArray  # a column unit for solving (the rate a monitor alone needs), 1 for t
     labels: tuple[str, ...]
     budget_row: int | None
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """The rows as one matrix, in float64 (for solving; :func:`check` keeps the parts)."""
+        return sp.csr_matrix(self.exact + self.rounded)
 
 
 @dataclass(frozen=True)
@@ -114,13 +127,16 @@ def build_system(arrays: ProblemArrays) -> System:
     flag_row = sp.csr_matrix(np.concatenate([f, np.zeros(len(curves))]).reshape(1, width))
     # a row that cannot bind, or numbers beyond range, is left out (sound: fewer rows)
     kept = can_bind(arrays) & np.isfinite(need) & np.isfinite(flag)
-    blocks: list[sp.csr_matrix] = []
+    exact: list[sp.csr_matrix] = []
+    rounded: list[sp.csr_matrix] = []
     bounds: list[FloatArray] = []
-    owners: list[np.ndarray] = []  # deviation index (into dev) of each row, -1: budget
+    owners: list[np.ndarray] = []  # deviation index (into dev) of each row
 
-    def add(rows: np.ndarray, matrix: sp.spmatrix, bound: FloatArray) -> None:
+    def add(rows: np.ndarray, given: sp.spmatrix | None, computed: sp.spmatrix, bound: Any) -> None:
         if rows.size:
-            blocks.append(sp.csr_matrix(matrix))
+            zero = sp.csr_matrix((len(rows), width))
+            exact.append(zero if given is None else sp.csr_matrix(given))
+            rounded.append(sp.csr_matrix(computed))
             bounds.append(np.asarray(bound, dtype=float))
             owners.append(rows)
 
@@ -128,7 +144,7 @@ def build_system(arrays: ProblemArrays) -> System:
         return sp.csr_matrix(sp.kron(sp.csr_matrix(flag[rows].reshape(-1, 1)), flag_row))
 
     silent = np.flatnonzero(kept & (weight == 0))  # no detection weight: -w P_0 >= n
-    add(silent, -flags_of(silent), need[silent])
+    add(silent, None, -flags_of(silent), need[silent])
     active = np.flatnonzero(kept & (weight > 0))
     reach = sp.csr_matrix(arrays.detection)[dev[active]]
     if arrays.detection_model == "exponential":
@@ -137,9 +153,10 @@ def build_system(arrays: ProblemArrays) -> System:
         # a sure catch (q = 1, L infinite) is beyond a linear row: that row is left out
         reach, active = reach[np.flatnonzero(finite)], active[finite]
         caught = need[active] < 1
-        add(active[caught], reach[np.flatnonzero(caught)], -np.log1p(-need[active[caught]]))
+        chosen = active[caught]
+        add(chosen, None, reach[np.flatnonzero(caught)], -np.log1p(-need[chosen]))
         never = active[~caught]  # P_i < 1 at every policy: 0 >= 1
-        add(never, sp.csr_matrix((len(never), width)), np.ones(len(never)))
+        add(never, None, sp.csr_matrix((len(never), width)), np.ones(len(never)))
     else:
         position = {int(i): k for k, i in enumerate(dev[active])}
         pick = [(position[c.action], col) for col, c in enumerate(curves) if c.action in position]
@@ -147,10 +164,10 @@ def build_system(arrays: ProblemArrays) -> System:
             (np.ones(len(pick)), ([r for r, _ in pick], [c for _, c in pick])),
             shape=(len(active), len(curves)),
         )
-        add(active, sp.hstack([reach, roc]) - flags_of(active), need[active])
+        add(active, sp.hstack([reach, roc]), -flags_of(active), need[active])
         most = float(f @ arrays.max_rate)
         capped = active[need[active] - 1 + flag[active] * most > 0]  # P_i <= 1 can bind
-        add(capped, -flags_of(capped), need[capped] - 1.0)
+        add(capped, None, -flags_of(capped), need[capped] - 1.0)
     labels = [arrays.action_names[int(dev[k])] for rows in owners for k in rows]
     for c, curve in enumerate(curves):
         slope, intercept = curve.segments
@@ -164,20 +181,29 @@ def build_system(arrays: ProblemArrays) -> System:
             ),
             shape=(len(slope), width),
         )
-        blocks.append(segments)
+        exact.append(sp.csr_matrix((len(slope), width)))
+        rounded.append(segments)
         bounds.append(-np.asarray(intercept, dtype=float))
         labels += [arrays.action_names[curve.action]] * len(slope)
+    bound_rounded = np.ones(len(labels), dtype=bool)
     budget_row = None
     if arrays.budget is not None:
         budget_row = len(labels)
-        blocks.append(sp.csr_matrix(-np.concatenate([arrays.cost, np.zeros(len(curves))])))
+        exact.append(sp.csr_matrix(-np.concatenate([arrays.cost, np.zeros(len(curves))])))
+        rounded.append(sp.csr_matrix((1, width)))
         bounds.append(np.array([-arrays.budget]))
         labels.append("budget")
+        bound_rounded = np.append(bound_rounded, False)
     unit = np.concatenate([rate_units(arrays, detection_units(arrays)), np.ones(len(curves))])
-    matrix = sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((0, width))
+
+    def stacked(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
+        return sp.vstack(parts).tocsr() if parts else sp.csr_matrix((0, width))
+
     return System(
-        matrix=matrix,
+        exact=stacked(exact),
+        rounded=stacked(rounded),
         bound=np.concatenate(bounds) if bounds else np.zeros(0),
+        bound_rounded=bound_rounded,
         lower=np.concatenate([arrays.min_rate, np.zeros(len(curves))]).astype(float),
         upper=np.concatenate([arrays.max_rate, np.ones(len(curves))]).astype(float),
         unit=unit,
@@ -213,8 +239,8 @@ def _candidates(system: System) -> list[FloatArray]:
         y = np.zeros(len(b))
         y[r] = 1.0
         singles.append(y)
-    farkas = _farkas_lp(system)
-    return singles + ([farkas] if farkas is not None else [])
+    found = [_farkas_lp(system), _lagrangian(system)]
+    return singles + [y for y in found if y is not None]
 
 
 def _farkas_lp(system: System) -> FloatArray | None:
@@ -254,33 +280,72 @@ def _farkas_lp(system: System) -> FloatArray | None:
     return np.asarray(y)
 
 
+def _lagrangian(system: System) -> FloatArray | None:
+    """With a budget: the duals of the least-cost LP without it (weight 1 on the budget
+    row). They give the Lagrangian bound c z >= y'b + min over the box of (c - A'y) z, the
+    certificate when that exceeds the budget; more precise than the Farkas LP's when the
+    budget is within 1e-8 of the least cost."""
+    row = system.budget_row
+    if row is None:
+        return None
+    keep = np.arange(system.matrix.shape[0]) != row
+    unit = system.unit
+    scaled = sp.csr_matrix(system.matrix[np.flatnonzero(keep)] @ sp.diags(unit))
+    norms = np.asarray(abs(scaled).max(axis=1).todense(), dtype=float).ravel()
+    norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound[keep]), 1.0))
+    cost = -np.asarray(system.matrix[row].todense(), dtype=float).ravel() * unit
+    largest = float(np.max(np.abs(cost), initial=0.0))
+    if not (largest > 0 and np.all(np.isfinite(norms)) and np.all(np.isfinite(cost))):
+        return None
+    solution = linprog(
+        cost / largest,
+        A_ub=-sp.csr_matrix(sp.diags(1.0 / norms) @ scaled),
+        b_ub=-system.bound[keep] / norms,
+        bounds=list(zip(system.lower / unit, system.upper / unit, strict=True)),
+        method="highs",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if solution.status != 0:
+        return None
+    y = np.zeros(system.matrix.shape[0])
+    y[keep] = np.maximum(-np.asarray(solution.ineqlin.marginals, dtype=float), 0.0)
+    y[keep] *= largest / norms
+    y[row] = 1.0
+    return y
+
+
 def check(system: System, y: FloatArray) -> Certificate | None:
-    """The certificate of multipliers ``y``, if it holds in exact arithmetic with ROOM."""
+    """The certificate of multipliers ``y``, if it holds in exact arithmetic for every
+    coefficient within ROOM (relative) of the float64 one: the margin is taken at the
+    worst such coefficients (so rounding in computing the rows cannot fake a proof)."""
     y = np.where(np.isfinite(y) & (y > 0), y, 0.0)
     top = float(np.max(y, initial=0.0))
     if top <= 0:
         return None
     support = [int(r) for r in np.flatnonzero(y > NEGLIGIBLE * top)]
     weights = {r: Fraction(float(y[r])) for r in support}
+    room = Fraction(ROOM)
     combined: dict[int, Fraction] = {}
-    size: dict[int, Fraction] = {}
+    size: dict[int, Fraction] = {}  # sum_r y_r |a_rj| over the rounded entries
     total = Fraction(0)
-    scale = Fraction(0)
     for r in support:
-        start, end = system.matrix.indptr[r], system.matrix.indptr[r + 1]
-        for j, value in zip(
-            system.matrix.indices[start:end], system.matrix.data[start:end], strict=True
-        ):
-            term = weights[r] * Fraction(float(value))
-            combined[int(j)] = combined.get(int(j), Fraction(0)) + term
-            size[int(j)] = size.get(int(j), Fraction(0)) + abs(term)
-        total += weights[r] * Fraction(float(system.bound[r]))
-        scale += abs(weights[r] * Fraction(float(system.bound[r])))
+        for part, inexact in ((system.exact, False), (system.rounded, True)):
+            start, end = part.indptr[r], part.indptr[r + 1]
+            for j, value in zip(part.indices[start:end], part.data[start:end], strict=True):
+                term = weights[r] * Fraction(float(value))
+                combined[int(j)] = combined.get(int(j), Fraction(0)) + term
+                if inexact:
+                    size[int(j)] = size.get(int(j), Fraction(0)) + abs(term)
+        weighted = weights[r] * Fraction(float(system.bound[r]))
+        total += weighted
+        if system.bound_rounded[r]:
+            total -= room * abs(weighted)  # a computed b_r may be off by ROOM of itself
     for j, g in combined.items():
         lo, hi = Fraction(float(system.lower[j])), Fraction(float(system.upper[j]))
-        total -= max(g * lo, g * hi)
-        scale += size[j] * max(abs(lo), abs(hi))
-    if not total > Fraction(ROOM) * scale or total <= 0:
+        # and each computed a_rj by ROOM of itself: g_j anywhere in g +- room * size_j
+        spread = room * size.get(j, Fraction(0))
+        total -= max(e * z for e in (g - spread, g + spread) for z in (lo, hi))
+    if total <= 0:
         return None
     bound = None
     if system.budget_row is not None and system.budget_row in weights:

@@ -188,3 +188,20 @@ def test_a_solver_claim_without_proof_ends_as_solver_error() -> None:
     outcome = run(plan, lambda attempt: Claims(), judge_never, infeasible=lambda a: False)
     assert outcome.status == Status.solver_error
     assert all("no certificate of infeasibility" in line for line in outcome.attempts)
+
+
+@pytest.mark.parametrize("seed", [11, 34, 109, 170])
+def test_a_budget_just_below_the_least_cost_is_proven_infeasible(seed: int) -> None:
+    """Budgets 1e-5 to 1e-3 (relative) below the least cost: the Farkas LP's y is too
+    coarse there, the duals of the least-cost LP without the budget are not. The proof
+    allows room only for computed numbers (needs, weights), not for the spec's own costs
+    and detections, which are exact as given."""
+    text = generate("tight_budget", seed).text
+    arrays = arrays_of(text)
+    assert judge(text, {"status": "infeasible"}).reference.status == "infeasible"
+    certificate = certify_infeasible(arrays)
+    assert certificate is not None and arrays.budget is not None
+    assert certificate.least_cost_bound is not None
+    assert certificate.least_cost_bound > arrays.budget
+    result = solve(text)
+    assert result["status"] == "infeasible", result["message"]
