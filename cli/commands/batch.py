@@ -12,12 +12,14 @@ import glob
 import io
 import os
 import shlex
+import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -200,8 +202,9 @@ def run_command(
         from ...solver.batch.dask_executor import DaskUnavailable
 
         sink = _Output(output) if output is not None and str(output) != "-" else None
+        stdout = _Stdout()
         writer = BatchWriter(
-            sink.handle if sink is not None else _Stdout(),
+            sink.handle if sink is not None else stdout,
             format,
             code_of,
             command=command,
@@ -233,6 +236,7 @@ def run_command(
                     )
             except DaskUnavailable as exc:
                 cli.fail(ExitCode.BAD_INPUT, f"error: {exc}")
+            stdout.release()
             writer.finish(run)
             if sink is not None:
                 sink.commit()
@@ -360,14 +364,28 @@ class _Output:
 
 
 class _Stdout(io.TextIOBase):
-    """Standard output as it is at each write: the progress bar, while it shows, puts its
-    own stand-in there that prints above the bar."""
+    """Standard output, for a batch's streamed output. Where the progress bar is drawn on
+    the same terminal (both stdout and stderr are one), the text waits in a temporary file
+    until :meth:`release` (after the bar is gone): the bar's redrawing would garble it."""
+
+    def __init__(self) -> None:
+        self.held: Any = None
+        if sys.stdout.isatty() and sys.stderr.isatty():
+            self.held = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
 
     def write(self, text: str) -> int:
-        return sys.stdout.write(text)
+        return (self.held or sys.stdout).write(text)
 
     def flush(self) -> None:
-        sys.stdout.flush()
+        if self.held is None:
+            sys.stdout.flush()
+
+    def release(self) -> None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            held.seek(0)
+            shutil.copyfileobj(held, sys.stdout)
+            held.close()
 
 
 def _mode_for(target: Path) -> int:
@@ -422,6 +440,9 @@ def _progress(total: int, code_of: OutcomeCode) -> Iterator[Callable[[FileOutcom
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        # stdout is the batch's output, streamed while the bar shows: never the bar's to
+        # print (on stderr) above itself
+        redirect_stdout=False,
     ) as progress:
         task = progress.add_task("solving", total=total, failed=0)
 

@@ -83,10 +83,13 @@ def run_dask(
     ahead of the first stack not yet handed on than the reorder buffer allows, so the
     batch's process holds a bounded number of results however long the batch is.
     """
-    with dask_client(address, workers=min(jobs, 2) if address is None else jobs) as client:
+    nominal = min(jobs, 2) if address is None else jobs
+    with dask_client(address, workers=nominal) as client:
         from distributed import as_completed
 
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        # the cluster's workers (a scheduler given by --address has its own number; one
+        # whose workers have not joined yet counts as --jobs)
+        workers = len(client.scheduler_info().get("workers", {})) or nominal
         ahead = AHEAD_PER_WORKER * workers
         queue = deque(stacks)
         inflight: dict[Any, Stack] = {}

@@ -217,6 +217,8 @@ def run_batch(
             todo.append((index, chunk))
     del pending
     order = InOrder(stacks, resumed, {index for index, _ in todo}, record)
+    if not todo:  # everything resumed: nothing but this process ran
+        run.executor, run.jobs = "in-process", 1
     stop = False
     try:
         stop = order.release()  # the stacks at the head that were resumed whole

@@ -135,7 +135,13 @@ def test_block_certificate_matches_the_specs_own_duals() -> None:
     lam, nu = program.duals()
     residual = program.c + program.g.T @ lam + program.e_matrix.T @ nu
     assert np.max(np.abs(residual)) < 1e-9
-    certificates = engine_stacked.block_certificates(
-        program, [ProblemArrays.from_spec(s) for s in specs]
-    )
+    bounds = engine_stacked.block_bounds(program, [ProblemArrays.from_spec(s) for s in specs])
+    assert not isinstance(bounds, str)
+    certificates = [bounds.verdict(k) for k in range(len(specs))]
     assert all(c.passed and c.relative_gap < 1e-9 for c in certificates)
+    # Each block's bound is the spec's own least cost (program units: cost / largest cost).
+    for k, spec in enumerate(specs):
+        alone = solve(spec)
+        arrays = ProblemArrays.from_spec(spec)
+        own = alone.total_cost / float(np.max(arrays.cost))
+        assert float(bounds.bound[k]) == pytest.approx(own, rel=1e-9, abs=1e-15)

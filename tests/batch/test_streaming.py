@@ -5,7 +5,9 @@ the summary says what actually solved the batch."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import weakref
 from pathlib import Path
 
@@ -213,3 +215,47 @@ def test_the_summary_says_what_solved_the_batch(runner: CliRunner, tmp_path: Pat
     assert "(1 local worker)" in pooled.stderr, pooled.stderr
     table = runner.invoke(app, ["batch", *files])
     assert "in-process" in table.stderr
+
+
+# --- stdout while the progress bar shows ------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_streamed_stdout_stays_on_stdout_under_the_progress_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bar (stderr is a terminal) must not take over stdout: `deter batch ... > out`
+    from a terminal writes its lines to out, as they come, never to the terminal."""
+    from deter.cli.commands import batch as cmd_batch
+
+    screen, piped = Terminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setattr(sys, "stdout", piped)
+    stdout = cmd_batch._Stdout()
+    with cmd_batch._progress(2, for_file) as advance:
+        stdout.write('{"file": "a.toml"}\n')
+        advance(outcome("a.toml"))
+        assert piped.getvalue() == '{"file": "a.toml"}\n'  # at once, not at the end
+    assert "a.toml" not in screen.getvalue()
+
+
+def test_on_one_terminal_the_output_waits_for_the_bar_to_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deter.cli.commands import batch as cmd_batch
+
+    screen, shown = Terminal(), Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setattr(sys, "stdout", shown)
+    stdout = cmd_batch._Stdout()
+    with cmd_batch._progress(1, for_file) as advance:
+        stdout.write("a line\n")
+        advance(outcome("a.toml"))
+    assert shown.getvalue() == ""
+    stdout.release()
+    stdout.write("the rest\n")
+    assert shown.getvalue() == "a line\nthe rest\n" and "a line" not in screen.getvalue()
