@@ -47,6 +47,7 @@ is at most that much above the least cost.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -82,7 +83,7 @@ BISECTION_STEPS = 40
 #: A rate within this (relative) of a positive floor is tried at the floor (_snapped).
 SNAP = 1e-6
 #: Steps of the golden-section search along a segment between two multipliers.
-SEGMENT_STEPS = 60
+SEGMENT_STEPS = 40
 
 
 def applies(arrays: ProblemArrays) -> bool:
@@ -97,7 +98,7 @@ def applies(arrays: ProblemArrays) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Design:
     """The numbers of the problem, restricted to the actions that pay (k_i > 0)."""
 
@@ -116,6 +117,10 @@ class Design:
     @property
     def penalty_cost(self) -> float:
         return float(self.arrays.penalty_cost)
+
+    @functools.cached_property
+    def transposed(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.detection.T)
 
     def level_range(self) -> tuple[float, float]:
         """The range of the shared level: [max_i F_lo_i, the smallest cap]."""
@@ -136,8 +141,7 @@ def design_of(arrays: ProblemArrays) -> Design | str:
     )
     blocked = least > cap
     if design.shared:
-        low, top = design.level_range()
-        blocked = np.full(paying.size, low > top)
+        blocked = least > design.level_range()[1]
     if np.any(blocked):
         name = arrays.action_names[arrays.deviations[paying[int(np.argmax(blocked))]]]
         return f"no allowed penalty and rates deter {name}"
@@ -180,7 +184,7 @@ def lower_bound(design: Design, multipliers: Multipliers) -> Bound:
     arrays = design.arrays
     y = np.maximum(np.asarray(multipliers.rows, dtype=float), 0.0)
     nu = max(float(multipliers.budget), 0.0) if arrays.budget is not None else 0.0
-    reduced = (1.0 + nu) * arrays.cost - np.asarray(design.detection.T @ y, dtype=float)
+    reduced = (1.0 + nu) * arrays.cost - np.asarray(design.transposed @ y, dtype=float)
     at = np.where(reduced >= 0, arrays.min_rate, arrays.max_rate)
     rate_terms = reduced * at
     beta = y * design.need
@@ -277,23 +281,31 @@ def rate_lp(design: Design, penalties: FloatArray) -> RatePolicy | None:
 def _outward(
     design: Design, rates: FloatArray, penalties: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Rates raised by the rows' largest relative shortfall (within ceilings and budget),
-    then each penalty raised to k_i / P_i where a row is still short (within its cap)."""
+    """The LP's policy made to hold exactly: each row is met to HiGHS's tolerance, and
+    P_i F_i = k_i in float can be short in exact arithmetic. A row whose penalty can rise
+    (below its cap; a shared level below the smallest cap) is closed by raising the penalty
+    to k_i / P_i (1 + OUTWARD), which costs a times that; the monitors of the other rows
+    that are tight or short are raised by four times the largest shortfall plus OUTWARD
+    (within their ceilings and the budget). Rates at their floors stay there when the
+    penalty can close the row."""
     arrays = design.arrays
-    detection = detection_probability(arrays, rates)[arrays.deviations[design.paying]]
+    paying_rows = arrays.deviations[design.paying]
+    detection = detection_probability(arrays, rates)[paying_rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         short = design.need / (penalties * detection) - 1.0
-    short = short[np.isfinite(short)]
-    shortfall = float(np.max(short, initial=0.0))
-    if shortfall <= REPAIRABLE:
-        # Raised by OUTWARD even where float says a row holds: P_i F_i = k_i in float can be
-        # short in exact arithmetic. Only monitors that detect a paying action are raised.
-        serves = np.asarray(abs(design.detection).sum(axis=0)).ravel() > 0
-        factor = np.where(serves, 1.0 + 4.0 * max(shortfall, 0.0) + OUTWARD, 1.0)
+    short = np.where(np.isfinite(short), short, np.inf)
+    room = (1.0 + np.maximum(short, 0.0) + 2 * OUTWARD) * penalties <= design.cap
+    if design.shared:
+        room[:] = bool(np.all(room))
+    stuck = ~room & (short > -OUTWARD)  # rows only the rates can close
+    shortfall = float(np.max(short[stuck], initial=0.0))
+    if np.any(stuck) and shortfall <= REPAIRABLE:
+        serves = np.asarray(abs(design.detection[np.flatnonzero(stuck)]).sum(axis=0)).ravel() > 0
+        factor = np.where(serves, 1.0 + 4.0 * shortfall + OUTWARD, 1.0)
         raised = np.minimum(rates * factor, arrays.max_rate)
         if arrays.budget is None or float(arrays.cost @ raised) <= arrays.budget:
             rates = np.asarray(raised)
-            detection = detection_probability(arrays, rates)[arrays.deviations[design.paying]]
+            detection = detection_probability(arrays, rates)[paying_rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         least = np.where(detection > 0, design.need / detection * (1.0 + OUTWARD), np.inf)
     chosen = np.maximum(penalties, np.minimum(least, design.cap))
@@ -333,7 +345,9 @@ class Search:
     tried: list[FloatArray] = field(default_factory=list)
     bound: Bound | None = None
 
-    def evaluate(self, penalties: FloatArray) -> None:
+    def evaluate(self, penalties: FloatArray, corners: bool = True) -> None:
+        """Solve LP(F) at ``penalties`` and keep its policy and multipliers; then (unless
+        ``corners`` is False) LP(F) at the corners found next to it (_lowered, _snapped)."""
         design = self.design
         if design.shared:
             low, top = design.level_range()
@@ -355,9 +369,11 @@ class Search:
         stationary = _stationary_multipliers(self.design, policy)
         if stationary is not None:
             self.multipliers.append(stationary)
+        if not corners:
+            return
         for corner in (_lowered(self.design, policy), _snapped(self.design, policy)):
             if corner is not None:
-                self.evaluate(corner)
+                self.evaluate(corner, corners=False)
 
     def _nearest_feasible(self, wanted: FloatArray, feasible: FloatArray) -> RatePolicy | None:
         """The rate LP nearest ``wanted`` on the path F_best^t wanted^(1 - t) that has an
@@ -378,6 +394,9 @@ class Search:
         bounds = [lower_bound(self.design, mu) for mu in self.multipliers]
         if not bounds:
             return None
+        self.bound = max(bounds, key=lambda b: b.value)
+        if self.gap() <= TARGET_GAP:  # closed: the searches below cannot matter
+            return self.bound
         if self.design.arrays.budget is not None:
             bounds += [_best_with_budget(self.design, mu) for mu in self.multipliers]
         best = max(bounds, key=lambda b: b.value)
@@ -557,6 +576,15 @@ def polish(
             search.evaluate(bound.penalties)
             if len(search.tried) == before:  # nothing new to try
                 break
+    # Closed, but the cost is flat at an interior optimum (quadratic in F): one more LP at
+    # the penalties minimising the bound's Lagrangian makes them exact as well.
+    if (
+        search.bound is not None
+        and search.best is not None
+        and not np.allclose(search.bound.penalties, search.best.penalties, rtol=1e-12, atol=0)
+    ):
+        search.evaluate(search.bound.penalties)
+        search.tighten()
     steps = len(search.tried)
     best = search.best
     if best is None or search.bound is None:

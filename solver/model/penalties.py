@@ -2,10 +2,13 @@
 
 Design "fixed": every penalty at its cap (spec format v1). "per_action": F_i in [0, cap_i],
 costing a sum_i F_i. "shared": one level F for every non-compliant action, in
-[0, min_i cap_i], costing a F. See solver/features/penalty.py and docs/model.md.
+[0, min_i cap_i], costing a F. See solver/formulation/components/penalty.py,
+solver/engine/penalty_polish.py and docs/model.md.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,6 +25,20 @@ def penalty_ceiling(arrays: ProblemArrays) -> FloatArray:
     if arrays.penalty_design == "shared":
         return np.full_like(caps, float(caps.min()) if caps.size else 0.0)
     return np.asarray(caps)
+
+
+def at_ceilings(arrays: ProblemArrays) -> ProblemArrays:
+    """The arrays with each non-compliant action's cap lowered to its ceiling under the
+    design (a shared level: the smallest cap; otherwise unchanged), so that a program or
+    check that holds every penalty at its cap relaxes the design exactly: every policy the
+    design allows has P_i F_i >= k_i with F_i <= ceiling_i, hence P_i ceiling_i >= k_i (a
+    risk-neutral agent, the only one a design accepts). Used to prove a design infeasible
+    with the fixed-penalty rows."""
+    if arrays.penalty_design != "shared":
+        return arrays
+    caps = arrays.penalty_cap.copy()
+    caps[arrays.deviations] = penalty_ceiling(arrays)
+    return replace(arrays, penalty_cap=caps)
 
 
 def deterrence_need(arrays: ProblemArrays) -> FloatArray:

@@ -1,0 +1,163 @@
+"""Penalty design answered exactly (issue 12): rate LPs at fixed penalties and a Lagrangian
+lower bound over the penalties (solver/engine/penalty_polish.py, docs/model.md).
+
+The generated specs below were answered "verified and certified" by the cone program alone
+while costing more than the exact reference (a level a hair below its cap: 4e-5 too much;
+rates a hair above their floors where nothing needs monitoring: 1e-11 instead of 0), or ended
+as solver_error while the reference solves them (a budget that binds).
+"""
+
+from __future__ import annotations
+
+import math
+
+import deter
+import numpy as np
+import pytest
+from deter.solver.engine.penalty_polish import (
+    Multipliers,
+    certificate_of,
+    design_of,
+    lower_bound,
+)
+from deter.solver.model.arrays import ProblemArrays
+from deter.solver.model.penalties import at_ceilings
+
+from tests.support.design_specs import design_spec, solve_text
+from tests.support.exact_reference import judge, reference
+from tests.support.magnitudes import generate
+
+#: (seed, what it was): penalty_design specs of tests/support/magnitudes.py.
+REGRESSIONS = [
+    (789, "shared level at the smallest cap, answered 4e-5 above the optimum"),
+    (85, "nothing pays: optimum 0, answered 8e-14"),
+    (123, "nothing pays: optimum 0, answered 1.6e-10"),
+    (553, "answered 1.8e-6 above the optimum"),
+    (35, "per_action, the budget binds: solver_error"),
+    (91, "per_action, free penalties: solver_error"),
+    (163, "solver_error"),
+    (1240, "shared, the budget binds: solver_error"),
+    (965, "per_action, a penalty at the corner where a floor rate deters exactly"),
+    (1196, "per_action, two penalties at floor corners"),
+]
+
+
+@pytest.mark.parametrize(("seed", "why"), REGRESSIONS, ids=[str(s) for s, _ in REGRESSIONS])
+def test_generated_spec_is_answered_at_the_exact_optimum(seed: int, why: str) -> None:
+    case = generate("penalty_design", seed)
+    ref = reference(case.text)
+    assert ref.status == "optimal", ref.note
+    result = deter.solve(deter.loads(case.text))
+    verdict = judge(case.text, result.to_dict(timing=False), ref)
+    assert verdict.ok, (why, result.status, verdict.failures, result.attempts)
+    duality = result.verification.duality
+    assert duality is not None and duality.passed and duality.kind == "penalty_duality"
+    assert duality.dual_objective <= result.total_cost
+    assert result.total_cost <= float(ref.cost) * (1 + 1e-7) + 1e-300
+
+
+def test_an_interior_level_is_the_closed_form_to_round_off() -> None:
+    # One action, a dedicated audit of cost c: the cost c k / F + a F is least at
+    # F* = sqrt(c k / a), cost 2 sqrt(a c k) (docs/model.md). The cone alone met it to 1e-4
+    # in F; the rate LPs meet it to round-off.
+    c, a, k, cap = 3.0, 0.02, 1.5, 1e3
+    text = design_spec(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": k, "audit_cost": c}],
+        agent={"penalty_cap": cap},
+        penalty={"design": "per_action", "cost": a},
+    )
+    result = solve_text(text)
+    assert result.status == "optimal", result.message
+    assert result.total_cost == pytest.approx(2 * math.sqrt(a * c * k), rel=1e-11)
+    assert result.action("cheat").penalty == pytest.approx(math.sqrt(c * k / a), rel=1e-9)
+
+
+def test_a_level_at_a_floor_corner_is_exact() -> None:
+    # cost c max(l, k / F) + a F with q = 1: left of F = k / l it falls (F* = sqrt(c k / a)
+    # = 3.16 > 2), right of it the rate stays at its floor and the cost rises, so the least
+    # cost sits at the corner F = k / l = 2, x = l = 0.5: 0.5 + 0.2 = 0.7.
+    text = design_spec(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 1.0, "penalty_cap": 100.0}],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": 1.0}, "min_rate": 0.5}],
+        penalty={"design": "per_action", "cost": 0.1},
+    )
+    result = solve_text(text)
+    assert result.status == "optimal", result.message
+    assert result.monitor("m").rate == 0.5
+    assert result.action("cheat").penalty == pytest.approx(2.0, rel=1e-11)
+    assert result.total_cost == pytest.approx(0.7, rel=1e-11)
+
+
+def test_a_level_at_the_smallest_cap_is_the_cap() -> None:
+    # Free penalties (a = 0), shared: Becker's maximal level, the smallest cap, exactly.
+    text = design_spec(
+        [
+            {"name": "comply", "gain": 0.0},
+            {"name": "a", "gain": 2.0, "penalty_cap": 50.0, "audit_cost": 1.0},
+            {"name": "b", "gain": 1.0, "penalty_cap": 80.0, "audit_cost": 2.0},
+        ],
+        penalty={"design": "shared"},
+    )
+    result = solve_text(text)
+    assert result.status == "optimal", result.message
+    assert result.shared_penalty == 50.0
+    assert result.total_cost == pytest.approx(2.0 / 50 + 2.0 * 1.0 / 50, rel=1e-11)
+
+
+@pytest.mark.parametrize("seed", range(0, 60))
+def test_every_lagrangian_bound_is_below_the_exact_optimum(seed: int) -> None:
+    """Weak duality: any multipliers y, nu >= 0 give a bound no larger than the least cost
+    (the reference's, exactly checked). A wrong term in the bound would certify too much."""
+    case = generate("penalty_design", seed)
+    ref = reference(case.text)
+    if ref.status != "optimal":
+        pytest.skip("the reference has no optimum for this spec")
+    arrays = ProblemArrays.from_spec(deter.load_spec(case.text))
+    design = design_of(arrays)
+    assert not isinstance(design, str)
+    rng = np.random.default_rng(seed)
+    least = float(ref.cost)
+    for _ in range(50):
+        scale = 10.0 ** rng.uniform(-6, 6, size=design.need.size)
+        y = rng.exponential(size=design.need.size) * scale * (rng.random(design.need.size) < 0.8)
+        nu = float(rng.exponential() * 10.0 ** rng.uniform(-3, 3)) if rng.random() < 0.5 else 0.0
+        bound = lower_bound(design, Multipliers(y, nu))
+        assert bound.value <= least * (1 + 1e-12) + 1e-300, (y, nu, bound.value, least)
+
+
+def test_the_certificate_refuses_a_gap_beyond_tolerance() -> None:
+    assert certificate_of(1.0, 1.0 - 1e-9).passed
+    refused = certificate_of(1.0, 0.99)
+    assert not refused.passed and "relative gap" in refused.reason
+    assert certificate_of(0.0, 0.0).passed  # an optimum of 0 is certified by the bound 0
+    assert not certificate_of(1e-11, 0.0).passed  # ... and 1e-11 above it is not
+
+
+def two_caps(gain_b: float) -> str:
+    """A shared level over a (gain 1, cap 5) and b (gain ``gain_b``, cap 100), both audited."""
+    return design_spec(
+        [
+            {"name": "comply", "gain": 0.0},
+            {"name": "a", "gain": 1.0, "penalty_cap": 5.0, "audit_cost": 1.0},
+            {"name": "b", "gain": gain_b, "penalty_cap": 100.0, "audit_cost": 1.0},
+        ],
+        penalty={"design": "shared", "cost": 0.01},
+    )
+
+
+def test_a_shared_level_no_cap_allows_is_refused_by_an_exact_argument() -> None:
+    # b needs P F >= 10 but the smallest cap is 5 and P <= 1: no shared level deters it.
+    text = two_caps(gain_b=10.0)
+    design = design_of(ProblemArrays.from_spec(deter.load_spec(text)))
+    assert isinstance(design, str) and "b" in design
+    assert solve_text(text).status != "optimal"
+
+
+def test_at_ceilings_relaxes_a_shared_level_to_the_smallest_cap() -> None:
+    text = two_caps(gain_b=2.0)
+    arrays = ProblemArrays.from_spec(deter.load_spec(text))
+    relaxed = at_ceilings(arrays)
+    assert list(relaxed.penalty_cap[arrays.deviations]) == [5.0, 5.0]
+    assert relaxed.penalty_cap[arrays.compliant] == arrays.penalty_cap[arrays.compliant]
+    per_action = ProblemArrays.from_spec(deter.load_spec(text.replace("shared", "per_action")))
+    assert at_ceilings(per_action) is per_action
