@@ -7,22 +7,22 @@ written as ``g_k(z) <= 0`` (inequalities, multiplier lambda_k >= 0) or ``g_k(z) 
 
     L(z, lambda) = c'z + sum_k lambda_k' g_k(z),    g_k(z) = A_k z + b_k,
 
-and for any multipliers with lambda >= 0 and zero stationarity residual
-``s = c + sum_k A_k' lambda_k``, the dual objective ``D = sum_k lambda_k' b_k`` is a lower
-bound on every feasible cost (weak duality, Boyd & Vandenberghe 2004, section 5.2). deter
-computes A_k and b_k itself from each cvxpy constraint object (the gradient and the value at
-z = 0 of its affine expression), so the certificate is generic over feature components:
-a new feature's constraints are covered without code here. It reports
+deter computes A_k and b_k itself from each cvxpy constraint object (the gradient and the
+value at z = 0 of its affine expression), so the certificate is generic over feature
+components: a new feature's constraints are covered without code here.
 
-- the duality gap  P - D  (P the primal objective at the returned point),
-- the stationarity residual  max|s|  (dual infeasibility), judged by the cost it can hide:
-  with every |z_j| <= B, the least cost is at least D - B sum_j |s_j|, so the relative
-  residual is B sum_j |s_j| / |P| (a column of tiny numbers is no exemption), and
-- the worst sign violation of the inequality multipliers,
+The bound is a *safe* one (Neumaier & Shcherbina 2004; docs/model.md): rows on a single
+variable are its bounds l <= z <= u, and for any multipliers lambda >= 0 of the other rows,
+the Lagrangian minimised over that box,
 
-each absolute and relative, and passes when all relative figures are within tolerance.
-The gap is measured relative to max(|P|, |D|) with only a tiny absolute floor, so a cost of
-1e-12 must be matched to the same relative accuracy as a cost of 1.
+    D = c0 + sum_k lambda_k' b_k + sum_j min(s_j l_j, s_j u_j),   s = c + sum_k A_k' lambda_k,
+
+is a lower bound on every feasible cost (weak duality, Boyd & Vandenberghe 2004, 5.2, with
+the box as the domain). Inaccurate multipliers make D weaker, never invalid; a repair
+shrinks those that turn s_j the wrong way (``lagrangian_bounds``). The answer is certified
+when its cost P is within tolerance of D, relative to max(|P|, |D|) with only a tiny
+absolute floor (a cost of 1e-12 is matched as strictly as a cost of 1), beyond the
+round-off of the sums.
 
 :func:`certify` gives every class of program the certificate it has: the duality
 certificate above for linear programs; for a mixed-integer program, the same certificate of
@@ -35,6 +35,7 @@ and dual objectives.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cvxpy as cp
@@ -43,6 +44,7 @@ import scipy.sparse as sp
 from cvxpy.constraints import Inequality, NonNeg, NonPos
 
 from ..formulation.program import is_linear_program, solve_problem
+from ..model.utility import FloatArray
 from ..results.result import DualityCertificate
 
 #: Largest relative duality gap and stationarity residual accepted.
@@ -118,13 +120,15 @@ def duality_certificate(
     tolerance: float = GAP_TOLERANCE,
     objective_scale: float = 1.0,
     variable_bound: float = 1.0,
+    reported: float | None = None,
 ) -> DualityCertificate:
-    """Check the solved ``problem``'s duals against its primal point (see module docstring).
+    """Certify the solved ``problem`` by a safe Lagrangian bound (module docstring).
 
     ``objective_scale`` converts the program's objective back to the model's units (money)
-    for the reported primal and dual objectives; the relative figures do not depend on it.
-    ``variable_bound`` bounds |z_j| over the feasible set (rates, probabilities), which
-    turns the stationarity residual into a bound on the cost it could hide.
+    for the reported figures; the relative figures do not depend on it. ``variable_bound``
+    bounds |z_j| for a variable that no row of the program bounds on the side needed.
+    ``reported``: the cost of the answer actually reported (money), when it differs from
+    the solver's point (rates rounded outward); the gap is measured from it.
     """
     if not is_linear_program(problem):
         return DualityCertificate(
@@ -141,96 +145,294 @@ def duality_certificate(
     duals = [c.dual_value for c in problem.constraints]
     if any(d is None for d in duals):
         return _failed(tolerance, "the solver returned no dual values")
-    primal = float(problem.objective.expr.value)
+    z = np.concatenate([_flat(value) for value in saved]) if variables else np.zeros(0)
     try:
         parts = affine_parts(
             [problem.objective.expr, *(c.expr for c in problem.constraints)], variables
         )
-        c, constant = parts[0]
-        c_dense = c.toarray().ravel().astype(float)
-        stationarity = c_dense.copy()
-        terms = np.abs(c_dense)  # the size of what each column's stationarity sums
-        dual_objective = float(constant.sum())
-        sign_violation = 0.0
-        for constraint, dual, (a, b) in zip(problem.constraints, duals, parts[1:], strict=True):
-            multiplier = _flat(dual)
-            if isinstance(constraint, Inequality | NonPos):
-                sign_violation = max(sign_violation, float(np.max(-multiplier, initial=0.0)))
-            elif isinstance(constraint, NonNeg):  # expr >= 0: the Lagrangian term is -lambda expr
-                sign_violation = max(sign_violation, float(np.max(-multiplier, initial=0.0)))
-                multiplier = -multiplier
-            stationarity += a.T @ multiplier
-            terms += abs(a).T @ np.abs(multiplier)
-            dual_objective += float(multiplier @ b)
     finally:
         for variable, value in zip(variables, saved, strict=True):
             variable.save_value(value)
-    return duality_verdict(
-        primal=primal,
-        dual=dual_objective,
-        residual_sum=float(np.sum(np.abs(stationarity))),
-        residual_max=float(np.max(np.abs(stationarity), initial=0.0)),
-        terms_sum=float(np.sum(terms)),
-        sign_violation=sign_violation,
-        cost_norm=float(np.max(np.abs(c_dense), initial=0.0)),
-        tolerance=tolerance,
-        objective_scale=objective_scale,
-        variable_bound=variable_bound,
+    (c, c0), rows = parts[0], parts[1:]
+    g_blocks: list[sp.csr_matrix] = []
+    h_parts: list[np.ndarray] = []
+    lam_parts: list[np.ndarray] = []
+    e_blocks: list[sp.csr_matrix] = []
+    e_parts: list[np.ndarray] = []
+    nu_parts: list[np.ndarray] = []
+    for constraint, dual, (a, b) in zip(problem.constraints, duals, rows, strict=True):
+        multiplier = _flat(dual)
+        if isinstance(constraint, Inequality | NonPos):  # a z + b <= 0
+            g_blocks.append(a)
+            h_parts.append(-b)
+            lam_parts.append(multiplier)
+        elif isinstance(constraint, NonNeg):  # a z + b >= 0, i.e. -a z <= b
+            g_blocks.append(-a)
+            h_parts.append(b)
+            lam_parts.append(multiplier)
+        else:  # a z + b == 0
+            e_blocks.append(a)
+            e_parts.append(-b)
+            nu_parts.append(multiplier)
+    n = z.size
+    form = LinearForm(
+        c=c.toarray().ravel().astype(float),
+        c0=float(np.sum(c0)),
+        g=_stack(g_blocks, n),
+        h=_concat(h_parts),
+        e_matrix=_stack(e_blocks, n),
+        e=_concat(e_parts),
     )
+    primal = None if reported is None else reported / objective_scale
+    figures = lagrangian_bounds(
+        form,
+        z,
+        _concat(lam_parts),
+        _concat(nu_parts),
+        np.full(n, variable_bound),
+        primal=None if primal is None else np.array([primal]),
+    )
+    return figures.verdict(0, tolerance, objective_scale)
 
 
-def duality_verdict(
-    *,
-    primal: float,
-    dual: float,
-    residual_sum: float,
-    residual_max: float,
-    terms_sum: float,
-    sign_violation: float,
-    cost_norm: float,
-    tolerance: float = GAP_TOLERANCE,
-    objective_scale: float = 1.0,
-    variable_bound: float = 1.0,
-) -> DualityCertificate:
-    """The duality certificate from a solved LP's figures (program units): P and D, the
-    stationarity residual's sum and largest entry, the sum of the terms it was summed from,
-    the worst multiplier sign violation and the largest cost coefficient. One rule for every
-    caller (a spec's own program, or one block of a stacked program)."""
-    gap = primal - dual
-    relative_gap = abs(gap) / max(abs(primal), abs(dual), GAP_FLOOR)
-    # Weak duality with an inexact dual: for every feasible z, c'z >= D + s'z, so the least
-    # cost is at least D - sum_j |s_j| B (every |z_j| <= B). The residual is judged by what
-    # it can hide, sum_j |s_j| B, next to the cost itself: a column of tiny terms is checked
-    # as strictly as a large one, and round-off in a column that cannot matter is not.
-    hidden = residual_sum * variable_bound
-    relative_residual = hidden / max(abs(primal), abs(dual), GAP_FLOOR)
-    # What float64 itself leaves in those sums (a few ulps of their terms) proves nothing
-    # either way: it is allowed on top of the tolerance, so an optimum of 0 can be certified.
-    round_off = ROUND_OFF * terms_sum * variable_bound
-    residual_ok = hidden <= tolerance * max(abs(primal), abs(dual)) + round_off
-    relative_sign = sign_violation / max(cost_norm, 1.0)
-    passed = bool(relative_gap <= tolerance and residual_ok and relative_sign <= tolerance)
-    reason = (
-        "gap and dual residual within tolerance"
-        if passed
-        else (
-            f"relative duality gap {relative_gap:.3g}, dual residual {relative_residual:.3g}, "
-            f"multiplier sign violation {relative_sign:.3g} (tolerance {tolerance:g})"
+def _stack(blocks: list[sp.csr_matrix], columns: int) -> sp.csr_matrix:
+    if not blocks:
+        return sp.csr_matrix((0, columns))
+    return sp.csr_matrix(sp.vstack(blocks, format="csr"))
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(float) if parts else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """A linear program as matrices: minimise c'z + c0 s.t. G z <= h, E z == e."""
+
+    c: FloatArray
+    c0: float
+    g: sp.csr_matrix
+    h: FloatArray
+    e_matrix: sp.csr_matrix
+    e: FloatArray
+
+
+#: Rounds of the multiplier repair (``lagrangian_bounds``); each only shrinks multipliers.
+REPAIR_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class BoundFigures:
+    """Per block of a (possibly stacked) LP: the primal objective, the safe lower bound and
+    the figures that judge it (program units)."""
+
+    primal: FloatArray
+    bound: FloatArray
+    round_off: FloatArray
+    residual_max: FloatArray  # largest |s_j| the variables' bounds do not absorb
+    residual_cost: FloatArray  # what those residuals cost in the bound
+    sign_violation: FloatArray  # the solver's most negative inequality multiplier
+
+    def verdict(
+        self,
+        k: int,
+        tolerance: float = GAP_TOLERANCE,
+        objective_scale: float = 1.0,
+        primal: float | None = None,
+    ) -> DualityCertificate:
+        """Block ``k``'s certificate: it passes when the answer costs at most ``tolerance``
+        (relative) more than the proven lower bound, up to float64's round-off. ``primal``:
+        the cost of the policy reported (program units), when not the solver's point."""
+        primal = float(self.primal[k]) if primal is None else primal
+        bound = float(self.bound[k])
+        gap = primal - bound
+        scale = max(abs(primal), abs(bound))
+        relative_gap = max(gap, 0.0) / max(scale, GAP_FLOOR)
+        passed = bool(np.isfinite(gap) and gap <= tolerance * scale + float(self.round_off[k]))
+        relative_residual = float(self.residual_cost[k]) / max(scale, GAP_FLOOR)
+        reason = (
+            "the answer is within tolerance of a proven lower bound"
+            if passed
+            else (
+                f"relative duality gap {relative_gap:.3g}, dual residual "
+                f"{relative_residual:.3g} (tolerance {tolerance:g})"
+            )
         )
+        return DualityCertificate(
+            applies=True,
+            passed=passed,
+            tolerance=tolerance,
+            primal_objective=primal * objective_scale,
+            dual_objective=bound * objective_scale,
+            gap=gap * objective_scale,
+            relative_gap=relative_gap,
+            dual_residual=float(self.residual_max[k]),
+            relative_dual_residual=relative_residual,
+            dual_sign_violation=float(self.sign_violation[k]),
+            reason=reason,
+        )
+
+
+def lagrangian_bounds(
+    form: LinearForm,
+    z: FloatArray,
+    lam: FloatArray,
+    nu: FloatArray,
+    fallback: FloatArray,
+    *,
+    column_starts: np.ndarray | None = None,
+    g_starts: np.ndarray | None = None,
+    e_starts: np.ndarray | None = None,
+    primal: FloatArray | None = None,
+) -> BoundFigures:
+    """Safe lower bounds on the optimum of ``form`` from the solver's multipliers, per
+    block (``*_starts``: where each block's columns and rows begin; one block by default).
+
+    Rows with a single nonzero are bounds on their variable, l <= z <= u; the others keep
+    the solver's multipliers (inequalities clipped at 0). For any such multipliers the
+    Lagrangian minimised over the box is a lower bound on every feasible cost (Neumaier &
+    Shcherbina 2004, docs/model.md):
+
+        c0 - lam'h - nu'e + sum_j min(s_j l_j, s_j u_j),   s = c + G'lam + E'nu.
+
+    The bound rows need no multipliers of their own, so a solver's inaccurate reduced costs
+    cost nothing. A multiplier that is noise (a row whose unit is 1e-190 of the others)
+    can still turn s_j the wrong way at a large bound; the repair shrinks the multipliers
+    that do, a few rounds, and keeps each block's best bound: every round's bound is valid.
+    A variable that no row bounds on the side needed is taken to lie within ``fallback``.
+    """
+    n = z.size
+    single = column_starts is None
+    column_starts = np.array([0]) if column_starts is None else column_starts
+    g_starts = np.array([0]) if g_starts is None else g_starts
+    e_starts = np.array([0]) if e_starts is None else e_starts
+    lower, upper, g_general, e_general = _bound_rows(form, n)
+    lo = np.where(np.isfinite(lower), lower, -fallback)
+    hi = np.where(np.isfinite(upper), upper, fallback)
+    reach = np.maximum(np.abs(lo), np.abs(hi))
+    g = form.g[g_general]
+    e_matrix = form.e_matrix[e_general]
+    h, e = form.h[g_general], form.e[e_general]
+    raw = lam[g_general]
+    sign = np.where(raw < 0, -raw, 0.0)
+    multipliers = np.maximum(raw, 0.0)
+    nu_g = nu[e_general]
+    blocks = len(column_starts)
+    g_owner = _owner(np.flatnonzero(g_general), g_starts, blocks)
+    e_owner = _owner(np.flatnonzero(e_general), e_starts, blocks)
+    column_owner = _owner(np.arange(n), column_starts, blocks)
+    fixed = form.c + e_matrix.T @ nu_g  # the parts of s the repair leaves alone
+    fixed_terms = np.abs(form.c) + abs(e_matrix).T @ np.abs(nu_g)
+    c0_terms = np.full(blocks, abs(form.c0)) if single else np.zeros(blocks)
+    constant = (np.full(blocks, form.c0) if single else np.zeros(blocks)) - _sum(
+        nu_g * e, e_owner, blocks
     )
-    return DualityCertificate(
-        applies=True,
-        passed=passed,
-        tolerance=tolerance,
-        primal_objective=primal * objective_scale,
-        dual_objective=dual * objective_scale,
-        gap=gap * objective_scale,
-        relative_gap=relative_gap,
-        dual_residual=residual_max,
-        relative_dual_residual=relative_residual,
-        dual_sign_violation=sign_violation,
-        reason=reason,
+    if primal is None:
+        primal = _sum(form.c * z, column_owner, blocks) + (
+            np.full(blocks, form.c0) if single else 0.0
+        )
+    primal_terms = _sum(np.abs(form.c * z), column_owner, blocks)
+    best = np.full(blocks, -np.inf)
+    best_round_off = np.zeros(blocks)
+    best_residual = np.zeros(blocks)
+    best_cost = np.zeros(blocks)
+    coo = g.tocoo()
+    for _ in range(REPAIR_ROUNDS):
+        contribution = coo.data * multipliers[coo.row]
+        positive = fixed + np.bincount(coo.col, weights=np.maximum(contribution, 0.0), minlength=n)
+        negative = np.bincount(coo.col, weights=np.minimum(contribution, 0.0), minlength=n)
+        s = positive + negative
+        # (positive carries c and the equality terms; they may be negative too.)
+        t = np.minimum(s * lo, s * hi)
+        terms = (
+            fixed_terms + np.bincount(coo.col, weights=np.abs(contribution), minlength=n)
+        ) * reach
+        bound = constant - _sum(multipliers * h, g_owner, blocks) + _sum(t, column_owner, blocks)
+        round_off = ROUND_OFF * (
+            c0_terms
+            + _sum(np.abs(multipliers * h), g_owner, blocks)
+            + _sum(np.abs(nu_g * e), e_owner, blocks)
+            + _sum(terms, column_owner, blocks)
+            + primal_terms
+        )
+        harmful = t < 0
+        better = bound > best
+        best = np.where(better, bound, best)
+        best_round_off = np.where(better, round_off, best_round_off)
+        best_residual = np.where(
+            better, _max(np.where(harmful, np.abs(s), 0.0), column_owner, blocks), best_residual
+        )
+        best_cost = np.where(
+            better, _sum(np.where(harmful, -t, 0.0), column_owner, blocks), best_cost
+        )
+        if not np.any(harmful):
+            break
+        # Shrink the multipliers that turn s_j the wrong way at a harmful column, just
+        # enough to bring s_j to 0 there; a row takes the smallest factor it is asked for.
+        down = harmful & (s < 0)
+        up = harmful & (s > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor_down = np.where(down, np.clip(positive / -negative, 0.0, 1.0), 1.0)
+            factor_up = np.where(
+                up, np.clip(-(s - positive + fixed) / (positive - fixed), 0.0, 1.0), 1.0
+            )
+        entry_factor = np.where(
+            down[coo.col] & (contribution < 0),
+            factor_down[coo.col],
+            np.where(up[coo.col] & (contribution > 0), factor_up[coo.col], 1.0),
+        )
+        row_factor = np.ones(multipliers.size)
+        np.minimum.at(row_factor, coo.row, np.nan_to_num(entry_factor, nan=0.0))
+        multipliers = multipliers * row_factor
+    return BoundFigures(
+        primal=np.asarray(primal, dtype=float),
+        bound=best,
+        round_off=best_round_off,
+        residual_max=best_residual,
+        residual_cost=best_cost,
+        sign_violation=_max(sign, g_owner, blocks),
     )
+
+
+def _bound_rows(form: LinearForm, n: int) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray]:
+    """The variables' bounds read from single-entry rows, and masks of the other rows."""
+    lower = np.full(n, -np.inf)
+    upper = np.full(n, np.inf)
+    g = sp.csr_matrix(form.g)
+    g.eliminate_zeros()
+    g_single = np.diff(g.indptr) == 1
+    rows = np.flatnonzero(g_single)
+    coefficient = g.data[g.indptr[rows]]
+    column = g.indices[g.indptr[rows]]
+    value = form.h[rows] / coefficient
+    np.minimum.at(upper, column[coefficient > 0], value[coefficient > 0])
+    np.maximum.at(lower, column[coefficient < 0], value[coefficient < 0])
+    e = sp.csr_matrix(form.e_matrix)
+    e.eliminate_zeros()
+    e_single = np.diff(e.indptr) == 1
+    rows = np.flatnonzero(e_single)
+    value = form.e[rows] / e.data[e.indptr[rows]]
+    column = e.indices[e.indptr[rows]]
+    np.minimum.at(upper, column, value)
+    np.maximum.at(lower, column, value)
+    return lower, upper, ~g_single, ~e_single
+
+
+def _owner(indices: np.ndarray, starts: np.ndarray, blocks: int) -> np.ndarray:
+    """The block each index belongs to (``starts``: each block's first index)."""
+    if blocks == 1:
+        return np.zeros(indices.size, dtype=int)
+    return np.searchsorted(starts, indices, side="right") - 1
+
+
+def _sum(values: FloatArray, owner: np.ndarray, blocks: int) -> FloatArray:
+    return np.asarray(np.bincount(owner, weights=values, minlength=blocks)[:blocks], dtype=float)
+
+
+def _max(values: FloatArray, owner: np.ndarray, blocks: int) -> FloatArray:
+    out = np.zeros(blocks)
+    np.maximum.at(out, owner, values)
+    return out
 
 
 def _failed(tolerance: float, reason: str, kind: str = "lp_duality") -> DualityCertificate:

@@ -6,7 +6,7 @@ is then judged on its own, exactly as ``core.py`` judges a spec solved alone: it
 are read from its own columns, :func:`~deter.solver.engine.verify.verify_policy` checks the
 model at them, and a duality certificate is computed for the block from its own slices of
 the stacked matrices and duals (the duals of a block-diagonal LP restricted to a block are
-that block's duals; see :func:`block_certificates`). A block that passes gets the result
+that block's duals; see :func:`block_bounds`). A block that passes gets the result
 ``core.py`` builds (``optimal_result``), with the same attempt line.
 
 Isolation. A spec that is not stackable, whose block fails verification or its
@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import chain
 
 import cvxpy as cp
 import numpy as np
@@ -40,13 +41,14 @@ from ..formulation.stacked import StackedProgram, block_slack, build_stack, stac
 from ..model.arrays import ProblemArrays
 from ..model.penalties import penalty_cost_of
 from ..model.utility import FloatArray
-from ..results.result import DualityCertificate, Result
+from ..results.result import Result
 from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
 from .attempts import CONIC_SOLVERS
-from .certificate import GAP_TOLERANCE, duality_verdict
+from .certificate import GAP_TOLERANCE, BoundFigures, LinearForm, lagrangian_bounds
 from .core import Answer, optimal_result, outward
 from .readout import Clock
+from .repair import repairs
 from .verify import TOLERANCE, verify_policy
 
 #: Specs per stack in ``deter batch``: large enough to amortise cvxpy's per-call overhead
@@ -126,16 +128,14 @@ def solve_stacked(
     solved_at = time.perf_counter()
     share = (solved_at - started) / max(len(specs), 1)
     member_arrays = [arrays[k] for k in members]
-    certificates = block_certificates(program, member_arrays)  # type: ignore[arg-type]
+    bounds = block_bounds(program, member_arrays)  # type: ignore[arg-type]
     z = program.primal()
     duals = program.duals()
     for index, k in enumerate(members):
         arr = arrays[k]
         assert arr is not None and z is not None and duals is not None
         clock = Clock()
-        result = _judge_block(
-            specs[k], arr, program, index, z, duals[0], certificates[index], tolerance
-        )
+        result = _judge_block(specs[k], arr, program, index, z, duals[0], bounds, tolerance)
         if result is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
             continue
@@ -174,14 +174,22 @@ def _judge_block(
     index: int,
     z: FloatArray,
     lam: FloatArray,
-    certificate: DualityCertificate,
+    bounds: BoundFigures | str,
     tolerance: float,
 ) -> Answer | None:
-    """``judge_core`` for one block: rates, verification, then its own certificate."""
+    """``judge_core`` for one block: rates, verification, then its own certificate, at the
+    cost of the policy reported."""
+    if isinstance(bounds, str):
+        return None
     block = program.blocks[index]
     view = _BlockProgram.of(lam[block.rows["incentive"]])
     solved = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
-    for rates in (outward(arrays, solved, view), solved):  # as judge_core: round outward
+    # As judge_core: rounded outward, as solved, then repaired (only if both fail).
+    candidates = chain(
+        (outward(arrays, solved, view), solved),
+        repairs(arrays, solved, chosen_penalties(view.parts, arrays, solved)),
+    )
+    for rates in candidates:
         penalties = chosen_penalties(view.parts, arrays, rates)
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
@@ -189,59 +197,44 @@ def _judge_block(
         verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
         if verification.passed:
             break
-    if not verification.passed or not certificate.passed:
+    if not verification.passed:
+        return None
+    scale = cost_scale(arrays)
+    certificate = bounds.verdict(index, GAP_TOLERANCE, scale, primal=total_cost / scale)
+    if not certificate.passed:
         return None
     return Answer(view, rates, penalties, replace(verification, duality=certificate))
 
 
-def block_certificates(
-    program: StackedProgram, members: Sequence[ProblemArrays]
-) -> list[DualityCertificate]:
-    """The duality certificate of every block, from its own slices (numpy, vectorised).
+def block_bounds(program: StackedProgram, members: Sequence[ProblemArrays]) -> BoundFigures | str:
+    """Every block's safe lower bound, from its own slices (numpy, vectorised), or why
+    there is none.
 
-    The same figures as ``certificate.duality_certificate`` of the spec's own program: with
-    the rows ``G z <= h`` (multipliers lambda >= 0) and ``E z == e`` (nu), the block's
-    stationarity residual is its columns of ``c + G' lambda + E' nu``, its dual objective
-    ``-lambda' h - nu' e`` over its rows, its primal objective ``c' z`` over its columns.
+    The same rule as ``certificate.duality_certificate`` of the spec's own program
+    (``certificate.lagrangian_bounds``), with the rows ``G z <= h`` and ``E z == e`` of the
+    stack and each block's columns and rows summed on their own.
     """
     z = program.primal()
     duals = program.duals()
-    n = program.size
     if z is None or duals is None:
-        return [_failed("the solver returned no primal point or no dual values")] * n
+        return "the solver returned no primal point or no dual values"
     lam, nu = duals
-    residual = program.c + program.g.T @ lam + program.e_matrix.T @ nu
-    col_starts = np.array([b.columns.start for b in program.blocks])
-    row_starts = np.array([b.g_rows.start for b in program.blocks])
-    e_starts = np.array([b.e_rows.start for b in program.blocks])
-    primal = np.add.reduceat(program.c * z, col_starts)
-    dual = -np.add.reduceat(lam * program.h, row_starts) - np.add.reduceat(nu * program.e, e_starts)
-    residual_sum = np.add.reduceat(np.abs(residual), col_starts)
-    residual_max = np.maximum.reduceat(np.abs(residual), col_starts)
-    terms = (
-        np.abs(program.c) + abs(program.g).T @ np.abs(lam) + abs(program.e_matrix).T @ np.abs(nu)
+    fallback = np.concatenate(
+        [
+            np.full(b.columns.stop - b.columns.start, variable_bound(arrays))
+            for b, arrays in zip(program.blocks, members, strict=True)
+        ]
     )
-    terms_sum = np.add.reduceat(terms, col_starts)
-    sign = np.maximum(np.maximum.reduceat(-lam, row_starts), 0.0)
-    c_norm = np.maximum.reduceat(np.abs(program.c), col_starts)
-    return [
-        duality_verdict(
-            primal=float(primal[k]),
-            dual=float(dual[k]),
-            residual_sum=float(residual_sum[k]),
-            residual_max=float(residual_max[k]),
-            terms_sum=float(terms_sum[k]),
-            sign_violation=float(sign[k]),
-            cost_norm=float(c_norm[k]),
-            objective_scale=cost_scale(members[k]),
-            variable_bound=variable_bound(members[k]),
-        )
-        for k in range(n)
-    ]
-
-
-def _failed(reason: str) -> DualityCertificate:
-    return DualityCertificate(applies=True, passed=False, tolerance=GAP_TOLERANCE, reason=reason)
+    return lagrangian_bounds(
+        LinearForm(program.c, 0.0, program.g, program.h, program.e_matrix, program.e),
+        z,
+        lam,
+        nu,
+        fallback,
+        column_starts=np.array([b.columns.start for b in program.blocks]),
+        g_starts=np.array([b.g_rows.start for b in program.blocks]),
+        e_starts=np.array([b.e_rows.start for b in program.blocks]),
+    )
 
 
 @cache

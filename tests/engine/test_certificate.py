@@ -57,18 +57,61 @@ def test_a_feasible_but_suboptimal_point_fails_the_gap() -> None:
     assert certificate.gap == pytest.approx(4.0, rel=1e-9)
 
 
-def test_wrong_duals_fail_the_stationarity_check() -> None:
+def _solved_coding_program() -> tuple[cp.Problem, cp.Constraint]:
     arrays = ProblemArrays.from_spec(deter.load_spec(CODING))
     program = program_for(arrays)
     program.solve("HIGHS")
     handles = program.find(IncentiveHandles)
     assert handles is not None
-    incentive = handles.incentive
-    incentive.save_dual_value(np.asarray(incentive.dual_value) * 1.5)
-    certificate = duality_certificate(program.problem)
+    return program.problem, handles.incentive
+
+
+def test_multipliers_too_small_prove_too_little() -> None:
+    """Halved incentive multipliers are valid (any lambda >= 0 is) but prove only a bound
+    far below the cost: the gap fails."""
+    problem, incentive = _solved_coding_program()
+    incentive.save_dual_value(np.asarray(incentive.dual_value) * 0.5)
+    certificate = duality_certificate(problem)
     assert not certificate.passed
-    assert certificate.relative_dual_residual is not None
-    assert certificate.relative_dual_residual > 1e-3
+    assert certificate.relative_gap is not None and certificate.relative_gap > 0.1
+
+
+def test_multipliers_too_large_are_shrunk_back_to_a_proof() -> None:
+    """Multipliers 1.5 times too large turn the reduced costs the wrong way; the repair
+    shrinks them until the bound is proven again (each round's bound is valid)."""
+    problem, incentive = _solved_coding_program()
+    incentive.save_dual_value(np.asarray(incentive.dual_value) * 1.5)
+    certificate = duality_certificate(problem)
+    assert certificate.passed, certificate.reason
+    assert certificate.dual_objective == pytest.approx(certificate.primal_objective, rel=1e-9)
+
+
+def test_bound_rows_need_no_multipliers() -> None:
+    """Rows on one variable are bounds: their multipliers from the solver are not used, so
+    garbage there changes nothing (the hand LP of the first test)."""
+    x = cp.Variable(2)
+    lower = x >= np.array([1.0, 2.0])
+    upper = x <= 10
+    problem = cp.Problem(cp.Minimize(np.array([1.0, 3.0]) @ x), [lower, x[0] + x[1] == 5, upper])
+    problem.solve(solver="HIGHS")
+    lower.save_dual_value(np.array([123.0, -7.0]))
+    upper.save_dual_value(np.array([-1.0, 55.0]))
+    certificate = duality_certificate(problem)
+    assert certificate.passed, certificate.reason
+    assert certificate.dual_objective == pytest.approx(9.0, rel=1e-12)
+
+
+def test_a_multiplier_of_noise_in_a_row_of_tiny_units_is_repaired() -> None:
+    """Issue 12: a deviation needing detection 9e-192 (CARA, huge cap) next to an ordinary
+    one. HiGHS meets the tiny row only in the rescaled program, whose multiplier for it is
+    noise at the scale of the cost; the certificate must still prove the optimum."""
+    text = (ROOT / "tests" / "engine" / "data" / "tiny_need_next_to_ordinary.toml").read_text()
+    result = deter.solve(deter.loads(text))
+    assert result.status == "optimal", result.message
+    duality = result.verification.duality
+    assert duality is not None and duality.passed and duality.kind == "lp_duality"
+    assert result.monitor("audit:pay1").rate > 0  # the tiny need is met, not rounded to 0
+    assert result.total_cost == pytest.approx(4.880626e-05, rel=1e-6)
 
 
 @pytest.mark.parametrize("path", sorted(PROBLEMS.glob("*.toml")), ids=lambda p: p.stem)

@@ -874,6 +874,17 @@ def nonfinite_paths(value: Any, path: str = "") -> list[str]:
     return []
 
 
+def _ratio(a: Fraction, b: Fraction) -> str:
+    """a / b for a message, in exact arithmetic (the ratio can exceed float range)."""
+    if not b:
+        return "inf"
+    ratio = a / b
+    try:
+        return f"{float(ratio):.6g}"
+    except OverflowError:
+        return f"1e{len(str(ratio.numerator // ratio.denominator)) - 1}"
+
+
 def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) -> Verdict:
     """Judge deter's result (``Result.to_dict()``) for a spec against the reference."""
     model = parse(text)
@@ -908,7 +919,7 @@ def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) ->
                         "over_cost",
                         f"cost {exact_cost!r} > reference {float(ref.cost)!r} "
                         # the ratio in exact arithmetic: float(ref.cost) can underflow to 0
-                        f"(x{float(check.cost / ref.cost) if ref.cost else math.inf:.6g})",
+                        f"(x{_ratio(check.cost, ref.cost)})",
                     )
                 )
             elif check.cost < ref.cost * (1 - Fraction(COST_RTOL)) - Fraction(COST_ATOL):
