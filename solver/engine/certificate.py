@@ -447,16 +447,21 @@ def certify(
     tolerance: float = GAP_TOLERANCE,
     objective_scale: float = 1.0,
     variable_bound: float = 1.0,
+    reported: float | None = None,
 ) -> DualityCertificate:
     """The certificate of a solved ``problem`` for its class (module docstring).
 
     ``raw`` is the solver's own solution object (for Clarabel's residuals);
-    ``objective_scale`` converts the program's objective to money for the reported figures.
+    ``objective_scale`` converts the program's objective to money for the reported figures;
+    ``reported`` (money), for a linear program: the cost of the policy reported, when it is
+    not the solver's point.
     """
     if problem.is_mixed_integer():
         return fixed_integer_certificate(problem, tolerance, objective_scale, variable_bound)
     if is_linear_program(problem):
-        return duality_certificate(problem, tolerance, objective_scale, variable_bound)
+        return duality_certificate(
+            problem, tolerance, objective_scale, variable_bound, reported=reported
+        )
     return conic_certificate(problem, raw, tolerance, objective_scale)
 
 

@@ -9,8 +9,9 @@ passes the status is ``solver_error`` with the measured violations.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 
 import numpy as np
 
@@ -31,10 +32,12 @@ from ..model.utility import FloatArray
 from ..results.result import ActionResult, DualityCertificate, Result, Verification
 from ..results.status import Status
 from ..spec.document import Spec
+from . import penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
+from .repair import repairs
 from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
 
 
@@ -62,6 +65,9 @@ def solve_core(
         return Rescaling.apply(arrays) if attempt.scaled else program
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[Answer]:
+        if penalty_polish.applies(arrays):  # the cone's penalties start the exact method
+            start = chosen_penalties(current.parts, arrays, current.rates(arrays))
+            return _polished(arrays, current, start, tolerance)
         return judge_core(arrays, current, record, tolerance, plain=program)
 
     def infeasible(attempt: Attempt) -> bool:
@@ -92,6 +98,17 @@ def solve_core(
     return _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
 
 
+def _polished(
+    arrays: ProblemArrays, program: CompiledProgram, start: FloatArray | None, tolerance: float
+) -> Verdict[Answer]:
+    """Penalty design with linear detection: rate LPs and a Lagrangian bound (exact)."""
+    polished = penalty_polish.polish(arrays, start, tolerance)
+    if polished.answer is None:
+        return Verdict.reject(f"the rate LPs: {polished.failure}")
+    proof = f"verified and certified (from {polished.steps} rate LPs)"
+    return Verdict.accept(Answer(program, *polished.answer), proof)
+
+
 def judge_core(
     arrays: ProblemArrays,
     current: CompiledProgram,
@@ -106,7 +123,7 @@ def judge_core(
     the rescaled units could hide a column whose unit made it look irrelevant.
     """
     solved = current.rates(arrays)
-    for rates in _candidates(arrays, solved, current):
+    for rates in chain(_candidates(arrays, solved, current), _repaired(arrays, solved, current)):
         penalties = chosen_penalties(current.parts, arrays, rates)
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
@@ -119,7 +136,7 @@ def judge_core(
             f"failed verification (max relative violation "
             f"{verification.max_relative_violation:.3g} > {tolerance:g})"
         )
-    certificate = _certificate(arrays, current, record, plain)
+    certificate = _certificate(arrays, current, record, plain, reported=total_cost)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
@@ -152,6 +169,15 @@ def _candidates(
     if not np.array_equal(snapped, solved) and np.all(np.isfinite(solved)):
         candidates.append(outward(arrays, snapped, program))
     return [*candidates, outward(arrays, solved, program), solved]
+
+
+def _repaired(
+    arrays: ProblemArrays, solved: FloatArray, program: CompiledProgram
+) -> Iterator[FloatArray]:
+    """Last, and only when every candidate above failed verification: the solved rates
+    moved by the least-cost step that gives every near-binding row room (repair.py; rows
+    held by false flags, which rounding outward opens)."""
+    yield from repairs(arrays, solved, chosen_penalties(program.parts, arrays, solved))
 
 
 #: Rates at most this fraction of the largest one are tried at their floors (_candidates).
@@ -188,7 +214,10 @@ def _certificate(
     current: CompiledProgram,
     record: SolveRecord,
     plain: CompiledProgram | None,
+    reported: float | None = None,
 ) -> DualityCertificate:
+    """The answer's certificate, its gap measured from ``reported`` (money: the cost of the
+    policy reported, rates rounded outward) where the program is linear."""
     if isinstance(current, RescaledProgram) and plain is not None and current.linear:
         try:
             current.transfer(plain)
@@ -205,6 +234,7 @@ def _certificate(
             GAP_TOLERANCE,
             objective_scale=cost_scale(arrays),
             variable_bound=variable_bound(arrays),
+            reported=reported,
         )
     money = cost_scale(arrays) / current.objective_scale
     return certify(
@@ -213,6 +243,7 @@ def _certificate(
         GAP_TOLERANCE,
         objective_scale=money,
         variable_bound=variable_bound(arrays),
+        reported=reported,
     )
 
 

@@ -121,7 +121,7 @@ def test_every_optimal_answer_carries_a_passing_certificate(path: Path) -> None:
     assert result.verification is not None and result.verification.passed
     duality = result.verification.duality
     assert duality is not None and duality.passed
-    assert duality.kind in ("lp_duality", "fixed_integer_lp", "conic_residuals")
+    assert duality.kind in ("lp_duality", "fixed_integer_lp", "penalty_duality", "conic_residuals")
     if duality.applies:  # the dual bound meets what the program minimised
         # (the cost; with harms, a commitment program minimises cost plus harm left)
         minimised = [result.total_cost]

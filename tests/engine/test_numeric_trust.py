@@ -411,7 +411,7 @@ SPECS_PER_FAMILY = 200
 #: (issue 12 is open; bench/README.md lists the classes). Strict: a family that starts
 #: passing fails this test, so the mark comes off as soon as it is fixed.
 STILL_FAILING = frozenset(
-    {"cara_averse", "extreme", "tight_budget", "non_paying", "penalty_design"}
+    {"cara_averse", "extreme", "tight_budget", "non_paying"}
 )
 
 
