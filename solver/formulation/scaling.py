@@ -43,7 +43,7 @@ from .program import CompiledProgram, compile_parts, shape_key
 
 #: Smallest unit a variable is measured in (CARA agents facing huge penalties need detection
 #: probabilities like exp(-700): units go down to near the float range, not to round-off).
-UNIT_FLOOR = 1e-300
+UNIT_FLOOR = float(np.finfo(float).tiny)  # the smallest normal float64, 2.2e-308
 
 
 def detection_units(arrays: ProblemArrays) -> np.ndarray:

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from .utility import FloatArray
 
 #: The smallest positive detection need kept (see ``need_ratio``).
-NEED_FLOOR = 1e-300
+NEED_FLOOR = float(np.finfo(float).tiny)  # the smallest normal float64, 2.2e-308
 #: |r w| beyond which the direct formulas lose all precision or overflow.
 DIRECT_LIMIT = 30.0
 
