@@ -68,7 +68,7 @@ def solve_core(
         if penalty_polish.applies(arrays):  # the cone's penalties start the exact method
             start = chosen_penalties(current.parts, arrays, current.rates(arrays))
             return _polished(arrays, current, start, tolerance)
-        return judge_core(arrays, current, record, tolerance, plain=program)
+        return judge_core(arrays, current, record, tolerance)
 
     def infeasible(attempt: Attempt) -> bool:
         result = _infeasible(spec, arrays, attempt.label, clock)
@@ -114,14 +114,9 @@ def judge_core(
     current: CompiledProgram,
     record: SolveRecord,
     tolerance: float,
-    plain: CompiledProgram | None = None,
 ) -> Verdict[Answer]:
-    """Read a solved program's policy, verify it against the model, then certify it.
-
-    A rescaled program's linear answer is certified in ``plain``, the program in the
-    model's units (its solution and duals mapped back): a certificate that holds only in
-    the rescaled units could hide a column whose unit made it look irrelevant.
-    """
+    """Read a solved program's policy, verify it against the model, then certify it (a
+    rescaled program in its own units, ``_certificate``)."""
     solved = current.rates(arrays)
     for rates in chain(_candidates(arrays, solved, current), _repaired(arrays, solved, current)):
         penalties = chosen_penalties(current.parts, arrays, rates)
@@ -136,7 +131,7 @@ def judge_core(
             f"failed verification (max relative violation "
             f"{verification.max_relative_violation:.3g} > {tolerance:g})"
         )
-    certificate = _certificate(arrays, current, record, plain, reported=total_cost)
+    certificate = _certificate(arrays, current, record, reported=total_cost)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
@@ -213,37 +208,26 @@ def _certificate(
     arrays: ProblemArrays,
     current: CompiledProgram,
     record: SolveRecord,
-    plain: CompiledProgram | None,
     reported: float | None = None,
 ) -> DualityCertificate:
     """The answer's certificate, its gap measured from ``reported`` (money: the cost of the
-    policy reported, rates rounded outward) where the program is linear."""
-    if isinstance(current, RescaledProgram) and plain is not None and current.linear:
-        try:
-            current.transfer(plain)
-        except ValueError as exc:
-            return DualityCertificate(
-                applies=True,
-                passed=False,
-                tolerance=GAP_TOLERANCE,
-                reason=f"could not map the rescaled answer back: {exc}",
-            )
-        return certify(
-            plain.problem,
-            None,
-            GAP_TOLERANCE,
-            objective_scale=cost_scale(arrays),
-            variable_bound=variable_bound(arrays),
-            reported=reported,
-        )
+    policy reported, rates rounded outward) where the program is linear.
+
+    A rescaled program is certified in its own units, where its numbers are of order one:
+    the safe bound is valid there as in the model's units (the same program after a change
+    of variables), and each scaled variable is charged at its full range in the model's
+    units (``RescaledProgram.variable_bounds``), so a column of tiny unit cannot hide.
+    """
     money = cost_scale(arrays) / current.objective_scale
+    bound = variable_bound(arrays)
     return certify(
         current.problem,
         record.raw,
         GAP_TOLERANCE,
         objective_scale=money,
-        variable_bound=variable_bound(arrays),
+        variable_bound=bound,
         reported=reported,
+        bounds=current.variable_bounds(bound) if isinstance(current, RescaledProgram) else None,
     )
 
 
@@ -370,7 +354,7 @@ def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
     program = program_for(arrays)
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[float]:
-        verdict = judge_core(arrays, current, record, TOLERANCE, plain=program)
+        verdict = judge_core(arrays, current, record, TOLERANCE)
         if verdict.answer is None:
             return Verdict.reject(verdict.failure)
         return Verdict.accept(float(arrays.cost @ verdict.answer.rates), verdict.proof)

@@ -117,61 +117,14 @@ class RescaledProgram(CompiledProgram):
     def objective_scale(self) -> float:
         return self.reduction.objective_scale
 
-    def transfer(self, plain: CompiledProgram) -> None:
-        """Write this solution into ``plain``, the same spec's program in the model's units:
-        its variables take the mapped primal point (x = s y, P = u P~), its rows the inverted
-        duals, so that a certificate can be computed there, in the user's problem.
-
-        Both programs are compiled from the same components in the same order, so their
-        rows correspond one to one, and so do the variables the components create.
-        """
-        ctx, other = self.context, plain.context
-        if len(ctx.constraints) != len(other.constraints):
-            raise ValueError("the programs do not correspond (different rows)")
-        used = {v.id for v in plain.problem.variables()}
-        pairs: list[tuple[cp.Variable, Any]] = [
-            (_variable(theirs), mine.value)
-            for theirs, mine in (
-                (other.rates, ctx.rates),
-                (other.detection, ctx.detection),
-                (other.false_flags, ctx.false_flags),
-            )
-            if _variable(theirs).id in used  # a program need not use every shared quantity
-        ]
-        shared = {id(_variable(v)) for v in (other.rates, other.detection, other.false_flags)}
-        own = sorted(
-            (
-                v
-                for v in self.problem.variables()
-                if v.name() not in _SCALED_NAMES and v is not ctx.false_flags
-            ),
-            key=lambda v: v.id,
-        )
-        theirs = sorted(
-            (v for v in plain.problem.variables() if id(v) not in shared), key=lambda v: v.id
-        )
-        if [v.shape for v in own] != [v.shape for v in theirs]:
-            raise ValueError("the programs do not correspond (different variables)")
-        pairs += [(theirs_v, own_v.value) for own_v, theirs_v in zip(own, theirs, strict=True)]
-        for variable, value in pairs:
-            if value is None:
-                raise ValueError("the rescaled program has no solution to transfer")
-            variable.save_value(np.asarray(value, dtype=float).reshape(variable.shape))
-        for mine, theirs_row in zip(ctx.constraints, other.constraints, strict=True):
-            dual = self.dual_of(mine)
-            if dual is None:
-                raise ValueError("the rescaled program has no duals to transfer")
-            theirs_row.save_dual_value(np.asarray(dual).reshape(theirs_row.shape))
-
-
-#: Names of the scaled variables (y, P~) that stand for the model's rates and detection.
-_SCALED_NAMES = ("scaled_rates", "scaled_detection", "scaled_false_flags")
-
-
-def _variable(expression: cp.Expression) -> cp.Variable:
-    if not isinstance(expression, cp.Variable):
-        raise ValueError("the program's shared quantities are not variables")
-    return expression
+    def variable_bounds(self, bound: float) -> dict[int, FloatArray]:
+        """|z| <= ``bound`` in the model's units, per variable of this program: a scaled
+        variable (y = x / s, P~ = P / u) is bounded by ``bound`` over its unit, so that a
+        certificate judged here charges a column of tiny unit at its full range."""
+        return {
+            variable_id: np.broadcast_to(bound / unit, shape).astype(float)
+            for variable_id, (unit, shape) in self.reduction.units.items()
+        }
 
 
 @dataclass
@@ -189,6 +142,8 @@ class Rescaling:
     objective_scale: float = 1.0
     #: id of a model row -> (its equilibrated copy in the problem, the row weights w)
     rows: dict[int, tuple[cp.Constraint, FloatArray]] = field(default_factory=dict)
+    #: id of a scaled variable -> (its unit, its shape): the model's quantity is unit * it
+    units: dict[int, tuple[Any, tuple[int, ...]]] = field(default_factory=dict)
 
     @classmethod
     def apply(cls, arrays: ProblemArrays) -> RescaledProgram:
@@ -199,6 +154,8 @@ class Rescaling:
         rate_unit = rate_units(arrays, units)
         y = cp.Variable(m, name="scaled_rates")
         p = cp.Variable(n, name="scaled_detection")
+        flags = cp.Variable(name="scaled_false_flags")
+        flag_unit = false_flag_unit(arrays)
         ctx = Context(
             n_deviations=n,
             n_monitors=m,
@@ -208,9 +165,7 @@ class Rescaling:
             detection=cp.multiply(units, p),
             # P_0 in units of the most it can be (f x at the ceilings), so that a large
             # weight on a small false-flag rate does not set the row's scale by itself.
-            false_flags=cp.multiply(
-                false_flag_unit(arrays), cp.Variable(name="scaled_false_flags")
-            ),
+            false_flags=cp.multiply(flag_unit, flags),
         )
         parts = compile_parts(arrays, components, ctx)
         objective = cp.sum(ctx.costs)
@@ -219,6 +174,11 @@ class Rescaling:
         for variable in variables:
             variable.value = np.zeros(variable.shape)
         reduction = cls()
+        reduction.units = {
+            y.id: (rate_unit, y.shape),
+            p.id: (units, p.shape),
+            flags.id: (flag_unit, flags.shape),
+        }
         try:
             rebuilt = []
             for constraint in ctx.constraints:
@@ -243,7 +203,10 @@ class Rescaling:
             return None
         dual = np.atleast_1d(np.asarray(scaled.dual_value, dtype=float))
         if weight is not None:
-            dual = dual * np.asarray(weight).ravel(order="F").reshape(dual.shape, order="F")
+            # A row of unit 1e-300 has a weight of 1e300: its dual beyond float range is inf
+            # (the shadow price is then reported as null), not a warning.
+            with np.errstate(over="ignore", invalid="ignore"):
+                dual = dual * np.asarray(weight).ravel(order="F").reshape(dual.shape, order="F")
         return dual / self.objective_scale
 
 

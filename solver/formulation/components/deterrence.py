@@ -144,7 +144,9 @@ def incentive_shadow_prices(
     relative = arrays.gain[dev] - arrays.gain[arrays.compliant]
     p = detection_probability(arrays, rates)[dev]
     expected_marginal = expected_marginal_utility(relative, arrays.penalty_cap[dev], p, r)
-    multiplier = cost_scale(arrays) * dual / rows.row_scale
-    with np.errstate(invalid="ignore", over="ignore"):  # CARA beyond exp's range: nan -> null
+    # CARA beyond exp's range, or a rescaled row's dual beyond float range: nan -> null.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        multiplier = cost_scale(arrays) * dual / rows.row_scale
         prices = multiplier * expected_marginal
+    prices = np.where(np.isfinite(prices), prices, np.nan)
     return {arrays.action_names[i]: float(prices[k]) for k, i in enumerate(dev)}
