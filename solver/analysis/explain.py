@@ -28,6 +28,7 @@ that make it feasible, each verified by a re-solve.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,11 @@ class ActionAccount:
     shadow_price: float  # d cost / d gain
     detection_price: float  # d cost / d P_i: what one more unit of detection of it costs
     detected_by: dict[str, float]  # share of its detection from each monitor
+    # a CARA agent (risk_aversion != 0): the expected utility it loses to penalties (net of
+    # false flags) over the utility its gain brings, the program's row (deterred at >= 1);
+    # None for a risk-neutral agent, whose terms are money
+    risk_aversion: float = 0.0
+    utility_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,7 @@ def _action_accounts(
     arrays: ProblemArrays, result: Result, duals: Duals | None
 ) -> tuple[ActionAccount, ...]:
     rates = np.array([result.monitor(name).rate for name in arrays.monitor_names])
+    shares = _utility_shares(arrays, result)
     accounts = []
     for k, i in enumerate(arrays.deviations):
         name = arrays.action_names[i]
@@ -273,9 +280,34 @@ def _action_accounts(
                 shadow_price=float(action.shadow_price or 0.0),
                 detection_price=float(duals.reach[k]) if duals is not None else 0.0,
                 detected_by=detected_by,
+                risk_aversion=float(arrays.risk_aversion),
+                utility_share=None if shares is None else shares[k],
             )
         )
     return tuple(accounts)
+
+
+def _utility_shares(arrays: ProblemArrays, result: Result) -> list[float | None] | None:
+    """For a CARA agent, (P_i - w_i P_0) / n_i per non-compliant action at the reported
+    detections: the program's rows (``Deterrence``), finite in log space where utilities
+    overflow. None for a risk-neutral agent."""
+    if arrays.risk_aversion == 0:
+        return None
+    from ..formulation.components.deterrence import Deterrence
+
+    values = Deterrence().values(arrays)
+    shape = arrays.deviations.shape
+    need = np.broadcast_to(np.asarray(values["need"], dtype=float), shape)
+    flag = np.broadcast_to(np.asarray(values["false_flag_weight"], dtype=float), shape)
+    weight = np.broadcast_to(np.asarray(values["detection_weight"], dtype=float), shape)
+    p0 = result.action(arrays.action_names[arrays.compliant]).detection
+    shares: list[float | None] = []
+    for k, i in enumerate(arrays.deviations):
+        p = result.action(arrays.action_names[i]).detection
+        with np.errstate(all="ignore"):
+            share = (float(weight[k]) * p - float(flag[k]) * p0) / float(need[k])
+        shares.append(share if need[k] > 0 and math.isfinite(share) else None)
+    return shares
 
 
 def _monitor_accounts(
@@ -560,7 +592,7 @@ def _explain_infeasible(
     for path, needed, why in candidates:
         try:
             current = get_value(spec, path)
-            fixed = solve(set_value(spec, path, needed))
+            needed, fixed = _smallest_verified(spec, path, needed, solve)
         except SpecError:
             continue
         fixes.append(
@@ -582,6 +614,71 @@ def _explain_infeasible(
         reason=result.message,
     )
     return _with_paragraphs(explanation, True)
+
+
+#: How far above a computed threshold (relative) a fix is searched for when the threshold
+#: itself is not enough: a tie that float64 rounds to the wrong side (e.g. a rate ceiling
+#: of 0.6, whose binary64 value is below 3/5), not a second reason.
+ABOVE = 1e-9
+
+
+def _smallest_verified(
+    spec: Spec, path: str, needed: float, solve: Callable[[Spec], Result]
+) -> tuple[float, Result]:
+    """``needed`` and its solve if that verifies; otherwise, for a limit that helps as it
+    rises (a cap, a rate ceiling, the budget), the smallest binary64 value in
+    (needed, needed (1 + ABOVE)] whose spec verifies (exactly, as every answer), found by
+    doubling steps of one ulp and bisection; else ``needed`` and its failed solve."""
+    fixed = solve(set_value(spec, path, needed))
+    rising = path.endswith((".penalty_cap", ".max_rate", ".budget"))
+    if fixed.status == "optimal" or not rising or not (math.isfinite(needed) and needed > 0):
+        return needed, fixed
+    top = needed * (1 + ABOVE)
+    if path.endswith(".max_rate"):
+        top = min(top, 1.0)
+    if not top > needed:
+        return needed, fixed
+    best = solve(set_value(spec, path, top))
+    if best.status != "optimal":
+        return needed, fixed
+    low, high, step = needed, top, 1  # low fails, high verifies
+    while True:  # doubling steps of one ulp from needed, up to top
+        value = _ulps_above(needed, step)
+        if value >= high:
+            break
+        tried = solve(set_value(spec, path, value))
+        if tried.status == "optimal":
+            high, best = value, tried
+            break
+        low, step = value, 2 * step
+    while _ulps_above(low, 1) < high:  # bisect: low fails, high verifies
+        middle = _between(low, high)
+        tried = solve(set_value(spec, path, middle))
+        if tried.status == "optimal":
+            high, best = middle, tried
+        else:
+            low = middle
+    return high, best
+
+
+def _ulps_above(value: float, count: int) -> float:
+    """The binary64 number ``count`` steps above the positive ``value``."""
+    bits = struct.unpack("<q", struct.pack("<d", value))[0]
+    return float(struct.unpack("<d", struct.pack("<q", bits + count))[0])
+
+
+def _between(low: float, high: float) -> float:
+    """The binary64 number halfway (in steps) between the positive ``low`` < ``high``."""
+    a = struct.unpack("<q", struct.pack("<d", low))[0]
+    b = struct.unpack("<q", struct.pack("<d", high))[0]
+    return float(struct.unpack("<d", struct.pack("<q", (a + b) // 2))[0])
+
+
+def _figure(value: float) -> str:
+    """Four significant digits when they are the number itself, else every digit needed
+    (a fix one ulp above 0.6 must not read as 0.6)."""
+    text = f"{value:.4g}"
+    return text if float(text) == value else repr(float(value))
 
 
 def _ceiling_fixes(spec: Spec, arrays: ProblemArrays, name: str) -> list[tuple[str, float, str]]:
@@ -626,6 +723,18 @@ def _round_up(value: float, ceiling: float | None = None) -> float:
 # --- sentences ----------------------------------------------------------------------------
 
 
+def _utility_terms(a: ActionAccount) -> str:
+    """A CARA agent's binding row in utility (money would compare an expected penalty with a
+    gain that risk aversion weighs differently)."""
+    kind = "risk-averse" if a.risk_aversion > 0 else "risk-seeking"
+    share = "-" if a.utility_share is None else f"{a.utility_share:.4g}"
+    return (
+        f"and to this {kind} agent (risk aversion {a.risk_aversion:.4g}) the expected "
+        f"utility it loses to penalties is {share} times the utility its gain of "
+        f"{a.gain_over_compliant:.4g} over complying brings (deterred at 1 or more)"
+    )
+
+
 def _money(value: float | None, currency: str) -> str:
     if value is None:
         return "-"
@@ -653,13 +762,13 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
         for fix in sorted(verified, key=lambda f: f.cost_after or 0.0):
             was = "unset" if fix.current is None else f"{fix.current:.4g}"
             lines.append(
-                f"Set {fix.path} to {fix.needed:.4g} (now {was}): {fix.why}; the spec then "
+                f"Set {fix.path} to {_figure(fix.needed)} (now {was}): {fix.why}; the spec then "
                 f"solves at {_money(fix.cost_after, cur)} per episode."
             )
         for fix in e.fixes:
             if not fix.verified:
                 lines.append(
-                    f"Setting {fix.path} to {fix.needed:.4g} alone is not enough ({fix.why})."
+                    f"Setting {fix.path} to {_figure(fix.needed)} alone is not enough ({fix.why})."
                 )
         if not e.fixes:
             lines.append(
@@ -675,10 +784,11 @@ def _with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
         f"per episode."
     ]
     for a in sorted(binding, key=lambda a: -a.shadow_price):
-        sentence = (
-            f"{a.name} binds: it is caught with probability {a.detection:.4g}, an "
-            f"expected penalty of {a.expected_penalty:.4g} against a gain of "
+        sentence = f"{a.name} binds: it is caught with probability {a.detection:.4g}, " + (
+            f"an expected penalty of {a.expected_penalty:.4g} against a gain of "
             f"{a.gain_over_compliant:.4g} over complying"
+            if a.risk_aversion == 0
+            else _utility_terms(a)
         )
         if have_duals:
             spent = "oversight" if e.penalty_design == "fixed" else "oversight and penalty cost"

@@ -2,7 +2,9 @@
 
 For each non-compliant action: the highest detection and expected penalty any allowed
 monitoring reaches (ignoring the budget), whether that deters it, and a penalty cap that
-would. For a budget: the least cost that full deterrence needs.
+would. For a budget: the least cost that full deterrence needs. The reason speaks money for
+a risk-neutral agent and utility for a CARA one (the share of its gain's utility that the
+expected utility lost when caught makes up), as the program's rows do.
 
 Whether an action is deterrable is decided in the program's own rows (utility units, risk
 aversion and false flags included, computed in log space beyond exp's range), never in
@@ -152,16 +154,10 @@ def diagnose(
         elif p == 0:
             reason = "no monitor or audit can detect it, and it pays more than complying"
         else:
-            reason = (
-                f"the most monitoring allowed catches it with probability {p:.4g}, an expected "
-                f"penalty of {p * cap:.4g}"
+            reached = float(weight_of[row]) * p - float(flag_of[row]) * p0
+            reason = _blocked_reason(
+                arrays, p, cap, relative_gain, rows.false_flag_loss * p0, reached, need_of[row]
             )
-            if rows.false_flag_loss * p0 > 0:
-                reason += (
-                    f" (net of the {rows.false_flag_loss * p0:.4g} an honest agent then expects "
-                    f"to lose to false flags: {p * cap - rows.false_flag_loss * p0:.4g})"
-                )
-            reason += f" against a gain of {relative_gain:.4g} over complying"
             reason += (
                 f"; a penalty cap of {cap_needed:.4g} would deter it"
                 if cap_needed is not None
@@ -194,6 +190,40 @@ def diagnose(
             reason += f" (proof: {proof.describe()})"
     return Diagnosis(
         reason=reason, actions=tuple(findings), least_cost=least_cost, budget=arrays.budget
+    )
+
+
+def _blocked_reason(
+    arrays: ProblemArrays,
+    p: float,
+    cap: float,
+    relative_gain: float,
+    flag_loss: float,
+    reached: float,
+    need: float,
+) -> str:
+    """Why the most monitoring allowed falls short, in the program's terms: money for a
+    risk-neutral agent (expected penalty against gain), utility for a CARA agent (the share
+    of the utility its gain brings that the expected utility lost when caught makes up:
+    the program's row, P_i - w_i P_0 over n_i, finite in log space where utilities are not).
+    """
+    r = arrays.risk_aversion
+    reason = f"the most monitoring allowed catches it with probability {p:.4g}"
+    if r == 0:
+        reason += f", an expected penalty of {p * cap:.4g}"
+        if flag_loss > 0:
+            reason += (
+                f" (net of the {flag_loss:.4g} an honest agent then expects "
+                f"to lose to false flags: {p * cap - flag_loss:.4g})"
+            )
+        return reason + f" against a gain of {relative_gain:.4g} over complying"
+    share = reached / need if need > 0 and math.isfinite(reached / need) else 0.0
+    kind = "risk-averse" if r > 0 else "risk-seeking"
+    net = ", net of what false flags cost an honest agent," if flag_loss > 0 else ""
+    return reason + (
+        f"; to this {kind} agent (risk aversion {r:.4g}) the expected utility it loses to "
+        f"penalties{net} is {share:.4g} times the utility its gain of {relative_gain:.4g} "
+        "over complying brings (deterrence needs at least 1)"
     )
 
 

@@ -15,8 +15,14 @@ model itself, or a relaxation of it, never a restriction):
 * a ROC curve's envelope h(x_j) = min_k (s_k x_j + b_k): s_k x_j - t_c >= -b_k for every
   segment, t_c in [0, 1] (h maps [0, 1] into [0, 1]);
 * exponential detection: P_i >= n_i + w_i P_0 >= n_i, i.e. L_i x >= -ln(1 - n_i)
-  (exact without false flags, a relaxation with them);
-* a penalty design is relaxed to the caps (the easiest penalties to deter with); P_0 = f x
+  (exact without false flags, a relaxation with them); with false flags also the program's
+  own row 1 - e^{-L_i x} - w_i u >= n_i, u >= phi x (the program's tangent bound on P_0,
+  docs/model.md), concave, through its tangents (:func:`with_tangents`, each a relaxation),
+  added at the relaxation's deepest point until the multipliers prove it (Kelley's cutting
+  planes) or that point meets the row;
+* a penalty design is relaxed to its ceilings (``model.penalties.at_ceilings``: each action's
+  own cap, or for a shared level the smallest cap, the most any allowed level reaches; a
+  larger penalty only helps, so P_i F_i >= k_i implies P_i ceiling_i >= k_i); P_0 = f x
   is used only where f x <= 1 over the box (it agrees with min(1, f x) there), else the
   false-flag term is dropped (P_0 >= 0, a relaxation);
 * the budget: -c x >= -B.
@@ -40,7 +46,8 @@ lower bound on the least cost of full deterrence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -52,6 +59,7 @@ from ..formulation.components.deterrence import Deterrence, can_bind
 from ..formulation.scaling import detection_units, rate_units
 from ..model.arrays import ProblemArrays
 from ..model.detection import log_escape
+from ..model.penalties import at_ceilings
 from ..model.utility import FloatArray
 
 #: How far (relative) each coefficient of the rows may be from the model's exact number: the
@@ -60,6 +68,25 @@ from ..model.utility import FloatArray
 ROOM = 1e-9
 #: Rows of a multiplier below this fraction of the largest are dropped before the exact check.
 NEGLIGIBLE = 1e-14
+#: Float64's unit round-off.
+EPS = float(np.finfo(float).eps)
+#: The label of the row u >= phi x (exponential detection's bound on P_0).
+FLAGS = "false flags"
+
+
+@dataclass(frozen=True)
+class Curved:
+    """The program's rows of exponential detection with false flags, concave in x:
+    1 - exp(-L_i x) - w_i u >= n_i, with u = phi x the program's bound on P_0 (column
+    ``flag_column`` of the system, held by the row u - phi x >= 0). They enter the system
+    through their tangents (:func:`tangent_rows`)."""
+
+    intensity: sp.csr_matrix  # L_i, one row per action, over the monitors
+    weight: FloatArray  # w_i
+    need: FloatArray  # n_i
+    flag_intensity: FloatArray  # phi
+    labels: tuple[str, ...]
+    flag_column: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +107,7 @@ class System:
     unit: FloatArray  # a column unit for solving (the rate a monitor alone needs), 1 for t
     labels: tuple[str, ...]
     budget_row: int | None
+    curved: Curved | None = None  # exponential detection with false flags (tangent rows)
 
     @property
     def matrix(self) -> sp.csr_matrix:
@@ -97,7 +125,9 @@ class Certificate:
 
     @property
     def actions(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(label for label, _ in self.rows if label != "budget"))
+        return tuple(
+            dict.fromkeys(label for label, _ in self.rows if label not in ("budget", FLAGS))
+        )
 
     def describe(self) -> str:
         if len(self.rows) == 1:
@@ -111,7 +141,11 @@ class Certificate:
 
 
 def build_system(arrays: ProblemArrays) -> System:
-    """The rows of the module docstring, for the spec's own numbers (built by blocks)."""
+    """The rows of the module docstring, for the spec's own numbers (built by blocks).
+
+    A penalty design is first relaxed to its ceilings (``at_ceilings``: a shared level at the
+    smallest cap), never to each action's own cap, which a shared level cannot reach."""
+    arrays = at_ceilings(arrays)
     values = Deterrence().values(arrays)
     dev = arrays.deviations
     need = np.broadcast_to(np.asarray(values["need"], dtype=float), dev.shape)
@@ -119,12 +153,17 @@ def build_system(arrays: ProblemArrays) -> System:
     weight = np.broadcast_to(np.asarray(values["detection_weight"], dtype=float), dev.shape)
     m = arrays.n_monitors
     curves = arrays.roc if arrays.detection_model == "linear" else ()
-    width = m + len(curves)
+    exponential = arrays.detection_model == "exponential"
+    phi = np.asarray(log_escape(arrays.false_positive), dtype=float) if exponential else None
+    # exponential detection with false flags: the program's concave rows, by tangents, with
+    # one more column u >= phi x (the program's bound on P_0)
+    curved = phi is not None and bool(np.any(phi > 0)) and bool(np.any(flag > 0))
+    width = m + len(curves) + int(curved)
     f = np.asarray(arrays.false_positive, dtype=float)
     flags_exact = arrays.detection_model == "linear" and float(f @ arrays.max_rate) <= 1.0
     if not flags_exact:
         f = np.zeros(m)  # P_0 >= 0: the false-flag term dropped (a relaxation)
-    flag_row = sp.csr_matrix(np.concatenate([f, np.zeros(len(curves))]).reshape(1, width))
+    flag_row = sp.csr_matrix(np.concatenate([f, np.zeros(width - m)]).reshape(1, width))
     # a row that cannot bind, or numbers beyond range, is left out (sound: fewer rows)
     kept = can_bind(arrays) & np.isfinite(need) & np.isfinite(flag)
     exact: list[sp.csr_matrix] = []
@@ -136,7 +175,7 @@ def build_system(arrays: ProblemArrays) -> System:
         if rows.size:
             zero = sp.csr_matrix((len(rows), width))
             exact.append(zero if given is None else sp.csr_matrix(given))
-            rounded.append(sp.csr_matrix(computed))
+            rounded.append(_widen(sp.csr_matrix(computed), width))
             bounds.append(np.asarray(bound, dtype=float))
             owners.append(rows)
 
@@ -147,16 +186,27 @@ def build_system(arrays: ProblemArrays) -> System:
     add(silent, None, -flags_of(silent), need[silent])
     active = np.flatnonzero(kept & (weight > 0))
     reach = sp.csr_matrix(arrays.detection)[dev[active]]
-    if arrays.detection_model == "exponential":
+    curved_rows: Curved | None = None
+    if exponential:
         reach = sp.csr_matrix(log_escape(reach))
         finite = np.array([np.all(np.isfinite(reach[k].data)) for k in range(len(active))])
         # a sure catch (q = 1, L infinite) is beyond a linear row: that row is left out
         reach, active = reach[np.flatnonzero(finite)], active[finite]
         caught = need[active] < 1
         chosen = active[caught]
+        # P_i >= n_i + w_i P_0 >= n_i: L_i x >= -ln(1 - n_i) (with false flags a relaxation)
         add(chosen, None, reach[np.flatnonzero(caught)], -np.log1p(-need[chosen]))
         never = active[~caught]  # P_i < 1 at every policy: 0 >= 1
         add(never, None, sp.csr_matrix((len(never), width)), np.ones(len(never)))
+        if curved and chosen.size:
+            curved_rows = Curved(
+                intensity=sp.csr_matrix(reach[np.flatnonzero(caught)]),
+                weight=np.asarray(flag[chosen], dtype=float),
+                need=np.asarray(need[chosen], dtype=float),
+                flag_intensity=np.asarray(phi, dtype=float),
+                labels=tuple(arrays.action_names[int(dev[k])] for k in chosen),
+                flag_column=m,
+            )
     else:
         position = {int(i): k for k, i in enumerate(dev[active])}
         pick = [(position[c.action], col) for col, c in enumerate(curves) if c.action in position]
@@ -186,29 +236,101 @@ def build_system(arrays: ProblemArrays) -> System:
         bounds.append(-np.asarray(intercept, dtype=float))
         labels += [arrays.action_names[curve.action]] * len(slope)
     bound_rounded = np.ones(len(labels), dtype=bool)
+    lower = np.concatenate([arrays.min_rate, np.zeros(width - m)]).astype(float)
+    upper = np.concatenate([arrays.max_rate, np.ones(width - m)]).astype(float)
+    unit = np.concatenate([rate_units(arrays, detection_units(arrays)), np.ones(width - m)])
+    if curved_rows is not None and phi is not None:
+        # u - phi x >= 0; u in [phi lo, an upper bound on phi hi] (phi's rounding outward)
+        exact.append(sp.csr_matrix(([1.0], ([0], [m])), shape=(1, width)))
+        rounded.append(_widen(sp.csr_matrix(-phi.reshape(1, -1)), width))
+        bounds.append(np.zeros(1))
+        labels.append(FLAGS)
+        bound_rounded = np.append(bound_rounded, False)
+        most = math.fsum((phi * arrays.max_rate).tolist())
+        upper[m] = most * (1 + ROOM) + math.ulp(most)
+        unit[m] = upper[m] if upper[m] > 0 else 1.0
     budget_row = None
     if arrays.budget is not None:
         budget_row = len(labels)
-        exact.append(sp.csr_matrix(-np.concatenate([arrays.cost, np.zeros(len(curves))])))
+        exact.append(sp.csr_matrix(-np.concatenate([arrays.cost, np.zeros(width - m)])))
         rounded.append(sp.csr_matrix((1, width)))
         bounds.append(np.array([-arrays.budget]))
         labels.append("budget")
         bound_rounded = np.append(bound_rounded, False)
-    unit = np.concatenate([rate_units(arrays, detection_units(arrays)), np.ones(len(curves))])
 
     def stacked(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
         return sp.vstack(parts).tocsr() if parts else sp.csr_matrix((0, width))
 
-    return System(
+    system = System(
         exact=stacked(exact),
         rounded=stacked(rounded),
         bound=np.concatenate(bounds) if bounds else np.zeros(0),
         bound_rounded=bound_rounded,
-        lower=np.concatenate([arrays.min_rate, np.zeros(len(curves))]).astype(float),
-        upper=np.concatenate([arrays.max_rate, np.ones(len(curves))]).astype(float),
+        lower=lower,
+        upper=upper,
         unit=unit,
         labels=tuple(labels),
         budget_row=budget_row,
+        curved=curved_rows,
+    )
+    if curved_rows is None:
+        return system
+    # first tangents: at the rate floors and ceilings
+    return with_tangents(system, [system.lower[:m], system.upper[:m]])
+
+
+def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
+    """``matrix`` with zero columns appended up to ``width``."""
+    if matrix.shape[1] >= width:
+        return matrix
+    return sp.csr_matrix(
+        sp.hstack([matrix, sp.csr_matrix((matrix.shape[0], width - matrix.shape[1]))])
+    )
+
+
+def with_tangents(system: System, points: list[FloatArray]) -> System:
+    """``system`` with the tangent rows of its concave rows at each rate vector in
+    ``points``.
+
+    For s = L_i x and any real t, 1 - e^{-s} <= 1 - e^{-t} + e^{-t} (s - t) (concavity), so a
+    policy meeting 1 - e^{-L_i x} - w_i u >= n_i meets the linear row
+    e^{-t} L_i x - w_i u >= n_i - 1 + e^{-t} (1 + t) (a relaxation, at every t). Its
+    coefficients are products of float64 numbers (room in :func:`check`); its bound sums
+    numbers that may cancel, so it is lowered by a bound on that sum's error (ROOM of n_i,
+    which is computed, and 16 ulps of the terms) and given as exact.
+    """
+    curved = system.curved
+    if curved is None or not points:
+        return system
+    width = system.exact.shape[1]
+    m = curved.flag_column
+    exact, rounded, bounds, labels = [], [], [], []
+    for x in points:
+        t = np.asarray(curved.intensity @ np.asarray(x, dtype=float), dtype=float).ravel()
+        for k, label in enumerate(curved.labels):
+            if not (np.isfinite(t[k]) and t[k] < 700):
+                continue
+            slope = math.exp(-t[k])
+            row = curved.intensity[k]
+            data = np.concatenate([slope * row.data, [-curved.weight[k]]])
+            cols = np.concatenate([row.indices, [m]])
+            rounded.append(
+                sp.csr_matrix((data, (np.zeros(len(cols), dtype=int), cols)), shape=(1, width))
+            )
+            exact.append(sp.csr_matrix((1, width)))
+            n, tail = float(curved.need[k]), slope * (1.0 + float(t[k]))
+            error = ROOM * abs(n) + 16 * EPS * (abs(n) + 1.0 + tail)
+            bounds.append(n - 1.0 + tail - error)
+            labels.append(label)
+    if not labels:
+        return system
+    return replace(
+        system,
+        exact=sp.vstack([system.exact, *exact]).tocsr(),
+        rounded=sp.vstack([system.rounded, *rounded]).tocsr(),
+        bound=np.concatenate([system.bound, bounds]),
+        bound_rounded=np.concatenate([system.bound_rounded, np.zeros(len(labels), dtype=bool)]),
+        labels=system.labels + tuple(labels),
     )
 
 
@@ -221,7 +343,71 @@ def certify_infeasible(arrays: ProblemArrays) -> Certificate | None:
         certificate = check(system, y)
         if certificate is not None:
             return certificate
+    return _cutting_planes(system)
+
+
+#: Rounds of tangents added at the relaxation's deepest point (Kelley's cutting planes).
+ROUNDS = 40
+
+
+def _cutting_planes(system: System) -> Certificate | None:
+    """For concave rows: add their tangents at the point of the linear relaxation that
+    meets its rows deepest (Kelley 1960, "The cutting-plane method for solving convex
+    programs"), until the multipliers of the relaxed system prove infeasibility, or that
+    point meets the concave rows (no proof: the program may be feasible)."""
+    curved = system.curved
+    if curved is None:
+        return None
+    m = curved.flag_column
+    for _ in range(ROUNDS):
+        point = _deepest_point(system)
+        if point is None:
+            return None
+        x = point[:m]
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = -np.expm1(-np.asarray(curved.intensity @ x, dtype=float).ravel())
+            short = curved.need + curved.weight * float(curved.flag_intensity @ x) - reach
+        if not np.any(short > 0):
+            return None
+        system = with_tangents(system, [x])
+        for y in (_farkas_lp(system), _lagrangian(system)):
+            if y is not None:
+                certificate = check(system, y)
+                if certificate is not None:
+                    return certificate
     return None
+
+
+def _deepest_point(system: System) -> FloatArray | None:
+    """max tau s.t. (a_r z - b_r) / |a_r| >= tau (rows scaled as in :func:`_farkas_lp`),
+    tau <= 1, z in the box: a point of the relaxation, or None if it has none (tau < 0)."""
+    scaled = _scaled(system)
+    if scaled is None:
+        return None
+    a, b, _ = scaled
+    unit = system.unit
+    n_rows, n_cols = a.shape
+    solution = linprog(
+        np.concatenate([np.zeros(n_cols), [-1.0]]),
+        A_ub=sp.hstack([-a, sp.csr_matrix(np.ones((n_rows, 1)))]).tocsr(),
+        b_ub=-b,
+        bounds=[*zip(system.lower / unit, system.upper / unit, strict=True), (None, 1.0)],
+        method="highs",
+    )
+    if solution.status != 0 or solution.x is None or solution.x[-1] < 0:
+        return None
+    return np.asarray(solution.x[:n_cols] * unit, dtype=float)
+
+
+def _scaled(system: System) -> tuple[sp.csr_matrix, FloatArray, FloatArray] | None:
+    """The rows in scaled columns (z = unit v), each divided by its largest coefficient:
+    (A~, b~, the divisors), or None when a number is beyond float range."""
+    scaled = sp.csr_matrix(system.matrix @ sp.diags(system.unit))
+    norms = np.asarray(abs(scaled).max(axis=1).todense(), dtype=float).ravel()
+    norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound), 1.0))
+    if not (np.all(np.isfinite(norms)) and np.all(np.isfinite(scaled.data))):
+        return None
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ scaled), system.bound / norms, norms
 
 
 def _candidates(system: System) -> list[FloatArray]:
@@ -247,14 +433,11 @@ def _farkas_lp(system: System) -> FloatArray | None:
     """max sum y b~ - sum tau s.t. tau_j >= g_j hi~_j, tau_j >= g_j lo~_j, g = A~'y,
     sum y = 1, y >= 0: in scaled columns (z = unit v) and rows (each divided by its largest
     coefficient); its y, mapped back to the rows as given."""
-    unit = system.unit
-    scaled = sp.csr_matrix(system.matrix @ sp.diags(unit))
-    norms = np.asarray(abs(scaled).max(axis=1).todense(), dtype=float).ravel()
-    norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound), 1.0))
-    if not (np.all(np.isfinite(norms)) and np.all(np.isfinite(scaled.data))):
+    scaled = _scaled(system)
+    if scaled is None:
         return None
-    a = sp.csr_matrix(sp.diags(1.0 / norms) @ scaled)
-    b = system.bound / norms
+    a, b, norms = scaled
+    unit = system.unit
     lo, hi = system.lower / unit, system.upper / unit
     if not (np.all(np.isfinite(b)) and np.all(np.isfinite(hi))):
         return None

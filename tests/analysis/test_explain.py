@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import deter
@@ -177,6 +178,13 @@ def test_infeasible_fixes_are_the_smallest_and_verified() -> None:
         assert deter.solve(set_value(spec, fix.path, fix.needed)).status == "optimal"
         short = fix.needed * 0.99  # a little less is not enough: the fix is the smallest
         assert deter.solve(set_value(spec, fix.path, short)).status == "infeasible"
+        # ...and nor is the binary64 number just below (a tie decided exactly)
+        below = math.nextafter(fix.needed, 0.0)
+        assert deter.solve(set_value(spec, fix.path, below)).status != "optimal"
+    # binary64's 0.6 is below 3/5: 0.5 x 0.6 x 10 < 3 exactly, so 0.6 itself does not deter
+    assert fixes["monitors.audit.max_rate"].needed == math.nextafter(0.6, 1.0)
+    text = "\n".join(line for _, lines in explanation.paragraphs for line in lines)
+    assert "monitors.audit.max_rate to 0.6000000000000001" in text
 
     budget = explain(deter.load_spec(PROBLEMS / "infeasible" / "over_budget.toml"))
     fix = next(f for f in budget.fixes if f.path == "oversight.budget")
@@ -200,3 +208,33 @@ def test_cli_explain_text_json_markdown(runner: Any, write_spec: Any) -> None:
     run = runner.invoke(app, ["explain", str(bad)])
     assert run.exit_code == 1
     assert "actions.steal.penalty_cap to 12" in run.stdout
+
+
+def cara_text(max_rate: float) -> str:
+    return spec_text(
+        actions=[
+            {"name": "comply", "gain": 0.0},
+            {"name": "cheat", "gain": 5.0, "penalty_cap": 8.0},
+        ],
+        monitors=[{"name": "m", "cost": 1.0, "max_rate": max_rate, "detects": {"cheat": 0.5}}],
+        agent={"risk_aversion": 0.5},
+    )
+
+
+def test_a_risk_averse_agent_is_explained_in_utility() -> None:
+    """Risk aversion 0.5, cap 8, gain 5: detection 0.2086 deters (u(5) - u(0) equals
+    P (u(5) - u(-3))) although its expected penalty 1.67 is far below the gain in money, so the
+    sentences compare utilities: the expected utility lost is 1 times the gain's at the
+    optimum, and 0.72 times when the ceiling 0.3 stops detection at 0.15."""
+    good = explain(deter.load_spec(cara_text(0.5)))
+    cheat = next(a for a in good.actions if a.name == "cheat")
+    assert cheat.binding and cheat.utility_share == pytest.approx(1.0, rel=1e-6)
+    text = "\n".join(line for _, lines in good.paragraphs for line in lines)
+    assert "expected penalty of" not in text and "risk aversion 0.5" in text
+    blocked = deter.solve(deter.load_spec(cara_text(0.3)))
+    assert blocked.status == "infeasible" and blocked.diagnosis is not None
+    reason = blocked.diagnosis.actions[0].reason
+    assert "expected penalty" not in reason
+    # u(w) = (1 - e^{-r w}) / r: P d / k with d = u(5) - u(-3), k = u(5) - u(0)
+    share = 0.15 * (math.exp(1.5) - math.exp(-2.5)) / (1 - math.exp(-2.5))
+    assert f"is {share:.4g} times the utility" in reason

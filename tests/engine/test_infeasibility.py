@@ -10,6 +10,7 @@ independent reference (tests/support/exact_reference.py) has an exactly checked 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,79 @@ def test_a_budget_just_below_the_least_cost_is_proven_infeasible(seed: int) -> N
     assert certificate.least_cost_bound > arrays.budget
     result = solve(text)
     assert result["status"] == "infeasible", result["message"]
+
+
+# --- penalty designs and exponential detection with false flags -----------------------------
+
+
+def shared_caps(gain_b: float, design: str = "shared") -> str:
+    """One audit per action (detection 0.9), caps 5 and 100: under a shared level (at most 5)
+    b needs 0.9 F >= gain_b; with its own cap of 100 it is deterrable."""
+    return spec_text(
+        [
+            {"name": "comply", "gain": 0.0},
+            {"name": "a", "gain": 1.0, "penalty_cap": 5.0, "audit_cost": 1.0},
+            {"name": "b", "gain": gain_b, "penalty_cap": 100.0, "audit_cost": 1.0},
+        ],
+        penalty={"design": design, "cost": 0.01},
+    )
+
+
+def test_a_shared_penalty_level_is_relaxed_to_the_smallest_cap() -> None:
+    """0.9 x 5 = 4.5 < 6: no shared level deters b. Relaxed to each action's own cap (100)
+    the rows would hold, so the proof needs the smallest cap (``at_ceilings``)."""
+    certificate = certify_infeasible(arrays_of(shared_caps(6.0)))
+    assert certificate is not None and certificate.actions == ("b",)
+    assert solve(shared_caps(6.0))["status"] == "infeasible"
+    # the same numbers are deterrable with a level per action, and at 4.4 with a shared one
+    assert certify_infeasible(arrays_of(shared_caps(6.0, "per_action"))) is None
+    assert certify_infeasible(arrays_of(shared_caps(4.4))) is None
+    assert solve(shared_caps(4.4))["status"] == "optimal"
+
+
+def flagged_exponential(gain: float, budget: float | None = None) -> str:
+    return spec_text(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": gain}],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": 0.99}, "false_positive": 0.3}],
+        agent={"penalty_cap": 10.0, "false_positive_penalty": 5.0},
+        oversight={"detection": "exponential", **({} if budget is None else {"budget": budget})},
+    )
+
+
+def test_exponential_tangent_rows_hold_at_every_rate() -> None:
+    """The tangent rows relax the program's concave row: at rates on a grid, every row the
+    system holds (tangents at several points included) is met by (x, u = phi x) wherever the
+    concave row is; a tangent taken anywhere never cuts off a point the program accepts."""
+    from deter.solver.engine.infeasibility import with_tangents
+
+    arrays = arrays_of(flagged_exponential(6.0))
+    base = build_system(arrays)
+    assert base.curved is not None
+    system = with_tangents(base, [np.array([t]) for t in (0.0, 0.1, 0.5, 0.7, 2.0)])
+    curved = system.curved
+    assert curved is not None and len(system.labels) > len(base.labels)
+    matrix = system.matrix.toarray()
+    accepted = 0
+    for x in np.linspace(0.0, 1.0, 2001):
+        u = float(curved.flag_intensity[0] * x)
+        row = -math.expm1(-float(curved.intensity[0, 0]) * x) - curved.weight[0] * u
+        if row >= curved.need[0]:
+            accepted += 1
+            assert np.all(matrix @ np.array([x, u]) >= system.bound - 1e-12), x  # float's own
+    assert accepted > 0
+
+
+@pytest.mark.parametrize(
+    ("gain", "budget", "proven"), [(8.4, None, True), (8.3, None, False), (8.3, 0.5, True)]
+)
+def test_exponential_false_flags_are_proven_through_tangents(
+    gain: float, budget: float | None, proven: bool
+) -> None:
+    """The best row value is about 8.354 (at x ~ 0.71): above it no rate deters, and Kelley's
+    tangents prove it; below it the spec solves and no certificate is claimed, unless the
+    budget (0.5) is below the rate that gain needs (about 0.5 to 0.7)."""
+    certificate = certify_infeasible(arrays_of(flagged_exponential(gain, budget)))
+    assert (certificate is not None) == proven
+    assert solve(flagged_exponential(gain, budget))["status"] == (
+        "infeasible" if proven else "optimal"
+    )
