@@ -28,7 +28,7 @@ from ..formulation.program import (
 from ..formulation.scaling import RescaledProgram, Rescaling
 from ..model.arrays import ProblemArrays
 from ..model.penalties import penalty_cost_of
-from ..model.utility import FloatArray
+from ..model.utility import FloatArray, certainty_equivalent
 from ..results.result import ActionResult, DualityCertificate, Result, Verification
 from ..results.status import Status
 from ..spec.document import Spec
@@ -253,7 +253,11 @@ def _optimal(
     evaluation = evaluate_policy(arrays, rates, penalties)
     shadow = component_shadow_prices(program.parts, arrays, program.dual_of, rates)
     margin = margin_in_utility(arrays)
-    certainty = _certainty_equivalent(evaluation.expected_utility, arrays.risk_aversion)
+    # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
+    relative = arrays.gain - arrays.gain[arrays.compliant]
+    certainty = certainty_equivalent(
+        relative, penalties, evaluation.detection, arrays.risk_aversion
+    )
     actions = []
     for i, name in enumerate(arrays.action_names):
         compliant = i == arrays.compliant
@@ -303,23 +307,26 @@ def _optimal(
         solver=solver,
         currency=spec.problem.currency,
         message="every action is deterred at least cost",
-        notes=overlapping_inspections(arrays, rates),
+        notes=(*overlapping_inspections(arrays, rates), *_null_notes(actions)),
         attempts=tuple(attempts),
         strategy=harm_report(spec, compliant_name, total + penalty_cost),
         timing=clock.timing(),
     )
 
 
+def _null_notes(actions: Sequence[ActionResult]) -> tuple[str, ...]:
+    """Why a number of an optimal answer is null in JSON: it is beyond float64's range."""
+    names = [a.name for a in actions if a.shadow_price is None or not np.isfinite(a.shadow_price)]
+    if not names:
+        return ()
+    return (
+        f"shadow price of {', '.join(names)}: null, beyond float64's range (the row's "
+        "multiplier or the agent's marginal utility overflows)",
+    )
+
+
 def tolerance_of(scale: float) -> float:
     return TOLERANCE * max(1.0, float(scale))
-
-
-def _certainty_equivalent(expected: FloatArray, r: float) -> FloatArray:
-    """u^{-1}(EU): the sure money an agent values a risky outcome at (relative wealth)."""
-    if r == 0:
-        return expected
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(-np.log1p(-r * expected) / r)
 
 
 def _infeasible(spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock) -> Result | None:

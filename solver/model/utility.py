@@ -71,3 +71,22 @@ def expected_utility(
     p = np.asarray(caught, dtype=float)
     with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 beyond exp's range: nan
         return (1 - p) * utility(g, r) + p * utility(g - np.asarray(penalty, dtype=float), r)
+
+
+def certainty_equivalent(
+    gain: ArrayLike, penalty: ArrayLike, caught: ArrayLike, r: float
+) -> FloatArray:
+    """u^{-1}((1 - P) u(g) + P u(g - F)): the sure money an agent values the action at.
+
+    For r != 0 it is -(1/r) log((1 - P) exp(-r g) + P exp(-r (g - F))), computed as a
+    log-sum-exp, so it is finite wherever the inputs are (a gain of -2e4 at r = 2.4 would
+    overflow exp(-r g) in the direct form)."""
+    g = np.asarray(gain, dtype=float)
+    f = np.asarray(penalty, dtype=float)
+    p = np.clip(np.asarray(caught, dtype=float), 0.0, 1.0)
+    if r == 0:
+        return np.asarray(g - p * f)
+    with np.errstate(divide="ignore"):
+        free = np.where(p < 1, np.log1p(-p) - r * g, -np.inf)
+        caught_term = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)) - r * (g - f), -np.inf)
+    return np.asarray(-np.logaddexp(free, caught_term) / r)

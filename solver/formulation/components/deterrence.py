@@ -148,5 +148,6 @@ def incentive_shadow_prices(
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         multiplier = cost_scale(arrays) * dual / rows.row_scale
         prices = multiplier * expected_marginal
-    prices = np.where(np.isfinite(prices), prices, np.nan)
+    # A row that does not bind prices its gain at 0 (0 x inf would be nan).
+    prices = np.where(multiplier == 0, 0.0, np.where(np.isfinite(prices), prices, np.nan))
     return {arrays.action_names[i]: float(prices[k]) for k, i in enumerate(dev)}
