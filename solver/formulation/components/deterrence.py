@@ -71,9 +71,7 @@ def can_bind(arrays: ProblemArrays) -> np.ndarray:
     row constrains nothing; its numbers must not set the units the program is scaled in
     (a deviation that loses money would otherwise ask for a detection unit of 1e-300).
     """
-    values = Deterrence().values(arrays)
-    need = np.asarray(values["need"], dtype=float)
-    flag = np.asarray(values["false_flag_weight"], dtype=float)
+    need, flag, _ = _program_rows(arrays)
     most_flags = float(np.max(arrays.false_positive @ arrays.max_rate, initial=0.0))
     if arrays.detection_model == "linear":
         most_flags = min(1.0, most_flags)
@@ -82,31 +80,53 @@ def can_bind(arrays: ProblemArrays) -> np.ndarray:
     return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
 
 
+def _program_rows(arrays: ProblemArrays) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(need, false-flag weight, detection weight) of every deviation's row, as compiled
+    before the rows that cannot bind are dropped."""
+    rows = incentive_rows(arrays)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        need = rows.need / rows.row_scale
+        flag_weight = rows.false_flag_loss / rows.row_scale
+    weight = np.where(rows.loss > 0, 1.0, 0.0)
+    if not all(np.all(np.isfinite(v)) for v in (need, flag_weight, rows.loss)):
+        # CARA numbers beyond exp's range (r x gain of 1e3 and more): the same rows,
+        # computed as ratios in log space (stable.py).
+        dev = arrays.deviations
+        need, flag_weight, weight = stable_incentive_rows(
+            arrays.gain[dev] - arrays.gain[arrays.compliant],
+            arrays.penalty_cap[dev],
+            arrays.false_positive_penalty,
+            arrays.risk_aversion,
+            arrays.margin,
+            float(arrays.gain[arrays.compliant]),
+        )
+    if not np.any(arrays.false_positive > 0):
+        # P_0 is 0 at every policy: its term is 0, and a large weight on it would only
+        # set the scale the solver judges the row in (a false-positive penalty of 1e5
+        # with no false flags would hide a need of 1e-12).
+        flag_weight = np.zeros_like(np.atleast_1d(flag_weight))
+    shape = np.shape(need)
+    return (
+        np.asarray(need, dtype=float),
+        np.broadcast_to(np.asarray(flag_weight, dtype=float), shape).copy(),
+        np.broadcast_to(np.asarray(weight, dtype=float), shape).copy(),
+    )
+
+
 class Deterrence(Component):
     def values(self, arrays: ProblemArrays) -> Mapping[str, Value]:
-        rows = incentive_rows(arrays)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            need = rows.need / rows.row_scale
-            flag_weight = rows.false_flag_loss / rows.row_scale
-        weight = np.where(rows.loss > 0, 1.0, 0.0)
-        if not all(np.all(np.isfinite(v)) for v in (need, flag_weight, rows.loss)):
-            # CARA numbers beyond exp's range (r x gain of 1e3 and more): the same rows,
-            # computed as ratios in log space (stable.py).
-            dev = arrays.deviations
-            need, flag_weight, weight = stable_incentive_rows(
-                arrays.gain[dev] - arrays.gain[arrays.compliant],
-                arrays.penalty_cap[dev],
-                arrays.false_positive_penalty,
-                arrays.risk_aversion,
-                arrays.margin,
-                float(arrays.gain[arrays.compliant]),
-            )
-        if not np.any(arrays.false_positive > 0):
-            # P_0 is 0 at every policy: its term is 0, and a large weight on it would only
-            # set the scale the solver judges the row in (a false-positive penalty of 1e5
-            # with no false flags would hide a need of 1e-12).
-            flag_weight = np.zeros_like(np.atleast_1d(flag_weight))
-        return {"need": need, "false_flag_weight": flag_weight, "detection_weight": weight}
+        """The rows' numbers; a row that cannot bind (its action never pays, ``can_bind``)
+        leaves the program as 0 >= 0: its numbers (a need of -1e15, a false-flag weight of
+        1e15) would only set the scale a solver judges the other rows in. The shape stays,
+        so programs of one shape share their compiled form; verification still checks every
+        action against the model."""
+        need, flag_weight, weight = _program_rows(arrays)
+        binds = can_bind(arrays)
+        return {
+            "need": np.where(binds, need, 0.0),
+            "false_flag_weight": np.where(binds, flag_weight, 0.0),
+            "detection_weight": np.where(binds, weight, 0.0),
+        }
 
     def compile(self, ctx: Context, values: Mapping[str, Value]) -> IncentiveHandles:
         need = ctx.add_data("need", values["need"])
