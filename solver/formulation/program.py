@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -118,7 +119,11 @@ def solve_problem(problem: cp.Problem, solver: str, **options: Any) -> SolveReco
     with quiet_native_output():
         data, chain, inverse = problem.get_problem_data(solver, solver_opts=options)
         raw = chain.solve_via_data(problem, data, False, False, options)
-        problem.unpack_results(raw, chain, inverse)
+        with warnings.catch_warnings():
+            # "Solution may be inaccurate": the status says so (optimal_inaccurate), the
+            # engine judges the answer and the attempt line reports it; not for stderr.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            problem.unpack_results(raw, chain, inverse)
     return SolveRecord(str(problem.status), raw)
 
 
