@@ -142,7 +142,7 @@ def judge_core(
 
 #: How far rates are rounded outward after a solve (relative): far above float64's round-off
 #: in a binding incentive row (about 1e-16 of its terms), far below any cost that matters.
-OUTWARD = 1e-12
+OUTWARD = 1e-11
 #: The largest relative shortfall of an incentive row that rounding outward repairs (a
 #: solver's tolerance); anything larger is a wrong answer, left for verification to refuse.
 REPAIRABLE = 1e-6
