@@ -8,7 +8,11 @@ memory: of the batch's own process and of its largest worker, each its own high-
 process and every process under it). Several sizes (``--n 10000 100000``) show whether the
 batch's memory grows with the number of specs (streamed outcomes: it should not).
 
-Usage: python bench/bench_batch_large.py [--n 100000 ...] [--jobs N] [--dask]
+``--resume``: each run keeps a ledger (``--resume LEDGER``), then the same command runs again
+with every file in the ledger (all resumed, nothing solved): the second line is the cost of
+resuming a finished batch, the ledger read and every result written again from it.
+
+Usage: python bench/bench_batch_large.py [--n 100000 ...] [--jobs N] [--dask] [--resume]
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[100_000])
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--dask", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="keep a ledger, then resume it")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     for n in args.n:
@@ -92,15 +97,21 @@ def main() -> None:
             executors = [["--executor", "local"]] + ([["--executor", "dask"]] if args.dask else [])
             for executor in executors:
                 out = Path(tmp) / "out.jsonl"
+                ledger = Path(tmp) / f"ledger-{executor[1]}.jsonl"
                 command = [sys.executable, "-m", "deter", "batch", str(folder), "-f", "jsonl"]
                 command += ["-o", str(out), "--no-timing", *jobs, *executor]
-                seconds, own_kb, worker_kb, code = run(command)
-                lines = sum(1 for _ in out.open()) if out.exists() else 0
-                print(
-                    f"{executor[1]:5}  {n:>7} specs  {seconds:7.1f} s  {n / seconds:6.0f} specs/s"
-                    f"  peak RSS: batch process {own_kb / 1024:4.0f} MB,"
-                    f" largest worker {worker_kb / 1024:4.0f} MB  exit {code}  lines {lines}"
-                )
+                if args.resume:
+                    command += ["--resume", str(ledger)]
+                for label in [executor[1]] + (["resume"] if args.resume else []):
+                    seconds, own_kb, worker_kb, code = run(command)
+                    lines = sum(1 for _ in out.open()) if out.exists() else 0
+                    size = f"  ledger {ledger.stat().st_size / 2**20:.0f} MB" if args.resume else ""
+                    print(
+                        f"{label:6} {n:>7} specs  {seconds:7.1f} s  {n / seconds:6.0f} specs/s"
+                        f"  peak RSS: batch process {own_kb / 1024:4.0f} MB,"
+                        f" largest worker {worker_kb / 1024:4.0f} MB  exit {code}  lines {lines}"
+                        + size
+                    )
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 

@@ -17,7 +17,8 @@ Stack = tuple[int, list[str]]
 
 class InOrder:
     """The reorder buffer: stacks' outcomes arrive in any order (workers, Dask) and leave
-    in input order, each stack merged with its files resumed from the ledger.
+    in input order, each stack merged with its files resumed from the ledger (read only
+    then, through ``resumed``: a position's outcome, or None).
 
     An executor hands a finished stack to :meth:`put` and starts a stack only when
     :meth:`may_start` allows it, so at most ``ahead`` stacks wait here: memory stays flat
@@ -27,7 +28,7 @@ class InOrder:
     def __init__(
         self,
         stacks: list[list[str]],
-        resumed: dict[str, FileOutcome],
+        resumed: Callable[[int], FileOutcome | None],
         solving: set[int],
         record: Callable[[list[tuple[int, FileOutcome]]], bool],
     ) -> None:
@@ -35,7 +36,7 @@ class InOrder:
         self.first = [0] * len(stacks)  # each stack's first file's position in the batch
         for k in range(1, len(stacks)):
             self.first[k] = self.first[k - 1] + len(stacks[k - 1])
-        self.resumed = resumed
+        self.resumed = resumed  # a position's outcome from the ledger (read on demand), or None
         self.solving = solving  # stacks with files to solve; the others are all resumed
         self.record = record
         self.next = 0  # the first stack not yet handed on
@@ -80,7 +81,7 @@ class InOrder:
         by_file = {o.file: o for o in solved}
         merged = []
         for k, file in enumerate(self.stacks[index]):
-            outcome = self.resumed.pop(file, None) or by_file.get(file)
+            outcome = by_file.get(file) or self.resumed(self.first[index] + k)
             if outcome is None and whole:
                 raise RuntimeError(f"stack {index} came back without {file!r}")
             if outcome is not None:

@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -177,20 +178,33 @@ def run_batch(
     fingerprint = options.fingerprint()
     failures = 0
 
-    known = ledger.read(fingerprint) if ledger is not None else {}
-    resumed: dict[str, FileOutcome] = {}
-    pending: set[str] = set()
-    for file in files:
-        outcome = None
-        if known:
+    # Resuming keeps an index of the ledger (key and byte offset per entry) and, per file,
+    # where its entry starts plus one (0: to solve); each resumed outcome is read back when its
+    # turn comes in the output, so memory does not grow with the results in the ledger.
+    entries = ledger.index(fingerprint) if ledger is not None else None
+    where = array("q", bytes(8 * len(run.files))) if entries else None
+    if entries and where is not None:
+        for position, file in enumerate(files):
             digest = file_sha256(file)
-            outcome = known.get((os.path.normpath(file), digest or ""))
-        if outcome is not None:
-            resumed[file] = replace(outcome, file=file, resumed=True)
-        else:
-            pending.add(file)
-    del known
-    run.resumed = len(resumed)
+            offset = entries.find(file, digest) if digest else None
+            if offset is not None:
+                where[position] = offset + 1
+                run.resumed += 1
+    del entries
+
+    def resumed(position: int) -> FileOutcome | None:
+        if where is None or not where[position] or ledger is None:
+            return None
+        file = run.files[position]
+        try:
+            outcome = ledger.load(where[position] - 1, file)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # A result that does not load (the index checks everything else): an unreadable
+            # line, as one the index skips; its file is solved here and now, in its place.
+            ledger.skipped += 1
+            run.resumed -= 1
+            return solve_here([file], options)[0]
+        return replace(outcome, file=file, resumed=True)
 
     def record(outcomes: list[tuple[int, FileOutcome]]) -> bool:
         """Keep a stack's finished outcomes; True when the failure limit says stop."""
@@ -223,12 +237,12 @@ def run_batch(
     # run solves each remaining file in the stack it would have had.
     stacks = stacks_of(files)
     todo: list[Stack] = []
-    for index, stack in enumerate(stacks):
-        chunk = [f for f in stack if f in pending]
+    for number, stack in enumerate(stacks):
+        first = number * STACK_SIZE
+        chunk = [f for k, f in enumerate(stack) if where is None or not where[first + k]]
         if chunk:
-            todo.append((index, chunk))
-    del pending
-    order = InOrder(stacks, resumed, {index for index, _ in todo}, record)
+            todo.append((number, chunk))
+    order = InOrder(stacks, resumed, {number for number, _ in todo}, record)
     if not todo:  # everything resumed: nothing but this process ran
         run.executor, run.jobs = "in-process", 1
     stop = False

@@ -196,6 +196,133 @@ def test_an_append_after_a_torn_line_keeps_every_new_entry(tmp_path: Path) -> No
     assert sorted(file for file, _ in Ledger(path).read("opts")) == ["a.toml", "c.toml"]
 
 
+def test_the_ledger_index_finds_the_last_entry_of_a_file_and_hash(tmp_path: Path) -> None:
+    from deter.solver.batch.ledger import Ledger
+    from deter.solver.batch.outcome import FileOutcome
+
+    def outcome(name: str, cost: float, sha: str = "0" * 64) -> FileOutcome:
+        return FileOutcome(file=name, status="optimal", total_cost=cost, sha256=sha)
+
+    path = tmp_path / "ledger.jsonl"
+    ledger = Ledger(path)
+    ledger.append([outcome("a.toml", 1.0), outcome("b.toml", 2.0)], "opts")
+    ledger.append([outcome("./a.toml", 3.0), outcome("c.toml", 4.0, "1" * 64)], "opts")
+    ledger.append([outcome("d.toml", 5.0)], "other options")
+    ledger.close()
+    with path.open("ab") as handle:
+        handle.write(b'{"ledger": 1, "options": "opts", "outc')  # torn by a kill
+    reader = Ledger(path)
+    index = reader.index("opts")
+    assert len(index) == 3 and reader.skipped == 1
+    offset = index.find("a.toml", "0" * 64)
+    assert offset is not None and reader.load(offset, "a.toml").total_cost == 3.0  # the last
+    assert index.find("c.toml", "0" * 64) is None  # the file changed since: solve it again
+    assert index.find("d.toml", "0" * 64) is None  # written with other options
+    c = index.find("c.toml", "1" * 64)
+    assert c is not None and reader.load(c, "c.toml").total_cost == 4.0
+    with pytest.raises(RuntimeError, match="changed"):
+        reader.load(c, "b.toml")
+    reader.close()
+    assert {k: o.total_cost for k, o in Ledger(path).read("opts").items()} == {
+        ("a.toml", "0" * 64): 3.0,
+        ("b.toml", "0" * 64): 2.0,
+        ("c.toml", "1" * 64): 4.0,
+    }
+
+
+def test_a_resumed_batch_reads_each_result_when_its_turn_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--resume keeps an index, not the ledger's results: a resumed outcome is read from the
+    ledger when its stack is handed on, and none is kept after."""
+    import weakref
+
+    from deter.solver.batch.ledger import Ledger
+    from deter.solver.batch.outcome import FileOutcome, file_sha256
+    from deter.solver.batch.run import STACK_SIZE, run_batch
+    from deter.solver.batch.worker import BatchOptions
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    files = []
+    for k in range(3 * STACK_SIZE + 5):
+        spec = folder / f"s{k:04d}.toml"
+        spec.write_text(f"# {k}\n")  # never solved: every file is in the ledger
+        files.append(str(spec))
+    options = BatchOptions(keep_results=True)
+    path = tmp_path / "ledger.jsonl"
+    writer = Ledger(path)
+    writer.append(
+        [
+            FileOutcome(file=f, status="optimal", total_cost=float(k), sha256=file_sha256(f))
+            for k, f in enumerate(files)
+        ],
+        options.fingerprint(),
+    )
+    writer.close()
+
+    def no_read(self: Ledger, fingerprint: str) -> None:
+        raise AssertionError("a resumed batch must not load the whole ledger")
+
+    loads = 0
+    original_load = Ledger.load
+
+    def counted_load(self: Ledger, offset: int, file: str) -> FileOutcome:
+        nonlocal loads
+        loads += 1
+        return original_load(self, offset, file)
+
+    monkeypatch.setattr(Ledger, "read", no_read)
+    monkeypatch.setattr(Ledger, "load", counted_load)
+    live = most = 0
+    seen: list[tuple[str, float]] = []
+
+    def gone() -> None:
+        nonlocal live
+        live -= 1
+
+    def on_outcome(outcome: FileOutcome) -> None:
+        nonlocal live, most
+        assert loads <= len(seen) + STACK_SIZE  # read with its stack, not all up front
+        seen.append((outcome.file, outcome.total_cost))
+        assert outcome.resumed
+        live += 1
+        most = max(most, live)
+        weakref.finalize(outcome, gone)
+
+    run = run_batch(
+        files, options, jobs=1, ledger=Ledger(path), on_outcome=on_outcome, keep_outcomes=False
+    )
+    assert run.resumed == len(files) and run.finished == len(files) and not run.not_run
+    assert seen == [(f, float(k)) for k, f in enumerate(files)] and loads == len(files)
+    assert most <= STACK_SIZE
+
+
+def test_a_resumed_result_that_does_not_load_is_solved_in_its_place(tmp_path: Path) -> None:
+    """The index checks every field but the result (most of a line), which is read when its
+    turn comes: if it does not load then, the file is solved there, as if never resumed."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for k in range(3):
+        (folder / f"s{k}.toml").write_text(two_action_spec(1.0 + k))
+    ledger = tmp_path / "ledger.jsonl"
+    args = ["batch", str(folder), "-f", "jsonl", "--no-timing", "--resume", str(ledger)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    lines = ledger.read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["outcome"]["result"] = {"status": "optimal", "not": "a result"}
+    ledger.write_text("\n".join([lines[0], json.dumps(broken), *lines[2:]]) + "\n")
+    again = CliRunner().invoke(app, ["batch", str(folder), "-f", "jsonl", "--resume", str(ledger)])
+    assert again.exit_code == 0, again.stderr
+    docs = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [d["timing"]["resumed"] for d in docs] == [True, False, True]
+    assert [d["total_cost"] for d in docs] == [
+        json.loads(x)["total_cost"] for x in first.stdout.splitlines()
+    ]
+    assert "1 unreadable line(s)" in again.stderr
+
+
 def test_ctrl_c_while_a_chunk_is_recorded_waits_for_the_chunk(tmp_path: Path) -> None:
     """The root of a flaky Ctrl-C: an interrupt during the ledger's fsync left the chunk in
     the ledger but not in the run. Recording is now all or nothing: the interrupt waits."""

@@ -34,21 +34,29 @@ def outcome(file: str, status: str = "optimal") -> FileOutcome:
 
 def test_stacks_finishing_out_of_order_are_handed_on_in_input_order() -> None:
     stacks = [["a", "b"], ["c"], ["d", "e"], ["f"]]
-    resumed = {"b": outcome("b"), "f": outcome("f")}  # stack 3 needs nothing solved
+    ledger = {1: "b", 5: "f"}  # positions resumed; stack 3 needs nothing solved
+    read: list[int] = []  # the positions read from the "ledger", in the order read
     handed: list[tuple[int, str]] = []
+
+    def resumed(position: int) -> FileOutcome | None:
+        if position not in ledger:
+            return None
+        read.append(position)
+        return outcome(ledger[position])
 
     def record(items: list[tuple[int, FileOutcome]]) -> bool:
         handed.extend((position, o.file) for position, o in items)
         return False
 
     order = InOrder(stacks, resumed, {0, 1, 2}, record)
-    assert not order.release() and handed == []  # stack 0 is not solved yet
+    assert not order.release() and handed == [] and read == []  # stack 0 is not solved yet
     order.put(2, [outcome("d"), outcome("e")])
     order.put(1, [outcome("c")])
     assert handed == [] and order.may_start(1, ahead=2) and not order.may_start(2, ahead=2)
+    assert read == []  # a resumed outcome is read only when its stack is handed on
     order.put(0, [outcome("a")])  # b, resumed, joins it at its place
     assert handed == [(0, "a"), (1, "b"), (2, "c"), (3, "d"), (4, "e"), (5, "f")]
-    assert order.held == {} and order.resumed == {}
+    assert order.held == {} and read == [1, 5]
 
 
 def test_a_failure_limit_stops_the_buffer_and_an_interrupt_hands_on_what_finished() -> None:
@@ -59,13 +67,15 @@ def test_a_failure_limit_stops_the_buffer_and_an_interrupt_hands_on_what_finishe
         handed.extend(o.file for _, o in items)
         return any(o.status != "optimal" for _, o in items)
 
-    stopping = InOrder(stacks, {}, {0, 1, 2, 3}, record)
+    stopping = InOrder(stacks, lambda position: None, {0, 1, 2, 3}, record)
     stopping.put(2, [outcome("c")])
     assert stopping.put(0, [outcome("a", "bad_input")])  # the limit: stop at once
     assert stopping.put(1, [outcome("b")]) and handed == ["a"]  # nothing more
 
     handed.clear()
-    interrupted = InOrder(stacks, {"d": outcome("d")}, {0, 1, 2}, record)
+    interrupted = InOrder(
+        stacks, lambda position: outcome("d") if position == 3 else None, {0, 1, 2}, record
+    )
     interrupted.put(1, [outcome("b")])  # stack 0 never finished
     interrupted.flush()
     assert handed == ["b", "d"]
