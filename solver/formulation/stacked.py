@@ -25,7 +25,10 @@ Block layout, for a spec with m monitors and n non-compliant actions (columns
     cost:    c~ . x                      (c~ = c / max c, B~ = B / max c)
 
 Only specs whose program is exactly this (linear detection, fixed penalties, no ROC curves:
-``stackable``) are stacked; the others are solved alone as before.
+``stackable``) are stacked; the others are solved alone as before. Cone programs and MILPs
+were measured not to gain from a stack (``bench/bench_cone_stack.py``, ``bench/README.md``):
+Clarabel's time per spec does not fall in a stack, and a stacked gap or residual proves no
+single member.
 """
 
 from __future__ import annotations
