@@ -2,9 +2,11 @@
 
 The plan: each requested solver as configured by default (HiGHS, then Clarabel), then each
 again on the rescaled, row-equilibrated program (``formulation/scaling.py``) with tightened
-tolerances; programs with cones skip solvers that cannot take them and start tight, and
-mixed-integer programs go to HiGHS only, with an exact gap. :func:`run` tries the attempts in
-turn: an answer is accepted only when the formulation's own check of it (verification
+tolerances, then, for a linear program, HiGHS on the program as compiled with iterative
+refinement (``refine.py``: correction LPs on exact residuals, for rows at scales no choice
+of units reconciles); programs with cones skip solvers that cannot take them and start
+tight, and mixed-integer programs go to HiGHS only, with an exact gap. :func:`run` tries the
+attempts in turn: an answer is accepted only when the formulation's own check of it (verification
 against the model, then its certificate) passes; otherwise the next attempt runs, and when
 none is left the outcome is ``solver_error`` with what each attempt did.
 """
@@ -19,6 +21,7 @@ import cvxpy as cp
 
 from ..results.serialise import no_addresses
 from ..results.status import Status
+from .refine import refine_solved
 
 #: Tightened options per solver for the rescaled retry (names as the solvers take them).
 TIGHT_OPTIONS: Mapping[str, Mapping[str, Any]] = {
@@ -39,6 +42,9 @@ CONIC_SOLVERS = ("CLARABEL",)
 #: Options for a first conic attempt: Clarabel's defaults (1e-8) leave cone programs about
 #: 1e-6 above their optimum.
 CONIC_OPTIONS: Mapping[str, Any] = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+#: The solver iterative refinement uses when it is requested (a simplex: vertices and the
+#: multipliers of a basis, which the correction LPs refine).
+REFINING_SOLVER = "HIGHS"
 #: Solvers that accept boolean variables.
 INTEGER_SOLVERS = ("HIGHS",)
 #: HiGHS stops a mixed-integer search within 1e-4 of its bound and accepts rows violated by
@@ -61,9 +67,12 @@ class Attempt:
     scaled: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     skip: str = ""  # why this solver cannot take the program (the attempt only says so)
+    refined: bool = False  # iterative refinement of the solver's answer (refine.py)
 
     @property
     def label(self) -> str:
+        if self.refined:
+            return f"{self.solver} (refined)"
         return f"{self.solver} (rescaled, tight)" if self.scaled else self.solver
 
 
@@ -71,8 +80,9 @@ def attempt_plan(
     solvers: Sequence[str], linear: bool = True, *, integer: bool = False, rescale: bool = True
 ) -> tuple[Attempt, ...]:
     """Every solver as configured, then (``rescale``) every solver on the rescaled program,
-    tightened. Cone programs start tight with the solvers that take cones; mixed-integer
-    programs use the solvers that take binaries, with an exact gap."""
+    tightened, and a linear program's iterative refinement (HiGHS when requested, else the
+    first solver). Cone programs start tight with the solvers that take cones;
+    mixed-integer programs use the solvers that take binaries, with an exact gap."""
     if integer:
         return tuple(
             Attempt(s, False, EXACT_MIP)
@@ -89,7 +99,12 @@ def attempt_plan(
     plain = tuple(Attempt(s) for s in solvers)
     if not rescale:
         return plain
-    return plain + tuple(Attempt(s, True, TIGHT_OPTIONS.get(s, {})) for s in solvers)
+    refine = REFINING_SOLVER if REFINING_SOLVER in solvers else solvers[0]
+    return (
+        plain
+        + tuple(Attempt(s, True, TIGHT_OPTIONS.get(s, {})) for s in solvers)
+        + (Attempt(refine, refined=True),)
+    )
 
 
 class Record(Protocol):
@@ -100,7 +115,11 @@ class Record(Protocol):
 
 
 class Solvable(Protocol):
-    """What the loop needs of a program: one solver call."""
+    """What the loop needs of a program: one solver call, and the cvxpy problem solved
+    (which a refined attempt refines in place)."""
+
+    @property
+    def problem(self) -> cp.Problem: ...
 
     def solve(self, solver: str, **options: Any) -> Any: ...
 
@@ -163,6 +182,8 @@ def run(
         try:
             program = program_for(attempt)
             record = program.solve(attempt.solver, **attempt.options)
+            if attempt.refined and str(record.status) in _SOLVED:
+                record = refine_solved(program.problem, attempt.solver).record
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
             # a solver exception may quote an object's address: never in a message, which
             # must be the same from run to run
