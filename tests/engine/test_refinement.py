@@ -107,6 +107,7 @@ def test_the_refined_attempt_comes_last_and_only_for_linear_programs() -> None:
         ("cara_averse", 627),  # the rescaled program: HiGHS status UNKNOWN
         ("tight_budget", 644),  # least cost 2e-53 under a budget
         ("non_paying", 280),  # a need floored at 2.2e-308 beside needs of 1e-12
+        ("non_paying", 409),  # least cost 2e-136: scale factors of 1e135 in one round
     ],
 )
 def test_specs_no_earlier_attempt_solves_are_solved_by_refinement(family: str, seed: int) -> None:
