@@ -711,12 +711,25 @@ def _ceiling_fixes(spec: Spec, arrays: ProblemArrays, name: str) -> list[tuple[s
     return fixes
 
 
+#: How far above the computed threshold a fix's figure may be rounded (relative): four
+#: significant digits when they are that close, more digits otherwise (a least cost of
+#: 10.0000000001 is shown as 10.00001, not 10.01).
+ROUNDING = 1e-6
+
+
 def _round_up(value: float, ceiling: float | None = None) -> float:
-    """Four significant digits, rounded up so that the displayed figure is enough."""
+    """The fewest significant digits (at least four) rounded up that stay within ROUNDING
+    (relative) of ``value``, so that the displayed figure is enough and barely more."""
     if value <= 0:
         return 0.0
-    digits = 3 - math.floor(math.log10(value))
-    rounded = math.ceil(value * 10**digits * (1 - 1e-12)) / 10**digits
+    if not math.isfinite(value):
+        return value
+    rounded = value
+    for significant in range(4, 18):
+        digits = significant - 1 - math.floor(math.log10(value))
+        rounded = math.ceil(value * 10**digits * (1 - 1e-12)) / 10**digits
+        if rounded <= value * (1 + ROUNDING):
+            break
     return min(rounded, ceiling) if ceiling is not None else rounded
 
 

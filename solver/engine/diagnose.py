@@ -23,6 +23,7 @@ from scipy.optimize import linprog, minimize
 from ..formulation.components.deterrence import Deterrence, can_bind, incentive_rows
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate, log_escape
+from ..model.penalties import at_ceilings
 from ..model.utility import FloatArray
 from ..results.result import ActionDiagnosis, Diagnosis
 from .infeasibility import Certificate
@@ -124,7 +125,9 @@ def diagnose(
     arrays: ProblemArrays, least_cost: float | None = None, *, proof: Certificate | None = None
 ) -> Diagnosis:
     """Explain infeasibility. ``least_cost`` is the cost of full deterrence without budget;
-    ``proof`` the certificate that the spec is infeasible, when one was checked."""
+    ``proof`` the certificate that the spec is infeasible, when one was checked. A penalty
+    design is diagnosed at its ceilings (a shared level: the smallest cap)."""
+    arrays = at_ceilings(arrays)
     rows = incentive_rows(arrays)
     program_rows = Deterrence().values(arrays)  # P_i - w_i P_0 >= n_i, finite where d_i is not
     shape = arrays.deviations.shape
@@ -233,5 +236,7 @@ def _reaches(reached: float, need: float) -> bool:
 
 
 def without_budget(arrays: ProblemArrays) -> ProblemArrays:
-    # Penalties at their caps: the least oversight cost, which is what a budget limits.
-    return replace(arrays, budget=None, penalty_design="fixed", penalty_cost=0.0)
+    """Penalties at their ceilings, without the budget: the least oversight cost, which is
+    what a budget limits. A shared level's ceiling is the smallest cap (``at_ceilings``),
+    not each action's own: the own caps would deter more cheaply than any level allowed."""
+    return replace(at_ceilings(arrays), budget=None, penalty_design="fixed", penalty_cost=0.0)

@@ -47,6 +47,7 @@ lower bound on the least cost of full deterrence.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -60,7 +61,9 @@ from ..formulation.scaling import detection_units, rate_units
 from ..model.arrays import ProblemArrays
 from ..model.detection import log_escape
 from ..model.penalties import at_ceilings
-from ..model.utility import FloatArray
+from ..model.types import StrategicArrays
+from ..model.utility import FloatArray, caught_loss, utility
+from .verify_commitment import type_terms
 
 #: How far (relative) each coefficient of the rows may be from the model's exact number: the
 #: certificate must hold for every coefficient that far off (needs and weights are computed
@@ -426,7 +429,28 @@ def _candidates(system: System) -> list[FloatArray]:
         y[r] = 1.0
         singles.append(y)
     found = [_farkas_lp(system), _lagrangian(system)]
+    hardest = replace(system, unit=hardest_units(system))
+    found += [_farkas_lp(hardest), _lagrangian(hardest)]
     return singles + [y for y in found if y is not None]
+
+
+def hardest_units(system: System) -> FloatArray:
+    """Column units for the LPs that find multipliers, a second choice after the system's
+    (the rate a monitor alone needs for its *easiest* row, which a need of 1e-25 next to
+    one of 1e-7 sets far below the rates that bind): the rate at which column j alone meets
+    its hardest row, max_r b_r / a_rj over the rows it helps, within (0, hi_j]."""
+    a = sp.csc_matrix(system.matrix)
+    unit = np.array(system.unit, dtype=float)
+    for j in range(a.shape[1]):
+        start, end = a.indptr[j], a.indptr[j + 1]
+        rows, values = a.indices[start:end], a.data[start:end]
+        helps = (values > 0) & (system.bound[rows] > 0)
+        if np.any(helps):
+            with np.errstate(all="ignore"):
+                need = float(np.max(system.bound[rows[helps]] / values[helps]))
+            if np.isfinite(need) and need > 0:
+                unit[j] = min(need, system.upper[j]) if system.upper[j] > 0 else need
+    return np.asarray(unit)
 
 
 def _farkas_lp(system: System) -> FloatArray | None:
@@ -539,3 +563,124 @@ def check(system: System, y: FloatArray) -> Certificate | None:
         margin=float(total),
         least_cost_bound=bound,
     )
+
+
+def certify_commitment_infeasible(
+    data: StrategicArrays, assignment: Sequence[int], budget: bool = True
+) -> Certificate | None:
+    """A checked certificate that no allowed policy makes each type k's ``assignment[k]`` a
+    best response (by the margin, ties to the principal) within the rate bounds (and, when
+    ``budget``, the budget), or None. docs/model.md, "Agent types".
+
+    The system in (x, p), p_j a detection per action: for type k and each action i other than
+    its a = assignment[k],
+
+        d^hi_ki p_i - d^lo_ka p_a >= u_k(g^hi_i) - u_k(g^lo_a) + m_k
+
+    (EU_j = u(g_j) - d_j P_j in wealth relative to the type's low compliant gain, as the
+    verification holds it), with p_j <= Q_j x, p_j in [0, 1], and p_j >= Q_j x where Q_j x
+    <= 1 over the box (there P_j = Q_j x; elsewhere P_j = min(1, Q_j x) is only bounded by
+    it); the compliant action's p is P_0 = f x likewise; the budget -c x >= -B (fixed costs,
+    >= 0, dropped: a relaxation). Every policy the model accepts gives p = P(x) meeting all
+    rows. The right-hand sides are differences of utilities that may cancel: each is lowered
+    by ROOM of itself and 16 ulps of its terms and given as exact; the caught losses d get
+    ROOM in :func:`check`.
+    """
+    base = data.base
+    n, m = base.n_actions, base.n_monitors
+    c = base.compliant
+    width = m + n
+    q = sp.lil_matrix(sp.csr_matrix(base.detection, dtype=float))
+    q[c] = np.asarray(base.false_positive, dtype=float).reshape(1, -1)
+    q = sp.csr_matrix(q)
+    exact: list[sp.csr_matrix] = []
+    rounded: list[sp.csr_matrix] = []
+    bounds: list[float] = []
+    labels: list[str] = []
+
+    def row(values: dict[int, float]) -> sp.csr_matrix:
+        cols = list(values)
+        return sp.csr_matrix(
+            (list(values.values()), ([0] * len(cols), cols)), shape=(1, width), dtype=float
+        )
+
+    zero = sp.csr_matrix((1, width))
+    reach = np.asarray(q @ base.max_rate, dtype=float).ravel()
+    for j in range(n):  # p_j <= Q_j x (and >= where it cannot saturate)
+        upper = -q[j].toarray().ravel()
+        exact.append(row({**{int(k): float(upper[k]) for k in np.flatnonzero(upper)}, m + j: 1.0}))
+        exact[-1] = -exact[-1]
+        rounded.append(zero)
+        bounds.append(0.0)
+        labels.append(f"detection of {base.action_names[j]}")
+        if reach[j] <= 1.0:
+            exact.append(-exact[-1])
+            rounded.append(zero)
+            bounds.append(0.0)
+            labels.append(f"detection of {base.action_names[j]}")
+    for k, a in enumerate(assignment):
+        terms = type_terms(data, k)
+        with np.errstate(all="ignore"):
+            u_low, u_high = utility(terms.low, terms.r), utility(terms.high, terms.r)
+            d_low = caught_loss(terms.low, terms.penalty, terms.r)
+            d_high = caught_loss(terms.high, terms.penalty, terms.r)
+        margin = terms.margin
+        for i in range(n):
+            if i == a:
+                continue
+            b = float(u_high[i] - u_low[a] + margin)
+            size = abs(float(u_high[i])) + abs(float(u_low[a])) + abs(margin)
+            coefficients = {m + i: float(d_high[i])}
+            coefficients[m + a] = coefficients.get(m + a, 0.0) - float(d_low[a])
+            if not (math.isfinite(b) and all(map(math.isfinite, coefficients.values()))):
+                continue  # beyond float range: left out (fewer rows, still sound)
+            exact.append(zero)
+            rounded.append(row(coefficients))
+            bounds.append(b - ROOM * abs(b) - 16 * EPS * size)
+            labels.append(
+                f"{data.type_names[k]}: {base.action_names[a]} over {base.action_names[i]}"
+            )
+    budget_row = None
+    if budget and base.budget is not None:
+        budget_row = len(labels)
+        exact.append(row({j: -float(base.cost[j]) for j in range(m) if base.cost[j]}))
+        rounded.append(zero)
+        bounds.append(-float(base.budget))
+        labels.append("budget")
+    system = System(
+        exact=sp.vstack(exact).tocsr(),
+        rounded=sp.vstack(rounded).tocsr(),
+        bound=np.array(bounds, dtype=float),
+        bound_rounded=np.zeros(len(labels), dtype=bool),
+        lower=np.concatenate([base.min_rate, np.zeros(n)]).astype(float),
+        upper=np.concatenate([base.max_rate, np.ones(n)]).astype(float),
+        unit=np.ones(width),
+        labels=tuple(labels),
+        budget_row=budget_row,
+    )
+    for y in _candidates(system):
+        certificate = check(system, y)
+        if certificate is not None:
+            return certificate
+    return None
+
+
+def floors_over_budget(data: StrategicArrays) -> bool:
+    """The rate floors alone (and the fixed costs of the monitors they force on) cost more
+    than the budget, decided exactly: no policy at all is within it."""
+    base = data.base
+    if base.budget is None:
+        return False
+    forced = (base.min_rate > 0).astype(float)
+    total = sum(
+        (
+            Fraction(float(cost)) * Fraction(float(x))
+            for cost, x in zip(
+                np.concatenate([base.cost, data.fixed_cost]).tolist(),
+                np.concatenate([base.min_rate, forced]).tolist(),
+                strict=True,
+            )
+        ),
+        Fraction(0),
+    )
+    return total > Fraction(float(base.budget))

@@ -24,25 +24,38 @@ types or fixed deployment costs but no harms solve through here too.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from ..formulation.commitment import CommitmentProgram, build_commitment_program
 from ..formulation.program import SOLVER_ORDER, SolveRecord, variable_bound
 from ..model.types import StrategicArrays, type_view
-from ..model.utility import FloatArray
+from ..model.utility import FloatArray, caught_loss, utility
 from ..results.result import ActionResult, Result, Verification
 from ..results.status import Status
 from ..results.strategy import AuditorReport, StrategyReport, TypeOutcome
 from ..spec.document import Spec
-from .attempts import Attempt, Verdict, attempt_plan, run
+from .attempts import TIGHT_OPTIONS, Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose
+from .infeasibility import certify_commitment_infeasible, floors_over_budget
 from .readout import Clock, monitor_results, no_verified_answer, unsolved
+from .repair import NEAR, REPAIRABLE, ROOMS, TRUST
 from .verify import TOLERANCE, evaluate_policy
-from .verify_commitment import verify_commitment
+from .verify_commitment import type_terms, verify_commitment
+
+
+@dataclass(frozen=True)
+class TightAttempt(Attempt):
+    """A solver on the program as compiled, with tightened tolerances."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.solver} (tight)"
 
 
 @dataclass
@@ -77,13 +90,26 @@ def solve_commitment(
     """Solve one commitment program through the engine's attempts; verify (see
     ``verify_commitment.py``) and, when ``certified``, certify its answer."""
     program = build_commitment_program(data, assignment, budget=budget)
-    plan = attempt_plan(solvers, integer=program.problem.is_mixed_integer(), rescale=False)
+    integer = program.problem.is_mixed_integer()
+    plan = attempt_plan(solvers, integer=integer, rescale=False)
+    if not integer:
+        # then each solver with tightened tolerances: a row whose terms are 1e-8 of its
+        # largest coefficient is within a default tolerance of any point (a gain of 1e-8
+        # left undeterred at rate 0); tightened, the row is met to round-off, which the
+        # repair below closes
+        plan += tuple(TightAttempt(s, False, TIGHT_OPTIONS.get(s, {})) for s in solvers)
 
     def judge(
         current: CommitmentProgram, attempt: Attempt, record: SolveRecord
     ) -> Verdict[Commitment]:
         outcome = _read(data, current, budget, tolerance)
         verification = outcome.verification
+        repaired = False
+        if verification is not None and not verification.passed and outcome.rates is not None:
+            # rows held only to round-off: the least-cost step that gives them room
+            for fixed in _repairs(data, outcome, budget, tolerance):
+                outcome, verification, repaired = fixed, fixed.verification, True
+                break
         if verification is None or not verification.passed:
             worst = "nan" if verification is None else f"{verification.max_relative_violation:.3g}"
             return Verdict.reject(
@@ -97,13 +123,24 @@ def solve_commitment(
             GAP_TOLERANCE,
             current.scale,
             variable_bound=variable_bound(data.base),
+            reported=outcome.loss if repaired else None,
         )
         if not certificate.passed:
             return Verdict.reject(f"failed its certificate ({certificate.reason})")
         outcome.verification = replace(verification, duality=certificate)
         return Verdict.accept(outcome, "verified and certified")
 
-    done = run(plan, lambda attempt: program, judge)
+    def proven(attempt: Attempt) -> bool:
+        """A solver's "infeasible" stands only with an exact argument: the rate floors
+        over the budget, or (a fixed assignment) a certificate checked in exact arithmetic
+        (``infeasibility.certify_commitment_infeasible``); otherwise the next attempt runs."""
+        if budget and floors_over_budget(data):
+            return True
+        if assignment is None:
+            return False
+        return certify_commitment_infeasible(data, assignment, budget) is not None
+
+    done = run(plan, lambda attempt: program, judge, infeasible=proven)
     if done.answer is None:
         return Commitment(Status(done.status), attempts=list(done.attempts))
     done.answer.solver, done.answer.attempts = done.solver, list(done.attempts)
@@ -125,14 +162,130 @@ def _read(
     deployed = np.where(
         (rates <= 1e-9) & (base.min_rate <= 0) & (data.fixed_cost > 0), 0.0, deployed
     )
-    induced = program.induced()
+    outcome = _checked(data, rates, deployed, program.induced(), budget, tolerance)
+    outcome.shadow = program.shadow_prices(data, rates)
+    return outcome
+
+
+def _checked(
+    data: StrategicArrays,
+    rates: FloatArray,
+    deployed: FloatArray,
+    induced: tuple[int, ...],
+    budget: bool,
+    tolerance: float,
+) -> Commitment:
+    """The outcome of a policy, verified against the model."""
+    base = data.base
     cost = float(base.cost @ rates + data.fixed_cost @ (deployed > 0.5))
     harm = float(data.weight @ data.harm[list(induced)])
     checked = data if budget else _without_budget(data)
     verification = verify_commitment(checked, rates, deployed, induced, cost, harm, tolerance)
-    outcome = Commitment(Status.optimal, rates, deployed, induced, cost, harm, verification)
-    outcome.shadow = program.shadow_prices(data, rates)
-    return outcome
+    return Commitment(Status.optimal, rates, deployed, induced, cost, harm, verification)
+
+
+def _repairs(
+    data: StrategicArrays, outcome: Commitment, budget: bool, tolerance: float
+) -> Iterator[Commitment]:
+    """Verified repairs of an answer whose best-response rows hold only to round-off, least
+    room first (as ``repair.py`` does for full deterrence).
+
+    With linear detection each row EU^hi_k(i) - EU^lo_k(a_k) + m_k <= 0 is affine in the
+    rates where P = Q x is below 1: its gradient is d^lo_a Q_a - d^hi_i Q_i (d: the utility
+    lost when caught; the compliant action's P_0 = f x). The least-cost step Delta with
+    value + gradient Delta <= -tau size for every row near binding (tau: 1e-12, then 1e-10,
+    1e-8 of the row's terms), within the rate bounds, a trust region and the budget, and
+    only on deployed monitors, is a small LP (HiGHS). A row short by more than 1e-6 of its
+    terms is a wrong answer, not round-off: no repair. Every repaired policy is verified as
+    any answer is (exactly), and its cost is certified as the policy reported."""
+    rates, deployed = outcome.rates, outcome.deployed
+    if rates is None or deployed is None:
+        return
+    rows = _near_rows(data, rates, outcome.induced)
+    if rows is None:
+        return
+    gradient, value, size = rows
+    base = data.base
+    free = deployed > 0.5
+    reach = np.where(free, TRUST * max(float(np.max(rates, initial=0.0)), 1e-300), 0.0)
+    low = np.maximum(base.min_rate - rates, -reach)
+    high = np.minimum(base.max_rate - rates, reach)
+    spent = float(base.cost @ rates + data.fixed_cost @ free)
+    normal = gradient / size[:, None]
+    for room in ROOMS:
+        # in units where the LP is O(1) (a solver's tolerance would otherwise accept no
+        # step at all): each row over its room, each rate in the step its rows need
+        with np.errstate(divide="ignore"):
+            need = np.where(normal != 0, room / np.abs(normal), np.inf).min(axis=0)
+        unit = np.where(np.isfinite(need) & (need > 0), need, np.maximum(high - low, 1e-300))
+        a_ub = sp.csr_matrix(normal * unit[None, :] / room)
+        b_ub = -1.0 - value / size / room
+        if budget and base.budget is not None:
+            left = base.budget - spent
+            scale = max(abs(left), float(np.abs(base.cost) @ unit), 1e-300)
+            a_ub = sp.vstack([a_ub, sp.csr_matrix(base.cost * unit / scale)]).tocsr()
+            b_ub = np.append(b_ub, left / scale)
+        weights = base.cost * unit
+        step = linprog(
+            weights / max(float(np.max(np.abs(weights), initial=0.0)), 1e-300),
+            A_ub=a_ub,
+            b_ub=b_ub,
+            bounds=list(zip(low / unit, high / unit, strict=True)),
+            method="highs",
+        )
+        if step.status != 0 or step.x is None:
+            continue
+        delta = np.asarray(step.x, dtype=float) * unit
+        moved = np.clip(rates + delta, base.min_rate, base.max_rate)
+        moved = np.where(free, moved, 0.0)
+        fixed = _checked(data, moved, deployed, outcome.induced, budget, tolerance)
+        if fixed.verification is not None and fixed.verification.passed:
+            fixed.shadow = outcome.shadow
+            yield fixed
+            return
+
+
+def _near_rows(
+    data: StrategicArrays, rates: FloatArray, induced: tuple[int, ...]
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """(gradient, value, size) of the best-response rows near binding (value > -NEAR size),
+    or None when a row is short by more than round-off (REPAIRABLE) or beyond float range."""
+    base = data.base
+    c = base.compliant
+    view = type_view(data, rates)
+    reach = sp.csr_matrix(base.detection, copy=True).tolil()
+    reach[c] = base.false_positive.reshape(1, -1)
+    slopes = np.asarray(reach.todense(), dtype=float)
+    capped = np.asarray(base.detection @ rates, dtype=float).ravel() >= 1.0
+    capped[c] = False
+    slopes[capped] = 0.0  # P = min(1, Q x) is flat where it is 1
+    p = view.detection
+    gradients, values, sizes = [], [], []
+    for k, a in enumerate(induced):
+        terms = type_terms(data, k)
+        r, low, high, penalty = terms.r, terms.low, terms.high, terms.penalty
+        with np.errstate(all="ignore"):
+            loss_low = caught_loss(low, penalty, r)
+            loss_high = caught_loss(high, penalty, r)
+            size_low = (1 - p) * np.abs(utility(low, r)) + p * np.abs(utility(low - penalty, r))
+            size_high = (1 - p) * np.abs(utility(high, r)) + p * np.abs(utility(high - penalty, r))
+        for i in range(base.n_actions):
+            if i == a:
+                continue
+            value = float(view.high[k, i] - view.low[k, a] + view.margin[k])
+            size = float(size_low[a] + size_high[i] + abs(view.margin[k]))
+            grad = loss_low[a] * slopes[a] - loss_high[i] * slopes[i]
+            if not (np.isfinite(value) and size > 0 and np.all(np.isfinite(grad))):
+                return None
+            if value > REPAIRABLE * size:
+                return None
+            if value > -NEAR * size:
+                gradients.append(grad)
+                values.append(value)
+                sizes.append(size)
+    if not values:
+        return None
+    return np.array(gradients, dtype=float), np.array(values), np.array(sizes)
 
 
 def _without_budget(data: StrategicArrays) -> StrategicArrays:
@@ -184,22 +337,28 @@ def best_commitment(
     order = [c] + [a for a in range(data.base.n_actions) if a != c]
     best: Commitment | None = None
     attempts: list[str] = []
-    failed = False
+    unsolved_floor: list[float] = []  # a lower bound on each unsolved candidate's loss
+    floor_cost = float(data.base.cost @ data.base.min_rate) + float(
+        data.fixed_cost @ (data.base.min_rate > 0)
+    )
     for a in order:
         outcome = solve_commitment(data, (a,), solvers=solvers, tolerance=tolerance)
         name = data.base.action_names[a]
         attempts += [f"induce {name}: {line}" for line in outcome.attempts]
         if outcome.status == "solver_error":
-            failed = True
+            unsolved_floor.append(floor_cost + float(data.harm[a]))
             continue
         if outcome.status != "optimal":
             continue
         if best is None or outcome.loss < best.loss - 1e-9 * max(1.0, abs(best.loss)):
             best = outcome
     if best is None:
-        return Commitment(Status.solver_error if failed else Status.infeasible, attempts=attempts)
-    if failed:
+        status = Status.solver_error if unsolved_floor else Status.infeasible
+        return Commitment(status, attempts=attempts)
+    if any(floor < best.loss for floor in unsolved_floor):
         # A candidate without a verified answer might have been better: no optimum claimed.
+        # One whose loss cannot be below the best (its harm plus the cost of the rate
+        # floors, an exact lower bound) cannot change the optimum.
         return Commitment(Status.solver_error, attempts=attempts)
     best.attempts = attempts
     if best.verification is not None and best.verification.duality is not None:

@@ -5,18 +5,26 @@ utility of every action is evaluated from the model's definition (CARA utility, 
 min(1, Qx), false flags f.x, interval gains at their worst ends), and the action reported as
 induced must be a best response by the margin. Rates, deployments, the budget and the
 reported cost and harm are re-checked too. No solver status is taken as proof.
+
+As for full deterrence (``verify.py``), each best-response row is judged relative to its own
+terms (a gain of 1e-9 is checked as strictly as a gain of 1) and held exactly, without a
+round-off allowance: a row whose float value is within float64's error bound of 0 is decided
+in exact arithmetic (``model/exact.py``: fractions for a risk-neutral type, mpmath for a CARA
+one). The budget is checked at its own scale, exactly where the float sum is that close.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.types import StrategicArrays, best_response_slack, type_view
-from ..model.utility import FloatArray
+from ..model.exact import BAND_FACTOR, EPS, exact_cost_exceeds, exact_preference
+from ..model.types import StrategicArrays, TypeView, type_view
+from ..model.utility import FloatArray, utility
 from ..results.result import Verification
-from .verify import TOLERANCE, Checks, not_finite
+from .verify import BUDGET_BAND, SCALE_FLOOR, SMALLEST, TOLERANCE, Checks, not_finite
 
 
 def verify_commitment(
@@ -37,13 +45,107 @@ def verify_commitment(
     # A monitor that runs must have paid its fixed cost.
     unpaid = np.where((data.fixed_cost > 0) & (deployed < 0.5), rates, 0.0)
     add("deployment", unpaid, 1.0)
-    view = type_view(data, rates)
-    scale = np.maximum(1.0, np.max(np.abs(np.concatenate([view.low, view.high], axis=1)), axis=1))
-    add("best_response", -best_response_slack(view, induced), scale + view.margin)
+    rows = best_response_rows(data, rates, type_view(data, rates), induced)
+    add("best_response", rows, 1.0, floor=0.0, within=0.0)  # held exactly, at its own terms
     cost = float(base.cost @ rates + data.fixed_cost @ (deployed > 0.5))
     if base.budget is not None:
-        add("budget", np.array([cost - base.budget]), max(abs(base.budget), abs(cost)))
-    add("reported_cost", np.array([abs(cost - reported_cost)]), max(abs(cost), 1.0))
+        scale = max(abs(base.budget), abs(cost))
+        over = _over_budget(data, rates, deployed, cost)
+        add("budget", np.array([over]), scale, floor=SCALE_FLOOR, exact=True)
+    add("reported_cost", np.array([abs(cost - reported_cost)]), abs(cost), floor=SCALE_FLOOR)
     harm = float(data.weight @ data.harm[list(induced)])
-    add("reported_harm", np.array([abs(harm - reported_harm)]), max(abs(harm), 1.0))
+    add("reported_harm", np.array([abs(harm - reported_harm)]), abs(harm), floor=SCALE_FLOOR)
     return checks.verdict(tolerance)
+
+
+def _over_budget(
+    data: StrategicArrays, rates: FloatArray, deployed: FloatArray, cost: float
+) -> float:
+    """cost - budget, at the budget's own scale; decided exactly (a violation of one ulp of
+    the scale, or none) where the float sum is within round-off of the budget."""
+    base = data.base
+    assert base.budget is not None
+    paid = np.concatenate([base.cost, data.fixed_cost])
+    used = np.concatenate([rates, (deployed > 0.5).astype(float)])
+    over = cost - base.budget
+    if abs(over) > BUDGET_BAND * float(np.abs(paid) @ np.abs(used)):
+        return over
+    exceeds = exact_cost_exceeds(paid, used, base.budget)
+    return max(abs(base.budget), abs(cost)) * EPS if exceeds else 0.0
+
+
+@dataclass(frozen=True)
+class TypeTerms:
+    """Type k's numbers as the strategic checks hold them: wealth relative to its low
+    compliant gain (``reference``), the penalty of each action (the compliant one: the
+    false-positive penalty) and the margin in those utility units."""
+
+    r: float
+    reference: float
+    low: FloatArray  # g^lo - reference
+    high: FloatArray  # g^hi - reference
+    penalty: FloatArray
+    margin: float
+
+
+def type_terms(data: StrategicArrays, k: int) -> TypeTerms:
+    base = data.base
+    c = base.compliant
+    penalty = base.penalty_cap.astype(float).copy()
+    penalty[c] = base.false_positive_penalty
+    r = float(data.risk_aversion[k])
+    reference = float(data.gain_low[k, c])
+    with np.errstate(over="ignore"):
+        margin = float(base.margin * (np.exp(r * reference) if r else 1.0))
+    return TypeTerms(
+        r, reference, data.gain_low[k] - reference, data.gain_high[k] - reference, penalty, margin
+    )
+
+
+def best_response_rows(
+    data: StrategicArrays, rates: FloatArray, view: TypeView, induced: Sequence[int]
+) -> FloatArray:
+    """For each type k and action i other than its induced a_k: EU^hi_k(i) - EU^lo_k(a_k) +
+    margin_k relative to the size of the row's terms, > 0 where i pays more (exactly).
+
+    The float value decides a row when it is beyond the row's float64 error bound
+    (``BAND_FACTOR`` eps times the operations, as ``exact.float_band`` counts them);
+    otherwise the row is decided exactly (``exact.exact_preference``), and a row that fails
+    exactly is never below the smallest positive float. NaN (numbers beyond float range)
+    fails."""
+    base = data.base
+    c = base.compliant
+    p = view.detection
+    reach = np.diff(base.detection.indptr).astype(float)
+    reach[c] = float(np.count_nonzero(base.false_positive))
+    out: list[float] = []
+    for k, a in enumerate(induced):
+        terms = type_terms(data, k)
+        r, low, high, penalty = terms.r, terms.low, terms.high, terms.penalty
+        with np.errstate(all="ignore"):
+            own = (1 - p[a]) * abs(float(utility(low[a], r))) + p[a] * abs(
+                float(utility(low[a] - penalty[a], r))
+            )
+            size_of = (1 - p) * np.abs(utility(high, r)) + p * np.abs(utility(high - penalty, r))
+        for i in range(base.n_actions):
+            if i == a:
+                continue
+            value = float(view.high[k, i] - view.low[k, a] + view.margin[k])
+            size = own + float(size_of[i]) + abs(float(view.margin[k]))
+            spread = abs(r) * (abs(low[a]) + abs(high[i]) + penalty[a] + penalty[i])
+            band = BAND_FACTOR * EPS * (reach[a] + reach[i] + 16.0 + 2.0 * spread) * size
+            if not (np.isfinite(value) and np.isfinite(size)):
+                out.append(float("inf"))
+            elif abs(value) > band or size <= SCALE_FLOOR:
+                out.append(value / size if size > SCALE_FLOOR else value)
+            else:
+                row = exact_preference(
+                    base,
+                    rates,
+                    r,
+                    float(data.gain_low[k, c]),
+                    (a, float(data.gain_low[k, a])),
+                    (i, float(data.gain_high[k, i])),
+                )
+                out.append(min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST))
+    return np.asarray(out, dtype=float)

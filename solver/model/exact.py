@@ -225,6 +225,66 @@ class ExactPolicy:
         return -mpmath.expm1(exponent), mpmath.exp(exponent)
 
 
+def exact_preference(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    r: float,
+    reference: float,
+    kept: tuple[int, float],
+    other: tuple[int, float],
+) -> ExactRow:
+    """Does action ``kept[0]`` at gain ``kept[1]`` pay at least the margin more than action
+    ``other[0]`` at gain ``other[1]``, for a CARA agent ``r`` at the policy ``rates``
+    (linear detection; the compliant action is caught with P_0 and pays the false-positive
+    penalty)? ``deterred`` is True when it does (``value`` = EU(other) - EU(kept) + margin
+    <= 0, ties to the principal), decided exactly: fractions for r = 0, else mpmath as
+    :meth:`ExactPolicy.decide`, wealth relative to ``reference`` (the margin times
+    exp(r reference), as the strategic checks hold it) and the row times |r|."""
+    policy = ExactPolicy(arrays, rates)
+    c = arrays.compliant
+    ref = _fraction(reference)
+    sides = []
+    for action, gain in (other, kept):
+        p = policy.linear_false_flags() if action == c else policy.linear_detection(action)
+        penalty = policy.ffp if action == c else policy.penalty[action]
+        sides.append((p, _fraction(gain) - ref, penalty))
+    if r == 0:
+        terms = []
+        for sign, (p, w, penalty) in zip((1, -1), sides, strict=True):
+            terms += [sign * w, -sign * p * penalty]
+        terms.append(policy.margin)
+        value = sum(terms, Fraction(0))
+        size = sum((abs(t) for t in terms), Fraction(0))
+        return ExactRow(value <= 0, float(value / size) if size else 0.0)
+    return _preference_mp(sides, _fraction(r), ref, policy.margin)
+
+
+def _preference_mp(
+    sides: list[tuple[Fraction, Fraction, Fraction]], r: Fraction, ref: Fraction, margin: Fraction
+) -> ExactRow:
+    """|r| (EU(other) - EU(kept) + margin e^{r ref}) in mpmath, u(w) = -expm1(-r w) / r."""
+    import mpmath
+
+    def mpf(value: Fraction) -> Any:
+        return mpmath.mpf(value.numerator) / value.denominator
+
+    sign = 1 if r > 0 else -1
+    for digits in (DIGITS, 4 * DIGITS):
+        with mpmath.workdps(digits):
+            rate = mpf(r)
+            terms = []
+            for side, (p, w, penalty) in zip((1, -1), sides, strict=True):
+                for weight, wealth in ((1 - p, w), (p, w - penalty)):
+                    if weight:
+                        terms.append(-side * sign * mpf(weight) * mpmath.expm1(-rate * mpf(wealth)))
+            terms.append(abs(rate) * mpmath.exp(rate * mpf(ref)) * mpf(margin))
+            value = mpmath.fsum(terms)
+            size = mpmath.fsum(abs(t) for t in terms)
+            if abs(value) > size * mpmath.mpf(10) ** (20 - digits):
+                return ExactRow(bool(value <= 0), float(value / size))
+    return ExactRow(True, 0.0)  # a tie to 300 digits: ties go to the principal
+
+
 def exact_cost_exceeds(cost: FloatArray, rates: FloatArray, budget: float) -> bool:
     """sum_j c_j x_j > budget, decided exactly (the rates and costs are binary64 numbers)."""
     total = sum(

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
 import pytest
+from deter.solver.engine.infeasibility import certify_commitment_infeasible
 from deter.solver.engine.solve import solve
 from deter.solver.engine.strategic import best_commitment, solve_commitment
+from deter.solver.engine.verify_commitment import verify_commitment
 from deter.solver.model.types import StrategicArrays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.numbers import in_range
 from tests.support.reference import cara_detection
-from tests.support.strategy_specs import strategic_spec
+from tests.support.strategy_specs import one_action, strategic_spec
 
 
 def _two_types(harm: float, objective: str):
@@ -124,7 +131,72 @@ def test_adding_a_type_never_lowers_the_cost_of_deter_all(
     for types in (one, two):
         spec = strategic_spec(actions, monitors, agent={"penalty_cap": 10.0}, types=types)
         outcome = solve_commitment(StrategicArrays.from_spec(spec), (0,) * len(types))
+        if outcome.status == "solver_error" and any(0 < g < 1e-8 * 10.0 for g in first + second):
+            # deterring it asks a detection below 1e-8, beyond the commitment program's
+            # resolution (rows divided by their largest coefficient): rate 0 is within
+            # HiGHS's tightest tolerance, and exact verification refuses that answer (a gain
+            # of 1e-26 left undeterred) instead of calling it optimal
+            assert any("failed verification" in line for line in outcome.attempts)
+            return
         assert outcome.status == "optimal"
         assert outcome.verification is not None and outcome.verification.passed
         costs.append(outcome.cost)
     assert costs[1] >= costs[0] - 1e-7 * max(1.0, costs[0])
+
+
+# --- exact verification and proofs of infeasibility (issue 12) -------------------------------
+
+
+def two_types(gain_b: float, max_rate: float = 1.0, budget: float | None = None) -> Any:
+    """Types t1 (cheat pays 2) and t2 (cheat pays gain_b), cap 10, one inspector (q 0.5)."""
+    oversight: dict[str, Any] = {}
+    if budget is not None:
+        oversight["budget"] = budget
+    return strategic_spec(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 2.0}],
+        [{"name": "inspector", "cost": 1.0, "max_rate": max_rate, "detects": {"cheat": 0.5}}],
+        agent={"penalty_cap": 10.0},
+        oversight=oversight,
+        types=[
+            {"name": "t1", "weight": 0.5},
+            {"name": "t2", "weight": 0.5, "gains": {"cheat": gain_b}, "risk_aversion": 0.3},
+        ],
+    )
+
+
+def test_an_undeterrable_type_is_proven_infeasible_exactly() -> None:
+    """t2 (CARA 0.3) gains 6 from cheating; at the ceiling 0.5 it is caught with 0.25, far
+    short: the solver's "infeasible" stands with a certificate checked exactly, and a spec
+    one type can be deterred in has none."""
+    data = StrategicArrays.from_spec(two_types(6.0, max_rate=0.5))
+    certificate = certify_commitment_infeasible(data, (0, 0))
+    assert certificate is not None and any("t2" in label for label, _ in certificate.rows)
+    assert solve(two_types(6.0, max_rate=0.5)).status == "infeasible"
+    feasible = StrategicArrays.from_spec(two_types(1.0, max_rate=0.5))
+    assert certify_commitment_infeasible(feasible, (0, 0)) is None
+    # within the budget: t1 needs P = 2 / 10, rate 0.4 (cost 0.4), and the budget is 0.3
+    over = StrategicArrays.from_spec(two_types(1.0, budget=0.3))
+    assert certify_commitment_infeasible(over, (0, 0)) is not None
+    assert certify_commitment_infeasible(over, (0, 0), budget=False) is None
+
+
+def test_a_tiny_gain_left_undeterred_fails_verification() -> None:
+    """A gain of 1e-8 at rate 0: deviating pays 1e-8 more, so compliance is not a best
+    response. Checks floored at 1 utility unit with a 1e-6 tolerance passed it; each row is
+    now judged at its own terms and decided exactly."""
+    spec = one_action(gain=1e-8)
+    data = StrategicArrays.from_spec(spec)
+    zero = np.zeros(data.base.n_monitors)
+    verdict = verify_commitment(data, zero, np.ones_like(zero), (0,), 0.0, 0.0)
+    assert not verdict.passed
+    assert {c.name: c for c in verdict.checks}["best_response"].max_relative_violation > 0
+    # the least rate: 1e-8 / (0.5 * 10) = 2e-9; it passes (a tie goes to the principal)
+    # and one ulp below fails, decided in exact arithmetic
+    rate = np.array([2e-9])
+    exact_tie = Fraction(1, 2) * Fraction(2e-9) * 10 >= Fraction(1e-8)
+    assert verify_commitment(data, rate, np.ones(1), (0,), 2e-9, 0.0).passed == exact_tie
+    below = np.array([math.nextafter(2e-9, 0.0)])
+    assert not verify_commitment(data, below, np.ones(1), (0,), float(below[0]), 0.0).passed
+    result = solve(spec)
+    assert result.status == "optimal"
+    assert result.monitors[0].rate * 0.5 * 10 >= 1e-8 * (1 - 1e-15)
