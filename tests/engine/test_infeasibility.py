@@ -282,3 +282,31 @@ def test_exponential_false_flags_are_proven_through_tangents(
     assert solve(flagged_exponential(gain, budget))["status"] == (
         "infeasible" if proven else "optimal"
     )
+
+
+#: Generated specs the reference proves infeasible that ended as solver_error: a shared
+#: penalty level (proven at the smallest cap, and its least cost taken at that cap too), and
+#: tight budgets whose multipliers the least-cost LP finds only in the units of each
+#: monitor's hardest row (needs of 1e-25 beside needs of 1e-7).
+PROVEN = [
+    ("penalty_design", 10),
+    ("penalty_design", 46),
+    ("tight_budget", 100),
+    ("tight_budget", 626),
+]
+
+
+@pytest.mark.parametrize(("family", "seed"), PROVEN, ids=lambda v: str(v))
+def test_generated_infeasible_specs_are_proven(family: str, seed: int) -> None:
+    text = generate(family, seed).text
+    certificate = certify_infeasible(arrays_of(text))
+    assert certificate is not None
+    result = solve(text)
+    verdict = judge(text, result)
+    assert verdict.reference.status == "infeasible"
+    assert verdict.ok, verdict.failures
+    if family == "penalty_design":  # the solvers claim it: the claim now stands
+        assert result["status"] == "infeasible"
+    if certificate.least_cost_bound is not None:
+        least = solve_arrays_cost(without_budget(arrays_of(text)))
+        assert least is None or certificate.least_cost_bound <= least * (1 + 1e-12)
