@@ -46,15 +46,6 @@ def solve(text: str) -> tuple[dict[str, Any], list[warnings.WarningMessage]]:
     return result, list(caught)
 
 
-#: Known open defects of issue 12 ("Numeric trust"), listed where the closing note and
-#: bench/README.md give their counts: solver_error where the exact reference solves (about
-#: 1.3% of generated specs), costs above a subnormal reference optimum, and a few answers
-#: off by round-off. strict=True: an unexpected pass fails, so a fix removes the mark.
-OPEN_ISSUE_12 = pytest.mark.xfail(
-    strict=True, reason="issue 12 open: residual solver_error / over-cost classes"
-)
-
-
 def refused_at_load(text: str) -> bool:
     """True when the spec is refused as beyond the range deter computes in (issue 12: a
     number the model cannot represent is refused with a located message, exit 2)."""
@@ -212,7 +203,7 @@ def test_case_4_moderate_cara_with_large_incentive_coefficients_solves() -> None
         ("cara_averse", 43),
         ("extreme", 23),
         ("extreme", 29),
-        pytest.param("tight_budget", 106, marks=OPEN_ISSUE_12),
+        ("tight_budget", 106),
     ],
 )
 def test_case_4_generated_specs_deter_gave_solver_error_on(family: str, seed: int) -> None:
@@ -407,18 +398,10 @@ def test_case_6_degenerate_inspection_game_lists_only_extreme_equilibria() -> No
 SPECS_PER_FAMILY = 200
 
 
-#: Families with answers still wrong or missing on some of their SPECS_PER_FAMILY specs
-#: (issue 12 is open; bench/README.md lists the classes). Strict: a family that starts
-#: passing fails this test, so the mark comes off as soon as it is fixed.
-STILL_FAILING = frozenset(
-    {"cara_averse", "extreme", "tight_budget", "non_paying"}
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "family",
-    [pytest.param(f, marks=OPEN_ISSUE_12) if f in STILL_FAILING else f for f in FAMILIES],
+    FAMILIES,
 )
 def test_generated_specs_are_answered_right(family: str) -> None:
     """SPECS_PER_FAMILY seeded specs of one family: no answer in any failure class
