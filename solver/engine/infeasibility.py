@@ -579,12 +579,12 @@ def certify_commitment_infeasible(
 
     (EU_j = u(g_j) - d_j P_j in wealth relative to the type's low compliant gain, as the
     verification holds it), with p_j <= Q_j x, p_j in [0, 1], and p_j >= Q_j x where Q_j x
-    <= 1 over the box (there P_j = Q_j x; elsewhere P_j = min(1, Q_j x) is only bounded by
-    it); the compliant action's p is P_0 = f x likewise; the budget -c x >= -B (fixed costs,
-    >= 0, dropped: a relaxation). Every policy the model accepts gives p = P(x) meeting all
-    rows. The right-hand sides are differences of utilities that may cancel: each is lowered
-    by ROOM of itself and 16 ulps of its terms and given as exact; the caught losses d get
-    ROOM in :func:`check`.
+    <= 1 over the box (there P_j = Q_j x), else p_j >= Q_j x / R_j with R_j = Q_j x_max > 1
+    (min(1, s) >= s / R for s in [0, R]); the compliant action's p is P_0 = f x likewise;
+    the budget -c x >= -B (fixed costs, >= 0, dropped: a relaxation). Every policy the
+    model accepts gives p = P(x) meeting all rows. The right-hand sides are differences of
+    utilities that may cancel: each is lowered by ROOM of itself and 16 ulps of its terms
+    and given as exact; the caught losses d get ROOM in :func:`check`.
     """
     base = data.base
     n, m = base.n_actions, base.n_monitors
@@ -616,8 +616,11 @@ def certify_commitment_infeasible(
         if reach[j] <= 1.0:
             exact.append(-exact[-1])
             rounded.append(zero)
-            bounds.append(0.0)
-            labels.append(f"detection of {base.action_names[j]}")
+        else:  # min(1, s) >= s / R for s in [0, R], R >= 1: p_j >= Q_j x / R_j
+            exact.append(row({m + j: 1.0}))
+            rounded.append(row({int(k): float(upper[k] / reach[j]) for k in np.flatnonzero(upper)}))
+        bounds.append(0.0)
+        labels.append(f"detection of {base.action_names[j]}")
     for k, a in enumerate(assignment):
         terms = type_terms(data, k)
         with np.errstate(all="ignore"):

@@ -225,9 +225,14 @@ def _repairs(
             scale = max(abs(left), float(np.abs(base.cost) @ unit), 1e-300)
             a_ub = sp.vstack([a_ub, sp.csr_matrix(base.cost * unit / scale)]).tocsr()
             b_ub = np.append(b_ub, left / scale)
+        # costs per unit step, the cheapest useful one 1 (a solver ignores cost differences
+        # below its tolerance: scaled by the dearest, a cheap column would drift to the
+        # trust region); a free monitor still pays a little, so the step stays small
         weights = base.cost * unit
+        positive = weights[weights > 0]
+        least = float(positive.min()) if positive.size else 1.0
         step = linprog(
-            weights / max(float(np.max(np.abs(weights), initial=0.0)), 1e-300),
+            np.clip(weights / least, 1e-6, 1e9),
             A_ub=a_ub,
             b_ub=b_ub,
             bounds=list(zip(low / unit, high / unit, strict=True)),

@@ -285,3 +285,31 @@ def test_shadow_prices_under_partial_deterrence_hold_the_induced_action() -> Non
         )
     )
     assert fixed.status == "optimal" and fixed.action("cheat").shadow_price is None
+
+
+def test_a_saturable_action_that_cannot_be_induced_is_proven() -> None:
+    """a0 (gain 0) caught by m0 with q = 1 and by m1 with 0.5, so P = min(1, x0 + x1 / 2)
+    can saturate (a binary in the program). Inducing a0 needs P_a0 = 0 (else complying pays
+    more), hence no rate at all, and then a1 (gain 1) pays: impossible. The proof needs
+    P >= (Q x) / R, R = 1.5, where P may saturate (min(1, s) >= s / R): with only P <= Q x
+    the relaxation takes P_a0 = 0 at x1 = 1. min_loss then has an optimum (loss 1)."""
+    from deter.solver.engine.infeasibility import certify_commitment_infeasible
+
+    spec = strategic_spec(
+        [
+            {"name": "comply", "gain": 0.0},
+            {"name": "a0", "gain": 0.0, "harm": 0.0},
+            {"name": "a1", "gain": 1.0, "harm": 1.0},
+        ],
+        [
+            {"name": "m0", "cost": 1.0, "detects": {"a0": 1.0, "a1": 0.0}},
+            {"name": "m1", "cost": 1.0, "detects": {"a0": 0.5, "a1": 0.5}},
+        ],
+        agent={"penalty_cap": 2.0},
+        oversight={"objective": "min_loss"},
+    )
+    data = StrategicArrays.from_spec(spec)
+    assert certify_commitment_infeasible(data, (1,)) is not None
+    assert certify_commitment_infeasible(data, (0,)) is None  # compliance: x1 = 1 deters a1
+    best = best_commitment(data, "min_loss")
+    assert best.status == "optimal" and best.loss == pytest.approx(1.0, rel=1e-9)
