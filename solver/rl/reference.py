@@ -104,9 +104,9 @@ CODING_AGENT_POLICY: dict[str, Any] = {
         },
     ],
     "rates": {
-        "unit_test_audit": 0.12915521119732998,
-        "llm_judge": 0.09164375572782645,
-        "human_review": 0.0626718320420522,
+        "unit_test_audit": 0.12915521119849235,
+        "llm_judge": 0.09164375572865123,
+        "human_review": 0.06267183204261625,
     },
     "detection": {
         "unit_test_audit": {"reward_hack": 0.3, "test_tampering": 0.9},
@@ -119,14 +119,14 @@ CODING_AGENT_POLICY: dict[str, Any] = {
     "designed": {
         "source": "solver",
         "status": "optimal",
-        "cost_per_episode": 1.5888756977438208,
-        "total_cost": 1.5888756977438208,
+        "cost_per_episode": 1.5888756977581207,
+        "total_cost": 1.5888756977581207,
         "detection": {
-            "reward_hack": 0.15013746563374186,
-            "test_tampering": 0.2001374656337919,
-            "sandbag": 0.05013746563364177,
+            "reward_hack": 0.15013746563509306,
+            "test_tampering": 0.20013746563559312,
+            "sandbag": 0.050137465634093006,
         },
-        "false_flag_rate": 0.0027493126718347934,
+        "false_flag_rate": 0.0027493126718595366,
         "induced_action": "honest",
         "deterred": True,
     },
