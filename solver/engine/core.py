@@ -79,6 +79,19 @@ def solve_core(
     plan = attempt_plan(solvers, linear=program.linear)
     began = time.perf_counter()
     outcome = run(plan, program_for_attempt, judge, infeasible=infeasible)
+    if outcome.answer is None and not diagnosed:
+        # No solver said "infeasible" (each answered "optimal", a hair over a budget, say)
+        # and none verified: the spec may still be provably infeasible; try the proof.
+        proven = _infeasible(spec, arrays, "certificate of infeasibility", clock)
+        if proven is not None:
+            diagnosed.append(proven)
+            line = "no attempt verified; a certificate of infeasibility holds"
+            outcome = replace(
+                outcome,
+                status=Status.infeasible,
+                solver="certificate of infeasibility",
+                attempts=(*outcome.attempts, line),
+            )
     clock.add("solve", time.perf_counter() - began)
     if outcome.status == "infeasible":
         infeasible_result = diagnosed[-1]
