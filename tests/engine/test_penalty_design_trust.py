@@ -104,25 +104,32 @@ def test_a_level_at_the_smallest_cap_is_the_cap() -> None:
     assert result.total_cost == pytest.approx(2.0 / 50 + 2.0 * 1.0 / 50, rel=1e-11)
 
 
-@pytest.mark.parametrize("seed", range(0, 60))
-def test_every_lagrangian_bound_is_below_the_exact_optimum(seed: int) -> None:
+def test_every_lagrangian_bound_is_below_the_exact_optimum() -> None:
     """Weak duality: any multipliers y, nu >= 0 give a bound no larger than the least cost
-    (the reference's, exactly checked). A wrong term in the bound would certify too much."""
-    case = generate("penalty_design", seed)
-    ref = reference(case.text)
-    if ref.status != "optimal":
-        pytest.skip("the reference has no optimum for this spec")
-    arrays = ProblemArrays.from_spec(deter.load_spec(case.text))
-    design = design_of(arrays)
-    assert not isinstance(design, str)
-    rng = np.random.default_rng(seed)
-    least = float(ref.cost)
-    for _ in range(50):
-        scale = 10.0 ** rng.uniform(-6, 6, size=design.need.size)
-        y = rng.exponential(size=design.need.size) * scale * (rng.random(design.need.size) < 0.8)
-        nu = float(rng.exponential() * 10.0 ** rng.uniform(-3, 3)) if rng.random() < 0.5 else 0.0
-        bound = lower_bound(design, Multipliers(y, nu))
-        assert bound.value <= least * (1 + 1e-12) + 1e-300, (y, nu, bound.value, least)
+    (the reference's, exactly checked). A wrong term in the bound would certify too much.
+    Over 60 generated specs; those without an optimum (infeasible) have no least cost to
+    stay below and are counted, not checked."""
+    checked = 0
+    for seed in range(60):
+        case = generate("penalty_design", seed)
+        ref = reference(case.text)
+        if ref.status != "optimal":
+            continue
+        checked += 1
+        arrays = ProblemArrays.from_spec(deter.load_spec(case.text))
+        design = design_of(arrays)
+        assert not isinstance(design, str)
+        rng = np.random.default_rng(seed)
+        least = float(ref.cost)
+        for _ in range(50):
+            size = design.need.size
+            scale = 10.0 ** rng.uniform(-6, 6, size=size)
+            y = rng.exponential(size=size) * scale * (rng.random(size) < 0.8)
+            budget_weight = float(rng.exponential() * 10.0 ** rng.uniform(-3, 3))
+            nu = budget_weight if rng.random() < 0.5 else 0.0
+            bound = lower_bound(design, Multipliers(y, nu))
+            assert bound.value <= least * (1 + 1e-12) + 1e-300, (seed, y, nu, bound.value, least)
+    assert checked >= 40  # the family is mostly feasible: the property was exercised
 
 
 def test_the_certificate_refuses_a_gap_beyond_tolerance() -> None:
