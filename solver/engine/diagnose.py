@@ -18,9 +18,10 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import linprog, minimize
+from scipy.optimize import minimize
 
 from ..formulation.components.deterrence import Deterrence, can_bind, incentive_rows
+from ..formulation.linear import solve_linear
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate, log_escape
 from ..model.penalties import at_ceilings
@@ -71,8 +72,10 @@ def _best_deterrence(
             rows.append(row_k)
             bound_of_rows.append(float(intercept))
     bounds += [(0.0, 1.0)] + [(None, None)] * n
-    solution = linprog(c, A_ub=np.array(rows), b_ub=bound_of_rows, bounds=bounds, method="highs")
-    if solution.status != 0:
+    solution = solve_linear(
+        np.asarray(c, dtype=float), np.array(rows), bound_of_rows, bounds=bounds
+    )
+    if not solution.optimal or solution.x is None:
         x = arrays.max_rate
         return float(detection_probability(arrays, x)[i]), float(f @ x)
     x, p = solution.x[:m], float(solution.x[m])

@@ -54,9 +54,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from ..formulation.components.deterrence import Deterrence, can_bind
+from ..formulation.linear import solve_linear
 from ..formulation.scaling import detection_units, rate_units
 from ..model.arrays import ProblemArrays
 from ..model.detection import log_escape
@@ -390,14 +390,13 @@ def _deepest_point(system: System) -> FloatArray | None:
     a, b, _ = scaled
     unit = system.unit
     n_rows, n_cols = a.shape
-    solution = linprog(
+    solution = solve_linear(
         np.concatenate([np.zeros(n_cols), [-1.0]]),
-        A_ub=sp.hstack([-a, sp.csr_matrix(np.ones((n_rows, 1)))]).tocsr(),
-        b_ub=-b,
+        sp.hstack([-a, sp.csr_matrix(np.ones((n_rows, 1)))]).tocsr(),
+        -b,
         bounds=[*zip(system.lower / unit, system.upper / unit, strict=True), (None, 1.0)],
-        method="highs",
     )
-    if solution.status != 0 or solution.x is None or solution.x[-1] < 0:
+    if not solution.optimal or solution.x is None or solution.x[-1] < 0:
         return None
     return np.asarray(solution.x[:n_cols] * unit, dtype=float)
 
@@ -472,16 +471,15 @@ def _farkas_lp(system: System) -> FloatArray | None:
         [sp.hstack([sp.diags(hi) @ at, -eye]), sp.hstack([sp.diags(lo) @ at, -eye])]
     ).tocsr()
     objective = np.concatenate([-b, np.ones(n_cols)])
-    solution = linprog(
+    solution = solve_linear(
         objective,
-        A_ub=constraints,
-        b_ub=np.zeros(2 * n_cols),
-        A_eq=sp.csr_matrix(np.concatenate([np.ones(n_rows), np.zeros(n_cols)])),
+        constraints,
+        np.zeros(2 * n_cols),
+        a_eq=sp.csr_matrix(np.concatenate([np.ones(n_rows), np.zeros(n_cols)])),
         b_eq=[1.0],
         bounds=[(0, None)] * n_rows + [(None, None)] * n_cols,
-        method="highs",
     )
-    if solution.status != 0 or solution.x is None or -solution.fun <= 0:
+    if not solution.optimal or solution.x is None or -(solution.objective or 0.0) <= 0:
         return None
     y = np.maximum(np.asarray(solution.x[:n_rows], dtype=float), 0.0) / norms
     return np.asarray(y)
@@ -504,18 +502,17 @@ def _lagrangian(system: System) -> FloatArray | None:
     largest = float(np.max(np.abs(cost), initial=0.0))
     if not (largest > 0 and np.all(np.isfinite(norms)) and np.all(np.isfinite(cost))):
         return None
-    solution = linprog(
+    solution = solve_linear(
         cost / largest,
-        A_ub=-sp.csr_matrix(sp.diags(1.0 / norms) @ scaled),
-        b_ub=-system.bound[keep] / norms,
+        -sp.csr_matrix(sp.diags(1.0 / norms) @ scaled),
+        -system.bound[keep] / norms,
         bounds=list(zip(system.lower / unit, system.upper / unit, strict=True)),
-        method="highs",
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
-    if solution.status != 0:
+    if not solution.optimal:
         return None
     y = np.zeros(system.matrix.shape[0])
-    y[keep] = np.maximum(-np.asarray(solution.ineqlin.marginals, dtype=float), 0.0)
+    y[keep] = np.maximum(-solution.ineq_marginals, 0.0)
     y[keep] *= largest / norms
     y[row] = 1.0
     return y

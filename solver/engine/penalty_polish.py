@@ -54,8 +54,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
+from ..formulation.linear import solve_linear
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability
 from ..model.penalties import deterrence_need, penalty_ceiling, penalty_cost_of
@@ -72,7 +72,6 @@ MAX_STEPS = 20
 HIGHS_OPTIONS = {
     "primal_feasibility_tolerance": 1e-10,
     "dual_feasibility_tolerance": 1e-10,
-    "presolve": True,
 }
 #: Largest relative shortfall of a row that rounding outward repairs (a solver tolerance).
 REPAIRABLE = 1e-6
@@ -254,20 +253,19 @@ def rate_lp(design: Design, penalties: FloatArray) -> RatePolicy | None:
         blocks.append(sp.csr_matrix(objective / budget_scale))
         rhs.append(np.array([arrays.budget * (1 - 1e-9) / budget_scale]))
     bounds = np.column_stack([low / unit, high / unit])
-    result = linprog(
+    result = solve_linear(
         objective / objective_scale,
-        A_ub=sp.vstack(blocks).tocsr() if blocks else None,
-        b_ub=np.concatenate(rhs) if rhs else None,
+        sp.vstack(blocks).tocsr() if blocks else None,
+        np.concatenate(rhs) if rhs else None,
         bounds=bounds,
-        method="highs",
         options=HIGHS_OPTIONS,
     )
-    if result.status != 0 or result.x is None:
+    if not result.optimal or result.x is None:
         return None
     rates = np.clip(np.asarray(result.x, dtype=float) * unit, low, high)
     if arrays.budget is not None and float(cost @ rates) > arrays.budget:
         return None  # beyond the budget by more than the LP's tolerance: no answer here
-    marginals = np.asarray(result.ineqlin.marginals, dtype=float) if blocks else np.zeros(0)
+    marginals = result.ineq_marginals if blocks else np.zeros(0)
     y = -marginals[: need.size] * objective_scale / need if need.size else np.zeros(0)
     nu = 0.0
     if arrays.budget is not None:
@@ -308,7 +306,8 @@ def _outward(
             detection = detection_probability(arrays, rates)[paying_rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         least = np.where(detection > 0, design.need / detection * (1.0 + OUTWARD), np.inf)
-    chosen = np.maximum(penalties, np.minimum(least, design.cap))
+    # Never above a cap, not even by the ulp a scaled LP bound can leave (a hard limit).
+    chosen = np.minimum(np.maximum(penalties, np.minimum(least, design.cap)), design.cap)
     if design.shared and chosen.size:
         chosen = np.full_like(chosen, float(chosen.max()))
     return rates, chosen

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
+from ..formulation.linear import solve_linear
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate, log_escape
 from ..model.envelope import randomised_detection
@@ -185,14 +185,13 @@ def least_step(
         a_ub = sp.vstack([a_ub, sp.csr_matrix(arrays.cost / cost_scale)]).tocsr()
         b_ub = np.append(b_ub, left / unit / cost_scale)
     with np.errstate(all="ignore"):
-        result = linprog(
+        result = solve_linear(
             arrays.cost / cost_scale,
-            A_ub=a_ub,
-            b_ub=b_ub,
+            a_ub,
+            b_ub,
             bounds=np.column_stack([low, high]),
-            method="highs",
             options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
         )
-    if result.status != 0 or result.x is None or not np.all(np.isfinite(result.x)):
+    if not result.optimal or result.x is None or not np.all(np.isfinite(result.x)):
         return None
     return np.asarray(result.x, dtype=float) * unit

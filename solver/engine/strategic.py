@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from ..formulation.commitment import CommitmentProgram, build_commitment_program
+from ..formulation.linear import solve_linear
 from ..formulation.program import SOLVER_ORDER, SolveRecord, variable_bound
 from ..model.types import StrategicArrays, type_view
 from ..model.utility import FloatArray, caught_loss, utility
@@ -231,14 +231,13 @@ def _repairs(
         weights = base.cost * unit
         positive = weights[weights > 0]
         least = float(positive.min()) if positive.size else 1.0
-        step = linprog(
+        step = solve_linear(
             np.clip(weights / least, 1e-6, 1e9),
-            A_ub=a_ub,
-            b_ub=b_ub,
+            a_ub,
+            b_ub,
             bounds=list(zip(low / unit, high / unit, strict=True)),
-            method="highs",
         )
-        if step.status != 0 or step.x is None:
+        if not step.optimal or step.x is None:
             continue
         delta = np.asarray(step.x, dtype=float) * unit
         moved = np.clip(rates + delta, base.min_rate, base.max_rate)

@@ -243,7 +243,9 @@ def verify_policy(
     dev = arrays.deviations
     chosen = arrays.penalty_cap[dev] if penalties is None else np.asarray(penalties)[dev]
     for name, (violation, scale) in penalty_violations(arrays, chosen).items():
-        add(name, violation, scale)
+        # A cap, a penalty's sign and a shared level are hard limits, like the budget: an
+        # ulp beyond is beyond.
+        add(name, violation, scale, exact=True)
     total = cost + penalty_cost_of(arrays, chosen)
     add("reported_cost", np.array([abs(total - reported_cost)]), abs(total), floor=SCALE_FLOOR)
     return checks.verdict(tolerance)
