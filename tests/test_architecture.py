@@ -251,6 +251,21 @@ def test_light_layers_import_no_heavy_libraries() -> None:
     assert not found, "forbidden imports:\n" + "\n".join(sorted(set(found)))
 
 
+#: Solvers reached around cvxpy: the design card has every program solved through cvxpy
+#: (formulation/program.py:solve_problem; array-shaped LPs through formulation/linear.py).
+DIRECT_SOLVERS = ("highspy", "clarabel", "scipy.optimize.linprog", "scipy.optimize.milp")
+
+
+def test_no_solver_is_called_around_cvxpy() -> None:
+    found = [
+        f"{imp.where()}: {imp.importer} imports {name}"
+        for imp in all_imports()
+        for name in [imp.imported if imp.name is None else f"{imp.imported}.{imp.name}"]
+        if any(_covers(solver, name) for solver in DIRECT_SOLVERS)
+    ]
+    assert not found, "solvers called directly:\n" + "\n".join(sorted(found))
+
+
 def import_cycles() -> list[str]:
     """Every group of modules that import each other in a circle: a cycle through it, and the
     imports inside the group (each must go for the group to fall apart)."""

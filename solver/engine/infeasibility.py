@@ -409,7 +409,11 @@ def _scaled(system: System) -> tuple[sp.csr_matrix, FloatArray, FloatArray] | No
     norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound), 1.0))
     if not (np.all(np.isfinite(norms)) and np.all(np.isfinite(scaled.data))):
         return None
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ scaled), system.bound / norms, norms
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # subnormal norms
+        inverse, bound = 1.0 / norms, system.bound / norms
+    if not (np.all(np.isfinite(inverse)) and np.all(np.isfinite(bound))):
+        return None
+    return sp.csr_matrix(sp.diags(inverse) @ scaled), bound, norms
 
 
 def _candidates(system: System) -> list[FloatArray]:
