@@ -72,11 +72,15 @@ def can_bind(arrays: ProblemArrays) -> np.ndarray:
     (a deviation that loses money would otherwise ask for a detection unit of 1e-300).
     """
     need, flag, _ = _program_rows(arrays)
+    return _can_bind(arrays, need, flag)
+
+
+def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.ndarray:
     most_flags = float(np.max(arrays.false_positive @ arrays.max_rate, initial=0.0))
     if arrays.detection_model == "linear":
         most_flags = min(1.0, most_flags)
     with np.errstate(invalid="ignore", over="ignore"):
-        worst = need + np.broadcast_to(flag, need.shape) * most_flags
+        worst = need + flag * most_flags
     return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
 
 
@@ -105,12 +109,17 @@ def _program_rows(arrays: ProblemArrays) -> tuple[FloatArray, FloatArray, FloatA
         # set the scale the solver judges the row in (a false-positive penalty of 1e5
         # with no false flags would hide a need of 1e-12).
         flag_weight = np.zeros_like(np.atleast_1d(flag_weight))
-    shape = np.shape(need)
-    return (
-        np.asarray(need, dtype=float),
-        np.broadcast_to(np.asarray(flag_weight, dtype=float), shape).copy(),
-        np.broadcast_to(np.asarray(weight, dtype=float), shape).copy(),
-    )
+    need = np.asarray(need, dtype=float)
+    flag_weight = np.asarray(flag_weight, dtype=float)
+    weight = np.asarray(weight, dtype=float)
+    return need, _like(flag_weight, need), _like(weight, need)
+
+
+def _like(values: FloatArray, need: FloatArray) -> FloatArray:
+    """``values`` (one per row, or one for all rows) with one entry per row of ``need``."""
+    if values.shape == need.shape:
+        return values
+    return np.full(need.shape, float(values.ravel()[0]) if values.size else 0.0)
 
 
 class Deterrence(Component):
@@ -121,7 +130,7 @@ class Deterrence(Component):
         so programs of one shape share their compiled form; verification still checks every
         action against the model."""
         need, flag_weight, weight = _program_rows(arrays)
-        binds = can_bind(arrays)
+        binds = _can_bind(arrays, need, flag_weight)
         return {
             "need": np.where(binds, need, 0.0),
             "false_flag_weight": np.where(binds, flag_weight, 0.0),
