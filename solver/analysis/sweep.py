@@ -14,7 +14,6 @@ met are reported with their status, not raised.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import typing
@@ -210,15 +209,17 @@ def _lists(value: Any) -> Any:
 
 
 def _assign(data: dict[str, Any], steps: Sequence[Step], value: float) -> None:
+    """Set ``value`` at ``steps``, copying each container on the way first: ``data`` is a
+    fresh top-level dict whose untouched branches are shared with the base (read-only to
+    validation), so a point costs a copy of one path, not of the whole spec."""
     node: Any = data
     for step, following in itertools.pairwise(steps):
-        if isinstance(step, int):
-            node = node[step]
-            continue
-        child = node.get(step)
+        child = node[step] if isinstance(step, int) else node.get(step)
         if child is None:
             child = [] if isinstance(following, int) else {}
-            node[step] = child
+        else:
+            child = list(child) if isinstance(child, list) else dict(child)
+        node[step] = child
         node = child
     node[steps[-1]] = value
 
@@ -233,7 +234,7 @@ def respec(
     Raises SpecError (naming the path and value) when a value is out of range for its field
     or breaks a cross-field rule, e.g. a min_rate above the max_rate.
     """
-    data = copy.deepcopy(dict(base) if base is not None else spec_data(spec))
+    data = dict(base) if base is not None else spec_data(spec)
     for path, value in changes.items():
         _assign(data, path.steps, float(value))
     try:
