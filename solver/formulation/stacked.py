@@ -136,20 +136,29 @@ def block_values(arrays: ProblemArrays) -> dict[str, Any]:
     return values
 
 
-def _deviation_rows(arrays: ProblemArrays) -> sp.coo_matrix:
-    """``arrays.detection[arrays.deviations]`` as COO, from the CSR arrays directly."""
+@dataclass(frozen=True)
+class Entries:
+    """The nonzero detection entries of the non-compliant rows: (row, column, value) arrays,
+    without a scipy matrix around them (its constructor's checks cost more, per spec, than
+    everything else in building its block)."""
+
+    row: np.ndarray
+    col: np.ndarray
+    data: FloatArray
+
+
+def _deviation_rows(arrays: ProblemArrays) -> Entries:
+    """``arrays.detection[arrays.deviations]``'s entries, from the CSR arrays directly."""
     d = arrays.detection
     if not isinstance(d, sp.csr_matrix):
-        return sp.coo_matrix(d[arrays.deviations])
+        q = sp.coo_matrix(d[arrays.deviations])
+        return Entries(q.row, q.col, np.asarray(q.data, float))
     counts = np.diff(d.indptr)
     rows = np.repeat(np.arange(d.shape[0]), counts)
     position = np.full(d.shape[0], -1)
     position[arrays.deviations] = np.arange(len(arrays.deviations))
     keep = position[rows] >= 0
-    return sp.coo_matrix(
-        (np.asarray(d.data, float)[keep], (position[rows][keep], d.indices[keep])),
-        shape=(len(arrays.deviations), d.shape[1]),
-    )
+    return Entries(position[rows][keep], d.indices[keep], np.asarray(d.data, float)[keep])
 
 
 def build_stack(members: Sequence[ProblemArrays], *, elastic: bool = False) -> StackedProgram:
@@ -178,7 +187,7 @@ def build_stack(members: Sequence[ProblemArrays], *, elastic: bool = False) -> S
         p = col + m + np.arange(n)
         p0 = col + m + n
         sc = np.asarray(v["scaled_cost"], float)
-        q = sp.coo_matrix(v["detection_matrix"])
+        q: Entries = v["detection_matrix"]
         rows = _Rows(row)
         family = rows.take
         rid = family("min_rate", m)
