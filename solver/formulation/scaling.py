@@ -50,7 +50,9 @@ def detection_units(arrays: ProblemArrays) -> np.ndarray:
     """u_i: the detection each deviation needs (k_i / d_i), clipped to [UNIT_FLOOR, 1]; 1 for
     a deviation whose row cannot bind (it never pays: its need says nothing about units)."""
     values = Deterrence().values(arrays)  # the rows as compiled: need = k_i / d_i
-    binding = can_bind(arrays) & (np.asarray(values["detection_weight"]) > 0)
+    # A row that cannot bind is compiled with weight 0 (Deterrence.values), as is one with
+    # no penalty: neither sets a unit.
+    binding = np.asarray(values["detection_weight"]) > 0
     needed = np.where(binding, np.asarray(values["need"], dtype=float), 1.0)
     needed = np.where(np.isfinite(needed) & (needed > 0), needed, 1.0)
     return np.clip(needed, UNIT_FLOOR, 1.0)
