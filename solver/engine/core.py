@@ -9,7 +9,7 @@ passes the status is ``solver_error`` with the measured violations.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 
@@ -130,9 +130,32 @@ def judge_core(
 ) -> Verdict[Answer]:
     """Read a solved program's policy, verify it against the model, then certify it (a
     rescaled program in its own units, ``_certificate``)."""
-    solved = current.rates(arrays)
-    for rates in chain(_candidates(arrays, solved, current), _repaired(arrays, solved, current)):
-        penalties = chosen_penalties(current.parts, arrays, rates)
+    return accept_policy(
+        arrays,
+        current,
+        current.rates(arrays),
+        tolerance,
+        lambda reported: _certificate(arrays, current, record, reported=reported),
+    )
+
+
+def accept_policy(
+    arrays: ProblemArrays,
+    program: CompiledProgram,
+    solved: FloatArray,
+    tolerance: float,
+    certificate_of: Callable[[float], DualityCertificate],
+) -> Verdict[Answer]:
+    """The one accept-or-reject step of the core program, for a spec solved alone
+    (``judge_core``) and for a block of a stack (``stacked.py``), so both answer alike.
+
+    ``solved``: the solver's rates within their bounds; ``program``: what gives the
+    penalties (its parts) and shadow prices; ``certificate_of(cost)``: the duality
+    certificate at the cost of the policy reported. The candidates are tried cheapest first
+    (``_candidates``, then ``_repaired``); the first that verifies is certified.
+    """
+    for rates in chain(_candidates(arrays, solved, program), _repaired(arrays, solved, program)):
+        penalties = chosen_penalties(program.parts, arrays, rates)
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
         )
@@ -144,12 +167,12 @@ def judge_core(
             f"failed verification (max relative violation "
             f"{verification.max_relative_violation:.3g} > {tolerance:g})"
         )
-    certificate = _certificate(arrays, current, record, reported=total_cost)
+    certificate = certificate_of(total_cost)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
     return Verdict.accept(
-        Answer(current, rates, penalties, _with_certificate(verification, certificate)), proof
+        Answer(program, rates, penalties, _with_certificate(verification, certificate)), proof
     )
 
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
-from itertools import chain
 
 import cvxpy as cp
 import numpy as np
@@ -35,21 +34,18 @@ import numpy as np
 from ..formulation.components.base import Context
 from ..formulation.components.deterrence import Deterrence, IncentiveHandles
 from ..formulation.components.monitoring import cost_scale
-from ..formulation.components.penalty import chosen_penalties
 from ..formulation.program import SOLVER_ORDER, CompiledProgram, variable_bound
 from ..formulation.stacked import StackedProgram, block_slack, build_stack, stackable
 from ..model.arrays import ProblemArrays
-from ..model.penalties import penalty_cost_of
 from ..model.utility import FloatArray
-from ..results.result import Result
+from ..results.result import DualityCertificate, Result
 from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
-from .attempts import CONIC_SOLVERS
+from .attempts import CONIC_SOLVERS, Verdict
 from .certificate import GAP_TOLERANCE, BoundFigures, LinearForm, lagrangian_bounds
-from .core import Answer, optimal_result, outward
+from .core import Answer, accept_policy, optimal_result
 from .readout import Clock
-from .repair import repairs
-from .verify import TOLERANCE, verify_policy
+from .verify import TOLERANCE
 
 #: Specs per stack in ``deter batch``: large enough to amortise cvxpy's per-call overhead
 #: (a few ms), small enough that the workers share the load and a stack's result stays small.
@@ -135,15 +131,15 @@ def solve_stacked(
         arr = arrays[k]
         assert arr is not None and z is not None and duals is not None
         clock = Clock()
-        result = _judge_block(specs[k], arr, program, index, z, duals[0], bounds, tolerance)
-        if result is None:
+        verdict = _judge_block(arr, program, index, z, duals[0], bounds, tolerance)
+        if verdict.answer is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
             continue
         clock.add("build", 0.0)
         clock.add("solve", share)
         clock.started -= share
-        line = f"{solver}: {program.record.status}, verified and certified"  # type: ignore[union-attr]
-        results[k] = optimal_result(specs[k], arr, result, solver, (line,), clock)
+        line = f"{solver}: {program.record.status}, {verdict.proof}"  # type: ignore[union-attr]
+        results[k] = optimal_result(specs[k], arr, verdict.answer, solver, (line,), clock)
     _note(stats, results, solves, reasons)
     return results
 
@@ -168,7 +164,6 @@ def _solve(program: StackedProgram, solver: str) -> str:
 
 
 def _judge_block(
-    spec: Spec,
     arrays: ProblemArrays,
     program: StackedProgram,
     index: int,
@@ -176,34 +171,21 @@ def _judge_block(
     lam: FloatArray,
     bounds: BoundFigures | str,
     tolerance: float,
-) -> Answer | None:
-    """``judge_core`` for one block: rates, verification, then its own certificate, at the
-    cost of the policy reported."""
+) -> Verdict[Answer]:
+    """``core.accept_policy`` (the step ``judge_core`` takes for a spec solved alone) for
+    one block: its rates, its incentive duals, and its own certificate from the stack's
+    bounds, at the cost of the policy reported."""
     if isinstance(bounds, str):
-        return None
+        return Verdict.reject(bounds)
     block = program.blocks[index]
     view = _BlockProgram.of(lam[block.rows["incentive"]])
     solved = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
-    # As judge_core: rounded outward, as solved, then repaired (only if both fail).
-    candidates = chain(
-        (outward(arrays, solved, view), solved),
-        repairs(arrays, solved, chosen_penalties(view.parts, arrays, solved)),
-    )
-    for rates in candidates:
-        penalties = chosen_penalties(view.parts, arrays, rates)
-        total_cost = float(arrays.cost @ rates) + penalty_cost_of(
-            arrays, penalties[arrays.deviations]
-        )
-        verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
-        if verification.passed:
-            break
-    if not verification.passed:
-        return None
     scale = cost_scale(arrays)
-    certificate = bounds.verdict(index, GAP_TOLERANCE, scale, primal=total_cost / scale)
-    if not certificate.passed:
-        return None
-    return Answer(view, rates, penalties, replace(verification, duality=certificate))
+
+    def certificate_of(reported: float) -> DualityCertificate:
+        return bounds.verdict(index, GAP_TOLERANCE, scale, primal=reported / scale)
+
+    return accept_policy(arrays, view, solved, tolerance, certificate_of)
 
 
 def block_bounds(program: StackedProgram, members: Sequence[ProblemArrays]) -> BoundFigures | str:

@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 import pytest
+from deter.solver.engine import core as engine_core
 from deter.solver.engine import stacked as engine_stacked
 from deter.solver.engine.solve import solve
 from deter.solver.engine.stacked import StackStats, solve_stacked
@@ -100,7 +101,7 @@ def test_infeasible_members_are_isolated(share: float) -> None:
 def test_unverifiable_member_is_isolated(monkeypatch) -> None:
     rng = random.Random(3)
     specs = parse([small_spec(rng) for _ in range(10)])
-    real = engine_stacked.verify_policy
+    real = engine_core.verify_policy
     victim = ProblemArrays.from_spec(specs[4])
 
     def verify(arrays, *args, **kwargs):
@@ -109,7 +110,8 @@ def test_unverifiable_member_is_isolated(monkeypatch) -> None:
             return type(verdict)(**{**verdict.__dict__, "passed": False})
         return verdict
 
-    monkeypatch.setattr(engine_stacked, "verify_policy", verify)
+    # the one accept-or-reject step (core.accept_policy) serves blocks too
+    monkeypatch.setattr(engine_core, "verify_policy", verify)
     results = solve_stacked(specs)
     assert results[4] is None
     assert all(r is not None and r.status == "optimal" for k, r in enumerate(results) if k != 4)
