@@ -15,8 +15,8 @@ survived, results lost.
 
 * fuzz: mutated problems/ specs, random TOML documents and random bytes through
   ``deter solve -`` in process; an input fails when the exit code is not 0-3, or stderr has
-  no reason, a traceback, a warning or an internal error (tests/fuzzing.py);
-* hard specs: tests/hard_specs.py, each solved and compared with its closed form, with a
+  no reason, a traceback, a warning or an internal error (tests/support/fuzzing.py);
+* hard specs: tests/support/hard_specs.py, each solved and compared with its closed form, with a
   passing feasibility check and duality certificate;
 * interruptions: a batch of generated specs run as a real process with ``--resume``, killed
   (SIGINT and SIGKILL in turn) once a few files are in the ledger, resumed until done; the
@@ -82,7 +82,7 @@ def hard_specs() -> tuple[int, int]:
 
 
 def interruptions(kills: int, n_files: int) -> tuple[int, int, int]:
-    from batch_helpers import two_action_spec
+    from tests.support.batch_helpers import two_action_spec
 
     work = Path(tempfile.mkdtemp(prefix="deter-reliability-"))
     folder = work / "specs"

@@ -38,6 +38,8 @@ import numpy as np
 
 from tests.support.exact_reference import reference
 from tests.support.reference import spec_text
+from tests.support.vocabulary import cap_false_flags as _cap_false_positives
+from tests.support.vocabulary import sig as _sig
 
 FAMILIES = (
     "risk_neutral",
@@ -70,24 +72,8 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
-def _sig(value: float, digits: int = 6) -> float:
-    """A short decimal (as TOML writes it), keeping the magnitude."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    return float(f"{value:.{digits}g}")
-
-
 def _prob(rng: np.random.Generator, low: float = 0.05, high: float = 1.0) -> float:
     return _sig(float(rng.uniform(low, high)))
-
-
-def _cap_false_positives(monitors: list[dict[str, Any]]) -> None:
-    """Scale false positives so that sum_j f_j max_rate_j <= 1."""
-    total = sum(m.get("false_positive", 0.0) * m.get("max_rate", 1.0) for m in monitors)
-    if total > 1.0:
-        for m in monitors:
-            if "false_positive" in m:
-                m["false_positive"] = _sig(m["false_positive"] / total * 0.999, 5)
 
 
 def _ordinary(rng: np.random.Generator, *, scale: float = 1.0) -> dict[str, Any]:
