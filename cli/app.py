@@ -23,6 +23,7 @@ from .commands import compare as cmd_compare
 from .commands import experiment as cmd_experiment
 from .commands import explain as cmd_explain
 from .commands import export as cmd_export
+from .commands import fit as cmd_fit
 from .commands import frontier as cmd_frontier
 from .commands import init as cmd_init
 from .commands import report as cmd_report
@@ -82,6 +83,7 @@ SUMMARIES = {
     "explain": "Why the optimal policy is what it is, in plain language.",
     "report": "A self-contained HTML report with plots.",
     "export": "The optimal policy as a JSON document for the runtime.",
+    "fit": "Scored trajectories (tables, Inspect logs) to a spec of ROC monitors.",
     "experiment": "Train learning agents under deter's policies (needs extras).",
 }
 
@@ -178,6 +180,7 @@ for command in (
     cmd_explain.explain,
     cmd_report.report,
     cmd_export.export,
+    cmd_fit.fit,
     cmd_experiment.experiment,
 ):
     app.command(
@@ -205,6 +208,7 @@ QUICK_EXIT = frozenset(
         "report",
         "simulate",
         "export",
+        "fit",
     }
 )
 

@@ -151,6 +151,9 @@ EXTRAS = {
     "torch": "experiment",
     "dask": "dask",
     "distributed": "dask",
+    "pandas": "control",
+    "pyarrow": "control",
+    "inspect_ai": "inspect",
 }
 
 

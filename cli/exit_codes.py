@@ -76,6 +76,7 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "report": _SOLVES,
     "export": _SOLVES,
     "experiment": (ExitCode.OK, ExitCode.BAD_INPUT),
+    "fit": (ExitCode.OK, ExitCode.BAD_INPUT),
 }
 
 

@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deter.solver.analysis", "deter.solver.simulation", "deter.solver.policy"),
     ("deter.solver.batch",),
     ("deter.solver.report",),
+    ("deter.solver.control",),
     ("deter.solver.problem", "=deter.solver"),
     ("deter.solver.rl",),
     # The command line, in its own layers: plumbing, rendering, shared glue, commands, app.

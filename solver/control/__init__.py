@@ -1,0 +1,19 @@
+"""AI control: scored trajectories to a spec of ROC monitors (``deter fit``).
+
+- :mod:`.samples` reads scored samples (CSV, JSONL, Parquet, ControlArena sample tables,
+  Inspect eval logs through inspect-ai's own log API) into one normalised table, with a
+  located note for every sample or score it cannot use;
+- :mod:`.roc` fits each monitor's ROC per attack kind: empirical operating points, the
+  thresholds a monitor can randomise between (one concave envelope for every action at
+  once), and simultaneous confidence bands (one-sided DKW, Massart 1990);
+- :mod:`.fit` turns the curves into a spec ready for ``deter solve``, with provenance.
+
+See docs/ai-control.md.
+"""
+
+from __future__ import annotations
+
+from .fit import FitOptions, FitResult, fit_samples, fit_spec_text
+from .samples import Samples, read_samples
+
+__all__ = ["FitOptions", "FitResult", "Samples", "fit_samples", "fit_spec_text", "read_samples"]

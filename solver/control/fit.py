@@ -1,0 +1,435 @@
+"""Scored samples to a spec of ROC monitors, ready for ``deter solve`` (``deter fit``).
+
+Honest samples are the compliant action; each attack kind is an action (its own name, made
+an identifier, or the name ``actions`` maps it to). Each monitor's curve is fitted per action
+(:mod:`.roc`); with ``delta`` set the curves are the pessimistic edge of bands that hold
+together with probability at least 1 - delta (delta is split evenly over every honest and
+attack distribution of every monitor, a union bound), so a policy solved from the spec deters
+every action with at least that probability (docs/ai-control.md, "Robust design").
+
+The data say nothing of the agent's gains or the penalties: they come from the options (with
+placeholders, said so in the spec, when not given). A monitor's ``cost`` in the spec is the
+cost of auditing every episode it could flag (its rate is the honest flag rate); the
+monitor's own cost per call (``cost_<monitor>`` columns), paid on every episode whatever the
+rate, is reported in the provenance and does not change the optimal rates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..results.errors import Finding, SpecError
+from ..spec.document import Spec
+from ..spec.loading import parse_spec_text
+from .roc import MonitorCurve, band_width, fit_curve, samples_for_width
+from .samples import COST_PREFIX, HONEST, SCORE_PREFIX, Samples, identifier
+
+SCHEMA_LINE = "#:schema ./deter.schema.json"
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """What the data cannot say, and how sure the fit must be.
+
+    ``delta``: the overall probability that some band fails (``None``: empirical curves, no
+    band). ``actions`` maps attack kinds to action names; with it, a kind it does not name is
+    an error unless ``drop_unknown``. Gains and penalty caps are in the spec's money units;
+    ``audit_cost`` is a monitor's cost at rate 1 (auditing every episode).
+    """
+
+    delta: float | None = 0.05
+    actions: Mapping[str, str] | None = None
+    drop_unknown: bool = False
+    compliant: str = HONEST
+    gains: Mapping[str, float] = field(default_factory=dict)
+    default_gain: float | None = None  # None: a placeholder of 1.0, flagged in the spec
+    penalty_cap: float | None = None  # None: a placeholder of 10.0, flagged in the spec
+    audit_cost: Mapping[str, float] = field(default_factory=dict)
+    default_audit_cost: float = 1.0
+    max_rate: float | None = None
+    budget: float | None = None
+    name: str = "fitted-control"
+    date: str | None = None  # ISO time for the provenance (None: now)
+
+
+PLACEHOLDER_GAIN = 1.0
+PLACEHOLDER_CAP = 10.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted curves, what was used and dropped, and the spec text."""
+
+    curves: tuple[MonitorCurve, ...]
+    actions: tuple[str, ...]  # the non-compliant actions, in spec order
+    kinds: Mapping[str, str]  # attack kind -> action
+    counts: Mapping[str, int]  # samples used per action (compliant included)
+    notes: tuple[Finding, ...]  # located notes on what was dropped or is doubtful
+    dropped: Mapping[str, int]  # reason -> count
+    call_cost: Mapping[str, float]  # mean cost per call of each monitor (NaN: not given)
+    delta: float | None
+    delta_each: float | None
+    text: str
+    spec: Spec
+
+    def curve(self, monitor: str) -> MonitorCurve:
+        return next(c for c in self.curves if c.monitor == monitor)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The calibration: each monitor's thresholds and points, for the runtime."""
+
+        def number(x: float) -> float | str:
+            return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+        return {
+            "kind": "fit",
+            "delta": self.delta,
+            "delta_each": self.delta_each,
+            "counts": dict(self.counts),
+            "dropped": dict(self.dropped),
+            "kinds": dict(self.kinds),
+            "monitors": {
+                c.monitor: {
+                    "thresholds": [number(float(t)) for t in c.thresholds],
+                    "fpr": c.fpr.tolist(),
+                    "tpr": {a: y.tolist() for a, y in c.tpr.items()},
+                    "fpr_empirical": c.fpr_empirical.tolist(),
+                    "tpr_empirical": {a: y.tolist() for a, y in c.tpr_empirical.items()},
+                    "n_honest": c.n_honest,
+                    "n_attack": dict(c.n_attack),
+                    "eps_honest": c.eps_honest,
+                    "eps_attack": dict(c.eps_attack),
+                    "auc": dict(c.auc),
+                    "call_cost": None
+                    if math.isnan(self.call_cost[c.monitor])
+                    else self.call_cost[c.monitor],
+                }
+                for c in self.curves
+            },
+        }
+
+
+def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResult:
+    """Fit every monitor's curve and write the spec (validated before it is returned).
+
+    Raises :class:`SpecError` (located findings) when the data cannot give a spec: no honest
+    or no attack samples, an attack kind ``options.actions`` does not map, an action name
+    that clashes with the compliant one.
+    """
+    opts = options or FitOptions()
+    if opts.delta is not None and not 0.0 < opts.delta <= 0.5:
+        raise SpecError.single("<options>", f"delta must be in (0, 0.5], not {opts.delta}")
+    frame = samples.frame
+    notes = samples.notes
+    errors: list[Finding] = []
+    # a missing label may come back as None or NaN, by pandas version and dtype
+    kinds = [k if isinstance(k, str) else None for k in frame["kind"].tolist()]
+    label_key = "eval_mode" if any(k and k.startswith("?") for k in kinds) else "label"
+    kind_to_action: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
+    used = np.ones(len(frame), dtype=bool)
+    for row, kind in enumerate(kinds):
+        if kind is None:
+            used[row] = False
+            notes.add("unlabelled sample dropped", _located(frame, row, "label", "no label"))
+            continue
+        if kind.startswith("?"):
+            used[row] = False
+            notes.add(
+                "unknown eval_mode dropped",
+                _located(
+                    frame, row, label_key, f"eval_mode {kind[1:]!r} is neither honest nor attack"
+                ),
+            )
+            continue
+        if kind == HONEST:
+            continue
+        if kind not in kind_to_action and kind not in first_seen:
+            first_seen[kind] = row
+            if opts.actions is None:
+                kind_to_action[kind] = identifier(kind)
+            elif kind in opts.actions:
+                kind_to_action[kind] = opts.actions[kind]
+        if kind not in kind_to_action:
+            used[row] = False
+            if opts.drop_unknown:
+                notes.add(
+                    "unknown attack kind dropped",
+                    _located(frame, row, "label", f"attack kind {kind!r} maps to no action"),
+                )
+    if opts.actions is not None and not opts.drop_unknown:
+        for kind, row in first_seen.items():
+            if kind not in kind_to_action:
+                count = sum(1 for k in kinds if k == kind)
+                errors.append(
+                    _located(
+                        frame,
+                        row,
+                        "label",
+                        f"attack kind {kind!r} ({count} samples) maps to no action: map it "
+                        f"(--action {kind}=NAME) or drop it (--drop-unknown)",
+                    )
+                )
+    actions = tuple(dict.fromkeys(kind_to_action.values()))
+    if opts.compliant in actions:
+        errors.append(
+            Finding(
+                file=", ".join(samples.files),
+                key="label",
+                message=f"an attack kind maps to the compliant action's name {opts.compliant!r}",
+            )
+        )
+    action_of = np.array(
+        [opts.compliant if k == HONEST else kind_to_action.get(k or "", "") for k in kinds],
+        dtype=object,
+    )
+    honest_rows = used & (action_of == opts.compliant)
+    if not honest_rows.any():
+        errors.append(
+            Finding(
+                file=", ".join(samples.files),
+                key="label",
+                message="no honest samples: a monitor's flag rate is measured on them",
+            )
+        )
+    if not actions:
+        errors.append(
+            Finding(
+                file=", ".join(samples.files),
+                key="label",
+                message="no attack samples: detection is measured on them",
+            )
+        )
+    if errors:
+        raise SpecError(errors)
+
+    n_dist = len(samples.monitors) * (1 + len(actions))
+    delta_each = opts.delta / n_dist if opts.delta is not None else None
+    curves: list[MonitorCurve] = []
+    call_cost: dict[str, float] = {}
+    for monitor in samples.monitors:
+        column = SCORE_PREFIX + monitor
+        scores = samples.scores(monitor)
+        finite = np.isfinite(scores)
+        bad = np.flatnonzero(used & ~finite)
+        for row in bad.tolist():
+            notes.add(
+                f"missing or non-finite score in {column} (sample dropped for this monitor)",
+                _located(frame, row, column, "missing or non-finite score"),
+            )
+        ok = used & finite
+        honest = scores[ok & honest_rows]
+        attacks: dict[str, np.ndarray] = {}
+        for action in actions:
+            chosen = scores[ok & (action_of == action)]
+            if len(chosen) == 0:
+                notes.add(
+                    "monitor without scores for an action",
+                    Finding(
+                        file=", ".join(samples.files),
+                        key=column,
+                        message=f"no scores for action {action!r}: the monitor is not "
+                        "credited with detecting it",
+                    ),
+                )
+                continue
+            attacks[action] = chosen
+        if len(honest) == 0:
+            raise SpecError.single(
+                ", ".join(samples.files), f"no honest sample has a score in {column}", key=column
+            )
+        if not attacks:
+            continue
+        curve = fit_curve(monitor, honest, attacks, delta_each)
+        if np.unique(np.concatenate([honest, *attacks.values()])).size == 1:
+            notes.add(
+                "monitor that never fires",
+                Finding(
+                    file=", ".join(samples.files),
+                    key=column,
+                    message=f"every score is {float(honest[0])!r}: the monitor never "
+                    "separates attacks from honest work (its curve is random "
+                    "auditing)",
+                ),
+            )
+        elif delta_each is not None:
+            for action in attacks:
+                if not curve.informative(action) and curve.auc[action] > 0.5:
+                    need = samples_for_width(0.05, delta_each)
+                    notes.add(
+                        "fewer samples than a band needs",
+                        Finding(
+                            file=", ".join(samples.files),
+                            key=column,
+                            message=f"action {action!r}: with {curve.n_honest} honest and "
+                            f"{curve.n_attack[action]} attack samples the band (widths "
+                            f"{curve.eps_honest:.3f}, {curve.eps_attack[action]:.3f}) leaves "
+                            f"no detection beyond random audits; about {need} of each give "
+                            "bands of width 0.05",
+                        ),
+                    )
+        curves.append(curve)
+        costs = np.asarray(frame[COST_PREFIX + monitor], dtype=float)[ok]
+        costs = costs[np.isfinite(costs)]
+        call_cost[monitor] = float(costs.mean()) if costs.size else math.nan
+    if not curves:
+        raise SpecError.single(", ".join(samples.files), "no monitor has scores for any attack")
+    counts = {opts.compliant: int(honest_rows.sum())}
+    for action in actions:
+        counts[action] = int((used & (action_of == action)).sum())
+    result_notes = tuple(notes.listed)
+    dropped = dict(notes.counts)
+    text = _spec_text(
+        samples, opts, curves, actions, kind_to_action, counts, dropped, call_cost, delta_each
+    )
+    spec = parse_spec_text(text, file="<deter fit>", name=opts.name)
+    return FitResult(
+        curves=tuple(curves),
+        actions=actions,
+        kinds=kind_to_action,
+        counts=counts,
+        notes=result_notes,
+        dropped=dropped,
+        call_cost=call_cost,
+        delta=opts.delta,
+        delta_each=delta_each,
+        text=text,
+        spec=spec,
+    )
+
+
+def fit_spec_text(samples: Samples, options: FitOptions | None = None) -> str:
+    return fit_samples(samples, options).text
+
+
+def _located(frame: Any, row: int, column: str, message: str) -> Finding:
+    line = int(frame["line"].iat[row])
+    where = str(frame["where"].iat[row])
+    return Finding(
+        file=str(frame["source"].iat[row]),
+        key=column,
+        message=f"{where}: {message}" if line < 0 else message,
+        line=line if line >= 0 else None,
+    )
+
+
+def _number(x: float) -> str:
+    return repr(float(x))
+
+
+def _spec_text(
+    samples: Samples,
+    opts: FitOptions,
+    curves: list[MonitorCurve],
+    actions: tuple[str, ...],
+    kinds: Mapping[str, str],
+    counts: Mapping[str, int],
+    dropped: Mapping[str, int],
+    call_cost: Mapping[str, float],
+    delta_each: float | None,
+) -> str:
+    date = opts.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [
+        SCHEMA_LINE,
+        f"# Fitted by `deter fit` at {date} from scored trajectories (docs/ai-control.md).",
+    ]
+    for file, digest in zip(samples.files, samples.digests, strict=True):
+        lines.append(f"# file: {file} (sha256 {digest})")
+    used = sum(counts.values())
+    lines.append(
+        f"# samples: {len(samples)} read, {used} used: "
+        + ", ".join(f"{a} {n}" for a, n in counts.items())
+    )
+    for reason, count in sorted(dropped.items()):
+        lines.append(f"# dropped or noted: {count} x {reason}")
+    if opts.delta is None:
+        lines.append("# curves: empirical operating points (no confidence band).")
+    else:
+        lines.append(
+            f"# curves: the pessimistic edge of one-sided DKW bands (Massart 1990); all hold "
+            f"together with probability >= {1 - opts.delta:g} (each at {delta_each:.3g})."
+        )
+    mapping = ", ".join(f"{k} -> {a}" for k, a in kinds.items())
+    lines.append(f"# attack kinds: {mapping}")
+    placeholders = []
+    if opts.penalty_cap is None:
+        placeholders.append(f"penalty_cap {PLACEHOLDER_CAP:g}")
+    if opts.default_gain is None and any(a not in opts.gains for a in actions):
+        placeholders.append(f"gain {PLACEHOLDER_GAIN:g} of actions without --gain")
+    if placeholders:
+        lines.append("# PLACEHOLDERS (not in the data; set them): " + "; ".join(placeholders))
+    description = f"Fitted from {used} scored samples ({', '.join(samples.files)})" + (
+        "" if opts.delta is None else f"; robust at delta = {opts.delta:g}"
+    )
+    cap = PLACEHOLDER_CAP if opts.penalty_cap is None else opts.penalty_cap
+    lines += [
+        "",
+        "version = 1",
+        "",
+        "[problem]",
+        f"name = {_toml_string(opts.name)}",
+        f"description = {_toml_string(description)}",
+        "",
+        "[agent]",
+        f"compliant = {_toml_string(opts.compliant)}",
+        f"penalty_cap = {_number(cap)}",
+    ]
+    if opts.budget is not None:
+        lines += ["", "[oversight]", f"budget = {_number(opts.budget)}"]
+    lines += [
+        "",
+        "[[actions]]",
+        f"name = {_toml_string(opts.compliant)}",
+        f"gain = {_number(opts.gains.get(opts.compliant, 0.0))}",
+    ]
+    for action in actions:
+        gain = opts.gains.get(action, opts.default_gain)
+        lines += [
+            "",
+            "[[actions]]",
+            f"name = {_toml_string(action)}",
+            f"gain = {_number(PLACEHOLDER_GAIN if gain is None else gain)}"
+            + ("  # placeholder" if gain is None else ""),
+        ]
+    for curve in curves:
+        name = identifier(curve.monitor)
+        cost = opts.audit_cost.get(curve.monitor, opts.default_audit_cost)
+        lines += ["", "[[monitors]]"]
+        lines.append(
+            f"# {curve.n_honest} honest samples (band {curve.eps_honest:.4f}); attack samples "
+            + ", ".join(
+                f"{a} {n} (band {curve.eps_attack[a]:.4f}, AUC {curve.auc[a]:.4f})"
+                for a, n in curve.n_attack.items()
+            )
+        )
+        if not math.isnan(call_cost[curve.monitor]):
+            lines.append(f"# cost per call (paid on every episode): {call_cost[curve.monitor]:.6g}")
+        thresholds = ", ".join(_threshold(t) for t in curve.thresholds)
+        lines.append(f"# thresholds (flag when score >= t), one per point: [{thresholds}]")
+        lines += [f"name = {_toml_string(name)}", f"cost = {_number(cost)}"]
+        if opts.max_rate is not None:
+            lines.append(f"max_rate = {_number(opts.max_rate)}")
+        rocs = []
+        for action in curve.tpr:
+            points = ", ".join(f"[{_number(x)}, {_number(y)}]" for x, y in curve.points(action))
+            rocs.append(f"{_toml_string(action)} = [{points}]")
+        lines.append("roc = { " + ", ".join(rocs) + " }")
+    return "\n".join(lines) + "\n"
+
+
+def _threshold(t: float) -> str:
+    return "inf" if t == math.inf else ("-inf" if t == -math.inf else f"{t:.6g}")
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+__all__ = ["FitOptions", "FitResult", "band_width", "fit_samples", "fit_spec_text"]
