@@ -197,7 +197,7 @@ def test_the_texts_are_the_same_on_every_machine() -> None:
     assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
 
 
-DIGEST = "9225e571c7e318b171203e720f327a7cdfa48cf64b5d1ce6324c9c8133889434"
+DIGEST = "a73bd2972134118955065e7a2242d2b36a54942b7d97531d09d280c27075a15b"
 
 
 @pytest.mark.parametrize("share", [0.0, 0.05, 0.2, 0.5])

@@ -66,10 +66,11 @@ where a policy's cost cannot be represented to 1e-6 relative).
 
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -105,13 +106,35 @@ class Monitor:
     hi: Fraction
     false_positive: Fraction
     detects: Mapping[str, Fraction]
+    fixed_cost: Fraction = Fraction(0)
+    # ROC monitors: action -> the vertices of the upper concave envelope, (0, 0) first
+    roc: Mapping[str, tuple[tuple[Fraction, Fraction], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Action:
     name: str
-    gain: Fraction
+    gain: Fraction  # the binding end: a deviation's high end, the compliant action's low end
     cap: Fraction
+    harm: Fraction = Fraction(0)
+    low: Fraction | None = None  # an interval gain's ends (None: a point gain)
+    high: Fraction | None = None
+
+    @property
+    def lo(self) -> Fraction:
+        return self.gain if self.low is None else self.low
+
+    @property
+    def hi(self) -> Fraction:
+        return self.gain if self.high is None else self.high
+
+
+@dataclass(frozen=True)
+class AgentType:
+    name: str
+    weight: Fraction
+    r: Fraction
+    gains: Mapping[str, tuple[Fraction, Fraction]]  # overrides, (low, high)
 
 
 @dataclass(frozen=True)
@@ -126,13 +149,65 @@ class Model:
     detection: str  # "linear" or "exponential"
     design: str  # "fixed", "per_action" or "shared"
     penalty_cost: Fraction
+    objective: str = "deter_all"
+    types: tuple[AgentType, ...] = ()
+    auditor: bool = False
 
     def q(self, action: str, j: int) -> Fraction:
         return self.monitors[j].detects.get(action, Fraction(0))
 
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (self.compliant, *self.deviations)
+
+    @property
+    def strategic(self) -> bool:
+        """min_loss, types or fixed costs: the commitment program (enumerated here)."""
+        return bool(
+            self.objective == "min_loss"
+            or self.types
+            or any(m.fixed_cost > 0 for m in self.monitors)
+        )
+
+    @property
+    def has_roc(self) -> bool:
+        return any(m.roc for m in self.monitors)
+
+
+def roc_envelope(points: Sequence[Sequence[Any]]) -> tuple[tuple[Fraction, Fraction], ...]:
+    """The vertices of the upper concave envelope of ROC points and (0, 0), exactly, in
+    order of the false-positive rate (docs/model.md: detection bought at rate x)."""
+    pts = sorted({(Fraction(0), Fraction(0)), *((exact(a), exact(b)) for a, b in points)})
+    hull: list[tuple[Fraction, Fraction]] = []
+    for p in pts:
+        # keep the best height per x, and drop vertices below the chord (upper hull)
+        if hull and hull[-1][0] == p[0]:
+            if p[1] <= hull[-1][1]:
+                continue
+            hull.pop()
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (p[0] - x1) <= (p[1] - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    return tuple(hull)
+
+
+def roc_height(hull: Sequence[tuple[Fraction, Fraction]], x: Fraction) -> Fraction:
+    """The envelope at x (exact): the chord of the hull over x (0 below the first vertex)."""
+    best = Fraction(0)
+    for (xa, ya), (xb, yb) in itertools.pairwise(hull):
+        if xa <= x <= xb:
+            best = max(best, ya + (yb - ya) * (x - xa) / (xb - xa))
+    if hull and x >= hull[-1][0]:
+        best = max(best, hull[-1][1])
+    return best
+
 
 def parse(text: str) -> Model:
-    """The model of a spec's TOML text (assumed valid; only linear/exponential/penalty keys)."""
+    """The model of a spec's TOML text (assumed valid): every key of docs/spec-format.md."""
     data = tomllib.loads(text)
     agent = data.get("agent", {})
     oversight = data.get("oversight", {})
@@ -150,19 +225,27 @@ def parse(text: str) -> Model:
                 hi=exact(m.get("max_rate", 1.0)),
                 false_positive=exact(m.get("false_positive", 0.0)),
                 detects={k: exact(v) for k, v in m.get("detects", {}).items()},
+                fixed_cost=exact(m.get("fixed_cost", 0.0)),
+                roc={k: roc_envelope(v) for k, v in (m.get("roc") or {}).items()},
             )
         )
     compliant: Action | None = None
     deviations: list[Action] = []
     for a in raw_actions:
-        gain = a["gain"]
-        if isinstance(gain, list):
-            raise ValueError("interval gains are outside the reference")
+        lo, hi = _gain_ends(a["gain"])
+        harm = exact(a.get("harm", 0.0))
+        interval = isinstance(a["gain"], list)
         if a["name"] == compliant_name:
-            compliant = Action(a["name"], exact(gain), Fraction(0))
+            compliant = Action(
+                a["name"], lo, Fraction(0), harm, lo if interval else None, hi if interval else None
+            )
             continue
         cap = a.get("penalty_cap", default_cap)
-        deviations.append(Action(a["name"], exact(gain), exact(cap)))
+        deviations.append(
+            Action(
+                a["name"], hi, exact(cap), harm, lo if interval else None, hi if interval else None
+            )
+        )
         if "audit_cost" in a:
             monitors.append(
                 Monitor(
@@ -176,18 +259,59 @@ def parse(text: str) -> Model:
             )
     assert compliant is not None
     budget = oversight.get("budget")
+    r = exact(agent.get("risk_aversion", 0.0))
+    agent_types = tuple(
+        AgentType(
+            name=t["name"],
+            weight=exact(t["weight"]),
+            r=exact(t.get("risk_aversion", agent.get("risk_aversion", 0.0))),
+            gains={k: _gain_ends(v) for k, v in t.get("gains", {}).items()},
+        )
+        for t in data.get("types", [])
+    )
     return Model(
         compliant=compliant,
         deviations=tuple(deviations),
         monitors=tuple(monitors),
-        r=exact(agent.get("risk_aversion", 0.0)),
+        r=r,
         margin=exact(agent.get("margin", 0.0)),
         ffp=exact(agent.get("false_positive_penalty", 0.0)),
         budget=None if budget is None else exact(budget),
         detection=oversight.get("detection", "linear"),
         design=penalty.get("design", "fixed"),
         penalty_cost=exact(penalty.get("cost", 0.0)),
+        objective=oversight.get("objective", "deter_all"),
+        types=agent_types,
+        auditor="auditor" in data,
     )
+
+
+def _gain_ends(gain: Any) -> tuple[Fraction, Fraction]:
+    if isinstance(gain, list):
+        return exact(gain[0]), exact(gain[1])
+    return exact(gain), exact(gain)
+
+
+def views(model: Model) -> list[Model]:
+    """One model per agent type (its r and gains; the compliant action at its low end, the
+    deviations at their high ends: the worst case of docs/model.md), or the model itself."""
+    if not model.types:
+        return [model]
+    return [
+        replace(
+            model,
+            r=t.r,
+            compliant=_at(t, model.compliant, low=True),
+            deviations=tuple(_at(t, a, low=False) for a in model.deviations),
+            types=(),
+        )
+        for t in model.types
+    ]
+
+
+def _at(agent_type: AgentType, action: Action, *, low: bool) -> Action:
+    lo, hi = agent_type.gains.get(action.name, (action.lo, action.hi))
+    return replace(action, gain=lo if low else hi, low=lo, high=hi)
 
 
 # --- utility terms in scaled units -----------------------------------------------------
@@ -280,6 +404,9 @@ def _detections(
     if model.detection == "linear":
         if action:
             total = sum((model.q(action, j) * x for j, x in enumerate(rates)), Fraction(0))
+            for m, x in zip(model.monitors, rates, strict=True):
+                if action in m.roc:  # ROC flags carry no penalty: only P_i
+                    total += roc_height(m.roc[action], x)
             p = min(Fraction(1), total)
         else:
             p = sum(
@@ -333,16 +460,18 @@ def _deterred(
     return True, "tie", 0.0
 
 
-def check_policy(
-    model: Model,
-    rates: Mapping[str, float],
-    penalties: Mapping[str, float] | None = None,
-    *,
-    shared_penalty: float | None = None,
-) -> Check:
-    """Re-check a policy exactly: rates by monitor name (every monitor, audits included);
-    penalties by action name under a penalty design (fixed design: the caps)."""
-    check = Check()
+def spend(model: Model, xs: Sequence[Fraction]) -> Fraction:
+    """The oversight cost of rates (exact): sum_j c_j x_j plus the fixed cost of every monitor
+    running (x_j > 0), which the budget also pays (docs/model.md, fixed deployment costs)."""
+    total = Fraction(0)
+    for m, x in zip(model.monitors, xs, strict=True):
+        total += m.cost * x + (m.fixed_cost if x > 0 else 0)
+    return total
+
+
+def exact_rates(model: Model, rates: Mapping[str, Any], check: Check) -> list[Fraction]:
+    """The rates by monitor, exactly; a missing or non-finite rate, or one outside its bounds,
+    is a problem in ``check``."""
     xs: list[Fraction] = []
     for m in model.monitors:
         if m.name not in rates:
@@ -360,10 +489,42 @@ def check_policy(
             off = m.lo - x if x < m.lo else x - m.hi
             check.worst = max(check.worst, float(off / max(m.hi, abs(x))) if x else math.inf)
         xs.append(x)
-    oversight = sum((m.cost * x for m, x in zip(model.monitors, xs, strict=True)), Fraction(0))
+    return xs
+
+
+def check_budget(model: Model, oversight: Fraction, check: Check) -> None:
+    if model.budget is not None and oversight > model.budget:
+        check.worst = max(
+            check.worst, float((oversight - model.budget) / oversight) if oversight else math.inf
+        )
+        check.problems.append(
+            f"over budget: cost {float(oversight)!r} > budget {float(model.budget)!r} "
+            f"(by {float((oversight - model.budget) / model.budget) if model.budget else 'inf'}"
+            " relative, exact)"
+        )
+
+
+def check_policy(
+    model: Model,
+    rates: Mapping[str, float],
+    penalties: Mapping[str, float] | None = None,
+    *,
+    shared_penalty: float | None = None,
+) -> Check:
+    """Re-check a policy exactly: rates by monitor name (every monitor, audits included);
+    penalties by action name under a penalty design (fixed design: the caps)."""
+    check = Check()
+    xs = exact_rates(model, rates, check)
+    oversight = spend(model, xs)
     check.oversight_cost = oversight
     penalty_total = Fraction(0)
-    for action in model.deviations:
+    for view in views(model)[1:]:  # agent types: every type deterred (the first one below)
+        for action in view.deviations:
+            ok, why, relative = _deterred(view, xs, action, action.cap)
+            if not ok:
+                check.problems.append(f"{action.name} not deterred: {why}")
+                check.worst = max(check.worst, relative)
+    for action in views(model)[0].deviations:
         penalty = action.cap
         if model.design != "fixed":
             raw = None if penalties is None else penalties.get(action.name)
@@ -384,22 +545,14 @@ def check_policy(
                     f"penalty of {action.name} = {raw!r} is not the shared level {shared_penalty!r}"
                 )
             penalty_total = penalty if model.design == "shared" else penalty_total + penalty
-        ok, why, relative = _deterred(model, xs, action, penalty)
+        ok, why, relative = _deterred(views(model)[0], xs, action, penalty)
         if not ok:
             check.problems.append(f"{action.name} not deterred: {why}")
             check.worst = max(check.worst, relative)
     if model.design == "shared" and shared_penalty is not None:
         penalty_total = exact(float(shared_penalty))
     check.cost = oversight + model.penalty_cost * penalty_total
-    if model.budget is not None and oversight > model.budget:
-        check.worst = max(
-            check.worst, float((oversight - model.budget) / oversight) if oversight else math.inf
-        )
-        check.problems.append(
-            f"over budget: cost {float(oversight)!r} > budget {float(model.budget)!r} "
-            f"(by {float((oversight - model.budget) / model.budget) if model.budget else 'inf'}"
-            " relative, exact)"
-        )
+    check_budget(model, oversight, check)
     return check
 
 
@@ -409,8 +562,9 @@ def check_policy(
 @dataclass
 class Reference:
     """The reference's answer. status: "optimal" (a policy that passed the exact re-check),
-    "infeasible" (the LP, or the closed form, says no policy exists) or "unsure" (the
-    reference found a policy that failed its own exact re-check, or its LP failed)."""
+    "infeasible" (the LP, or the closed form, says no policy exists), "unsure" (the
+    reference found a policy that failed its own exact re-check, or its LP failed) or
+    "undecided" (the spec is beyond the reference's methods: it says so rather than guess)."""
 
     status: str
     cost: Fraction | None = None
@@ -462,8 +616,8 @@ def _linear_rows(model: Model) -> _Rows | str:
     lo = [mpf(m.lo) for m in model.monitors]
     hi = [mpf(m.hi) for m in model.monitors]
     f = [mpf(m.false_positive) for m in model.monitors]
-    for action in model.deviations:
-        t = terms(model, action)
+    for view, action in ((v, a) for v in views(model) for a in v.deviations):
+        t = terms(view, action)
         if model.detection == "exponential":
             if t.d <= 0:
                 if t.k > 0:
@@ -481,10 +635,26 @@ def _linear_rows(model: Model) -> _Rows | str:
             ]
             rows.add([mpmath.mpf(c) for c in coefs], target)
             continue
-        a = [t.d * mpf(model.q(action.name, j)) - t.d0 * f[j] for j in range(n)]
-        least = mpmath.fsum(a[j] * (lo[j] if a[j] > 0 else hi[j]) for j in range(n))
-        if least < t.k:  # the row binds somewhere in the box
-            rows.add(a, t.k)
+        plain = [t.d * mpf(model.q(action.name, j)) - t.d0 * f[j] for j in range(n)]
+        # ROC monitors: h_ij(x) is the least of its segments' lines on [0, 1], so
+        # "Q x + sum_j h_ij(x_j) >= ..." is one linear row per choice of a segment per monitor
+        segments = [
+            [
+                (j, mpf((yb - ya) / (xb - xa)), mpf(ya - (yb - ya) / (xb - xa) * xa))
+                for (xa, ya), (xb, yb) in itertools.pairwise(m.roc[action.name])
+            ]
+            for j, m in enumerate(model.monitors)
+            if action.name in m.roc
+        ]
+        for choice in itertools.product(*segments):
+            a = list(plain)
+            b = t.k
+            for j, slope, intercept in choice:
+                a[j] += t.d * slope
+                b -= t.d * intercept
+            least = mpmath.fsum(a[j] * (lo[j] if a[j] > 0 else hi[j]) for j in range(n))
+            if least < b:  # the row binds somewhere in the box
+                rows.add(a, b)
         if t.d > 0:
             # P_i <= 1: d0 f x <= d - k.
             most = mpmath.fsum(t.d0 * f[j] * hi[j] for j in range(n))
@@ -610,10 +780,25 @@ def _repair(model: Model, rows: _Rows, rates: dict[str, float]) -> dict[str, flo
 
 
 def _lp_reference(model: Model) -> Reference:
+    if not model.monitors:  # the only policy is the empty one: it deters or nothing does
+        check = check_policy(model, {})
+        if check.passed:
+            return Reference("optimal", cost=check.cost, note="no monitors")
+        return Reference("infeasible", note="no monitors: " + "; ".join(check.problems))
     with mpmath.workdps(DPS):
         rows = _linear_rows(model)
         if isinstance(rows, str):
             return Reference("infeasible", note=rows)
+        return solve_rows(model, rows, lambda rates: check_policy(model, rates))
+
+
+def solve_rows(
+    model: Model, rows: _Rows, checker: Callable[[dict[str, float]], Check]
+) -> Reference:
+    """min sum_j c_j x_j over the rows, the rate box and the budget (model's monitors and
+    budget; fixed costs are the caller's), solved scaled and tightened; the policy must pass
+    ``checker`` (an exact re-check) to count as "optimal"."""
+    with mpmath.workdps(DPS):
         lo = [m.lo for m in model.monitors]
         hi = [m.hi for m in model.monitors]
         if model.budget is not None and model.budget == 0:
@@ -635,12 +820,12 @@ def _lp_reference(model: Model) -> Reference:
                 if status != "optimal":
                     return Reference("unsure", note=status)
                 rates = {m.name: x for m, x in zip(model.monitors, xs, strict=True)}
-                check = check_policy(model, rates)
+                check = checker(rates)
                 for _ in range(3):
                     if check.passed:
                         break
                     rates = _repair(model, rows, rates)
-                    check = check_policy(model, rates)
+                    check = checker(rates)
                 if check.passed:
                     return Reference("optimal", cost=check.cost, rates=rates, note=f"tau={tau}")
                 last = "reference policy failed the exact re-check: " + "; ".join(check.problems)
@@ -668,7 +853,7 @@ def _single_monitor_of(model: Model) -> dict[str, list[int]] | None:
 def _design_reference(model: Model) -> Reference:
     by_action = _single_monitor_of(model)
     if by_action is None or any(len(v) > 1 for v in by_action.values()):
-        return Reference("unsure", note="penalty design reference needs one monitor per action")
+        return Reference("undecided", note="penalty design reference needs one monitor per action")
     a = float(model.penalty_cost)
     rates = {m.name: float(m.lo) for m in model.monitors}
     # floor spend: monitors detecting nothing useful stay at min_rate
@@ -821,8 +1006,22 @@ def _design_reference(model: Model) -> Reference:
 def reference(model_or_text: Model | str) -> Reference:
     """The reference answer of a spec (see the module docstring for the method)."""
     model = parse(model_or_text) if isinstance(model_or_text, str) else model_or_text
+    if model.strategic:
+        from tests.support.exact_commitment import commitment_reference
+
+        return commitment_reference(model)
     if model.design != "fixed":
+        if model.detection == "exponential" or model.has_roc:
+            return Reference("undecided", note="penalty design with exponential or ROC detection")
         return _design_reference(model)
+    if (
+        model.detection == "exponential"
+        and model.ffp > 0
+        and any(m.false_positive > 0 for m in model.monitors)
+    ):
+        from tests.support.exact_exponential import false_flag_reference
+
+        return false_flag_reference(model)
     return _lp_reference(model)
 
 
@@ -845,6 +1044,7 @@ FAILURE_CLASSES = (
 NOTE_CLASSES = (
     "other_warning",  # another warning while solving (cvxpy's "may be inaccurate"), caller
     "ref_unsure",  # the reference could not produce an exactly checked policy
+    "ref_undecided",  # the spec is beyond the reference's methods (it does not guess)
     "ref_costlier",  # deter's checked policy is cheaper than the reference's (by 1e-6 rel.)
     "ref_infeasible_deter_checked",  # reference LP infeasible, deter's policy passes exactly
     "solver_error_ref_infeasible",  # solver_error where the reference says infeasible
@@ -897,16 +1097,23 @@ def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) ->
         fail(("nonfinite", f"non-finite numbers at {', '.join(bad[:4])}"))
     deviations = [a for a in result.get("actions", []) if not a.get("compliant")]
     undeterred = [a["name"] for a in deviations if not a.get("deterred")]
-    if status == "optimal" and undeterred:
+    if status == "optimal" and undeterred and model.objective != "min_loss":
         fail(("inconsistent", f"optimal but deterred = false for {', '.join(undeterred)}"))
     if status == "optimal":
         rates = {m["name"]: m["rate"] for m in result.get("monitors", [])}
         penalties = {a["name"]: a["penalty"] for a in deviations}
-        check = check_policy(model, rates, penalties, shared_penalty=result.get("shared_penalty"))
+        if model.strategic:
+            from tests.support.exact_commitment import check_answer
+
+            check, total = check_answer(model, result)
+        else:
+            check = check_policy(
+                model, rates, penalties, shared_penalty=result.get("shared_penalty")
+            )
+            total = result.get("total_cost")
         if not check.passed:
             kind = "roundoff_violation" if check.worst <= ROUNDOFF else "wrong_optimal"
             fail((kind, "; ".join(check.problems)))
-        total = result.get("total_cost")
         exact_cost = float(check.cost)
         if not isinstance(total, float | int) or not math.isclose(
             total, exact_cost, rel_tol=1e-6, abs_tol=COST_ATOL
@@ -944,4 +1151,6 @@ def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) ->
             verdict.notes.append(("solver_error_ref_infeasible", ref.note[:200]))
     if ref.status == "unsure":
         verdict.notes.append(("ref_unsure", ref.note[:200]))
+    if ref.status == "undecided":
+        verdict.notes.append(("ref_undecided", ref.note[:200]))
     return verdict

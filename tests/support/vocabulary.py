@@ -498,6 +498,27 @@ def _penalty_design(rng: Rng) -> _Draw:
     draw = _core(rng, false_flags=False)
     draw.agent.pop("risk_aversion", None)
     draw.agent.pop("false_positive_penalty", None)
+    if _chance(rng, 0.6):
+        # one instrument per action (an audit or a monitor of its own): the shape whose least
+        # cost the reference has in closed form (tests/support/exact_reference.py)
+        draw.data["monitors"] = []
+        for i, a in enumerate(draw.deviations()):
+            a.pop("audit_cost", None)
+            a.pop("audit_detection", None)
+            if _chance(rng, 0.4):
+                a["audit_cost"] = _log_uniform(rng, 1e-2, 1e2)
+                a["audit_detection"] = _uniform(rng, 0.1, 1.0)
+                continue
+            monitor: dict[str, Any] = {
+                "name": f"m{i}",
+                "cost": _log_uniform(rng, 1e-2, 1e2),
+                "detects": {a["name"]: _uniform(rng, 0.05, 1.0)},
+            }
+            if _chance(rng, 0.25):
+                monitor["max_rate"] = _uniform(rng, 0.3, 1.0)
+            if _chance(rng, 0.15):
+                monitor["min_rate"] = _uniform(rng, 0.0, 0.05)
+            draw.monitors.append(monitor)
     penalty: dict[str, Any] = {"design": str(rng.choice(["per_action", "shared", "fixed"]))}
     if penalty["design"] != "fixed" and _chance(rng, 0.85):
         penalty["cost"] = _log_uniform(rng, 1e-4, 1.0)
