@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ...solver.report.escape import one_line
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, OutcomeCode, for_outcomes
 from ..files import UnsafeOutput, check_output
@@ -253,6 +254,7 @@ def run_command(
         if ledger is not None and ledger.skipped:
             cli.err(
                 f"note: {ledger.skipped} unreadable line(s) in the ledger {resume} were skipped"
+                + (f" (the first, {ledger.first_skipped})" if ledger.first_skipped else "")
             )
         code: int = tally.exit_code(run)
         if run.stopped_early:
@@ -274,8 +276,11 @@ def run_command(
                 *(["--max-size", str(max_size)] if max_size != DEFAULT_MAX_BYTES else []),
                 *(_check_arguments(check) if check is not None else []),
             ]
+            if run.lost:  # an environment failure: no answer for the rest (exit 3), said so
+                cli.err(f"error: {one_line(run.lost)}; the batch stopped")
             cli.err(_resume_hint(command, again, run, tally.finished, resume, spool, options))
-            code = cli.INTERRUPTED_BY_USER  # Ctrl-C: 130, as every command
+            if not run.lost:
+                code = cli.INTERRUPTED_BY_USER  # Ctrl-C: 130, as every command
         if spool is not None:
             spool.close()
         return code

@@ -11,17 +11,36 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .order import AHEAD_PER_WORKER, InOrder, Stack
-from .outcome import FileOutcome, crashed, internal_error, worker_error
-from .worker import BatchOptions, solve_chunk
+from .outcome import FileOutcome, crashed, file_sha256, internal_error, worker_error
+from .worker import BatchOptions, Source, solve_chunk
 
 
 class DaskUnavailable(RuntimeError):
     """``--executor dask`` without the ``distributed`` package, or no cluster at the address."""
+
+
+class ClusterLost(RuntimeError):
+    """The Dask scheduler went away while the batch ran: an environment failure, not a bug
+    of deter's and not a verdict on any file. The batch stops as under Ctrl-C, keeping what
+    finished (issue 25)."""
+
+
+#: Seconds that closing the client of a lost cluster may take (it would otherwise try to
+#: reconnect for as long as distributed's timeouts allow: over 140 s were seen).
+CLOSE_TIMEOUT = 5.0
+
+
+def sources(files: Sequence[str]) -> list[Source]:
+    """Each file's absolute path and content hash, as this process reads them: a worker
+    reads the absolute path (its working folder may hold other files by the same relative
+    name) and solves only content with this hash."""
+    return [(os.path.abspath(file), file_sha256(file)) for file in files]
 
 
 @contextlib.contextmanager
@@ -51,7 +70,7 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
             try:
                 yield client
             finally:
-                client.close()
+                _close(client)
             return
         cluster = LocalCluster(
             n_workers=workers,
@@ -64,8 +83,15 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
         try:
             yield client
         finally:
-            client.close()
-            cluster.close()
+            _close(client)
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+def _close(client: Any) -> None:
+    """Close a client within :data:`CLOSE_TIMEOUT`, whether or not its scheduler is there."""
+    with contextlib.suppress(Exception):
+        client.close(timeout=CLOSE_TIMEOUT)
 
 
 def run_dask(
@@ -105,7 +131,9 @@ def run_dask(
                         and order.may_start(queue[0][0], ahead)
                     ):
                         index, chunk = queue.popleft()
-                        future = client.submit(solve_chunk, chunk, options, pure=False)
+                        future = client.submit(
+                            solve_chunk, chunk, options, sources(chunk), pure=False
+                        )
                         inflight[future.key] = (index, chunk)
                         running.add(future)
                     if not inflight:
@@ -120,14 +148,22 @@ def run_dask(
                             # alone once nothing else runs
                             suspects.append((index, chunk))
                             continue
+                        _check_connected(client, address, exc)
                         outcomes = [internal_error(f, worker_error(exc)) for f in chunk]
                     if order.put(index, outcomes):
                         client.cancel(list(running.futures))
                         return True, workers
                 # One file at a time, so that a worker that dies now was killed by this file.
                 for index, chunk in sorted(suspects):
-                    if order.put(index, [_alone(client, file, options) for file in chunk]):
+                    if order.put(index, [_alone(client, file, options, address) for file in chunk]):
                         return True, workers
+        except ClusterLost:
+            raise
+        except Exception as exc:
+            _check_connected(client, address, exc)  # a lost cluster, not a bug of deter's
+            with contextlib.suppress(Exception):
+                client.cancel(list(running.futures))
+            raise
         except BaseException:
             with contextlib.suppress(Exception):
                 client.cancel(list(running.futures))
@@ -135,13 +171,24 @@ def run_dask(
     return False, workers
 
 
-def _alone(client: Any, file: str, options: BatchOptions) -> FileOutcome:
-    single = client.submit(solve_chunk, [file], options, pure=False)
+def _check_connected(client: Any, address: str | None, exc: BaseException) -> None:
+    """Raise :class:`ClusterLost` when ``exc`` came of losing the scheduler (the client is
+    no longer connected: its futures are cancelled, "scheduler-connection-lost")."""
+    if getattr(client, "status", "running") != "running" or "connection-lost" in str(exc):
+        where = address or "the local cluster"
+        raise ClusterLost(f"lost the Dask scheduler at {where} ({type(exc).__name__})") from exc
+
+
+def _alone(client: Any, file: str, options: BatchOptions, address: str | None) -> FileOutcome:
+    single = client.submit(solve_chunk, [file], options, sources([file]), pure=False)
     try:
         outcomes: list[FileOutcome] = single.result()
         return outcomes[0]
     except Exception as exc:
-        return crashed(file) if _killed(exc) else internal_error(file, worker_error(exc))
+        if _killed(exc):
+            return crashed(file)
+        _check_connected(client, address, exc)
+        return internal_error(file, worker_error(exc))
 
 
 def _killed(exc: BaseException) -> bool:

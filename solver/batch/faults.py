@@ -27,6 +27,9 @@ class Faults:
     # file names on which deter raises an exception after solving, where the answer is made
     # (as a bug in deter's own code would): only this file's outcome may show it
     raise_on: frozenset[str] = field(default_factory=frozenset)
+    # file names whose loading runs out of memory (as under ``ulimit -v``): transient, so the
+    # file must not get a final verdict (issue 25)
+    memory_on: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def need_a_process(self) -> bool:
@@ -44,6 +47,8 @@ class Faults:
             deadline = time.monotonic() + self.hang_seconds
             while time.monotonic() < deadline:
                 time.sleep(0.01)
+        if name in self.memory_on:
+            raise MemoryError
         if name in self.stuck_on:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
             time.sleep(self.hang_seconds)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..results.json_depth import TooDeep, check_depth
 from ..results.serialise import dumps
 from .outcome import FINAL_STATUSES, FileOutcome
 
@@ -43,6 +44,7 @@ class Ledger:
         self._handle: Any = None
         self._reader: Any = None  # for ``load``
         self.skipped = 0  # unreadable lines met by the last ``read`` or ``index``
+        self.first_skipped: str | None = None  # where and why, for the first of them
 
     def read(self, fingerprint: str) -> dict[tuple[str, str], FileOutcome]:
         """Every entry written with ``fingerprint``, loaded (the last line of each file and
@@ -92,17 +94,19 @@ class Ledger:
         ledger's entries (torn by a kill, not JSON, JSON but not an object, invalid UTF-8,
         another version or options) are skipped; ``skipped`` counts the unreadable ones."""
         self.skipped = 0
+        self.first_skipped = None
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             return
         with handle:
             offset = 0
-            for raw in handle:
+            for number, raw in enumerate(handle, 1):
                 start, offset = offset, offset + len(raw)
                 if not raw.strip():
                     continue
                 try:
+                    check_depth(raw)  # hostile nesting: refused, never parsed (issue 25)
                     doc = json.loads(raw.decode("utf-8"))
                     if not isinstance(doc, dict):
                         raise TypeError("not a JSON object")
@@ -112,8 +116,15 @@ class Ledger:
                     if not isinstance(entry, dict):
                         raise TypeError("not a JSON object")
                     head = FileOutcome.from_dict({**entry, "result": None})
-                except (ValueError, KeyError, TypeError, AttributeError):
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     self.skipped += 1  # a torn last line, a line from another tool, bad bytes
+                    if self.first_skipped is None:
+                        why = (
+                            f"nested deeper than {exc.limit} levels"
+                            if isinstance(exc, TooDeep)
+                            else "not a ledger entry"
+                        )
+                        self.first_skipped = f"line {number}: {why}"
                     continue
                 if head.sha256 and head.status in FINAL_STATUSES:
                     yield start, head

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..results.status import Status
+from .dask_executor import ClusterLost
 from .ledger import Ledger
 from .order import AHEAD_PER_WORKER, InOrder, Stack
 from .outcome import FileOutcome, crashed, file_sha256, internal_error, worker_error
@@ -101,7 +102,10 @@ class BatchRun:
     files: list[str]
     outcomes: list[FileOutcome] = field(default_factory=list)
     resumed: int = 0
-    interrupted: bool = False  # Ctrl-C
+    interrupted: bool = False  # Ctrl-C, SIGTERM, SIGHUP, or a lost cluster (``lost``)
+    #: Why the run stopped when its environment failed (the Dask scheduler went away);
+    #: ``interrupted`` is set too: what finished was kept, the rest has no answer.
+    lost: str | None = None
     stopped_early: bool = False  # --max-failures reached
     elapsed: float = 0.0
     jobs: int = 1  # the workers that ran (for "in-process": 1, this process)
@@ -263,6 +267,10 @@ def run_batch(
     except KeyboardInterrupt:
         run.interrupted = True
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: hand on no more
+            order.flush()
+    except ClusterLost as exc:  # an environment failure: stop as Ctrl-C does, keeping all
+        run.interrupted, run.lost = True, str(exc)
+        with contextlib.suppress(KeyboardInterrupt):
             order.flush()
     finally:
         if ledger is not None:

@@ -25,7 +25,7 @@ from ..results.result import Result
 from ..results.serialise import dumps
 from ..results.status import Status
 from ..spec.document import Spec
-from ..spec.loading import DEFAULT_MAX_BYTES, parse_spec_text, read_spec_text
+from ..spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, parse_spec_text, read_spec_bytes
 from .faults import Faults
 from .outcome import FileOutcome, failed, file_sha256, internal_error
 
@@ -156,31 +156,48 @@ def _watchdog_sink() -> Any:
     return _sink
 
 
-def solve_file(file: str, options: BatchOptions) -> FileOutcome:
+def solve_file(file: str, options: BatchOptions, source: Source | None = None) -> FileOutcome:
     """Read, validate, solve and (for ``check``) judge one file. Never raises."""
     started = time.perf_counter()
     try:
         with _time_limit(options.timeout):
-            return _solve_file(file, options, started)
+            return _solve_file(file, options, started, source)
     except FileTimeout as exc:
         return _timed_out(file, options, started, exc)
 
 
-def _solve_file(file: str, options: BatchOptions, started: float) -> FileOutcome:
-    read = _read_file(file, options, started)
+def _solve_file(
+    file: str, options: BatchOptions, started: float, source: Source | None = None
+) -> FileOutcome:
+    read = _read_file(file, options, started, source)
     if isinstance(read, FileOutcome):
         return read
     spec, digest = read
     return _solve_alone(file, spec, digest, options, started)
 
 
-def _read_file(file: str, options: BatchOptions, started: float) -> FileOutcome | tuple[Spec, str]:
-    """The file's validated spec and content hash, or its outcome when it cannot be read."""
+#: Where a worker reads a file from and the content hash the batch's process read there
+#: (None: not read there): a Dask worker gets the absolute path, never a relative one that its
+#: own working folder would resolve to another file, and refuses content that differs.
+Source = tuple[str, str | None]
+
+#: The message of a file that could not be loaded for want of memory: not a verdict on the
+#: file, so it is not final (``--resume`` tries it again).
+OUT_OF_MEMORY = "out of memory while loading the file (not final: --resume tries it again)"
+
+
+def _read_file(
+    file: str, options: BatchOptions, started: float, source: Source | None = None
+) -> FileOutcome | tuple[Spec, str]:
+    """The file's validated spec and content hash (the SHA-256 of the bytes read, as
+    ``sha256sum`` prints it, byte-order mark included), or its outcome when it cannot be
+    read. ``source``: where to read it and the hash it must have (Dask)."""
 
     def done(**fields: Any) -> FileOutcome:
         return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
 
-    unmatched = _unmatched_reason(file)
+    path, expected = source if source is not None else (file, None)
+    unmatched = _unmatched_reason(path)
     if unmatched is not None:
         return done(
             status=Status.bad_input,
@@ -191,8 +208,16 @@ def _read_file(file: str, options: BatchOptions, started: float) -> FileOutcome 
     try:
         if options.faults is not None:
             options.faults.before_file(file)
-        text = read_spec_text(Path(file), options.max_bytes)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        data = read_spec_bytes(Path(path), options.max_bytes)
+        digest = hashlib.sha256(data).hexdigest()
+        if expected is not None and digest != expected:
+            message = (
+                f"the worker read other content at {path} than the batch did "
+                f"(sha256 {digest[:12]}..., not {expected[:12]}...): not solved"
+            )
+            return failed(file, message, seconds=time.perf_counter() - started)
+        text = decode_spec_bytes(data, file)
+        del data
         spec = parse_spec_text(text, file=file, name=Path(file).stem)
     except FileTimeout:
         raise
@@ -200,11 +225,15 @@ def _read_file(file: str, options: BatchOptions, started: float) -> FileOutcome 
         return done(
             status=Status.bad_input,
             error=str(exc.issues[0]),
-            sha256=digest or file_sha256(file),
+            sha256=digest or file_sha256(path),
             findings=tuple(exc.issues),
         )
+    except MemoryError:
+        # transient (issue 25): a later run with memory to spare must load it, so no verdict
+        return failed(file, OUT_OF_MEMORY, sha256=digest, seconds=time.perf_counter() - started)
     except Exception as exc:  # an unexpected failure reading this file stays with this file
-        return done(status=Status.bad_input, error=f"{type(exc).__name__}: {exc}", sha256=digest)
+        # no hash: an error deter did not foresee is never taken as the file's final verdict
+        return done(status=Status.bad_input, error=f"{type(exc).__name__}: {exc}")
     return spec, digest
 
 
@@ -281,16 +310,23 @@ def _unmatched_reason(path: str) -> str | None:
     return None
 
 
-def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome]:
+def solve_chunk(
+    files: Sequence[str], options: BatchOptions, sources: Sequence[Source] | None = None
+) -> list[FileOutcome]:
     """Solve a stack of files in this worker: the plain LPs among them as one stacked
     program (``engine/stacked.py``), every other file (and every member the stack hands
-    back: infeasible, unverifiable) alone, as ``solve_file`` would."""
+    back: infeasible, unverifiable) alone, as ``solve_file`` would. ``sources``: per file,
+    where to read it and the hash it must have (a Dask worker's; outcomes keep ``files``'
+    names)."""
     # Load the solver (cvxpy) before any file's clock starts: a Dask worker, unlike a local
     # one, has not preloaded it, and its first file would otherwise pay the import.
     from ..engine import solve as _solve_module  # noqa: F401
 
     if len(files) <= 1:
-        return [solve_file(file, options) for file in files]
+        return [
+            solve_file(file, options, sources[k] if sources else None)
+            for k, file in enumerate(files)
+        ]
     from ..engine.stacked import arrays_of, solve_stacked
 
     outcomes: dict[int, FileOutcome] = {}
@@ -299,7 +335,7 @@ def solve_chunk(files: Sequence[str], options: BatchOptions) -> list[FileOutcome
         started = time.perf_counter()
         try:
             with _time_limit(options.timeout):
-                loaded = _read_file(file, options, started)
+                loaded = _read_file(file, options, started, sources[k] if sources else None)
         except FileTimeout as exc:
             loaded = _timed_out(file, options, started, exc)
         if isinstance(loaded, FileOutcome):

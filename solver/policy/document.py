@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..results.errors import SpecError, SpecIssue
+from ..results.json_depth import TooDeep, check_depth
 from ..spec.document import did_you_mean
 from .arrays import SCHEDULES, PolicyArrays
 
@@ -498,6 +499,11 @@ def load_policy_text(text: str | bytes, file: str = "<policy>") -> dict[str, Any
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise PolicyError.single(file, "the document is not UTF-8 text") from None
+    try:
+        check_depth(text)  # hostile nesting: refused where it is, not a RecursionError
+    except TooDeep as exc:
+        message = f"nested deeper than {exc.limit} levels"
+        raise PolicyError.single(file, message, line=exc.line) from None
     try:
         # NaN and Infinity are not JSON; refuse them rather than let them through.
         doc = json.loads(text, parse_constant=_reject_constant)

@@ -29,7 +29,14 @@ DEFAULT_MAX_BYTES = 5_000_000
 
 
 def read_spec_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """Read a spec file as UTF-8 text, refusing unreadable, binary or oversized files.
+    """Read a spec file as UTF-8 text, refusing unreadable, binary or oversized files
+    (:func:`read_spec_bytes`, then :func:`decode_spec_bytes`)."""
+    return decode_spec_bytes(read_spec_bytes(path, max_bytes), str(path))
+
+
+def read_spec_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """A spec file's bytes, as read (a batch hashes exactly these: issue 25), refusing
+    unreadable or oversized files.
 
     Only a regular file is read. The file is opened first, without blocking (a FIFO with no
     writer would otherwise hang the open), and judged by ``fstat`` on the opened descriptor,
@@ -71,7 +78,7 @@ def read_spec_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
         raise SpecError.single(
             file, f"the file is over the limit of {max_bytes:,} bytes (see --max-size)"
         )
-    return decode_spec_bytes(data, file)
+    return data
 
 
 def read_bounded(fd: int, max_bytes: int) -> bytes | None:

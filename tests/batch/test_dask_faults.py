@@ -1,0 +1,150 @@
+"""Dask faults (issue 25): relative paths resolved by the worker, a scheduler lost mid-batch.
+
+A real scheduler and worker run as processes on 127.0.0.1 (``tests/support/dask_cluster.py``),
+in a folder of their own, so that a relative path means another file there and the scheduler
+can be killed as an operator's would die.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deter.cli.app import app
+from deter.cli.exit_codes import ExitCode
+from deter.solver.batch import run as batch_run
+from deter.solver.batch.faults import Faults
+from deter.solver.batch.worker import BatchOptions, solve_chunk
+from deter.solver.results.status import Status
+from typer.testing import CliRunner
+
+from tests.support.batch_helpers import one_action_spec
+from tests.support.dask_cluster import dask_cluster
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_dask_worker_reads_the_clients_file_not_its_own_relative_namesake(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, elsewhere = tmp_path / "client", tmp_path / "worker"
+    (client / "b").mkdir(parents=True)
+    (elsewhere / "b").mkdir(parents=True)
+    # the client's spec costs 1 * 1 / (0.5 * 10) = 0.2 (Becker); the worker's namesake 0.1
+    (client / "b" / "s.toml").write_text(one_action_spec(gain=1.0, cap=10.0, detection=0.5))
+    (elsewhere / "b" / "s.toml").write_text(one_action_spec(gain=1.0, cap=10.0, detection=1.0))
+    with dask_cluster(elsewhere) as cluster:
+        monkeypatch.chdir(client)
+        result = runner.invoke(
+            app, ["batch", "b", "-f", "jsonl", "--executor", "dask", "--address", cluster.address]
+        )
+    assert result.exit_code == 0, result.stderr
+    (doc,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert doc["file"] == "b/s.toml"
+    assert doc["total_cost"] == pytest.approx(0.2, rel=1e-6)
+    assert doc["sha256"] == _sha(client / "b" / "s.toml")
+
+
+def test_content_other_than_the_clients_is_a_per_file_error_not_an_answer(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(one_action_spec(gain=1.0, cap=10.0, detection=0.5))
+    other = tmp_path / "other.toml"
+    other.write_text(one_action_spec(gain=1.0, cap=10.0, detection=1.0))
+    (outcome,) = solve_chunk(["s.toml"], BatchOptions(), [(str(spec), _sha(other))])
+    assert outcome.status == Status.solver_error  # not final: a resume solves it again
+    assert outcome.total_cost is None and outcome.sha256 is None
+    assert "other content" in (outcome.error or "")
+    (same,) = solve_chunk(["s.toml"], BatchOptions(), [(str(spec), _sha(spec))])
+    assert same.status == Status.optimal and same.sha256 == _sha(spec)
+    assert same.file == "s.toml"
+
+
+def _write_specs(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True)
+    paths = []
+    for k in range(count):
+        path = folder / f"s{k:03d}.toml"
+        path.write_text(one_action_spec(gain=1.0 + k / 100, cap=10.0, detection=0.5))
+        paths.append(path)
+    return paths
+
+
+def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stack 0 (64 files) finishes; the last file of stack 1 hangs; the scheduler is then
+    killed. The batch must stop at once with exit 3 (the rest has no answer), keep the 64
+    answers in -o and the ledger, print the resume command, and not be reported as a bug."""
+    specs = _write_specs(tmp_path / "specs", 70)
+    ledger, output = tmp_path / "ledger.jsonl", tmp_path / "out.jsonl"
+    real = batch_run.run_batch
+
+    def with_a_hang(files: Any, options: BatchOptions, **kwargs: Any) -> Any:
+        faults = Faults(hang_on=frozenset({specs[-1].name}), hang_seconds=120)
+        return real(files, replace(options, faults=faults), **kwargs)
+
+    monkeypatch.setattr(batch_run, "run_batch", with_a_hang)
+    killed: list[float] = []
+    with dask_cluster(tmp_path / "cluster") as cluster:
+
+        def kill_after_the_first_stack() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if ledger.exists() and ledger.read_text().count("\n") >= 64:
+                    time.sleep(0.5)  # stack 1's other files are done too; its last hangs
+                    cluster.kill_scheduler()
+                    killed.append(time.monotonic())
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_after_the_first_stack, daemon=True)
+        killer.start()
+        result = runner.invoke(
+            app,
+            [
+                "batch",
+                str(tmp_path / "specs"),
+                "-f",
+                "jsonl",
+                "-o",
+                str(output),
+                "--resume",
+                str(ledger),
+                "--executor",
+                "dask",
+                "--address",
+                cluster.address,
+            ],
+        )
+        ended = time.monotonic()
+        killer.join(5)
+        assert cluster.scheduler.poll() is not None, "the scheduler was never killed"
+    assert result.exit_code == ExitCode.SOLVER_FAILED, (result.exit_code, result.stderr)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert "lost the Dask scheduler" in result.stderr
+    assert "--resume" in result.stderr and str(ledger) in result.stderr
+    kept = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(kept) == 64 and all(d["status"] == "optimal" for d in kept)
+    assert {d["file"] for d in kept} == {str(p) for p in specs[:64]}
+    assert killed and ended - killed[0] < 20  # a bounded wait (once: over 140 s)
+    # The resume command finishes the batch without solving the kept files again.
+    monkeypatch.setattr(batch_run, "run_batch", real)
+    again = runner.invoke(
+        app, ["batch", str(tmp_path / "specs"), "-f", "jsonl", "--resume", str(ledger)]
+    )
+    assert again.exit_code == 0, again.stderr
+    docs = [json.loads(line) for line in again.stdout.splitlines()]
+    assert len(docs) == 70
+    assert sum(d["timing"]["resumed"] for d in docs) >= 64
