@@ -4,14 +4,25 @@ survived, results lost.
 
     python bench/reliability.py                      # defaults: 1000 fuzz inputs, 6 kills
     python bench/reliability.py --fuzz 5000 --kills 20
-    python bench/reliability.py --numeric 2000       # numeric trust (issue #12) only
+    python bench/reliability.py --numeric 2000       # numeric trust only (issues 12, 20)
+    python bench/reliability.py --numeric 2000 --start 100000 --families strategic,exponential
 
 * numeric (``--numeric N``, off by default; the other modes are then skipped): N specs from
-  tests/support/magnitudes.py, spread evenly over its families, each solved by ``deter.solve``
-  and judged by tests/support/exact_reference.py (an independent LP and an exact re-check of
-  the policy). Per family it prints the statuses and the failure classes; every failing spec
-  is written to bench/out/numeric/<family>-<seed>.toml with its reasons as comments at the
-  top, and one line per failure to bench/out/numeric/failures.txt;
+  tests/support/vocabulary.py (the whole spec vocabulary; ``--generator magnitudes`` for
+  issue 12's families), spread evenly over the families (``--families``: names or groups),
+  seeds from ``--start`` (a large start for held-out seeds). Seeds 4 mod 5 are made
+  infeasible and 3 mod 5 feasible by construction, the others are natural draws. Each spec is
+  solved by ``deter.solve`` and judged twice: by tests/support/exact_reference.py (an
+  independent LP, enumeration of strategic responses, the exact method for exponential false
+  flags, and an exact re-check of the policy; "undecided" where it has no method) and, where
+  the generator built the outcome, by that construction. Per family it prints the statuses
+  (optimal, infeasible, solver_error, refused at load, internal errors), the failure
+  classes (wrong optimal, round-off violations, over cost, wrong infeasible, solver_error where
+  the reference or the construction decides, misreported costs, ...), the reference's notes
+  (undecided, unsure, costlier) and the share of answers accepted at the first attempt
+  (no attempt failed verification, was retried, rescaled or refined). Every failing spec is
+  written to bench/out/numeric/<family>-<seed>.toml with its reasons as comments at the
+  top, one line per failure to failures.txt and the rows to failures.jsonl;
 
 * fuzz: mutated problems/ specs, random TOML documents and random bytes through
   ``deter solve -`` in process; an input fails when the exit code is not 0-3, or stderr has
@@ -30,6 +41,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -151,27 +163,50 @@ def interruptions(kills: int, n_files: int) -> tuple[int, int, int]:
     return kills, survived, lost
 
 
-def _numeric_chunk(tasks: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Generate, solve and judge each (family, seed); one plain dict per case."""
+# An attempt line naming one of these means the first answer was not accepted as it came.
+RETRY_WORDS = re.compile(r"fail|no cert|error|reject|inaccurate|refined|rescal|tightened|skipped")
+
+
+def _case(generator: str, family: str, seed: int) -> tuple[str, str | None, str]:
+    """(text, the outcome the construction intends or None, how) of one generated spec."""
+    if generator == "magnitudes":
+        from tests.support.magnitudes import generate as magnitude
+
+        return magnitude(family, seed).text, None, ""
+    from tests.support.vocabulary import generate
+
+    case = generate(family, seed, vocabulary_flag(seed))
+    return case.text, case.expected, case.how
+
+
+def vocabulary_flag(seed: int) -> bool | None:
+    """Seeds 4 mod 5 are made infeasible, 3 mod 5 feasible, the rest are natural draws:
+    about a fifth infeasible by construction, plus those that happen to be."""
+    return {4: True, 3: False}.get(seed % 5)
+
+
+def _numeric_chunk(tasks: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    """Generate, solve and judge each (generator, family, seed); one plain dict per case."""
     import warnings
 
     import deter
     from deter.solver.results.errors import SpecError
 
     from tests.support.exact_reference import judge, reference
-    from tests.support.magnitudes import generate
 
     out: list[dict[str, Any]] = []
-    for family, seed in tasks:
-        case = generate(family, seed)
+    for generator, family, seed in tasks:
+        text, expected, how = _case(generator, family, seed)
         row: dict[str, Any] = {"family": family, "seed": seed, "failures": [], "notes": []}
+        row["expected"], row["how"] = expected, how
         started = time.perf_counter()
-        ref = reference(case.text)
+        ref = reference(text)
         row["reference"] = ref.status
+        row["first_attempt"] = False
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                result = deter.solve(deter.loads(case.text)).to_dict(timing=False)
+                result = deter.solve(deter.loads(text)).to_dict(timing=False)
             except SpecError as error:
                 # A number beyond the range deter computes in is refused at load time, with
                 # a located message (issue 12): a refusal, not an internal error.
@@ -191,27 +226,87 @@ def _numeric_chunk(tasks: list[tuple[str, int]]) -> list[dict[str, Any]]:
                 why = f"{first.category.__name__}: {first.message} ({len(mine)} in all)"
                 row[target].append((kind, why))
         if result is not None:
-            verdict = judge(case.text, result, ref)
+            verdict = judge(text, result, ref)
             row["status"] = verdict.deter_status
             row["failures"] += verdict.failures
             row["notes"] += verdict.notes
+            attempts = [str(a) for a in result.get("attempts") or []]
+            row["attempts"] = attempts
+            row["message"] = str(result.get("message", ""))[:300]
+            row["first_attempt"] = row["status"] in ("optimal", "infeasible") and not any(
+                RETRY_WORDS.search(a) for a in attempts
+            )
+            # The construction's outcome is a second, independent judge.
+            if expected is not None and row["status"] in ("optimal", "infeasible", "solver_error"):
+                if row["status"] != expected:
+                    known = {c for c, _ in row["failures"]}
+                    cls = {
+                        ("optimal", "infeasible"): "wrong_optimal",
+                        ("infeasible", "optimal"): "wrong_infeasible",
+                    }.get((row["status"], expected), "solver_error_decided")
+                    if cls not in known and not (
+                        cls == "solver_error_decided" and "solver_error_ref_solves" in known
+                    ):
+                        row["failures"].append((cls, f"the construction says {expected} ({how})"))
+            elif row["status"] == "solver_error" and ref.status == "infeasible":
+                row["failures"].append(("solver_error_decided", "the reference says infeasible"))
         row["seconds"] = time.perf_counter() - started
-        row["text"] = case.text if row["failures"] else ""
+        row["text"] = text if row["failures"] else ""
         out.append(row)
     return out
 
 
-def numeric(n: int, families: list[str], start: int, jobs: int, out_dir: Path) -> int:
-    """Numeric trust (issue #12): judge n generated specs; print a table per family."""
+STATUSES = ("optimal", "infeasible", "solver_error", "refused", "internal_error")
+# The columns of the per-family table: statuses, then failure classes, then notes.
+FAILURE_COLUMNS = (
+    "wrong_optimal",
+    "roundoff_violation",
+    "over_cost",
+    "wrong_infeasible",
+    "solver_error_ref_solves",
+    "solver_error_decided",
+    "cost_misreported",
+    "inconsistent",
+    "nonfinite",
+    "runtime_warning",
+)
+NOTE_COLUMNS = ("ref_undecided", "ref_unsure", "ref_costlier", "other_warning")
+SHORT = {
+    "internal_error": "internal",
+    "solver_error": "solv_err",
+    "wrong_optimal": "wrong_opt",
+    "roundoff_violation": "roundoff",
+    "over_cost": "over_cost",
+    "wrong_infeasible": "wrong_inf",
+    "solver_error_ref_solves": "se_ref_opt",
+    "solver_error_decided": "se_decided",
+    "cost_misreported": "cost_mis",
+    "inconsistent": "incons",
+    "nonfinite": "nonfin",
+    "runtime_warning": "rt_warn",
+    "ref_undecided": "undecided",
+    "ref_unsure": "ref_unsure",
+    "ref_costlier": "ref_dearer",
+    "other_warning": "oth_warn",
+}
+
+
+def numeric(
+    n: int, families: list[str], start: int, jobs: int, out_dir: Path, generator: str
+) -> int:
+    """Judge n generated specs; print a table per family (see the module docstring)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from tests.support.exact_reference import FAILURE_CLASSES, NOTE_CLASSES
-    from tests.support.magnitudes import FAMILIES
+    if generator == "magnitudes":
+        from tests.support.magnitudes import FAMILIES
+    else:
+        from tests.support.vocabulary import FAMILIES, expand
 
+        families = expand(families) if families else list(FAMILIES)
     families = families or list(FAMILIES)
     per = max(1, n // len(families))
-    tasks = [(f, seed) for seed in range(start, start + per) for f in families]
-    chunks = [tasks[i : i + 25] for i in range(0, len(tasks), 25)]
+    tasks = [(generator, f, seed) for seed in range(start, start + per) for f in families]
+    chunks = [tasks[i : i + 10] for i in range(0, len(tasks), 10)]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     if jobs > 1:
@@ -222,54 +317,74 @@ def numeric(n: int, families: list[str], start: int, jobs: int, out_dir: Path) -
         for chunk in chunks:
             rows += _numeric_chunk(chunk)
     seconds = time.perf_counter() - started
+    write_failures(rows, out_dir)
+    table = family_table(rows)
+    print_table(table)
+    failing = sum(1 for row in rows if row["failures"])
+    print(f"\n{len(rows)} specs in {seconds:.1f} s; {failing} failing, written to {out_dir}")
+    print(json.dumps({"specs": len(rows), "failing": failing, "families": table}))
+    return 0 if failing == 0 else 1
+
+
+def write_failures(rows: list[dict[str, Any]], out_dir: Path) -> None:
+    """Each failing spec as <family>-<seed>.toml with its reasons as comments; one line
+    per failure in failures.txt and the rows as JSON lines in failures.jsonl."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.toml"):
         old.unlink()
-    lines = []
+    lines, records = [], []
     for row in rows:
         if not row["failures"]:
             continue
         label = f"{row['family']}-{row['seed']}"
         reasons = [f"# {cls}: {why}" for cls, why in row["failures"]]
-        header = f"# deter status {row['status']}, reference {row['reference']}\n"
+        header = (
+            f"# deter status {row['status']}, reference {row['reference']}, "
+            f"construction {row['expected']} ({row['how']})\n"
+        )
         (out_dir / f"{label}.toml").write_text(
             "\n".join(r.replace("\n", " ") for r in reasons) + "\n" + header + row["text"]
         )
         cls, why = row["failures"][0]
         lines.append(f"{label}\t{cls}\t{why}".replace("\n", " "))
+        records.append(row)
     (out_dir / "failures.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-    statuses = ("optimal", "infeasible", "solver_error", "refused", "internal_error")
-    columns = ["count", *statuses, *FAILURE_CLASSES[1:], *NOTE_CLASSES]
-    short = {
-        "internal_error": "internal",
-        "solver_error": "solver_err",
-        "wrong_optimal": "wrong_opt",
-        "roundoff_violation": "roundoff",
-        "cost_misreported": "cost_misrep",
-        "wrong_infeasible": "wrong_infeas",
-        "solver_error_ref_solves": "solv_err_ref_ok",
-        "ref_infeasible_deter_checked": "ref_infeas_ok",
-        "solver_error_ref_infeasible": "solv_err_ref_inf",
-        "runtime_warning": "runtime_warn",
-        "other_warning": "other_warn",
-    }
-    table: dict[str, dict[str, int]] = {}
+    with (out_dir / "failures.jsonl").open("w") as handle:
+        for row in records:
+            handle.write(json.dumps(row, default=str) + "\n")
+
+
+def family_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Counts per family (and 'all'): statuses, failure classes, notes, the share of
+    answers (optimal or infeasible) accepted at the first attempt, the reference's verdicts."""
+    columns = ["count", *STATUSES, *FAILURE_COLUMNS, *NOTE_COLUMNS, "failing", "first_ok"]
+    table: dict[str, dict[str, Any]] = {}
     for row in rows:
         counts = table.setdefault(row["family"], dict.fromkeys(columns, 0))
         counts["count"] += 1
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        counts[row["status"]] += 1
         for cls in {c for c, _ in row["failures"] + row["notes"]} - {"internal_error"}:
-            counts[cls] += 1
-    table["all"] = {c: sum(t[c] for t in table.values()) for c in columns}
-    names = [short.get(c, c) for c in columns]
-    print(f"{'family':15s} " + " ".join(f"{name:>{max(5, len(name))}s}" for name in names))
+            counts[cls] = counts.get(cls, 0) + 1
+        counts["failing"] += bool(row["failures"])
+        counts["first_ok"] += bool(row["first_attempt"])
+    table["all"] = {c: sum(t.get(c, 0) for t in table.values()) for c in columns}
+    for counts in table.values():
+        answered = counts["optimal"] + counts["infeasible"]
+        counts["first_share"] = round(counts["first_ok"] / answered, 4) if answered else None
+    return table
+
+
+def print_table(table: dict[str, dict[str, Any]]) -> None:
+    columns = ["count", *STATUSES, *FAILURE_COLUMNS, "failing", *NOTE_COLUMNS, "first_share"]
+    names = [SHORT.get(c, c) for c in columns]
+    widths = [max(5, len(name)) for name in names]
+    print(f"{'family':19s} " + " ".join(f"{nm:>{w}s}" for nm, w in zip(names, widths, strict=True)))
     for family, counts in table.items():
-        cells = [f"{counts[c]:>{max(5, len(nm))}d}" for c, nm in zip(columns, names, strict=True)]
-        print(f"{family:15s} " + " ".join(cells))
-    failing = sum(1 for row in rows if row["failures"])
-    print(f"\n{len(rows)} specs in {seconds:.1f} s; {failing} failing, written to {out_dir}")
-    print(json.dumps({"specs": len(rows), "failing": failing, "families": table}))
-    return 0 if failing == 0 else 1
+        cells = []
+        for c, w in zip(columns, widths, strict=True):
+            value = counts.get(c, 0)
+            cells.append(f"{'-' if value is None else value:>{w}}")
+        print(f"{family:19s} " + " ".join(cells))
 
 
 def main() -> int:
@@ -289,7 +404,17 @@ def main() -> int:
         metavar="N",
         help="numeric trust: judge N generated specs (10,000 without a value) and nothing else",
     )
-    parser.add_argument("--families", default="", help="numeric: comma-separated families")
+    parser.add_argument(
+        "--families",
+        default="",
+        help="numeric: comma-separated families or groups (tests/support/vocabulary.py)",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("vocabulary", "magnitudes"),
+        default="vocabulary",
+        help="numeric: the full-vocabulary generator (default) or issue 12's magnitudes",
+    )
     parser.add_argument("--start", type=int, default=0, help="numeric: first seed")
     parser.add_argument("--jobs", type=int, default=2, help="numeric: worker processes")
     parser.add_argument(
@@ -298,7 +423,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.numeric is not None:
         families = [f for f in args.families.split(",") if f]
-        return numeric(args.numeric, families, args.start, args.jobs, args.out)
+        return numeric(args.numeric, families, args.start, args.jobs, args.out, args.generator)
     tried, failed, seconds = fuzz(args.fuzz, args.seed)
     n_hard, right = hard_specs()
     kills, survived, lost = interruptions(args.kills, args.files)
