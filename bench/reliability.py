@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -230,6 +231,7 @@ def _numeric_chunk(tasks: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
             row["status"] = verdict.deter_status
             row["failures"] += verdict.failures
             row["notes"] += verdict.notes
+            row["total_cost"] = result.get("total_cost")
             attempts = [str(a) for a in result.get("attempts") or []]
             row["attempts"] = attempts
             row["message"] = str(result.get("message", ""))[:300]
@@ -269,6 +271,8 @@ FAILURE_COLUMNS = (
     "inconsistent",
     "nonfinite",
     "runtime_warning",
+    "batch_disagrees",
+    "batch_wrong_optimal",
 )
 NOTE_COLUMNS = ("ref_undecided", "ref_unsure", "ref_costlier", "other_warning")
 SHORT = {
@@ -284,6 +288,8 @@ SHORT = {
     "inconsistent": "incons",
     "nonfinite": "nonfin",
     "runtime_warning": "rt_warn",
+    "batch_disagrees": "batch_diff",
+    "batch_wrong_optimal": "batch_wrong",
     "ref_undecided": "undecided",
     "ref_unsure": "ref_unsure",
     "ref_costlier": "ref_dearer",
@@ -292,7 +298,13 @@ SHORT = {
 
 
 def numeric(
-    n: int, families: list[str], start: int, jobs: int, out_dir: Path, generator: str
+    n: int,
+    families: list[str],
+    start: int,
+    jobs: int,
+    out_dir: Path,
+    generator: str,
+    batch: bool = False,
 ) -> int:
     """Judge n generated specs; print a table per family (see the module docstring)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -317,6 +329,8 @@ def numeric(
         for chunk in chunks:
             rows += _numeric_chunk(chunk)
     seconds = time.perf_counter() - started
+    if batch:
+        compare_batch(rows, generator, jobs)
     write_failures(rows, out_dir)
     table = family_table(rows)
     print_table(table)
@@ -324,6 +338,70 @@ def numeric(
     print(f"\n{len(rows)} specs in {seconds:.1f} s; {failing} failing, written to {out_dir}")
     print(json.dumps({"specs": len(rows), "failing": failing, "families": table}))
     return 0 if failing == 0 else 1
+
+
+def compare_batch(rows: list[dict[str, Any]], generator: str, jobs: int) -> None:
+    """Run the same specs through ``deter batch`` (one process, as a user would) and record,
+    per spec, a status or cost that differs from ``deter.solve``'s (batch_disagrees), and a
+    batch "optimal" whose policy fails the exact re-check (batch_wrong_optimal; linear
+    programs with penalties at their caps, where the batch line carries the whole policy)."""
+    from tests.support.exact_reference import check_policy, parse
+
+    with tempfile.TemporaryDirectory(prefix="deter-reliability-batch-") as tmp:
+        folder = Path(tmp)
+        for row in rows:
+            text, _, _ = _case(generator, row["family"], row["seed"])
+            (folder / f"{row['family']}-{row['seed']}.toml").write_text(text)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "deter",
+                "batch",
+                str(folder),
+                "-f",
+                "jsonl",
+                "--no-timing",
+                "--jobs",
+                str(jobs),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        by_label = {Path(line["file"]).stem: line for line in lines}
+        for row in rows:
+            label = f"{row['family']}-{row['seed']}"
+            line = by_label.get(label)
+            if line is None:
+                row["failures"].append(("batch_disagrees", "no batch line for this spec"))
+                continue
+            status = line.get("status")
+            if status == "bad_input":
+                status = "refused"
+            elif "internal error" in str(line.get("error") or ""):
+                status = "internal_error"  # batch reports exit 5 in its error field
+            row["batch_status"] = status
+            if status != row["status"]:
+                why = f"batch {status} ({line.get('error')}), solve {row['status']}"
+                row["failures"].append(("batch_disagrees", why))
+                continue
+            cost, ours = line.get("total_cost"), row.get("total_cost")
+            if status == "optimal" and not (
+                isinstance(cost, float | int)
+                and isinstance(ours, float | int)
+                and math.isclose(cost, ours, rel_tol=1e-6, abs_tol=1e-300)
+            ):
+                row["failures"].append(("batch_disagrees", f"batch cost {cost!r}, solve {ours!r}"))
+                continue
+            text, _, _ = _case(generator, row["family"], row["seed"])
+            model = parse(text)
+            if status == "optimal" and not model.strategic and model.design == "fixed":
+                check = check_policy(model, line.get("rates") or {})
+                if not check.passed:
+                    why = "; ".join(check.problems)[:300]
+                    row["failures"].append(("batch_wrong_optimal", why))
 
 
 def write_failures(rows: list[dict[str, Any]], out_dir: Path) -> None:
@@ -410,6 +488,11 @@ def main() -> int:
         help="numeric: comma-separated families or groups (tests/support/vocabulary.py)",
     )
     parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="numeric: also run the specs through `deter batch` and compare with solve",
+    )
+    parser.add_argument(
         "--generator",
         choices=("vocabulary", "magnitudes"),
         default="vocabulary",
@@ -423,7 +506,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.numeric is not None:
         families = [f for f in args.families.split(",") if f]
-        return numeric(args.numeric, families, args.start, args.jobs, args.out, args.generator)
+        return numeric(
+            args.numeric, families, args.start, args.jobs, args.out, args.generator, args.batch
+        )
     tried, failed, seconds = fuzz(args.fuzz, args.seed)
     n_hard, right = hard_specs()
     kills, survived, lost = interruptions(args.kills, args.files)
