@@ -36,6 +36,7 @@ from . import penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
+from .infeasibility import Certificate
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
 from .repair import repairs
 from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
@@ -375,20 +376,51 @@ def _infeasible(spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock) ->
     """
     from .infeasibility import certify_infeasible
 
-    certificate = certify_infeasible(arrays)
+    return infeasible_result(spec, arrays, certify_infeasible(arrays), solver, clock)
+
+
+def infeasible_result(
+    spec: Spec,
+    arrays: ProblemArrays,
+    certificate: Certificate | None,
+    solver: str,
+    clock: Clock,
+    *,
+    attempts: Sequence[str] = (),
+    least_cost_of: Callable[[ProblemArrays], float | None] | None = None,
+) -> Result | None:
+    """The infeasible result that a checked ``certificate`` proves, with its diagnosis
+    (for a spec solved alone and for a block of a stack, whose certificate comes from its
+    phase-one duals), or None without one.
+
+    With a budget, the diagnosis names the least cost of full deterrence without it
+    (``least_cost_of(arrays)``: by default a solve of ``without_budget``); a verified
+    policy within the budget means the certificate is wrong, and nothing is claimed.
+    """
     if certificate is None:
         return None
     least_cost = None
     if arrays.budget is not None and certificate.least_cost_bound is not None:
-        least_cost = solve_arrays_cost(without_budget(arrays))
+        least_cost = (least_cost_of or least_cost_without_budget)(arrays)
         if least_cost is not None and least_cost <= arrays.budget:
             return None  # a verified policy within the budget: the certificate is wrong
         if least_cost is None:
             least_cost = certificate.least_cost_bound
     diagnosis = diagnose(arrays, least_cost, proof=certificate)
     return unsolved(
-        spec, Status.infeasible, diagnosis.reason, (), clock, solver=solver, diagnosis=diagnosis
+        spec,
+        Status.infeasible,
+        diagnosis.reason,
+        attempts,
+        clock,
+        solver=solver,
+        diagnosis=diagnosis,
     )
+
+
+def least_cost_without_budget(arrays: ProblemArrays) -> float | None:
+    """The least oversight cost of full deterrence with the budget lifted (``diagnose``)."""
+    return solve_arrays_cost(without_budget(arrays))
 
 
 def solve_arrays_cost(arrays: ProblemArrays) -> float | None:

@@ -60,6 +60,8 @@ def _best_deterrence(
         return _best_exponential(q, f, loss, flag_loss, bounds)
     m = arrays.n_monitors
     curves = [curve for curve in arrays.roc if curve.action == i]
+    if not curves:
+        return _best_linear(q, f, loss, flag_loss, arrays.min_rate, arrays.max_rate)
     n = len(curves)
     # variables (x_1..x_m, P, t_1..t_n); maximise loss * P - flag_loss * f.x
     c = np.concatenate([flag_loss * f, [-loss], np.zeros(n)])
@@ -80,6 +82,27 @@ def _best_deterrence(
         return float(detection_probability(arrays, x)[i]), float(f @ x)
     x, p = solution.x[:m], float(solution.x[m])
     return p, float(f @ x)
+
+
+def _best_linear(
+    q: FloatArray, f: FloatArray, loss: float, flag_loss: float, lo: FloatArray, hi: FloatArray
+) -> tuple[float, float]:
+    """argmax over the box of loss min(1, q x) - flag_loss f x, in closed form (the LP of
+    ``_best_deterrence`` without ROC curves, a continuous knapsack): from the floors, raise
+    the monitors in order of false flags per unit of detection, f_j / q_j, those whose
+    detection is worth more than its false flags, until detection reaches 1 or the
+    ceilings; returns (P_i, f x). No LP per action: a batch diagnoses in numpy."""
+    x = np.array(lo, dtype=float)
+    reached = float(q @ x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = np.where(q > 0, f / q, np.inf)
+    for j in np.argsort(price, kind="stable"):
+        if reached >= 1.0 or not (q[j] > 0 and loss - flag_loss * price[j] > 0):
+            break
+        step = min(float(hi[j] - lo[j]), (1.0 - reached) / float(q[j]))
+        x[j] += step
+        reached += step * float(q[j])
+    return min(1.0, reached), float(f @ x)
 
 
 def _best_exponential(

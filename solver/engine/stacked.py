@@ -35,7 +35,7 @@ from ..formulation.components.base import Context
 from ..formulation.components.deterrence import Deterrence, IncentiveHandles
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.program import SOLVER_ORDER, CompiledProgram, variable_bound
-from ..formulation.stacked import StackedProgram, block_slack, build_stack, stackable
+from ..formulation.stacked import Block, StackedProgram, block_slack, build_stack, stackable
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
 from ..results.result import DualityCertificate, Result
@@ -43,7 +43,15 @@ from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
 from .attempts import CONIC_SOLVERS, Verdict
 from .certificate import GAP_TOLERANCE, BoundFigures, LinearForm, lagrangian_bounds
-from .core import Answer, accept_policy, optimal_result
+from .core import (
+    Answer,
+    accept_policy,
+    infeasible_result,
+    least_cost_without_budget,
+    optimal_result,
+)
+from .diagnose import without_budget
+from .infeasibility import Certificate, build_system, check
 from .readout import Clock
 from .verify import TOLERANCE
 
@@ -110,7 +118,13 @@ def solve_stacked(
             _note(stats, results, solves, reasons)
             return results
         feasible = slack <= SLACK_TOLERANCE
-        reasons["infeasible in phase one"] = int(np.sum(~feasible))
+        infeasible = [
+            (i, k) for i, (k, ok) in enumerate(zip(members, feasible, strict=True)) if not ok
+        ]
+        solves += _answer_infeasible(specs, arrays, phase_one, infeasible, solver, results)
+        left = sum(results[k] is None for _, k in infeasible)
+        reasons["infeasible in phase one, not certified from the stack"] = left
+        reasons["infeasible, certified from the stack"] = len(infeasible) - left
         members = [k for k, ok in zip(members, feasible, strict=True) if ok]
         if not members:
             _note(stats, results, solves, reasons)
@@ -142,6 +156,133 @@ def solve_stacked(
         results[k] = optimal_result(specs[k], arr, verdict.answer, solver, (line,), clock)
     _note(stats, results, solves, reasons)
     return results
+
+
+def _answer_infeasible(
+    specs: Sequence[Spec],
+    arrays: Sequence[ProblemArrays | None],
+    phase_one: StackedProgram,
+    infeasible: Sequence[tuple[int, int]],
+    solver: str,
+    results: list[Result | None],
+) -> int:
+    """Answer the members phase one found infeasible from its own solve: each block's
+    duals are its Farkas multipliers (below), checked exactly by ``infeasibility.check``
+    as a spec solved alone is; with a budget, the least costs without it come from one
+    more stacked solve. A member whose certificate does not hold stays None (solved
+    alone). Returns the number of solver calls made."""
+    started = time.perf_counter()
+    duals = phase_one.duals()
+    if duals is None or not infeasible:
+        return 0
+    lam = duals[0]
+    proofs = {k: block_certificate(arrays[k], phase_one.blocks[i], lam) for i, k in infeasible}  # type: ignore[arg-type]
+    budgeted = [
+        k for k, proof in proofs.items() if proof is not None and proof.least_cost_bound is not None
+    ]
+    lifted = _least_costs([arrays[k] for k in budgeted], solver)  # type: ignore[misc]
+    costs = {budgeted[i]: cost for i, cost in lifted.items()}
+    share = (time.perf_counter() - started) / len(infeasible)
+    status = phase_one.record.status if phase_one.record is not None else ""
+    line = f"{solver}: phase one of a stack, {status}: infeasible, proven by its block's duals"
+    for _, k in infeasible:
+        arr = arrays[k]
+        assert arr is not None
+        clock = Clock()
+        clock.add("build", 0.0)
+        clock.add("solve", share)
+        clock.started -= share
+
+        def least_cost_of(a: ProblemArrays, k: int = k) -> float | None:
+            return costs[k] if k in costs else least_cost_without_budget(a)
+
+        results[k] = infeasible_result(
+            specs[k],
+            arr,
+            proofs[k],
+            solver,
+            clock,
+            attempts=(line,),
+            least_cost_of=least_cost_of,
+        )
+    return int(bool(budgeted))
+
+
+def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> Certificate | None:
+    """A block's certificate of infeasibility from the phase-one duals ``lam`` (its
+    elastic rows' multipliers), checked exactly, or None.
+
+    Phase one minimises the slacks of a block-diagonal program; its dual restricted to a
+    block whose least slack is positive is a Farkas certificate of the block's own rows
+    (the dual objective of the block is its slack, and its multipliers cancel every column
+    of the block). In the rates alone, as ``infeasibility.build_system`` writes the rows,
+    the multipliers are: for an action's row Q_i x - w_i f x >= n_i, that of its reach row
+    P_i <= Q_i x (the detection P_i is eliminated through it); for its row
+    -w_i f x >= n_i - 1, that of P_i <= 1; for a row without detection weight, the
+    incentive row's; for the budget, the budget row's in money (the program's costs are
+    divided by ``cost_scale``). The rate bounds are the box the check maximises over.
+    Mapped wrongly, a multiplier only makes the exact check fail: never a false proof.
+    """
+    system = build_system(arrays)
+    if not system.labels:
+        return None
+    weight = np.broadcast_to(
+        np.asarray(Deterrence().values(arrays)["detection_weight"], float),
+        arrays.deviations.shape,
+    )
+    position = {arrays.action_names[int(i)]: k for k, i in enumerate(arrays.deviations)}
+    reach, capped = lam[block.rows["reach"]], lam[block.rows["at_most_one"]]
+    incentive = lam[block.rows["incentive"]]
+    y = np.zeros(len(system.labels))
+    seen: set[int] = set()
+    for r, label in enumerate(system.labels):
+        if r == system.budget_row:
+            y[r] = float(lam[block.rows["budget"]][0]) / cost_scale(arrays)
+            continue
+        k = position.get(label)
+        if k is None:
+            return None  # a row this mapping does not know: the spec is solved alone
+        if k in seen:
+            y[r] = capped[k]
+        else:
+            y[r] = reach[k] if weight[k] > 0 else incentive[k]
+            seen.add(k)
+    return check(system, y)
+
+
+def _least_costs(members: Sequence[ProblemArrays], solver: str) -> dict[int, float | None]:
+    """The least oversight cost of members with their budgets lifted, from stacked
+    solves, each block judged as ``solve_arrays_cost`` judges a spec alone: by member index,
+    None for a member infeasible even without its budget (phase one; its diagnosis keeps
+    the certificate's bound, as alone, where no attempt verifies). A member missing from
+    the answer (its block failed its checks, or the stack did not solve) is solved alone."""
+    lifted = [without_budget(a) for a in members]
+    if not lifted or not all(stackable(a) for a in lifted):
+        return {}
+    costs: dict[int, float | None] = {}
+    program = build_stack(lifted)
+    kept = list(range(len(lifted)))
+    if _solve(program, solver) not in _SOLVED:
+        phase_one = build_stack(lifted, elastic=True)
+        slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
+        if slack is None:
+            return costs
+        costs = {i: None for i in kept if slack[i] > SLACK_TOLERANCE}
+        kept = [i for i in kept if i not in costs]
+        if not kept:
+            return costs
+        program = build_stack([lifted[i] for i in kept])
+        if _solve(program, solver) not in _SOLVED:
+            return costs
+    z, duals = program.primal(), program.duals()
+    if z is None or duals is None:
+        return costs
+    bounds = block_bounds(program, [lifted[i] for i in kept])
+    for index, i in enumerate(kept):
+        verdict = _judge_block(lifted[i], program, index, z, duals[0], bounds, TOLERANCE)
+        if verdict.answer is not None:
+            costs[i] = float(lifted[i].cost @ verdict.answer.rates)
+    return costs
 
 
 def _note(

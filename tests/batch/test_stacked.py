@@ -40,6 +40,14 @@ def parse(texts: list[str], prefix: str = "s"):
 
 def assert_same_answer(alone, stacked) -> None:
     assert stacked.status == alone.status
+    if alone.status == "infeasible":
+        # proven from the stack's phase one: the same diagnosis of every action
+        assert stacked.diagnosis is not None and alone.diagnosis is not None
+        assert [(a.name, a.deterrable) for a in stacked.diagnosis.actions] == [
+            (a.name, a.deterrable) for a in alone.diagnosis.actions
+        ]
+        assert stacked.verification is None
+        return
     assert stacked.total_cost == pytest.approx(alone.total_cost, rel=1e-9, abs=0)
     assert stacked.verification.passed == alone.verification.passed
     assert stacked.verification.duality.applies and stacked.verification.duality.passed
@@ -81,7 +89,9 @@ def test_stacked_answers_equal_alone_on_hard_magnitudes(family: str) -> None:
 
 
 @pytest.mark.parametrize("share", [0.01, 0.1, 0.5])
-def test_infeasible_members_are_isolated(share: float) -> None:
+def test_infeasible_members_are_certified_from_the_stack(share: float) -> None:
+    """Phase one finds the infeasible blocks; each block's duals, checked exactly as a
+    spec solved alone is (``infeasibility.check``), prove it: no member leaves the stack."""
     rng = random.Random(11)
     n = 100
     bad = set(rng.sample(range(n), max(1, int(share * n))))
@@ -89,13 +99,28 @@ def test_infeasible_members_are_isolated(share: float) -> None:
     stats: list[StackStats] = []
     results = solve_stacked(specs, stats=stats)
     for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        assert result is not None
         if k in bad:
-            assert result is None  # solved alone: the ordinary path's diagnosis
-            assert solve(spec).status == "infeasible"
+            assert result.status == "infeasible"
+            assert "proven by its block's duals" in result.attempts[0]
+            assert_same_answer(solve(spec), result)
         else:
-            assert result is not None and result.status == "optimal"
+            assert result.status == "optimal"
     assert stats[0].solves == 3  # stack, phase one, the feasible ones again
-    assert stats[0].reasons == {"infeasible in phase one": len(bad)}
+    assert stats[0].reasons == {"infeasible, certified from the stack": len(bad)}
+
+
+def test_a_block_certificate_is_checked_not_trusted(monkeypatch) -> None:
+    """Multipliers that prove nothing (zero) leave the member unanswered
+    by the stack: it is solved alone, never called infeasible on the stack's word."""
+    rng = random.Random(11)
+    specs = parse([small_spec(rng, infeasible=k == 3) for k in range(8)])
+    real = engine_stacked.check
+    monkeypatch.setattr(engine_stacked, "check", lambda system, y: real(system, np.zeros_like(y)))
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    assert results[3] is None
+    assert stats[0].reasons == {"infeasible in phase one, not certified from the stack": 1}
 
 
 def test_unverifiable_member_is_isolated(monkeypatch) -> None:
