@@ -184,7 +184,7 @@ def _read_one(path: Path, notes: Notes) -> pd.DataFrame:
         )
     try:
         if suffix == ".csv":
-            raw = pd.read_csv(path)
+            raw = pd.read_csv(path, low_memory=False)
         elif suffix in (".jsonl", ".ndjson"):
             raw = pd.read_json(path, lines=True, precise_float=True)
         elif suffix == ".json":
@@ -274,11 +274,12 @@ def _normalise(raw: pd.DataFrame, path: Path, notes: Notes, *, lines: bool) -> p
     out["line"] = np.arange(n) + offset if lines else -1
     out["kind"] = pd.Series(_kinds(raw, file), dtype=object)
     for outcome in OUTCOMES:
-        out[outcome] = (
-            raw[outcome].map(_success).astype(float).to_numpy()
-            if outcome in raw.columns
-            else np.nan
-        )
+        if outcome not in raw.columns:
+            out[outcome] = np.nan
+        elif raw[outcome].dtype == bool or pd.api.types.is_numeric_dtype(raw[outcome]):
+            out[outcome] = raw[outcome].astype(float).to_numpy()  # the common case, vectorised
+        else:
+            out[outcome] = raw[outcome].map(_success).astype(float).to_numpy()
     for column in raw.columns:
         if not (column.startswith(SCORE_PREFIX) or column.startswith(COST_PREFIX)):
             continue
