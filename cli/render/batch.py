@@ -25,7 +25,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ...solver.report.escape import csv_fields, xml_tree
+from ...solver.report.escape import csv_fields, one_line, terminal, unpaired, xml_tree
 from ...solver.results.errors import Finding
 from ...solver.results.serialise import csv_row, dumps
 from ...solver.results.status import FILE_STATUSES, Status
@@ -192,8 +192,8 @@ class BatchWriter:
         elif fmt is BatchFormat.junit:
             assert self.spool is not None
             self.spool.write("    " + _tostring(junit_case(o, self.command, self.timing)) + "\n")
-        elif self.command == "check":
-            self.out.write("".join(line + "\n" for line in check_lines(o)))
+        elif self.command == "check":  # terminal lines: each one line, escaped
+            self.out.write("".join(one_line(line) + "\n" for line in check_lines(o)))
         else:
             self.rows.append(replace(o, result=None))
 
@@ -373,7 +373,7 @@ def csv_record(o: FileOutcome, code: OutcomeCode) -> dict[str, Any]:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return unpaired(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
@@ -459,7 +459,12 @@ def outcome_table(
     from .result import stacked
 
     headers = ("File", "Status", "Cost", "Exit", "Note")
-    rows = [[o.file, o.status, number(o.total_cost), str(code(o)), note(o)] for o in outcomes]
+    # escaped before the columns are measured (a control character or a file name's byte
+    # that is not UTF-8 takes 4 columns as its escape, not the 1 rich would count)
+    rows = [
+        [terminal(o.file), o.status, number(o.total_cost), str(code(o)), terminal(note(o))]
+        for o in outcomes
+    ]
 
     def widest(k: int) -> int:
         return max([len(headers[k]), *(len(row[k]) for row in rows)])

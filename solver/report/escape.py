@@ -8,6 +8,9 @@ function here for that output, at the point where it is rendered:
 
 - :func:`terminal`: control characters (C0, DEL, C1, so every ANSI escape sequence) and the
   bidirectional overrides become visible ``\\x1b``-style escapes; newlines and tabs are kept.
+  So do a file name's bytes that are not UTF-8 (lone surrogates, ``\\xff``), in every output
+  kind below but JSON (whose encoder writes ``\\udcff``, which reads back to the same name);
+  :func:`unpaired` does only that, for CSV cells and GitHub annotations.
 - :func:`one_line`: as :func:`terminal`, and a newline or tab is escaped too, so a value put
   into a one-line message (``error: ...``) can never start a line of its own.
 - :func:`markdown` (a block's start) and :func:`markdown_inline` (a table cell): HTML and
@@ -33,10 +36,16 @@ from ..results.serialise import no_addresses as no_addresses
 
 #: C0 controls except tab and newline, DEL, C1 controls (ESC and CSI start ANSI sequences),
 #: and the Unicode bidirectional controls (text that reads differently than it runs).
-_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_ONE_LINE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+#: Lone surrogates too: a file name's bytes that are not UTF-8 (``os.fsdecode`` makes each a
+#: surrogate, ``\\udcff``), which no UTF-8 output can hold; shown as the byte, ``\\xff``.
+_TERMINAL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+_ONE_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+    "\ud800-\udfff]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
@@ -45,6 +54,8 @@ def _visible(match: re.Match[str]) -> str:
     if char in _NAMED:
         return _NAMED[char]
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
@@ -98,9 +109,18 @@ def csv_cell(value: Any) -> Any:
     """A CSV cell that no spreadsheet evaluates: text starting with ``= + - @``, a tab or a
     carriage return is prefixed with ``'`` (OWASP). Numbers and other values are unchanged,
     so a negative number stays a number."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        value = unpaired(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
     return value
+
+
+def unpaired(text: str) -> str:
+    """``text`` with every lone surrogate (a file name's byte that is not UTF-8) shown as an
+    escape (``\\xff``), as :func:`terminal` shows it: every output kind that is UTF-8 text
+    (CSV, GitHub annotations) can then hold it."""
+    return _SURROGATE.sub(_visible, text) if _SURROGATE.search(text) else text
 
 
 def csv_cells(values: Iterable[Any]) -> list[Any]:

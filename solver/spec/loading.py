@@ -155,6 +155,8 @@ def validate_spec_data(
     check_counts(data, file)  # limits.py: before the model, arrays or program cost memory
     data = dict(data)
     problem = data.get("problem")
+    if name is not None:
+        name = printable_name(name)
     if name is not None and isinstance(problem, dict) and "name" not in problem:
         data["problem"] = {**problem, "name": name}
     elif name is not None and problem is None:
@@ -167,6 +169,17 @@ def validate_spec_data(
     except RecursionError:
         raise SpecError.single(file, "the spec is nested too deeply") from None
     return spec.with_source(SpecSource(file=file, text=text))
+
+
+def printable_name(name: str) -> str:
+    """A default problem name made from a file name, as text: bytes of a file name that are
+    not UTF-8 (``os.fsdecode`` makes them lone surrogates, which no output can encode) are
+    shown as ``\\xff``-style escapes, as the outputs show such a path (issue 25)."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate not made of a byte
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _cross_issues(

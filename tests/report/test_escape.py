@@ -106,3 +106,23 @@ def test_no_addresses() -> None:
 
 def test_html_text() -> None:
     assert escape.html_text('<b a="x">\x1b') == "&lt;b a=&quot;x&quot;&gt;\\x1b"
+
+
+def test_a_file_names_bytes_that_are_not_utf8_are_shown_as_bytes_in_every_text_kind() -> None:
+    """Issue 25: ``os.fsdecode(b"bad\\xff")`` is ``"bad\\udcff"``, which no UTF-8 writer takes."""
+    from deter.solver.report.escape import (
+        csv_cell,
+        html_text,
+        markdown_inline,
+        one_line,
+        terminal,
+        unpaired,
+        xml_text,
+    )
+
+    name = "bad\udcff\ud800.toml"
+    for escape in (terminal, one_line, unpaired, xml_text, csv_cell, html_text):
+        shown = escape(name)
+        assert shown == "bad\\xff\\ud800.toml", (escape, shown)
+        shown.encode("utf-8")  # strict: it can be written
+    assert markdown_inline(name) == "bad\\\\xff\\\\ud800.toml"
