@@ -121,8 +121,8 @@ def test_a_file_names_bytes_that_are_not_utf8_are_shown_as_bytes_in_every_text_k
     )
 
     name = "bad\udcff\ud800.toml"
-    for escape in (terminal, one_line, unpaired, xml_text, csv_cell, html_text):
-        shown = escape(name)
-        assert shown == "bad\\xff\\ud800.toml", (escape, shown)
+    for escaper in (terminal, one_line, unpaired, xml_text, csv_cell, html_text):
+        shown = escaper(name)
+        assert shown == "bad\\xff\\ud800.toml", (escaper, shown)
         shown.encode("utf-8")  # strict: it can be written
     assert markdown_inline(name) == "bad\\\\xff\\\\ud800.toml"
