@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from typer.core import TyperCommand
 
 from .commands import batch as cmd_batch
@@ -32,9 +33,9 @@ from .commands import simulate as cmd_simulate
 from .commands import solve as cmd_solve
 from .commands import sweep as cmd_sweep
 from .commands import validate as cmd_validate
-from .common import err
-from .exit_codes import COMMAND_CODES, ExitCode, codes_help
-from .options import Color, ColorOption, QuietOption, VerboseOption, settings
+from .common import err, guarded, pipe_closed
+from .exit_codes import ANY_COMMAND, COMMAND_CODES, ExitCode, codes_help
+from .options import Color, ColorOption, DebugOption, QuietOption, VerboseOption, settings
 
 app = typer.Typer(
     name="deter",
@@ -137,10 +138,18 @@ def _plain_metavar(param: Any, ctx: Any) -> None:
         param.metavar = f"[{inner}]"
 
 
+#: Whether the running command's own code has started (a Ctrl-C before it is reported by
+#: :func:`run`, after it by the guard).
+_STARTED = False
+
+
 def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
-    """``command`` with ``-q/--quiet``, ``-v/--verbose`` and ``--color`` added: they set
-    :data:`~deter.cli.options.settings` and the command runs as written."""
+    """``command`` with ``-q/--quiet``, ``-v/--verbose``, ``--color`` and (where it has none)
+    ``--debug`` added, run under the one error guard (:func:`~deter.cli.common.guarded`):
+    whatever escapes a command becomes a one-line message and an exit code from the one table,
+    never a traceback (``--debug`` shows the traceback of deter's own bugs)."""
     signature = inspect.signature(command, eval_str=True)  # the modules' annotations are text
+    has_debug = "debug" in signature.parameters
 
     @functools.wraps(command)
     def run(
@@ -150,8 +159,11 @@ def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
         color: Color = Color.auto,
         **kwargs: Any,
     ) -> None:
+        global _STARTED
+        _STARTED = True  # from here on the guard reports Ctrl-C itself
         settings.quiet, settings.verbose, settings.color = quiet, verbose, Color(color)
-        command(*args, **kwargs)
+        debug = bool(kwargs.get("debug", False) if has_debug else kwargs.pop("debug", False))
+        guarded(debug, lambda: command(*args, **kwargs))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     extra = [
@@ -159,6 +171,8 @@ def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
         inspect.Parameter("verbose", keyword, default=False, annotation=VerboseOption),
         inspect.Parameter("color", keyword, default=Color.auto, annotation=ColorOption),
     ]
+    if not has_debug:
+        extra.append(inspect.Parameter("debug", keyword, default=False, annotation=DebugOption))
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
     run.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in [*params, *extra]}
@@ -187,7 +201,7 @@ for command in (
         name=command.__name__,
         cls=DeterCommand,
         short_help=SUMMARIES[command.__name__],
-        epilog=codes_help(*COMMAND_CODES[command.__name__], ExitCode.INTERNAL_ERROR),
+        epilog=codes_help(*COMMAND_CODES[command.__name__], *ANY_COMMAND),
     )(with_output_settings(command))
 
 
@@ -213,22 +227,54 @@ QUICK_EXIT = frozenset(
 )
 
 
+#: The click typer runs on (recent typer versions carry their own copy, ``typer._click``):
+#: its usage errors are the ones to catch.
+_CLICK: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click", None)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the application on ``argv`` (default ``sys.argv[1:]``) and return its exit code.
+
+    Click's own handling is bypassed (``standalone_mode=False``) so that what ends a run is
+    mapped here, once, to the one table: usage errors 2, Ctrl-C 130 wherever it lands (while
+    arguments are parsed too; click would say "Aborted!" and exit 1), a closed pipe 141.
+    """
+    global _STARTED
+    _STARTED = False
+    try:
+        try:
+            done = app(args=argv, prog_name="deter", standalone_mode=False)
+        except typer.Exit as exit_:  # --help, --version (eager) before a command
+            done = exit_.exit_code
+        except _CLICK.ClickException as exc:  # a usage error
+            exc.show()
+            return int(exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            err("interrupted")
+            return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # a --help or a usage message to a closed pipe
+        with contextlib.suppress(BaseException):
+            pipe_closed()
+        return int(ExitCode.PIPE_CLOSED)
+    except SystemExit as exit_:
+        done = exit_.code
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click met a closed pipe
+            return int(ExitCode.PIPE_CLOSED)
+    if done == ExitCode.INTERRUPTED and not _STARTED:  # typer's own Ctrl-C while parsing
+        err("interrupted")
+    if done is None or isinstance(done, int):
+        return int(done or 0)
+    err(str(done))
+    return 1
+
+
 def main() -> None:
     """Console entry point."""
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in QUICK_EXIT:
-        app()
-        return
-    try:
-        app()
-        code: object = 0
-    except SystemExit as done:
-        code = done.code
-    if not isinstance(code, int):
-        if code is not None:
-            err(str(code))
-        code = 0 if code is None else 1
+    code = run()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`deter ... | head`)
             stream.flush()
+    if command not in QUICK_EXIT:
+        sys.exit(code)
     os._exit(code)

@@ -6,6 +6,8 @@ modules and the application form no import cycle.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 import traceback
@@ -111,8 +113,9 @@ def emit(text: str, output: Path | None) -> None:
 def guarded(debug: bool, body: Callable[[], T]) -> T:
     """Run a command body: user errors become one-line messages and exit codes.
 
-    Every spec the body reads is remembered (``read_spec``) for the body's lifetime, so no
-    output of the command can be written over it.
+    Every command runs inside this guard (``app.py`` wraps each one; a command may also
+    guard its own body). Every spec the body reads is remembered (``read_spec``) for the
+    body's lifetime, so no output of the command can be written over it.
     """
     try:
         with input_scope():
@@ -125,23 +128,55 @@ def guarded(debug: bool, body: Callable[[], T]) -> T:
         fail(for_error(exc))  # 2, or 4 for a valid spec this command does not support
     except KeyboardInterrupt:
         err("interrupted")
-        raise typer.Exit(INTERRUPTED_BY_USER) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     except ModuleNotFoundError as exc:  # an optional extra that is not installed: usage
         fail(ExitCode.BAD_INPUT, f"error: {missing_extra(exc)}")
     except OSError as exc:
-        where = one_line(str(exc.filename)) if exc.filename is not None else ""
-        fail(ExitCode.BAD_INPUT, f"error: {where}: {one_line(str(exc.strerror or exc))}")
+        if exc.errno == errno.EPIPE and exc.filename is None:
+            pipe_closed()
+        fail(ExitCode.BAD_INPUT, f"error: {os_error_text(exc)}")
     except Exception as exc:  # deter's own bug: say so in one line, trace on request
         if debug:
             traceback.print_exc()
+            sys.stderr.flush()
         fail(
             for_error(exc),
-            f"internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug)",
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))}"
+            + ("" if debug else " (rerun with --debug)"),
         )
 
 
-#: The exit code of a command stopped by Ctrl-C (SIGINT): 128 + 2, the shell's convention.
-INTERRUPTED_BY_USER = 130
+#: Hints for operating-system errors that are the environment's, not the input's.
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or use fewer --jobs",
+    errno.ENFILE: "the system has too many open files",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` for an operating-system error: the path the user gave when the error
+    names one, else the reason alone (never an empty ``: reason``)."""
+    reason = one_line(str(exc.strerror or exc))
+    hint = _OS_HINTS.get(exc.errno or 0)
+    if hint and hint not in reason.lower():
+        reason = f"{reason} ({hint})"
+    if exc.filename is None or str(exc.filename) == "":
+        return reason
+    return f"{one_line(str(exc.filename))}: {reason}"
+
+
+def pipe_closed() -> NoReturn:
+    """Standard output's reader went away (``deter ... | head -1``): stop quietly with
+    :attr:`ExitCode.PIPE_CLOSED`, as a pipeline's writer does. stdout is pointed at
+    ``/dev/null`` so that flushing it on the way out raises nothing more."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    raise typer.Exit(ExitCode.PIPE_CLOSED)
+
 
 #: The extra of deter that installs each optional package (pyproject.toml).
 EXTRAS = {

@@ -11,10 +11,14 @@ Every command uses this table (``docs/spec-format.md`` section 7 and the README 
 4  the spec is valid but uses a feature this command does not support (e.g. ``simulate`` on
    a spec with ROC monitors); another command may handle it
 5  deter itself failed (a bug: please report it; ``--debug`` shows the traceback)
+130  stopped by Ctrl-C (SIGINT; 128 + 2, as the shell reports it): whatever finished is kept
+141  standard output was closed by its reader (``deter batch DIR | head -1``; 128 + SIGPIPE,
+   as the shell reports a pipeline's stopped writer): deter stops quietly
 
 One result (``solve``, ``explain``, ...) maps by its status; a batch file by its status
 (``deter batch``) or by its requirements (``deter check``); a run of many by the most
-serious of its codes, and an interrupted run at least :data:`INTERRUPTED`.
+serious of its codes, and an interrupted run :attr:`ExitCode.INTERRUPTED` (130) whatever
+its files' codes were: the summary, the JSON and the process all say 130.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ class ExitCode(IntEnum):
     SOLVER_FAILED = 3
     UNSUPPORTED = 4
     INTERNAL_ERROR = 5
+    #: Ctrl-C (SIGINT): 128 + 2, the shell's convention.
+    INTERRUPTED = 130
+    #: Standard output closed by its reader (a pipe to ``head``): 128 + SIGPIPE (13).
+    PIPE_CLOSED = 141
 
 
 #: What each code means, in one line (``deter --help``, the docs and tests read this).
@@ -54,13 +62,22 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.SOLVER_FAILED: "no verified answer",
     ExitCode.UNSUPPORTED: "valid, but a feature this command does not support",
     ExitCode.INTERNAL_ERROR: "deter's own error (a bug; rerun with --debug)",
+    ExitCode.INTERRUPTED: "stopped by Ctrl-C",
+    ExitCode.PIPE_CLOSED: "the output's reader closed it (a pipe to head)",
 }
+
+#: The codes an outcome can have (``deter --help`` lists these; any command may also end
+#: with :attr:`ExitCode.INTERRUPTED` or :attr:`ExitCode.PIPE_CLOSED`).
+OUTCOME_CODES = tuple(c for c in ExitCode if c < ExitCode.INTERRUPTED)
+#: Codes any command can end with, whatever it does: a bug, Ctrl-C, a closed pipe.
+ANY_COMMAND = (ExitCode.INTERNAL_ERROR, ExitCode.INTERRUPTED, ExitCode.PIPE_CLOSED)
 
 
 _SOLVES = (ExitCode.OK, ExitCode.NOT_MET, ExitCode.BAD_INPUT, ExitCode.SOLVER_FAILED)
 
-#: The codes each command can exit with (besides 5, a bug, which any command may hit, and
-#: 130 for Ctrl-C). ``deter CMD --help`` lists them; tests/cli/test_vocabulary.py checks them.
+#: The codes each command can exit with (besides :data:`ANY_COMMAND`: 5, a bug, 130 for
+#: Ctrl-C and 141 for a closed pipe). ``deter CMD --help`` lists them; tests/cli/test_exit_codes.py
+#: runs each command into each of them.
 COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "init": (ExitCode.OK, ExitCode.BAD_INPUT),
     "solve": _SOLVES,
@@ -74,7 +91,7 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "compare": _SOLVES,
     "explain": _SOLVES,
     "report": _SOLVES,
-    "export": _SOLVES,
+    "export": (*_SOLVES, ExitCode.UNSUPPORTED),
     "experiment": (ExitCode.OK, ExitCode.BAD_INPUT),
     "fit": (ExitCode.OK, ExitCode.BAD_INPUT),
 }
@@ -82,7 +99,7 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
 
 def codes_help(*codes: ExitCode) -> str:
     """The exit codes line of a command's help (every code when none are given)."""
-    chosen = codes or tuple(ExitCode)
+    chosen = codes or OUTCOME_CODES
     return "Exit codes: " + "; ".join(f"{int(c)} {MEANING[c]}" for c in chosen) + "."
 
 
@@ -94,9 +111,6 @@ _BY_STATUS = {
     # a sweep point whose combination the spec rules refuse: that setting cannot be met
     Status.invalid: ExitCode.NOT_MET,
 }
-
-#: Ctrl-C: whatever was not reached has no verified answer.
-INTERRUPTED = ExitCode.SOLVER_FAILED
 
 #: How one batch file becomes an exit code (:func:`for_file` or :func:`for_checked_file`).
 OutcomeCode = Callable[["FileOutcome"], int]
@@ -122,6 +136,12 @@ def for_error(error: BaseException) -> ExitCode:
     if isinstance(error, SolverError | DeterError):
         return ExitCode.SOLVER_FAILED
     return ExitCode.INTERNAL_ERROR
+
+
+def for_points(statuses: Iterable[Status | str]) -> ExitCode:
+    """The exit code of a series of solves (``sweep``'s points, ``frontier``'s factors): the
+    worst point's, so both commands exit 1 when any point cannot be met."""
+    return ExitCode(worst(for_status(s) for s in statuses))
 
 
 def worst(codes: Iterable[int]) -> int:
@@ -154,11 +174,15 @@ def for_outcomes(check: bool) -> OutcomeCode:
 
 
 def for_run(run: BatchRun, code: OutcomeCode) -> ExitCode:
-    """A batch run's exit code: its worst file's, and at least :data:`INTERRUPTED` when it
-    was interrupted (the files not run have no answer)."""
-    return for_codes((code(o) for o in run.outcomes), interrupted=run.interrupted)
+    """A batch run's exit code: its worst file's, or :attr:`ExitCode.INTERRUPTED` (130) when
+    it was interrupted (as the process exits: one number in the summary, JSON and shell),
+    or at least 3 when its environment failed (``run.lost``: the rest has no answer)."""
+    codes = (code(o) for o in run.outcomes)
+    return for_codes(codes, interrupted=run.interrupted, lost=run.lost is not None)
 
 
-def for_codes(codes: Iterable[int], *, interrupted: bool) -> ExitCode:
+def for_codes(codes: Iterable[int], *, interrupted: bool, lost: bool = False) -> ExitCode:
     """The exit code of a run from its files' codes (a streamed run keeps only these)."""
-    return ExitCode(worst([*codes, INTERRUPTED] if interrupted else codes))
+    if lost:  # the cluster went away: no verified answer for what did not finish
+        return ExitCode(worst([*codes, ExitCode.SOLVER_FAILED]))
+    return ExitCode.INTERRUPTED if interrupted else ExitCode(worst(codes))

@@ -279,8 +279,6 @@ def run_command(
             if run.lost:  # an environment failure: no answer for the rest (exit 3), said so
                 cli.err(f"error: {one_line(run.lost)}; the batch stopped")
             cli.err(_resume_hint(command, again, run, tally.finished, resume, spool, options))
-            if not run.lost:
-                code = cli.INTERRUPTED_BY_USER  # Ctrl-C: 130, as every command
         if spool is not None:
             spool.close()
         return code
@@ -345,7 +343,10 @@ class _Output:
             _remove_stale_partials(self.target)
             self.partial = self.target.parent / f".{self.target.name}.{os.getpid()}.partial"
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-            self.handle = open(os.open(self.partial, flags, 0o600), "w", encoding="utf-8")  # noqa: SIM115
+            self.handle = _Named(
+                open(os.open(self.partial, flags, 0o600), "w", encoding="utf-8"),  # noqa: SIM115
+                self.given,
+            )
         except OSError as exc:  # name the file the user asked for, not the partial one
             raise OSError(exc.errno, exc.strerror, self.given) from None
 
@@ -366,6 +367,32 @@ class _Output:
             self.handle.close()
         with contextlib.suppress(OSError):
             os.unlink(self.partial)
+
+
+class _Named(io.TextIOBase):
+    """A text file whose write errors (a full disk mid-batch) name ``given``, the path the
+    user passed to ``-o``, not the hidden partial file, nor nothing at all."""
+
+    def __init__(self, handle: io.TextIOWrapper, given: str) -> None:
+        self.handle, self.given = handle, given
+
+    def write(self, text: str) -> int:
+        try:
+            return self.handle.write(text)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def flush(self) -> None:
+        try:
+            self.handle.flush()
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 class _Stdout(io.TextIOBase):

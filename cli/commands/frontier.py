@@ -39,7 +39,9 @@ def frontier(
     """Becker's trade-off: least oversight cost and detection bought, across penalty caps.
 
     Every penalty cap is scaled from --from to --to times its value; the spec's own caps
-    (factor 1) are always included and marked. The exit code is the spec as written's.
+    (factor 1) are always included and marked. Factors that cannot be met are reported, not
+    fatal: the exit code is the worst factor's, as sweep's is the worst point's (0 every
+    factor optimal; 1 some factor cannot be met; 3 some factor has no verified answer).
     """
     from ..common import (
         emit,
@@ -50,7 +52,7 @@ def frontier(
         stdout_is_colour_terminal,
         terminal_width,
     )
-    from ..exit_codes import ExitCode, for_status
+    from ..exit_codes import ExitCode, for_points
 
     if low >= high:
         fail(ExitCode.BAD_INPUT, f"error: --from {low:g} must be below --to {high:g}")
@@ -78,6 +80,6 @@ def frontier(
         if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(frontier_figure(result), plot)
             info(f"wrote {plot}")
-        return int(for_status(result.own.status))
+        return int(for_points(p.status for p in result.points))
 
     raise typer.Exit(guarded(debug, body))

@@ -93,8 +93,7 @@ def init(
     The spec starts with a '#:schema' line; with -o FILE, the JSON Schema it names is written
     beside it (unless one is there already), so editors check the file as you type. Without
     -o the spec goes to stdout. Then: deter validate FILE; deter solve FILE.
-
-    Exit codes: 0 written; 2 unknown template, or the file exists (use --force).
+    An unknown template, or a file that exists (without --force), is exit 2.
     """
     available = templates()
     if list_:

@@ -55,7 +55,7 @@ def sweep(
     1 some point cannot be met; 3 some point has no verified answer).
     """
     from ..common import emit, guarded, info, read_spec, stdout_is_colour_terminal, terminal_width
-    from ..exit_codes import ExitCode, for_status, worst
+    from ..exit_codes import for_points
 
     def body() -> int:
         from ...solver.problem import Problem
@@ -80,11 +80,7 @@ def sweep(
         if plot is not None:  # after the table: a failed plot still leaves the numbers
             write_plot(sweep_figure(result), plot)
             info(f"wrote {plot}")
-        codes = [
-            int(for_status(p.status if p.status != "invalid" else "infeasible"))
-            for p in result.points
-        ]
-        return int(worst(codes or [int(ExitCode.OK)]))
+        return int(for_points(p.status for p in result.points))
 
     raise typer.Exit(guarded(debug, body))
 

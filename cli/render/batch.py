@@ -121,7 +121,7 @@ class Tally:
         return doc
 
     def exit_code(self, run: BatchRun) -> ExitCode:
-        return for_codes(self.codes, interrupted=run.interrupted)
+        return for_codes(self.codes, interrupted=run.interrupted, lost=run.lost is not None)
 
     def slowest(self) -> list[tuple[str, float]]:
         """The slowest files solved in this run (not resumed), slowest first."""

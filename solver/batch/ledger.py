@@ -143,9 +143,12 @@ class Ledger:
             dumps({"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": o.to_dict()}) + "\n"
             for o in outcomes
         )
-        self._handle.write(lines)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(lines)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:  # a full disk: the error names the ledger the user gave
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def close(self) -> None:
         for handle in (self._handle, self._reader):

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results.errors import SpecError, SpecIssue
+from ..results.errors import SpecError, SpecIssue, UnsupportedError
 from ..results.json_depth import TooDeep, check_depth
 from ..spec.document import did_you_mean
 from .arrays import SCHEDULES, PolicyArrays
@@ -56,6 +56,11 @@ MAX_POLICY_BYTES = 20_000_000
 
 class PolicyError(SpecError):
     """A policy document cannot be read or is invalid (exit code 2, like a bad spec)."""
+
+
+class UnsupportedPolicy(PolicyError, UnsupportedError):
+    """A valid spec whose policy cannot be written as a document yet (ROC monitors): exit
+    code 4, as for any valid spec a command does not support."""
 
 
 # --- building ------------------------------------------------------------------------------
@@ -84,7 +89,7 @@ def build_policy(
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     monitors = spec.all_monitors()
     if any(m.roc for m in monitors):
-        raise PolicyError.single(
+        raise UnsupportedPolicy.single(
             spec.source_file,
             "monitors described by ROC curves cannot be exported yet: the runtime needs a "
             "detection probability per action at the chosen rate",

@@ -342,7 +342,8 @@ def test_progress_bar_only_on_a_terminal(
     assert "2/2" in drawn and "1 failed" in drawn and "eta" in drawn
 
 
-def test_an_interrupted_run_reports_exit_code_3_everywhere() -> None:
+def test_an_interrupted_run_reports_exit_code_130_everywhere() -> None:
+    """The summary and the JSON say the code the process exits with (issue 21 item 4)."""
     from deter.cli.exit_codes import for_file as batch_code
     from deter.cli.render.batch import BatchFormat, render_run, summary
     from deter.cli.render.result import to_console_text
@@ -354,8 +355,8 @@ def test_an_interrupted_run_reports_exit_code_3_everywhere() -> None:
         outcomes=[FileOutcome(file="a.toml", status="optimal")],
         interrupted=True,
     )
-    assert json.loads(render_run(run, BatchFormat.json, batch_code))["exit_code"] == 3
-    assert "exit code 3" in to_console_text(summary(run, batch_code), color=False, width=120)
+    assert json.loads(render_run(run, BatchFormat.json, batch_code))["exit_code"] == 130
+    assert "exit code 130" in to_console_text(summary(run, batch_code), color=False, width=120)
     run.interrupted = False
     assert json.loads(render_run(run, BatchFormat.json, batch_code))["exit_code"] == 0
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from deter.cli.exit_codes import (
-    INTERRUPTED,
     ExitCode,
     for_checked_file,
     for_file,
@@ -154,12 +153,19 @@ def test_batch_and_check_codes_of_a_file() -> None:
         assert (for_file(outcome), for_checked_file(outcome)) == codes, (status, findings)
 
 
-def test_a_run_exits_with_its_worst_file_and_at_least_3_when_interrupted() -> None:
+def test_a_run_exits_with_its_worst_file_and_130_when_interrupted() -> None:
+    """An interrupted run's code is the process's (130), whatever its files' were: the
+    summary and the JSON say what the shell sees."""
     files = ["a.toml", "b.toml"]
     bad = FileOutcome(file="b.toml", status=Status.bad_input)
     assert for_run(BatchRun(files=files), for_file) == 0
     assert for_run(BatchRun(files=files, outcomes=[bad]), for_file) == 2
-    assert for_run(BatchRun(files=files, interrupted=True), for_file) == INTERRUPTED == 3
+    assert for_run(BatchRun(files=files, interrupted=True), for_file) == ExitCode.INTERRUPTED
+    interrupted = BatchRun(files=files, outcomes=[bad], interrupted=True)
+    assert for_run(interrupted, for_file) == 130
+    # a lost cluster is the environment's failure: the rest has no verified answer (3)
+    lost = BatchRun(files=files, interrupted=True, lost="lost the Dask scheduler")
+    assert for_run(lost, for_file) == ExitCode.SOLVER_FAILED
 
 
 def test_the_progress_bar_counts_the_files_whose_code_is_not_0(

@@ -32,6 +32,8 @@ ALLOWED = {
     ("solver/batch/ledger.py", 'open(self.path, "a"'),
     ("solver/batch/worker.py", 'open(os.devnull, "w")'),
     ("solver/formulation/program.py", "os.open(os.devnull, os.O_WRONLY)"),
+    # a closed pipe: stdout is pointed at /dev/null so that the exit's flush is quiet
+    ("cli/common.py", "os.open(os.devnull, os.O_WRONLY)"),
 }
 
 

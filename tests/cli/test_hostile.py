@@ -155,7 +155,7 @@ ANSI = "\x1b[2J\x1b[31mevil\x1b]0;title\x07"
         ["explain", "{spec}"],
         ["explain", "{spec}", "-f", "markdown"],
         ["sweep", "{spec}", "--vary", "actions.a.gain=1:2:2"],
-        ["frontier", "{spec}", "--points", "2"],
+        ["frontier", "{spec}", "--points", "2", "--from", "1", "--to", "2"],
         ["compare", "{spec}", "{spec}"],
         ["simulate", "{spec}", "-n", "10", "-k", "2"],
     ],
@@ -222,7 +222,8 @@ def test_dollars_in_a_name_are_text_in_plots_and_reports(
     assert run(runner, *args).exit_code == 0
     assert plot.stat().st_size > 0
     svg = tmp_path / "f.svg"
-    assert run(runner, "frontier", str(spec), "--points", "2", "--plot", str(svg)).exit_code == 0
+    args = ["--points", "2", "--from", "1", "--to", "2", "--plot", str(svg)]
+    assert run(runner, "frontier", str(spec), *args).exit_code == 0
 
 
 def test_solver_error_json_is_deterministic_without_timing(
