@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-import typer.core
 from typer.core import TyperCommand
 
 from .commands import batch as cmd_batch
@@ -33,7 +32,7 @@ from .commands import simulate as cmd_simulate
 from .commands import solve as cmd_solve
 from .commands import sweep as cmd_sweep
 from .commands import validate as cmd_validate
-from .common import err, guarded, pipe_closed
+from .common import UsageError, err, guarded, pipe_closed
 from .exit_codes import ANY_COMMAND, COMMAND_CODES, ExitCode, codes_help
 from .options import Color, ColorOption, DebugOption, QuietOption, VerboseOption, settings
 
@@ -227,11 +226,6 @@ QUICK_EXIT = frozenset(
 )
 
 
-#: The click typer runs on (recent typer versions carry their own copy, ``typer._click``):
-#: its usage errors are the ones to catch.
-_CLICK: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click", None)
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the application on ``argv`` (default ``sys.argv[1:]``) and return its exit code.
 
@@ -246,9 +240,9 @@ def run(argv: list[str] | None = None) -> int:
             done = app(args=argv, prog_name="deter", standalone_mode=False)
         except typer.Exit as exit_:  # --help, --version (eager) before a command
             done = exit_.exit_code
-        except _CLICK.ClickException as exc:  # a usage error
-            exc.show()
-            return int(exc.exit_code)
+        except UsageError as exc:
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         except (typer.Abort, KeyboardInterrupt):
             err("interrupted")
             return int(ExitCode.INTERRUPTED)

@@ -30,6 +30,12 @@ from .render.result import Format, spec_error_lines
 
 T = TypeVar("T")
 
+#: The base of click's usage errors (``typer.BadParameter``, ``UsageError``) in the click
+#: typer runs on: recent typer versions carry their own copy of click.
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
@@ -120,7 +126,7 @@ def guarded(debug: bool, body: Callable[[], T]) -> T:
     try:
         with input_scope():
             return body()
-    except typer.Exit:
+    except (typer.Exit, UsageError):  # a usage error a body raises is click's to show (2)
         raise
     except SpecError as exc:
         for line in spec_error_lines(exc):

@@ -116,6 +116,11 @@ def cases(tmp: Path) -> dict[str, list[tuple[list[str], ExitCode]]]:
             ([str(bad), "-o", out], ExitCode.BAD_INPUT),
             ([ROC, "-o", out], ExitCode.UNSUPPORTED),
         ],
+        "fit": [
+            ([str(PROBLEMS / "control" / "synthetic_samples.csv"), "--no-band"], ExitCode.OK),
+            ([MISSING], ExitCode.BAD_INPUT),
+            ([str(bad)], ExitCode.BAD_INPUT),
+        ],
         "experiment": [
             (
                 [

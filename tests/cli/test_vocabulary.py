@@ -129,7 +129,7 @@ JSON_RUNS = {
     "check": ["check", MINIMAL, "-j", "1"],
     "simulate": ["simulate", MINIMAL, "-n", "20", "-k", "10"],
     "sweep": ["sweep", MINIMAL, "--vary", "agent.penalty_cap=10,20"],
-    "frontier": ["frontier", MINIMAL, "--points", "3"],
+    "frontier": ["frontier", MINIMAL, "--points", "3", "--from", "1", "--to", "2"],
     "compare": ["compare", MINIMAL, MINIMAL],
     "explain": ["explain", MINIMAL],
 }
