@@ -76,17 +76,30 @@ def discover(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 def _toml_under(folder: Path) -> list[str]:
-    """The ``*.toml`` files under ``folder``, sorted, named as ``folder.rglob`` names them.
+    """The ``*.toml`` files under ``folder``, sorted, named as ``folder.rglob`` names them,
+    and every path there that could not be looked into (issue 25: never skipped silently).
+
+    A folder that cannot be listed (``chmod 000``, as another user) is itself an entry: the
+    worker reports it ("permission denied"), so a gate fails rather than pass unchecked
+    specs. So is a ``*.toml`` name that is not a regular file (a symlink loop, a dangling
+    link, a FIFO): its read says why. ``folder`` itself unreadable gives ``[folder]``.
 
     ``os.walk`` rather than ``rglob``: it holds one folder's names at a time as strings,
     where ``rglob`` held a ``DirEntry`` per file (100,000 files: about 70 MB at the batch's
     peak, more than everything the run keeps after)."""
     found: list[str] = []
-    for where, _, names in os.walk(folder):
+    unreadable: list[str] = []
+
+    def refused(error: OSError) -> None:
+        if error.filename is not None:
+            unreadable.append(os.fsdecode(error.filename))
+
+    for where, _, names in os.walk(folder, onerror=refused):
         base = Path(where)
         for name in names:
-            if name.endswith(".toml") and os.path.isfile(os.path.join(where, name)):
+            if name.endswith(".toml") and not os.path.isdir(os.path.join(where, name)):
                 found.append(str(base / name))
+    found += (str(Path(u)) for u in unreadable)
     found.sort()
     return found
 

@@ -304,6 +304,11 @@ def _judged(
 def _unmatched_reason(path: str) -> str | None:
     """Why a path that ``discover`` could not expand names no spec (None: it may be one)."""
     if Path(path).is_dir():
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:  # a folder this user cannot look into (issue 25)
+            return f"cannot read the folder: {(exc.strerror or str(exc)).lower()}"
         return "a folder with no *.toml spec files in it"
     if glob.has_magic(path) and not Path(path).exists():
         return "no file matches this pattern"
