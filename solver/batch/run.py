@@ -148,11 +148,17 @@ def default_jobs() -> int:
     )
 
 
-#: Files per stack: each stack is one task for a worker, and its plain linear programs are
-#: solved as one stacked program (``engine/stacked.py``). Fixed, so that which files share a
-#: program depends only on the list of files, never on ``--jobs``, the executor or timing
-#: (an LP with several optimal vertices may pick another one in another stack).
+#: The most files per stack: each stack is one task for a worker, and its plain linear
+#: programs are solved as one stacked program (``engine/stacked.py``).
 STACK_SIZE = 64
+#: The first stack's files: the stacks grow from this size, doubling, up to ``STACK_SIZE``,
+#: so the first results are out after a few specs whatever the batch's size (Ctrl-C then
+#: keeps them), while the later stacks amortise cvxpy's per-call cost.
+FIRST_STACK = 4
+#: Bytes of spec files per slot of a stack (a small spec is well under 1 KB): a stack is
+#: also cut when its files' bytes pass ``slots x STACK_BYTES``, so specs of hundreds of
+#: actions share smaller stacks and a stack's first result comes after seconds, not minutes.
+STACK_BYTES = 2_048
 #: Batches of at most this many files (without a timeout or a fault that ends a process)
 #: are solved in this process: starting a pool of workers that each load cvxpy costs more
 #: than they save.
@@ -160,8 +166,33 @@ INLINE_LIMIT = 128
 
 
 def stacks_of(files: Sequence[str]) -> list[list[str]]:
-    """The files in fixed-size stacks, in the order given (``discover``'s stable order)."""
-    return [list(files[k : k + STACK_SIZE]) for k in range(0, len(files), STACK_SIZE)]
+    """The files in stacks, in the order given (``discover``'s stable order): the first of
+    ``FIRST_STACK`` files, each next one twice as large up to ``STACK_SIZE``, each cut
+    sooner when its files' bytes pass its share (``STACK_BYTES`` a slot).
+
+    Which files share a program depends only on the list of files and their sizes, never
+    on ``--jobs``, the executor or timing (an LP with several optimal vertices may pick
+    another one in another stack)."""
+    stacks: list[list[str]] = []
+    current: list[str] = []
+    slots, used = FIRST_STACK, 0
+    for file in files:
+        size = _bytes(file)
+        if current and (len(current) >= slots or used + size > slots * STACK_BYTES):
+            stacks.append(current)
+            current, used, slots = [], 0, min(2 * slots, STACK_SIZE)
+        current.append(file)
+        used += size
+    if current:
+        stacks.append(current)
+    return stacks
+
+
+def _bytes(file: str) -> int:
+    try:
+        return os.stat(file).st_size
+    except OSError:
+        return 0  # read (and reported) when its turn comes
 
 
 def run_batch(
@@ -254,11 +285,12 @@ def run_batch(
     # run solves each remaining file in the stack it would have had.
     stacks = stacks_of(files)
     todo: list[Stack] = []
+    first = 0  # the position of the stack's first file
     for number, stack in enumerate(stacks):
-        first = number * STACK_SIZE
         chunk = [f for k, f in enumerate(stack) if where is None or not where[first + k]]
         if chunk:
             todo.append((number, chunk))
+        first += len(stack)
     order = InOrder(stacks, resumed, {number for number, _ in todo}, record)
     if not todo:  # everything resumed: nothing but this process ran
         run.executor, run.jobs = "in-process", 1

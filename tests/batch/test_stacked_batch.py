@@ -5,12 +5,13 @@ runs and the Dask executor; isolated members get the ordinary path's answer."""
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from deter.cli.app import app
 from deter.solver.batch import run as batch_run
-from deter.solver.batch.run import STACK_SIZE, stacks_of
+from deter.solver.batch.run import FIRST_STACK, STACK_BYTES, STACK_SIZE, stacks_of
 from typer.testing import CliRunner
 
 from tests.batch.test_stacked import small_spec
@@ -38,11 +39,30 @@ def run_cli(args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-def test_stacks_are_fixed_size_in_file_order() -> None:
-    files = [f"f{k}.toml" for k in range(150)]
+def test_stacks_grow_from_a_small_first_one_in_file_order() -> None:
+    """The first results come after a few specs (issue 24 item 5): the first stack holds
+    FIRST_STACK files, each next one twice as many, up to STACK_SIZE."""
+    files = [f"f{k}.toml" for k in range(300)]
     stacks = stacks_of(files)
-    assert [len(s) for s in stacks] == [STACK_SIZE, STACK_SIZE, 150 - 2 * STACK_SIZE]
+    sizes = [len(s) for s in stacks]
+    assert sizes[0] == FIRST_STACK < STACK_SIZE
+    assert all(b == min(2 * a, STACK_SIZE) for a, b in pairwise(sizes[:-1]))
+    assert max(sizes) == STACK_SIZE
     assert [f for s in stacks for f in s] == files
+
+
+def test_large_specs_get_small_stacks(tmp_path: Path) -> None:
+    """Stacks are also cut by their files' bytes: specs of hundreds of actions are not
+    stacked 64 at a time (a stack's first result would come after minutes)."""
+    small = [tmp_path / f"s{k:03d}.toml" for k in range(200)]
+    large = [tmp_path / f"l{k:03d}.toml" for k in range(200)]
+    for path in small:
+        path.write_text("x" * 500)
+    for path in large:
+        path.write_text("x" * 40 * STACK_BYTES)
+    assert max(len(s) for s in stacks_of([str(p) for p in small])) == STACK_SIZE
+    big = stacks_of([str(p) for p in large])
+    assert max(len(s) for s in big) <= 2 and [f for s in big for f in s] == [str(p) for p in large]
 
 
 def test_output_is_identical_across_jobs_inline_and_pool(folder: Path, monkeypatch) -> None:
