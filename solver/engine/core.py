@@ -32,7 +32,7 @@ from ..model.utility import FloatArray, certainty_equivalent
 from ..results.result import ActionResult, DualityCertificate, Result, Verification
 from ..results.status import Status
 from ..spec.document import Spec
-from . import penalty_polish
+from . import flag_search, penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
@@ -46,10 +46,11 @@ from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
 class Answer:
     """A verified and certified solve of the core program, in the model's units."""
 
-    program: CompiledProgram
+    program: CompiledProgram | None  # None: a search of many programs (flag_search.py)
     rates: FloatArray
     penalties: FloatArray  # per action; the compliant entry is the false-positive penalty
     verification: Verification
+    shadow: dict[str, float] | None = None  # when the answer comes without one program
 
 
 def solve_core(
@@ -72,7 +73,7 @@ def solve_core(
         return judge_core(arrays, current, record, tolerance)
 
     def infeasible(attempt: Attempt) -> bool:
-        result = _infeasible(spec, arrays, attempt.label, clock)
+        result = proven_infeasible(spec, arrays, attempt.label, clock)
         if result is not None:
             diagnosed.append(result)
         return result is not None
@@ -83,7 +84,7 @@ def solve_core(
     if outcome.answer is None and not diagnosed:
         # No solver said "infeasible" (each answered "optimal", a hair over a budget, say)
         # and none verified: the spec may still be provably infeasible; try the proof.
-        proven = _infeasible(spec, arrays, "certificate of infeasibility", clock)
+        proven = proven_infeasible(spec, arrays, "certificate of infeasibility", clock)
         if proven is not None:
             diagnosed.append(proven)
             line = "no attempt verified; a certificate of infeasibility holds"
@@ -288,7 +289,11 @@ def _optimal(
         arrays.monitor_names, rates, arrays.cost, cost, total, arrays.min_rate, arrays.max_rate
     )
     evaluation = evaluate_policy(arrays, rates, penalties)
-    shadow = component_shadow_prices(program.parts, arrays, program.dual_of, rates)
+    shadow = (
+        answer.shadow
+        if answer.shadow is not None or program is None
+        else component_shadow_prices(program.parts, arrays, program.dual_of, rates)
+    ) or {}
     margin = margin_in_utility(arrays)
     # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
     relative = arrays.gain - arrays.gain[arrays.compliant]
@@ -366,7 +371,9 @@ def tolerance_of(scale: float) -> float:
     return TOLERANCE * max(1.0, float(scale))
 
 
-def _infeasible(spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock) -> Result | None:
+def proven_infeasible(
+    spec: Spec, arrays: ProblemArrays, solver: str, clock: Clock
+) -> Result | None:
     """An infeasible result with its diagnosis, or None when infeasibility is not proven.
 
     A solver's "infeasible" is a claim at its own tolerances (and often in rescaled units);
@@ -426,6 +433,9 @@ def least_cost_without_budget(arrays: ProblemArrays) -> float | None:
 def solve_arrays_cost(arrays: ProblemArrays) -> float | None:
     """The oversight cost of a verified and certified least-cost policy for ``arrays`` (as
     any answer of the core program is judged), or None if no attempt gave one."""
+    if flag_search.applies(arrays):  # the global search's least cost, when it is proven
+        found = flag_search.search(arrays)
+        return found.best.cost if found.best is not None and found.closed else None
     program = program_for(arrays)
 
     def judge(current: CompiledProgram, attempt: Attempt, record: SolveRecord) -> Verdict[float]:

@@ -38,9 +38,8 @@ def _best_deterrence(
 
     Without a false-positive penalty every rate at its ceiling maximises all detections at
     once. Otherwise: linear detection (with ROC envelopes) is a small LP in (x, P_i, t);
-    exponential detection maximises d_i (1 - exp(-L_i x)) - d_0 phi x, concave, where
-    phi x is the tangent bound on P_0 that the program uses (features/exponential.py), so
-    the diagnosis explains the program's answer rather than a looser model.
+    exponential detection maximises d_i (1 - exp(-L_i x)) - d_0 (1 - exp(-phi x)), the
+    model's row with the exact P_0, as the search and the certificate hold it.
     """
     i = arrays.deviations[row]
     q = np.asarray(arrays.detection[i].todense()).ravel()
@@ -108,26 +107,40 @@ def _best_linear(
 def _best_exponential(
     q: FloatArray, f: FloatArray, loss: float, flag_loss: float, bounds: list[tuple[float, float]]
 ) -> tuple[float, float]:
-    """argmax over the box of loss (1 - exp(-L x)) - flag_loss phi x (concave, smooth);
-    returns (P_i, phi x)."""
-    intensity, tangent = log_escape(q), log_escape(f)
+    """argmax over the box of loss (1 - exp(-L x)) - flag_loss (1 - exp(-phi x)), the model's
+    row with the exact P_0 (not concave: a difference of concave functions); returns
+    (P_i, P_0). L-BFGS-B from the box's corners, its diagonal and each monitor alone, the
+    best kept (the row has one stationary point along any line of x, docs/model.md)."""
+    intensity, flags = log_escape(q), log_escape(f)
+    lower = np.array([lo for lo, _ in bounds], dtype=float)
+    upper = np.array([hi for _, hi in bounds], dtype=float)
 
     def negative(x: FloatArray) -> tuple[float, FloatArray]:
         survive = float(np.exp(-(intensity @ x)))
-        value = loss * (1 - survive) - flag_loss * float(tangent @ x)
-        return -value, -(loss * survive * intensity - flag_loss * tangent)
+        unflagged = float(np.exp(-(flags @ x)))
+        value = loss * (1 - survive) - flag_loss * (1 - unflagged)
+        return -value, -(loss * survive * intensity - flag_loss * unflagged * flags)
 
-    start = np.array([hi for _, hi in bounds])
-    solution = minimize(
-        negative,
-        start,
-        jac=True,
-        bounds=bounds,
-        method="L-BFGS-B",
-        options={"ftol": 1e-15, "gtol": 1e-12},
-    )
-    x = np.clip(solution.x, [lo for lo, _ in bounds], start)
-    return float(-np.expm1(-(intensity @ x))), float(tangent @ x)
+    starts = [lower + (upper - lower) * k / 8 for k in range(9)]
+    for j in range(len(lower)):
+        alone = lower.copy()
+        alone[j] = upper[j]
+        starts.append(alone)
+    best_x, best_value = upper, -negative(upper)[0]
+    for start in starts:
+        solution = minimize(
+            negative,
+            start,
+            jac=True,
+            bounds=bounds,
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-12},
+        )
+        x = np.clip(solution.x, lower, upper)
+        value = -negative(x)[0]
+        if value > best_value:
+            best_x, best_value = x, value
+    return float(-np.expm1(-(intensity @ best_x))), float(-np.expm1(-(flags @ best_x)))
 
 
 def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:

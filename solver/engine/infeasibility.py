@@ -192,7 +192,9 @@ def build_system(arrays: ProblemArrays) -> System:
     curved_rows: Curved | None = None
     if exponential:
         reach = sp.csr_matrix(log_escape(reach))
-        finite = np.array([np.all(np.isfinite(reach[k].data)) for k in range(len(active))])
+        finite = np.array(
+            [np.all(np.isfinite(reach[k].data)) for k in range(len(active))], dtype=bool
+        )
         # a sure catch (q = 1, L infinite) is beyond a linear row: that row is left out
         reach, active = reach[np.flatnonzero(finite)], active[finite]
         caught = need[active] < 1
@@ -243,15 +245,10 @@ def build_system(arrays: ProblemArrays) -> System:
     upper = np.concatenate([arrays.max_rate, np.ones(width - m)]).astype(float)
     unit = np.concatenate([rate_units(arrays, detection_units(arrays)), np.ones(width - m)])
     if curved_rows is not None and phi is not None:
-        # u - phi x >= 0; u in [phi lo, an upper bound on phi hi] (phi's rounding outward)
-        exact.append(sp.csr_matrix(([1.0], ([0], [m])), shape=(1, width)))
-        rounded.append(_widen(sp.csr_matrix(-phi.reshape(1, -1)), width))
-        bounds.append(np.zeros(1))
-        labels.append(FLAGS)
-        bound_rounded = np.append(bound_rounded, False)
-        most = math.fsum((phi * arrays.max_rate).tolist())
-        upper[m] = most * (1 + ROOM) + math.ulp(most)
-        unit[m] = upper[m] if upper[m] > 0 else 1.0
+        # u stands for P_0 = 1 - e^{-phi x}, in [0, 1]; the rows that tie it to x (a secant,
+        # below P_0) are added per box of s = phi x (:func:`on_box`)
+        upper[m] = 1.0
+        unit[m] = 1.0
     budget_row = None
     if arrays.budget is not None:
         budget_row = len(labels)
@@ -280,6 +277,59 @@ def build_system(arrays: ProblemArrays) -> System:
         return system
     # first tangents: at the rate floors and ceilings
     return with_tangents(system, [system.lower[:m], system.upper[:m]])
+
+
+def flag_range(system: System) -> tuple[float, float]:
+    """Bounds on s = phi x over the box (outward by phi's rounding)."""
+    assert system.curved is not None
+    phi, m = system.curved.flag_intensity, system.curved.flag_column
+    low = math.fsum((phi * system.lower[:m]).tolist())
+    high = math.fsum((phi * system.upper[:m]).tolist())
+    return max(0.0, low * (1 - ROOM) - math.ulp(low)), high * (1 + ROOM) + math.ulp(high)
+
+
+def on_box(system: System, start: float, end: float, first: bool, last: bool) -> System:
+    """``system`` restricted to the policies with start <= phi x <= end (a row for each end
+    that is not the range's own: the boxes of one proof cover every s), with u tied to P_0
+    by the secant of g(s) = 1 - e^{-s} on the box, which lies below g there (g is concave):
+
+        u - slope phi x >= intercept,   u in [g(start), g(end)],
+
+    so every policy with s in the box gives u = P_0 meeting the rows (a relaxation). The
+    intercept is lowered by its round-off; slope x phi gets ROOM in :func:`check`."""
+    curved = system.curved
+    assert curved is not None
+    width = system.exact.shape[1]
+    m = curved.flag_column
+    phi = curved.flag_intensity
+    if end - start > 0:
+        slope = math.exp(-start) * -math.expm1(-(end - start)) / (end - start)
+    else:
+        slope = math.exp(-start)
+    intercept = -math.expm1(-start) - slope * start
+    intercept -= 16 * EPS * (1.0 + abs(slope * start) + abs(slope * end))
+    rows = [(1.0, -slope * phi, intercept, FLAGS)]
+    if not first:
+        rows.append((0.0, phi, start, FLAGS))
+    if not last:
+        rows.append((0.0, -phi, -end, FLAGS))
+    exact, rounded = [], []
+    for u, coefficients, _, _ in rows:
+        exact.append(sp.csr_matrix(([u], ([0], [m])), shape=(1, width)))
+        rounded.append(_widen(sp.csr_matrix(np.asarray(coefficients).reshape(1, -1)), width))
+    lower, upper = system.lower.copy(), system.upper.copy()
+    lower[m] = max(0.0, -math.expm1(-start) * (1 - 1e-12) - EPS)
+    upper[m] = min(1.0, -math.expm1(-end) * (1 + 1e-12) + EPS) if not last else 1.0
+    return replace(
+        system,
+        exact=sp.vstack([system.exact, *exact]).tocsr(),
+        rounded=sp.vstack([system.rounded, *rounded]).tocsr(),
+        bound=np.concatenate([system.bound, [r[2] for r in rows]]),
+        bound_rounded=np.concatenate([system.bound_rounded, np.zeros(len(rows), dtype=bool)]),
+        labels=system.labels + tuple(r[3] for r in rows),
+        lower=lower,
+        upper=upper,
+    )
 
 
 def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
@@ -342,11 +392,62 @@ def certify_infeasible(arrays: ProblemArrays) -> Certificate | None:
     system = build_system(arrays)
     if system.matrix.shape[0] == 0:
         return None
+    if system.curved is None:
+        return _certify(system)
+    start, end = flag_range(system)
+    return _by_boxes(system, start, end)
+
+
+def _certify(system: System) -> Certificate | None:
     for y in _candidates(system):
         certificate = check(system, y)
         if certificate is not None:
             return certificate
     return _cutting_planes(system)
+
+
+#: The most boxes of s = phi x one proof may use (exponential detection with false flags).
+BOXES = 32
+
+
+def _by_boxes(system: System, start: float, end: float) -> Certificate | None:
+    """Exponential detection with false flags: a certificate for every box of s = phi x,
+    the boxes covering its range (split in halves while a box has none, up to BOXES), so
+    no policy meets the rows whatever its s (spatial branch-and-bound; docs/model.md)."""
+    pending = [(start, end)]
+    proofs: list[Certificate] = []
+    while pending:
+        a, b = pending.pop()
+        proof = _certify(on_box(system, a, b, first=a == start, last=b == end))
+        if proof is not None:
+            proofs.append(proof)
+            continue
+        if len(proofs) + len(pending) + 2 > BOXES or not b - a > 1e-9 * max(1.0, b):
+            return None
+        middle = 0.5 * (a + b)
+        pending += [(middle, b), (a, middle)]
+    return _joined(proofs)
+
+
+def _joined(proofs: list[Certificate]) -> Certificate | None:
+    """One certificate from the boxes' (each box's rows and weights; the weakest margin and
+    cost bound)."""
+    if not proofs:
+        return None
+    if len(proofs) == 1:
+        return proofs[0]
+    weights: dict[str, float] = {}
+    for proof in proofs:
+        for label, weight in proof.rows:
+            weights[label] = max(weights.get(label, 0.0), weight)
+    bounds = [p.least_cost_bound for p in proofs]
+    return Certificate(
+        rows=tuple(weights.items()),
+        margin=min(p.margin for p in proofs),
+        least_cost_bound=None
+        if any(b is None for b in bounds)
+        else min(b for b in bounds if b is not None),
+    )
 
 
 #: Rounds of tangents added at the relaxation's deepest point (Kelley's cutting planes).
@@ -369,7 +470,7 @@ def _cutting_planes(system: System) -> Certificate | None:
         x = point[:m]
         with np.errstate(over="ignore", invalid="ignore"):
             reach = -np.expm1(-np.asarray(curved.intensity @ x, dtype=float).ravel())
-            short = curved.need + curved.weight * float(curved.flag_intensity @ x) - reach
+            short = curved.need + curved.weight * float(point[m]) - reach  # u: the LP's P_0
         if not np.any(short > 0):
             return None
         system = with_tangents(system, [x])

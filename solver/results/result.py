@@ -76,7 +76,9 @@ class DualityCertificate:
     ``kind`` says which: ``lp_duality`` (weak duality from the LP's duals, computed by deter),
     ``fixed_integer_lp`` (a mixed-integer program's answer: the LP with its integer choices
     fixed, certified by duality, has the same optimum), ``conic_residuals`` (a cone
-    program: Clarabel's primal and dual residuals and gap), or ``none`` (``reason`` says why
+    program: Clarabel's primal and dual residuals and gap), ``branch_and_bound`` (exponential
+    detection with false flags: the least bound of the search's relaxations, engine/
+    flag_search.py), or ``none`` (``reason`` says why
     no certificate applies; feasibility is then the check).
     """
 

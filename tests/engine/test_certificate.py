@@ -22,6 +22,7 @@ from deter.solver.formulation.components.deterrence import IncentiveHandles
 from deter.solver.formulation.program import program_for
 from deter.solver.formulation.scaling import Rescaling
 from deter.solver.model.arrays import ProblemArrays
+from scipy.optimize import brentq
 
 from tests.support.hard_specs import HARD_CASES
 from tests.support.paths import ROOT
@@ -121,7 +122,13 @@ def test_every_optimal_answer_carries_a_passing_certificate(path: Path) -> None:
     assert result.verification is not None and result.verification.passed
     duality = result.verification.duality
     assert duality is not None and duality.passed
-    assert duality.kind in ("lp_duality", "fixed_integer_lp", "penalty_duality", "conic_residuals")
+    assert duality.kind in (
+        "lp_duality",
+        "fixed_integer_lp",
+        "penalty_duality",
+        "conic_residuals",
+        "branch_and_bound",
+    )
     if duality.applies:  # the dual bound meets what the program minimised
         # (the cost; with harms, a commitment program minimises cost plus harm left)
         minimised = [result.total_cost]
@@ -260,7 +267,8 @@ detects = {{ cheat = {q!r} }}
 
 
 def test_exponential_detection_with_false_flags_stays_a_tight_cone_program() -> None:
-    """A false-flag term keeps the exponential cone (no fixed threshold): Clarabel, tight."""
+    """A false-flag term keeps the exponential cone (no fixed threshold): Clarabel, tight, in
+    the branch-and-bound on P_0 (engine/flag_search.py), whose certificate is its gap."""
     spec = """
 [agent]
 penalty_cap = 10.0
@@ -280,10 +288,13 @@ detects = { cheat = 0.5 }
 false_positive = 0.05
 """
     result = deter.solve(deter.load_spec(spec))
-    assert result.status == "optimal" and result.solver == "CLARABEL"
-    # Cone programs carry Clarabel's residuals and gap as their certificate.
+    assert result.status == "optimal" and (result.solver or "").startswith("CLARABEL")
     assert result.verification is not None and result.verification.duality is not None
-    assert result.verification.duality.applies
-    assert result.verification.duality.kind == "conic_residuals"
-    assert result.verification.duality.primal_residual is not None
+    duality = result.verification.duality
+    assert duality.applies and duality.passed and duality.kind == "branch_and_bound"
+    assert duality.dual_objective is not None and duality.relative_gap is not None
+    assert duality.dual_objective <= result.total_cost and duality.relative_gap <= 1e-6
+    # 10 (1 - 0.5^x) - (1 - 0.95^x) = 2: the exact least rate
+    least = brentq(lambda x: 10 * (1 - 0.5**x) - (1 - 0.95**x) - 2, 0.0, 1.0, xtol=1e-15)
+    assert result.total_cost == pytest.approx(least, rel=1e-6)
     assert result.action("cheat").deterred

@@ -10,6 +10,7 @@ independent reference (tests/support/exact_reference.py) has an exactly checked 
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -246,10 +247,11 @@ def flagged_exponential(gain: float, budget: float | None = None) -> str:
 
 
 def test_exponential_tangent_rows_hold_at_every_rate() -> None:
-    """The tangent rows relax the program's concave row: at rates on a grid, every row the
-    system holds (tangents at several points included) is met by (x, u = phi x) wherever the
-    concave row is; a tangent taken anywhere never cuts off a point the program accepts."""
-    from deter.solver.engine.infeasibility import with_tangents
+    """The tangent rows relax the model's concave row: at rates on a grid, every row the
+    system holds (tangents at several points, and the secant of P_0 on boxes of s = phi x
+    that hold x) is met by (x, u = P_0(x)) wherever the model's row is; a tangent or secant
+    never cuts off a policy the model accepts."""
+    from deter.solver.engine.infeasibility import flag_range, on_box, with_tangents
 
     arrays = arrays_of(flagged_exponential(6.0))
     base = build_system(arrays)
@@ -259,24 +261,37 @@ def test_exponential_tangent_rows_hold_at_every_rate() -> None:
     assert curved is not None and len(system.labels) > len(base.labels)
     matrix = system.matrix.toarray()
     accepted = 0
+    start, end = flag_range(system)
+    edges = np.linspace(start, end, 5)
+    boxes = [
+        on_box(system, a, b, first=a == start, last=b == end) for a, b in itertools.pairwise(edges)
+    ]
     for x in np.linspace(0.0, 1.0, 2001):
-        u = float(curved.flag_intensity[0] * x)
+        s = float(curved.flag_intensity[0] * x)
+        u = -math.expm1(-s)
         row = -math.expm1(-float(curved.intensity[0, 0]) * x) - curved.weight[0] * u
         if row >= curved.need[0]:
             accepted += 1
             assert np.all(matrix @ np.array([x, u]) >= system.bound - 1e-12), x  # float's own
+            for box, a, b in zip(boxes, edges[:-1], edges[1:], strict=True):
+                if a <= s <= b:
+                    values = box.matrix.toarray() @ np.array([x, u])
+                    assert np.all(values >= box.bound - 1e-12), (x, a, b)
     assert accepted > 0
 
 
 @pytest.mark.parametrize(
-    ("gain", "budget", "proven"), [(8.4, None, True), (8.3, None, False), (8.3, 0.5, True)]
+    ("gain", "budget", "proven"),
+    [(8.52, None, True), (8.4, None, False), (8.5, None, False), (8.4, 0.5, True)],
 )
 def test_exponential_false_flags_are_proven_through_tangents(
     gain: float, budget: float | None, proven: bool
 ) -> None:
-    """The best row value is about 8.354 (at x ~ 0.71): above it no rate deters, and Kelley's
-    tangents prove it; below it the spec solves and no certificate is claimed, unless the
-    budget (0.5) is below the rate that gain needs (about 0.5 to 0.7)."""
+    """The best row value of the exact model, 10 (1 - 0.01^x) - 5 (1 - 0.7^x), is 8.51089 (at
+    x = 0.76527, mpmath): above it no rate deters, and Kelley's tangents with secants of P_0
+    on boxes of s prove it; below it the spec solves and no certificate is claimed (8.4 was
+    called infeasible while the program held P_0 by its tangent at 0, a restriction), unless
+    the budget (0.5) is below the rate that gain needs (the row is 8.18 at x = 0.5)."""
     certificate = certify_infeasible(arrays_of(flagged_exponential(gain, budget)))
     assert (certificate is not None) == proven
     assert solve(flagged_exponential(gain, budget))["status"] == (

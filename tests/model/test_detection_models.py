@@ -86,7 +86,8 @@ def test_two_exponential_monitors_combine_as_independent_chances() -> None:
     assert result.action("b").detection * 5.0 >= 1.0 * (1 - 1e-6)
 
 
-def test_exponential_false_flags_use_the_tangent_bound() -> None:
+def test_exponential_false_flags_get_the_exact_least_rate() -> None:
+    """P_0 = 1 - e^{-phi x} exactly (not its tangent phi x, a restriction that asked 0.4738)."""
     k, cap, q, f, f_pen = 2.0, 10.0, 0.4, 0.1, 3.0
     result = solve_text(
         exponential_spec(k, cap, q, false_positive_penalty=f_pen).replace(
@@ -94,31 +95,35 @@ def test_exponential_false_flags_use_the_tangent_bound() -> None:
         )
     )
     big_l, phi = -math.log(1 - q), -math.log(1 - f)
-    rate = brentq(lambda x: cap * (1 - math.exp(-big_l * x)) - f_pen * phi * x - k, 0.0, 1.0)
+    rate = brentq(
+        lambda x: cap * (1 - math.exp(-big_l * x)) - f_pen * (1 - math.exp(-phi * x)) - k,
+        0.0,
+        1.0,
+        xtol=1e-15,
+    )
     assert result.status == "optimal"
     assert math.isclose(result.monitor("m").rate, rate, rel_tol=1e-5)
     honest = result.action("comply")
     reported = result.monitor("m").rate
     assert math.isclose(honest.detection, 1 - (1 - f) ** reported, rel_tol=1e-9)  # exact P_0
-    assert honest.detection <= phi * reported  # the program's bound never understates it
     assert result.action("cheat").deterred
 
 
-def best_tangent_incentive(cap: float, q: float, f: float, f_pen: float) -> float:
-    """max over x in [0, 1] of cap (1 - e^{-L x}) - f_pen phi x, on a fine grid (not the
-    diagnosis's optimiser)."""
+def best_incentive(cap: float, q: float, f: float, f_pen: float) -> float:
+    """max over x in [0, 1] of cap (1 - (1 - q)^x) - f_pen (1 - (1 - f)^x), the model's row,
+    on a fine grid (not the diagnosis's optimiser)."""
     x = np.linspace(0.0, 1.0, 200_001)
-    return float(np.max(cap * -np.expm1(np.log1p(-q) * x) + f_pen * np.log1p(-f) * x))
+    return float(np.max(cap * -np.expm1(np.log1p(-q) * x) + f_pen * np.expm1(np.log1p(-f) * x)))
 
 
 @pytest.mark.parametrize(("side", "budget"), [(1.001, None), (0.999, 0.01)])
 def test_exponential_diagnosis_with_false_flags_matches_the_program(
     side: float, budget: float | None
 ) -> None:
-    # q = 0.99, f = 0.3, penalties 10 and 5: the row is best at an interior rate (~0.706), and
-    # with the exact P_0 the ceiling x = 1 would look deterring above the program's reach.
+    # q = 0.99, f = 0.3, penalties 10 and 5: the row is best at an interior rate (~0.765),
+    # 8.51089, above its value at the ceiling x = 1 (8.4).
     cap, q, f, f_pen = 10.0, 0.99, 0.3, 5.0
-    gain = side * best_tangent_incentive(cap, q, f, f_pen)
+    gain = side * best_incentive(cap, q, f, f_pen)
     text = design_spec(
         [COMPLY, {"name": "cheat", "gain": gain}],
         [{"name": "m", "cost": 1.0, "detects": {"cheat": q}, "false_positive": f}],

@@ -10,11 +10,11 @@ an affine function). The program holds its hypograph, P_i <= 1 - exp(-L_i x), an
 exponential-cone constraint; the incentive rows only need P_i large enough, so this is exact.
 
 False flags of the compliant action, P_0(x) = 1 - exp(-phi x) with phi_j = -ln(1 - f_j), enter
-the incentive rows with a minus sign, so a concave P_0 cannot be held exactly. The program
-uses its tangent at x = 0, P_0 <= phi x (1 - e^{-t} <= t): it never understates what an honest
-agent expects to lose, so every policy it returns deters; the answer is exact whenever the
-false-positive penalty is 0 or no monitor has false positives, and otherwise an upper bound
-on the least cost (docs/model.md). Verification uses the exact P_0.
+the incentive rows with a minus sign, so a concave P_0 cannot be held exactly by one convex
+program. This component holds its tangent at x = 0, P_0 <= phi x, a restriction; specs whose
+rows carry a false-flag term are solved by the global search instead (engine/flag_search.py,
+formulation/flag_nodes.py), and this program only serves specs where that term is 0 at every
+row that can bind. Verification uses the exact P_0.
 q_ij < 1 and f_j < 1 are enforced in the spec (spec_design.py).
 
 Without a false-flag term (no false-positive penalty, or no monitor with false positives)

@@ -1,0 +1,285 @@
+"""Exponential detection with false flags: the least cost by spatial branch-and-bound.
+
+The false-flag probability P_0 = g(s) = 1 - exp(-s), s = phi x, enters the incentive rows
+with a minus sign, so the model is not convex; but it is convex once g is replaced by a line
+(``formulation/flag_nodes.py``), and g depends on x through one number. So the
+search branches on s (McCormick-style spatial branch-and-bound: Horst and Tuy, *Global
+Optimization: Deterministic Approaches*, 1996, ch. IV; Falk and Soland, "An algorithm for
+separable nonconvex programming problems", Management Science 15(9), 1969):
+
+* on a box [a, b] of s, the program with the secant of g (below g) is a relaxation: its
+  optimum is a lower bound on the least cost of every policy with s in [a, b], and a box
+  whose relaxation is infeasible holds no policy;
+* the program with the tangent of g at the relaxation's s (above g) is a restriction: its
+  solution deters under the exact model; so may the relaxation's own point. Each candidate
+  is verified against the model (``verify.py``, exact P_0) before it counts;
+* boxes are split at the relaxation's s (or their middle) and taken lowest bound first,
+  until the best verified cost is within :data:`GAP` of the lowest open bound: the answer
+  is then the least cost, to that gap, and says so. The secant's error on a box of width
+  h is at most h^2 e^{-a} / 8, so boxes around the optimum shrink it quadratically.
+
+When the node or time limit ends the search first, the answer is not called least cost
+(``solver_error`` with the proven bounds). "Infeasible" is never concluded here: only a
+certificate checked in exact arithmetic (``infeasibility.py``) says it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..formulation.components.deterrence import incentive_shadow_prices
+from ..formulation.flag_nodes import (
+    FlagRows,
+    NodeProgram,
+    NodeSolve,
+    false_flags_couple,
+    node_program,
+    release,
+)
+from ..model.arrays import ProblemArrays
+from ..model.utility import FloatArray
+from ..results.result import Verification
+from .verify import TOLERANCE, verify_policy
+
+#: The certified relative gap: the answer is called least cost when its cost is within this
+#: fraction of the proven lower bound (the 1e-6 every cost is trusted to elsewhere).
+GAP = 1e-6
+#: A node's relaxation optimum is trusted to this (relative) as a lower bound (Clarabel at
+#: 1e-11 gap; the bound is lowered by it, so the certified gap is GAP less this).
+NODE_SLACK = 1e-9
+#: ... and to this when Clarabel calls its answer inaccurate (its reduced tolerances).
+INACCURATE_SLACK = 1e-7
+#: Limits on one search (boxes solved; seconds).
+NODE_LIMIT = 400
+TIME_LIMIT = 30.0
+EPS = float(np.finfo(float).eps)
+
+applies = false_flags_couple
+
+
+def flag_probability(s: float) -> float:
+    """g(s) = 1 - exp(-s)."""
+    return -math.expm1(-s)
+
+
+def secant(a: float, b: float) -> tuple[float, float]:
+    """(slope, intercept) of a line below g on [a, b]: the secant, lowered by its round-off."""
+    if b - a <= 1e-300 or not math.isfinite(b):
+        slope = math.exp(-a) if math.isfinite(a) else 0.0
+        intercept = flag_probability(a) - slope * a
+        return slope, intercept - 8 * EPS * (1.0 + abs(slope * a))
+    # (g(b) - g(a)) / (b - a) = e^{-a} (1 - e^{-(b-a)}) / (b - a), without cancellation
+    slope = math.exp(-a) * -math.expm1(-(b - a)) / (b - a)
+    intercept = flag_probability(a) - slope * a
+    return slope, intercept - 8 * EPS * (1.0 + abs(slope * a) + abs(slope * b))
+
+
+def tangent(t: float) -> tuple[float, float]:
+    """(slope, intercept) of a line above g everywhere: the tangent at t, raised by its
+    round-off (1 - e^{-s} <= 1 - e^{-t} + e^{-t} (s - t))."""
+    slope = math.exp(-t)
+    intercept = flag_probability(t) - slope * t
+    return slope, intercept + 8 * EPS * (1.0 + abs(slope * t))
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    rates: FloatArray
+    cost: float
+    verification: Verification
+    dual: FloatArray | None
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the search proved: the best verified policy (None if none was found), the lowest
+    bound on the least cost (inf: every box's relaxation was infeasible), and whether the
+    gap closed."""
+
+    best: Incumbent | None
+    lower_bound: float
+    nodes: int
+    closed: bool
+    failures: int  # boxes whose relaxation the solver could not answer
+
+    @property
+    def gap(self) -> float:
+        if self.best is None:
+            return math.inf
+        return max(0.0, self.best.cost - self.lower_bound)
+
+    def describe(self) -> str:
+        if self.best is None:
+            return f"branch-and-bound on P_0: no verified policy in {self.nodes} boxes"
+        return (
+            f"branch-and-bound on P_0: {self.nodes} boxes, least cost in "
+            f"[{self.lower_bound:.10g}, {self.best.cost:.10g}]"
+        )
+
+
+def search(
+    arrays: ProblemArrays,
+    tolerance: float = TOLERANCE,
+    node_limit: int | None = None,
+    time_limit: float | None = None,
+) -> Search:
+    """The least-cost policy of exponential detection with false flags, to a certified gap
+    (limits: :data:`NODE_LIMIT` boxes and :data:`TIME_LIMIT` seconds unless given)."""
+    rows = FlagRows.of(arrays)
+    program = node_program(arrays, rows)
+    nodes = NODE_LIMIT if node_limit is None else node_limit
+    seconds = TIME_LIMIT if time_limit is None else time_limit
+    try:
+        return _search(arrays, rows, program, tolerance, nodes, seconds)
+    finally:
+        release(program)
+
+
+def _search(
+    arrays: ProblemArrays,
+    rows: FlagRows,
+    program: NodeProgram,
+    tolerance: float,
+    node_limit: int,
+    time_limit: float,
+) -> Search:
+    began = time.perf_counter()
+    start, end = rows.flags(arrays.min_rate), rows.flags(arrays.max_rate)
+    # round the range of s outward: every allowed policy has s in it
+    start, end = max(0.0, start * (1 - 4 * EPS)), end * (1 + 4 * EPS)
+    best: Incumbent | None = None
+    nodes = failures = 0
+    settled = math.inf  # the least bound of the boxes closed by the incumbent
+    # open boxes: (lower bound, tie-break, a, b); a failed relaxation keeps its parent's bound
+    heap: list[tuple[float, int, float, float]] = [(-math.inf, 0, start, end)]
+    counter = 1
+
+    def offer(rates: FloatArray | None, dual: FloatArray | None) -> None:
+        nonlocal best
+        if rates is None or not np.all(np.isfinite(rates)):
+            return
+        for candidate in _outward(arrays, rates):
+            cost = float(arrays.cost @ candidate)
+            if best is not None and cost >= best.cost:
+                return
+            verification = verify_policy(arrays, candidate, cost, tolerance)
+            if verification.passed:
+                best = Incumbent(candidate, cost, verification, dual)
+                return
+
+    def closed() -> bool:
+        if best is None:
+            return not heap
+        if not heap:
+            return True
+        return heap[0][0] >= best.cost - GAP * max(abs(best.cost), 1e-300)
+
+    while heap and not closed():
+        if nodes >= node_limit or time.perf_counter() - began > time_limit:
+            break
+        bound, _, a, b = heapq.heappop(heap)
+        nodes += 1
+        relaxed = _relax(program, a, b)
+        if relaxed.infeasible:
+            continue  # no policy has s in [a, b] (nor in a box around it)
+        if not relaxed.solved or relaxed.value is None:
+            failures += 1
+            if b - a > 1e-12 * max(1.0, abs(b)):
+                middle = 0.5 * (a + b)
+                for lo, hi in ((a, middle), (middle, b)):
+                    heapq.heappush(heap, (bound, counter, lo, hi))
+                    counter += 1
+            continue
+        slack = NODE_SLACK if relaxed.status == "optimal" else INACCURATE_SLACK
+        lower = max(bound, relaxed.value - slack * abs(relaxed.value))
+        offer(relaxed.rates, relaxed.incentive_dual)
+        s = relaxed.flags if relaxed.flags is not None else 0.5 * (a + b)
+        s = min(max(s, a), b)
+        restricted = program.solve(a, b, *tangent(s))
+        if restricted.solved:
+            offer(restricted.rates, restricted.incentive_dual)
+        if best is not None and lower >= best.cost - GAP * abs(best.cost):
+            settled = min(settled, lower)  # this box cannot hold a cheaper policy
+            continue
+        if b - a <= 1e-13 * max(1.0, abs(b)):
+            failures += 1  # too narrow to split: its bound stays open
+            heapq.heappush(heap, (lower, counter, a, b))
+            counter += 1
+            if heap[0][2] == a and heap[0][3] == b:
+                break
+            continue
+        edges = [a, *_splits(a, b, s, restricted.flags, best), b]
+        for lo, hi in itertools.pairwise(edges):
+            heapq.heappush(heap, (lower, counter, lo, hi))
+            counter += 1
+    lowest = min(heap[0][0] if heap else math.inf, settled)
+    if best is not None:
+        lowest = min(lowest, best.cost)
+    return Search(best, lowest, nodes, closed(), failures)
+
+
+#: How far a box is widened (relative to its width, and absolutely) when the solver cannot
+#: answer its relaxation: a box whose only policies sit at one end (the parent's optimum)
+#: has no interior, which an interior-point solver needs; the relaxation of a wider box,
+#: with its own secant, still bounds every policy of the narrower one.
+WIDENINGS = (1e-7, 1e-5, 1e-3)
+
+
+def _relax(program: NodeProgram, a: float, b: float) -> NodeSolve:
+    relaxed = program.solve(a, b, *secant(a, b))
+    width = max(b - a, 1e-9 * max(1.0, abs(b)))
+    for factor in WIDENINGS:
+        if relaxed.solved or relaxed.infeasible:
+            break
+        lo, hi = max(0.0, a - factor * width), b + factor * width
+        relaxed = program.solve(lo, hi, *secant(lo, hi))
+    return relaxed
+
+
+#: Relative steps by which a solved policy is moved outward until verification passes (the
+#: model's rows must hold exactly; the solver meets a binding row to about 1e-11).
+STEPS = (0.0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7)
+
+
+def _outward(arrays: ProblemArrays, rates: FloatArray) -> list[FloatArray]:
+    """``rates`` within their bounds, then raised by each of :data:`STEPS`: scaled up, and
+    moved toward the ceilings (a row held by false flags may fall as its own rate rises, but
+    then another rate carries it); cheapest first, none over the budget."""
+    lower, upper = arrays.min_rate, arrays.max_rate
+    base = np.clip(rates, lower, upper)
+    candidates = [base]
+    for step in STEPS[1:]:
+        candidates.append(np.clip(base * (1 + step), lower, upper))
+        candidates.append(np.clip(base + step * (upper - base), lower, upper))
+    if arrays.budget is not None:
+        candidates = [c for c in candidates if float(arrays.cost @ c) <= arrays.budget]
+    return sorted(candidates, key=lambda c: float(arrays.cost @ c))
+
+
+def _splits(
+    a: float, b: float, relaxed: float, restricted: float | None, best: Incumbent | None
+) -> list[float]:
+    """Where to split [a, b]: at the restriction's s, a policy that deters (the secant is
+    exact at a box's ends, so boxes ending at the optimum's s bound it tightly), else at the
+    relaxation's (whose s is often the edge of the relaxed feasible set: a box ending there
+    holds one point, which an interior-point solver cannot answer), else in the middle."""
+    width = b - a
+    for point in (restricted, relaxed):
+        if point is not None and a + 0.001 * width < point < b - 0.001 * width:
+            return [point]
+    return [0.5 * (a + b)]
+
+
+def shadow_prices(arrays: ProblemArrays, incumbent: Incumbent) -> dict[str, float]:
+    """d(least cost)/d(gain) from the node program's multipliers at the answer (in the
+    program's units, the core program's: rows divided by d_i, cost by the largest cost)."""
+    return incentive_shadow_prices(arrays, incumbent.dual, incumbent.rates)
+
+
+__all__ = ["NodeSolve", "Search", "applies", "search"]

@@ -1,0 +1,157 @@
+"""Exponential detection with false flags: the least cost, proven (issue 20, item 2).
+
+P_0 = 1 - e^{-phi x} enters the rows with a minus sign; the program used to replace it by
+its tangent at 0, a restriction of the model, so deter answered "infeasible" for specs with
+a solution and "optimal" above the least cost. The search (engine/flag_search.py) branches
+on s = phi x with secant relaxations and tangent restrictions; every answer here is checked
+against closed forms or the mpmath oracle (tests/support/flag_oracle.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import deter
+import mpmath
+import pytest
+from deter.cli.app import app
+from deter.solver.engine import flag_search
+from deter.solver.engine.infeasibility import certify_infeasible
+from deter.solver.model.arrays import ProblemArrays
+from typer.testing import CliRunner
+
+from tests.support.cli import CLI_ENV
+from tests.support.flag_oracle import FlagSpec, oracle, random_flag_spec
+
+TIE = """
+version = 1
+[agent]
+penalty_cap = 10.0
+false_positive_penalty = 1.0
+[oversight]
+detection = "exponential"
+[[actions]]
+name = "ok"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = {gain}
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = {{ cheat = 0.9 }}
+false_positive = 0.9
+"""
+
+CARA = FlagSpec(
+    gains=(0.0, 2.282),
+    caps=(7.421,),
+    risk_aversion=0.1858,
+    false_positive_penalty=0.92,
+    costs=(2.642,),
+    min_rate=(0.076,),
+    max_rate=(1.0,),
+    detects=((0.418,),),
+    false_positive=(0.9,),
+    budget=None,
+)
+
+
+def solve(text: str) -> dict[str, Any]:
+    return deter.solve(deter.loads(text)).to_dict(timing=False)
+
+
+def test_the_tie_the_tangent_called_infeasible_is_solved_at_its_least_cost() -> None:
+    # 10 P - 1 P_0 >= 7.5 with P = P_0 = 1 - 10^{-x}: 9 (1 - 10^{-x}) >= 7.5, x = ln 6 / ln 10
+    result = solve(TIE.format(gain=7.5))
+    assert result["status"] == "optimal"
+    least = float(mpmath.log(6) / mpmath.log(10))
+    assert least == pytest.approx(0.778151250383644, rel=1e-15)
+    assert result["total_cost"] == pytest.approx(least, rel=1e-6)
+    assert result["total_cost"] >= least * (1 - 1e-12)  # verified: never below the least
+
+
+def test_a_cara_spec_gets_the_least_cost_not_the_tangents() -> None:
+    result = solve(CARA.toml())
+    assert result["status"] == "optimal"
+    truth = oracle(CARA)
+    assert truth.rates is not None and truth.rates[0] == pytest.approx(0.5182405494, rel=1e-9)
+    assert truth.cost == pytest.approx(1.3691915316, rel=1e-9)
+    assert result["total_cost"] == pytest.approx(truth.cost, rel=1e-6)  # was 2.1752
+
+
+def test_beyond_the_reach_the_tie_is_proven_infeasible_by_boxes_of_s() -> None:
+    # 9 (1 - 10^{-x}) >= 8.2 needs x = 1.05 > 1: infeasible, through the false flags
+    text = TIE.format(gain=8.2)
+    result = solve(text)
+    assert result["status"] == "infeasible"
+    assert certify_infeasible(ProblemArrays.from_spec(deter.loads(text).spec)) is not None
+
+
+def test_a_spec_infeasible_by_a_hair_is_not_claimed_feasible_nor_infeasible_wrongly() -> None:
+    # x = ln(1 / (1 - 8.1 / 9)) / ln 10 = 0.9999999... : feasible just inside the ceiling
+    gain = 9 * (1 - 10**-0.999999)
+    result = solve(TIE.format(gain=repr(gain)))
+    assert result["status"] == "optimal"
+    assert result["total_cost"] == pytest.approx(0.999999, rel=1e-6)
+
+
+def test_the_search_proves_its_gap() -> None:
+    arrays = ProblemArrays.from_spec(deter.loads(TIE.format(gain=7.5)).spec)
+    found = flag_search.search(arrays)
+    assert found.closed and found.best is not None
+    assert found.lower_bound <= math.log(6) / math.log(10) <= found.best.cost
+    assert found.best.cost - found.lower_bound <= flag_search.GAP * found.best.cost
+
+
+def test_a_search_cut_short_is_never_called_least_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flag_search, "NODE_LIMIT", 1)
+    result = solve(CARA.toml())
+    assert result["status"] == "solver_error"
+    assert "least cost is only proven to be at least" in result["message"]
+
+
+def test_floors_over_the_budget_with_a_non_paying_action_are_infeasible_not_a_crash() -> None:
+    # used to end in IndexError: an empty float array as an index in the proof
+    text = TIE.format(gain=-1.0).replace(
+        'detection = "exponential"', 'detection = "exponential"\nbudget = 0.5'
+    )
+    text = text.replace("cost = 1.0", "cost = 1.0\nmin_rate = 0.6")
+    result = solve(text)
+    assert result["status"] == "infeasible"
+
+
+def test_batch_gives_the_answer_solve_gives(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    texts = {"tie.toml": TIE.format(gain=7.5), "cara.toml": CARA.toml()}
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    runner = CliRunner(env=CLI_ENV)
+    out = runner.invoke(app, ["batch", str(folder), "-f", "jsonl", "--no-timing", "--jobs", "1"])
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    by_file = {Path(r["file"]).name: r for r in records if "file" in r}
+    for name, text in texts.items():
+        alone = solve(text)
+        assert by_file[name]["status"] == alone["status"] == "optimal"
+        assert by_file[name]["total_cost"] == alone["total_cost"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_specs_agree_with_the_oracle(seed: int) -> None:
+    """No wrong optimal, no wrong infeasible, no solver_error where the oracle decides."""
+    rng = random.Random(1000 + seed)
+    for _ in range(8):
+        spec = random_flag_spec(rng, 1)
+        truth = oracle(spec)
+        result = solve(spec.toml())
+        if truth.cost is None:
+            assert result["status"] == "infeasible", spec.toml()
+        else:
+            assert result["status"] == "optimal", (spec.toml(), result["message"])
+            assert result["total_cost"] <= truth.cost * (1 + 1e-6) + 1e-12, spec.toml()
+            assert result["total_cost"] >= truth.cost * (1 - 1e-6) - 1e-12, spec.toml()
