@@ -305,9 +305,10 @@ def numeric(
     out_dir: Path,
     generator: str,
     batch: bool = False,
+    seconds: float = 0.0,
 ) -> int:
     """Judge n generated specs; print a table per family (see the module docstring)."""
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if generator == "magnitudes":
         from tests.support.magnitudes import FAMILIES
@@ -318,16 +319,39 @@ def numeric(
     families = families or list(FAMILIES)
     per = max(1, n // len(families))
     tasks = [(generator, f, seed) for seed in range(start, start + per) for f in families]
-    chunks = [tasks[i : i + 10] for i in range(0, len(tasks), 10)]
+    chunks = [tasks[i : i + 5] for i in range(0, len(tasks), 5)]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            for part in pool.map(_numeric_chunk, chunks):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Rows are streamed to rows.jsonl as they come, and SIGTERM (a timeout) or Ctrl-C ends
+    # the run early with the table of the specs judged so far.
+    # Rows are streamed to rows.jsonl as they come; no chunk starts after --seconds (the run
+    # then reports the specs judged so far), so a bounded run always ends with its table.
+    deadline = started + seconds if seconds else math.inf
+    pending_chunks = iter(chunks)
+    with (out_dir / "rows.jsonl").open("w") as stream, ProcessPoolExecutor(jobs) as pool:
+        running: set[Any] = set()
+
+        def fill() -> None:
+            while len(running) < 2 * jobs and time.perf_counter() < deadline:
+                chunk = next(pending_chunks, None)
+                if chunk is None:
+                    return
+                running.add(pool.submit(_numeric_chunk, chunk))
+
+        fill()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                part = future.result()
                 rows += part
-    else:
-        for chunk in chunks:
-            rows += _numeric_chunk(chunk)
+                stream.writelines(json.dumps(r, default=str) + "\n" for r in part)
+                stream.flush()
+            fill()
+    rows.sort(key=lambda r: (r["family"], r["seed"]))
+    if len(rows) < len(tasks):
+        print(f"time is up: {len(rows)} of {len(tasks)} specs judged", file=sys.stderr)
     seconds = time.perf_counter() - started
     if batch:
         compare_batch(rows, generator, jobs)
@@ -488,6 +512,12 @@ def main() -> int:
         help="numeric: comma-separated families or groups (tests/support/vocabulary.py)",
     )
     parser.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="numeric: start no spec after this many seconds and report those judged (0: none)",
+    )
+    parser.add_argument(
         "--batch",
         action="store_true",
         help="numeric: also run the specs through `deter batch` and compare with solve",
@@ -507,7 +537,14 @@ def main() -> int:
     if args.numeric is not None:
         families = [f for f in args.families.split(",") if f]
         return numeric(
-            args.numeric, families, args.start, args.jobs, args.out, args.generator, args.batch
+            args.numeric,
+            families,
+            args.start,
+            args.jobs,
+            args.out,
+            args.generator,
+            args.batch,
+            args.seconds,
         )
     tried, failed, seconds = fuzz(args.fuzz, args.seed)
     n_hard, right = hard_specs()

@@ -315,7 +315,10 @@ def _dress(rng: Rng, draw: _Draw, *, twins: bool = True) -> None:
         actions.insert(_int(rng, 1, len(actions)), compliant)
     if twins and draw.monitors and _chance(rng, 0.12):
         twin = dict(draw.monitors[_int(rng, 0, len(draw.monitors) - 1)])
+        taken = {m["name"] for m in draw.monitors}
         twin["name"] = f"{twin['name']}_twin"
+        while twin["name"] in taken:
+            twin["name"] += "_2"
         draw.monitors.append(twin)
     if _chance(rng, 0.2):
         problem: dict[str, Any] = {"name": f"generated-{_int(rng, 0, 9999)}"}
