@@ -21,11 +21,20 @@ from .solver.policy.document import (
     validate_policy,
     with_rates,
 )
-from .solver.policy.runtime import Auditor, Drift, DriftWarning, Judgement, Plan, Tallies
+from .solver.policy.runtime import (
+    Auditor,
+    BatchJudgement,
+    Drift,
+    DriftWarning,
+    Judgement,
+    Plan,
+    Tallies,
+)
 
 __all__ = [
     "POLICY_VERSION",
     "Auditor",
+    "BatchJudgement",
     "Drift",
     "DriftWarning",
     "Judgement",

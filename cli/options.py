@@ -67,30 +67,20 @@ JSON_KINDS: dict[str, str] = {
     "explain": "explanation",
 }
 
-#: Schema version of every JSON document the command line prints.
-SCHEMA_VERSION = 1
-
 
 def envelope(kind: str, payload: Any, key: str = "") -> dict[str, Any]:
-    """A JSON document in the one envelope: ``schema_version`` and ``kind`` first.
+    """The one JSON envelope (``schema_version``, ``kind``), defined in
+    :func:`deter.solver.results.serialise.envelope` for the library and commands alike."""
+    from ..solver.results.serialise import envelope as one_envelope
 
-    An object keeps its keys (and its own ``schema_version``); a list goes under ``key``
-    (``sweep``'s ``points``, ``validate``'s ``files``).
-    """
-    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind}
-    if isinstance(payload, dict):
-        doc.update(payload)
-        doc["kind"] = kind
-    else:
-        doc[key] = payload
-    return doc
+    return one_envelope(kind, payload, key)
 
 
 def json_text(kind: str, payload: Any, key: str = "") -> str:
     """:func:`envelope` as indented JSON text through the NaN-safe serialiser."""
-    from ..solver.results.serialise import dumps
+    from ..solver.results.serialise import envelope_json
 
-    return dumps(envelope(kind, payload, key), indent=2) + "\n"
+    return envelope_json(kind, payload, key)
 
 
 class Solver(StrEnum):

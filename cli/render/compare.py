@@ -12,7 +12,6 @@ from rich.text import Text
 
 from ...solver.report.escape import markdown, markdown_inline
 from ...solver.report.tables import number, yes_no
-from ..options import JSON_KINDS, json_text
 from .result import fitted, markdown_table, to_console_text
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ def render_comparison(
     comparison: Comparison, fmt: CompareFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is CompareFormat.json:
-        return json_text(JSON_KINDS["compare"], comparison.to_dict())
+        return comparison.to_json()
     if fmt is CompareFormat.csv:
         return comparison_csv(comparison)
     headers = _headers(comparison)

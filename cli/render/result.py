@@ -41,7 +41,7 @@ from ...solver.report.tables import yes_no as yes_no
 from ...solver.results.errors import SpecError
 from ...solver.results.result import Result
 from ...solver.results.serialise import csv_row, dumps
-from ..options import JSON_KINDS, envelope
+from ..options import JSON_KINDS
 from .strategy import strategy_lines, strategy_sections
 
 
@@ -168,10 +168,11 @@ def result_table(result: Result, width: int | None = None) -> RenderableType:
 
 
 def result_json(result: Result, timing: bool = True) -> str:
-    """``result.to_dict()`` in the one envelope (``schema_version``, ``kind: "result"``)."""
+    """The library's ``result.to_json()``: the one envelope (``schema_version``,
+    ``kind: "result"``), byte for byte."""
     # (object addresses never reach a result: the engine drops them where a solver's
     # exception becomes an attempt line, engine/attempts.py)
-    return dumps(envelope(JSON_KINDS["solve"], result.to_dict(timing=timing)), indent=2) + "\n"
+    return result.to_json(timing=timing)
 
 
 CSV_COLUMNS = [

@@ -15,7 +15,6 @@ from rich.text import Text
 from ...solver.report.escape import csv_cells, markdown
 from ...solver.report.tables import number
 from ...solver.results.serialise import csv_cell
-from ..options import JSON_KINDS, json_text
 from .result import markdown_table, stacked, to_console_text
 
 if TYPE_CHECKING:
@@ -95,8 +94,7 @@ def render_sweep(
     sweep: Sweep, fmt: SeriesFormat, *, color: bool = False, width: int = 120, timing: bool = True
 ) -> str:
     if fmt is SeriesFormat.json:
-        # the library's list of points, under "points" in the one envelope
-        return json_text(JSON_KINDS["sweep"], sweep.to_dict(), key="points")
+        return sweep.to_json()  # the library's document, in the one envelope
     if fmt is SeriesFormat.csv:
         return sweep_csv(sweep)
     if fmt is SeriesFormat.markdown:
@@ -237,7 +235,7 @@ def render_frontier(
     frontier: Frontier, fmt: SeriesFormat, *, color: bool = False, width: int = 120
 ) -> str:
     if fmt is SeriesFormat.json:
-        return json_text(JSON_KINDS["frontier"], frontier.to_dict())
+        return frontier.to_json()
     if fmt is SeriesFormat.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..results.result import Result
-from ..results.serialise import dumps
+from ..results.serialise import dumps, envelope
 
 #: Relative difference (floor 1) below which two numbers count as equal.
 SAME = 1e-6
@@ -59,35 +59,39 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``deter compare --format json``: both policies' headline
-        figures, how many rows changed, and every row with its difference."""
-        return {
-            "a": {
-                "name": self.a.name,
-                "file": self.a.file,
-                "status": self.a.status,
-                "total_cost": self.a.total_cost,
+        figures, how many rows changed, and every row with its difference, in the one
+        envelope (``schema_version``, ``kind: "comparison"``)."""
+        return envelope(
+            "comparison",
+            {
+                "a": {
+                    "name": self.a.name,
+                    "file": self.a.file,
+                    "status": self.a.status,
+                    "total_cost": self.a.total_cost,
+                },
+                "b": {
+                    "name": self.b.name,
+                    "file": self.b.file,
+                    "status": self.b.status,
+                    "total_cost": self.b.total_cost,
+                },
+                "changed": len(self.changes),
+                "rows": [
+                    {
+                        "section": r.section,
+                        "item": r.item,
+                        "field": r.field,
+                        "a": r.a,
+                        "b": r.b,
+                        "delta": r.delta,
+                        "relative": r.relative,
+                        "changed": r.changed,
+                    }
+                    for r in self.rows
+                ],
             },
-            "b": {
-                "name": self.b.name,
-                "file": self.b.file,
-                "status": self.b.status,
-                "total_cost": self.b.total_cost,
-            },
-            "changed": len(self.changes),
-            "rows": [
-                {
-                    "section": r.section,
-                    "item": r.item,
-                    "field": r.field,
-                    "a": r.a,
-                    "b": r.b,
-                    "delta": r.delta,
-                    "relative": r.relative,
-                    "changed": r.changed,
-                }
-                for r in self.rows
-            ],
-        }
+        )
 
 
 def _is_number(value: Value) -> bool:

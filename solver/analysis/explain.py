@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import struct
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..results.errors import SpecError
-from ..results.serialise import dumps, jsonable
+from ..results.serialise import dumps, envelope, jsonable
 from ..spec.document import AUDIT_PREFIX, Spec
 from .sweep import get_value, set_value
 
@@ -123,6 +124,33 @@ class Explanation:
     paragraphs: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     penalty_design: str = "fixed"  # under another design the cost includes the penalty's
 
+    def __str__(self) -> str:
+        """The explanation as ``deter explain`` prints it: ``print(problem.explain())``."""
+        return self.to_text()
+
+    def to_text(self, width: int = 100, clean: Callable[[str], str] = str) -> str:
+        """Indented prose, one paragraph per heading, lines filled to ``width``.
+
+        ``clean`` is applied to every heading and sentence first (the command line passes
+        its terminal escaping, so no control character from a spec acts on a terminal).
+        """
+        out: list[str] = []
+        for title, sentences in self.paragraphs:
+            out.append(clean(title))
+            for raw in sentences:
+                sentence = clean(raw)
+                indent = "    " if sentence.startswith("  ") else "  "
+                out.append(
+                    textwrap.fill(
+                        sentence.strip(),
+                        width=max(40, width),
+                        initial_indent=indent + ("" if indent == "    " else "- "),
+                        subsequent_indent=indent + "  ",
+                    )
+                )
+            out.append("")
+        return "\n".join(out)
+
     @property
     def relax_first(self) -> Relaxation | None:
         useful = [r for r in self.relaxations if (r.exact_saving or 0.0) > SMALL]
@@ -137,7 +165,7 @@ class Explanation:
         doc = asdict(self)
         doc["paragraphs"] = [{"title": t, "sentences": list(s)} for t, s in self.paragraphs]
         doc["relax_first"] = self.relax_first.path if self.relax_first else None
-        return jsonable(doc)
+        return jsonable(envelope("explanation", doc))
 
 
 # --- duals --------------------------------------------------------------------------------

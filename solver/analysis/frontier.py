@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..results.errors import SpecError, SpecIssue
-from ..results.serialise import dumps, jsonable
+from ..results.serialise import dumps, envelope, jsonable
 from ..spec.document import Spec
 from ..spec.loading import validate_spec_data
 from .sweep import spec_data
@@ -80,12 +80,15 @@ class Frontier:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``deter frontier --format json`` (non-finite numbers as null)."""
         return jsonable(
-            {
-                "name": self.name,
-                "currency": self.currency,
-                "common_cap": self.common_cap,
-                "points": self.to_records(),
-            }
+            envelope(
+                "frontier",
+                {
+                    "name": self.name,
+                    "currency": self.currency,
+                    "common_cap": self.common_cap,
+                    "points": self.to_records(),
+                },
+            )
         )
 
     def to_json(self) -> str:

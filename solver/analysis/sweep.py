@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..results.errors import SpecError, SpecIssue
-from ..results.serialise import dumps, jsonable
+from ..results.serialise import dumps, envelope, jsonable
 from ..results.status import Status
 from ..spec.document import Spec, did_you_mean
 from ..spec.loading import model_in, validate_spec_data
@@ -381,10 +381,11 @@ class Sweep:
     def statuses(self) -> list[str]:
         return [p.status for p in self.points]
 
-    def to_dict(self) -> list[dict[str, Any]]:
-        """The JSON document of ``deter sweep --format json``: a list with one object per
-        point (the varied paths' values, status, cost, rates, detection, binding set)."""
-        return self.to_records()
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``deter sweep --format json``: the envelope
+        (``schema_version``, ``kind: "sweep"``) with ``points``, one object per point (the
+        varied paths' values, status, cost, rates, detection, binding set)."""
+        return envelope("sweep", self.to_records(), key="points")
 
     def to_json(self) -> str:
         """``to_dict()`` as the JSON text ``deter sweep --format json`` prints."""

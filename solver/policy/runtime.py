@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +40,15 @@ from .document import load_policy_file, validate_policy
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
+
+
+class BatchJudgement(NamedTuple):
+    """:meth:`Auditor.run_batch`'s answer, one entry per agent (unpacks as a 3-tuple)."""
+
+    penalty: FloatArray  # the penalty each agent pays this episode (0 when not flagged)
+    flagged: BoolArray  # whether any monitor flagged the agent
+    spend: FloatArray  # the oversight spent on the agent's episode
+
 
 #: Width of the drift bands in standard errors. Drift is checked again and again, so the
 #: band is wide: a two-sided normal tail of 4 SE is 6e-5 per check.
@@ -300,12 +309,15 @@ class Auditor:
 
     # --- many episodes at once (for simulations and vector environments) ----------------
 
-    def run_batch(self, actions: IntArray) -> tuple[FloatArray, BoolArray, FloatArray]:
-        """Plan and judge one episode for each of K agents: (penalty, flagged, spend), each (K,).
+    def run_batch(self, actions: IntArray | Sequence[str] | Sequence[int]) -> BatchJudgement:
+        """Plan and judge one episode for each of K agents: ``(penalty, flagged, spend)``,
+        each of shape (K,), as a named tuple.
 
-        ``actions`` are action indices in document order. Tallies are updated as for K calls
-        of :meth:`audit` (the draws differ: they are made in blocks).
+        ``actions`` are action names (``["honest", "reward_hack"]``) or indices in document
+        order. Tallies are updated as for K calls of :meth:`audit` (the draws differ: they
+        are made in blocks).
         """
+        actions = self._action_indices(actions)
         a = self.arrays
         k, m = actions.shape[0], a.rates.shape[0]
         if a.schedule == "coordinated":
@@ -330,7 +342,20 @@ class Auditor:
         t.caught += np.bincount(actions[flagged], minlength=n)
         if self.warn:
             self._check_drift()
-        return penalty, flagged, spend
+        return BatchJudgement(penalty, flagged, spend)
+
+    def _action_indices(self, actions: IntArray | Sequence[str] | Sequence[int]) -> IntArray:
+        """Indices in document order, from names or indices (an unknown name: ValueError)."""
+        if isinstance(actions, np.ndarray) and actions.dtype.kind in "iu":
+            return actions
+        items = list(actions)
+        if any(isinstance(x, str) for x in items):
+            unknown = sorted({str(x) for x in items if x not in self._index})
+            if unknown:
+                known = ", ".join(self.arrays.action_names)
+                raise ValueError(f"unknown action(s) {', '.join(unknown)}; the policy has {known}")
+            return np.fromiter((self._index[x] for x in items), dtype=np.int64, count=len(items))
+        return np.asarray(items, dtype=np.int64)
 
     # --- drift -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..results.serialise import dumps
+from ..results.serialise import dumps, envelope
 from .escape import html_text as escape
 from .tables import (
     ACTION_HEADERS,
@@ -250,6 +250,13 @@ class Report:
     sweep: Sweep | None  # None when nothing was varied and no default sweep applies
     path: Path | None = None  # where it was written, if it was
 
+    def __repr__(self) -> str:  # short at a prompt: the HTML alone is hundreds of kB
+        where = f", path={str(self.path)!r}" if self.path is not None else ""
+        return (
+            f"Report(name={self.result.name!r}, status={str(self.result.status)!r}, "
+            f"html=<{len(self.html):,} characters>{where})"
+        )
+
     def write(self, path: str | Path) -> Report:
         """Write the HTML to ``path`` atomically; returns the report with its ``path`` set."""
         from dataclasses import replace
@@ -265,18 +272,19 @@ class Report:
 
         ``timing=False`` drops the solve's timing, the one non-deterministic part.
         """
-        return {
-            "schema_version": 1,
-            "kind": "report",
-            "name": self.result.name,
-            "file": self.result.file,
-            "status": self.result.status,
-            "path": None if self.path is None else str(self.path),
-            "result": self.result.to_dict(timing=timing),
-            "explanation": self.explanation.to_dict(),
-            "frontier": self.frontier.to_dict(),
-            "sweep": None if self.sweep is None else self.sweep.to_dict(),
-        }
+        return envelope(
+            "report",
+            {
+                "name": self.result.name,
+                "file": self.result.file,
+                "status": self.result.status,
+                "path": None if self.path is None else str(self.path),
+                "result": self.result.to_dict(timing=timing),
+                "explanation": self.explanation.to_dict(),
+                "frontier": self.frontier.to_dict(),
+                "sweep": None if self.sweep is None else self.sweep.to_dict(),
+            },
+        )
 
     def to_json(self, *, timing: bool = True) -> str:
         """``to_dict()`` as indented JSON text."""

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InfeasibleError, SolverError
-from .serialise import jsonable, restore
+from .serialise import SCHEMA_VERSION, dumps, envelope, jsonable, restore
 from .status import Status
 from .strategy import STRATEGY_KEYS, StrategyReport, strategy_from_keys, strategy_keys
 
-SCHEMA_VERSION = 1
+#: The ``kind`` of a result's JSON document (``deter solve --format json``).
+KIND = "result"
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,10 @@ class Result:
         return next(a for a in self.actions if a.name == name)
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
-        """The JSON document. Timing lives under one key, ``timing``, dropped on request."""
+        """The JSON document of ``deter solve --format json``, in the one envelope
+        (``schema_version``, ``kind: "result"``). Timing lives under one key, ``timing``,
+        dropped on request."""
         doc: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
             "name": self.name,
             "file": self.file,
             "status": self.status,
@@ -199,7 +201,12 @@ class Result:
         }
         if timing:
             doc["timing"] = dict(self.timing)
-        return jsonable(doc)
+        return jsonable(envelope(KIND, doc))
+
+    def to_json(self, timing: bool = True) -> str:
+        """:meth:`to_dict` as the JSON text ``deter solve --format json`` prints (byte for
+        byte; ``timing=False``: with ``--no-timing``)."""
+        return dumps(self.to_dict(timing=timing), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Result:
@@ -212,5 +219,8 @@ class Result:
         """
         if doc.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"not a result document of schema version {SCHEMA_VERSION}")
-        fields = {k: v for k, v in doc.items() if k != "schema_version" and k not in STRATEGY_KEYS}
+        if doc.get("kind", KIND) != KIND:  # (documents written before the kind was added)
+            raise ValueError(f"not a result document: kind {doc.get('kind')!r}")
+        envelope_keys = ("schema_version", "kind")
+        fields = {k: v for k, v in doc.items() if k not in envelope_keys + STRATEGY_KEYS}
         return restore(cls, {**fields, "strategy": strategy_from_keys(doc)})

@@ -49,6 +49,32 @@ def _key(key: Any) -> Any:
     return key.value if isinstance(key, Enum) else key
 
 
+#: Schema version of every JSON document deter writes in the envelope (the library's
+#: ``to_dict()``/``to_json()`` and the command line's ``--format json`` alike).
+SCHEMA_VERSION = 1
+
+
+def envelope(kind: str, payload: Any, key: str = "") -> dict[str, Any]:
+    """A JSON document in the one envelope: ``schema_version`` and ``kind`` first.
+
+    An object keeps its keys after those two (its own ``schema_version`` and ``kind`` are
+    replaced); a list goes under ``key`` (``sweep``'s ``points``, ``validate``'s ``files``).
+    The library's results and the command line both make their documents here, so the
+    library's JSON is the command's.
+    """
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind}
+    if isinstance(payload, Mapping):
+        doc.update((k, v) for k, v in payload.items() if k not in ("schema_version", "kind"))
+    else:
+        doc[key] = payload
+    return doc
+
+
+def envelope_json(kind: str, payload: Any, key: str = "") -> str:
+    """:func:`envelope` as indented JSON text and a newline, as every command prints it."""
+    return dumps(envelope(kind, payload, key), indent=2) + "\n"
+
+
 def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """``json.dumps`` of :func:`jsonable` (``value``); never writes NaN or Infinity."""
     return json.dumps(jsonable(value), indent=indent, sort_keys=sort_keys, allow_nan=False)

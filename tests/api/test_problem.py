@@ -37,17 +37,9 @@ def cli_json(*args: str) -> Any:
     )
     assert run.returncode in (0, 1), run.stderr
     doc = json.loads(run.stdout)
-    # The command line's envelope (issue 15): schema_version and kind first, a list under a
-    # key. The library's to_dict() is the payload (solve's carries its own schema_version).
-    # (simulate's to_dict() carries both already).
-    assert doc["kind"] and doc["schema_version"] == 1
-    if args[0] == "simulate":
-        return doc
-    del doc["kind"]
-    if args[0] == "sweep":
-        return doc["points"]
-    if args[0] != "solve":
-        del doc["schema_version"]
+    # The one envelope (issue 21 item 3): the library's to_dict() is the whole document,
+    # schema_version and kind first, exactly as the command prints it.
+    assert list(doc)[:2] == ["schema_version", "kind"] and doc["schema_version"] == 1
     return doc
 
 
@@ -397,3 +389,85 @@ def test_results_of_text_specs_name_their_file() -> None:
     result = deter.loads(text, file="inline.toml", name="inline").solve()
     assert result.file == "inline.toml" and result.name == "inline"
     assert result.monitor("inspector").rate == pytest.approx(0.25, rel=1e-6)
+
+
+# --- the library's JSON is the command's (issue 21 item 3) and prompt use (item 8) ---------
+
+
+def cli_text(*args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "deter", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    return run.stdout
+
+
+def test_every_to_json_is_the_commands_text_byte_for_byte(coding: deter.Problem) -> None:
+    from deter.cli.options import JSON_KINDS
+
+    result = coding.solve()
+    assert result.to_json(timing=False) == cli_text(
+        "solve", str(CODING), "-f", "json", "--no-timing"
+    )
+    sweep = coding.sweep("actions.reward_hack.gain=1,3")
+    assert sweep.to_json() == cli_text(
+        "sweep", str(CODING), "--vary", "actions.reward_hack.gain=1,3", "-f", "json"
+    )
+    docs = {
+        "solve": result.to_dict(),
+        "sweep": sweep.to_dict(),
+        "frontier": coding.frontier(points=2).to_dict(),
+        "compare": coding.compare(deter.load(MINIMAL)).to_dict(),
+        "explain": coding.explain().to_dict(),
+    }
+    for command, doc in docs.items():
+        assert list(doc)[:2] == ["schema_version", "kind"], command
+        assert (doc["schema_version"], doc["kind"]) == (1, JSON_KINDS[command]), command
+    assert [p["actions.reward_hack.gain"] for p in docs["sweep"]["points"]] == [1.0, 3.0]
+
+
+def test_a_result_document_reads_back_with_its_envelope(coding: deter.Problem) -> None:
+    result = coding.solve()
+    assert deter.Result.from_dict(json.loads(result.to_json())) == result
+    old = result.to_dict()
+    del old["kind"]  # a ledger line written before results carried their kind
+    assert deter.Result.from_dict(old) == result
+    with pytest.raises(ValueError, match="kind"):
+        deter.Result.from_dict({**result.to_dict(), "kind": "sweep"})
+
+
+def test_prompt_use_prints_what_a_person_wants(coding: deter.Problem, tmp_path: Path) -> None:
+    explanation = coding.explain()
+    text = str(explanation)
+    assert text == explanation.to_text() and text.startswith(explanation.paragraphs[0][0])
+    assert "Explanation(" not in text
+    report = coding.report(tmp_path / "r.html")
+    shown = repr(report)
+    assert len(shown) < 300 and "characters" in shown and "r.html" in shown, shown
+
+
+def test_the_auditor_takes_action_names_and_names_its_answer(tmp_path: Path) -> None:
+    from deter.runtime import Auditor
+
+    policy = tmp_path / "p.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "deter", "export", str(CODING), "-o", str(policy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    auditor = Auditor.from_file(policy, seed=1)
+    answer = auditor.run_batch(["honest", "reward_hack", "reward_hack"])
+    assert answer.penalty.shape == answer.flagged.shape == answer.spend.shape == (3,)
+    names = list(auditor.arrays.action_names)
+    assert auditor.tallies.taken[names.index("reward_hack")] == 2  # the names were read
+    assert auditor.tallies.taken[names.index("honest")] == 1
+    penalty, flagged, spend = auditor.run_batch([0, 1])  # indices still work, and unpack
+    assert penalty.shape == flagged.shape == spend.shape == (2,)
+    with pytest.raises(ValueError, match="unknown action"):
+        auditor.run_batch(["honest", "bribe"])

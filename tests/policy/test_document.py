@@ -149,5 +149,6 @@ def test_export_exit_codes() -> None:
 
 
 def test_export_refuses_roc_monitors() -> None:
+    """A valid spec the runtime cannot run yet: exit 4, as the exit-code table says."""
     code, _, err = run("export", str(ROOT / "problems/roc_trusted_monitoring.toml"), "-o", "-")
-    assert code == 2 and "ROC curves cannot be exported" in err and "Traceback" not in err
+    assert code == 4 and "ROC curves cannot be exported" in err and "Traceback" not in err
