@@ -245,6 +245,8 @@ def _relax(program: NodeProgram, a: float, b: float) -> NodeSolve:
 #: Relative steps by which a solved policy is moved outward until verification passes (the
 #: model's rows must hold exactly; the solver meets a binding row to about 1e-11).
 STEPS = (0.0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7)
+#: Rates at most this fraction of the largest one are also tried at their floors.
+SNAP = 1e-6
 
 
 def _outward(arrays: ProblemArrays, rates: FloatArray) -> list[FloatArray]:
@@ -253,7 +255,11 @@ def _outward(arrays: ProblemArrays, rates: FloatArray) -> list[FloatArray]:
     then another rate carries it); cheapest first, none over the budget."""
     lower, upper = arrays.min_rate, arrays.max_rate
     base = np.clip(rates, lower, upper)
-    candidates = [base]
+    # an interior-point solver leaves rates that belong at their floors a hair above them
+    # (1e-13 where nothing needs monitoring): those snapped to the floors first
+    largest = float(np.max(base, initial=0.0))
+    snapped = np.where(base <= SNAP * largest, lower, base)
+    candidates = [np.asarray(lower, dtype=float).copy(), snapped, base]
     for step in STEPS[1:]:
         candidates.append(np.clip(base * (1 + step), lower, upper))
         candidates.append(np.clip(base + step * (upper - base), lower, upper))

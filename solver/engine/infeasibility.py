@@ -15,16 +15,18 @@ model itself, or a relaxation of it, never a restriction):
 * a ROC curve's envelope h(x_j) = min_k (s_k x_j + b_k): s_k x_j - t_c >= -b_k for every
   segment, t_c in [0, 1] (h maps [0, 1] into [0, 1]);
 * exponential detection: P_i >= n_i + w_i P_0 >= n_i, i.e. L_i x >= -ln(1 - n_i)
-  (exact without false flags, a relaxation with them); with false flags also the program's
-  own row 1 - e^{-L_i x} - w_i u >= n_i, u >= phi x (the program's tangent bound on P_0,
-  docs/model.md), concave, through its tangents (:func:`with_tangents`, each a relaxation),
-  added at the relaxation's deepest point until the multipliers prove it (Kelley's cutting
-  planes) or that point meets the row;
+  (exact without false flags, a relaxation with them); with false flags also the model's
+  row 1 - e^{-L_i x} - w_i u >= n_i, u standing for P_0 = 1 - e^{-phi x}, tied to x by
+  the secant of P_0 on a box of s = phi x (:func:`on_box`, below P_0: a relaxation), the
+  boxes halved until each has a certificate (:func:`_by_boxes`); the concave row enters
+  through its tangents (:func:`with_tangents`, each a relaxation), added at the
+  relaxation's deepest point until the multipliers prove it (Kelley's cutting planes) or
+  that point meets the row;
 * a penalty design is relaxed to its ceilings (``model.penalties.at_ceilings``: each action's
   own cap, or for a shared level the smallest cap, the most any allowed level reaches; a
   larger penalty only helps, so P_i F_i >= k_i implies P_i ceiling_i >= k_i); P_0 = f x
-  is used only where f x <= 1 over the box (it agrees with min(1, f x) there), else the
-  false-flag term is dropped (P_0 >= 0, a relaxation);
+  where f x <= 1 over the box (it agrees with min(1, f x) there), else f x / R with
+  R >= f x_max (min(1, s) >= s / R on [0, R], a relaxation);
 * the budget: -c x >= -B.
 
 **The certificate** (Farkas' lemma with the box kept explicit; e.g. Bertsimas & Tsitsiklis,
@@ -163,9 +165,14 @@ def build_system(arrays: ProblemArrays) -> System:
     curved = phi is not None and bool(np.any(phi > 0)) and bool(np.any(flag > 0))
     width = m + len(curves) + int(curved)
     f = np.asarray(arrays.false_positive, dtype=float)
-    flags_exact = arrays.detection_model == "linear" and float(f @ arrays.max_rate) <= 1.0
-    if not flags_exact:
+    if arrays.detection_model != "linear":
         f = np.zeros(m)  # P_0 >= 0: the false-flag term dropped (a relaxation)
+    else:
+        # P_0 = min(1, f x); where f x can exceed 1 (R = f x_max > 1), its secant on [0, R]
+        # lies below it: min(1, s) >= s / R (concave, equal at 0 and R), with R rounded up
+        most = math.fsum((f * arrays.max_rate).tolist())
+        if most > 1.0:
+            f = f / (most * (1 + 4 * EPS) + math.ulp(most))
     flag_row = sp.csr_matrix(np.concatenate([f, np.zeros(width - m)]).reshape(1, width))
     # a row that cannot bind, or numbers beyond range, is left out (sound: fewer rows)
     kept = can_bind(arrays) & np.isfinite(need) & np.isfinite(flag)
@@ -683,7 +690,9 @@ def certify_commitment_infeasible(
     verification holds it), with p_j <= Q_j x, p_j in [0, 1], and p_j >= Q_j x where Q_j x
     <= 1 over the box (there P_j = Q_j x), else p_j >= Q_j x / R_j with R_j = Q_j x_max > 1
     (min(1, s) >= s / R for s in [0, R]); the compliant action's p is P_0 = f x likewise;
-    the budget -c x >= -B (fixed costs, >= 0, dropped: a relaxation). Every policy the
+    the budget -c x >= -B (fixed costs, >= 0, dropped: a relaxation; when that system has no
+    certificate, one for each deployment of the monitors with fixed costs,
+    :func:`_by_deployments`). Every policy the
     model accepts gives p = P(x) meeting all rows. The right-hand sides are differences of
     utilities that may cancel: each is lowered by ROOM of itself and 16 ulps of its terms
     and given as exact; the caught losses d get ROOM in :func:`check`.
@@ -763,11 +772,58 @@ def certify_commitment_infeasible(
         labels=tuple(labels),
         budget_row=budget_row,
     )
+    first = _first_certificate(system)
+    if first is not None or budget_row is None:
+        return first
+    return _by_deployments(system, data)
+
+
+def _first_certificate(system: System) -> Certificate | None:
     for y in _candidates(system):
         certificate = check(system, y)
         if certificate is not None:
             return certificate
     return None
+
+
+#: The most monitors with fixed costs whose deployments are enumerated (2^k systems).
+DEPLOYMENTS = 8
+
+
+def _by_deployments(system: System, data: StrategicArrays) -> Certificate | None:
+    """With fixed costs and a budget: a certificate for every deployment D (the monitors with
+    a fixed cost that are on; one with a rate floor always is), each system with the rates
+    of the others at 0 and the budget lowered by the fixed costs of D, -c x >= f(D) - B
+    (f(D) - B exact in rationals, rounded down: a relaxation). Every policy deploys some D,
+    so none is within the budget (docs/model.md, "Certificates of infeasibility")."""
+    base = data.base
+    fixed = [j for j in range(base.n_monitors) if data.fixed_cost[j] > 0]
+    row = system.budget_row
+    if not fixed or len(fixed) > DEPLOYMENTS or row is None:
+        return None
+    proofs: list[Certificate] = []
+    budget = Fraction(float(base.budget)) if base.budget is not None else None
+    if budget is None:
+        return None
+    for mask in range(1 << len(fixed)):
+        on = {j for k, j in enumerate(fixed) if mask >> k & 1}
+        if any(base.min_rate[j] > 0 and j not in on for j in fixed):
+            continue  # a monitor with a rate floor is deployed in every policy
+        upper = system.upper.copy()
+        for j in fixed:
+            if j not in on:
+                upper[j] = 0.0
+        left = budget - sum((Fraction(float(data.fixed_cost[j])) for j in on), Fraction(0))
+        bound = system.bound.copy()
+        lowered = float(-left)
+        if Fraction(lowered) > -left:
+            lowered = math.nextafter(lowered, -math.inf)
+        bound[row] = lowered
+        proof = _first_certificate(replace(system, upper=upper, bound=bound))
+        if proof is None:
+            return None
+        proofs.append(proof)
+    return _joined(proofs)
 
 
 def floors_over_budget(data: StrategicArrays) -> bool:
