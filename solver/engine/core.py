@@ -339,7 +339,7 @@ def _optimal(
         penalty_cost=penalty_cost,
         penalty_design=arrays.penalty_design,
         shared_penalty=(
-            float(np.max(penalties[arrays.deviations]))
+            float(np.max(penalties[arrays.deviations], initial=0.0))
             if arrays.penalty_design == "shared"
             else None
         ),

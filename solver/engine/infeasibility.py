@@ -60,7 +60,7 @@ import scipy.sparse as sp
 from ..formulation.components.deterrence import Deterrence, can_bind
 from ..formulation.linear import solve_linear
 from ..formulation.scaling import detection_units, rate_units
-from ..model.arrays import ProblemArrays
+from ..model.arrays import ProblemArrays, largest_magnitudes
 from ..model.detection import log_escape
 from ..model.penalties import at_ceilings
 from ..model.types import StrategicArrays
@@ -513,7 +513,7 @@ def _scaled(system: System) -> tuple[sp.csr_matrix, FloatArray, FloatArray] | No
     """The rows in scaled columns (z = unit v), each divided by its largest coefficient:
     (A~, b~, the divisors), or None when a number is beyond float range."""
     scaled = sp.csr_matrix(system.matrix @ sp.diags(system.unit))
-    norms = np.asarray(abs(scaled).max(axis=1).todense(), dtype=float).ravel()
+    norms = largest_magnitudes(scaled, axis=1)
     norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound), 1.0))
     if not (np.all(np.isfinite(norms)) and np.all(np.isfinite(scaled.data))):
         return None
@@ -608,7 +608,7 @@ def _lagrangian(system: System) -> FloatArray | None:
     keep = np.arange(system.matrix.shape[0]) != row
     unit = system.unit
     scaled = sp.csr_matrix(system.matrix[np.flatnonzero(keep)] @ sp.diags(unit))
-    norms = np.asarray(abs(scaled).max(axis=1).todense(), dtype=float).ravel()
+    norms = largest_magnitudes(scaled, axis=1)
     norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound[keep]), 1.0))
     cost = -np.asarray(system.matrix[row].todense(), dtype=float).ravel() * unit
     largest = float(np.max(np.abs(cost), initial=0.0))

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..formulation.linear import solve_linear
-from ..model.arrays import ProblemArrays
+from ..model.arrays import ProblemArrays, largest_magnitudes
 from ..model.detection import detection_probability, false_flag_rate, log_escape
 from ..model.envelope import randomised_detection
 from ..model.stable import stable_incentive_rows
@@ -168,7 +168,7 @@ def least_step(
     if unit <= 0:
         return np.zeros_like(x)  # every row has its room already
     # The step in units of ``unit``, each row divided by its largest coefficient.
-    size = np.asarray(abs(matrix).max(axis=1).todense()).ravel()
+    size = largest_magnitudes(matrix, axis=1)
     size = np.where(size > 0, size, 1.0)
     matrix = sp.diags(1.0 / size) @ matrix
     b = b / unit / size

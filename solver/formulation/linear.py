@@ -72,8 +72,12 @@ def solve_linear(
         parts += [csr.data, vector]
     if not all(np.all(np.isfinite(p)) for p in parts):
         return LinearSolution("invalid input")
-    x = cp.Variable(n)
     (g, h), (e, f) = rows
+    if n == 0:  # no variables (a spec without monitors): the rows decide it alone
+        if np.all(h >= 0) and np.all(f == 0):
+            return LinearSolution(cp.OPTIMAL, np.zeros(0), 0.0, np.zeros(h.size), np.zeros(f.size))
+        return LinearSolution(cp.INFEASIBLE)
+    x = cp.Variable(n)
     constraints: list[cp.Constraint] = []
     inequality = equality = None
     if g.shape[0]:

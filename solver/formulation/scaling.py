@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from cvxpy.constraints import Equality, Inequality
 
-from ..model.arrays import ProblemArrays
+from ..model.arrays import ProblemArrays, largest_magnitude, largest_magnitudes
 from ..model.utility import FloatArray
 from .components import Component, components_for
 from .components.base import Context, Handles
@@ -88,8 +88,7 @@ def _row_norms(constraint: cp.Constraint, variables: list[cp.Variable]) -> np.nd
         if gradient is None:
             continue
         matrix = sp.csc_matrix(gradient)  # (variable size) x (rows)
-        column_max = abs(matrix).max(axis=0)
-        norms = np.maximum(norms, np.asarray(column_max.todense()).ravel())
+        norms = np.maximum(norms, largest_magnitudes(matrix, axis=0))
     return norms
 
 
@@ -189,7 +188,7 @@ class Rescaling:
                 if weight is not None:
                     reduction.rows[constraint.id] = (scaled, weight)
             gradient = [g for g in objective.grad.values() if g is not None]
-            largest = max((float(abs(sp.csc_matrix(g)).max()) for g in gradient), default=1.0)
+            largest = max((largest_magnitude(g) for g in gradient), default=1.0)
         finally:
             for variable, value in zip(variables, saved, strict=True):
                 variable.value = value

@@ -17,6 +17,22 @@ from .envelope import RocCurve
 from .utility import FloatArray
 
 
+def largest_magnitudes(matrix: sp.spmatrix, axis: int) -> FloatArray:
+    """The largest |entry| of each row (``axis=1``) or column (``axis=0``) of a sparse
+    matrix, 0 for an empty one. A spec without monitors or deviations has matrices with no
+    columns or rows, where scipy's ``max`` raises (issue 20)."""
+    shape = matrix.shape
+    if shape[axis] == 0:  # nothing to reduce over: every row (column) is empty
+        return np.zeros(shape[1 - axis], dtype=float)
+    return np.asarray(abs(sp.csr_matrix(matrix)).max(axis=axis).todense(), dtype=float).ravel()
+
+
+def largest_magnitude(matrix: sp.spmatrix) -> float:
+    """The largest |entry| of a sparse matrix, 0 for an empty one."""
+    data = sp.csr_matrix(matrix).data
+    return float(np.max(np.abs(data), initial=0.0))
+
+
 @dataclass(frozen=True, eq=False)
 class ProblemArrays:
     action_names: tuple[str, ...]

@@ -74,7 +74,7 @@ class Spec(FrozenModel):
     problem: Problem = Field(default_factory=Problem)
     agent: Agent = Field(default_factory=Agent)
     oversight: Oversight = Field(default_factory=Oversight)
-    actions: tuple[Action, ...] = Field(min_length=2)
+    actions: tuple[Action, ...] = Field(min_length=1)
     monitors: tuple[Monitor, ...] = ()
     penalty: Penalty = Field(default_factory=Penalty)
     types: tuple[AgentType, ...] = ()

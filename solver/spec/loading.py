@@ -393,7 +393,7 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
             "not starting with a digit"
         )
     if kind == "too_short" and loc == ("actions",):
-        return "a spec needs at least two actions: the compliant one and one other"
+        return "a spec needs at least one action: the compliant one"
     if kind in ("model_type", "dict_type"):
         return f"must be a table, not {_describe(value)}"
     message = str(error["msg"])

@@ -302,13 +302,16 @@ def test_the_compliant_action_needs_no_cap() -> None:
     assert spec.compliant_action == "comply"
 
 
-@pytest.mark.parametrize("actions", [[COMPLY], []], ids=["one", "none"])
-def test_fewer_than_two_actions(actions: list[dict[str, Any]]) -> None:
-    text = spec_text(actions, agent={"penalty_cap": 1.0})
+def test_no_actions() -> None:
+    text = spec_text([], agent={"penalty_cap": 1.0})
     issue = the_issue(text, "actions")
-    assert "two actions" in issue.message or "missing required key" in issue.message
-    if actions:
-        assert issue.line == line_of(text, "[[actions]]")
+    assert "one action" in issue.message or "missing required key" in issue.message
+
+
+def test_the_compliant_action_alone_is_a_spec() -> None:
+    # nothing to deter (issue 20): valid, solved at the cost of the rate floors
+    spec = parse_spec_text(spec_text([COMPLY], [{"name": "inspector", "cost": 0.8}]))
+    assert spec.compliant_action == "comply" and len(spec.actions) == 1
 
 
 @pytest.mark.parametrize("version", [2, 0, "1", 1.0, True])

@@ -1,0 +1,58 @@
+"""Every command that takes a spec, on every degenerate spec (issue 20): an exit code from
+the documented table, never 5, and the same status as ``solve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deter.cli.app import app
+from deter.cli.exit_codes import COMMAND_CODES, ExitCode
+from typer.testing import CliRunner
+
+from tests.support.cli import CLI_ENV
+from tests.support.degenerate_specs import EXPECTED, SPECS
+
+BY_STATUS = {"optimal": ExitCode.OK, "infeasible": ExitCode.NOT_MET}
+#: The report (plots, the slowest command) on one spec of each kind, to keep the file fast.
+REPORTED = {"no_monitors_paying", "no_monitors_minloss", "only_compliant_floor", "ties"}
+
+
+def commands(spec: str, out: Path) -> dict[str, list[str]]:
+    return {
+        "solve": ["solve", spec, "-f", "json"],
+        "explain": ["explain", spec],
+        "batch": ["batch", spec, "-j", "1"],
+        "check": ["check", spec, "-j", "1"],
+        "sweep": ["sweep", spec, "--vary", "agent.penalty_cap=5,20"],
+        "frontier": ["frontier", spec, "--points", "2"],
+        "compare": ["compare", spec, spec],
+        "simulate": ["simulate", spec, "-n", "5", "-k", "3"],
+        "export": ["export", spec, "-o", str(out / "policy.json")],
+        "report": ["report", spec, "-o", str(out / "report.html")],
+        "validate": ["validate", spec],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_command_answers_a_degenerate_spec(name: str, tmp_path: Path) -> None:
+    spec = tmp_path / f"{name}.toml"
+    spec.write_text(SPECS[name], encoding="utf-8")
+    runner = CliRunner(env=CLI_ENV)
+    expected = BY_STATUS[EXPECTED[name][0]]
+    for command, args in commands(str(spec), tmp_path).items():
+        if command == "report" and name not in REPORTED:
+            continue
+        result = runner.invoke(app, args, catch_exceptions=False)
+        code = result.exit_code
+        where = f"deter {' '.join(args)}: {result.stderr[-500:]}"
+        assert code != ExitCode.INTERNAL_ERROR, where
+        assert code in COMMAND_CODES[command], where
+        if command == "validate":
+            assert code == ExitCode.OK, where
+        elif command == "sweep" and "penalty_cap" not in SPECS[name]:
+            assert code in (ExitCode.OK, ExitCode.BAD_INPUT, ExitCode.NOT_MET), where
+        elif command != "export" or expected == ExitCode.OK:
+            assert code == expected, where
+        else:  # no policy to export from an infeasible spec
+            assert code == ExitCode.NOT_MET, where
