@@ -27,13 +27,8 @@ from tests.support.exact_reference import judge, parse
 from tests.support.vocabulary import FAMILIES, Case, generate
 
 # Known open failures, by family: the issue item that owns each (see /work/notes/failures/).
-NO_MONITORS = (
-    "issue 20 item 1: a spec without [[monitors]] whose deviation pays ends with an internal "
-    "error (ValueError: zero-size array to reduction operation), exit 5"
-)
-OPEN: dict[str, str] = {"no_monitors": NO_MONITORS}
+OPEN: dict[str, str] = {}
 OPEN_LEAST_COST: dict[str, str] = {
-    "no_monitors": NO_MONITORS,
     "exponential_fp": (
         "issue 20 item 2: exponential detection with penalised false flags is answered "
         "'optimal' above the least cost (the tangent restriction is not the model)"
