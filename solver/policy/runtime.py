@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from .arrays import PolicyArrays
 from .document import load_policy_file, validate_policy
+from .sequences import bernoulli_log_evidence, mean_radius
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -50,11 +51,9 @@ class BatchJudgement(NamedTuple):
     spend: FloatArray  # the oversight spent on the agent's episode
 
 
-#: Width of the drift bands in standard errors. Drift is checked again and again, so the
-#: band is wide: a two-sided normal tail of 4 SE is 6e-5 per check.
-DRIFT_Z = 4.0
-#: No drift is reported on fewer samples than this (the normal approximation needs them).
-MIN_SAMPLES = 50
+#: The chance that a quantity as designed ever raises a drift alarm, over the whole run
+#: however long and however often it is checked (anytime-valid: sequences.py).
+DRIFT_ALPHA = 1e-3
 
 
 class DriftWarning(UserWarning):
@@ -88,18 +87,28 @@ class Judgement:
 
 @dataclass(frozen=True)
 class Drift:
-    """One quantity outside its band: realised against designed, in standard errors."""
+    """One quantity off its design beyond an anytime-valid alarm: realised against designed.
+
+    ``evidence`` is the test martingale's value (an e-value: it reaches 1/alpha with
+    probability at most alpha while the quantity is as designed; inf when the design rules
+    out what happened), or, for the spend, how many confidence-sequence radii off it is.
+    """
 
     quantity: str
     realised: float
     designed: float
-    z: float
+    evidence: float
     samples: int
 
     def __str__(self) -> str:
+        how = (
+            f"evidence {self.evidence:.3g}"
+            if not self.quantity.startswith("spend")
+            else f"{self.evidence:.2f} x the confidence radius"
+        )
         return (
             f"{self.quantity}: realised {self.realised:.4g} against designed {self.designed:.4g} "
-            f"({self.z:+.1f} SE over {self.samples} samples)"
+            f"({how} over {self.samples} samples)"
         )
 
 
@@ -123,8 +132,10 @@ class Auditor:
 
     ``seed`` seeds the one ``numpy.random.Generator`` every draw comes from, so a run is
     reproducible. ``schedule`` overrides the document's. Drift is checked every
-    ``check_every`` judged episodes against bands ``z`` standard errors wide; each quantity
-    warns once when it leaves its band and again only after it has come back.
+    ``check_every`` judged episodes with anytime-valid alarms (:mod:`.sequences`): a quantity
+    as designed ever alarms with probability at most ``alpha`` over the whole run, however
+    often it is checked; each quantity warns once when it alarms and again only after it
+    has come back.
     """
 
     def __init__(
@@ -133,13 +144,15 @@ class Auditor:
         *,
         seed: int | np.random.SeedSequence | None = None,
         schedule: str | None = None,
-        z: float = DRIFT_Z,
+        alpha: float = DRIFT_ALPHA,
         check_every: int = 100,
         warn: bool = True,
     ) -> None:
         self.policy: dict[str, Any] = validate_policy(dict(policy))
         self.arrays = PolicyArrays.from_document(self.policy, schedule)
-        self.z = z
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), not {alpha}")
+        self.alpha = alpha
         self.check_every = max(1, int(check_every))
         self.warn = warn
         self._index = {name: i for i, name in enumerate(self.arrays.action_names)}
@@ -360,29 +373,37 @@ class Auditor:
     # --- drift -----------------------------------------------------------------------------
 
     def check(self) -> list[Drift]:
-        """Every quantity now outside its band (without warning)."""
+        """Every quantity whose anytime-valid alarm is now raised (without warning)."""
         t, a = self.tallies, self.arrays
         out: list[Drift] = []
+        threshold = math.log(1.0 / self.alpha)
 
-        def test(quantity: str, total: float, n: int, mean: float, variance: float) -> None:
-            if n < MIN_SAMPLES or variance <= 0:
-                # No spread: any departure is drift (a monitor at rate 0 that ran, say).
-                if n >= MIN_SAMPLES and abs(total / n - mean) > 1e-9:
-                    out.append(Drift(quantity, total / n, mean, math.inf, n))
-                return
-            z = (total / n - mean) / math.sqrt(variance / n)
-            if abs(z) > self.z:
-                out.append(Drift(quantity, total / n, mean, z, n))
+        def rate(quantity: str, k: int, n: int, designed: float) -> None:
+            log_evidence = bernoulli_log_evidence(k, n, designed)
+            if log_evidence >= threshold:
+                evidence = math.inf if math.isinf(log_evidence) else math.exp(log_evidence)
+                out.append(Drift(quantity, k / n, designed, evidence, n))
 
-        mean, variance = self._spend
-        test("spend per episode", t.spend, t.episodes, mean, variance)
+        mean, _ = self._spend
+        if t.episodes > 0:
+            realised = t.spend / t.episodes
+            radius = mean_radius(t.episodes, 0.5 * float(a.cost.sum()), self.alpha)
+            off = abs(realised - mean)
+            if off > radius:
+                out.append(
+                    Drift(
+                        "spend per episode",
+                        realised,
+                        mean,
+                        off / radius if radius else math.inf,
+                        t.episodes,
+                    )
+                )
         for j, name in enumerate(a.monitor_names):
-            x = float(a.rates[j])
-            test(f"audit rate of {name}", float(t.audits[j]), t.episodes, x, x * (1 - x))
+            rate(f"audit rate of {name}", int(t.audits[j]), t.episodes, float(a.rates[j]))
         for i, name in enumerate(a.action_names):
-            p = float(self._detection[i])
             what = "false-flag rate" if i == a.compliant else f"detection of {name}"
-            test(what, float(t.caught[i]), int(t.taken[i]), p, p * (1 - p))
+            rate(what, int(t.caught[i]), int(t.taken[i]), float(self._detection[i]))
         return out
 
     def _check_drift(self) -> None:
