@@ -74,9 +74,20 @@ def measure(
     need: Mapping[str, float],
     exceed: Callable[[str, str, float], float],
     honest: str,
+    combine: str = "sum",
 ) -> Outcome:
     """Measure a design: ``exceed(monitor, action, t)`` is P(score >= t) for that action's
-    samples (``honest`` names the compliant one): empirical on held-out samples, or true."""
+    samples (``honest`` names the compliant one): empirical on held-out samples, or true.
+
+    ``combine``: ``sum`` adds the monitors' detections (capped at 1), the spec's model;
+    ``independent`` is P(some monitor flags) = 1 - prod (1 - p_m), the truth when the
+    monitors' scores are independent given the action (as in the synthetic example): a check
+    of the model's additivity, which overstates detection when monitors catch the same
+    attacks.
+    """
+    if combine not in ("sum", "independent"):
+        raise ValueError(f"combine must be sum or independent, not {combine!r}")
+    miss = dict.fromkeys(need, 1.0)
     detection = dict.fromkeys(need, 0.0)
     flag_rate: dict[str, float] = {}
     for monitor, curve in curves.items():
@@ -84,8 +95,13 @@ def measure(
         flag_rate[monitor] = exceed_mix(curve, rate, partial(exceed, monitor, honest))
         for action in need:
             if action in curve.tpr:
-                detection[action] += exceed_mix(curve, rate, partial(exceed, monitor, action))
-    detection = {a: min(1.0, p) for a, p in detection.items()}
+                p = exceed_mix(curve, rate, partial(exceed, monitor, action))
+                detection[action] += p
+                miss[action] *= 1.0 - p
+    if combine == "sum":
+        detection = {a: min(1.0, p) for a, p in detection.items()}
+    else:
+        detection = {a: 1.0 - m for a, m in miss.items()}
     deterred = {a: detection[a] >= need[a] - 1e-12 for a in need}
     return Outcome(detection=detection, flag_rate=flag_rate, deterred=deterred)
 

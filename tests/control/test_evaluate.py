@@ -54,3 +54,16 @@ def test_required_detection_is_gain_over_cap() -> None:
         file="x.toml",
     )
     assert required_detection(spec) == {"cheat": (3.0 - 1.0 + 0.5) / 4.0, "idle": 0.0}
+
+
+def test_two_monitors_add_in_the_model_and_combine_as_a_union_in_truth() -> None:
+    curve = fit_curve("m", HONEST, {"cheat": CHEAT})
+    curves = {"a": curve, "b": curve}
+    exceed = empirical_exceed({m: {"honest": HONEST, "cheat": CHEAT} for m in ("a", "b")})
+    rates = {"a": 0.125, "b": 0.125}  # each catches half the cheats
+    added = measure(curves, rates, {"cheat": 0.9}, exceed, "honest")
+    union = measure(curves, rates, {"cheat": 0.9}, exceed, "honest", combine="independent")
+    assert added.detection["cheat"] == 1.0 and added.all_deterred
+    assert union.detection["cheat"] == 0.75 and not union.all_deterred
+    with pytest.raises(ValueError, match="combine"):
+        measure(curves, rates, {"cheat": 0.9}, exceed, "honest", combine="max")
