@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ...solver.spec.limits import MAX_MAGNITUDE
 from ..common import emit, err, guarded, info
 from ..exit_codes import ExitCode
 from ..options import DebugOption
@@ -77,7 +78,8 @@ def fit(
         float | None, typer.Option("--default-gain", help="Gain of actions without --gain.")
     ] = None,
     penalty_cap: Annotated[
-        float | None, typer.Option("--penalty-cap", min=0.0, help="The agent's penalty cap.")
+        float | None,
+        typer.Option("--penalty-cap", min=0.0, max=MAX_MAGNITUDE, help="The agent's penalty cap."),
     ] = None,
     audit_cost: Annotated[
         list[str] | None,
@@ -87,14 +89,18 @@ def fit(
         ),
     ] = None,
     default_audit_cost: Annotated[
-        float, typer.Option("--default-audit-cost", min=0.0, help="Audit cost of the others.")
+        float,
+        typer.Option(
+            "--default-audit-cost", min=0.0, max=MAX_MAGNITUDE, help="Audit cost of the others."
+        ),
     ] = 1.0,
     max_rate: Annotated[
         float | None,
         typer.Option("--max-rate", min=0.0, max=1.0, help="Every monitor's max_rate."),
     ] = None,
     budget: Annotated[
-        float | None, typer.Option("--budget", min=0.0, help="[oversight] budget.")
+        float | None,
+        typer.Option("--budget", min=0.0, max=MAX_MAGNITUDE, help="[oversight] budget."),
     ] = None,
     monitor: Annotated[
         list[str] | None,
