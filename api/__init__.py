@@ -26,14 +26,14 @@ from .solver.spec.loading import load_spec
 
 if TYPE_CHECKING:
     from .solver.analysis.compare import Comparison
-    from .solver.analysis.explain import Explanation
+    from .solver.analysis.explanation import Explanation
     from .solver.analysis.frontier import Frontier
     from .solver.analysis.sweep import Sweep
     from .solver.report.figures import PlotUnavailable
     from .solver.report.html import Report
     from .solver.simulation.auditor import AuditorSimulation
+    from .solver.simulation.outcomes import Simulation
     from .solver.simulation.policies import NoPolicyError
-    from .solver.simulation.simulate import Simulation
 
     __version__: str
 
@@ -41,12 +41,12 @@ if TYPE_CHECKING:
 _LAZY = {
     "AuditorSimulation": ".solver.simulation.auditor",
     "Comparison": ".solver.analysis.compare",
-    "Explanation": ".solver.analysis.explain",
+    "Explanation": ".solver.analysis.explanation",
     "Frontier": ".solver.analysis.frontier",
     "NoPolicyError": ".solver.simulation.policies",
     "PlotUnavailable": ".solver.report.figures",
     "Report": ".solver.report.html",
-    "Simulation": ".solver.simulation.simulate",
+    "Simulation": ".solver.simulation.outcomes",
     "Sweep": ".solver.analysis.sweep",
 }
 

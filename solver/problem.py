@@ -29,7 +29,7 @@ from .spec.loading import DEFAULT_MAX_BYTES, load_path, load_text
 
 if TYPE_CHECKING:
     from .analysis.compare import Comparison
-    from .analysis.explain import Explanation
+    from .analysis.explanation import Explanation
     from .analysis.frontier import Frontier
     from .analysis.sweep import Axis, Sweep
     from .model.arrays import ProblemArrays

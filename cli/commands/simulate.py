@@ -56,7 +56,7 @@ def simulate(
             "(the default against an [auditor], who learns too).",
         ),
     ] = None,
-    # The limits are the library's (solver/simulation/simulate.py: MAX_EPISODES,
+    # The limits are the library's (solver/simulation/limits.py: MAX_EPISODES,
     # MAX_POPULATION), written out so that --help does not load numpy; a test holds them equal.
     episodes: Annotated[
         int,

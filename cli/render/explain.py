@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ...solver.report.escape import markdown, one_line
 
 if TYPE_CHECKING:
-    from ...solver.analysis.explain import Explanation
+    from ...solver.analysis.explanation import Explanation
 
 
 class ExplainFormat(StrEnum):

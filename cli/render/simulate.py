@@ -13,7 +13,7 @@ from ...solver.report.escape import csv_cells, csv_fields, markdown, markdown_in
 from ...solver.report.tables import number
 from ...solver.results.serialise import csv_cell, csv_row
 from ...solver.simulation.auditor import AuditorSimulation
-from ...solver.simulation.simulate import Estimate, PolicyRun, Simulation
+from ...solver.simulation.outcomes import Estimate, PolicyRun, Simulation
 from .result import markdown_table, rich_table, to_console_text
 
 

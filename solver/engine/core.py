@@ -36,6 +36,7 @@ from . import flag_search, penalty_polish
 from .attempts import Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose, without_budget
+from .duals import read_duals
 from .infeasibility import Certificate
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
 from .repair import repairs
@@ -110,7 +111,12 @@ def solve_core(
         return unsolved(
             spec, Status.solver_error, no_verified_answer(outcome.attempts), outcome.attempts, clock
         )
-    return _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
+    result = _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
+    # The multipliers ``deter explain`` prices constraints with, from the certified program
+    # (a stacked block's result carries none: explain solves alone; nor does an answer of
+    # a search over many programs).
+    answered = outcome.answer.program
+    return result if answered is None else replace(result, duals=read_duals(answered, arrays))
 
 
 def _polished(

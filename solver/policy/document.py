@@ -207,9 +207,8 @@ def derived_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Designed figures of ``doc`` computed from its own rates and schedule (no solver)."""
     arrays = PolicyArrays.from_document(doc)
     detection = arrays.exact_detection()
-    gain = arrays.gain - arrays.gain[arrays.compliant]
-    r = arrays.risk_aversion
-    expected = (1 - detection) * _utility(gain, r) + detection * _utility(gain - arrays.penalty, r)
+    free, caught = arrays.utilities()
+    expected = (1 - detection) * free + detection * caught
     # Ties go to compliance, as the solver's verification breaks them.
     best = int(np.argmax(expected))
     if expected[best] <= expected[arrays.compliant] + 1e-9 * max(1.0, abs(expected[best])):
@@ -228,13 +227,6 @@ def derived_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
         "induced_action": arrays.action_names[best],
         "deterred": best == arrays.compliant,
     }
-
-
-def _utility(w: np.ndarray, r: float) -> np.ndarray:
-    """CARA utility (1 - exp(-r w)) / r, w when r = 0 (as deter.solver.model.utility)."""
-    if r == 0:
-        return w
-    return -np.expm1(-r * w) / r
 
 
 # --- reading and checking ------------------------------------------------------------------

@@ -11,7 +11,7 @@ Only the standard library and numpy are imported here (and the document checks, 
 numpy-only too): cvxpy and scipy are never loaded, so loading a policy costs a serving
 process milliseconds. ``tests/policy/test_runtime.py`` checks that in a fresh interpreter.
 
-Schedules are those of ``deter simulate`` (``solver/simulation/simulate.py``):
+Schedules are those of ``deter simulate`` (``solver/model/game.py``):
 
 - ``coordinated``: one uniform U per episode; monitor j runs when (U - s_{j-1}) mod 1 < x_j
   with s_j = x_1 + ... + x_j, so monitors inspect disjoint episodes whenever sum_j x_j <= 1

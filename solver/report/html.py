@@ -27,7 +27,7 @@ from .tables import (
 )
 
 if TYPE_CHECKING:
-    from ..analysis.explain import Explanation
+    from ..analysis.explanation import Explanation
     from ..analysis.frontier import Frontier
     from ..analysis.sweep import Axis, Sweep
     from ..results.result import Result

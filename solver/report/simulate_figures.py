@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..simulation.auditor import AuditorSimulation
-from ..simulation.simulate import Simulation, downsample
+from ..simulation.outcomes import Simulation, downsample
 from .figures import PlotUnavailable, new_figure, require_matplotlib, save
 
 __all__ = ["PlotUnavailable", "plot_auditor_simulation", "plot_simulation", "require_matplotlib"]

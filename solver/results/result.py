@@ -130,6 +130,26 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class Duals:
+    """The LP multipliers of a verified, certified core answer, in model units (cost per unit
+    of each constraint), read by the engine from the program it solved
+    (``solver/engine/duals.py``); ``deter explain`` prices every constraint from them.
+
+    Per deviation (the spec's non-compliant actions, in order): ``incentive`` lambda_i on
+    d_i P_i - d_0 P_0 >= k_i and ``reach`` eta_i on P_i <= Q_i x; per monitor: ``ceiling``
+    mu_j on x_j <= max_rate_j and ``floor`` on x_j >= min_rate_j; ``false_flag`` zeta, the
+    cost of the false flags of one unit of rate; ``budget`` on the budget row.
+    """
+
+    incentive: tuple[float, ...]
+    reach: tuple[float, ...]
+    false_flag: float
+    ceiling: tuple[float, ...]
+    floor: tuple[float, ...]
+    budget: float
+
+
+@dataclass(frozen=True)
 class Result:
     name: str
     file: str
@@ -151,6 +171,9 @@ class Result:
     penalty_design: str = "fixed"
     shared_penalty: float | None = None  # the one penalty level, design "shared" only
     notes: tuple[str, ...] = ()  # caveats about the model at this answer (never errors)
+    # The core program's multipliers at a verified answer (None for other programs, and in
+    # the JSON document, which does not carry them).
+    duals: Duals | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # One vocabulary downstream: a plain status string becomes its Status member (a

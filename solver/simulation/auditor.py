@@ -36,19 +36,12 @@ from typing import Any
 import numpy as np
 
 from ..model.arrays import ProblemArrays
+from ..model.game import Game
+from ..model.utility import FloatArray
 from ..results.serialise import dumps, jsonable
-from .simulate import (
-    FINAL_WINDOW,
-    AgentConfig,
-    Estimate,
-    Exp3,
-    FloatArray,
-    Game,
-    check_size,
-    downsample,
-    exp3_gamma,
-    reward_range,
-)
+from .agents import AgentConfig, Exp3, exp3_gamma, reward_range
+from .limits import check_size
+from .outcomes import FINAL_WINDOW, Estimate, downsample
 
 
 @dataclass(frozen=True)

@@ -238,3 +238,31 @@ def test_a_risk_averse_agent_is_explained_in_utility() -> None:
     # u(w) = (1 - e^{-r w}) / r: P d / k with d = u(5) - u(-3), k = u(5) - u(0)
     share = 0.15 * (math.exp(1.5) - math.exp(-2.5)) / (1 - math.exp(-2.5))
     assert f"is {share:.4g} times the utility" in reason
+
+
+def test_the_account_is_priced_by_the_engines_verified_duals() -> None:
+    """explain reads the multipliers the engine certified (``Result.duals``), not a re-solve:
+    the same result without them is explained without prices, and says so."""
+    from dataclasses import replace
+
+    spec = deter.load_spec(ceiling_text())
+    result = deter.solve(spec)
+    assert result.duals is not None
+    assert len(result.duals.reach) == len(result.duals.incentive) == 2  # the two deviations
+    assert len(result.duals.ceiling) == len(result.duals.floor) == 3  # the three monitors
+    priced = explain(spec, result)
+    assert any(m.value_per_rate > 0 for m in priced.monitors) and priced.relaxations
+    bare = explain(spec, replace(result, duals=None))
+    assert not bare.relaxations and all(m.value_per_rate == 0 for m in bare.monitors)
+    assert all(a.detection_price == 0 for a in bare.actions)
+    assert "No constraint is priced" in " ".join(s for _, p in bare.paragraphs for s in p)
+
+
+def test_a_commitment_program_is_not_priced_with_another_programs_duals() -> None:
+    """A spec with harms is solved as a commitment program; the full-deterrence program's
+    multipliers describe another problem, so its account carries no prices."""
+    spec = deter.load_spec(PROBLEMS / "becker_optimal_offences.toml")
+    result = deter.solve(spec)
+    assert result.status == "optimal" and result.duals is None
+    explanation = explain(spec, result)
+    assert not explanation.relaxations and explanation.relax_first is None

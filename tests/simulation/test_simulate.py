@@ -25,7 +25,6 @@ from deter.solver.simulation.simulate import (
     Policy,
     PolicyRun,
     exp3_regret_bound,
-    schedule_detection,
     simulate,
     simulate_policy,
 )
@@ -94,8 +93,8 @@ def test_coordinated_schedule_is_the_linear_model_below_total_rate_one() -> None
     game = Game.from_arrays(arrays, rates)
     linear = np.minimum(1.0, arrays.detection @ rates)
     linear[arrays.compliant] = arrays.false_positive @ rates
-    np.testing.assert_allclose(schedule_detection(game, "coordinated"), linear, atol=1e-12)
-    independent = schedule_detection(game, "independent")
+    np.testing.assert_allclose(game.schedule_detection("coordinated"), linear, atol=1e-12)
+    independent = game.schedule_detection("independent")
     # Independent coins overlap, so they catch less than the sum (strictly, with 2+ monitors).
     deviations = arrays.deviations[linear[arrays.deviations] > 0]
     assert np.all(independent[deviations] <= linear[deviations] + 1e-15)
@@ -105,7 +104,7 @@ def test_coordinated_schedule_is_the_linear_model_below_total_rate_one() -> None
 @pytest.mark.parametrize("schedule", ["independent", "coordinated"])
 def test_frequencies_match_the_exact_schedule_with_overlapping_monitors(schedule: str) -> None:
     """Total rate 1.5 > 1: coordinated inspections must overlap; the exact segment formula
-    of ``schedule_detection`` (and 1 - prod(1 - q x) for independent coins) is what the
+    of ``Game.schedule_detection`` (and 1 - prod(1 - q x) for independent coins) is what the
     simulation must reproduce."""
     text = spec_text(
         [{"name": "comply", "gain": 0.0}, {"name": "a", "gain": 1.0}, {"name": "b", "gain": 2.0}],
@@ -127,7 +126,7 @@ def test_frequencies_match_the_exact_schedule_with_overlapping_monitors(schedule
         seed=5,
         schedule=schedule,
     )  # type: ignore[arg-type]
-    exact = schedule_detection(Game.from_arrays(arrays, rates), schedule)  # type: ignore[arg-type]
+    exact = Game.from_arrays(arrays, rates).schedule_detection(schedule)
     assert_frequencies_match(run, exact)
     assert exact[2] < 0.9 * 0.6 + 0.3 * 0.4  # overlap: below the linear model's sum
     assert run.warnings  # the gap from the linear model is reported
@@ -179,7 +178,7 @@ LEARNING = spec_text(
 def learning_gap() -> tuple[ProblemArrays, np.ndarray, float]:
     arrays, rates = optimal(deter.solver.parse_spec_text(LEARNING))
     game = Game.from_arrays(arrays, rates)
-    p = schedule_detection(game, "coordinated")[1]
+    p = game.schedule_detection("coordinated")[1]
     cheat = 1.0 - p * 10.0  # expected payoff of cheating; complying pays 0
     delta = (0.0 - cheat) / 10.0  # in rescaled units
     assert delta > 0.4  # a margin worth learning from within the test's horizon

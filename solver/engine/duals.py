@@ -1,0 +1,57 @@
+"""The core program's multipliers at a verified answer, in the model's units.
+
+Read from the program the answer came from (the attempt that verified and was certified,
+rescaled or not: ``CompiledProgram.dual_of`` gives every dual in the original program's
+units), so ``deter explain`` prices constraints with the duals the certificate checked
+instead of re-solving. The rows are scaled in the program (``incentive_rows``,
+``cost_scale``); this undoes that scaling (docs/model.md, "Explaining a policy").
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+
+from ..formulation.components.detection import DetectionHandles
+from ..formulation.components.deterrence import IncentiveHandles, incentive_rows
+from ..formulation.components.monitoring import BudgetHandles, RateHandles, cost_scale
+from ..formulation.program import CompiledProgram
+from ..model.arrays import ProblemArrays
+from ..model.utility import FloatArray
+from ..results.result import Duals
+
+
+def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
+    """lambda, eta, zeta, mu, the floors' and the budget's multipliers (zero where the
+    program has no such row or the solver returned none; negative round-off clipped)."""
+    scale = cost_scale(arrays)
+    n, m = len(arrays.deviations), arrays.n_monitors
+
+    def dual(constraint: cp.Constraint | None, size: int) -> FloatArray:
+        value = None if constraint is None else program.dual_of(constraint)
+        if value is None:
+            return np.zeros(size)
+        return np.asarray(np.maximum(value, 0.0) * scale)
+
+    bounds = program.find(RateHandles)
+    deterrence = program.find(IncentiveHandles)
+    detection = program.find(DetectionHandles)
+    budget_row = program.find(BudgetHandles)
+    rows = incentive_rows(arrays)
+    # in units of the program's scaled rows
+    program_incentive = dual(deterrence.incentive if deterrence else None, n)
+    incentive = program_incentive / rows.row_scale
+    false_flag = float(np.sum(program_incentive * rows.false_flag_loss / rows.row_scale))
+    budget = dual(budget_row.budget if budget_row else None, 1)
+    return Duals(
+        incentive=_floats(incentive, n),
+        reach=_floats(dual(detection.reach if detection else None, n), n),
+        false_flag=false_flag,
+        ceiling=_floats(dual(bounds.max_rate if bounds else None, m), m),
+        floor=_floats(dual(bounds.min_rate if bounds else None, m), m),
+        budget=float(budget[0]) / scale if budget.size else 0.0,
+    )
+
+
+def _floats(values: FloatArray, size: int) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.broadcast_to(np.asarray(values, dtype=float), (size,)))
