@@ -40,8 +40,12 @@ def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
     rows = incentive_rows(arrays)
     # in units of the program's scaled rows
     program_incentive = dual(deterrence.incentive if deterrence else None, n)
-    incentive = program_incentive / rows.row_scale
-    false_flag = float(np.sum(program_incentive * rows.false_flag_loss / rows.row_scale))
+    # A row of scale 0 is vacuous (nothing to deter): its multiplier is 0, not 0/0.
+    scaled = rows.row_scale > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incentive = np.where(scaled, program_incentive / rows.row_scale, 0.0)
+        flags = np.where(scaled, program_incentive * rows.false_flag_loss / rows.row_scale, 0.0)
+    false_flag = float(np.sum(flags))
     budget = dual(budget_row.budget if budget_row else None, 1)
     return Duals(
         incentive=_floats(incentive, n),

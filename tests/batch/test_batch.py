@@ -28,6 +28,10 @@ from tests.support.batch_helpers import (
     write_folder,
 )
 
+#: An injected hang: long enough that no load makes a run that cuts it off take as long, so
+#: "finished before HANG" tells a timeout that fired from one that did not.
+HANG = 300
+
 
 def jsonl(text: str) -> dict[str, dict]:
     docs = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -169,11 +173,11 @@ def test_a_dead_worker_marks_only_its_file(tmp_path: Path) -> None:
 def test_timeout_hook_fails_only_the_slow_file(tmp_path: Path) -> None:
     files = write_folder(tmp_path / "specs", n_good=2)
     options = BatchOptions(
-        timeout=0.5, faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=30)
+        timeout=0.5, faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=HANG)
     )
     started = time.perf_counter()
     run = run_batch(sorted(str(p) for p in files.values()), options, jobs=2)
-    assert time.perf_counter() - started < 20
+    assert time.perf_counter() - started < HANG  # cut off, not waited out (any load)
     by_name = {Path(o.file).name: o for o in run.outcomes}
     assert by_name["good_01.toml"].status == "solver_error"
     assert "timed out" in (by_name["good_01.toml"].error or "")
@@ -251,10 +255,8 @@ def test_ctrl_c_keeps_what_was_solved_and_says_how_to_resume(tmp_path: Path) -> 
         not ledger.exists() or len(ledger.read_text().splitlines()) < 2
     ):
         time.sleep(0.05)
-    interrupted = time.monotonic()
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert time.monotonic() - interrupted < 30
+    stdout, stderr = process.communicate(timeout=120)  # a hang guard; `kept` shows it stopped
     assert process.returncode == 130, stderr  # Ctrl-C: the conventional 128 + SIGINT
     assert "Traceback" not in stderr
     assert "interrupted" in stderr and "--resume" in stderr
@@ -275,7 +277,7 @@ def test_a_timeout_also_interrupts_a_file_solved_outside_the_main_thread(
 
     files = write_folder(tmp_path / "specs", n_good=2)
     options = BatchOptions(
-        timeout=0.3, faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=20)
+        timeout=0.3, faults=Faults(hang_on=frozenset({"good_01.toml"}), hang_seconds=HANG)
     )
     assert solve_file(str(files["good_00"]), BatchOptions()).status == "optimal"  # warm up
     outcomes = {}
@@ -285,12 +287,11 @@ def test_a_timeout_also_interrupts_a_file_solved_outside_the_main_thread(
         time.sleep(0.5)  # a late timeout would surface here and end the thread with it
         outcomes[name + " after"] = "alive"
 
-    started = time.perf_counter()
     for name in ("good_01", "good_00"):
-        thread = threading.Thread(target=solve, args=(name,))
+        thread = threading.Thread(target=solve, args=(name,), daemon=True)
         thread.start()
-        thread.join(timeout=15)
-    assert time.perf_counter() - started < 15
+        thread.join(timeout=HANG / 2)
+        assert not thread.is_alive()  # the hang was cut off, not waited out (any load)
     assert outcomes["good_01"].status == "solver_error"
     assert outcomes["good_01"].error == "timed out after 0.3 s"
     assert outcomes["good_00"].status == "optimal"

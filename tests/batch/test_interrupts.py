@@ -183,12 +183,13 @@ def test_a_worker_stuck_where_no_alarm_reaches_fails_only_its_file(tmp_path: Pat
         path = tmp_path / f"{name}.toml"
         path.write_text(one_action_spec(1.0, 10.0, 0.5))
         files.append(str(path))
+    hang = 300  # long enough that no load makes a run that cuts it off take as long
     options = BatchOptions(
-        timeout=0.5, faults=Faults(stuck_on=frozenset({"stuck.toml"}), hang_seconds=120)
+        timeout=0.5, faults=Faults(stuck_on=frozenset({"stuck.toml"}), hang_seconds=hang)
     )
     started = time.perf_counter()
     run = run_batch(files, options, jobs=2)
-    assert time.perf_counter() - started < 60
+    assert time.perf_counter() - started < hang  # cut off, not waited out
     status = {Path(o.file).name: o.status for o in run.outcomes}
     assert status == {"a.toml": "optimal", "stuck.toml": "solver_error", "c.toml": "optimal"}
 

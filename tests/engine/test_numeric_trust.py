@@ -231,53 +231,80 @@ def test_case_4_risk_seeking_false_flag_penalty_beyond_exp_range() -> None:
     assert judge(text, result).ok
 
 
-def _no_internal_error(text: str, explain: bool = False) -> None:
-    """A spec deter cannot take must be refused (SpecError) or answered; never a crash, a
-    non-finite number in JSON, or a RuntimeWarning."""
+def _no_internal_error(text: str, explain: bool = False) -> str:
+    """A spec deter accepts must be answered: a status, never a crash, a non-finite number
+    in JSON, or a RuntimeWarning. Returns the status."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            problem = deter.loads(text)
-        except SpecError:
-            return
+        problem = deter.loads(text)
         result = problem.solve().to_dict(timing=False)
         assert result["status"] in STATUSES
         assert not nonfinite_paths(result)
         if explain:
             assert not nonfinite_paths(problem.explain().to_dict())
     assert not runtime_warnings(list(caught))
+    return str(result["status"])
+
+
+def _refused_at(text: str) -> dict[str, int | None]:
+    """The keys (and their lines) a spec refused at load names."""
+    with pytest.raises(SpecError) as refused:
+        deter.loads(text)
+    return {issue.key: issue.line for issue in refused.value.issues}
+
+
+def _huge_gain(gain: object) -> str:
+    return spec_text(
+        [{"name": "comply", "gain": 0}, {"name": "cheat", "gain": gain, "penalty_cap": 1.0}],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": 1.0}}],
+    )
 
 
 def test_case_4_integer_gain_beyond_float_range() -> None:
-    text = spec_text(
-        [{"name": "comply", "gain": 0}, {"name": "cheat", "gain": 10**400, "penalty_cap": 1.0}],
-        [{"name": "m", "cost": 1.0, "detects": {"cheat": 1.0}}],
-    )
-    _no_internal_error(text)
+    """10**400 has no float: refused at its own line; the largest gain deter computes in
+    (1e100, docs/spec-format.md, Limits) is answered."""
+    keys = _refused_at(_huge_gain(10**400))
+    assert list(keys) == ["actions.cheat.gain"] and keys["actions.cheat.gain"] is not None
+    assert _no_internal_error(_huge_gain(1e100)) == "infeasible"  # a cap of 1 cannot offset it
 
 
-def test_case_4_auditor_values_near_float_max() -> None:
-    text = (
+def _auditor_spec(big: float) -> str:
+    return (
         spec_text(
             [
                 {"name": "comply", "gain": 0.0},
-                {"name": "cut", "gain": 1e308, "penalty_cap": 1e308, "harm": 1e308},
+                {"name": "cut", "gain": big, "penalty_cap": big, "harm": big},
             ],
-            [{"name": "review", "cost": 1e308, "detects": {"cut": 0.5}}],
+            [{"name": "review", "cost": big, "detects": {"cut": 0.5}}],
         )
-        + '\n[auditor]\nmonitor = "review"\ninspection_cost = 1e308\n'
-        + "catch_reward = 1e308\nmiss_loss = 1e308\n"
+        + f'\n[auditor]\nmonitor = "review"\ninspection_cost = {big!r}\n'
+        + f"catch_reward = {big!r}\nmiss_loss = {big!r}\n"
     )
-    _no_internal_error(text)
+
+
+def test_case_4_auditor_values_near_float_max() -> None:
+    """Values near float max are refused, each at its own key; at the largest accepted
+    magnitude the auditor game is answered without an internal error."""
+    keys = _refused_at(_auditor_spec(1e308))
+    assert {"actions.cut.gain", "actions.cut.harm", "actions.cut.penalty_cap"} <= set(keys)
+    assert all(line is not None for line in keys.values())
+    _no_internal_error(_auditor_spec(1e100))
+
+
+def _risk_averse(r: float) -> str:
+    return spec_text(
+        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 1.0, "penalty_cap": 4.0}],
+        [{"name": "m", "cost": 1.0, "detects": {"cheat": 0.5}}],
+        agent={"risk_aversion": r},
+    )
 
 
 def test_case_4_explain_at_huge_risk_aversion() -> None:
-    text = spec_text(
-        [{"name": "comply", "gain": 0.0}, {"name": "cheat", "gain": 1.0, "penalty_cap": 4.0}],
-        [{"name": "m", "cost": 1.0, "detects": {"cheat": 0.5}}],
-        agent={"risk_aversion": 1e308},
-    )
-    _no_internal_error(text, explain=True)
+    """A risk aversion of 1e308 is refused at its key; at 1000 (the largest accepted,
+    docs/spec-format.md, Limits) the solve and its explanation are finite."""
+    assert list(_refused_at(_risk_averse(1e308))) == ["agent.risk_aversion"]
+    assert list(_refused_at(_risk_averse(1000.5))) == ["agent.risk_aversion"]
+    assert _no_internal_error(_risk_averse(1000.0), explain=True) in STATUSES
 
 
 @pytest.mark.parametrize(

@@ -5,22 +5,26 @@ every mistake that can be found is reported in one run."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from deter.solver.results.errors import SpecError
-from deter.solver.spec import toml_lines
+from deter.solver.spec import loading, toml_lines
 from deter.solver.spec.loading import load_path, load_text, read_bounded
 
 from tests.support.reference import TWO_ACTIONS
 
 
 def refusal(path: Path | str, **kwargs: int) -> str:
-    started = time.perf_counter()
-    with pytest.raises(SpecError) as error:
+    """The error refusing ``path``, which must be refused from its metadata: not one byte
+    read (``read_bounded`` never called), so a device or a FIFO cannot stall the reader."""
+    with (
+        mock.patch.object(loading, "read_bounded", wraps=loading.read_bounded) as reads,
+        pytest.raises(SpecError) as error,
+    ):
         load_path(path, **kwargs)
-    assert time.perf_counter() - started < 2.0  # refused, not read
+    assert reads.call_count == 0  # refused, not read
     return str(error.value)
 
 
@@ -94,11 +98,9 @@ def test_thousands_of_errors_are_located_in_linear_time(monkeypatch: pytest.Monk
     toml_lines.key_index.cache_clear()
     keys = "".join(f"unknown_key_{i} = 1\n" for i in range(5000))
     text = "[problem]\n" + keys + TWO_ACTIONS.text  # about 100 KB
-    started = time.perf_counter()
     with pytest.raises(SpecError) as error:
         load_text(text)
-    assert time.perf_counter() - started < 5.0  # was 82 s: a rescan per error
-    assert scans == 1
+    assert scans == 1  # was one rescan per error (82 s)
     issues = error.value.issues
     assert len(issues) == 5000
     assert issues[-1].line == 5001 and issues[-1].key == "problem.unknown_key_4999"
