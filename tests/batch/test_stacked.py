@@ -82,18 +82,18 @@ def test_stacked_answers_equal_alone_on_hard_magnitudes(family: str) -> None:
     specs = parse([c.text for c in cases(family, 40)], family)
     stats: list[StackStats] = []
     results = solve_stacked(specs, stats=stats)
-    optimal = 0
+    answered = 0
     for spec, result in zip(specs, results, strict=True):
         alone = solve(spec)
-        optimal += alone.status == "optimal"
+        answered += alone.status != "solver_error"
         if result is None:
             continue  # isolated: the batch solves it alone, which is `alone` itself
         assert_same_answer(alone, result)
-    # Isolating is allowed, not a way out: each isolated member has a reason, and the stack
-    # answers most of the specs that have an answer (measured: 74% to 100% per family).
+    # Isolating is allowed, not a way out: the stack answers most of the specs that have an
+    # answer alone (measured: 31 to 40 of 40 per family), and counts those it hands back.
     stacked = sum(r is not None for r in results)
-    assert sum(stats[0].reasons.values()) == len(specs) - stacked == stats[0].alone
-    assert stacked >= 0.6 * optimal > 0
+    assert stats[0].stacked == stacked and stats[0].alone == len(specs) - stacked
+    assert stacked >= 0.6 * answered > 0
 
 
 @pytest.mark.parametrize("share", [0.01, 0.1, 0.5])
