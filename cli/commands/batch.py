@@ -166,7 +166,7 @@ def run_command(
 
     def body() -> int:
         from ...solver.batch.ledger import Ledger, Spool
-        from ...solver.batch.run import discover, run_batch
+        from ...solver.batch.run import discover, run_batch, stop_signals
         from ...solver.batch.worker import BatchOptions
 
         solvers = cli.solver_choice(solver) if solver else None
@@ -215,7 +215,7 @@ def run_command(
         )
         try:
             try:
-                with _progress(len(files), code_of) as advance:
+                with stop_signals(), _progress(len(files), code_of) as advance:
 
                     def on_outcome(outcome: FileOutcome) -> None:
                         advance(outcome)

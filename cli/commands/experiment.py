@@ -6,6 +6,7 @@ A short adapter: parse the options, run ``deter.solver.rl.experiment``, write th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -97,7 +98,7 @@ def experiment(
                 )
         if output.exists() and not output.is_dir():
             fail(ExitCode.BAD_INPUT, f"error: {output}: exists and is not a folder")
-        output.mkdir(parents=True, exist_ok=True)
+        _check_creatable(output)
         from ...solver.rl.experiment import markdown_table, run_experiment
 
         result = run_experiment(
@@ -114,6 +115,8 @@ def experiment(
         table = "### Tabular learners\n\n" + markdown_table(result.tabular)
         if result.ppo:
             table += "\n### PPO (stable-baselines3)\n\n" + markdown_table(result.ppo)
+        # made once there is something to put in it: an interrupted run leaves no empty folder
+        output.mkdir(parents=True, exist_ok=True)
         write_atomic(output / "results.json", json.dumps(result.to_dict(), indent=2) + "\n")
         write_atomic(output / "results.md", table)
         if plot:
@@ -138,3 +141,13 @@ def experiment(
         return int(ExitCode.OK)
 
     raise typer.Exit(guarded(debug, body))
+
+
+def _check_creatable(output: Path) -> None:
+    """Fail now, not after the experiment, when ``output`` could not be made: its nearest
+    existing folder must be writable (the folder itself is made only when results exist)."""
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        fail(ExitCode.BAD_INPUT, f"error: {output}: cannot create a folder in {str(existing)!r}")

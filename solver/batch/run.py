@@ -327,7 +327,9 @@ def run_batch(
 
 @contextlib.contextmanager
 def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT until the block ends, then deliver it (as KeyboardInterrupt, usually).
+    """Hold SIGINT (and SIGTERM, SIGHUP: :func:`stop_signals`) until the block ends, then
+    deliver the first one held to the handler that was in place (as KeyboardInterrupt,
+    usually).
 
     Only the main thread can handle signals; elsewhere (a library caller's thread) the
     block runs as it is.
@@ -336,16 +338,49 @@ def _interrupts_deferred() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = {
+        number: signal.signal(number, lambda signum, frame: held.append(signum)) for number in _HELD
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if held:
-        if callable(previous):
-            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
-        elif previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
+        first = held[0]
+        handler = previous[first]
+        if callable(handler):
+            handler(first, None)  # Python's default SIGINT handler raises KeyboardInterrupt
+        elif handler == signal.SIG_DFL:
+            if first == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), first)  # the default action, now that the block is whole
+
+
+#: The signals a ledger write holds back: a stack is written whole or not at all.
+_HELD = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a batch as Ctrl-C does (raised as KeyboardInterrupt): what
+    finished is kept and handed on (issue 25: they used to end the process and lose it).
+    For the command line's run, in the main thread; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, stop) for number in _HELD[1:]}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def inline(n_files: int, options: BatchOptions) -> bool:
@@ -386,9 +421,26 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # progress bar) the way a plain fork would.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["deter.solver.engine.solve"])
+    _start_resource_tracker_deaf_to_hangup()
     return ProcessPoolExecutor(
         workers, mp_context=context, initializer=worker_start, initargs=(os.getpid(),)
     )
+
+
+def _start_resource_tracker_deaf_to_hangup() -> None:
+    """Start multiprocessing's resource tracker with SIGHUP blocked (a mask survives its
+    exec): a terminal's hangup reaches the whole process group, and a tracker it killed
+    would print a traceback while the batch stops cleanly (``stop_signals``)."""
+    from multiprocessing import resource_tracker
+
+    if not hasattr(signal, "SIGHUP") or not hasattr(signal, "pthread_sigmask"):
+        resource_tracker.ensure_running()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _run_local(stacks: list[Stack], options: BatchOptions, order: InOrder, jobs: int) -> bool:

@@ -384,6 +384,10 @@ def worker_start(parent: int | None = None) -> None:
     ends this worker (issue 14)."""
     # Ctrl-C is the parent's to handle: workers finish their chunk or are terminated.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A terminal's hangup reaches the whole process group: the batch's process stops the run
+    # (keeping what finished) and ends its workers itself.
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if parent is not None:
         die_with(parent)
 

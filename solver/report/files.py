@@ -135,7 +135,10 @@ def write_atomic(
     directory = target.parent
     temporary: str | None = None
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+        _remove_stale_temporaries(target)
+        fd, temporary = tempfile.mkstemp(
+            dir=directory, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+        )
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -150,3 +153,23 @@ def write_atomic(
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files (``.NAME.PID.XXXX.tmp``) that a killed write to ``target``
+    left beside it: those whose process is gone (issue 25; a report's can be 50 MB).
+    A temporary file of a process still running (another write under way) is left alone."""
+    prefix = f".{target.name}."
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid, _, rest = name[len(prefix) :].partition(".")
+        if not (pid.isdigit() and rest.endswith(".tmp")):
+            continue
+        from ..batch.worker import pid_exists  # only when one is found: startup stays light
+
+        if not pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(target.parent / name)
