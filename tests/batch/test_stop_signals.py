@@ -18,7 +18,7 @@ from deter.solver.report.files import write_atomic
 
 from tests.support.batch_helpers import two_action_spec
 
-N_FILES = 192  # three stacks of 64, so the signal lands with some stacks finished
+N_FILES = 192  # several stacks (run.stacks_of), so the signal lands with some finished
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_sigterm_and_sighup_stop_a_batch_keeping_what_was_solved(
     ledger = tmp_path / ".deter-batch.jsonl"
     kept = [json.loads(line) for line in ledger.read_text().splitlines()]
     written = [json.loads(line) for line in output.read_text().splitlines()]
-    assert 64 <= len(kept) < N_FILES
+    assert 1 <= len(kept) < N_FILES
     assert [d["file"] for d in written] == [d["outcome"]["file"] for d in kept]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".tmp"))]
     # the command it prints is the same batch, resuming from the ledger it kept
