@@ -165,7 +165,7 @@ def interruptions(kills: int, n_files: int) -> tuple[int, int, int]:
 
 
 # An attempt line naming one of these means the first answer was not accepted as it came.
-RETRY_WORDS = re.compile(r"fail|no cert|error|reject|inaccurate|refined|rescal|tightened|skipped")
+RETRY_WORDS = re.compile(r"fail|no cert|error|reject|refined|rescal|tightened|skipped")
 
 
 def _case(generator: str, family: str, seed: int) -> tuple[str, str | None, str]:
@@ -271,6 +271,7 @@ FAILURE_COLUMNS = (
     "inconsistent",
     "nonfinite",
     "runtime_warning",
+    "diagnosis_contradiction",
     "batch_disagrees",
     "batch_wrong_optimal",
 )
@@ -288,6 +289,7 @@ SHORT = {
     "inconsistent": "incons",
     "nonfinite": "nonfin",
     "runtime_warning": "rt_warn",
+    "diagnosis_contradiction": "diag",
     "batch_disagrees": "batch_diff",
     "batch_wrong_optimal": "batch_wrong",
     "ref_undecided": "undecided",

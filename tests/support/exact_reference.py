@@ -1025,6 +1025,32 @@ def reference(model_or_text: Model | str) -> Reference:
     return _lp_reference(model)
 
 
+# --- diagnoses -------------------------------------------------------------------------
+
+
+def diagnosis_contradictions(model: Model, diagnosis: Any) -> list[str]:
+    """Fields of an infeasibility diagnosis that no policy could make true (issue 20 item 5):
+    an action called deterrable that pays and that nothing can detect (max_detection 0), or
+    whose cap is below its gain over complying (caught surely, it still pays: for any risk
+    attitude u(g - F) > u(g_0) >= the compliant expected utility)."""
+    if not isinstance(diagnosis, Mapping) or model.types:
+        return []
+    out = []
+    g0 = model.compliant.lo
+    by_name = {a.name: a for a in model.deviations}
+    for entry in diagnosis.get("actions") or []:
+        action = by_name.get(entry.get("name"))
+        if action is None or not entry.get("deterrable"):
+            continue
+        if action.hi <= g0:
+            continue
+        if entry.get("max_detection") == 0:
+            out.append(f"{action.name}: deterrable though it pays and max_detection is 0")
+        elif model.design == "fixed" and action.hi - action.cap > g0:
+            out.append(f"{action.name}: deterrable though its cap is below its gain over complying")
+    return out
+
+
 # --- judging deter's answer --------------------------------------------------------------
 
 # Failure classes, in the order they are reported. Each one is a wrong or untrustworthy
@@ -1040,6 +1066,7 @@ FAILURE_CLASSES = (
     "over_cost",  # passes, but costs more than the reference's exactly checked policy
     "wrong_infeasible",  # "infeasible" but the reference has an exactly checked policy
     "solver_error_ref_solves",  # solver_error where the reference has a policy
+    "diagnosis_contradiction",  # an infeasibility diagnosis no policy could make true
 )
 NOTE_CLASSES = (
     "other_warning",  # another warning while solving (cvxpy's "may be inaccurate"), caller
@@ -1136,6 +1163,8 @@ def judge(text: str, result: Mapping[str, Any], ref: Reference | None = None) ->
         if check.passed and ref.status == "infeasible":
             verdict.notes.append(("ref_infeasible_deter_checked", ref.note[:200]))
     elif status == "infeasible":
+        for why in diagnosis_contradictions(model, result.get("diagnosis")):
+            fail(("diagnosis_contradiction", why))
         if ref.status == "optimal":
             fail(
                 (
