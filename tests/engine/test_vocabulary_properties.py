@@ -28,12 +28,7 @@ from tests.support.vocabulary import FAMILIES, Case, generate
 
 # Known open failures, by family: the issue item that owns each (see /work/notes/failures/).
 OPEN: dict[str, str] = {}
-OPEN_LEAST_COST: dict[str, str] = {
-    "exponential_fp": (
-        "issue 20 item 2: exponential detection with penalised false flags is answered "
-        "'optimal' above the least cost (the tangent restriction is not the model)"
-    ),
-}
+OPEN_LEAST_COST: dict[str, str] = {}
 
 PER_FAMILY = 12  # specs per family for the construction judge (half made infeasible)
 LEAST_COST_PER_FAMILY = 3  # specs per family judged against the reference
