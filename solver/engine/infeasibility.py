@@ -49,7 +49,7 @@ lower bound on the least cost of full deterrence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -772,10 +772,67 @@ def certify_commitment_infeasible(
         labels=tuple(labels),
         budget_row=budget_row,
     )
-    first = _first_certificate(system)
-    if first is not None or budget_row is None:
+    saturating = [j for j in range(n) if reach[j] > 1.0]
+
+    def proof_of(cases: System) -> Certificate | None:
+        found = _first_certificate(cases)
+        if found is not None or budget_row is None:
+            return found
+        return _by_deployments(cases, data)
+
+    first = proof_of(system)
+    if first is not None or not saturating or len(saturating) > SATURATIONS:
         return first
-    return _by_deployments(system, data)
+    return _by_saturation(system, q, m, saturating, proof_of)
+
+
+#: The most actions that can saturate (Q_j x reaching 1) whose two cases are enumerated.
+SATURATIONS = 5
+
+
+def _by_saturation(
+    system: System,
+    q: sp.csr_matrix,
+    m: int,
+    saturating: list[int],
+    proof_of: Callable[[System], Certificate | None],
+) -> Certificate | None:
+    """P_j = min(1, Q_j x) exactly, by cases: either Q_j x <= 1 and p_j >= Q_j x, or
+    Q_j x >= 1 and p_j >= 1 (both linear, with the spec's own numbers). Every policy is in
+    one case per action, so a certificate for every combination proves infeasibility where
+    the secant p_j >= Q_j x / R_j is too weak (an induced action whose detection can
+    saturate, under ``min_loss``)."""
+    width = system.exact.shape[1]
+    proofs: list[Certificate] = []
+    for mask in range(1 << len(saturating)):
+        exact, bounds, labels = [], [], []
+        lower = system.lower.copy()
+        for k, j in enumerate(saturating):
+            reach = sp.csr_matrix(q[j], dtype=float)
+            reach = sp.csr_matrix((reach.data, reach.indices, reach.indptr), shape=(1, width))
+            pick = sp.csr_matrix(([1.0], ([0], [m + j])), shape=(1, width))
+            if mask >> k & 1:  # saturated: Q_j x >= 1, p_j = 1
+                exact.append(reach)
+                bounds.append(1.0)
+                lower[m + j] = 1.0
+            else:  # Q_j x <= 1 and p_j >= Q_j x
+                exact += [-reach, pick - reach]
+                bounds += [-1.0, 0.0]
+            labels += [system.labels[2 * j]] * (1 if mask >> k & 1 else 2)
+        cases = replace(
+            system,
+            exact=sp.vstack([system.exact, *exact]).tocsr(),
+            rounded=sp.vstack([system.rounded, sp.csr_matrix((len(bounds), width))]).tocsr(),
+            bound=np.concatenate([system.bound, bounds]),
+            bound_rounded=np.concatenate([system.bound_rounded, np.zeros(len(bounds), bool)]),
+            labels=system.labels + tuple(labels),
+            lower=lower,
+        )
+        proof = proof_of(cases)
+        if proof is None:
+            return None
+        proofs.append(proof)
+    return _joined(proofs)
 
 
 def _first_certificate(system: System) -> Certificate | None:

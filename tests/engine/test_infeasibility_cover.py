@@ -1,7 +1,8 @@
 """Certificates of infeasibility where they used to be missing (issue 20, item 3).
 
 Each case was ``solver_error`` although clearly infeasible: false flags beyond a rate of 1
-(the term was dropped), fixed costs with a budget (dropped from the budget row). Each has
+(the term was dropped), fixed costs with a budget (dropped from the budget row), an
+induced action whose detection can saturate under ``min_loss`` (held by a secant). Each has
 a small regression spec and a property test over generated specs, decided by an
 independent argument (a Lipschitz-bounded grid; the closed-form least rate).
 """
@@ -17,6 +18,8 @@ import pytest
 from deter.solver.engine.infeasibility import certify_commitment_infeasible, certify_infeasible
 from deter.solver.model.arrays import ProblemArrays
 from deter.solver.model.types import StrategicArrays
+
+from tests.support.vocabulary import generate
 
 
 def solve(text: str) -> str:
@@ -120,3 +123,73 @@ def test_fixed_costs_property(seed: int) -> None:
                 cap=cap, budget=least * factor, gain=gain, cost=cost, fixed=fixed, q=q
             )
             assert solve(text) == expected, text
+
+
+#: vocabulary min_loss-33 (bench/reliability.py --numeric): inducing a0 is impossible, but
+#: only with P_a0 = min(1, Q x) held exactly (m0 and m2 at their ceilings reach 1.10); the
+#: secant p >= Q x / R let a0 look inducible, HiGHS said infeasible, no certificate held,
+#: and the spec ended solver_error (the reference's least expected loss: 1.56152003578138).
+SATURATING = """[agent]
+penalty_cap = 28.2673
+compliant = "comply"
+
+[oversight]
+objective = "min_loss"
+
+[[actions]]
+name = "a0"
+gain = 0.179846
+penalty_cap = 39.9183
+audit_cost = 5.198
+audit_detection = 0.757767
+harm = 4.50457
+
+[[actions]]
+name = "a1"
+gain = 4.5212
+penalty_cap = 10.1192
+harm = 5.46255
+
+[[actions]]
+name = "a2"
+gain = 4.41353
+penalty_cap = 7.63086
+
+[[actions]]
+name = "comply"
+gain = 1.20209
+
+[[monitors]]
+name = "m0"
+cost = 3.67697
+detects = { a0 = 0.650185, a1 = 0.664372, a2 = 0.867943 }
+min_rate = 0.0169151
+false_positive = 0.0214463
+
+[[monitors]]
+name = "m1"
+cost = 1.65583
+detects = { a0 = 0.26016, a2 = 0.946258 }
+
+[[monitors]]
+name = "m2"
+cost = 0.0607548
+detects = { a0 = 0.453075, a1 = 0.056836, a2 = 0.681376 }
+"""
+
+
+def test_an_induced_action_whose_detection_saturates_is_proven_impossible() -> None:
+    result = deter.solve(deter.loads(SATURATING))
+    assert result.status == "optimal", result.message
+    assert result.total_cost == pytest.approx(1.56152003578138, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [3, 8, 13, 18, 23, 33, 38])
+def test_min_loss_specs_are_decided(seed: int) -> None:
+    """Generated min_loss specs (a fifth made infeasible, the others feasible by a witness)
+    end as their construction says, never solver_error."""
+    case = generate("min_loss", seed, {4: True, 3: False}.get(seed % 5))
+    status = str(deter.solve(deter.loads(case.text)).status)
+    assert status != "solver_error", case.text
+    if case.expected is not None:
+        assert status == case.expected, case.text
