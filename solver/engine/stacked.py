@@ -9,16 +9,26 @@ the stacked matrices and duals (the duals of a block-diagonal LP restricted to a
 that block's duals; see :func:`block_bounds`). A block that passes gets the result
 ``core.py`` builds (``optimal_result``), with the same attempt line.
 
+Infeasible members. When the stacked program is infeasible, phase one (the elastic program
+of ``build_stack(elastic=True)``: a slack on every incentive and budget row, least total
+slack) finds every infeasible block in one call, and its duals restricted to such a block
+are the block's Farkas multipliers: they are checked in exact arithmetic by
+``infeasibility.check`` on the spec's own system (:func:`block_certificate`), as a spec
+solved alone is proven, and the result is the one ``core.infeasible_result`` builds (its
+diagnosis; with a budget, the least cost without it from one more stacked solve). The
+feasible members are stacked again.
+
 Isolation. A spec that is not stackable, whose block fails verification or its
-certificate, or that phase one finds infeasible, is handed back as ``None``: the caller
-solves it alone through the ordinary path (``engine.solve``), which gives its retries,
-its diagnosis and its status. When the stacked program is infeasible, phase one (the
-elastic program of ``build_stack(elastic=True)``: a slack on every incentive and budget row,
-least total slack) finds every infeasible block in one call; the others are stacked again.
+certificate, or whose certificate of infeasibility does not hold, is handed back as
+``None``: the caller solves it alone through the ordinary path (``engine.solve``), which
+gives its retries, its diagnosis and its status.
 
 What may differ from solving a spec alone: only the choice among equally cheap optima (a
 degenerate LP with several optimal vertices), which can depend on the other blocks of its
-stack; costs agree to round-off and every answer carries the same checks.
+stack; costs agree to round-off and every answer carries the same checks. An infeasible
+member's attempt line names phase one, and where the least cost without its budget has no
+verified answer, the lower bound its diagnosis quotes is its own certificate's (from other
+multipliers than alone).
 """
 
 from __future__ import annotations
