@@ -13,7 +13,8 @@ The two are timed in alternation, A/B, ``--pairs`` times (the median of the rati
 reported), so both see the same machine load; run it under ``nice`` on a shared machine and
 read the load averages it prints. Every answer is checked (``batch_corpus.judge``): against
 the plain loop's status and cost, and against the generator's expected status; the script
-exits 1 on any answer of deter's that disagrees (the counts are printed first).
+exits 1 on any answer of deter's that disagrees, or that is ``solver_error`` where the
+generator knows the answer (the counts and the first five cases are printed first).
 
 Usage: python bench/bench_batch.py [--n 1000] [--pairs 5] [--infeasible 0.2 ...]
        [--mix lp ...] [--jobs N] [--seed 0] [--startup]
@@ -95,7 +96,7 @@ def one(args: argparse.Namespace, name: str, share: float) -> bool:
                 + (f", scipy {theirs[file]}" if theirs and file in theirs else "")
                 + f"  {(answer.get('error') or answer.get('message') or '')[:120]}"
             )
-        return not verdict.wrong
+        return not verdict.wrong and not verdict.unanswered
 
 
 def main() -> None:
