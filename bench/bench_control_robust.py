@@ -48,8 +48,12 @@ def subset(samples: Samples, rows: np.ndarray) -> Samples:
     )
 
 
+BAND = ["dkw"]
+
+
 def design(samples: Samples, delta: float | None) -> tuple[FitResult, dict[str, float], float]:
-    fitted = fit_samples(samples, FitOptions(delta=delta, **OPTIONS))  # type: ignore[arg-type]
+    options = FitOptions(delta=delta, band=BAND[0], **OPTIONS)  # type: ignore[arg-type]
+    fitted = fit_samples(samples, options)
     result = solve(fitted.spec)
     if result.status != "optimal":
         sys.exit(f"FAIL: design not optimal: {result.status} {result.message}")
@@ -152,7 +156,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sizes", type=int, nargs="*", default=[500, 2000, 8000, 32000])
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--band", choices=("dkw", "binomial"), default="dkw")
     args = parser.parse_args()
+    BAND[0] = args.band
+    print(f"band: {args.band}")
     ok = splits(args)
     price(args)
     if not ok:

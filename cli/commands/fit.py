@@ -60,6 +60,14 @@ def fit(
             ">= 1 - delta.",
         ),
     ] = 0.05,
+    band: Annotated[
+        str,
+        typer.Option(
+            "--band",
+            help="dkw (the same width at every rate) or binomial (narrow at small flag rates, "
+            "where deterrence is cheap).",
+        ),
+    ] = "dkw",
     no_band: Annotated[
         bool, typer.Option("--no-band", help="Fit the empirical curves (no confidence band).")
     ] = False,
@@ -129,6 +137,7 @@ def fit(
         samples = read_samples([str(f) for f in files], monitors=monitor or None)
         options = FitOptions(
             delta=None if no_band else delta,
+            band=band,
             actions={k: str(v) for k, v in action_map.items()} if action_map else None,
             drop_unknown=drop_unknown,
             gains={k: float(v) for k, v in gains.items()},  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ import numpy as np
 from ..results.errors import Finding, SpecError
 from ..spec.document import Spec
 from ..spec.loading import parse_spec_text
-from .roc import MonitorCurve, band_width, fit_curve, samples_for_width
+from .roc import BANDS, MonitorCurve, band_width, fit_curve, samples_for_width
 from .samples import COST_PREFIX, HONEST, SCORE_PREFIX, Samples, identifier
 
 SCHEMA_LINE = "#:schema ./deter.schema.json"
@@ -44,6 +44,7 @@ class FitOptions:
     """
 
     delta: float | None = 0.05
+    band: str = "dkw"  # dkw, or binomial (narrow at small rates; roc.rate_upper)
     actions: Mapping[str, str] | None = None
     drop_unknown: bool = False
     compliant: str = HONEST
@@ -125,6 +126,8 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
     opts = options or FitOptions()
     if opts.delta is not None and not 0.0 < opts.delta <= 0.5:
         raise SpecError.single("<options>", f"delta must be in (0, 0.5], not {opts.delta}")
+    if opts.band not in BANDS:
+        raise SpecError.single("<options>", f"band must be one of {', '.join(BANDS)}")
     frame = samples.frame
     notes = samples.notes
     errors: list[Finding] = []
@@ -246,7 +249,7 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
             )
         if not attacks:
             continue
-        curve = fit_curve(monitor, honest, attacks, delta_each)
+        curve = fit_curve(monitor, honest, attacks, delta_each, opts.band)
         if np.unique(np.concatenate([honest, *attacks.values()])).size == 1:
             notes.add(
                 "monitor that never fires",
@@ -351,8 +354,13 @@ def _spec_text(
     if opts.delta is None:
         lines.append("# curves: empirical operating points (no confidence band).")
     else:
+        kind = (
+            "one-sided DKW bands (Massart 1990)"
+            if opts.band == "dkw"
+            else "binomial bands on a grid of rates (Bonferroni)"
+        )
         lines.append(
-            f"# curves: the pessimistic edge of one-sided DKW bands (Massart 1990); all hold "
+            f"# curves: the pessimistic edge of {kind}; all hold "
             f"together with probability >= {1 - opts.delta:g} (each at {delta_each:.3g})."
         )
     mapping = ", ".join(f"{k} -> {a}" for k, a in kinds.items())

@@ -25,6 +25,11 @@ delta) every true TPR(t) >= TPR_n(t) - eps_a. The pessimistic curve (higher fals
 lower detection) is again a set of operating points whose chain is concave; a design that
 deters against it deters against the truth on that event, and flags (and pays for) at most
 its designed rate. The endpoints are exact: flag nothing is (0, 0), flag everything is (1, 1).
+
+DKW's width is the same at every rate, which is loose where deterrence is cheapest (small
+flag rates). ``band="binomial"`` uses binomial quantiles on a fixed grid of rate levels with
+Bonferroni over the grid instead (:func:`rate_upper`, :func:`rate_lower`; valid for any
+distribution, ties included), whose width near rate p is about sqrt(p ln(K/delta) / n).
 """
 
 from __future__ import annotations
@@ -49,6 +54,51 @@ def band_width(n: int, delta: float) -> float:
 def samples_for_width(width: float, delta: float) -> int:
     """The least n whose band is at most ``width`` wide at level delta."""
     return math.ceil(math.log(1.0 / delta) / (2.0 * width * width))
+
+
+#: The simultaneous bands :func:`fit_curve` can put around the empirical rates.
+BANDS = ("dkw", "binomial")
+
+
+def binomial_grid(n: int) -> FloatArray:
+    """The rate levels of the binomial band: geometric from 1/(20 n) (fine where flag rates
+    are small, which is where deterrence is cheap) and every 0.005 above."""
+    low = min(0.5, 1.0 / (20.0 * max(n, 1)))
+    return np.unique(np.concatenate([np.geomspace(low, 1.0, 200), np.linspace(0.005, 1.0, 200)]))
+
+
+def binomial_band(n: int, delta: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(levels p_j, lower counts L_j, upper counts H_j) of the binomial band, each with
+    P(Bin(n, p_j) < L_j) <= delta / K and P(Bin(n, p_j) > H_j) <= delta / K (K levels)."""
+    from scipy.stats import binom
+
+    levels = binomial_grid(n)
+    each = delta / len(levels)
+    lower = binom.ppf(each, n, levels)
+    upper = binom.ppf(1.0 - each, n, levels)
+    return levels, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+
+
+def rate_upper(counts: FloatArray, n: int, delta: float) -> FloatArray:
+    """Simultaneous upper bounds on P(score >= t) from the counts at or above each t.
+
+    Valid for any distribution, ties included: with t_j the largest threshold whose true
+    rate is at least p_j, the events "at least L_j samples at or above t_j" (each failing
+    with probability <= delta / K) imply that any t with fewer than L_j samples at or above
+    it has a true rate below p_j. So the bound is the least p_j with L_j > count.
+    """
+    levels, lower, _ = binomial_band(n, delta)
+    j = np.searchsorted(lower, counts, side="right")
+    return np.where(j < len(levels), levels[np.minimum(j, len(levels) - 1)], 1.0)
+
+
+def rate_lower(counts: FloatArray, n: int, delta: float) -> FloatArray:
+    """Simultaneous lower bounds on P(score >= t): the greatest p_j with H_j < count (0 when
+    none); the mirror of :func:`rate_upper` (any t whose true rate is at most p_j has at most
+    as many samples at or above it as the threshold where the rate first drops to p_j)."""
+    levels, _, upper = binomial_band(n, delta)
+    j = np.searchsorted(upper, counts, side="left") - 1
+    return np.where(j >= 0, levels[np.maximum(j, 0)], 0.0)
 
 
 def exceed_rate(sorted_scores: FloatArray, thresholds: FloatArray) -> FloatArray:
@@ -116,12 +166,17 @@ def fit_curve(
     honest: FloatArray,
     attacks: Mapping[str, FloatArray],
     delta: float | None = None,
+    band: str = "dkw",
 ) -> MonitorCurve:
     """Fit a monitor's curve from its honest and per-action attack scores (all finite).
 
     ``delta`` is the level of *each* band (the caller splits its overall delta); ``None``
-    fits the empirical curve without a band.
+    fits the empirical curve without a band. ``band``: ``dkw`` (the same width at every
+    rate) or ``binomial`` (binomial quantiles on a grid of rates, Bonferroni over the grid:
+    narrow where rates are small; :func:`rate_upper`).
     """
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {', '.join(BANDS)}, not {band!r}")
     h = np.sort(np.asarray(honest, dtype=float))
     sorted_attacks = {a: np.sort(np.asarray(s, dtype=float)) for a, s in attacks.items()}
     names = list(sorted_attacks)
@@ -132,18 +187,23 @@ def fit_curve(
     tpr_emp = {
         a: np.concatenate([[0.0], exceed_rate(s, inner), [1.0]]) for a, s in sorted_attacks.items()
     }
-    eps_h = band_width(len(h), delta) if delta is not None else 0.0
-    eps_a = {
-        a: band_width(len(s), delta) if delta is not None else 0.0
-        for a, s in sorted_attacks.items()
-    }
     fpr = fpr_emp.copy()
-    fpr[1:-1] = np.minimum(1.0, fpr[1:-1] + eps_h)
-    tpr = {}
-    for a in names:
-        y = tpr_emp[a].copy()
-        y[1:-1] = np.maximum(0.0, y[1:-1] - eps_a[a])
-        tpr[a] = y
+    tpr = {a: tpr_emp[a].copy() for a in names}
+    eps_h, eps_a = 0.0, dict.fromkeys(names, 0.0)
+    if delta is not None and band == "dkw":
+        eps_h = band_width(len(h), delta)
+        fpr[1:-1] = np.minimum(1.0, fpr[1:-1] + eps_h)
+        for a in names:
+            eps_a[a] = band_width(len(sorted_attacks[a]), delta)
+            tpr[a][1:-1] = np.maximum(0.0, tpr[a][1:-1] - eps_a[a])
+    elif delta is not None:
+        n_h = len(h)
+        fpr[1:-1] = rate_upper(np.rint(fpr_emp[1:-1] * n_h), n_h, delta)
+        eps_h = float(np.max(fpr - fpr_emp))
+        for a in names:
+            n_a = len(sorted_attacks[a])
+            tpr[a][1:-1] = rate_lower(np.rint(tpr_emp[a][1:-1] * n_a), n_a, delta)
+            eps_a[a] = float(np.max(tpr_emp[a] - tpr[a]))
     keep = common_envelope(fpr, np.column_stack([tpr[a] for a in names]))
     return MonitorCurve(
         monitor=monitor,

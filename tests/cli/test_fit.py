@@ -83,3 +83,10 @@ def test_bad_options_are_usage_errors() -> None:
     assert run("fit", str(EXAMPLE), "--gain", "nonsense").exit_code == 2
     assert run("fit", str(EXAMPLE), "--delta", "0.9").exit_code == 2
     assert run("fit", "nope.csv").exit_code == 2
+
+
+def test_binomial_band() -> None:
+    done = run("fit", str(EXAMPLE), "--band", "binomial")
+    assert done.exit_code == 0, done.output
+    assert "binomial bands on a grid of rates" in done.stdout
+    assert run("fit", str(EXAMPLE), "--band", "wide").exit_code == 2

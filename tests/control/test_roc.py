@@ -102,3 +102,49 @@ def test_bands_cover_the_true_curve_at_least_as_often_as_promised() -> None:
         ):
             failures += 1
     assert failures / draws <= 0.2 + 3 * math.sqrt(0.2 * 0.8 / draws)
+
+
+def test_binomial_band_bounds_are_the_binomial_quantiles() -> None:
+    from deter.solver.control.roc import binomial_grid, rate_lower, rate_upper
+    from scipy.stats import binom
+
+    n, delta = 200, 0.05
+    levels = binomial_grid(n)
+    each = delta / len(levels)
+    counts = np.arange(0, n + 1)
+    upper = rate_upper(counts.astype(float), n, delta)
+    lower = rate_lower(counts.astype(float), n, delta)
+    for m in (0, 3, 40, 199):
+        # the least level at which m or fewer samples are rarer than delta / K
+        below = [p for p in levels if binom.cdf(m, n, p) < each]
+        assert upper[m] == (min(below) if below else 1.0)
+        # the greatest level at which m or more samples are rarer than delta / K
+        above = [p for p in levels if binom.sf(m - 1, n, p) < each]
+        assert lower[m] == (max(above) if above else 0.0)
+    assert np.all(np.diff(upper) >= 0) and np.all(np.diff(lower) >= 0)
+    assert np.all(lower <= counts / n) and np.all(counts / n <= upper)
+
+
+def test_binomial_bands_cover_a_tied_integer_monitor_as_promised() -> None:
+    """Seeded: 300 draws of the bundled integer monitor (scores tie heavily); the binomial
+    band's points must lie on the safe side of the true curve in >= 1 - 2 delta of draws."""
+    rng = np.random.default_rng(8)
+    failures, draws, delta = 0, 300, 0.1
+    for _ in range(draws):
+        honest = np.clip(np.round(2.0 + 1.5 * rng.standard_normal(300)), 0, 10)
+        attack = np.clip(np.round(2.0 + 1.5 * (rng.standard_normal(100) + 1.8)), 0, 10)
+        curve = fit_curve("basic_monitor", honest, {"insert_backdoor": attack}, delta, "binomial")
+        true_fpr = np.array([true_exceed("basic_monitor", "honest", t) for t in curve.thresholds])
+        true_tpr = np.array(
+            [true_exceed("basic_monitor", "insert_backdoor", t) for t in curve.thresholds]
+        )
+        if np.any(true_fpr > curve.fpr + 1e-12) or np.any(
+            true_tpr < curve.tpr["insert_backdoor"] - 1e-12
+        ):
+            failures += 1
+    assert failures / draws <= 2 * delta + 3 * math.sqrt(2 * delta * (1 - 2 * delta) / draws)
+
+
+def test_unknown_band() -> None:
+    with pytest.raises(ValueError, match="band"):
+        fit_curve("m", np.array([0.0]), {"a": np.array([1.0])}, 0.1, "wide")
