@@ -84,24 +84,27 @@ def stdout_is_colour_terminal() -> bool:
     return colour_for(sys.stdout)
 
 
-#: The width used when the output is not a terminal and COLUMNS is not set.
-DEFAULT_WIDTH = 100
+#: The width output that is not a terminal is laid out for (a file, a pipe) when COLUMNS
+#: is not set: wide enough that no table is stacked into records and no line wrapped.
+UNLIMITED_WIDTH = 10_000
 
 
 def terminal_width(stream: Any = None) -> int:
-    """The width tables must fit: the terminal's own, else ``COLUMNS``, else 100.
+    """The width tables must fit: the terminal's own, else ``COLUMNS``, else unlimited.
 
-    Never widened beyond the terminal (a narrower terminal gets stacked tables, not
-    wrapped lines); at least 40, below which nothing reads well anyway.
+    Never widened beyond a terminal (a narrower terminal gets stacked tables, not wrapped
+    lines); at least 40, below which nothing reads well anyway. Output to a file or a pipe
+    keeps every table's shape (``deter sweep ... > out.txt``), unless ``COLUMNS`` asks for a
+    width.
     """
     stream = sys.stdout if stream is None else stream
     try:
         width = os.get_terminal_size(stream.fileno()).columns
     except (OSError, AttributeError, ValueError):
         try:
-            width = int(os.environ.get("COLUMNS", "") or DEFAULT_WIDTH)
+            width = int(os.environ.get("COLUMNS", "") or UNLIMITED_WIDTH)
         except ValueError:
-            width = DEFAULT_WIDTH
+            width = UNLIMITED_WIDTH
     return max(40, width)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 from ...solver.report.escape import csv_cells, csv_fields, markdown, markdown_inline
@@ -14,7 +16,7 @@ from ...solver.report.tables import number
 from ...solver.results.serialise import csv_cell, csv_row
 from ...solver.simulation.auditor import AuditorSimulation
 from ...solver.simulation.outcomes import Estimate, PolicyRun, Simulation
-from .result import markdown_table, rich_table, to_console_text
+from .result import markdown_table, natural_width, rich_table, stacked, to_console_text
 
 
 def interval(estimate: Estimate, digits: int = 3) -> str:
@@ -99,19 +101,17 @@ def simulation_table(
     for k, line in enumerate(header_lines(sim, timing)):
         head.append(line + "\n", style="bold" if k == 0 else "")
     headers, rows = policy_columns(sim)
-    parts: list[RenderableType] = [head, rich_table("Policies", headers, rows, width)]
+    tables: list[tuple[str, Sequence[str], list[list[str]]]] = [("Policies", headers, rows)]
     for run in sim.runs:
         rates = ", ".join(f"{name}={rate:.4g}" for name, rate in run.rates.items())
-        parts.append(
-            rich_table(
-                f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run), width
-            )
-        )
+        tables.append((f"Actions under {run.label} ({rates})", ACTION_HEADERS, action_rows(run)))
         if run.types:
-            parts.append(
-                rich_table(f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run), width)
-            )
-    return Group(*parts)
+            tables.append((f"Agent types under {run.label}", TYPE_HEADERS, type_rows(run)))
+    whole = [rich_table(title, h, r) for title, h, r in tables]
+    # One shape for all: when one table would not fit, every one is stacked into records.
+    if width is not None and any(natural_width(t) > width for t in whole if isinstance(t, Table)):
+        whole = [stacked(title, h, r) for title, h, r in tables]
+    return Group(head, *whole)
 
 
 TYPE_HEADERS = [
