@@ -12,17 +12,19 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from ..solver.report.escape import one_line
+from ..solver.report.files import input_scope, remember_input, write_atomic
 from ..solver.results.errors import SpecError
 from ..solver.spec.document import Spec
 from ..solver.spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
 from .exit_codes import ExitCode, for_error
-from .files import input_scope, remember_input, write_atomic
 from .options import Color, Solver, settings
 from .options import envelope as envelope  # the JSON envelope, for the commands
 from .options import json_text as json_text
@@ -210,14 +212,78 @@ def missing_extra(exc: ModuleNotFoundError) -> str:
     return f"this needs {top}, which is not installed: pip install 'deter[{extra}]'"
 
 
+#: The template ``deter init`` writes when none is named.
+DEFAULT_TEMPLATE = "starter"
+
+
+def templates() -> dict[str, Traversable]:
+    """Every template by name: ``starter`` first, then the bundled problems by stem."""
+    found: dict[str, Traversable] = {
+        DEFAULT_TEMPLATE: resources.files("deter.cli").joinpath("templates", "starter.toml")
+    }
+    try:
+        problems = resources.files("deter.problems")
+    except ModuleNotFoundError:  # an install without the bundled problems
+        return found
+    for folder, prefix in ((problems, ""), (problems.joinpath("infeasible"), "infeasible/")):
+        if not folder.is_dir():
+            continue
+        for item in sorted(folder.iterdir(), key=lambda t: t.name):
+            if item.name.endswith(".toml") and item.is_file():
+                found[prefix + item.name.removesuffix(".toml")] = item
+    return found
+
+
+def complete_template(incomplete: str) -> list[str]:
+    """Shell completion of ``deter init``'s template names."""
+    return [name for name in templates() if name.startswith(incomplete)]
+
+
+def bundled_problem(source: str) -> tuple[str, Path] | None:
+    """The bundled problem a spec argument names (``coding_agent``, ``coding_agent.toml``,
+    ``problems/coding_agent.toml``, ``infeasible/over_budget``) when no such file exists, as
+    (its template name, its file), so that a wheel-only user can run ``deter solve
+    coding_agent`` (the README's examples name ``problems/...``, which only a clone of the
+    repository has); None when it names none."""
+    name = source.removesuffix(".toml").removeprefix("problems/")
+    found = templates().get(name)
+    if found is None or name == DEFAULT_TEMPLATE:
+        return None
+    path = Path(str(found))
+    return (name, path) if path.is_file() else None
+
+
+def missing_spec_hint(source: str) -> str:
+    """What to try when a spec file does not exist: a bundled name it resembles, and
+    ``deter init``."""
+    from ..solver.spec.suggest import did_you_mean
+
+    stem = Path(source).name.removesuffix(".toml")
+    names = [n for n in templates() if n != DEFAULT_TEMPLATE]
+    close = did_you_mean(stem, names)
+    if close:  # ' (did you mean 'coding_agent'?)': a bundled problem, run by its name
+        return f"no such file{close}; deter solve NAME runs a bundled problem"
+    return (
+        "no such file; deter init -o my.toml writes a starter spec, and deter init --list "
+        "shows the bundled problems (deter solve NAME runs one)"
+    )
+
+
 def read_spec(source: str, max_size: int = DEFAULT_MAX_BYTES) -> Spec:
     if source == "-":
         data = sys.stdin.buffer.read(max_size + 1)
         if len(data) > max_size:
             raise SpecError.single("<stdin>", f"the spec is over the limit of {max_size:,} bytes")
         return parse_spec_text(decode_spec_bytes(data, "<stdin>"), file="<stdin>", name="stdin")
-    spec = load_spec(Path(source), max_bytes=max_size)
-    remember_input(source)  # no output of this command may replace it
+    path = Path(source)
+    if not path.exists():
+        bundled = bundled_problem(source)
+        if bundled is None:
+            raise SpecError.single(source, missing_spec_hint(source))
+        name, path = bundled
+        info(f"note: {source}: the bundled problem (deter init {name} -o FILE writes a copy)")
+    spec = load_spec(path, max_bytes=max_size)
+    remember_input(path)  # no output of this command may replace it
     return spec
 
 

@@ -7,39 +7,18 @@ bundled problem (the repository's ``problems/``, installed as the package data
 
 from __future__ import annotations
 
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..common import emit, err, fail, info
+from ..common import DEFAULT_TEMPLATE, complete_template, emit, err, fail, info, templates
 from ..exit_codes import ExitCode
 from ..options import OutputOption
 
-#: The template written when none is named.
-DEFAULT_TEMPLATE = "starter"
 #: The schema file written next to a new spec, for the ``#:schema`` line.
 SCHEMA_FILE = "deter.schema.json"
-
-
-def templates() -> dict[str, Traversable]:
-    """Every template by name: ``starter`` first, then the bundled problems by stem."""
-    found: dict[str, Traversable] = {
-        DEFAULT_TEMPLATE: resources.files("deter.cli").joinpath("templates", "starter.toml")
-    }
-    try:
-        problems = resources.files("deter.problems")
-    except ModuleNotFoundError:  # an install without the bundled problems
-        return found
-    for folder, prefix in ((problems, ""), (problems.joinpath("infeasible"), "infeasible/")):
-        if not folder.is_dir():
-            continue
-        for item in sorted(folder.iterdir(), key=lambda t: t.name):
-            if item.name.endswith(".toml") and item.is_file():
-                found[prefix + item.name.removesuffix(".toml")] = item
-    return found
 
 
 def describe(item: Traversable, width: int = 72) -> str:
@@ -72,6 +51,7 @@ def init(
         str,
         typer.Argument(
             metavar="TEMPLATE",
+            autocompletion=complete_template,
             help="starter (a commented spec of the common keys), or a bundled example by "
             "name (deter init --list).",
         ),
