@@ -49,8 +49,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deter.solver.problem", "=deter.solver"),
     ("deter.solver.rl",),
     # The command line, in its own layers: plumbing, rendering, shared glue, commands, app.
-    ("deter.cli.exit_codes", "deter.cli.files", "deter.cli.options"),
-    ("deter.cli.render", "deter.cli.plots"),
+    ("deter.cli.exit_codes", "deter.cli.options"),
+    ("deter.cli.render",),
     ("deter.cli.common",),
     ("deter.cli.commands",),
     ("deter.cli.app", "=deter.cli"),

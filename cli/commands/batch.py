@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ...solver.report.escape import one_line
+from ...solver.report.files import UnsafeOutput, check_output
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, OutcomeCode, for_outcomes
-from ..files import UnsafeOutput, check_output
 from ..options import DebugOption, MaxSizeOption, OutputOption, Solver, SolverOption
 from ..render.batch import BatchFormat, BatchWriter, Tally, summary
 

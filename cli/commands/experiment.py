@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
+from ...solver.report.files import write_atomic
 from ..common import err, fail, guarded
 from ..exit_codes import ExitCode
-from ..files import write_atomic
 from ..options import DebugOption
 
 

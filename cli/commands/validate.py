@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from ...solver.report.files import remember_input
 from ...solver.results.errors import SpecError
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..common import err, fail, guarded, info, json_text, plural, read_spec
 from ..exit_codes import ExitCode
-from ..files import remember_input
 from ..options import JSON_KINDS, DebugOption, MaxSizeOption
 from ..render.result import spec_error_lines
 

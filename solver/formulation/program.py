@@ -202,10 +202,6 @@ def program_for(arrays: ProblemArrays) -> CompiledProgram:
     return program
 
 
-def cache_info() -> dict[str, int]:
-    return {"programs": len(_cache), "limit": _CACHE_SIZE}
-
-
 _quiet_lock = threading.Lock()
 
 

@@ -7,7 +7,6 @@ built on these numbers, and the derivation of its rows, are in ``formulation/com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,13 +138,3 @@ def type_view(data: StrategicArrays, rates: FloatArray) -> TypeView:
         high[k] = expected_utility(data.gain_high[k] - reference, penalty, detection, float(r))
         margin[k] = base.margin * (np.exp(r * reference) if r else 1.0)
     return TypeView(detection, low, high, margin)
-
-
-def best_response_slack(view: TypeView, induced: Sequence[int]) -> FloatArray:
-    """EU^lo(a_k) - max_{i != a_k} EU^hi(i) - margin_k per type (>= 0: a_k is a best response)."""
-    slack = np.empty(len(induced))
-    for k, a in enumerate(induced):
-        others = np.delete(view.high[k], a)
-        best_other = np.max(others) if others.size else -np.inf
-        slack[k] = view.low[k, a] - best_other - view.margin[k]
-    return slack

@@ -107,14 +107,6 @@ def build_conditions(
 
 # --- results ----------------------------------------------------------------------------
 
-METRICS = (
-    "violation_during",
-    "violation_after",
-    "oversight_cost",
-    "honest_false_flag_loss",
-    "training_reward",
-)
-
 
 @dataclass
 class ConditionResult:

@@ -54,8 +54,3 @@ def compile_deployment(
         "deployment": rates[paying] <= cp.multiply(max_rate[paying], z)
     }
     return Deployment(fixed_cost, paying, z, dict(constraints), fixed_cost[paying] @ z)
-
-
-def deployed_cost(fixed_cost: FloatArray, rates: FloatArray, threshold: float = 1e-9) -> float:
-    """The fixed costs a policy pays: those of every monitor whose rate is above 0."""
-    return float(fixed_cost[rates > threshold].sum())
