@@ -171,10 +171,7 @@ def accept_policy(
         if verification.passed:
             break
     if not verification.passed:
-        return Verdict.reject(
-            f"failed verification (max relative violation "
-            f"{verification.max_relative_violation:.3g} > {tolerance:g})"
-        )
+        return Verdict.reject(f"failed verification ({verification.failure()})")
     certificate = certificate_of(total_cost)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")

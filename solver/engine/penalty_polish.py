@@ -594,8 +594,7 @@ def polish(
     if not verification.passed:
         return Polished(
             None,
-            f"the policy of the rate LPs failed verification (max relative violation "
-            f"{verification.max_relative_violation:.3g})",
+            f"the policy of the rate LPs failed verification ({verification.failure()})",
             steps,
         )
     certificate = certificate_of(total, search.bound.value)

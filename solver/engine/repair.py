@@ -44,8 +44,15 @@ ROOMS = (1e-12, 1e-10, 1e-8)
 #: after a step of the rooms' size).
 NEAR = 1e-6
 #: The largest shortfall repaired, relative to the row's terms (a solver's tolerance); a row
-#: short by more is a wrong answer, left for the next attempt.
+#: short by more (and by more than SOLVER_SHORTFALL) is a wrong answer, left for the next
+#: attempt.
 REPAIRABLE = 1e-6
+#: The largest shortfall repaired in the program's own units (probabilities, at most 1),
+#: whatever its size relative to the row's terms: the solvers' absolute feasibility
+#: tolerance (HiGHS's default, 1e-7). A CARA agent whose caught loss is 1e16 times its gain
+#: needs a detection of 1e-17, which a solver meets with a rate of 0; the least step
+#: closes it (issue 20: otherwise every attempt is refused and the spec ends in refinement).
+SOLVER_SHORTFALL = 1e-7
 #: The largest step, relative to the rates (and the largest rate): 100 times what the rows
 #: need, never more than this.
 TRUST = 1e-4
@@ -106,7 +113,8 @@ def near_rows(arrays: ProblemArrays, x: FloatArray, penalties: FloatArray | None
     terms = np.abs(need) + weight * np.minimum(reach, 1.0) + ff
     slack = weight * np.minimum(reach, 1.0) - ff - need
     near = np.flatnonzero((slack <= NEAR * terms) & np.isfinite(slack) & np.isfinite(terms))
-    if near.size == 0 or np.any(slack[near] < -REPAIRABLE * terms[near]):
+    repairable = np.maximum(REPAIRABLE * terms[near], SOLVER_SHORTFALL)
+    if near.size == 0 or np.any(slack[near] < -repairable):
         return None
     return Rows(
         weight=weight[near],
@@ -171,9 +179,14 @@ def least_step(
     size = largest_magnitudes(matrix, axis=1)
     size = np.where(size > 0, size, 1.0)
     matrix = sp.diags(1.0 / size) @ matrix
-    b = b / unit / size
+    with np.errstate(over="ignore"):  # a step beyond float range is no step
+        b = b / unit / size
+    if not np.all(np.isfinite(b)):
+        return None
     # A trust region: the rows left out (slack above NEAR) stay out of reach of the step.
-    radius = min(TRUST, 100.0 * (shortest + room)) * (x + float(np.max(x, initial=0.0)))
+    # (At rates all 0, the step a solver's tolerance can leave, SOLVER_SHORTFALL.)
+    largest = max(float(np.max(x, initial=0.0)), SOLVER_SHORTFALL)
+    radius = min(TRUST, 100.0 * (shortest + room)) * (x + largest)
     low = np.where(fixed, 0.0, np.maximum(arrays.min_rate - x, -radius) / unit)
     high = np.where(fixed, 0.0, np.minimum(arrays.max_rate - x, radius) / unit)
     cost_scale = float(np.max(np.abs(arrays.cost), initial=0.0)) or 1.0

@@ -111,10 +111,8 @@ def solve_commitment(
                 outcome, verification, repaired = fixed, fixed.verification, True
                 break
         if verification is None or not verification.passed:
-            worst = "nan" if verification is None else f"{verification.max_relative_violation:.3g}"
-            return Verdict.reject(
-                f"failed verification (max relative violation {worst} > {tolerance:g})"
-            )
+            why = "no policy" if verification is None else verification.failure()
+            return Verdict.reject(f"failed verification ({why})")
         if not certified:
             return Verdict.accept(outcome, "verified")
         certificate = certify(

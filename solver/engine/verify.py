@@ -90,28 +90,28 @@ class Checks:
     ) -> None:
         """Record one family: ``violation`` > 0 where violated, relative to max(floor, scale).
 
-        NaN counts as an infinite violation: an unreadable answer never passes. ``exact``:
-        a hard limit (the budget), where any violation at all is a whole one.
+        The relative violation is the one reported, finite wherever the numbers are
+        (issue 20): the scale is floored at SCALE_FLOOR, never 0. NaN counts as an infinite
+        violation: an unreadable answer never passes. ``exact`` (a hard limit: the budget,
+        a cap) and ``within=0`` (an incentive row, held exactly at its own terms): any
+        violation at all fails the check, however small relative to its terms.
         """
         violation = np.atleast_1d(np.asarray(violation, dtype=float))
+        held_exactly = exact or within == 0.0
         if violation.size == 0:
-            self.checks.append(Check(name, 0.0, 0.0))
+            self.checks.append(Check(name, 0.0, 0.0, held_exactly))
             return
-        denominator = np.maximum(floor, np.asarray(scale, dtype=float))
+        denominator = np.maximum(np.maximum(floor, np.asarray(scale, dtype=float)), SCALE_FLOOR)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             relative = violation / denominator
-        # Terms of size zero (or subnormal): any violation at all is a whole violation, and
-        # none is none.
-        tiny = denominator <= SCALE_FLOOR
-        relative = np.where(tiny, np.where(violation > 0, np.inf, 0.0), relative)
         relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
         relative = np.where(np.isnan(relative) | np.isnan(violation), np.inf, relative)
-        if exact:
-            relative = np.where(violation > 0, np.inf, relative)
-        if within is not None:  # a limit of its own, tighter than the verdict's tolerance
+        if within is not None and within > 0:  # a limit of its own, tighter than the verdict's
             relative = np.where(relative > within, np.inf, relative)
         violation = np.where(np.isnan(violation), np.inf, violation)
-        self.checks.append(Check(name, float(np.max(violation)), float(np.max(relative))))
+        self.checks.append(
+            Check(name, float(np.max(violation)), float(np.max(relative)), held_exactly)
+        )
 
     @classmethod
     def of_rates(cls, arrays: ProblemArrays, rates: FloatArray) -> Checks | None:
@@ -127,7 +127,7 @@ class Checks:
         worst_abs = max(c.max_violation for c in self.checks)
         worst_rel = max(c.max_relative_violation for c in self.checks)
         return Verification(
-            passed=bool(worst_rel <= tolerance),
+            passed=all(c.passes(tolerance) for c in self.checks),
             tolerance=tolerance,
             max_violation=max(0.0, worst_abs),
             max_relative_violation=max(0.0, worst_rel),
@@ -247,5 +247,10 @@ def verify_policy(
         # ulp beyond is beyond.
         add(name, violation, scale, exact=True)
     total = cost + penalty_cost_of(arrays, chosen)
-    add("reported_cost", np.array([abs(total - reported_cost)]), abs(total), floor=SCALE_FLOOR)
+    add(
+        "reported_cost",
+        np.array([abs(total - reported_cost)]),
+        max(abs(total), abs(reported_cost)),
+        floor=SCALE_FLOOR,
+    )
     return checks.verdict(tolerance)

@@ -67,7 +67,14 @@ class Check:
 
     name: str
     max_violation: float  # absolute, in the constraint's own units; <= 0 means satisfied
-    max_relative_violation: float
+    max_relative_violation: float  # finite: each term over its row's own (nonzero) scale
+    # Held exactly (a budget, a cap, an incentive row): any violation above 0 fails it,
+    # however small relative to its terms; other checks fail above the tolerance.
+    exact: bool = False
+
+    def passes(self, tolerance: float) -> bool:
+        limit = 0.0 if self.exact else tolerance
+        return bool(self.max_relative_violation <= limit)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,19 @@ class Verification:
     max_relative_violation: float
     checks: tuple[Check, ...]
     duality: DualityCertificate | None = None
+
+    def failure(self) -> str:
+        """Why the checks refuse the policy, in one phrase ("" when they pass)."""
+        failed = [c for c in self.checks if not c.passes(self.tolerance)]
+        if not failed:
+            return ""
+        worst = max(failed, key=lambda c: c.max_relative_violation)
+        if worst.exact:
+            return (
+                f"{worst.name} does not hold exactly (relative violation "
+                f"{worst.max_relative_violation:.3g})"
+            )
+        return f"max relative violation {worst.max_relative_violation:.3g} > {self.tolerance:g}"
 
 
 @dataclass(frozen=True)

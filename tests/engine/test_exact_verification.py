@@ -183,3 +183,26 @@ def test_no_answer_called_optimal_fails_the_exact_check(family: str, seed: int) 
     verdict = judge(case.text, result)
     wrong = {"wrong_optimal", "roundoff_violation", "over_cost"}
     assert not [f for f in verdict.failures if f[0] in wrong], verdict.failures
+
+
+def test_a_failed_exact_row_reports_a_finite_relative_violation() -> None:
+    """Issue 20 item 4: an incentive row that fails reports its relative size (here an
+    action left undetected: its whole gain, relative to its terms), never inf, and the
+    verdict still refuses it however small that is."""
+    from deter import loads
+    from deter.solver.engine.verify import verify_policy
+    from deter.solver.model.arrays import ProblemArrays
+
+    spec = loads(
+        'version = 1\n[agent]\npenalty_cap = 4.0\n[[actions]]\nname = "ok"\ngain = 0.0\n'
+        '[[actions]]\nname = "a"\ngain = 2.0\n[[monitors]]\nname = "m"\ncost = 1.0\n'
+        "detects = { a = 0.5 }\n"
+    ).spec
+    arrays = ProblemArrays.from_spec(spec)
+    for rate, passed in ((0.0, False), (1.0 - 1e-15, False), (1.0, True)):
+        verification = verify_policy(arrays, np.array([rate]), rate)
+        assert verification.passed is passed
+        assert np.isfinite(verification.max_relative_violation)
+        if not passed:
+            assert "incentive does not hold exactly" in verification.failure()
+            assert 0 < verification.max_relative_violation < 10

@@ -104,7 +104,6 @@ def test_the_refined_attempt_comes_last_and_only_for_linear_programs() -> None:
     [
         ("extreme", 504),  # gains 1 ulp from the compliant gain, needs of 1e-14, false flags
         ("non_paying", 823),  # least cost 3.9e-94 beside actions that never pay
-        ("cara_averse", 627),  # the rescaled program: HiGHS status UNKNOWN
         ("tight_budget", 644),  # least cost 2e-53 under a budget
         ("non_paying", 280),  # a need floored at 2.2e-308 beside needs of 1e-12
         ("non_paying", 409),  # least cost 2e-136: scale factors of 1e135 in one round
@@ -118,5 +117,16 @@ def test_specs_no_earlier_attempt_solves_are_solved_by_refinement(family: str, s
     assert result["status"] == "optimal", result["attempts"]
     assert result["solver"] == "HIGHS (refined)"
     assert result["verification"]["passed"] and result["verification"]["duality"]["passed"]
+    verdict = judge(text, result)
+    assert verdict.ok, verdict.failures
+
+
+def test_a_need_below_the_solvers_tolerance_is_repaired_at_the_first_attempt() -> None:
+    """cara_averse 627 needed refinement (issue 20 item 4): a CARA agent whose caught loss
+    is 1e16 times its gain needs a detection of about 1e-17, which HiGHS meets with a rate
+    of 0 (within its 1e-7 tolerance); the least step repairs it, verified exactly."""
+    text = generate("cara_averse", 627).text
+    result = deter.solve(deter.loads(text)).to_dict(timing=False)
+    assert result["attempts"] == ["HIGHS: optimal, verified and certified"]
     verdict = judge(text, result)
     assert verdict.ok, verdict.failures
