@@ -190,7 +190,8 @@ def _answer_infeasible(
     budgeted = [
         k for k, proof in proofs.items() if proof is not None and proof.least_cost_bound is not None
     ]
-    lifted = _least_costs([arrays[k] for k in budgeted], solver)  # type: ignore[misc]
+    calls: list[int] = []
+    lifted = _least_costs([arrays[k] for k in budgeted], solver, calls)  # type: ignore[misc]
     costs = {budgeted[i]: cost for i, cost in lifted.items()}
     share = (time.perf_counter() - started) / len(infeasible)
     status = phase_one.record.status if phase_one.record is not None else ""
@@ -215,7 +216,7 @@ def _answer_infeasible(
             attempts=(line,),
             least_cost_of=least_cost_of,
         )
-    return int(bool(budgeted))
+    return sum(calls)
 
 
 def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> Certificate | None:
@@ -260,19 +261,24 @@ def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> C
     return check(system, y)
 
 
-def _least_costs(members: Sequence[ProblemArrays], solver: str) -> dict[int, float | None]:
+def _least_costs(
+    members: Sequence[ProblemArrays], solver: str, calls: list[int]
+) -> dict[int, float | None]:
     """The least oversight cost of members with their budgets lifted, from stacked
     solves, each block judged as ``solve_arrays_cost`` judges a spec alone: by member index,
     None for a member infeasible even without its budget (phase one; its diagnosis keeps
     the certificate's bound, as alone, where no attempt verifies). A member missing from
-    the answer (its block failed its checks, or the stack did not solve) is solved alone."""
+    the answer (its block failed its checks, or the stack did not solve) is solved alone.
+    ``calls`` gets the number of solver calls made."""
     lifted = [without_budget(a) for a in members]
     if not lifted or not all(stackable(a) for a in lifted):
         return {}
     costs: dict[int, float | None] = {}
     program = build_stack(lifted)
     kept = list(range(len(lifted)))
+    calls.append(1)
     if _solve(program, solver) not in _SOLVED:
+        calls.append(1)  # phase one
         phase_one = build_stack(lifted, elastic=True)
         slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
         if slack is None:
@@ -282,6 +288,7 @@ def _least_costs(members: Sequence[ProblemArrays], solver: str) -> dict[int, flo
         if not kept:
             return costs
         program = build_stack([lifted[i] for i in kept])
+        calls.append(1)  # the feasible ones again
         if _solve(program, solver) not in _SOLVED:
             return costs
     z, duals = program.primal(), program.duals()

@@ -180,3 +180,34 @@ def test_block_certificate_matches_the_specs_own_duals() -> None:
         arrays = ProblemArrays.from_spec(spec)
         own = alone.total_cost / float(np.max(arrays.cost))
         assert float(bounds.bound[k]) == pytest.approx(own, rel=1e-9, abs=1e-15)
+
+
+def test_over_budget_members_are_diagnosed_from_the_stack() -> None:
+    """A budget below the least cost: proven from phase one (the budget row's multiplier),
+    and the least cost without the budget that the diagnosis names comes from one more
+    stacked solve, equal to the one a spec solved alone names."""
+    texts = []
+    for k in range(6):
+        budget = 0.05 if k % 2 else 50.0  # odd: far below the least cost
+        texts.append(
+            f"version = 1\n[agent]\npenalty_cap = 10.0\n[oversight]\nbudget = {budget}\n"
+            f'[[actions]]\nname = "ok"\ngain = 0.0\n[[actions]]\nname = "cheat"\n'
+            f'gain = {1.0 + k / 10}\n[[monitors]]\nname = "m"\ncost = 2.0\n'
+            f"detects = {{ cheat = 0.8 }}\n"
+        )
+    specs = parse(texts)
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        assert result is not None
+        if k % 2 == 0:
+            assert result.status == "optimal"
+            continue
+        alone = solve(spec)
+        assert result.status == alone.status == "infeasible"
+        assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
+        assert result.diagnosis.least_cost > result.diagnosis.budget
+        assert result.message == alone.message
+    # the stack, phase one, the feasible ones again, the least costs without budgets
+    assert stats[0].solves == 4
+    assert stats[0].reasons == {"infeasible, certified from the stack": 3}
