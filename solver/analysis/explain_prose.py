@@ -184,7 +184,8 @@ def with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
         lines.append(
             "No constraint is priced: only answers of the full-deterrence program carry "
             "verified multipliers, and this one has none (a spec with harms, types, "
-            "deployment costs or an auditor is solved as a commitment program)."
+            "deployment costs or an auditor is solved as a commitment program; exponential "
+            "detection with false flags by a branch and bound over many programs)."
         )
     if lines:
         paragraphs.append(("Which constraint to relax first", tuple(lines)))

@@ -40,7 +40,8 @@ def flagged(gain: float, fp: tuple[float, ...], q: tuple[float, ...], caps: floa
 
 
 def test_false_flags_beyond_a_rate_of_one_are_proven() -> None:
-    # f x reaches 1.2 > 1: P_0 = min(1, f x) >= f x / 1.2 keeps the term (it was dropped);
+    # a duplicated monitor: f x reaches 1.2 > 1, P_0 = min(1, f x) >= f x / 1.2 keeps the term
+    # (it was dropped: solver_error with the twin, infeasible without it);
     # each unit of rate costs the honest agent 20 x 0.6 and deters by 10 x 0.5 only
     text = flagged(9.0, (0.6, 0.6), (0.5, 0.5))
     assert certify_infeasible(ProblemArrays.from_spec(deter.loads(text).spec)) is not None

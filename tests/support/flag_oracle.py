@@ -8,8 +8,9 @@ fixed) each row d_i P_i - d_0 P_0 - k_i is a_i e^{-L s} + b_i e^{-phi s} + c_i i
 derivative has at most one root, so the row's sign changes at most twice: the grid with the
 rows' stationary points, refined by bisection at 60 digits, finds the least feasible rate.
 
-With two monitors the first rate is on a grid (plus a local refinement), so the oracle's
-cost is an upper bound on the least cost, attained by a policy it checked; deter's verified
+With two monitors the first rate is on a grid (plus a local refinement), and with three the
+cheapest of 4,000 random policies, so the oracle's cost is an upper bound on the least
+cost, attained by a policy it checked; deter's verified
 answers can only be at least the least cost. A "wrong optimal" is an answer above the
 oracle's cost (beyond the 1e-6 deter promises), a "wrong infeasible" one the oracle meets.
 """
@@ -204,7 +205,8 @@ def oracle(spec: FlagSpec, points: int = 400) -> OracleAnswer:
         if spec.budget is not None and cost > spec.budget:
             return OracleAnswer(None, None)
         return OracleAnswer(float(cost), (float(best),))
-    assert m == 2, "the oracle searches one or two monitors"
+    if m > 2:
+        return _sampled(spec, rows)
     c1, c2 = mpmath.mpf(spec.costs[0]), mpmath.mpf(spec.costs[1])
 
     def cost_at(x1: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf] | None:
@@ -231,3 +233,22 @@ def oracle(spec: FlagSpec, points: int = 400) -> OracleAnswer:
     if spec.budget is not None and cost > spec.budget:
         return OracleAnswer(None, None, decided=False)
     return OracleAnswer(float(cost), (float(x1), float(x2)))
+
+
+def _sampled(spec: FlagSpec, rows: list[_Row], samples: int = 4000) -> OracleAnswer:
+    """More than two monitors: the cheapest of random policies that meet every row with room
+    (1e-9, in floats), an upper bound on the least cost; none found is undecided."""
+    rng = random.Random(0)
+    best: tuple[float, tuple[float, ...]] | None = None
+    for _ in range(samples):
+        x = tuple(rng.uniform(lo, hi) for lo, hi in zip(spec.min_rate, spec.max_rate, strict=True))
+        cost = sum(c * xi for c, xi in zip(spec.costs, x, strict=True))
+        if best is not None and cost >= best[0]:
+            continue
+        if spec.budget is not None and cost > spec.budget:
+            continue
+        if all(float(row.value(tuple(mpmath.mpf(v) for v in x))) > 1e-9 for row in rows):
+            best = (cost, x)
+    if best is None:
+        return OracleAnswer(None, None, decided=False)
+    return OracleAnswer(best[0], best[1])
