@@ -30,7 +30,7 @@ test -s deter.schema.json
 "$deter" explain my.toml
 "$deter" init coding_agent -o coding_agent.toml
 "$deter" solve coding_agent.toml
-"$deter" frontier coding_agent.toml --points 5 --plot frontier.png
+"$deter" frontier coding_agent.toml --from 1 --to 4 --points 5 --plot frontier.png
 "$deter" report coding_agent.toml -o report.html
 "$deter" check my.toml coding_agent.toml -f github
 test -s frontier.png && test -s report.html
