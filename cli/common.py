@@ -11,7 +11,7 @@ import errno
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -108,6 +108,52 @@ def terminal_width(stream: Any = None) -> int:
         except ValueError:
             width = UNLIMITED_WIDTH
     return max(40, width)
+
+
+def shows_progress() -> bool:
+    """A progress display on stderr: only on a terminal, and never with ``-q``."""
+    if settings.quiet:
+        return False
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress display on stderr while long work runs (``sweep``, ``frontier``,
+    ``report``, ``experiment``; ``batch`` has its own): a bar when the work can count its
+    steps (the yielded ``update(done, total)``), else a spinner with the time elapsed.
+    Nothing at all with ``-q`` or when stderr is not a terminal (a log, a pipe, CI)."""
+    if not shows_progress():
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True, no_color=not colour_for(sys.stderr))
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta")]
+        columns.append(TimeRemainingColumn())
+    else:
+        columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(done: int, of: int) -> None:
+            bar.update(task, completed=done, total=of)
+
+        yield update
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -188,14 +188,21 @@ class Problem:
 
     # --- analyses -----------------------------------------------------------------------
 
-    def sweep(self, *vary: Vary, log: bool = False, plot: PathLike | None = None) -> Sweep:
+    def sweep(
+        self,
+        *vary: Vary,
+        log: bool = False,
+        plot: PathLike | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Sweep:
         """Solve at every point of a range, or of a grid of several ranges.
 
         Each ``vary`` is ``"PATH=start:stop:points"`` (evenly spaced; geometrically with
         ``log``), ``"PATH=a,b,c"`` or a pair ``(PATH, values)``; PATH is a dotted numeric
         field such as ``"actions.reward_hack.penalty_cap"``. Several give a grid (the last
         varies fastest). Points that cannot be met are in the sweep with their status.
-        ``plot`` also draws it (one or two varied fields) to a .png, .svg or .pdf file.
+        ``plot`` also draws it (one or two varied fields) to a .png, .svg or .pdf file;
+        ``progress(done, total)`` is called as points are solved.
         Raises SpecError for an unknown path or a value out of its field's range.
         """
         from .analysis.sweep import run_sweep
@@ -203,7 +210,7 @@ class Problem:
         axes = self.axes(*vary, log=log)
         if plot is not None:
             _check_plot(Path(plot), len(axes))
-        result = run_sweep(self._spec, axes, solvers=self._solvers)
+        result = run_sweep(self._spec, axes, solvers=self._solvers, progress=progress)
         if plot is not None:
             from .report.figures import sweep_figure, write_plot
 

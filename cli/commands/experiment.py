@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ...solver.report.files import write_atomic
-from ..common import err, fail, guarded
+from ..common import err, fail, guarded, info, progress
 from ..exit_codes import ExitCode
 from ..options import DebugOption
 
@@ -101,17 +101,18 @@ def experiment(
         _check_creatable(output)
         from ...solver.rl.experiment import markdown_table, run_experiment
 
-        result = run_experiment(
-            seeds=seeds,
-            agents=agents,
-            episodes=episodes,
-            epsilon=epsilon,
-            margin=margin,
-            ppo_seeds=ppo_seeds,
-            ppo_timesteps=ppo_timesteps,
-            seed=seed,
-            progress=err,
-        )
+        with progress(f"training {seeds} seeds x {agents} agents"):
+            result = run_experiment(
+                seeds=seeds,
+                agents=agents,
+                episodes=episodes,
+                epsilon=epsilon,
+                margin=margin,
+                ppo_seeds=ppo_seeds,
+                ppo_timesteps=ppo_timesteps,
+                seed=seed,
+                progress=info,
+            )
         table = "### Tabular learners\n\n" + markdown_table(result.tabular)
         if result.ppo:
             table += "\n### PPO (stable-baselines3)\n\n" + markdown_table(result.ppo)

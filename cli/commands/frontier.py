@@ -48,6 +48,7 @@ def frontier(
         fail,
         guarded,
         info,
+        progress,
         read_spec,
         stdout_is_colour_terminal,
         terminal_width,
@@ -67,7 +68,8 @@ def frontier(
             from .sweep import check_plot
 
             check_plot(plot, 1)
-        result = problem.frontier(points=points, low=low, high=high)
+        with progress("solving"):
+            result = problem.frontier(points=points, low=low, high=high)
         emit(
             render_frontier(
                 result,

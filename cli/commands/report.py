@@ -35,7 +35,7 @@ def report(
     One file, no network needed to open it; the frontier and sweep plots are inline SVG.
     Exit codes as for solve (a spec that cannot be met still gets its report).
     """
-    from ..common import fail, guarded, info, read_spec
+    from ..common import fail, guarded, info, progress, read_spec
     from ..exit_codes import ExitCode, for_status
 
     def body() -> int:
@@ -47,7 +47,8 @@ def report(
         if len(texts) > 2:
             fail(ExitCode.BAD_INPUT, "error: the report draws one or two --vary, not more")
         try:
-            report = problem.report(output, vary=texts, log=log)
+            with progress("solving, explaining and drawing"):
+                report = problem.report(output, vary=texts, log=log)
         except PlotUnavailable as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
         info(f"wrote {output}")

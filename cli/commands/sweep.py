@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -54,7 +55,15 @@ def sweep(
     met are reported, not fatal: the exit code is the worst point's (0 every point optimal;
     1 some point cannot be met; 3 some point has no verified answer).
     """
-    from ..common import emit, guarded, info, read_spec, stdout_is_colour_terminal, terminal_width
+    from ..common import (
+        emit,
+        guarded,
+        info,
+        progress,
+        read_spec,
+        stdout_is_colour_terminal,
+        terminal_width,
+    )
     from ..exit_codes import for_points
 
     def body() -> int:
@@ -66,7 +75,9 @@ def sweep(
         axes = problem.axes(*vary, log=log)  # bad paths and values fail before the plot check
         if plot is not None:
             check_plot(plot, len(axes))
-        result = problem.sweep(*axes)
+        points = math.prod(len(axis.values) for axis in axes)
+        with progress("solving", points) as update:  # a bar on a terminal's stderr (not -q)
+            result = problem.sweep(*axes, progress=update)
         emit(
             render_sweep(
                 result,

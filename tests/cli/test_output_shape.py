@@ -4,9 +4,12 @@ tables or all records, never a mix."""
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from typing import Any
 
+import pytest
 from deter.cli.app import app
 from deter.cli.common import UNLIMITED_WIDTH, terminal_width
 from typer.testing import CliRunner
@@ -63,3 +66,32 @@ def test_simulate_tables_share_one_shape() -> None:
         text = invoke("simulate", TYPES, "-n", "30", "-k", "5", columns=columns).stdout
         seen = shapes(text)
         assert len(seen) >= 3 and len(set(seen)) == 1, (columns, text)
+
+
+# --- progress on stderr (issue 21 item 6) ---------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_long_work_shows_progress_on_a_terminal_only(
+    quiet: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deter.cli import app as cli_app
+
+    args = ["sweep", CODING, "--vary", "actions.reward_hack.gain=1:5:5", "-f", "csv"]
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli_app.run([*args, *(["-q"] if quiet else [])]) == 0
+    shown = terminal.getvalue()
+    if quiet:
+        assert shown == ""
+    else:
+        assert "solving" in shown and "5/5" in shown, shown
+    monkeypatch.undo()
+    # not a terminal (a log, a pipe): no progress, only the output
+    assert cli_app.run(args) == 0
+    assert "solving" not in capsys.readouterr().err
