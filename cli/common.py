@@ -237,7 +237,6 @@ def pipe_closed() -> NoReturn:
 
 #: The extra of deter that installs each optional package (pyproject.toml).
 EXTRAS = {
-    "matplotlib": "plot",
     "gymnasium": "rl",
     "stable_baselines3": "experiment",
     "torch": "experiment",
@@ -252,6 +251,11 @@ EXTRAS = {
 def missing_extra(exc: ModuleNotFoundError) -> str:
     """What to install for a missing optional package, in one line."""
     top = (exc.name or "").split(".")[0]
+    if top == "matplotlib":  # a dependency, not an extra: the install is incomplete
+        return (
+            "this needs matplotlib, which deter depends on but is not installed: "
+            "pip install matplotlib"
+        )
     extra = EXTRAS.get(top)
     if extra is None:
         return f"a package deter needs is not installed: {one_line(str(exc))}"

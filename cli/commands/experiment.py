@@ -133,7 +133,7 @@ def experiment(
                 if result.ppo:
                     figures["ppo.png"] = learning_curves_png(result.ppo, f"PPO ({ppo_seeds} seeds)")
             except ImportError:  # matplotlib is an optional extra
-                err("note: no plots without matplotlib (pip install 'deter[plot]')")
+                err("note: no plots without matplotlib (deter needs it: pip install matplotlib)")
                 figures = {}
             for name, png in figures.items():
                 write_atomic(output / name, png)

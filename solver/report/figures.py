@@ -1,4 +1,4 @@
-"""Pictures of sweeps and frontiers (matplotlib, the optional extra ``deter[plot]``).
+"""Pictures of sweeps and frontiers (matplotlib, a dependency of deter, imported only when drawing).
 
 matplotlib is imported only here and only when a plot is drawn, through its object API
 (``Figure``) with the Agg canvas: no pyplot state, no display needed.
@@ -46,7 +46,8 @@ def require_matplotlib() -> Any:
         import matplotlib
     except ImportError:
         raise PlotUnavailable(
-            "plots need matplotlib: install the extra with  pip install 'deter[plot]'"
+            "plots need matplotlib, which deter depends on but is not installed: "
+            "pip install matplotlib"
         ) from None
     matplotlib.use("Agg", force=False)
     return matplotlib

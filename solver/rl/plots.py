@@ -1,4 +1,4 @@
-"""Learning curves of the experiment (matplotlib, the ``deter[plot]`` extra), as PNG bytes."""
+"""Learning curves of the experiment (matplotlib, a dependency of deter), as PNG bytes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The reference problem, embedded so the reference env works from an installed wheel.
 
 ``CODING_AGENT_SPEC`` is the TOML body of ``problems/coding_agent.toml`` (its explanatory
-comments stay there); ``tests/rl/test_env.py`` checks the two agree, and that
+comments stay there); ``tests/policy/test_document.py`` checks the two agree, and that
 ``CODING_AGENT_POLICY`` is exactly what ``deter export problems/coding_agent.toml`` writes
 (without its ``file``), so neither can drift from the bundled problem.
 """

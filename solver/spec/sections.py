@@ -88,7 +88,8 @@ class Oversight(FrozenModel):
     objective: Literal["deter_all", "min_loss"] = Field(
         "deter_all",
         description="deter_all: deter every action at least cost; min_loss: minimise oversight "
-        "cost plus the harm of the action the agent ends up taking (solver/min_loss.py).",
+        "cost plus the harm of the action the agent ends up taking "
+        "(solver/formulation/commitment.py).",
     )
 
 
@@ -157,7 +158,8 @@ class Monitor(FrozenModel):
 
 
 class Penalty(FrozenModel):
-    """Penalties fixed at their caps, or chosen at a cost (solver/features/penalty.py)."""
+    """Penalties fixed at their caps, or chosen at a cost
+    (solver/formulation/components/penalty.py)."""
 
     design: Literal["fixed", "per_action", "shared"] = Field(
         "fixed",
