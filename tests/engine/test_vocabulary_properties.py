@@ -28,7 +28,12 @@ from tests.support.vocabulary import FAMILIES, Case, generate
 
 # Known open failures, by family: the issue item that owns each (see /work/notes/failures/).
 OPEN: dict[str, str] = {}
-OPEN_LEAST_COST: dict[str, str] = {}
+OPEN_LEAST_COST: dict[str, str] = {
+    "budget": (
+        "issue 20 item 4: a budget exactly at the least cost (budget-902) ends as solver_error: "
+        "verification reports 'max relative violation inf' and every later attempt fails"
+    ),
+}
 
 PER_FAMILY = 12  # specs per family for the construction judge (half made infeasible)
 LEAST_COST_PER_FAMILY = 3  # specs per family judged against the reference

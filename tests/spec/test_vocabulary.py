@@ -205,7 +205,7 @@ def test_the_texts_are_the_same_on_every_machine() -> None:
     assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
 
 
-DIGEST = "a73bd2972134118955065e7a2242d2b36a54942b7d97531d09d280c27075a15b"
+DIGEST = "617b9f65ef641879f48ec8e33884a3d996eb2b67f607c27d13bc40fb40a9bc2c"
 
 
 @pytest.mark.parametrize("share", [0.0, 0.05, 0.2, 0.5])

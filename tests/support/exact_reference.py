@@ -779,6 +779,41 @@ def _repair(model: Model, rows: _Rows, rates: dict[str, float]) -> dict[str, flo
     return out
 
 
+def _lower(
+    model: Model,
+    rows: _Rows,
+    rates: dict[str, float],
+    check: Check,
+    checker: Callable[[dict[str, float]], Check],
+) -> tuple[dict[str, float], Check]:
+    """Lower each rate, dearest spend first, to the least its rows allow with the others
+    fixed (kept only if the exact re-check still passes): a column whose cost is 1e-18 of
+    the largest after scaling is free to HiGHS, which may leave it at its ceiling."""
+    order = sorted(
+        range(len(model.monitors)),
+        key=lambda j: -float(model.monitors[j].cost * exact(rates[model.monitors[j].name])),
+    )
+    for j in order:
+        m = model.monitors[j]
+        if m.cost == 0 or exact(rates[m.name]) <= m.lo:
+            continue
+        xs = [mpf(exact(rates[k.name])) for k in model.monitors]
+        least = mpf(m.lo)
+        for a, b in zip(rows.coefs, rows.rhs, strict=True):
+            if a[j] > 0:
+                rest = mpmath.fsum(a[k] * xs[k] for k in range(len(xs)) if k != j)
+                least = max(least, (b - rest) / a[j] * (1 + mpmath.mpf(10) ** -12))
+        if least >= xs[j]:
+            continue
+        trial = {**rates, m.name: _to_rate(least, m)}
+        if trial[m.name] < m.hi and mpf(exact(trial[m.name])) < least:
+            trial[m.name] = math.nextafter(trial[m.name], math.inf)
+        again = checker(trial)
+        if again.passed and again.cost < check.cost:
+            rates, check = trial, again
+    return rates, check
+
+
 def _lp_reference(model: Model) -> Reference:
     if not model.monitors:  # the only policy is the empty one: it deters or nothing does
         check = check_policy(model, {})
@@ -827,6 +862,7 @@ def solve_rows(
                     rates = _repair(model, rows, rates)
                     check = checker(rates)
                 if check.passed:
+                    rates, check = _lower(model, rows, rates, check, checker)
                     return Reference("optimal", cost=check.cost, rates=rates, note=f"tau={tau}")
                 last = "reference policy failed the exact re-check: " + "; ".join(check.problems)
                 unit = [mpf(exact(x)) if x > 0 else u for x, u in zip(xs, unit, strict=True)]

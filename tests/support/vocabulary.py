@@ -825,7 +825,16 @@ def _candidates(draw: _Draw) -> list[dict[str, float]]:
 def _make_feasible(rng: Rng, draw: _Draw) -> bool:
     """Make the spec feasible with a witness policy; False if that is not possible here."""
     budget = draw.oversight.get("budget")
-    if draw.oversight.get("objective") == "min_loss":
+    intervals = any(isinstance(a["gain"], list) for a in draw.actions) or any(
+        isinstance(g, list) for t in draw.data.get("types", []) for g in t.get("gains", {}).values()
+    )
+    if (
+        draw.oversight.get("objective") == "min_loss"
+        and not draw.agent.get("margin")
+        and not intervals
+    ):
+        # some action is a best response to any policy (with a margin, or intervals, an
+        # action may have to beat the others by more than they differ: then the witness below)
         if budget is not None and _floor_spend(draw) > budget:
             draw.oversight["budget"] = sig(_floor_spend(draw) * 1.5 + 0.1)
         draw.expected, draw.how = "optimal", "min_loss: the floors fit the budget"
@@ -934,6 +943,10 @@ def generate(family: str, seed: int, infeasible: bool | None = None) -> Case:
     rng = _rng(family, seed, infeasible)
     if family == "budget":
         draw = _budget(rng, seed, infeasible)
+        if draw.expected is None and infeasible is True:  # no reference optimum to place
+            _make_infeasible(rng, draw)
+        elif draw.expected is None and infeasible is False and not _make_feasible(rng, draw):
+            draw.how = "no witness found"
     elif infeasible is True and family not in NEVER_INFEASIBLE:
         draw = _build(family, rng, infeasible)
         _make_infeasible(rng, draw)
