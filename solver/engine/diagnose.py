@@ -174,6 +174,7 @@ def diagnose(
     flag_of = np.broadcast_to(np.asarray(program_rows["false_flag_weight"], dtype=float), shape)
     weight_of = np.broadcast_to(np.asarray(program_rows["detection_weight"], dtype=float), shape)
     binding = can_bind(arrays)
+    refuted = _refuted(proof)
     findings: list[ActionDiagnosis] = []
     for row, i in enumerate(arrays.deviations):
         name = arrays.action_names[i]
@@ -181,9 +182,10 @@ def diagnose(
         loss = float(rows.loss[row])
         p, p0 = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
         need = float(rows.need[row])
-        deterrable = not binding[row] or _reaches(
-            float(weight_of[row]) * p - float(flag_of[row]) * p0, float(need_of[row])
-        )
+        detected, flagged = float(weight_of[row]) * p, float(flag_of[row]) * p0
+        deterrable = not binding[row] or _reaches(detected, flagged, float(need_of[row]))
+        if name in refuted:  # the proof (checked exactly) says no allowed policy deters it
+            deterrable = False
         relative_gain = float(arrays.gain[i] - arrays.gain[arrays.compliant])
         if p > 0:
             cap_needed = _cap_for(
@@ -269,9 +271,21 @@ def _blocked_reason(
     )
 
 
-def _reaches(reached: float, need: float) -> bool:
-    """The program's row reached - need >= 0, up to round-off of the need (NaN: not)."""
-    return bool(reached >= need - 1e-9 * max(1.0, abs(need)))
+def _reaches(detected: float, flagged: float, need: float) -> bool:
+    """The program's row w P - v P_0 >= n at the best policy, up to round-off relative to
+    the row's own terms (NaN: not). Never an absolute allowance: a CARA agent's need can be
+    1e-17 in these units, and an action no monitor detects (P = 0) does not reach it
+    (issue 20: such an action was called deterrable beside a proof that it is not)."""
+    room = 1e-9 * (abs(detected) + abs(flagged) + abs(need))
+    return bool(detected - flagged >= need - room)
+
+
+def _refuted(proof: Certificate | None) -> frozenset[str]:
+    """The actions a certificate of infeasibility proves undeterrable on their own: its
+    single row, when that row is an action's (a combination proves no one action)."""
+    if proof is None or len(proof.rows) != 1:
+        return frozenset()
+    return frozenset(proof.actions)
 
 
 def without_budget(arrays: ProblemArrays) -> ProblemArrays:
