@@ -189,8 +189,15 @@ def _sweep_line(sweep: Sweep) -> Figure:
         _legend(top, infeasible=not all(ok))
         names = list(sweep.monitor_names)
         if solved and names:
-            rates = [[p.rates.get(m, 0.0) for _, p in solved] for m in names]
-            bottom.stackplot([x for x, _ in solved], rates, labels=names, alpha=0.85)
+            series = {m: [p.rates.get(m, 0.0) for _, p in solved] for m in names}
+            kept, rest = _largest(series)
+            if rest:  # the others as one band: one legend entry each would take minutes
+                kept[f"{len(rest)} other monitors"] = [
+                    sum(values) for values in zip(*rest.values(), strict=True)
+                ]
+            bottom.stackplot(
+                [x for x, _ in solved], list(kept.values()), labels=list(kept), alpha=0.85
+            )
             bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         bottom.set_ylabel("monitor rates\n(stacked, share of episodes)")
         bottom.set_xlabel(_axis_label(axis.name, sweep.currency))
@@ -354,13 +361,12 @@ def frontier_figure(frontier: Frontier) -> Figure:
         top.set_title(f"{frontier.name}: probability–severity frontier")
         top.grid(alpha=0.3, which="both")
         _legend(top, infeasible=any(bad))
-        for name in own.caps:
-            bottom.plot(
-                [x for x, _ in solved],
-                [p.detection.get(name, math.nan) for _, p in solved],
-                linewidth=1.8,
-                label=name,
-            )
+        series = {name: [p.detection.get(name, math.nan) for _, p in solved] for name in own.caps}
+        kept, rest = _largest(series)
+        for name, values in kept.items():
+            bottom.plot([x for x, _ in solved], values, linewidth=1.8, label=name)
+        if rest:  # named in the legend, not drawn: thousands of lines are neither read nor fast
+            bottom.plot([], [], linewidth=0, label=f"({len(rest)} other actions not drawn)")
         if own.status == "optimal":
             bottom.axvline(own_x, color="#e67e22", linewidth=1, linestyle="--")
         bottom.set_ylabel("P(caught)\n(detection bought)")
@@ -376,6 +382,28 @@ def frontier_figure(frontier: Frontier) -> Figure:
         bottom.grid(alpha=0.3, which="both")
         bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return figure
+
+
+#: Series drawn one by one in a figure (monitors' rates, actions' detection); the others are
+#: summed or left out. A legend entry per series made a report of 10,000 actions take
+#: minutes in matplotlib's legend layout (issue 25).
+MAX_SERIES = 12
+
+
+def _largest(
+    series: dict[str, list[float]], keep: int = MAX_SERIES
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """The ``keep`` series with the largest values (in their order), and the rest."""
+    if len(series) <= keep:
+        return dict(series), {}
+
+    def peak(values: list[float]) -> float:
+        finite = [v for v in values if v == v]  # NaN: no value there
+        return max(finite, default=-math.inf)
+
+    chosen = set(sorted(series, key=lambda name: -peak(series[name]))[:keep])
+    kept = {name: values for name, values in series.items() if name in chosen}
+    return kept, {name: values for name, values in series.items() if name not in chosen}
 
 
 def write_plot(figure: Figure, path: Path) -> None:

@@ -223,7 +223,21 @@ def default_sweep_text(spec: Spec, result: Result) -> str | None:
     gap = top.gain - base
     if gap <= 0:
         return None
-    return f"actions.{top.name}.gain={base:g}:{base + 2 * gap:g}:25"
+    return f"actions.{top.name}.gain={base:g}:{base + 2 * gap:g}:{report_points(spec)}"
+
+
+#: Points of the report's default frontier and sweep, and the fewest it draws.
+REPORT_POINTS, FEWEST_POINTS = 25, 5
+#: Actions x points a report's default frontier (and sweep) may solve: beyond it the
+#: points thin out, so a report costs a bounded number of solves of the spec (about
+#: ``2 * FEWEST_POINTS + 2`` at 10,000 actions, 52 under 2,000), not 52 at any size
+#: (issue 25: 10,000 actions took minutes, 99,999 never finished).
+REPORT_WORK = 50_000
+
+
+def report_points(spec: Spec) -> int:
+    """The points of the default frontier and sweep for ``spec``'s size."""
+    return max(FEWEST_POINTS, min(REPORT_POINTS, REPORT_WORK // max(len(spec.actions), 1)))
 
 
 # --- the report as a library result ---------------------------------------------------------
@@ -311,7 +325,9 @@ def build_report(
     if not axes:
         default = default_sweep_text(spec, result)
         axes = [parse_vary(spec, default)] if default else []
-    frontier = run_frontier(spec, solve=solve)
+    from ..analysis.frontier import default_factors
+
+    frontier = run_frontier(spec, default_factors(report_points(spec)), solve=solve)
     frontier_svg = svg_inline(frontier_figure(frontier))
     sweep = run_sweep(spec, axes, solve=solve) if axes else None
     sweep_svg = svg_inline(sweep_figure(sweep)) if sweep is not None else None
