@@ -12,6 +12,7 @@ from ..common import (
     emit,
     err,
     guarded,
+    info,
     read_spec,
     solver_choice,
     stdout_is_colour_terminal,
@@ -66,6 +67,9 @@ def solve(
         seconds = (result.timing or {}).get("total")
         if seconds is not None:
             detail(f"solved in {seconds:.3f} s")
+        if solver is not None and result.solver and result.solver.upper() != solvers[0]:
+            # a program with cones (CARA, exponential detection) only Clarabel solves
+            info(f"note: --solver {solver.value}: this program was solved by {result.solver}")
         if result.status != "optimal":
             err(f"{result.file}: {result.status}: {result.message}")
         return int(for_status(result.status))

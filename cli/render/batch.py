@@ -501,10 +501,11 @@ def summary(
     if command == "check":
         # each file once: passed, failed a requirement, or neither checked (bad input, no
         # verified answer); an infeasible spec that fails deter_all counts as failed
+        # (the words are the JSON's: run_counts' keys and the statuses, as batch's summary)
         table.add_row("passed", str(tally.passed))
-        table.add_row("requirements failed", str(tally.requirements_failed))
-        table.add_row("bad input", str(tally.statuses[Status.bad_input]))
-        table.add_row("no verified answer", str(tally.statuses[Status.solver_error]))
+        table.add_row("requirements_failed", str(tally.requirements_failed))
+        table.add_row(Status.bad_input.value, str(tally.statuses[Status.bad_input]))
+        table.add_row(Status.solver_error.value, str(tally.statuses[Status.solver_error]))
     else:
         for status, n in tally.counts().items():
             table.add_row(status, str(n))

@@ -112,7 +112,8 @@ class Frontier:
 
 def default_factors(points: int = 25, low: float = 0.25, high: float = 4.0) -> tuple[float, ...]:
     """Geometrically spaced factors that include 1 (the spec's own caps)."""
-    factors = set(np.geomspace(low, high, points).tolist())
+    # to 12 significant digits: geomspace's 1.9999999999999998 is the factor 2 a reader asked for
+    factors = {float(f"{f:.12g}") for f in np.geomspace(low, high, points).tolist()}
     factors.add(1.0)
     return tuple(sorted(factors))
 

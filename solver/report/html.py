@@ -133,8 +133,12 @@ def _problem(spec: Spec) -> str:
 def _policy(result: Result) -> str:
     status = escape(result.status)
     lines = "<br>".join(escape(line) for line in summary_lines(result)[1:])
+    heading = {
+        "optimal": "The optimal policy",
+        "infeasible": "No policy meets the spec",
+    }.get(str(result.status), "No verified policy")
     out = [
-        f'<h2>The optimal policy</h2><p class="summary"><strong class="status-{status}">'
+        f'<h2>{heading}</h2><p class="summary"><strong class="status-{status}">'
         f"{status}</strong><br>{lines}</p>"
     ]
     if result.monitors:

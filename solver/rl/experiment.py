@@ -38,8 +38,17 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
 
 
-def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
-    """(mean, low, high): a 95% Student-t interval across seeds (NaN when under 2 seeds)."""
+#: The range of a rate (a violation rate) and of a quantity that cannot be negative (a cost).
+RATE = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
+
+
+def t_interval(
+    values: Sequence[float], within: tuple[float, float] = (-math.inf, math.inf)
+) -> tuple[float, float, float]:
+    """(mean, low, high): a 95% Student-t interval across seeds (NaN when under 2 seeds),
+    cut to the quantity's range ``within``: with 2 seeds the t interval is wide, and a cost
+    cannot be negative nor a rate above 1."""
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     if x.size == 0:
         return math.nan, math.nan, math.nan
@@ -48,7 +57,7 @@ def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     q = _T975[x.size - 2] if x.size - 1 <= len(_T975) else 1.959963984540054
     half = q * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return mean, mean - half, mean + half
+    return mean, max(within[0], mean - half), min(within[1], mean + half)
 
 
 # --- the conditions ---------------------------------------------------------------------
@@ -154,7 +163,7 @@ def _curve(
     t = runs.shape[1]
     edges = np.linspace(0, t, min(points, t) + 1).round().astype(np.int64)
     buckets = np.add.reduceat(runs, edges[:-1], axis=1) / np.diff(edges)[None, :]
-    stats = [t_interval(buckets[:, b].tolist()) for b in range(buckets.shape[1])]
+    stats = [t_interval(buckets[:, b].tolist(), RATE) for b in range(buckets.shape[1])]
     return (
         edges[1:].tolist(),
         [s[0] for s in stats],
@@ -191,10 +200,12 @@ def run_tabular(
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
                 metrics={
-                    "violation_during": t_interval([r.violation_during for r in runs]),
-                    "violation_after": t_interval([r.violation_after for r in runs]),
-                    "oversight_cost": t_interval([r.spend_per_episode for r in runs]),
-                    "honest_false_flag_loss": t_interval([r.honest_false_flag_loss for r in runs]),
+                    "violation_during": t_interval([r.violation_during for r in runs], RATE),
+                    "violation_after": t_interval([r.violation_after for r in runs], RATE),
+                    "oversight_cost": t_interval([r.spend_per_episode for r in runs], NON_NEGATIVE),
+                    "honest_false_flag_loss": t_interval(
+                        [r.honest_false_flag_loss for r in runs], NON_NEGATIVE
+                    ),
                     "training_reward": t_interval([r.reward for r in runs]),
                 },
                 after_actions={name: float(np.mean(greedy == i)) for i, name in enumerate(names)},
@@ -260,10 +271,10 @@ def run_ppo(
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
                 metrics={
-                    "violation_during": t_interval(during),
-                    "violation_after": t_interval(after),
-                    "oversight_cost": t_interval(cost),
-                    "honest_false_flag_loss": t_interval(honest),
+                    "violation_during": t_interval(during, RATE),
+                    "violation_after": t_interval(after, RATE),
+                    "oversight_cost": t_interval(cost, NON_NEGATIVE),
+                    "honest_false_flag_loss": t_interval(honest, NON_NEGATIVE),
                     "training_reward": t_interval(reward),
                 },
                 after_actions={

@@ -1,0 +1,60 @@
+"""Issue 21 item 9's smaller edges: one status vocabulary in batch and check summaries, a
+frontier's factors as a reader wrote them, intervals inside their quantity's range, an
+infeasible report not headed "The optimal policy", and --solver saying when it was not used."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import deter
+from deter.cli.app import app
+from deter.solver.analysis.frontier import default_factors
+from deter.solver.rl.experiment import NON_NEGATIVE, RATE, t_interval
+from typer.testing import CliRunner
+
+from tests.support.cli import CLI_ENV
+from tests.support.paths import PROBLEMS
+
+BAD = "[agent\n"
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner(env=CLI_ENV).invoke(app, list(args), catch_exceptions=False)
+
+
+def test_batch_and_check_summaries_use_the_status_words_of_the_json(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD, encoding="utf-8")
+    for command in ("batch", "check"):
+        summary = invoke(command, str(bad), "-j", "1").stderr
+        assert "bad_input" in summary and "bad input" not in summary, summary
+    assert "no verified answer" not in invoke("check", str(bad), "-j", "1").stderr
+
+
+def test_frontier_factors_are_the_round_numbers_asked_for() -> None:
+    factors = default_factors(5, 0.25, 4.0)
+    assert factors == (0.25, 0.5, 1.0, 2.0, 4.0)
+    assert all(len(repr(f)) <= 14 for f in default_factors())  # never 1.9999999999999998
+
+
+def test_intervals_stay_inside_their_quantitys_range() -> None:
+    mean, low, high = t_interval([0.0, 10.0], NON_NEGATIVE)  # 2 seeds: a wide t interval
+    assert mean == 5.0 and low == 0.0 and high > 10.0
+    _, low, high = t_interval([0.9, 1.0], RATE)
+    assert low >= 0.0 and high == 1.0
+    assert math.isnan(t_interval([1.0])[1])
+
+
+def test_an_infeasible_report_is_not_headed_the_optimal_policy(tmp_path: Any) -> None:
+    report = deter.load(PROBLEMS / "infeasible" / "over_budget.toml").report(tmp_path / "r.html")
+    assert "No policy meets the spec" in report.html
+    assert "The optimal policy" not in report.html
+
+
+def test_solver_says_when_the_program_needed_another() -> None:
+    cone = str(PROBLEMS / "diminishing_returns_review.toml")
+    result = invoke("solve", cone, "--solver", "highs", "-f", "json")
+    assert result.exit_code == 0 and "note: --solver highs" in result.stderr, result.stderr
+    plain = invoke("solve", str(PROBLEMS / "minimal.toml"), "--solver", "highs")
+    assert "note: --solver" not in plain.stderr
