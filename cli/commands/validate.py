@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -63,28 +65,14 @@ def validate(
     def body() -> int:
         code = ExitCode.OK
         report: list[dict[str, Any]] = []
-        for source in sources:
-            try:
-                if policy:
-                    counts = _policy_counts(source, max_size)
-                else:
-                    parsed = read_spec(source, max_size)
-                    counts = (len(parsed.actions), len(parsed.all_monitors()))
-            except SpecError as exc:
+        for source, checked in _checked(sources, policy, max_size):
+            if isinstance(checked, _Refused):
                 code = ExitCode.BAD_INPUT
-                for line in spec_error_lines(exc):
+                for line in checked.lines:
                     err(line)
-                report.append(
-                    {
-                        "file": source,
-                        "valid": False,
-                        "issues": [
-                            {"key": i.key, "line": i.line, "message": i.message} for i in exc.issues
-                        ],
-                    }
-                )
+                report.append({"file": source, "valid": False, "issues": checked.issues})
                 continue
-            n_actions, n_monitors = counts
+            n_actions, n_monitors = checked
             report.append(
                 {"file": source, "valid": True, "actions": n_actions, "monitors": n_monitors}
             )
@@ -112,3 +100,57 @@ def _policy_counts(source: str, max_size: int) -> tuple[int, int]:
         doc = load_policy_file(source, max_bytes=max_size)
     remember_input(source)
     return len(doc["actions"]), len(doc["monitors"])
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A file that is not valid: its error lines (for stderr) and its issues (for JSON)."""
+
+    lines: list[str]
+    issues: list[dict[str, Any]]
+
+
+Checked = tuple[int, int] | _Refused
+#: Files per task when validating in parallel, and the fewest files worth a pool of workers
+#: (each starts in about a second's share of its first task).
+CHUNK, PARALLEL_MIN = 256, 1024
+
+
+def _check_one(source: str, policy: bool, max_size: int) -> Checked:
+    """(actions, monitors) of a valid file, or why it is not."""
+    try:
+        if policy:
+            return _policy_counts(source, max_size)
+        parsed = read_spec(source, max_size)
+        return (len(parsed.actions), len(parsed.all_monitors()))
+    except SpecError as exc:
+        issues = [{"key": i.key, "line": i.line, "message": i.message} for i in exc.issues]
+        return _Refused(spec_error_lines(exc), issues)
+
+
+def _check_chunk(sources: list[str], policy: bool, max_size: int) -> list[Checked]:
+    return [_check_one(source, policy, max_size) for source in sources]
+
+
+def _checked(sources: list[str], policy: bool, max_size: int) -> Iterator[tuple[str, Checked]]:
+    """Each source with its verdict, in order: in worker processes (one per CPU, as batch
+    runs) when there are many files, so validating is at least as fast per file as a batch
+    solving them (issue 25: 200,000 files took 412 s on one core, batch 105 s)."""
+    from ...solver.batch.run import default_jobs
+
+    jobs = default_jobs()
+    if len(sources) < PARALLEL_MIN or jobs < 2 or "-" in sources:
+        for source in sources:
+            yield source, _check_one(source, policy, max_size)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [sources[k : k + CHUNK] for k in range(0, len(sources), CHUNK)]
+    # fork: the workers start with this process's modules loaded (the spec layer)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        verdicts = pool.map(_check_chunk, chunks, [policy] * len(chunks), [max_size] * len(chunks))
+        for chunk, checked in zip(chunks, verdicts, strict=True):
+            yield from zip(chunk, checked, strict=True)
