@@ -14,7 +14,9 @@ certificate of ``infeasibility.py``, which a diagnosed result carries in its rea
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +26,7 @@ from ..formulation.components.deterrence import Deterrence, can_bind, incentive_
 from ..formulation.linear import solve_linear
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability, false_flag_rate, log_escape
+from ..model.exact import ExactPolicy
 from ..model.penalties import at_ceilings
 from ..model.utility import FloatArray
 from ..results.result import ActionDiagnosis, Diagnosis
@@ -32,9 +35,9 @@ from .infeasibility import Certificate
 
 def _best_deterrence(
     arrays: ProblemArrays, row: int, loss: float, flag_loss: float
-) -> tuple[float, float]:
+) -> tuple[float, float, FloatArray]:
     """max over allowed rates of d_i P_i - d_0 P_0, the program's incentive row; returns
-    (P_i, P_0) at the maximiser.
+    (P_i, P_0, the rates) at the maximiser.
 
     Without a false-positive penalty every rate at its ceiling maximises all detections at
     once. Otherwise: linear detection (with ROC envelopes) is a small LP in (x, P_i, t);
@@ -47,20 +50,21 @@ def _best_deterrence(
     if flag_loss == 0 or not np.any(f > 0):
         x = arrays.max_rate
         detection = detection_probability(arrays, x)[i]
-        return float(detection), false_flag_rate(arrays, x)
+        return float(detection), false_flag_rate(arrays, x), x
     if not (math.isfinite(loss) and math.isfinite(flag_loss)):
         # Beyond float range (CARA with a huge false-positive penalty): a false flag then
         # outweighs any detection, so the best the monitors can do is raise none: every
         # monitor with false positives at its floor, the others at their ceilings.
         x = np.where(f > 0, arrays.min_rate, arrays.max_rate)
-        return float(detection_probability(arrays, x)[i]), false_flag_rate(arrays, x)
+        return float(detection_probability(arrays, x)[i]), false_flag_rate(arrays, x), x
     bounds = [(lo, hi) for lo, hi in zip(arrays.min_rate, arrays.max_rate, strict=True)]
     if arrays.detection_model == "exponential":
         return _best_exponential(q, f, loss, flag_loss, bounds)
     m = arrays.n_monitors
     curves = [curve for curve in arrays.roc if curve.action == i]
     if not curves:
-        return _best_linear(q, f, loss, flag_loss, arrays.min_rate, arrays.max_rate)
+        x = _best_linear(q, f, loss, flag_loss, arrays.min_rate, arrays.max_rate)
+        return min(1.0, float(q @ x)), float(f @ x), x
     n = len(curves)
     # variables (x_1..x_m, P, t_1..t_n); maximise loss * P - flag_loss * f.x
     c = np.concatenate([flag_loss * f, [-loss], np.zeros(n)])
@@ -78,19 +82,19 @@ def _best_deterrence(
     )
     if not solution.optimal or solution.x is None:
         x = arrays.max_rate
-        return float(detection_probability(arrays, x)[i]), float(f @ x)
+        return float(detection_probability(arrays, x)[i]), float(f @ x), x
     x, p = solution.x[:m], float(solution.x[m])
-    return p, float(f @ x)
+    return p, float(f @ x), np.clip(x, arrays.min_rate, arrays.max_rate)
 
 
 def _best_linear(
     q: FloatArray, f: FloatArray, loss: float, flag_loss: float, lo: FloatArray, hi: FloatArray
-) -> tuple[float, float]:
+) -> FloatArray:
     """argmax over the box of loss min(1, q x) - flag_loss f x, in closed form (the LP of
     ``_best_deterrence`` without ROC curves, a continuous knapsack): from the floors, raise
     the monitors in order of false flags per unit of detection, f_j / q_j, those whose
     detection is worth more than its false flags, until detection reaches 1 or the
-    ceilings; returns (P_i, f x). No LP per action: a batch diagnoses in numpy."""
+    ceilings; returns the rates. No LP per action: a batch diagnoses in numpy."""
     x = np.array(lo, dtype=float)
     reached = float(q @ x)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -101,15 +105,15 @@ def _best_linear(
         step = min(float(hi[j] - lo[j]), (1.0 - reached) / float(q[j]))
         x[j] += step
         reached += step * float(q[j])
-    return min(1.0, reached), float(f @ x)
+    return x
 
 
 def _best_exponential(
     q: FloatArray, f: FloatArray, loss: float, flag_loss: float, bounds: list[tuple[float, float]]
-) -> tuple[float, float]:
+) -> tuple[float, float, FloatArray]:
     """argmax over the box of loss (1 - exp(-L x)) - flag_loss (1 - exp(-phi x)), the model's
     row with the exact P_0 (not concave: a difference of concave functions); returns
-    (P_i, P_0). L-BFGS-B from the box's corners, its diagonal and each monitor alone, the
+    (P_i, P_0, the rates). L-BFGS-B from the box's corners, its diagonal and each monitor alone, the
     best kept (the row has one stationary point along any line of x, docs/model.md)."""
     intensity, flags = log_escape(q), log_escape(f)
     lower = np.array([lo for lo, _ in bounds], dtype=float)
@@ -140,7 +144,8 @@ def _best_exponential(
         value = -negative(x)[0]
         if value > best_value:
             best_x, best_value = x, value
-    return float(-np.expm1(-(intensity @ best_x))), float(-np.expm1(-(flags @ best_x)))
+    p, p0 = float(-np.expm1(-(intensity @ best_x))), float(-np.expm1(-(flags @ best_x)))
+    return p, p0, best_x
 
 
 def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:
@@ -180,10 +185,11 @@ def diagnose(
         name = arrays.action_names[i]
         cap = float(arrays.penalty_cap[i])
         loss = float(rows.loss[row])
-        p, p0 = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
+        p, p0, best = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
         need = float(rows.need[row])
         detected, flagged = float(weight_of[row]) * p, float(flag_of[row]) * p0
-        deterrable = not binding[row] or _reaches(detected, flagged, float(need_of[row]))
+        exactly = functools.partial(_deters_exactly, arrays, best, i)
+        deterrable = not binding[row] or _reaches(detected, flagged, float(need_of[row]), exactly)
         if name in refuted:  # the proof (checked exactly) says no allowed policy deters it
             deterrable = False
         relative_gain = float(arrays.gain[i] - arrays.gain[arrays.compliant])
@@ -271,13 +277,32 @@ def _blocked_reason(
     )
 
 
-def _reaches(detected: float, flagged: float, need: float) -> bool:
-    """The program's row w P - v P_0 >= n at the best policy, up to round-off relative to
-    the row's own terms (NaN: not). Never an absolute allowance: a CARA agent's need can be
-    1e-17 in these units, and an action no monitor detects (P = 0) does not reach it
-    (issue 20: such an action was called deterrable beside a proof that it is not)."""
-    room = 1e-9 * (abs(detected) + abs(flagged) + abs(need))
-    return bool(detected - flagged >= need - room)
+#: A row within this much (relative to its terms) of binding at the best policy is decided
+#: exactly there (model/exact.py), as verification decides rows.
+BAND = 1e-6
+
+
+def _reaches(detected: float, flagged: float, need: float, exactly: Callable[[], bool]) -> bool:
+    """The program's row w P - v P_0 >= n at the best policy (NaN: not), relative to the
+    row's own terms, never with an absolute allowance: a CARA agent's need can be 1e-17 in
+    these units, and an action no monitor detects (P = 0) does not reach it (issue 20:
+    such an action was called deterrable beside a proof that it is not). Within BAND of
+    binding, ``exactly()`` decides: a risk-seeking agent's need can exceed 1 by 1e-14."""
+    terms = abs(detected) + abs(flagged) + abs(need)
+    value = detected - flagged - need
+    if not np.isfinite(value):
+        return False
+    if abs(value) <= BAND * terms:
+        return exactly()
+    return bool(value >= 0)
+
+
+def _deters_exactly(arrays: ProblemArrays, rates: FloatArray, action: int) -> bool:
+    """Whether ``rates`` deter ``action`` in exact arithmetic (verification's decision)."""
+    try:
+        return bool(ExactPolicy(arrays, rates).decide(int(action)).deterred)
+    except (ValueError, ArithmeticError, OverflowError):
+        return False
 
 
 def _refuted(proof: Certificate | None) -> frozenset[str]:

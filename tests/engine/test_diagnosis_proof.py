@@ -94,3 +94,21 @@ detects = { a0 = 0.089 }
     a5 = next(a for a in result.diagnosis.actions if a.name == "a5")
     assert not a5.deterrable and a5.max_detection == 0.0 and "no monitor" in a5.reason
     assert "a5" in result.message
+
+
+@pytest.mark.parametrize("seed", [100019, 100024, 100079])
+def test_a_risk_seeking_agent_whose_cap_is_below_its_gain_is_not_deterrable(seed: int) -> None:
+    """A risk-seeking agent (r about -47) whose cap is below its gain over complying needs
+    a detection above 1 by about 1e-14 (relative): decided exactly at the best policy, as
+    verification decides, not within a round-off allowance of 1e-9 (vocab's runs)."""
+    found = diagnosed("risk_seeking_limit", seed)
+    assert found is not None
+    problem, result = found
+    assert result.diagnosis is not None
+    arrays = ProblemArrays.from_spec(problem.spec)
+    for action in result.diagnosis.actions:
+        i = arrays.action_names.index(action.name)
+        below = arrays.gain[i] - arrays.penalty_cap[i] > arrays.gain[arrays.compliant]
+        if below:  # caught for sure, it still gains over complying
+            assert not action.deterrable, (seed, action)
+            assert action.name in result.message
