@@ -70,7 +70,7 @@ def explain(
         solve = solve_spec
     if result is None:
         result = solve(spec)
-    arrays = ProblemArrays.from_spec(spec)
+    arrays = ProblemArrays.for_design(spec)
     if result.status == "infeasible":
         explanation = Explanation(
             name=spec.name,

@@ -93,7 +93,7 @@ def inspection_game(spec: Spec, catch_reward: float | None = None) -> Inspection
     auditor = spec.auditor
     if auditor is None:
         raise ValueError("the spec has no [auditor] table")
-    arrays = ProblemArrays.from_spec(spec)
+    arrays = ProblemArrays.for_design(spec)
     j = arrays.monitor_names.index(auditor.monitor)
     floors = arrays.min_rate.copy()
     floors[j] = 0.0

@@ -59,7 +59,7 @@ def solve_core(
 ) -> Result:
     """The least-cost policy that deters every non-compliant action (no strategic features)."""
     clock = Clock()
-    arrays = ProblemArrays.from_spec(spec)
+    arrays = ProblemArrays.for_design(spec)
     program = program_for(arrays)
     clock.add("build", clock.since_start())
     diagnosed: list[Result] = []
@@ -312,7 +312,7 @@ def _optimal(
             ActionResult(
                 name=name,
                 compliant=compliant,
-                gain=float(arrays.gain[i]),
+                gain=float(arrays.stated_gain[i]),
                 penalty=penalty,
                 detection=float(evaluation.detection[i]),
                 expected_penalty=float(evaluation.detection[i] * penalty),

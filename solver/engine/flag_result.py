@@ -27,7 +27,7 @@ def solve_false_flags(spec: Spec, tolerance: float) -> Result | None:
     """The result of ``spec`` by the global search, or None when its rows carry no false-flag
     term (the core program is then exact)."""
     clock = Clock()
-    arrays = ProblemArrays.from_spec(spec)
+    arrays = ProblemArrays.for_design(spec)
     if not flag_search.applies(arrays):
         return None
     clock.add("build", clock.since_start())

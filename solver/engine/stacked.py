@@ -89,7 +89,7 @@ def arrays_of(spec: Spec) -> ProblemArrays | None:
     """The spec's arrays when it can be stacked, else None."""
     if uses_strategy(spec):
         return None
-    arrays = ProblemArrays.from_spec(spec)
+    arrays = ProblemArrays.for_design(spec)
     return arrays if stackable(arrays) else None
 
 

@@ -448,7 +448,7 @@ def _result(
             ActionResult(
                 name=name,
                 compliant=compliant,
-                gain=float(base.gain[i]),
+                gain=float(base.stated_gain[i]),
                 penalty=penalty,
                 detection=float(evaluation.detection[i]),
                 expected_penalty=float(evaluation.detection[i] * penalty),

@@ -6,7 +6,7 @@ first, then one ``audit:<action>`` per audit shorthand).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from ..spec.document import Spec
 from ..spec.gains import worst_case_gain
 from .envelope import RocCurve
+from .learning import learner_margins
 from .utility import FloatArray
 
 
@@ -54,6 +55,13 @@ class ProblemArrays:
     penalty_cost: float = 0.0  # a, per unit of penalty level
     detection_model: str = "linear"  # "linear" | "exponential"
     roc: tuple[RocCurve, ...] = ()  # monitors described by ROC curves, one per (action, monitor)
+    # The spec's gains when ``gain`` carries a [learner]'s margins (for_design); else empty.
+    spec_gain: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def stated_gain(self) -> FloatArray:
+        """The spec's gains g_i, without a learner's margins (what results report)."""
+        return self.spec_gain if self.spec_gain.size else self.gain
 
     @property
     def n_actions(self) -> int:
@@ -67,6 +75,17 @@ class ProblemArrays:
     def deviations(self) -> np.ndarray:
         """Indices of the non-compliant actions, in spec order."""
         return np.array([i for i in range(self.n_actions) if i != self.compliant], dtype=int)
+
+    @classmethod
+    def for_design(cls, spec: Spec) -> ProblemArrays:
+        """The arrays the engine designs for: a ``[learner]``'s margins (model/learning.py)
+        raise each deviation's gain, so the program (and its verification and certificate)
+        demands EU_i + m_i <= EU_0. Simulation keeps :meth:`from_spec`: agents gain g_i."""
+        arrays = cls.from_spec(spec)
+        if spec.learner is None:
+            return arrays
+        margin = learner_margins(spec)
+        return replace(arrays, gain=arrays.gain + margin, spec_gain=arrays.gain)
 
     @classmethod
     def from_spec(cls, spec: Spec) -> ProblemArrays:

@@ -14,6 +14,7 @@ import numpy as np
 from ..spec.document import Spec
 from ..spec.strategy import gain_bounds
 from .arrays import ProblemArrays
+from .learning import learner_margins
 from .utility import FloatArray, caught_loss, expected_utility, utility
 
 #: Name of the single implicit type of a spec without [[types]].
@@ -40,7 +41,7 @@ class StrategicArrays:
 
     @classmethod
     def from_spec(cls, spec: Spec) -> StrategicArrays:
-        base = ProblemArrays.from_spec(spec)
+        base = ProblemArrays.for_design(spec)
         bounds = np.array([gain_bounds(a.gain) for a in spec.actions], dtype=float)  # n x 2
         types = spec.types
         if not types:
@@ -64,6 +65,9 @@ class StrategicArrays:
                 ],
                 dtype=float,
             )
+        # A [learner]'s margins raise every type's deviation gains (model/learning.py).
+        lift = learner_margins(spec)
+        low, high = low + lift, high + lift
         fixed = np.zeros(base.n_monitors)
         fixed[: len(spec.monitors)] = [m.fixed_cost for m in spec.monitors]
         return cls(

@@ -26,7 +26,33 @@ def detection_and_penalty_problems(spec: SpecView) -> list[Problem]:
         + _exponential_problems(spec)
         + _roc_problems(spec)
         + _risk_seeking_problems(spec)
+        + _learner_problems(spec)
     )
+
+
+def _learner_problems(spec: SpecView) -> list[Problem]:
+    """A learner's estimates are sample means of rewards: its margin (solver/model/learning.py)
+    is in money, which is the agent's utility only for a risk-neutral agent; refused, not
+    approximated, for a risk-averse or risk-seeking one."""
+    if spec.learner is None:
+        return []
+    problems: list[Problem] = []
+    keys = [(("agent", "risk_aversion"), spec.agent.risk_aversion)] + [
+        (("types", t.name, "risk_aversion"), t.risk_aversion)
+        for t in spec.types
+        if t.risk_aversion is not None
+    ]
+    for key, value in keys:
+        if value != 0:
+            problems.append(
+                (
+                    key,
+                    f"[learner] describes a learner that ranks actions by its sample means of "
+                    f"rewards (risk neutral); risk_aversion = {value:g} cannot be combined with "
+                    "it: remove [learner] or set risk_aversion = 0",
+                )
+            )
+    return problems
 
 
 def _risk_seeking_problems(spec: SpecView) -> list[Problem]:

@@ -22,6 +22,7 @@ from .sections import (
     AgentType,
     Auditor,
     FrozenModel,
+    Learner,
     Monitor,
     Oversight,
     Penalty,
@@ -39,6 +40,7 @@ __all__ = [
     "AgentType",
     "Auditor",
     "CrossReferenceError",
+    "Learner",
     "Monitor",
     "Oversight",
     "Penalty",
@@ -79,6 +81,7 @@ class Spec(FrozenModel):
     penalty: Penalty = Field(default_factory=Penalty)
     types: tuple[AgentType, ...] = ()
     auditor: Auditor | None = None
+    learner: Learner | None = None
     requirements: Requirements | None = None
 
     # Where the spec came from, for messages that point at a line: not a key of the spec, so

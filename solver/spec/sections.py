@@ -74,6 +74,24 @@ class Agent(FrozenModel):
     )
 
 
+class Learner(FrozenModel):
+    """The agent is a learner estimating payoffs from episodes (solver/model/learning.py)."""
+
+    samples: Annotated[int, Strict(), Field(ge=1, le=10**12)] = Field(
+        description="Episodes of each action the learner's estimates rest on (at least)."
+    )
+    confidence: Annotated[
+        float, Strict(), Field(allow_inf_nan=False, gt=0, lt=1), AfterValidator(representable)
+    ] = Field(
+        0.95,
+        description="1 - delta: each deviation's estimate must trail compliance's with at "
+        "least this probability.",
+    )
+    reward_noise: NonNegative = Field(
+        0.0, description="Standard deviation of the Gaussian noise on each observed reward."
+    )
+
+
 class Oversight(FrozenModel):
     """Constraints on the principal's policy as a whole."""
 
@@ -217,5 +235,7 @@ class SpecView(Protocol):
     def types(self) -> tuple[AgentType, ...]: ...
     @property
     def auditor(self) -> Auditor | None: ...
+    @property
+    def learner(self) -> Learner | None: ...
     @property
     def compliant_action(self) -> str: ...

@@ -241,6 +241,9 @@ def parse(text: str) -> Model:
             )
             continue
         cap = a.get("penalty_cap", default_cap)
+        # a [learner]'s margin raises the deviation's gain (docs/model.md, "Learners")
+        lift = _learner_margin(data, cap)
+        lo, hi = lo + lift, hi + lift
         deviations.append(
             Action(
                 a["name"], hi, exact(cap), harm, lo if interval else None, hi if interval else None
@@ -265,7 +268,7 @@ def parse(text: str) -> Model:
             name=t["name"],
             weight=exact(t["weight"]),
             r=exact(t.get("risk_aversion", agent.get("risk_aversion", 0.0))),
-            gains={k: _gain_ends(v) for k, v in t.get("gains", {}).items()},
+            gains={k: _lifted(data, k, v, default_cap) for k, v in t.get("gains", {}).items()},
         )
         for t in data.get("types", [])
     )
@@ -284,6 +287,32 @@ def parse(text: str) -> Model:
         types=agent_types,
         auditor="auditor" in data,
     )
+
+
+def _learner_margin(data: dict[str, Any], cap: Any) -> Fraction:
+    """sqrt(2 ln(1/delta) (F^2/4 + F_fp^2/4 + 2 sigma^2) / n), 0 without a [learner]."""
+    learner = data.get("learner")
+    if not learner:
+        return Fraction(0)
+    ffp = float(data.get("agent", {}).get("false_positive_penalty", 0.0))
+    noise = float(learner.get("reward_noise", 0.0))
+    delta = 1.0 - float(learner.get("confidence", 0.95))
+    cap = float(cap)
+    proxy = (cap * cap / 4 + ffp * ffp / 4 + 2 * noise * noise) / learner["samples"]
+    return exact(math.sqrt(2 * proxy * math.log(1 / delta)))
+
+
+def _lifted(
+    data: dict[str, Any], name: str, gain: Any, default_cap: Any
+) -> tuple[Fraction, Fraction]:
+    """A type's gain for action ``name``, raised by a [learner]'s margin unless compliant."""
+    lo, hi = _gain_ends(gain)
+    raw = data["actions"]
+    if name == data.get("agent", {}).get("compliant", raw[0]["name"]):
+        return lo, hi
+    action = next(a for a in raw if a["name"] == name)
+    lift = _learner_margin(data, action.get("penalty_cap", default_cap))
+    return lo + lift, hi + lift
 
 
 def _gain_ends(gain: Any) -> tuple[Fraction, Fraction]:

@@ -111,6 +111,7 @@ FAMILIES = (
     "interval",
     "fixed_cost",
     "auditor",
+    "learner",
 )
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -118,7 +119,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "exponential": ("exponential", "exponential_fp"),
     "cara": ("cara_averse", "cara_seeking", "risk_seeking_limit"),
     "degenerate": ("no_monitors", "degenerate", "ties"),
-    "core": ("linear", "budget"),
+    "core": ("linear", "budget", "learner"),
     "roc": ("roc",),
     "penalty_design": ("penalty_design",),
 }
@@ -637,6 +638,30 @@ def _auditor(rng: Rng) -> _Draw:
     return draw
 
 
+def _learner(rng: Rng) -> _Draw:
+    """The core keys with a [learner] (risk neutral): its margins raise each deviation's need."""
+    draw = _core(rng)
+    learner: dict[str, Any] = {"samples": round(_log_uniform(rng, 20.0, 1e6))}
+    if _chance(rng, 0.7):
+        learner["confidence"] = _uniform(rng, 0.5, 0.999)
+    if _chance(rng, 0.5):
+        learner["reward_noise"] = _uniform(rng, 0.0, 2.0)
+    draw.data["learner"] = learner
+    return draw
+
+
+def _learner_margin(draw: _Draw, action: dict[str, Any]) -> float:
+    """The [learner]'s margin for ``action``, written out from docs/model.md ("Learners")."""
+    learner = draw.data.get("learner")
+    if not learner:
+        return 0.0
+    ffp = float(draw.agent.get("false_positive_penalty", 0.0))
+    noise = float(learner.get("reward_noise", 0.0))
+    delta = 1.0 - float(learner.get("confidence", 0.95))
+    proxy = (draw.own_cap(action) ** 2 / 4 + ffp**2 / 4 + 2 * noise**2) / learner["samples"]
+    return math.sqrt(2 * proxy * math.log(1 / delta))
+
+
 def _budget(rng: Rng, seed: int, infeasible: bool | None) -> _Draw:
     """A budget at, just above or just below the reference's least cost."""
     from tests.support.exact_reference import reference
@@ -683,6 +708,7 @@ _BUILDERS = {
     "interval": _interval,
     "fixed_cost": _fixed_cost,
     "auditor": _auditor,
+    "learner": _learner,
 }
 
 
@@ -787,7 +813,8 @@ def _deters(draw: _Draw, rates: dict[str, float], slack: float = 1e-6) -> bool:
             p = _detection(draw, rates, a["name"])
             gap = _gain_high(gains[a["name"]]) - g0
             try:
-                value, size = _scaled_row(r, gap, draw.cap(a), p, p0, ffp, margin, g0)
+                need = margin + _learner_margin(draw, a)
+                value, size = _scaled_row(r, gap, draw.cap(a), p, p0, ffp, need, g0)
             except OverflowError:
                 return False
             if not value <= -slack * size:
@@ -909,7 +936,15 @@ def _text(data: dict[str, Any]) -> str:
     lines: list[str] = []
     if "version" in data:
         lines.append(f"version = {data['version']}")
-    for header in ("problem", "agent", "oversight", "penalty", "auditor", "requirements"):
+    for header in (
+        "problem",
+        "agent",
+        "oversight",
+        "penalty",
+        "auditor",
+        "learner",
+        "requirements",
+    ):
         table = data.get(header)
         if table:
             lines += ["", f"[{header}]", *toml_table(table)]
