@@ -103,8 +103,9 @@ class Frontier:
                 "status": p.status,
                 "total_cost": p.total_cost,
                 "caps": p.caps,
-                "detection": p.detection,
-                "rates": p.rates,
+                # no policy at this factor: null, as batch and sweep write it, not {}
+                "detection": p.detection if p.status == "optimal" or p.detection else None,
+                "rates": p.rates if p.status == "optimal" or p.rates else None,
             }
             for p in self.points
         ]

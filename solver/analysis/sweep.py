@@ -396,14 +396,16 @@ class Sweep:
         records = []
         for p in self.points:
             record: dict[str, Any] = {a.name: v for a, v in zip(self.axes, p.values, strict=True)}
+            # No policy (a point that cannot be met): null, as batch writes it, not {} or ""
+            policy = p.status == "optimal" or bool(p.rates)
             record.update(
                 status=p.status,
                 total_cost=jsonable(p.total_cost),
-                rates=jsonable(p.rates),
-                detection=jsonable(p.detection),
+                rates=jsonable(p.rates) if policy else None,
+                detection=jsonable(p.detection) if policy else None,
                 binding=list(p.binding),
                 binding_changed=p.binding_changed,
-                message=p.message,
+                message=p.message or None,
             )
             records.append(record)
         return records

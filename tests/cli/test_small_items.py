@@ -58,3 +58,13 @@ def test_solver_says_when_the_program_needed_another() -> None:
     assert result.exit_code == 0 and "note: --solver highs" in result.stderr, result.stderr
     plain = invoke("solve", str(PROBLEMS / "minimal.toml"), "--solver", "highs")
     assert "note: --solver" not in plain.stderr
+
+
+def test_a_point_without_a_policy_is_null_as_in_batch() -> None:
+    coding = deter.load(PROBLEMS / "coding_agent.toml")
+    points = coding.sweep("agent.penalty_cap=1,20").to_dict()["points"]
+    assert [p["rates"] is None for p in points] == [True, False]
+    assert points[0]["detection"] is None and points[1]["message"] is None
+    frontier = coding.frontier([0.25]).to_dict()["points"]
+    assert frontier[0]["status"] == "infeasible" and frontier[0]["rates"] is None
+    assert frontier[1]["rates"]  # factor 1, optimal
