@@ -1,8 +1,14 @@
 """The resume ledger of ``deter batch --resume``: one finished file per JSON line.
 
-Each line holds the file's outcome (its result as the JSON document ``deter solve`` writes,
-without timing), the file's content hash and the options' fingerprint; reading a line back
-gives an outcome equal to the one written (``FileOutcome.from_dict``).
+Each line holds the file's outcome, the file's content hash and the options' fingerprint;
+reading a line back gives an outcome equal to the one written, so a resumed run writes the
+same output, byte for byte, in every format. The outcome's result (the JSON document
+``deter solve`` writes, without timing: only ``-f json`` shows it, and it is most of a
+line) is kept compressed (:func:`pack_result`: zlib with a preset dictionary of the
+result's keys, base85), and the outcome's fields that are read off the result (name, cost,
+error, rates) are left out when they are exactly what the result gives. An entry is about
+the size of the file's ``-f jsonl`` line (issue 24 item 5: it was ~8x on small specs).
+Lines written by earlier versions (``"ledger": 1``, the result as plain JSON) still read.
 
 A resumed batch keeps no entry in memory: :meth:`Ledger.index` reads the ledger once, a line
 at a time, into a :class:`LedgerIndex` (a 16-byte key of path and hash and the line's byte
@@ -12,23 +18,36 @@ offset, per entry), and each resumed file's outcome is read back from its offset
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import math
 import os
 import pickle
 import tempfile
+import zlib
 from array import array
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..results.json_depth import TooDeep, check_depth
-from ..results.serialise import dumps
+from ..results.result import Result
+from ..results.serialise import jsonable
+from ..results.status import Status
+from .ledger_dictionary import RESULT_DICTIONARY
 from .outcome import FINAL_STATUSES, FileOutcome
 
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
+#: The versions this code reads: 1 kept the result as plain JSON inside the outcome.
+READABLE_VERSIONS = (1, 2)
+#: How a version-2 result is packed: codec id, ``:``, base85 of zlib with the dictionary.
+RESULT_CODEC = "z1"
+#: The most bytes a packed result may unpack to (a result of 10,000 actions is ~3 MB).
+MAX_RESULT_BYTES = 1 << 28
 
 
 class Ledger:
@@ -81,12 +100,13 @@ class Ledger:
         if self._reader is None:
             self._reader = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self._reader.seek(offset)
-        doc = json.loads(self._reader.readline())["outcome"]
+        line = json.loads(self._reader.readline())
+        doc = line["outcome"]
         if not isinstance(doc, dict) or os.path.normpath(doc.get("file", "")) != os.path.normpath(
             file
         ):
             raise RuntimeError(f"the ledger {self.path} changed while the batch ran ({file!r})")
-        return FileOutcome.from_dict(doc)
+        return read_entry(line)
 
     def _entries(self, fingerprint: str) -> Iterator[tuple[int, FileOutcome]]:
         """(offset, outcome without its result) of each final entry written with
@@ -110,7 +130,10 @@ class Ledger:
                     doc = json.loads(raw.decode("utf-8"))
                     if not isinstance(doc, dict):
                         raise TypeError("not a JSON object")
-                    if doc.get("ledger") != LEDGER_VERSION or doc.get("options") != fingerprint:
+                    if (
+                        doc.get("ledger") not in READABLE_VERSIONS
+                        or doc.get("options") != fingerprint
+                    ):
                         continue
                     entry = doc["outcome"]
                     if not isinstance(entry, dict):
@@ -139,10 +162,7 @@ class Ledger:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             if torn:  # end a line cut by a kill, or the next entry would be glued onto it
                 self._handle.write("\n")
-        lines = "".join(
-            dumps({"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": o.to_dict()}) + "\n"
-            for o in outcomes
-        )
+        lines = "".join(_compact(entry_of(o, fingerprint)) + "\n" for o in outcomes)
         try:
             self._handle.write(lines)
             self._handle.flush()
@@ -155,6 +175,91 @@ class Ledger:
             if handle is not None:
                 handle.close()
         self._handle = self._reader = None
+
+
+def entry_of(outcome: FileOutcome, fingerprint: str) -> dict[str, Any]:
+    """The ledger line of ``outcome`` (:func:`read_entry` reads it back to an equal one):
+    the outcome without the fields its result gives exactly, the result packed."""
+    doc = {k: v for k, v in outcome.to_dict().items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
+    result = doc.pop("result", None)
+    if outcome.result is not None:
+        for key, value in derived(outcome.result).items():
+            if _same(getattr(outcome, key), value):
+                doc.pop(key)
+        doc["result"] = pack_result(result)
+    else:
+        doc["result"] = None
+    return {"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": doc}
+
+
+#: Fields a version-2 entry leaves out when they hold their default.
+_DEFAULTS: dict[str, Any] = {"findings": [], "checked": False}
+
+
+def _compact(doc: Any) -> str:
+    return json.dumps(jsonable(doc), separators=(",", ":"), allow_nan=False)
+
+
+def read_entry(line: dict[str, Any]) -> FileOutcome:
+    """The outcome of a ledger line of any readable version. Raises ``ValueError``,
+    ``TypeError`` or ``KeyError`` on a line that is not one."""
+    doc = dict(line["outcome"])
+    if line.get("ledger") == 1:
+        return FileOutcome.from_dict(doc)
+    packed = doc.pop("result", None)
+    if packed is None:
+        return FileOutcome.from_dict({**doc, "result": None})
+    result = Result.from_dict(unpack_result(packed))
+    fill = {key: jsonable(value) for key, value in derived(result).items() if key not in doc}
+    outcome = FileOutcome.from_dict({**doc, **fill, "result": None})
+    return replace(outcome, result=result)
+
+
+def derived(result: Result) -> dict[str, Any]:
+    """The outcome's fields as ``worker._judged`` reads them off the result."""
+    optimal = result.status == Status.optimal
+    return {
+        "name": result.name,
+        "total_cost": result.total_cost,
+        "error": None if optimal else result.message,
+        "rates": {m.name: m.rate for m in result.monitors} if optimal else None,
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and written the same (a dict in the same order; 0.0 is not -0.0 nor 0)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and not math.isfinite(a):
+        return False  # written as null: kept as the outcome had it
+    return type(a) is type(b) and (a == b) and repr(a) == repr(b)
+
+
+def pack_result(doc: dict[str, Any]) -> str:
+    """A result document as ``z1:`` and base85 text of its compact JSON, deflated with
+    :data:`RESULT_DICTIONARY` (zlib's format: its checksums catch a damaged entry)."""
+    text = _compact(doc).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zdict=RESULT_DICTIONARY)
+    return f"{RESULT_CODEC}:" + base64.b85encode(packer.compress(text) + packer.flush()).decode()
+
+
+def unpack_result(packed: Any) -> Any:
+    """The document :func:`pack_result` packed. Raises ``ValueError`` on anything else."""
+    if not isinstance(packed, str) or not packed.startswith(f"{RESULT_CODEC}:"):
+        raise ValueError("not a packed result")
+    unpacker = zlib.decompressobj(15, zdict=RESULT_DICTIONARY)
+    try:
+        data = unpacker.decompress(
+            base64.b85decode(packed[len(RESULT_CODEC) + 1 :]), MAX_RESULT_BYTES
+        )
+    except zlib.error as exc:  # damaged, or packed with another dictionary
+        raise ValueError(f"a packed result that does not unpack: {exc}") from None
+    if unpacker.unconsumed_tail:  # a hostile line: a few bytes inflating to gigabytes
+        raise ValueError(f"a packed result of more than {MAX_RESULT_BYTES} bytes")
+    if not unpacker.eof:
+        raise ValueError("a packed result cut short")
+    check_depth(data)
+    return json.loads(data)
 
 
 def entry_key(file: str, sha256: str) -> bytes:

@@ -15,7 +15,7 @@ from deter.cli.exit_codes import (
     for_status,
 )
 from deter.solver.analysis.requirements import RequirementOverrides
-from deter.solver.batch.ledger import LEDGER_VERSION, Ledger
+from deter.solver.batch.ledger import LEDGER_VERSION, Ledger, unpack_result
 from deter.solver.batch.outcome import FINAL_STATUSES, FileOutcome
 from deter.solver.batch.run import BatchRun, run_batch
 from deter.solver.batch.worker import BatchOptions, solve_file
@@ -61,7 +61,8 @@ def test_the_ledger_reads_back_what_it_wrote(outcomes: list[FileOutcome], tmp_pa
         assert doc["ledger"] == LEDGER_VERSION
         outcome = doc["outcome"]
         if outcome["result"] is not None:  # the result as `deter solve -f json --no-timing`
-            assert outcome["result"]["schema_version"] == 1 and "timing" not in outcome["result"]
+            result = unpack_result(outcome["result"])  # packed (test_ledger_compact.py)
+            assert result["schema_version"] == 1 and "timing" not in result
     read = Ledger(tmp_path / "ledger.jsonl").read("opts")
     final = [o for o in outcomes if o.status in FINAL_STATUSES]  # what --resume skips
     assert sorted(r.file for r in read.values()) == sorted(o.file for o in final)
