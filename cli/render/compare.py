@@ -25,13 +25,17 @@ class CompareFormat(StrEnum):
     markdown = "markdown"
 
 
-def _cell(value: Value) -> str:
+#: Figures shown to 6 significant digits, as every table shows totals; the rest to 4.
+TOTALS = frozenset({"total_cost", "oversight_cost", "penalty_cost"})
+
+
+def _cell(value: Value, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return yes_no(value)
     if isinstance(value, float | int):
-        return number(float(value), 6)
+        return number(float(value), digits)
     return str(value)
 
 
@@ -52,7 +56,15 @@ def _label(row: Difference) -> str:
 
 def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str], bool]]:
     return [
-        (row.section, [_label(row), _cell(row.a), _cell(row.b), _delta(row)], row.changed)
+        (
+            row.section,
+            [
+                _label(row),
+                *(_cell(v, 6 if row.field in TOTALS else 4) for v in (row.a, row.b)),
+                _delta(row),
+            ],
+            row.changed,
+        )
         for row in comparison.rows
     ]
 

@@ -68,3 +68,14 @@ def test_a_point_without_a_policy_is_null_as_in_batch() -> None:
     frontier = coding.frontier([0.25]).to_dict()["points"]
     assert frontier[0]["status"] == "infeasible" and frontier[0]["rates"] is None
     assert frontier[1]["rates"]  # factor 1, optimal
+
+
+def test_compare_rounds_as_every_table_does(tmp_path: Any) -> None:
+    """4 significant digits, 6 for totals, as the README says of every table."""
+    text = (PROBLEMS / "coding_agent.toml").read_text(encoding="utf-8")
+    cheaper = tmp_path / "cheaper.toml"
+    cheaper.write_text(text.replace("cost = 25.0", "cost = 20.0"), encoding="utf-8")
+    shown = invoke("compare", str(PROBLEMS / "coding_agent.toml"), str(cheaper), "-f", "markdown")
+    rows = {line.split("|")[1].strip("* "): line for line in shown.stdout.splitlines()[4:]}
+    assert "**1.58888**" in rows["total_cost"]  # a total: 6 digits
+    assert "**1.567**" in rows["monitor: **human_review cost"]  # the rest: 4
