@@ -398,9 +398,16 @@ _TITLES = {
 
 
 def github_annotations(outcome: FileOutcome) -> list[str]:
-    """One ``::error`` per finding, at the line of the offending key or action."""
+    """One ``::error`` per finding, at the line of the offending key or action; under
+    ``check`` a failed ``deter_all`` is the one annotation of its line (the infeasibility it
+    reports is not said twice)."""
     lines = []
+    deter_all = {
+        f.line for f in outcome.findings if f.kind == "requirement" and f.key == "deter_all"
+    }
     for f in outcome.findings:
+        if f.kind == "infeasible" and f.line in deter_all:
+            continue
         title = _TITLES.get(f.kind, "deter")
         if f.kind == "requirement":
             title += f" ({f.key})"

@@ -79,3 +79,11 @@ def test_compare_rounds_as_every_table_does(tmp_path: Any) -> None:
     rows = {line.split("|")[1].strip("* "): line for line in shown.stdout.splitlines()[4:]}
     assert "**1.58888**" in rows["total_cost"]  # a total: 6 digits
     assert "**1.567**" in rows["monitor: **human_review cost"]  # the rest: 4
+
+
+def test_check_gives_one_annotation_for_one_over_budget_line() -> None:
+    over = str(PROBLEMS / "infeasible" / "over_budget.toml")
+    checked = invoke("check", over, "-f", "github", "-q").stdout.splitlines()
+    assert len(checked) == 1 and "deter_all" in checked[0], checked
+    batched = invoke("batch", over, "-f", "github", "-q").stdout.splitlines()
+    assert len(batched) == 1 and "cannot be deterred" in batched[0], batched
