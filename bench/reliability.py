@@ -394,6 +394,7 @@ def compare_batch(rows: list[dict[str, Any]], generator: str, jobs: int) -> None
             capture_output=True,
             text=True,
             env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp,  # an interrupted batch leaves its ledger in the working folder
         )
         lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         by_label = {Path(line["file"]).stem: line for line in lines}
