@@ -57,6 +57,16 @@ def experiment(
             "--margin", min=0.0, max=1e6, help="The margin of the 'optimal, margin' policy."
         ),
     ] = 0.5,
+    delta: Annotated[
+        float,
+        typer.Option(
+            "--delta",
+            min=1e-9,
+            max=0.999,
+            help="The learning-aware policy's target: P(a learner ends on any shortcut) at most "
+            "this ([learner], docs/model.md).",
+        ),
+    ] = 0.05,
     ppo_seeds: Annotated[
         int,
         typer.Option(

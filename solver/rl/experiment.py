@@ -11,11 +11,17 @@ Conditions (each a policy document the runtime auditor runs; see docs/experiment
   nothing else, penalising everything it flags by the penalty cap, false flags on honest
   work included (it cannot tell them apart);
 - ``judge + deter``: the judge at rate 1 as a monitor in the spec (``min_rate = 1``), and
-  deter's least-cost audits designed around it.
+  deter's least-cost audits designed around it;
+- ``learning-aware``: deter's least-cost policy for the spec with a ``[learner]`` whose
+  ``samples`` are the fewest an epsilon-greedy learner is expected to have of each action
+  (epsilon x episodes / actions) and whose confidence is 1 - delta / deviations (so the
+  chance that any shortcut outranks compliance is at most delta; docs/model.md, "Learners").
 
 Learners: a population of tabular epsilon-greedy agents for many seeds (``tabular.py``)
 and, optionally, stable-baselines3 PPO on the wrapped Gymnasium env (``deter[experiment]``).
-Every figure is a mean over seeds with a 95% t-interval.
+Every figure is a mean over seeds with a 95% t-interval, except the 0/1 outcome
+"violation after training", which gets a Wilson interval over the pooled learners (each
+tabular agent, each PPO seed).
 """
 
 from __future__ import annotations
@@ -36,6 +42,22 @@ from .tabular import train_tabular
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
          2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
          2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float, float]:
+    """(share, low, high): the 95% Wilson score interval of a binomial share (scipy)."""
+    from scipy.stats import binomtest
+
+    if trials == 0:
+        return math.nan, math.nan, math.nan
+    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return successes / trials, float(ci.low), float(ci.high)
+
+
+def learner_samples(episodes: int, epsilon: float, actions: int) -> int:
+    """The samples of each action an epsilon-greedy learner is expected to have from
+    exploration alone: epsilon x episodes / actions (at least 1)."""
+    return max(1, int(epsilon * episodes / actions))
 
 
 #: The range of a rate (a violation rate) and of a quantity that cannot be negative (a cost).
@@ -80,6 +102,7 @@ def build_conditions(
     margin: float = 0.5,
     judge: str = "llm_judge",
     judge_penalty: float | None = None,
+    learner: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The experiment's policy documents, in report order (see the module docstring)."""
     import tomli
@@ -111,7 +134,23 @@ def build_conditions(
         _solve_policy(with_margin, f"optimal, margin {margin:g}"),
         judge_only,
         _solve_policy(around_judge, "judge + deter"),
+        *([doc] if (doc := _learning_aware(base, learner)) is not None else []),
     ]
+
+
+def _learning_aware(
+    base: Mapping[str, Any], learner: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """deter's policy for ``base`` with a ``[learner]`` table (solver/model/learning.py), or
+    None when there is no learner or no policy gives it its margins (too few samples for the
+    penalty range: a margin exceeds what the monitors can add; the run's parameters say so)."""
+    if learner is None:
+        return None
+    label = f"learning-aware (n {learner['samples']}, 1-delta {learner['confidence']:.4g})"
+    try:
+        return _solve_policy({**base, "learner": dict(learner)}, label)
+    except ValueError:
+        return None
 
 
 # --- results ----------------------------------------------------------------------------
@@ -201,7 +240,10 @@ def run_tabular(
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
                 metrics={
                     "violation_during": t_interval([r.violation_during for r in runs], RATE),
-                    "violation_after": t_interval([r.violation_after for r in runs], RATE),
+                    "violation_after": wilson_interval(
+                        int(sum(np.count_nonzero(r.greedy != _compliant(doc)) for r in runs)),
+                        seeds * agents,
+                    ),
                     "oversight_cost": t_interval([r.spend_per_episode for r in runs], NON_NEGATIVE),
                     "honest_false_flag_loss": t_interval(
                         [r.honest_false_flag_loss for r in runs], NON_NEGATIVE
@@ -272,7 +314,7 @@ def run_ppo(
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
                 metrics={
                     "violation_during": t_interval(during, RATE),
-                    "violation_after": t_interval(after, RATE),
+                    "violation_after": wilson_interval(int(sum(after)), len(after)),
                     "oversight_cost": t_interval(cost, NON_NEGATIVE),
                     "honest_false_flag_loss": t_interval(honest, NON_NEGATIVE),
                     "training_reward": t_interval(reward),
@@ -287,6 +329,10 @@ def run_ppo(
             )
         )
     return out
+
+
+def _compliant(doc: Mapping[str, Any]) -> int:
+    return [a["name"] for a in doc["actions"]].index(doc["compliant"])
 
 
 class _StepLog:
@@ -348,11 +394,19 @@ def run_experiment(
     ppo_timesteps: int = 10_000,
     seed: int = 0,
     spec_text: str = CODING_AGENT_SPEC,
+    delta: float = 0.05,
     progress: Callable[[str], None] | None = None,
 ) -> Experiment:
     """Build the conditions, train the tabular learners (and PPO when ``ppo_seeds`` > 0)."""
+    import tomli
+
     started = time.perf_counter()
-    policies = build_conditions(spec_text, margin=margin)
+    n_actions = len(tomli.loads(spec_text)["actions"])
+    learner = {
+        "samples": learner_samples(episodes, epsilon, n_actions),
+        "confidence": 1.0 - delta / (n_actions - 1),
+    }
+    policies = build_conditions(spec_text, margin=margin, learner=learner)
     tabular = run_tabular(
         policies, seeds=seeds, agents=agents, episodes=episodes, epsilon=epsilon, seed=seed
     )
@@ -370,6 +424,11 @@ def run_experiment(
             "episodes": episodes,
             "epsilon": epsilon,
             "margin": margin,
+            "delta": delta,
+            "learner": learner,
+            "learning_aware_feasible": any(
+                str(p.get("label", "")).startswith("learning-aware") for p in policies
+            ),
             "ppo_seeds": ppo_seeds,
             "ppo_timesteps": ppo_timesteps,
             "seed": seed,
