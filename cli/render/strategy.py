@@ -80,12 +80,11 @@ def strategy_lines(result: Result) -> list[str]:
         f"{_number(report.expected_loss, 6)}{unit}"
     )
     if report.objective == "min_loss":
-        full = (
-            "impossible"
+        lines.append(
+            "full deterrence: impossible"
             if report.full_deterrence_cost is None
-            else f"{_number(report.full_deterrence_cost, 6)}{unit}"
+            else f"full deterrence would cost: {_number(report.full_deterrence_cost, 6)}{unit}"
         )
-        lines.append(f"full deterrence would cost: {full}")
     auditor = report.auditor
     if auditor is not None:
         if auditor.price_of_no_commitment is not None:

@@ -35,7 +35,7 @@ from ..formulation.linear import solve_linear
 from ..formulation.program import SOLVER_ORDER, SolveRecord, variable_bound
 from ..model.types import StrategicArrays, type_view
 from ..model.utility import FloatArray, caught_loss, utility
-from ..results.result import ActionResult, Result, Verification
+from ..results.result import ActionDiagnosis, ActionResult, Diagnosis, Result, Verification
 from ..results.status import Status
 from ..results.strategy import AuditorReport, StrategyReport, TypeOutcome
 from ..spec.document import Spec
@@ -507,10 +507,41 @@ def _message(
         what = f"each type takes its best response ({taken})"
     else:
         what = f"the agent takes {names[chosen.induced[0]]!r}"
-    full = "impossible" if full_cost is None else f"{full_cost:.6g}"
+    full = (
+        "full deterrence is impossible"
+        if full_cost is None
+        else f"full deterrence would cost {full_cost:.6g}"
+    )
     return (
         f"least expected loss: {what}; harm left {chosen.harm:.6g}, expected loss "
-        f"{chosen.loss:.6g} (full deterrence would cost {full})"
+        f"{chosen.loss:.6g} ({full})"
+    )
+
+
+def _typed_diagnosis(data: StrategicArrays, full_cost: float | None) -> Diagnosis | None:
+    """Without monitors no rate is shared between the types, so each type's own diagnosis
+    (at its worst case: the highest gain of each deviation, the lowest of complying; its
+    own risk aversion) says what no policy deters; an action is undeterrable when it is for
+    some type, and is reported for the first such type. None when every type's actions are
+    each deterrable (the types then conflict only through the shared limits)."""
+    findings: dict[str, ActionDiagnosis] = {}
+    for k, type_name in enumerate(data.type_names):
+        gain = data.gain_high[k].copy()
+        gain[data.base.compliant] = data.gain_low[k, data.base.compliant]
+        arrays = replace(data.base, gain=gain, risk_aversion=float(data.risk_aversion[k]))
+        for found in diagnose(arrays, full_cost).actions:
+            known = findings.get(found.name)
+            if known is None or (known.deterrable and not found.deterrable):
+                reason = found.reason if found.deterrable else f"type {type_name!r}: {found.reason}"
+                findings[found.name] = replace(found, reason=reason)
+    blocked = [name for name, found in findings.items() if not found.deterrable]
+    if not blocked:
+        return None
+    return Diagnosis(
+        reason=f"cannot be deterred by any allowed monitoring: {', '.join(blocked)}",
+        actions=tuple(findings.values()),
+        least_cost=full_cost,
+        budget=data.base.budget,
     )
 
 
@@ -531,6 +562,9 @@ def _not_met(
             reason = "no allowed policy deters every type of agent"
             if full_cost is not None and data.base.budget is not None:
                 reason += f" within the budget (full deterrence needs {full_cost:.6g})"
+            if data.base.n_monitors == 0:
+                diagnosis = _typed_diagnosis(data, full_cost)
+                reason = diagnosis.reason if diagnosis is not None else reason
         else:
             reason = "no allowed policy meets the constraints (rate floors, budget, margin)"
         return unsolved(

@@ -228,6 +228,20 @@ def _legend(ax: Any, infeasible: bool) -> None:
     ax.legend(handles, labels, loc="best")
 
 
+def _nothing_to_plot(ax: Any, note: str) -> None:
+    """Say on the axes why they hold no (or only a flat) line, instead of an empty frame."""
+    ax.text(
+        0.5,
+        0.5,
+        note,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="#7f7f7f",
+        fontsize=10,
+    )
+
+
 def _axis_label(path: str, currency: str) -> str:
     """The varied path, with its unit where the field is money."""
     field = path.rsplit(".", 1)[-1]
@@ -356,7 +370,19 @@ def frontier_figure(frontier: Frontier) -> Figure:
         for left, right in _spans(xs, bad):
             for ax in (top, bottom):
                 ax.axvspan(left, right, color=INFEASIBLE_COLOUR, zorder=0, linewidth=0)
-        top.set_yscale("log")
+        # A log axis needs a positive cost; where every solved cap costs 0 (nothing pays, no
+        # monitors) the line is drawn on a linear axis and the figure says so.
+        costly = any((p.total_cost or 0.0) > 0 for _, p in solved)
+        if costly:
+            top.set_yscale("log")
+            _plain_log_ticks(top.yaxis)
+        else:
+            _nothing_to_plot(
+                top,
+                "nothing to plot: every cap costs 0"
+                if solved
+                else "nothing to plot: no cap can be met",
+            )
         top.set_ylabel(f"least oversight cost\n({_money(frontier.currency)})")
         top.set_title(f"{frontier.name}: probability–severity frontier")
         top.grid(alpha=0.3, which="both")
@@ -378,9 +404,11 @@ def frontier_figure(frontier: Frontier) -> Figure:
         )
         bottom.set_xscale("log")
         _plain_log_ticks(bottom.xaxis)
-        _plain_log_ticks(top.yaxis)
         bottom.grid(alpha=0.3, which="both")
-        bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        if kept or rest:
+            bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        else:
+            _nothing_to_plot(bottom, "nothing to plot: no action needs detection")
     return figure
 
 

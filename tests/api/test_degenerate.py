@@ -29,7 +29,8 @@ def test_each_degenerate_spec_gets_its_answer(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["no_monitors_paying", "no_monitors_cara", "no_monitors_budget_exp"]
+    "name",
+    ["no_monitors_paying", "no_monitors_cara", "no_monitors_budget_exp", "no_monitors_types"],
 )
 def test_an_action_no_monitor_detects_is_diagnosed_as_such(name: str) -> None:
     result = problem(name).solve()
@@ -38,6 +39,14 @@ def test_an_action_no_monitor_detects_is_diagnosed_as_such(name: str) -> None:
     (cheat,) = [a for a in result.diagnosis.actions if a.name == "cheat"]
     assert not cheat.deterrable and cheat.max_detection == 0.0
     assert "no monitor" in cheat.reason and "cheat" in result.message
+
+
+def test_typed_diagnosis_names_the_type_that_cannot_be_deterred() -> None:
+    """Without monitors each type stands alone: t1 gains 2 from cheating, t2 loses 1."""
+    result = problem("no_monitors_types").solve()
+    assert result.diagnosis is not None
+    (cheat,) = result.diagnosis.actions
+    assert cheat.reason.startswith("type 't1': ")
 
 
 def test_nothing_pays_without_monitors_is_free_and_every_action_deterred() -> None:
