@@ -7,9 +7,13 @@ search branches on s (McCormick-style spatial branch-and-bound: Horst and Tuy, *
 Optimization: Deterministic Approaches*, 1996, ch. IV; Falk and Soland, "An algorithm for
 separable nonconvex programming problems", Management Science 15(9), 1969):
 
-* on a box [a, b] of s, the program with the secant of g (below g) is a relaxation: its
-  optimum is a lower bound on the least cost of every policy with s in [a, b], and a box
-  whose relaxation is infeasible holds no policy;
+* on a box [a, b] of s, the program with the secant of g (below g) is a relaxation. Its
+  solution is not trusted as a bound: the box's bound is a Lagrangian (weak-duality) bound
+  of a *linear* relaxation, the secant row and the concave rows' tangents at the node's
+  point (each above the concave row, so still a relaxation), evaluated in exact arithmetic
+  in the user's units (``infeasibility.least_cost_bound``), valid whatever the solver's
+  error; a box Clarabel calls infeasible is dropped only with the exactly checked Farkas
+  certificate of ``infeasibility.py`` for that box, else split (or left open);
 * the program with the tangent of g at the relaxation's s (above g) is a restriction: its
   solution deters under the exact model; so may the relaxation's own point. Each candidate
   is verified against the model (``verify.py``, exact P_0) before it counts;
@@ -45,16 +49,18 @@ from ..formulation.flag_nodes import (
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
 from ..results.result import Verification
+from .infeasibility import (
+    System,
+    box_relaxation,
+    build_system,
+    certify_system,
+    least_cost_bound,
+)
 from .verify import TOLERANCE, verify_policy
 
 #: The certified relative gap: the answer is called least cost when its cost is within this
 #: fraction of the proven lower bound (the 1e-6 every cost is trusted to elsewhere).
 GAP = 1e-6
-#: A node's relaxation optimum is trusted to this (relative) as a lower bound (Clarabel at
-#: 1e-11 gap; the bound is lowered by it, so the certified gap is GAP less this).
-NODE_SLACK = 1e-9
-#: ... and to this when Clarabel calls its answer inaccurate (its reduced tolerances).
-INACCURATE_SLACK = 1e-7
 #: Limits on one search (boxes solved; seconds).
 NODE_LIMIT = 400
 TIME_LIMIT = 30.0
@@ -106,7 +112,7 @@ class Search:
     lower_bound: float
     nodes: int
     closed: bool
-    failures: int  # boxes whose relaxation the solver could not answer
+    failures: int  # boxes whose relaxation the solver could not answer or prove
 
     @property
     def gap(self) -> float:
@@ -153,6 +159,11 @@ def _search(
     start, end = rows.flags(arrays.min_rate), rows.flags(arrays.max_rate)
     # round the range of s outward: every allowed policy has s in it
     start, end = max(0.0, start * (1 - 4 * EPS)), end * (1 + 4 * EPS)
+    system = build_system(arrays)  # the model's linear relaxation (infeasibility.py)
+
+    def box(a: float, b: float, points: list[FloatArray]) -> System:
+        return box_relaxation(system, a, b, a <= start, b >= end, points)
+
     best: Incumbent | None = None
     nodes = failures = 0
     settled = math.inf  # the least bound of the boxes closed by the incumbent
@@ -186,18 +197,31 @@ def _search(
         bound, _, a, b = heapq.heappop(heap)
         nodes += 1
         relaxed = _relax(program, a, b)
-        if relaxed.infeasible:
-            continue  # no policy has s in [a, b] (nor in a box around it)
-        if not relaxed.solved or relaxed.value is None:
+        # the box's bound: weak duality on its linear relaxation, tangents at the node's point
+        points = [] if relaxed.rates is None else [relaxed.rates]
+        proven = least_cost_bound(box(a, b, points), arrays.cost) if relaxed.solved else None
+        if (
+            proven is None
+            and (relaxed.solved or relaxed.infeasible)
+            and certify_system(box(a, b, points)) is not None
+        ):
+            continue  # proven in exact arithmetic: no policy has s in [a, b]
+        if proven is None:
+            # unanswered, or called infeasible without a certificate: split (the parent's
+            # bound holds for both halves), unless too narrow (then it stays open)
             failures += 1
             if b - a > 1e-12 * max(1.0, abs(b)):
                 middle = 0.5 * (a + b)
                 for lo, hi in ((a, middle), (middle, b)):
                     heapq.heappush(heap, (bound, counter, lo, hi))
                     counter += 1
+            else:
+                heapq.heappush(heap, (bound, counter, a, b))
+                counter += 1
+                if heap[0][2] == a and heap[0][3] == b:
+                    break
             continue
-        slack = NODE_SLACK if relaxed.status == "optimal" else INACCURATE_SLACK
-        lower = max(bound, relaxed.value - slack * abs(relaxed.value))
+        lower = max(bound, proven)
         offer(relaxed.rates, relaxed.incentive_dual)
         s = relaxed.flags if relaxed.flags is not None else 0.5 * (a + b)
         s = min(max(s, a), b)

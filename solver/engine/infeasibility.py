@@ -339,6 +339,18 @@ def on_box(system: System, start: float, end: float, first: bool, last: bool) ->
     )
 
 
+def box_relaxation(
+    system: System, start: float, end: float, first: bool, last: bool, points: list[FloatArray]
+) -> System:
+    """The rows of every policy with start <= phi x <= end (:func:`on_box`), with the
+    concave rows' tangents at ``points`` (:func:`with_tangents`): a linear relaxation of
+    that box, whose certificate drops it and whose :func:`least_cost_bound` bounds it
+    (the global search, ``flag_search.py``). Without concave rows, the system itself."""
+    if system.curved is None:
+        return system
+    return with_tangents(on_box(system, start, end, first, last), points)
+
+
 def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
     """``matrix`` with zero columns appended up to ``width``."""
     if matrix.shape[1] >= width:
@@ -400,12 +412,14 @@ def certify_infeasible(arrays: ProblemArrays) -> Certificate | None:
     if system.matrix.shape[0] == 0:
         return None
     if system.curved is None:
-        return _certify(system)
+        return certify_system(system)
     start, end = flag_range(system)
     return _by_boxes(system, start, end)
 
 
-def _certify(system: System) -> Certificate | None:
+def certify_system(system: System) -> Certificate | None:
+    """A checked certificate that ``system`` has no point, or None (single rows, the Farkas
+    and Lagrangian LPs' multipliers, then Kelley's tangents for concave rows)."""
     for y in _candidates(system):
         certificate = check(system, y)
         if certificate is not None:
@@ -425,7 +439,7 @@ def _by_boxes(system: System, start: float, end: float) -> Certificate | None:
     proofs: list[Certificate] = []
     while pending:
         a, b = pending.pop()
-        proof = _certify(on_box(system, a, b, first=a == start, last=b == end))
+        proof = certify_system(on_box(system, a, b, first=a == start, last=b == end))
         if proof is not None:
             proofs.append(proof)
             continue
@@ -634,11 +648,43 @@ def check(system: System, y: FloatArray) -> Certificate | None:
     """The certificate of multipliers ``y``, if it holds in exact arithmetic for every
     coefficient within ROOM (relative) of the float64 one: the margin is taken at the
     worst such coefficients (so rounding in computing the rows cannot fake a proof)."""
+    found = _exact_margin(system, y)
+    if found is None:
+        return None
+    total, weights, top = found
+    if total <= 0:
+        return None
+    bound = None
+    if system.budget_row is not None and system.budget_row in weights:
+        y_budget = weights[system.budget_row]
+        bound = _down(Fraction(float(-system.bound[system.budget_row])) + total / y_budget)
+    return Certificate(
+        rows=tuple((system.labels[r], float(y[r] / top)) for r in weights),
+        margin=float(total),
+        least_cost_bound=bound,
+    )
+
+
+def _down(value: Fraction) -> float:
+    """The largest float64 at most ``value``."""
+    near = float(value)
+    return math.nextafter(near, -math.inf) if Fraction(near) > value else near
+
+
+def _exact_margin(
+    system: System, y: FloatArray, keep: int | None = None
+) -> tuple[Fraction, dict[int, Fraction], float] | None:
+    """sum_r y_r b_r - max over the box of (sum_r y_r a_r) z, in exact arithmetic at the
+    worst coefficients within ROOM of the float64 ones, over the rows whose multiplier is
+    not negligible (and row ``keep``); with those rows' weights and the largest multiplier.
+    Any y >= 0 gives a valid figure (weak duality); a poor y only a weaker one."""
     y = np.where(np.isfinite(y) & (y > 0), y, 0.0)
     top = float(np.max(y, initial=0.0))
     if top <= 0:
         return None
     support = [int(r) for r in np.flatnonzero(y > NEGLIGIBLE * top)]
+    if keep is not None and keep not in support and y[keep] > 0:
+        support.append(keep)
     weights = {r: Fraction(float(y[r])) for r in support}
     room = Fraction(ROOM)
     combined: dict[int, Fraction] = {}
@@ -661,17 +707,40 @@ def check(system: System, y: FloatArray) -> Certificate | None:
         # and each computed a_rj by ROOM of itself: g_j anywhere in g +- room * size_j
         spread = room * size.get(j, Fraction(0))
         total -= max(e * z for e in (g - spread, g + spread) for z in (lo, hi))
-    if total <= 0:
-        return None
-    bound = None
-    if system.budget_row is not None and system.budget_row in weights:
-        y_budget = weights[system.budget_row]
-        bound = float(Fraction(float(-system.bound[system.budget_row])) + total / y_budget)
-    return Certificate(
-        rows=tuple((system.labels[r], float(y[r] / top)) for r in support),
-        margin=float(total),
-        least_cost_bound=bound,
+    return total, weights, top
+
+
+def least_cost_bound(system: System, cost: FloatArray) -> float | None:
+    """A lower bound on the cost c x of every point of ``system`` (a relaxation of the
+    model's policies), proven in exact arithmetic whatever the solver's error: with y >= 0
+    the duals of the LP min c x over the system's rows (HiGHS, :func:`_lagrangian`),
+
+        c x >= sum_r y_r b_r + min over the box of (c - A'y) z        (weak duality),
+
+    evaluated as :func:`check` evaluates a certificate (the cost appended as a row
+    -c x >= 0 with multiplier 1). None when the LP gives no multipliers (then nothing is
+    proven: an infeasible LP needs :func:`check`'s certificate instead)."""
+    width = system.exact.shape[1]
+    row = system.exact.shape[0]
+    price = np.zeros(width)
+    price[: len(cost)] = -np.asarray(cost, dtype=float)
+    costed = replace(
+        system,
+        exact=sp.vstack([system.exact, sp.csr_matrix(price.reshape(1, -1))]).tocsr(),
+        rounded=sp.vstack([system.rounded, sp.csr_matrix((1, width))]).tocsr(),
+        bound=np.append(system.bound, 0.0),
+        bound_rounded=np.append(system.bound_rounded, False),
+        labels=(*system.labels, "cost"),
+        budget_row=row,
     )
+    y = _lagrangian(costed)
+    if y is None:
+        return None
+    found = _exact_margin(costed, y, keep=row)
+    if found is None or row not in found[1]:
+        return None
+    total, weights, _ = found
+    return _down(total / weights[row])
 
 
 def certify_commitment_infeasible(

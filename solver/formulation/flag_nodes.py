@@ -6,7 +6,9 @@ a minus sign. P_0 depends on x only through the one number s, so a box a <= s <=
 line below or above g on it give a convex program:
 
 * the secant of g on [a, b] lies below g (g is concave): with u >= secant(s) the program
-  is a *relaxation* of the model on that box, its optimum a lower bound on its least cost;
+  is a *relaxation* of the model on that box (its point gives the tangents of the box's
+  linear relaxation, whose exactly evaluated Lagrangian bound is the box's bound:
+  ``engine/flag_search.py``; its optimum itself is not trusted as one);
 * a tangent of g lies above g everywhere: with u >= tangent(s) it is a *restriction*, and
   each of its solutions deters under the exact model (an upper bound).
 

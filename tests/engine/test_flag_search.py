@@ -12,15 +12,23 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import deter
 import mpmath
+import numpy as np
 import pytest
 from deter.cli.app import app
-from deter.solver.engine import flag_search
-from deter.solver.engine.infeasibility import certify_infeasible
+from deter.solver.engine import flag_search, infeasibility
+from deter.solver.engine.infeasibility import (
+    box_relaxation,
+    build_system,
+    certify_infeasible,
+    least_cost_bound,
+)
+from deter.solver.formulation.flag_nodes import NodeSolve
 from deter.solver.model.arrays import ProblemArrays
 from typer.testing import CliRunner
 
@@ -176,3 +184,85 @@ def test_specs_that_once_ended_solver_error_get_their_least_cost(index: int) -> 
     assert result["status"] == "optimal", result["message"]
     assert result["total_cost"] <= truth.cost * (1 + 1e-6)
     assert result["total_cost"] >= truth.cost * (1 - 1e-6)
+
+
+def _lying(monkeypatch: pytest.MonkeyPatch, corrupt: Any) -> None:
+    """Every relaxation the search solves passes through ``corrupt`` (a solver in error)."""
+    honest = flag_search._relax
+
+    def relax(program: Any, a: float, b: float) -> NodeSolve:
+        return corrupt(honest(program, a, b))
+
+    monkeypatch.setattr(flag_search, "_relax", relax)
+
+
+def test_node_bounds_hold_whatever_the_solver_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's optimum raised by half and its point and duals scrambled: the bounds are
+    the exact Lagrangian bounds of the box's linear relaxation, so they stay below the least
+    cost (the old bound, the node's optimum less 1e-9, would claim 1.5 times it)."""
+    rng = np.random.default_rng(7)
+
+    def corrupt(node: NodeSolve) -> NodeSolve:
+        if not node.solved or node.rates is None or node.value is None:
+            return node
+        noise = rng.uniform(0.5, 1.5, size=node.rates.shape)
+        dual = None if node.incentive_dual is None else -node.incentive_dual * 3
+        return replace(node, value=node.value * 1.5, rates=node.rates * noise, incentive_dual=dual)
+
+    _lying(monkeypatch, corrupt)
+    least = math.log(6) / math.log(10)
+    for text, truth in ((TIE.format(gain=7.5), least), (CARA.toml(), 1.3691915316)):
+        found = flag_search.search(ProblemArrays.from_spec(deter.loads(text).spec), node_limit=30)
+        assert found.lower_bound <= truth * (1 + 1e-9)
+        if found.closed:
+            assert found.best is not None and found.best.cost <= truth * (1 + 1e-6)
+
+
+def test_the_bound_stays_valid_with_corrupted_multipliers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any multipliers give a valid bound (weak duality, checked exactly): scrambled ones
+    only a weaker one, never one above the least cost."""
+    arrays = ProblemArrays.from_spec(deter.loads(CARA.toml()).spec)
+    system = build_system(arrays)
+    least, rate = 1.3691915316 * (1 + 1e-10), 0.5182405494
+    s = rate * float(-np.log1p(-arrays.false_positive[0]))  # the optimum's s, in a narrow box
+    box = box_relaxation(system, s * (1 - 1e-4), s * (1 + 1e-4), False, False, [np.array([rate])])
+    honest = least_cost_bound(box, arrays.cost)
+    assert honest is not None and least * (1 - 1e-6) <= honest <= least
+    rng = np.random.default_rng(3)
+    original = infeasibility._lagrangian
+    for _ in range(20):
+        scale = rng.uniform(0.0, 5.0)
+        monkeypatch.setattr(
+            infeasibility,
+            "_lagrangian",
+            lambda s, k=scale: None if (y := original(s)) is None else _scrambled(y, k, rng),
+        )
+        bound = least_cost_bound(box, arrays.cost)
+        assert bound is None or bound <= least
+
+
+def _scrambled(y: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    out = y * rng.uniform(0.0, scale, size=y.shape) + rng.uniform(0, scale, size=y.shape)
+    out[-1] = 1.0  # the cost row's weight
+    return np.asarray(out)
+
+
+def test_a_box_called_infeasible_without_a_certificate_is_not_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clarabel saying "infeasible" of every box of a feasible spec used to drop them all
+    (an empty search); a box is dropped only with its exactly checked certificate, so the
+    search proves nothing and deter says solver_error, never "infeasible"."""
+    _lying(monkeypatch, lambda node: replace(node, status="infeasible", rates=None))
+    monkeypatch.setattr(flag_search, "NODE_LIMIT", 6)
+    text = TIE.format(gain=7.5)
+    found = flag_search.search(ProblemArrays.from_spec(deter.loads(text).spec), node_limit=6)
+    assert not found.closed and found.lower_bound <= math.log(6) / math.log(10)
+    assert solve(text)["status"] == "solver_error"
+
+
+def test_boxes_truly_infeasible_are_dropped_with_their_certificate() -> None:
+    # beyond the reach every box is infeasible: the search ends with each one proven
+    arrays = ProblemArrays.from_spec(deter.loads(TIE.format(gain=8.2)).spec)
+    found = flag_search.search(arrays)
+    assert found.best is None and found.closed and found.lower_bound == math.inf
