@@ -9,7 +9,10 @@ written as ``g_k(z) <= 0`` (inequalities, multiplier lambda_k >= 0) or ``g_k(z) 
 
 deter computes A_k and b_k itself from each cvxpy constraint object (the gradient and the
 value at z = 0 of its affine expression), so the certificate is generic over feature
-components: a new feature's constraints are covered without code here.
+components: a new feature's constraints are covered without code here. A program cached
+by shape and re-solved with each spec's Parameters reads them instead from cvxpy's
+coefficient tensor of its expressions, built once per program and checked against the
+evaluation entry by entry on its first spec (:class:`AffineTensor`).
 
 The bound is a *safe* one (Neumaier & Shcherbina 2004; docs/model.md): rows on a single
 variable are its bounds l <= z <= u, and for any multipliers lambda >= 0 of the other rows,
@@ -35,6 +38,7 @@ and dual objectives.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +107,162 @@ def affine_parts(
     ]
 
 
+def _sign(constraint: cp.Constraint) -> int:
+    """How a constraint's rows enter ``G z <= h``: 1 for ``a z + b <= 0``, -1 for
+    ``a z + b >= 0`` (i.e. ``-a z <= b``), 0 for an equality ``a z + b == 0``."""
+    if isinstance(constraint, Inequality | NonPos):
+        return 1
+    return -1 if isinstance(constraint, NonNeg) else 0
+
+
+def program_form(problem: cp.Problem, variables: list[cp.Variable], saved: list[Any]) -> LinearForm:
+    """``problem`` as matrices (``variables``: its variables sorted by id, ``saved``: their
+    values, restored on return), read generically off its expressions (:func:`affine_parts`).
+
+    A parametric program (cached by shape and re-solved with each spec's numbers,
+    ``program.py``) reads them from cvxpy's own coefficient tensor of its expressions,
+    built once per compiled program (:class:`AffineTensor`, checked entry by entry against
+    the evaluation on its first spec) and applied to the Parameters' current values: the
+    coefficients cvxpy hands the solver, without evaluating every expression at every unit
+    vector for every spec."""
+    tensor = _tensors.get(problem)
+    if tensor is not None:
+        return tensor.form()
+    try:
+        parts = affine_parts(
+            [problem.objective.expr, *(c.expr for c in problem.constraints)], variables
+        )
+    finally:
+        for variable, value in zip(variables, saved, strict=True):
+            variable.save_value(value)
+    if problem not in _tensors:  # the first spec of this compiled program
+        parametric = bool(problem.parameters())
+        _tensors[problem] = AffineTensor.checked(problem, variables, parts) if parametric else None
+    (c, c0), rows = parts[0], parts[1:]
+    signs = [_sign(constraint) for constraint in problem.constraints]
+    n = sum(v.size for v in variables)
+    g = [(sign * a, -sign * b) for sign, (a, b) in zip(signs, rows, strict=True) if sign]
+    e = [(a, -b) for sign, (a, b) in zip(signs, rows, strict=True) if not sign]
+    return LinearForm(
+        c=c.toarray().ravel().astype(float),
+        c0=float(np.sum(c0)),
+        g=_stack([a for a, _ in g], n),
+        h=_concat([h for _, h in g]),
+        e_matrix=_stack([a for a, _ in e], n),
+        e=_concat([h for _, h in e]),
+    )
+
+
+@dataclass(frozen=True)
+class AffineTensor:
+    """A parametric program's objective and constraint expressions as cvxpy's coefficient
+    tensor: ``tensor @ [parameters, 1]``, reshaped (rows, variables + 1) in Fortran order,
+    holds [A | b] of every expression, rows stacked in order (``CoeffExtractor.affine``,
+    the map cvxpy's cone matrix stuffing applies to build the solver's data)."""
+
+    tensor: sp.csr_matrix
+    columns: int  # the stacked variables' length
+    splits: tuple[int, ...]  # where each expression's rows start, and the total
+    parameters: tuple[tuple[cp.Parameter, int], ...]  # each with its offset in the vector
+    constant: int  # the vector's entry that holds 1
+    g_rows: np.ndarray  # the rows of G z <= h, in constraint order ...
+    g_signs: np.ndarray  # ... each one's sign (``_sign``)
+    e_rows: np.ndarray  # the rows of E z == e
+
+    @classmethod
+    def of(cls, problem: cp.Problem, variables: list[cp.Variable]) -> AffineTensor:
+        from cvxpy.lin_ops.lin_op import CONSTANT_ID
+        from cvxpy.reductions.inverse_data import InverseData
+        from cvxpy.utilities.coeff_extractor import CoeffExtractor
+
+        expressions = [problem.objective.expr, *(c.expr for c in problem.constraints)]
+        inverse = InverseData(problem)
+        # the columns in the certificate's order: variables sorted by id, each flattened
+        (inverse.id_map, inverse.var_offsets, inverse.x_length, inverse.var_shapes) = (
+            InverseData.get_var_offsets(variables)
+        )
+        tensor = sp.csr_matrix(CoeffExtractor(inverse, "SCIPY").affine(expressions))
+        by_id = {p.id: p for p in problem.parameters()}
+        columns = inverse.param_id_map
+        splits = np.cumsum([0, *(e.size for e in expressions)])
+        signs = np.concatenate(
+            [np.zeros(1), *(np.full(c.size, _sign(c)) for c in problem.constraints)]
+        )
+        return cls(
+            tensor=tensor,
+            columns=inverse.x_length,
+            splits=tuple(int(k) for k in splits),
+            parameters=tuple((by_id[i], col) for i, col in columns.items() if i != CONSTANT_ID),
+            constant=columns[CONSTANT_ID],
+            g_rows=np.flatnonzero(signs[1:]) + 1,
+            g_signs=signs[1:][signs[1:] != 0],
+            e_rows=np.flatnonzero(signs[1:] == 0) + 1,
+        )
+
+    @classmethod
+    def checked(
+        cls,
+        problem: cp.Problem,
+        variables: list[cp.Variable],
+        parts: list[tuple[sp.csr_matrix, np.ndarray]],
+    ) -> AffineTensor | None:
+        """The program's tensor when it gives the coefficients that evaluating its
+        expressions gave (``parts``, at the same Parameter values) to round-off, entry by
+        entry; None (evaluate every time) when it does not or cannot be built (cvxpy
+        refuses some shapes, a Parameter of size 0 say)."""
+        if sum(v.size for v in variables) > EVALUATION_LIMIT:
+            return None
+        try:
+            tensor = cls.of(problem, variables)
+            ours = tensor.parts()
+        except Exception:  # not a tensor cvxpy builds for this program: evaluate instead
+            return None
+        for (a, b), (a0, b0) in zip(ours, parts, strict=True):
+            if a.shape != a0.shape or b.shape != b0.shape:
+                return None
+            # relative to each entry (a zero must be a zero): a coefficient of 1e-12 is
+            # held as strictly as one of 1
+            for ours_, theirs in ((a.toarray(), a0.toarray()), (b, b0)):
+                if np.any(np.abs(ours_ - theirs) > 64 * ROUND_OFF * np.abs(theirs)):
+                    return None
+        return tensor
+
+    def matrix(self) -> np.ndarray:
+        """[A | b] of every expression's rows at the Parameters' current values."""
+        vector = np.zeros(self.tensor.shape[1])
+        vector[self.constant] = 1.0
+        for parameter, col in self.parameters:
+            value = np.asarray(parameter.value, dtype=float).ravel(order="F")
+            vector[col : col + value.size] = value
+        return (self.tensor @ vector).reshape((self.splits[-1], self.columns + 1), order="F")
+
+    def parts(self) -> list[tuple[sp.csr_matrix, np.ndarray]]:
+        """(A_k, b_k) of each expression, as :func:`affine_parts` gives them."""
+        matrix = self.matrix()
+        return [
+            (sp.csr_matrix(matrix[a:b, :-1]), matrix[a:b, -1].copy())
+            for a, b in zip(self.splits[:-1], self.splits[1:], strict=True)
+        ]
+
+    def form(self) -> LinearForm:
+        """The program as matrices, as :func:`program_form` builds them from the parts."""
+        matrix = self.matrix()
+        g = matrix[self.g_rows] * self.g_signs[:, None]
+        e = matrix[self.e_rows]
+        return LinearForm(
+            c=matrix[0, :-1].copy(),
+            c0=float(matrix[0, -1]),
+            g=sp.csr_matrix(g[:, :-1]),
+            h=-g[:, -1],
+            e_matrix=sp.csr_matrix(e[:, :-1]),
+            e=-e[:, -1],
+        )
+
+
+#: Each compiled parametric program's tensor, dropped with the program.
+_tensors: weakref.WeakKeyDictionary[cp.Problem, AffineTensor | None] = weakref.WeakKeyDictionary()
+
+
 def _gradient_matrix(
     expression: cp.Expression, variables: list[cp.Variable], rows: int
 ) -> sp.csr_matrix:
@@ -149,43 +309,11 @@ def duality_certificate(
     if any(d is None for d in duals):
         return _failed(tolerance, "the solver returned no dual values")
     z = np.concatenate([_flat(value) for value in saved]) if variables else np.zeros(0)
-    try:
-        parts = affine_parts(
-            [problem.objective.expr, *(c.expr for c in problem.constraints)], variables
-        )
-    finally:
-        for variable, value in zip(variables, saved, strict=True):
-            variable.save_value(value)
-    (c, c0), rows = parts[0], parts[1:]
-    g_blocks: list[sp.csr_matrix] = []
-    h_parts: list[np.ndarray] = []
+    form = program_form(problem, variables, saved)
     lam_parts: list[np.ndarray] = []
-    e_blocks: list[sp.csr_matrix] = []
-    e_parts: list[np.ndarray] = []
     nu_parts: list[np.ndarray] = []
-    for constraint, dual, (a, b) in zip(problem.constraints, duals, rows, strict=True):
-        multiplier = _flat(dual)
-        if isinstance(constraint, Inequality | NonPos):  # a z + b <= 0
-            g_blocks.append(a)
-            h_parts.append(-b)
-            lam_parts.append(multiplier)
-        elif isinstance(constraint, NonNeg):  # a z + b >= 0, i.e. -a z <= b
-            g_blocks.append(-a)
-            h_parts.append(b)
-            lam_parts.append(multiplier)
-        else:  # a z + b == 0
-            e_blocks.append(a)
-            e_parts.append(-b)
-            nu_parts.append(multiplier)
-    n = z.size
-    form = LinearForm(
-        c=c.toarray().ravel().astype(float),
-        c0=float(np.sum(c0)),
-        g=_stack(g_blocks, n),
-        h=_concat(h_parts),
-        e_matrix=_stack(e_blocks, n),
-        e=_concat(e_parts),
-    )
+    for constraint, dual in zip(problem.constraints, duals, strict=True):
+        (nu_parts if _sign(constraint) == 0 else lam_parts).append(_flat(dual))
     primal = None if reported is None else reported / objective_scale
     figures = lagrangian_bounds(
         form,
