@@ -29,7 +29,8 @@ def commands(spec: str, out: Path) -> dict[str, list[str]]:
         "batch": ["batch", spec, "-j", "1"],
         "check": ["check", spec, "-j", "1"],
         "sweep": ["sweep", spec, "--vary", "agent.penalty_cap=5,20"],
-        "frontier": ["frontier", spec, "--points", "2"],
+        # factors 1 and 2: larger caps keep a spec feasible, so the worst factor is the spec's own
+        "frontier": ["frontier", spec, "--points", "2", "--from", "1", "--to", "2"],
         "compare": ["compare", spec, spec],
         "simulate": ["simulate", spec, "-n", "5", "-k", "3"],
         "export": ["export", spec, "-o", str(out / "policy.json")],
