@@ -63,10 +63,13 @@ def utility_shares(arrays: ProblemArrays, result: Result) -> list[float | None] 
     p0 = result.action(arrays.action_names[arrays.compliant]).detection
     shares: list[float | None] = []
     for k, i in enumerate(arrays.deviations):
+        if not need[k] > 0:  # nothing to make up (a non-paying action); 0 would divide
+            shares.append(None)
+            continue
         p = result.action(arrays.action_names[i]).detection
         with np.errstate(all="ignore"):
             share = (float(weight[k]) * p - float(flag[k]) * p0) / float(need[k])
-        shares.append(share if need[k] > 0 and math.isfinite(share) else None)
+        shares.append(share if math.isfinite(share) else None)
     return shares
 
 

@@ -266,3 +266,28 @@ def test_a_commitment_program_is_not_priced_with_another_programs_duals() -> Non
     assert result.status == "optimal" and result.duals is None
     explanation = explain(spec, result)
     assert not explanation.relaxations and explanation.relax_first is None
+
+
+def test_a_non_paying_action_of_a_strongly_risk_seeking_agent_has_no_utility_share() -> None:
+    """r = -900 and a gain 1.8 below complying: the program's need for 'low' is 0 (its utility
+    exp(-1620) underflows), so there is no share of it to make up; explain once divided by it
+    and ended with exit 5 (ZeroDivisionError)."""
+    text = """\
+version = 1
+[agent]
+risk_aversion = -900.0
+[[actions]]
+name = "ok"
+gain = 0.0
+[[actions]]
+name = "low"
+gain = -1.8
+penalty_cap = 9.0
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = { low = 0.3 }
+"""
+    account = explain(deter.loads(text).spec)
+    (low,) = [a for a in account.actions if a.name == "low"]
+    assert low.utility_share is None
