@@ -68,7 +68,12 @@ class UnsupportedPolicy(PolicyError, UnsupportedError):
 
 def spec_sha256(spec: Spec) -> str:
     """SHA-256 of the validated spec as canonical JSON: comments and layout do not count."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = spec.model_dump(mode="json")
+    # Tables added after documents were exported count only when set, so a spec without them
+    # keeps the hash its documents carry ([learner], issue 23).
+    if data.get("learner") is None:
+        data.pop("learner", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

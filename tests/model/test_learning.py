@@ -199,3 +199,11 @@ samples = 1000
     margin = 20.0 * math.sqrt(math.log(20) / 2000)
     # the binding type gains 5: 0.9 x 20 x rate = 5 + m, at cost 0.1 per unit of rate
     assert result.total_cost == pytest.approx(0.1 * (5.0 + margin) / 18.0, rel=1e-6)
+
+
+def test_a_spec_without_a_learner_keeps_its_content_hash_and_one_with_it_changes() -> None:
+    from deter.solver.policy.document import spec_sha256
+
+    plain = deter.loads(SPEC).spec
+    learned = deter.loads(SPEC + LEARNER.format(n=10, c=0.9, s=0.0)).spec
+    assert spec_sha256(plain) != spec_sha256(learned)
