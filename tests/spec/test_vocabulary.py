@@ -24,7 +24,16 @@ from deter.solver.spec.document import Spec
 from deter.solver.spec.loading import model_in
 from pydantic import BaseModel
 
-from tests.support.vocabulary import FAMILIES, GROUPS, Case, cases, expand, generate, mix
+from tests.support.vocabulary import (
+    FAMILIES,
+    GROUPS,
+    Case,
+    beyond_limits,
+    cases,
+    expand,
+    generate,
+    mix,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -251,3 +260,27 @@ def test_bench_scripts_import_only_modules_that_exist() -> None:
     finally:
         sys.path.remove(str(ROOT))
         sys.path.remove(str(ROOT / "bench"))
+
+
+def test_risk_seeking_specs_beyond_the_limits_are_refused_where_they_say() -> None:
+    """|r| x the largest gain over complying in 700..100,000 (issue 20 item 6, not done):
+    each spec is refused at load naming the risk_aversion key and its line, or (where the
+    dressing shrank the spread back inside the limit) solved with an answer the exact
+    reference accepts. When the limits move out, the refusals turn into answers here."""
+    from tests.support.exact_reference import judge
+
+    refused = 0
+    for seed in range(12):
+        case = beyond_limits(seed)
+        assert case == beyond_limits(seed)  # deterministic
+        try:
+            problem = deter.loads(case.text)
+        except SpecError as error:
+            refused += 1
+            (issue,) = error.issues
+            assert issue.key.endswith("risk_aversion"), (case.label, str(error))
+            assert issue.line is not None and "range deter computes in" in issue.message
+            continue
+        result = deter.solve(problem).to_dict(timing=False)
+        assert not judge(case.text, result).failures, case.label
+    assert refused >= 6  # the draws do go beyond the limit

@@ -359,12 +359,12 @@ def _cara(rng: Rng, sign: int) -> _Draw:
     return draw
 
 
-def _risk_seeking_limit(rng: Rng, top: float = 1400.0) -> _Draw:
-    """|r| x the largest gain over complying from 100 to ``top`` (700 is today's limit)."""
+def _risk_seeking_limit(rng: Rng, top: float = 1400.0, low: float = 100.0) -> _Draw:
+    """|r| x the largest gain over complying from ``low`` to ``top`` (700 is today's limit)."""
     draw = _core(rng, deviations=(1, 3), monitors=(1, 3))
     g0 = float(draw.compliant()["gain"])
     spread = max(max(_gain_high(a["gain"]) for a in draw.actions) - g0, 0.5)
-    exponent = _log_uniform(rng, 100.0, top)
+    exponent = _log_uniform(rng, low, top)
     r = min(exponent / spread, 900.0)
     draw.agent["risk_aversion"] = -sig(r)
     draw.agent.pop("margin", None)
@@ -1004,6 +1004,22 @@ def generate(family: str, seed: int, infeasible: bool | None = None) -> Case:
         infeasible=infeasible,
         how=draw.how,
     )
+
+
+#: |r| x the largest gain over complying drawn by ``beyond_limits``: from today's limit of
+#: 700 (docs/spec-format.md rule 13) to 100,000, where float64 has long left exp's range.
+BEYOND_LIMITS = (700.0, 1e5)
+
+
+def beyond_limits(seed: int) -> Case:
+    """A risk-seeking spec beyond today's load-time limits (issue 20 item 6), natural draw
+    (``expected`` None). Not a family: FAMILIES, ``mix`` and the ``risk_seeking_limit``
+    seeds are unchanged; tests/spec/test_vocabulary.py holds these specs to a located
+    refusal or an answer the exact reference accepts."""
+    rng = _rng("risk_seeking_beyond", seed, None)
+    draw = _risk_seeking_limit(rng, BEYOND_LIMITS[1], low=BEYOND_LIMITS[0])
+    _dress(rng, draw, twins=True)
+    return Case(family="risk_seeking_beyond", seed=seed, text=_text(draw.data), how=draw.how)
 
 
 def cases(family: str, count: int, start: int = 0, infeasible: bool | None = None) -> list[Case]:
