@@ -13,7 +13,6 @@ import io
 import os
 import shlex
 import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ...solver.report.escape import one_line
-from ...solver.report.files import UnsafeOutput, check_output
+from ...solver.report.files import AtomicFile, UnsafeOutput, check_output
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..exit_codes import ExitCode, OutcomeCode, for_outcomes
 from ..options import DebugOption, MaxSizeOption, OutputOption, Solver, SolverOption
@@ -202,10 +201,10 @@ def run_command(
         spool = Spool() if resume is None else None
         from ...solver.batch.dask_executor import DaskUnavailable
 
-        sink = _Output(output) if output is not None and str(output) != "-" else None
+        sink = _output(output) if output is not None and str(output) != "-" else None
         stdout = _Stdout()
         writer = BatchWriter(
-            sink.handle if sink is not None else stdout,
+            sink if sink is not None else stdout,
             format,
             code_of,
             command=command,
@@ -330,69 +329,13 @@ def _resume_hint(
     )
 
 
-class _Output:
-    """``-o FILE`` written while the batch runs: into a hidden partial file beside the target
-    (``.NAME.PID.partial``), fsynced and renamed over it when the run ends, so a kill at any
-    moment leaves the old file or the whole new one. A partial file left by a killed run
-    (its process gone) is removed when the next run writes the same target."""
-
-    def __init__(self, output: Path) -> None:
-        self.given = str(output)
-        try:
-            self.target = check_output(output)
-            _remove_stale_partials(self.target)
-            self.partial = self.target.parent / f".{self.target.name}.{os.getpid()}.partial"
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-            self.handle = _Named(
-                open(os.open(self.partial, flags, 0o600), "w", encoding="utf-8"),  # noqa: SIM115
-                self.given,
-            )
-        except OSError as exc:  # name the file the user asked for, not the partial one
-            raise OSError(exc.errno, exc.strerror, self.given) from None
-
-    def commit(self) -> None:
-        try:
-            self.handle.flush()
-            # the mode a plain open() would give, not the partial file's private 0600
-            os.fchmod(self.handle.fileno(), _mode_for(self.target))
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-            os.replace(self.partial, self.target)
-        except OSError as exc:
-            self.abort()
-            raise OSError(exc.errno, exc.strerror, self.given) from None
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self.handle.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.partial)
-
-
-class _Named(io.TextIOBase):
-    """A text file whose write errors (a full disk mid-batch) name ``given``, the path the
-    user passed to ``-o``, not the hidden partial file, nor nothing at all."""
-
-    def __init__(self, handle: io.TextIOWrapper, given: str) -> None:
-        self.handle, self.given = handle, given
-
-    def write(self, text: str) -> int:
-        try:
-            return self.handle.write(text)
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, self.given) from None
-
-    def flush(self) -> None:
-        try:
-            self.handle.flush()
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, self.given) from None
-
-    def fileno(self) -> int:
-        return self.handle.fileno()
-
-    def close(self) -> None:
-        self.handle.close()
+def _output(output: Path) -> AtomicFile:
+    """``-o FILE`` written while the batch runs: an :class:`AtomicFile` whose hidden file is
+    ``.NAME.PID.partial``, so a partial file left by a killed run (its process gone) is
+    removed when the next run writes the same target."""
+    target = check_output(output)
+    _remove_stale_partials(target)
+    return AtomicFile(output, partial=f".{target.name}.{os.getpid()}.partial")
 
 
 class _Stdout(io.TextIOBase):
@@ -418,15 +361,6 @@ class _Stdout(io.TextIOBase):
             held.seek(0)
             shutil.copyfileobj(held, sys.stdout)
             held.close()
-
-
-def _mode_for(target: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        umask = os.umask(0o077)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _remove_stale_partials(target: Path) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 import tempfile
@@ -121,6 +122,86 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+class AtomicFile(io.TextIOBase):
+    """A text file that replaces ``path`` only when committed.
+
+    It is written into a hidden file beside the target (``partial``, a name in the target's
+    folder; by default a fresh ``.NAME.PID.XXXX.tmp``, removed by the next write once its
+    process is gone), fsynced and renamed over the target by
+    :meth:`commit`, removed by :meth:`abort`: a kill at any moment leaves the old file or the
+    whole new one. The target is checked as :func:`write_atomic` checks it, before anything
+    is written, and every error names ``path``, never the hidden file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        partial: str | None = None,
+    ) -> None:
+        self.given = str(path)
+        self.target = check_output(path, inputs)
+        try:
+            if partial is None:
+                _remove_stale_temporaries(self.target)
+                fd, name = tempfile.mkstemp(
+                    dir=self.target.parent,
+                    prefix=f".{self.target.name}.{os.getpid()}.",
+                    suffix=".tmp",
+                )
+                self.partial = Path(name)
+            else:
+                self.partial = self.target.parent / partial
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+                fd = os.open(self.partial, flags, 0o600)
+            self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        except OSError as exc:  # name the file the user asked for, not the hidden one
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def write(self, text: str) -> int:
+        try:
+            return self.handle.write(text)
+        except OSError as exc:  # a full disk mid-run names the user's path
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def write_bytes(self, data: bytes) -> None:
+        self.flush()
+        try:
+            self.handle.buffer.write(data)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def flush(self) -> None:
+        try:
+            self.handle.flush()
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def commit(self) -> None:
+        """fsync the hidden file, give it the mode a plain open() would (not mkstemp's
+        private 0600) and rename it over the target; on an error, :meth:`abort`."""
+        try:
+            self.handle.flush()
+            os.fchmod(self.handle.fileno(), _mode_for(self.target))
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self.partial, self.target)
+        except OSError as exc:
+            self.abort()
+            raise OSError(exc.errno, exc.strerror, self.given) from None
+
+    def abort(self) -> None:
+        """Leave the target as it was: close and remove the hidden file."""
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.partial)
+
+
 def write_atomic(
     path: str | os.PathLike[str],
     data: str | bytes,
@@ -135,30 +216,14 @@ def write_atomic(
     the running command. A symlink is written through to its target. Every error names
     ``path``, never the temporary file.
     """
-    given = str(path)
-    target = check_output(path, inputs)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    directory = target.parent
-    temporary: str | None = None
+    output = AtomicFile(path, inputs=inputs)
     try:
-        _remove_stale_temporaries(target)
-        fd, temporary = tempfile.mkstemp(
-            dir=directory, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
-        )
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.fchmod(handle.fileno(), _mode_for(target))
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as exc:  # name the file the user asked for, not our temporary one
-        raise OSError(exc.errno, exc.strerror, given) from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        output.write_bytes(payload)
+    except BaseException:
+        output.abort()
+        raise
+    output.commit()
 
 
 def _remove_stale_temporaries(target: Path) -> None:

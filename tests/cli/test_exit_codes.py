@@ -300,18 +300,25 @@ class FullDisk(io.StringIO):
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_a_full_disk_under_batch_output_names_the_file() -> None:
+def test_a_full_disk_under_batch_output_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A write to -o that fails mid-batch names the -o path, not the hidden partial file
     and not nothing (issue 25 item 7)."""
-    from deter.cli.commands.batch import _Named
+    from deter.solver.report.files import AtomicFile
 
-    named = _Named(FullDisk(), "out.jsonl")  # type: ignore[arg-type]
+    monkeypatch.chdir(tmp_path)
+    named = AtomicFile("out.jsonl", partial=".out.jsonl.1.partial")
+    named.handle.close()
+    named.handle = FullDisk()  # type: ignore[assignment]
     for action in (lambda: named.write("x"), named.flush):
         with pytest.raises(OSError) as caught:
             action()
         assert (
             os_error_text(caught.value) == "out.jsonl: No space left on device (the disk is full)"
         )
+    named.abort()
+    assert not list(tmp_path.iterdir())  # aborted: no hidden file left, no target made
 
 
 def test_a_full_disk_under_the_ledger_names_the_ledger(tmp_path: Path) -> None:
