@@ -52,6 +52,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cache, cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -109,10 +110,17 @@ class System:
     bound_rounded: np.ndarray
     lower: FloatArray
     upper: FloatArray
-    unit: FloatArray  # a column unit for solving (the rate a monitor alone needs), 1 for t
+    # a column unit for solving (the rate a monitor alone needs), 1 for t: computed when an
+    # LP needs it (a stack's proof only checks given multipliers), once for a system and
+    # the systems made from it
+    unit_of: Callable[[], FloatArray]
     labels: tuple[str, ...]
     budget_row: int | None
     curved: Curved | None = None  # exponential detection with false flags (tangent rows)
+
+    @cached_property
+    def unit(self) -> FloatArray:
+        return np.asarray(self.unit_of(), dtype=float)
 
     @property
     def matrix(self) -> sp.csr_matrix:
@@ -145,8 +153,46 @@ class Certificate:
         )
 
 
+class _Triplets:
+    """Rows gathered as COO triplets, block by block, and made into one csr matrix at the
+    end: a system costs a few numpy calls, not a scipy constructor per block (a batch
+    proves each infeasible member of a stack with one; issue 24)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.count = 0
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+
+    def add(self, start: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        """Entries at rows ``start + rows`` (block-relative rows)."""
+        if len(values):
+            self.rows.append(np.asarray(rows, dtype=np.int64) + start)
+            self.cols.append(np.asarray(cols, dtype=np.int64))
+            self.values.append(np.asarray(values, dtype=float))
+
+    def matrix(self, count: int) -> sp.csr_matrix:
+        if not self.values:
+            return sp.csr_matrix((count, self.width))
+        return sp.csr_matrix(
+            (
+                np.concatenate(self.values),
+                (np.concatenate(self.rows), np.concatenate(self.cols)),
+            ),
+            shape=(count, self.width),
+        )
+
+
+def _entries(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, value) of each stored entry of ``matrix``."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return rows, np.asarray(matrix.indices), np.asarray(matrix.data, dtype=float)
+
+
 def build_system(arrays: ProblemArrays) -> System:
-    """The rows of the module docstring, for the spec's own numbers (built by blocks).
+    """The rows of the module docstring, for the spec's own numbers (built by blocks, as
+    COO triplets: one csr matrix at the end).
 
     A penalty design is first relaxed to its ceilings (``at_ceilings``: a shared level at the
     smallest cap), never to each action's own cap, which a shared level cannot reach."""
@@ -173,109 +219,130 @@ def build_system(arrays: ProblemArrays) -> System:
         most = math.fsum((f * arrays.max_rate).tolist())
         if most > 1.0:
             f = f / (most * (1 + 4 * EPS) + math.ulp(most))
-    flag_row = sp.csr_matrix(np.concatenate([f, np.zeros(width - m)]).reshape(1, width))
+    flagged = np.flatnonzero(f)  # the columns of the row f x
     # a row that cannot bind, or numbers beyond range, is left out (sound: fewer rows)
     kept = can_bind(arrays) & np.isfinite(need) & np.isfinite(flag)
-    exact: list[sp.csr_matrix] = []
-    rounded: list[sp.csr_matrix] = []
+    exact, rounded = _Triplets(width), _Triplets(width)
     bounds: list[FloatArray] = []
     owners: list[np.ndarray] = []  # deviation index (into dev) of each row
+    count = 0
 
-    def add(rows: np.ndarray, given: sp.spmatrix | None, computed: sp.spmatrix, bound: Any) -> None:
-        if rows.size:
-            zero = sp.csr_matrix((len(rows), width))
-            exact.append(zero if given is None else sp.csr_matrix(given))
-            rounded.append(_widen(sp.csr_matrix(computed), width))
-            bounds.append(np.asarray(bound, dtype=float))
-            owners.append(rows)
+    def block(rows: np.ndarray, bound: Any) -> int:
+        """Room for one row per entry of ``rows``: the block's first row."""
+        nonlocal count
+        first = count
+        count += len(rows)
+        bounds.append(np.asarray(bound, dtype=float))
+        owners.append(rows)
+        return first
 
-    def flags_of(rows: np.ndarray) -> sp.csr_matrix:
-        return sp.csr_matrix(sp.kron(sp.csr_matrix(flag[rows].reshape(-1, 1)), flag_row))
+    def minus_flags(first: int, rows: np.ndarray) -> None:
+        """-w_i f x in each row of the block (its false-flag term, a computed number)."""
+        weights = flag[rows]
+        some = np.flatnonzero(weights)
+        products = -(weights[some][:, None] * f[flagged][None, :])
+        rounded.add(
+            first, np.repeat(some, len(flagged)), np.tile(flagged, len(some)), products.ravel()
+        )
 
     silent = np.flatnonzero(kept & (weight == 0))  # no detection weight: -w P_0 >= n
-    add(silent, None, -flags_of(silent), need[silent])
+    if silent.size:
+        minus_flags(block(silent, need[silent]), silent)
     active = np.flatnonzero(kept & (weight > 0))
-    reach = sp.csr_matrix(arrays.detection)[dev[active]]
+    # the detections of the active rows, as triplets (row k of ``active``)
+    where = np.full(arrays.n_actions, -1, dtype=np.int64)
+    where[dev[active]] = np.arange(len(active))
+    rows_of, cols_of, data_of = _entries(sp.csr_matrix(arrays.detection))
+    take = where[rows_of] >= 0
+    rows_of, cols_of, data_of = where[rows_of[take]], cols_of[take], data_of[take]
     curved_rows: Curved | None = None
     if exponential:
-        reach = sp.csr_matrix(log_escape(reach))
-        finite = np.array(
-            [np.all(np.isfinite(reach[k].data)) for k in range(len(active))], dtype=bool
-        )
+        data_of = np.asarray(log_escape(data_of), dtype=float)
+        finite = np.ones(len(active), dtype=bool)
+        finite[rows_of[~np.isfinite(data_of)]] = False
         # a sure catch (q = 1, L infinite) is beyond a linear row: that row is left out
-        reach, active = reach[np.flatnonzero(finite)], active[finite]
-        caught = need[active] < 1
+        caught = np.zeros(len(active), dtype=bool)
+        caught[finite] = need[active[finite]] < 1
         chosen = active[caught]
-        # P_i >= n_i + w_i P_0 >= n_i: L_i x >= -ln(1 - n_i) (with false flags a relaxation)
-        add(chosen, None, reach[np.flatnonzero(caught)], -np.log1p(-need[chosen]))
-        never = active[~caught]  # P_i < 1 at every policy: 0 >= 1
-        add(never, None, sp.csr_matrix((len(never), width)), np.ones(len(never)))
+        if chosen.size:
+            # P_i >= n_i + w_i P_0 >= n_i: L_i x >= -ln(1 - n_i) (with false flags a relaxation)
+            first = block(chosen, -np.log1p(-need[chosen]))
+            position = np.cumsum(caught) - 1  # each caught row's place in the block
+            take = caught[rows_of]
+            rounded.add(first, position[rows_of[take]], cols_of[take], data_of[take])
+        never = active[finite & ~caught]  # P_i < 1 at every policy: 0 >= 1
+        if never.size:
+            block(never, np.ones(len(never)))
         if curved and chosen.size:
+            take = caught[rows_of]
+            intensity = sp.csr_matrix(
+                (data_of[take], (position[rows_of[take]], cols_of[take])),
+                shape=(len(chosen), arrays.n_monitors),
+            )
             curved_rows = Curved(
-                intensity=sp.csr_matrix(reach[np.flatnonzero(caught)]),
+                intensity=intensity,
                 weight=np.asarray(flag[chosen], dtype=float),
                 need=np.asarray(need[chosen], dtype=float),
                 flag_intensity=np.asarray(phi, dtype=float),
                 labels=tuple(arrays.action_names[int(dev[k])] for k in chosen),
                 flag_column=m,
             )
-    else:
-        position = {int(i): k for k, i in enumerate(dev[active])}
-        pick = [(position[c.action], col) for col, c in enumerate(curves) if c.action in position]
-        roc = sp.csr_matrix(
-            (np.ones(len(pick)), ([r for r, _ in pick], [c for _, c in pick])),
-            shape=(len(active), len(curves)),
-        )
-        add(active, sp.hstack([reach, roc]), -flags_of(active), need[active])
+    elif active.size:
+        place = {int(i): k for k, i in enumerate(dev[active])}
+        pick = [(place[c.action], col) for col, c in enumerate(curves) if c.action in place]
+        first = block(active, need[active])
+        exact.add(first, rows_of, cols_of, data_of)
+        if pick:
+            exact.add(
+                first,
+                np.array([r for r, _ in pick]),
+                np.array([m + c for _, c in pick]),
+                np.ones(len(pick)),
+            )
+        minus_flags(first, active)
         most = float(f @ arrays.max_rate)
         capped = active[need[active] - 1 + flag[active] * most > 0]  # P_i <= 1 can bind
-        add(capped, None, -flags_of(capped), need[capped] - 1.0)
+        if capped.size:
+            minus_flags(block(capped, need[capped] - 1.0), capped)
     labels = [arrays.action_names[int(dev[k])] for rows in owners for k in rows]
     for c, curve in enumerate(curves):
         slope, intercept = curve.segments
-        segments = sp.csr_matrix(
-            (
-                np.concatenate([slope, -np.ones(len(slope))]),
-                (
-                    np.tile(np.arange(len(slope)), 2),
-                    np.repeat([curve.monitor, m + c], len(slope)),
-                ),
-            ),
-            shape=(len(slope), width),
+        n = len(slope)
+        first = count
+        count += n
+        rounded.add(
+            first,
+            np.tile(np.arange(n), 2),
+            np.repeat([curve.monitor, m + c], n),
+            np.concatenate([slope, -np.ones(n)]),
         )
-        exact.append(sp.csr_matrix((len(slope), width)))
-        rounded.append(segments)
         bounds.append(-np.asarray(intercept, dtype=float))
-        labels += [arrays.action_names[curve.action]] * len(slope)
+        labels += [arrays.action_names[curve.action]] * n
     bound_rounded = np.ones(len(labels), dtype=bool)
     lower = np.concatenate([arrays.min_rate, np.zeros(width - m)]).astype(float)
     upper = np.concatenate([arrays.max_rate, np.ones(width - m)]).astype(float)
-    unit = np.concatenate([rate_units(arrays, detection_units(arrays)), np.ones(width - m)])
     if curved_rows is not None and phi is not None:
         # u stands for P_0 = 1 - e^{-phi x}, in [0, 1]; the rows that tie it to x (a secant,
         # below P_0) are added per box of s = phi x (:func:`on_box`)
         upper[m] = 1.0
-        unit[m] = 1.0
     budget_row = None
     if arrays.budget is not None:
-        budget_row = len(labels)
-        exact.append(sp.csr_matrix(-np.concatenate([arrays.cost, np.zeros(width - m)])))
-        rounded.append(sp.csr_matrix((1, width)))
+        budget_row = count
+        cost = np.asarray(arrays.cost, dtype=float)
+        spent = np.flatnonzero(cost)
+        exact.add(count, np.zeros(len(spent)), spent, -cost[spent])
+        count += 1
         bounds.append(np.array([-arrays.budget]))
         labels.append("budget")
         bound_rounded = np.append(bound_rounded, False)
-
-    def stacked(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
-        return sp.vstack(parts).tocsr() if parts else sp.csr_matrix((0, width))
-
     system = System(
-        exact=stacked(exact),
-        rounded=stacked(rounded),
+        exact=exact.matrix(count),
+        rounded=rounded.matrix(count),
         bound=np.concatenate(bounds) if bounds else np.zeros(0),
         bound_rounded=bound_rounded,
         lower=lower,
         upper=upper,
-        unit=unit,
+        unit_of=cache(partial(_column_units, arrays, width)),
         labels=tuple(labels),
         budget_row=budget_row,
         curved=curved_rows,
@@ -284,6 +351,12 @@ def build_system(arrays: ProblemArrays) -> System:
         return system
     # first tangents: at the rate floors and ceilings
     return with_tangents(system, [system.lower[:m], system.upper[:m]])
+
+
+def _column_units(arrays: ProblemArrays, width: int) -> FloatArray:
+    """The rate a monitor alone needs (``rate_units``), 1 for the other columns."""
+    units = rate_units(arrays, detection_units(arrays))
+    return np.concatenate([units, np.ones(width - arrays.n_monitors)])
 
 
 def flag_range(system: System) -> tuple[float, float]:
@@ -554,7 +627,7 @@ def _candidates(system: System) -> list[FloatArray]:
         y[r] = 1.0
         singles.append(y)
     found = [_farkas_lp(system), _lagrangian(system)]
-    hardest = replace(system, unit=hardest_units(system))
+    hardest = replace(system, unit_of=cache(partial(hardest_units, system)))
     found += [_farkas_lp(hardest), _lagrangian(hardest)]
     return singles + [y for y in found if y is not None]
 
@@ -837,7 +910,7 @@ def certify_commitment_infeasible(
         bound_rounded=np.zeros(len(labels), dtype=bool),
         lower=np.concatenate([base.min_rate, np.zeros(n)]).astype(float),
         upper=np.concatenate([base.max_rate, np.ones(n)]).astype(float),
-        unit=np.ones(width),
+        unit_of=partial(np.ones, width),
         labels=tuple(labels),
         budget_row=budget_row,
     )
