@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -26,14 +27,21 @@ class DaskUnavailable(RuntimeError):
 
 
 class ClusterLost(RuntimeError):
-    """The Dask scheduler went away while the batch ran: an environment failure, not a bug
-    of deter's and not a verdict on any file. The batch stops as under Ctrl-C, keeping what
-    finished (issue 25)."""
+    """The Dask scheduler went away while the batch ran, or it has had no worker for
+    :data:`NO_WORKER_TIMEOUT` seconds: an environment failure, not a bug of deter's and not a
+    verdict on any file. The batch stops as under Ctrl-C, keeping what finished (issue 25)."""
 
 
 #: Seconds that closing the client of a lost cluster may take (it would otherwise try to
 #: reconnect for as long as distributed's timeouts allow: over 140 s were seen).
 CLOSE_TIMEOUT = 5.0
+
+#: Seconds the batch waits on a scheduler with no worker before it gives the cluster up
+#: (issue 25: a scheduler whose workers had all gone made the batch wait forever). Long
+#: enough for a nanny to restart a dead worker, or for workers to join a fresh scheduler.
+NO_WORKER_TIMEOUT = 60.0
+#: Seconds between looks at the scheduler's workers while the batch waits for a result.
+WORKER_CHECK_INTERVAL = 1.0
 
 
 def sources(files: Sequence[str]) -> list[Source]:
@@ -138,7 +146,7 @@ def run_dask(
                         running.add(future)
                     if not inflight:
                         break
-                    future = next(running)
+                    future = _next_done(running, client, address)
                     index, chunk = inflight.pop(future.key)
                     try:
                         outcomes: list[FileOutcome] = future.result()
@@ -179,10 +187,44 @@ def _check_connected(client: Any, address: str | None, exc: BaseException) -> No
         raise ClusterLost(f"lost the Dask scheduler at {where} ({type(exc).__name__})") from exc
 
 
+def _worker_count(client: Any) -> int | None:
+    """The workers the scheduler has now, or None when it cannot be asked."""
+    try:
+        return len(client.scheduler_info().get("workers", {}))
+    except Exception:  # the scheduler is going: the futures say so (_check_connected)
+        return None
+
+
+def _next_done(running: Any, client: Any, address: str | None) -> Any:
+    """The next finished future of ``running`` (a ``distributed.as_completed``), waiting no
+    longer than :data:`NO_WORKER_TIMEOUT` seconds while the scheduler has no worker:
+    :class:`ClusterLost` then, as for a lost scheduler."""
+    idle_since: float | None = None
+    checked = time.monotonic()
+    while not running.has_ready():
+        time.sleep(0.05)
+        now = time.monotonic()
+        if now - checked < WORKER_CHECK_INTERVAL:
+            continue
+        checked = now
+        if _worker_count(client) != 0:
+            idle_since = None
+            continue
+        idle_since = now if idle_since is None else idle_since
+        if now - idle_since >= NO_WORKER_TIMEOUT:
+            where = address or "the local cluster"
+            raise ClusterLost(
+                f"the Dask scheduler at {where} has had no worker for {NO_WORKER_TIMEOUT:g} s"
+            )
+    return next(running)
+
+
 def _alone(client: Any, file: str, options: BatchOptions, address: str | None) -> FileOutcome:
+    from distributed import as_completed
+
     single = client.submit(solve_chunk, [file], options, sources([file]), pure=False)
     try:
-        outcomes: list[FileOutcome] = single.result()
+        outcomes: list[FileOutcome] = _next_done(as_completed([single]), client, address).result()
         return outcomes[0]
     except Exception as exc:
         if _killed(exc):

@@ -57,9 +57,7 @@ def discover(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
         elif path.exists():
             found = [str(path)]
         elif glob.has_magic(pattern):
-            found = []
-            for match in sorted(glob.glob(pattern, recursive=True)):
-                found += _toml_under(Path(match)) if Path(match).is_dir() else [match]
+            found = _globbed(pattern)
         else:
             found = []
         if not found:
@@ -73,6 +71,30 @@ def discover(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
             seen.add(key)
             unique.append(file)
     return unique, unmatched
+
+
+def _globbed(pattern: str) -> list[str]:
+    """The files a glob names (folders it matches searched as folders are), and every folder
+    the glob had to look into but could not list: ``glob`` skips those silently, so a
+    ``chmod 000`` folder under ``specs/*/*.toml`` would pass a gate unchecked (issue 25)."""
+    found: list[str] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        found += _toml_under(Path(match)) if Path(match).is_dir() else [match]
+    # The folders the glob lists: those its leading parts name (each part but the last).
+    parts = Path(pattern).parts
+    for k in range(1, len(parts)):
+        prefix = os.path.join(*parts[:k])
+        folders = glob.glob(prefix, recursive=True) if glob.has_magic(prefix) else [prefix]
+        found += (f for f in folders if os.path.isdir(f) and not _listable(f))
+    return found
+
+
+def _listable(folder: str) -> bool:
+    try:
+        with os.scandir(folder):
+            return True
+    except OSError:
+        return False
 
 
 def _toml_under(folder: Path) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from deter.cli.app import app
 from deter.cli.exit_codes import ExitCode
+from deter.solver.batch import dask_executor
 from deter.solver.batch import run as batch_run
 from deter.solver.batch.faults import Faults
 from deter.solver.batch.worker import BatchOptions, solve_chunk
@@ -151,3 +152,66 @@ def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
     docs = [json.loads(line) for line in again.stdout.splitlines()]
     assert len(docs) == 70
     assert sum(d["timing"]["resumed"] for d in docs) >= done
+
+
+def test_a_scheduler_left_with_no_worker_is_a_lost_cluster_not_a_wait_forever(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every stack but the last finishes; the last hangs; the one worker is then killed and
+    the scheduler stays up. The batch must give the cluster up after NO_WORKER_TIMEOUT
+    seconds as it does a lost scheduler: exit 3, the finished answers kept, the resume
+    command printed."""
+    specs = _write_specs(tmp_path / "specs", 70)
+    done = 70 - len(batch_run.stacks_of([str(p) for p in specs])[-1])
+    ledger, output = tmp_path / "ledger.jsonl", tmp_path / "out.jsonl"
+    real = batch_run.run_batch
+
+    def with_a_hang(files: Any, options: BatchOptions, **kwargs: Any) -> Any:
+        faults = Faults(hang_on=frozenset({specs[-1].name}), hang_seconds=120)
+        return real(files, replace(options, faults=faults), **kwargs)
+
+    monkeypatch.setattr(batch_run, "run_batch", with_a_hang)
+    monkeypatch.setattr(dask_executor, "NO_WORKER_TIMEOUT", 3.0)
+    killed: list[float] = []
+    with dask_cluster(tmp_path / "cluster") as cluster:
+
+        def kill_the_worker_after_the_first_stack() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if ledger.exists() and ledger.read_text().count("\n") >= done:
+                    time.sleep(0.5)
+                    cluster.kill_worker()
+                    killed.append(time.monotonic())
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_the_worker_after_the_first_stack, daemon=True)
+        killer.start()
+        result = runner.invoke(
+            app,
+            [
+                "batch",
+                str(tmp_path / "specs"),
+                "-f",
+                "jsonl",
+                "-o",
+                str(output),
+                "--resume",
+                str(ledger),
+                "--executor",
+                "dask",
+                "--address",
+                cluster.address,
+            ],
+        )
+        ended = time.monotonic()
+        killer.join(5)
+        assert cluster.worker.poll() is not None, "the worker was never killed"
+        assert cluster.scheduler.poll() is None, "the scheduler must still be up"
+    assert result.exit_code == ExitCode.SOLVER_FAILED, (result.exit_code, result.stderr)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert "has had no worker for 3 s" in result.stderr
+    assert "--resume" in result.stderr and str(ledger) in result.stderr
+    kept = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(kept) == done and all(d["status"] == "optimal" for d in kept)
+    assert killed and 3.0 <= ended - killed[0] < 20  # waited the timeout, and no longer

@@ -68,3 +68,23 @@ def test_check_and_validate_fail_on_what_they_cannot_read(specs: Path) -> None:
     assert code == ExitCode.BAD_INPUT, stderr
     assert "specs/hidden" in stderr and "permission denied" in stderr.lower()
     assert "specs/loop.toml" in stderr
+
+
+def test_a_glob_reports_the_locked_folders_it_could_not_look_into(specs: Path) -> None:
+    """``glob`` itself skips a folder it cannot list; batch and check must not."""
+    (specs / "open").mkdir()
+    (specs / "open" / "e.toml").write_text(one_action_spec(gain=1.0, cap=10.0, detection=0.5))
+    open_to_all(specs / "open")
+    for pattern in ("specs/*/*.toml", "specs/**/*.toml"):
+        for command in ("batch", "check"):
+            code, stdout, stderr = invoke_as_user(specs.parent, [command, pattern, "-f", "jsonl"])
+            docs = _docs(stdout)
+            assert code == ExitCode.BAD_INPUT, (pattern, command, stderr)
+            assert docs["specs/hidden"]["status"] == "bad_input", (pattern, command)
+            assert "permission denied" in docs["specs/hidden"]["error"]
+            assert docs["specs/open/e.toml"]["status"] == "optimal", (pattern, command)
+    # naming the locked folder's files by a glob: permission denied, not "no spec files"
+    code, stdout, stderr = invoke_as_user(specs.parent, ["batch", "specs/hidden/*.toml"])
+    assert code == ExitCode.BAD_INPUT, stderr
+    said = (stdout + stderr).lower()
+    assert "permission denied" in said and "no spec files" not in said

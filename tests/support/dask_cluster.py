@@ -31,6 +31,11 @@ class Cluster:
         self.scheduler.kill()
         self.scheduler.wait(10)
 
+    def kill_worker(self) -> None:
+        """Kill the one worker (started without a nanny: nothing restarts it)."""
+        self.worker.kill()
+        self.worker.wait(10)
+
 
 def _wait_for(check: object, what: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
