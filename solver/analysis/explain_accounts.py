@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 
 from ..model.arrays import ProblemArrays
 from ..results.result import Duals, Result
@@ -17,18 +18,22 @@ def action_accounts(
 ) -> tuple[ActionAccount, ...]:
     rates = np.array([result.monitor(name).rate for name in arrays.monitor_names])
     shares = utility_shares(arrays, result)
+    # Rows read from the CSR arrays, not sliced one by one (a scipy slice per action was
+    # most of explaining 10,000 actions, issue 25); the same dense row is then built.
+    detection = sparse.csr_matrix(arrays.detection)
+    indptr, indices, data = detection.indptr, detection.indices, detection.data
     accounts = []
     for k, i in enumerate(arrays.deviations):
         name = arrays.action_names[i]
         action = result.action(name)
-        q = np.asarray(arrays.detection[i].todense()).ravel()
+        q = np.zeros(len(rates))
+        row = slice(indptr[i], indptr[i + 1])
+        np.add.at(q, indices[row], data[row])  # as todense() does, duplicates summed
         reach = q * rates
         total = float(reach.sum())
-        detected_by = {
-            arrays.monitor_names[j]: float(reach[j] / total)
-            for j in np.argsort(-reach)
-            if total > 0 and reach[j] > SMALL * max(total, 1.0)
-        }
+        order = np.argsort(-reach)
+        kept = order[reach[order] > SMALL * max(total, 1.0)] if total > 0 else order[:0]
+        detected_by = {arrays.monitor_names[j]: float(reach[j] / total) for j in kept}
         accounts.append(
             ActionAccount(
                 name=name,

@@ -125,11 +125,14 @@ def run_frontier(
     *,
     solve: Callable[[Spec], Result] | None = None,
     solvers: Sequence[str] | None = None,
+    solved: Result | None = None,
 ) -> Frontier:
     """Least oversight cost, and the detection it buys, for each scaling of the caps.
 
     Without ``solve`` the factors are blocks of one stacked program (``engine/stacked.py``;
     a factor the stack cannot answer is solved alone); ``solve`` solves each alone with it.
+    ``solved``, the spec's own result when the caller has it, is the factor 1 point (one
+    solve fewer: a report's frontier at 99,999 actions, issue 25).
     """
     factors = tuple(sorted(set(factors if factors is not None else default_factors()) | {1.0}))
     base = spec_data(spec)
@@ -146,7 +149,10 @@ def run_frontier(
             for r, s in zip(stacked, scaled, strict=True)
         ]
     else:
-        results = [solve(s) for s in scaled]
+        results = [
+            solved if solved is not None and f == 1.0 else solve(s)
+            for f, s in zip(factors, scaled, strict=True)
+        ]
     compliant = spec.compliant_action
     deviations = [a for a in spec.actions if a.name != compliant]
     points = []

@@ -231,11 +231,12 @@ def default_sweep_text(spec: Spec, result: Result) -> str | None:
 
 
 #: Points of the report's default frontier and sweep, and the fewest it draws.
-REPORT_POINTS, FEWEST_POINTS = 25, 5
+REPORT_POINTS, FEWEST_POINTS = 25, 3
 #: Actions x points a report's default frontier (and sweep) may solve: beyond it the
-#: points thin out, so a report costs a bounded number of solves of the spec (about
-#: ``2 * FEWEST_POINTS + 2`` at 10,000 actions, 52 under 2,000), not 52 at any size
-#: (issue 25: 10,000 actions took minutes, 99,999 never finished).
+#: points thin out, so a report costs a bounded number of solves of the spec (5 of the
+#: frontier and 5 of the sweep at 10,000 actions, 2 and 3 from 16,667, 24 and 25 under
+#: 2,000; the frontier's factor 1 is the spec's own solve), not 50 at any size (issue 25:
+#: 10,000 actions took minutes, 99,999 never finished).
 REPORT_WORK = 50_000
 
 
@@ -331,7 +332,7 @@ def build_report(
         axes = [parse_vary(spec, default)] if default else []
     from ..analysis.frontier import default_factors
 
-    frontier = run_frontier(spec, default_factors(report_points(spec)), solve=solve)
+    frontier = run_frontier(spec, default_factors(report_points(spec)), solve=solve, solved=result)
     frontier_svg = svg_inline(frontier_figure(frontier))
     sweep = run_sweep(spec, axes, solve=solve) if axes else None
     sweep_svg = svg_inline(sweep_figure(sweep)) if sweep is not None else None

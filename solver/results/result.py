@@ -216,7 +216,17 @@ class Result:
         return next(m for m in self.monitors if m.name == name)
 
     def action(self, name: str) -> ActionResult:
-        return next(a for a in self.actions if a.name == name)
+        """The action called ``name`` (StopIteration if there is none), from an index built
+        at the first call: a scan per call made explaining 10,000 actions quadratic (issue
+        25). Built into ``__dict__`` directly: the dataclass is frozen, its fields are not
+        touched, and the index is only ever of this instance's own ``actions``."""
+        index: dict[str, ActionResult] | None = self.__dict__.get("_action_index")
+        if index is None:
+            index = {a.name: a for a in self.actions}
+            self.__dict__["_action_index"] = index
+        if name not in index:
+            raise StopIteration(name)
+        return index[name]
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
         """The JSON document of ``deter solve --format json``, in the one envelope

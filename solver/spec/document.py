@@ -9,6 +9,7 @@ The contract is documented in ``docs/spec-format.md``. The tables a spec is made
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,6 +52,10 @@ __all__ = [
     "did_you_mean",
     "json_schema",
 ]
+
+
+#: id(spec) -> (a weak reference to it, name -> position of its actions): see action_index.
+_ACTION_POSITIONS: dict[int, tuple[weakref.ReferenceType[Any], dict[str, int]]] = {}
 
 
 @dataclass(frozen=True)
@@ -213,13 +218,27 @@ class Spec(FrozenModel):
         return found[0] if found else None
 
     def action_index(self, name: str) -> int:
-        return [a.name for a in self.actions].index(name)
+        """The position of the action called ``name`` (ValueError if there is none).
+
+        From an index built once: a scan per call made the explanation of a 10,000-action
+        spec quadratic (issue 25: a minute of a report's time, hours at 99,999 actions).
+        The index lives beside the spec (:data:`_ACTION_POSITIONS`), not in it: a private
+        attribute would take part in ``==``."""
+        held = _ACTION_POSITIONS.get(id(self))
+        if held is None or held[0]() is not self:
+            held = (weakref.ref(self), {a.name: k for k, a in enumerate(self.actions)})
+            _ACTION_POSITIONS[id(self)] = held
+            weakref.finalize(self, _ACTION_POSITIONS.pop, id(self), None)
+        position = held[1].get(name)
+        if position is None:
+            raise ValueError(f"{name!r} is not an action")
+        return position
 
     def action(self, name: str) -> Action:
-        for action in self.actions:
-            if action.name == name:
-                return action
-        raise KeyError(name)
+        try:
+            return self.actions[self.action_index(name)]
+        except ValueError:
+            raise KeyError(name) from None
 
     def penalty_cap(self, action: Action) -> float:
         """The action's own cap, else the agent's default (0 for the compliant action)."""

@@ -11,7 +11,7 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +82,23 @@ def _write_specs(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every stack but the last finishes; the last file of the last stack hangs; the
-    scheduler is then killed. The batch must stop at once with exit 3 (the rest has no
-    answer), keep the finished answers in -o and the ledger, print the resume command, and
-    not be reported as a bug."""
+@dataclass
+class _Stopped:
+    result: Any  # the CliRunner result
+    specs: list[Path]
+    done: int  # files in the stacks before the hanging one
+    ledger: Path
+    output: Path
+    waited: float  # seconds from the kill to the end of the batch
+    scheduler_up: bool  # when the batch ended
+    worker_up: bool
+
+
+def _kill_mid_batch(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill: str
+) -> _Stopped:
+    """A 70-file batch on a real cluster whose last file hangs: once every other stack is
+    done, ``cluster.<kill>()`` runs; the batch's end is timed from it."""
     specs = _write_specs(tmp_path / "specs", 70)
     done = 70 - len(batch_run.stacks_of([str(p) for p in specs])[-1])
     assert done > 0
@@ -108,7 +118,7 @@ def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
             while time.monotonic() < deadline:
                 if ledger.exists() and ledger.read_text().count("\n") >= done:
                     time.sleep(0.5)  # stack 1's other files are done too; its last hangs
-                    cluster.kill_scheduler()
+                    getattr(cluster, kill)()
                     killed.append(time.monotonic())
                     return
                 time.sleep(0.05)
@@ -134,84 +144,56 @@ def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
         )
         ended = time.monotonic()
         killer.join(5)
-        assert cluster.scheduler.poll() is not None, "the scheduler was never killed"
+        assert killed, f"{kill} never ran"
+        up = cluster.scheduler.poll() is None, cluster.worker.poll() is None
+        stopped = _Stopped(result, specs, done, ledger, output, ended - killed[0], *up)
+    monkeypatch.setattr(batch_run, "run_batch", real)
+    return stopped
+
+
+def _kept_and_resumable(stopped: _Stopped) -> None:
+    """Exit 3, not a bug; the finished answers in -o; the resume command printed."""
+    result = stopped.result
     assert result.exit_code == ExitCode.SOLVER_FAILED, (result.exit_code, result.stderr)
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
-    assert "lost the Dask scheduler" in result.stderr
-    assert "--resume" in result.stderr and str(ledger) in result.stderr
-    kept = [json.loads(line) for line in output.read_text().splitlines()]
-    assert len(kept) == done and all(d["status"] == "optimal" for d in kept)
-    assert {d["file"] for d in kept} == {str(p) for p in specs[:done]}
-    assert killed and ended - killed[0] < 20  # a bounded wait (once: over 140 s)
+    assert "--resume" in result.stderr and str(stopped.ledger) in result.stderr
+    kept = [json.loads(line) for line in stopped.output.read_text().splitlines()]
+    assert len(kept) == stopped.done and all(d["status"] == "optimal" for d in kept)
+    assert {d["file"] for d in kept} == {str(p) for p in stopped.specs[: stopped.done]}
+
+
+def test_losing_the_scheduler_keeps_the_finished_files_and_says_how_to_resume(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every stack but the last finishes; the last file of the last stack hangs; the
+    scheduler is then killed. The batch must stop at once with exit 3 (the rest has no
+    answer), keep the finished answers in -o and the ledger, print the resume command, and
+    not be reported as a bug."""
+    stopped = _kill_mid_batch(runner, tmp_path, monkeypatch, "kill_scheduler")
+    assert not stopped.scheduler_up, "the scheduler was never killed"
+    _kept_and_resumable(stopped)
+    assert "lost the Dask scheduler" in stopped.result.stderr
+    assert stopped.waited < 20  # a bounded wait (once: over 140 s)
     # The resume command finishes the batch without solving the kept files again.
-    monkeypatch.setattr(batch_run, "run_batch", real)
     again = runner.invoke(
-        app, ["batch", str(tmp_path / "specs"), "-f", "jsonl", "--resume", str(ledger)]
+        app, ["batch", str(tmp_path / "specs"), "-f", "jsonl", "--resume", str(stopped.ledger)]
     )
     assert again.exit_code == 0, again.stderr
     docs = [json.loads(line) for line in again.stdout.splitlines()]
     assert len(docs) == 70
-    assert sum(d["timing"]["resumed"] for d in docs) >= done
+    assert sum(d["timing"]["resumed"] for d in docs) >= stopped.done
 
 
 def test_a_scheduler_left_with_no_worker_is_a_lost_cluster_not_a_wait_forever(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every stack but the last finishes; the last hangs; the one worker is then killed and
-    the scheduler stays up. The batch must give the cluster up after NO_WORKER_TIMEOUT
-    seconds as it does a lost scheduler: exit 3, the finished answers kept, the resume
-    command printed."""
-    specs = _write_specs(tmp_path / "specs", 70)
-    done = 70 - len(batch_run.stacks_of([str(p) for p in specs])[-1])
-    ledger, output = tmp_path / "ledger.jsonl", tmp_path / "out.jsonl"
-    real = batch_run.run_batch
-
-    def with_a_hang(files: Any, options: BatchOptions, **kwargs: Any) -> Any:
-        faults = Faults(hang_on=frozenset({specs[-1].name}), hang_seconds=120)
-        return real(files, replace(options, faults=faults), **kwargs)
-
-    monkeypatch.setattr(batch_run, "run_batch", with_a_hang)
+    """As above, but the one worker is killed and the scheduler stays up (issue 25: the
+    batch waited forever). It must give the cluster up after NO_WORKER_TIMEOUT seconds as
+    it does a lost scheduler."""
     monkeypatch.setattr(dask_executor, "NO_WORKER_TIMEOUT", 3.0)
-    killed: list[float] = []
-    with dask_cluster(tmp_path / "cluster") as cluster:
-
-        def kill_the_worker_after_the_first_stack() -> None:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if ledger.exists() and ledger.read_text().count("\n") >= done:
-                    time.sleep(0.5)
-                    cluster.kill_worker()
-                    killed.append(time.monotonic())
-                    return
-                time.sleep(0.05)
-
-        killer = threading.Thread(target=kill_the_worker_after_the_first_stack, daemon=True)
-        killer.start()
-        result = runner.invoke(
-            app,
-            [
-                "batch",
-                str(tmp_path / "specs"),
-                "-f",
-                "jsonl",
-                "-o",
-                str(output),
-                "--resume",
-                str(ledger),
-                "--executor",
-                "dask",
-                "--address",
-                cluster.address,
-            ],
-        )
-        ended = time.monotonic()
-        killer.join(5)
-        assert cluster.worker.poll() is not None, "the worker was never killed"
-        assert cluster.scheduler.poll() is None, "the scheduler must still be up"
-    assert result.exit_code == ExitCode.SOLVER_FAILED, (result.exit_code, result.stderr)
-    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
-    assert "has had no worker for 3 s" in result.stderr
-    assert "--resume" in result.stderr and str(ledger) in result.stderr
-    kept = [json.loads(line) for line in output.read_text().splitlines()]
-    assert len(kept) == done and all(d["status"] == "optimal" for d in kept)
-    assert killed and 3.0 <= ended - killed[0] < 20  # waited the timeout, and no longer
+    stopped = _kill_mid_batch(runner, tmp_path, monkeypatch, "kill_worker")
+    assert not stopped.worker_up, "the worker was never killed"
+    assert stopped.scheduler_up, "the scheduler must have stayed up"
+    _kept_and_resumable(stopped)
+    assert "has had no worker for 3 s" in stopped.result.stderr
+    assert 3.0 <= stopped.waited < 20  # waited the timeout, and not much longer
