@@ -1,7 +1,9 @@
 """Benchmark: throughput and peak memory of ``deter batch`` on many specs (issue #13).
 
-Generates N random small specs (tests.support.batch_helpers.random_small_spec, seed 0) and runs
-``deter batch FOLDER -f jsonl -o OUT --no-timing`` once, with the local executor and
+Writes N specs of a full-vocabulary mix (``bench/batch_corpus.py``: by default the ``lp``
+mix with a fifth infeasible, as users' design explorations are; ``--mix`` and
+``--infeasible`` choose others) and runs ``deter batch FOLDER -f jsonl -o OUT --no-timing``
+once, with the local executor and
 (``--dask``) on a local Dask cluster, reporting wall time, specs per second and peak resident
 memory: of the batch's own process and of its largest worker, each its own high-water mark
 (``VmHWM`` in ``/proc/PID/status``, read every 0.1 s while the run lasts, for the batch's
@@ -12,22 +14,25 @@ batch's memory grows with the number of specs (streamed outcomes: it should not)
 with every file in the ledger (all resumed, nothing solved): the second line is the cost of
 resuming a finished batch, the ledger read and every result written again from it.
 
+Each run's statuses are checked against the generator's expected ones: the script exits 1
+on a wrong answer (``batch_corpus.judge``) and reports the unanswered files.
+
 Usage: python bench/bench_batch_large.py [--n 100000 ...] [--jobs N] [--dask] [--resume]
+       [--mix lp] [--infeasible 0.2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.batch_helpers import random_small_spec
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from batch_corpus import MIXES, judge, read_jsonl, write_mix
 
 
 def high_water_kb(pid: int) -> int:
@@ -84,15 +89,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--dask", action="store_true")
     parser.add_argument("--resume", action="store_true", help="keep a ledger, then resume it")
+    parser.add_argument("--mix", default="lp", choices=sorted(MIXES))
+    parser.add_argument("--infeasible", type=float, default=0.2)
     args = parser.parse_args()
+    wrong = False
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     for n in args.n:
-        rng = random.Random(0)
         with tempfile.TemporaryDirectory(prefix="deter-large-") as tmp:
             folder = Path(tmp) / "specs"
-            folder.mkdir()
-            for k in range(n):
-                (folder / f"spec_{k:06d}.toml").write_text(random_small_spec(rng))
+            written = write_mix(folder, args.mix, n, args.infeasible, seed=0)
             jobs = ["--jobs", str(args.jobs)] if args.jobs else []
             executors = [["--executor", "local"]] + ([["--executor", "dask"]] if args.dask else [])
             for executor in executors:
@@ -104,15 +109,22 @@ def main() -> None:
                     command += ["--resume", str(ledger)]
                 for label in [executor[1]] + (["resume"] if args.resume else []):
                     seconds, own_kb, worker_kb, code = run(command)
-                    lines = sum(1 for _ in out.open()) if out.exists() else 0
-                    size = f"  ledger {ledger.stat().st_size / 2**20:.0f} MB" if args.resume else ""
+                    ours = read_jsonl(out.read_text()) if out.exists() else {}
+                    judged = judge(written, ours)
+                    wrong = wrong or bool(judged.wrong)
+                    size = f"  ledger {ledger.stat().st_size / 2**20:.1f} MB" if args.resume else ""
                     print(
                         f"{label:6} {n:>7} specs  {seconds:7.1f} s  {n / seconds:6.0f} specs/s"
                         f"  peak RSS: batch process {own_kb / 1024:4.0f} MB,"
-                        f" largest worker {worker_kb / 1024:4.0f} MB  exit {code}  lines {lines}"
-                        + size
+                        f" largest worker {worker_kb / 1024:4.0f} MB  exit {code}"
+                        f"  lines {len(ours)}  {dict(judged.statuses)}  wrong {len(judged.wrong)}"
+                        f"  unanswered {len(judged.unanswered)}" + size
                     )
+                    for file in judged.wrong[:5]:
+                        print(f"  wrong: {file}")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
+    if wrong:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
