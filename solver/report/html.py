@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.serialise import dumps, envelope
 from .escape import html_text as escape
+from .escape import html_texts
 from .tables import (
     ACTION_HEADERS,
     DIAGNOSIS_HEADERS,
@@ -67,7 +68,11 @@ class ReportParts:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], ident: str, cls: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    # every cell escaped in one pass (100,000 actions: 400,000 cells, issue 25)
+    cells = iter(html_texts([c for row in rows for c in row]))
+    body = "".join(
+        "<tr><td>" + "</td><td>".join(next(cells) for _ in row) + "</td></tr>" for row in rows
+    )
     klass = f' class="{cls}"' if cls else ""
     return f'<table id="{ident}"{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 

@@ -126,3 +126,13 @@ def test_a_file_names_bytes_that_are_not_utf8_are_shown_as_bytes_in_every_text_k
         assert shown == "bad\\xff\\ud800.toml", (escaper, shown)
         shown.encode("utf-8")  # strict: it can be written
     assert markdown_inline(name) == "bad\\\\xff\\\\ud800.toml"
+
+
+def test_cells_escaped_in_one_pass_are_escaped_as_one_by_one() -> None:
+    from deter.solver.report.escape import html_text, html_texts
+
+    cells = ["a<b", "", "\x00\n\t\x1b[31m", "\udcff&\"'", "\u202e", "plain", "\x02\x1f\x7f"]
+    assert html_texts(cells) == [html_text(c) for c in cells]
+    with_joiner = [*cells, "x\x01y"]  # a cell holding the joiner: escaped one by one
+    assert html_texts(with_joiner) == [html_text(c) for c in with_joiner]
+    assert html_texts([]) == []
