@@ -613,7 +613,9 @@ def certify(
     not the solver's point.
     """
     if problem.is_mixed_integer():
-        return fixed_integer_certificate(problem, tolerance, objective_scale, variable_bound)
+        return fixed_integer_certificate(
+            problem, tolerance, objective_scale, variable_bound, reported=reported
+        )
     if is_linear_program(problem):
         return duality_certificate(
             problem, tolerance, objective_scale, variable_bound, reported=reported, bounds=bounds
@@ -673,17 +675,25 @@ def fixed_integer_certificate(
     tolerance: float = GAP_TOLERANCE,
     objective_scale: float = 1.0,
     variable_bound: float = 1.0,
+    reported: float | None = None,
 ) -> DualityCertificate:
     """Fix every integer variable at its (rounded) value, solve the linear program that is
     left with HiGHS, certify it by duality, and require its optimum to equal the reported
-    one: then no other continuous part does better for the integer choices made."""
+    one: then no other continuous part does better for the integer choices made.
+
+    ``reported`` (money): the cost of the policy reported when it is not the solver's point
+    (a repaired policy); it is the one compared, so a repair that costs more than the
+    optimum is refused rather than certified by the solver's cheaper point."""
     integer = [
         v for v in problem.variables() if v.attributes.get("boolean") or v.attributes.get("integer")
     ]
     if any(v.value is None for v in integer):
         return _failed(tolerance, "the solver returned no integer choices", "fixed_integer_lp")
     fixed = {v.id: np.round(np.asarray(v.value, dtype=float)) for v in integer}
-    reported = float(problem.objective.expr.value)
+    repaired = reported is not None
+    reported = (
+        float(problem.objective.expr.value) if reported is None else reported / objective_scale
+    )
     linear = cp.Problem(
         cp.Minimize(_substitute(problem.objective.expr, fixed)),
         [_substitute(c, fixed) for c in problem.constraints],
@@ -702,7 +712,10 @@ def fixed_integer_certificate(
     finally:
         for v in problem.variables():  # the fixed LP shares the continuous variables
             v.save_value(saved[v.id])
-    difference = abs(optimum - reported) / max(abs(optimum), abs(reported), GAP_FLOOR)
+    # A repaired policy may cost less than the fixed LP's optimum (a deployment it does not
+    # use switched off, still verified); never more.
+    excess = reported - optimum if repaired else abs(optimum - reported)
+    difference = excess / max(abs(optimum), abs(reported), GAP_FLOOR)
     passed = certificate.passed and difference <= tolerance
     reason = (
         "the LP with the integer choices fixed is certified and has the reported optimum"

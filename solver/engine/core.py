@@ -39,7 +39,7 @@ from .diagnose import diagnose, without_budget
 from .duals import read_duals
 from .infeasibility import Certificate
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
-from .repair import repairs
+from .repair import rational_only, repairs, vertex_policies
 from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
 
 
@@ -63,6 +63,7 @@ def solve_core(
     program = program_for(arrays)
     clock.add("build", clock.since_start())
     diagnosed: list[Result] = []
+    points: list[FloatArray] = []  # the first rejected solver point, with a budget
 
     def program_for_attempt(attempt: Attempt) -> CompiledProgram:
         return Rescaling.apply(arrays) if attempt.scaled else program
@@ -71,7 +72,10 @@ def solve_core(
         if penalty_polish.applies(arrays):  # the cone's penalties start the exact method
             start = chosen_penalties(current.parts, arrays, current.rates(arrays))
             return _polished(arrays, current, start, tolerance)
-        return judge_core(arrays, current, record, tolerance)
+        verdict = judge_core(arrays, current, record, tolerance)
+        if verdict.answer is None and arrays.budget is not None and not points:
+            points.append(current.rates(arrays))  # for the exact vertex's account, below
+        return verdict
 
     def infeasible(attempt: Attempt) -> bool:
         result = proven_infeasible(spec, arrays, attempt.label, clock)
@@ -108,8 +112,13 @@ def solve_core(
             diagnosis=infeasible_result.diagnosis,
         )
     if outcome.answer is None or outcome.solver is None:
+        reason = next(filter(None, (rational_only(arrays, x) for x in points)), None)
         return unsolved(
-            spec, Status.solver_error, no_verified_answer(outcome.attempts), outcome.attempts, clock
+            spec,
+            Status.solver_error,
+            reason or no_verified_answer(outcome.attempts),
+            outcome.attempts,
+            clock,
         )
     result = _optimal(spec, arrays, outcome.answer, outcome.solver, outcome.attempts, clock)
     # The multipliers ``deter explain`` prices constraints with, from the certified program
@@ -162,7 +171,11 @@ def accept_policy(
     certificate at the cost of the policy reported. The candidates are tried cheapest first
     (``_candidates``, then ``_repaired``); the first that verifies is certified.
     """
-    for rates in chain(_candidates(arrays, solved, program), _repaired(arrays, solved, program)):
+    for rates in chain(
+        _candidates(arrays, solved, program),
+        _repaired(arrays, solved, program),
+        _at_vertex(arrays, solved),
+    ):
         penalties = chosen_penalties(program.parts, arrays, rates)
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
@@ -214,6 +227,16 @@ def _repaired(
     moved by the least-cost step that gives every near-binding row room (repair.py; rows
     held by false flags, which rounding outward opens)."""
     yield from repairs(arrays, solved, chosen_penalties(program.parts, arrays, solved))
+
+
+def _at_vertex(arrays: ProblemArrays, solved: FloatArray) -> Iterator[FloatArray]:
+    """Last of all, with a budget: binary64 policies at the exact vertex the solver stopped
+    at (``repair.vertex_policies``). A budget exactly at the least cost leaves no room to
+    round the rates outward, and the solver's point misses a binding row by 1e-17; the
+    vertex, solved in Fractions and rounded to a neighbouring binary64 policy, may meet
+    both exactly (issue 20)."""
+    if arrays.budget is not None:
+        yield from vertex_policies(arrays, solved)
 
 
 #: Rates at most this fraction of the largest one are tried at their floors (_candidates).

@@ -481,6 +481,9 @@ def with_tangents(system: System, points: list[FloatArray]) -> System:
 
 def certify_infeasible(arrays: ProblemArrays) -> Certificate | None:
     """A checked certificate that no allowed policy deters every action, or None."""
+    sure = caught_still_pays(arrays)
+    if sure is not None:
+        return sure
     system = build_system(arrays)
     if system.matrix.shape[0] == 0:
         return None
@@ -488,6 +491,30 @@ def certify_infeasible(arrays: ProblemArrays) -> Certificate | None:
         return certify_system(system)
     start, end = flag_range(system)
     return _by_boxes(system, start, end)
+
+
+def caught_still_pays(arrays: ProblemArrays) -> Certificate | None:
+    """A closed-form proof: a deviation whose ceiling penalty is below its gain over
+    complying, g_i - F_i > g_0 (compared exactly, in Fractions of the binary64 numbers).
+
+    Caught surely it still pays, for any increasing utility (any risk attitude): its expected
+    utility is at least u(g_i - F_i) > u(g_0), and complying earns at most u(g_0) (false
+    flags only lower it), so no policy deters it by a margin >= 0. The rows cannot show
+    this in float64 for a strongly risk-seeking agent: the need ratio is 1 + e^{-|r| F}
+    (1e-105, say), which rounds to 1, met at P_i = 1 (risk_seeking_limit-54)."""
+    arrays = at_ceilings(arrays)
+    if arrays.margin < 0:
+        return None
+    g0 = Fraction(float(arrays.gain[arrays.compliant]))
+    for i in arrays.deviations:
+        excess = Fraction(float(arrays.gain[i])) - Fraction(float(arrays.penalty_cap[i])) - g0
+        if excess > 0:
+            return Certificate(
+                rows=((arrays.action_names[int(i)], 1.0),),
+                margin=float(excess),
+                least_cost_bound=None,
+            )
+    return None
 
 
 def certify_system(system: System) -> Certificate | None:

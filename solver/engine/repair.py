@@ -24,8 +24,11 @@ same exact verification as any other, and a repair that fails it is not an answe
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +37,7 @@ from ..formulation.linear import solve_linear
 from ..model.arrays import ProblemArrays, largest_magnitudes
 from ..model.detection import detection_probability, false_flag_rate, log_escape
 from ..model.envelope import randomised_detection
+from ..model.exact import ExactPolicy
 from ..model.stable import stable_incentive_rows
 from ..model.utility import FloatArray
 
@@ -208,3 +212,168 @@ def least_step(
     if not result.optimal or result.x is None or not np.all(np.isfinite(result.x)):
         return None
     return np.asarray(result.x, dtype=float) * unit
+
+
+#: Rows and bounds within this relative slack of binding at the solver's point are taken as
+#: the vertex's active set (a solver meets them to its tolerance, about 1e-9).
+ACTIVE = 1e-7
+#: The most free rates whose binary64 neighbours are enumerated (2^k candidates).
+NEIGHBOURS = 10
+
+
+def exact_vertex(arrays: ProblemArrays, x: FloatArray) -> list[Fraction] | None:
+    """The vertex the solver's point ``x`` sits at, solved in exact arithmetic (or None).
+
+    Risk-neutral agent, linear detection, fixed penalties, no ROC curve: each incentive row
+    F_i Q_i x - F_fp f x >= g_i - g_0 + m (where P_i = Q_i x and P_0 = f x stay below 1; a
+    row saturated at P_i = 1 is left out of the active set) and
+    each rate bound is an exact rational equation. The rows and bounds binding at ``x``
+    (within ACTIVE) fix the free rates when they have full rank; the solution is then the
+    exact optimal vertex whose binary64 rounding a solver returns (a budget exactly at the
+    least cost: rounding the rates outward breaks the budget, the solver's point misses a
+    row by 1e-17; issue 20). The caller checks the vertex exactly against every row."""
+    if (
+        arrays.risk_aversion != 0
+        or arrays.detection_model != "linear"
+        or arrays.penalty_design != "fixed"
+        or arrays.roc
+        or arrays.n_monitors == 0
+        or not np.all(np.isfinite(x))
+    ):
+        return None
+    m = arrays.n_monitors
+    q = sp.csr_matrix(arrays.detection).toarray()
+    f = np.asarray(arrays.false_positive, dtype=float)
+    if float(f @ x) >= 1.0:
+        return None
+    reach = q @ x
+    fr = Fraction
+    g0 = fr(float(arrays.gain[arrays.compliant]))
+    flag = fr(float(arrays.false_positive_penalty))
+    margin = fr(float(arrays.margin))
+    rows: list[tuple[list[Fraction], Fraction]] = []
+    for i in arrays.deviations:
+        if reach[i] >= 1.0 - ACTIVE:  # P_i = 1 (saturated): not a linear row there
+            continue
+        cap = fr(float(arrays.penalty_cap[i]))
+        coeffs = [cap * fr(float(q[i, j])) - flag * fr(float(f[j])) for j in range(m)]
+        need = fr(float(arrays.gain[i])) - g0 + margin
+        value = sum(float(c) * x[j] for j, c in enumerate(coeffs)) - float(need)
+        size = abs(float(need)) + sum(abs(float(c)) * x[j] for j, c in enumerate(coeffs))
+        if value <= ACTIVE * max(size, 1e-300):
+            rows.append((coeffs, need))
+    lo, hi = arrays.min_rate, arrays.max_rate
+    fixed: dict[int, Fraction] = {}
+    for j in range(m):
+        if x[j] <= lo[j] + ACTIVE * max(hi[j], 1e-300):
+            fixed[j] = fr(float(lo[j]))
+        elif x[j] >= hi[j] - ACTIVE * max(hi[j], 1e-300):
+            fixed[j] = fr(float(hi[j]))
+    free = [j for j in range(m) if j not in fixed]
+    solution = _solve_exact(
+        [
+            ([c[j] for j in free], need - sum((c[j] * v for j, v in fixed.items()), fr(0)))
+            for c, need in rows
+        ],
+        len(free),
+    )
+    if solution is None:
+        return None
+    vertex = dict(fixed)
+    vertex.update(zip(free, solution, strict=True))
+    return [vertex[j] for j in range(m)]
+
+
+def _solve_exact(rows: list[tuple[list[Fraction], Fraction]], n: int) -> list[Fraction] | None:
+    """The unique solution of the equations a . z = b (Gauss-Jordan in Fractions), taking
+    independent rows in turn; None when they do not fix every z or contradict each other."""
+    if n == 0:
+        return []
+    pivots: list[tuple[int, list[Fraction], Fraction]] = []  # (column, row, rhs), reduced
+    for a, b in rows:
+        a, b = list(a), b
+        for col, pa, pb in pivots:
+            if a[col]:
+                factor = a[col] / pa[col]
+                a = [u - factor * v for u, v in zip(a, pa, strict=True)]
+                b -= factor * pb
+        lead = next((k for k, v in enumerate(a) if v), None)
+        if lead is None:
+            if b:
+                return None  # the active rows contradict each other: not this vertex
+            continue
+        pivots.append((lead, a, b))
+        if len(pivots) == n:
+            break
+    if len(pivots) < n:
+        return None
+    # each pivot row is zero in the columns of the pivots before it: solve from the last
+    z = [Fraction(0)] * n
+    for lead, a, b in reversed(pivots):
+        rest = sum((a[k] * z[k] for k in range(n) if k != lead), Fraction(0))
+        z[lead] = (b - rest) / a[lead]
+    return z
+
+
+def vertex_policies(arrays: ProblemArrays, x: FloatArray) -> list[FloatArray]:
+    """Binary64 policies near the exact vertex at ``x``, cheapest first: the vertex rounded
+    to nearest, then each free rate at its binary64 neighbour below or above the rational
+    (every combination, up to NEIGHBOURS free rates). Verification judges each exactly."""
+    vertex = exact_vertex(arrays, x)
+    if vertex is None:
+        return []
+    nearest = np.array([float(v) for v in vertex])
+    choices: list[tuple[float, ...]] = []
+    for v, near in zip(vertex, nearest, strict=True):
+        if Fraction(near) == v:
+            choices.append((near,))
+        else:
+            below = near if Fraction(near) < v else math.nextafter(near, -math.inf)
+            choices.append((below, math.nextafter(below, math.inf)))
+    if sum(len(c) > 1 for c in choices) > NEIGHBOURS:
+        policies = [nearest]
+    else:
+        policies = [nearest, *(np.array(p) for p in itertools.product(*choices))]
+    inside = [
+        np.asarray(p, dtype=float)
+        for p in policies
+        if np.all(p >= arrays.min_rate) and np.all(p <= arrays.max_rate)
+    ]
+    cost = [math.fsum((arrays.cost * p).tolist()) for p in inside]
+    return [inside[k] for k in np.argsort(cost, kind="stable")]
+
+
+def rational_only(arrays: ProblemArrays, x: FloatArray) -> str | None:
+    """Why no answer is given when the exact vertex at ``x`` meets every row and the budget
+    in exact arithmetic but no binary64 policy near it verified (``vertex_policies``), or
+    None. Said as ``solver_error`` with this reason: deter reports no policy that fails."""
+    vertex = exact_vertex(arrays, x)
+    if vertex is None or arrays.budget is None:
+        return None
+    lo, hi = arrays.min_rate, arrays.max_rate
+    if any(not Fraction(float(lo[j])) <= v <= Fraction(float(hi[j])) for j, v in enumerate(vertex)):
+        return None
+    prices = [Fraction(float(c)) for c in arrays.cost]
+    spent = sum((c * v for c, v in zip(prices, vertex, strict=True)), Fraction(0))
+    if spent > Fraction(float(arrays.budget)):
+        return None
+    policy = ExactPolicy(arrays, np.zeros(arrays.n_monitors))
+    policy.rates = list(vertex)
+    if not all(policy.decide(int(i)).deterred for i in arrays.deviations):
+        return None
+    rates = ", ".join(
+        f"{name} = {_rational(v)}" for name, v in zip(arrays.monitor_names, vertex, strict=True)
+    )
+    return (
+        "the least-cost policy is feasible only in exact arithmetic: no binary64 rates meet "
+        f"both the budget and the incentive rows; the exact policy is {rates} "
+        f"(cost {float(spent):.17g}, budget {arrays.budget!r})"
+    )
+
+
+def _rational(value: Fraction) -> str:
+    """A rational for a message: p/q when short, else its value and its size."""
+    text = str(value)
+    if len(text) <= 40:
+        return text
+    return f"{float(value):.17g} (a rational of {len(str(value.denominator))} digits)"

@@ -226,8 +226,10 @@ def _repairs(
         # costs per unit step, the cheapest useful one 1 (a solver ignores cost differences
         # below its tolerance: scaled by the dearest, a cheap column would drift to the
         # trust region); a free monitor still pays a little, so the step stays small
+        # (the least among the columns that can move: a column held at 0, a monitor not
+        # deployed, would make the others look equally dear once clipped at 1e9)
         weights = base.cost * unit
-        positive = weights[weights > 0]
+        positive = weights[(weights > 0) & (high > low)]
         least = float(positive.min()) if positive.size else 1.0
         step = solve_linear(
             np.clip(weights / least, 1e-6, 1e9),

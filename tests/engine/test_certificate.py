@@ -298,3 +298,18 @@ false_positive = 0.05
     least = brentq(lambda x: 10 * (1 - 0.5**x) - (1 - 0.95**x) - 2, 0.0, 1.0, xtol=1e-15)
     assert result.total_cost == pytest.approx(least, rel=1e-6)
     assert result.action("cheat").deterred
+
+
+def test_fixed_integer_certificate_judges_the_policy_reported() -> None:
+    """A repaired policy is certified at its own cost: one dearer than the fixed LP's optimum
+    fails (fixed_cost-200048 was reported 3.27e-6 above its least cost while the certificate
+    passed on the solver's cheaper point)."""
+    from deter.solver.engine.certificate import certify
+
+    x, z = cp.Variable(nonneg=True), cp.Variable(boolean=True)
+    problem = cp.Problem(cp.Minimize(2 * x + z), [x >= 0.5, x <= z])
+    problem.solve(solver=cp.HIGHS)
+    assert certify(problem, None).passed
+    assert certify(problem, None, reported=2.0).passed
+    dearer = certify(problem, None, reported=2.0 * (1 + 1e-5))
+    assert not dearer.passed and "relative difference" in dearer.reason

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +326,30 @@ def test_generated_infeasible_specs_are_proven(family: str, seed: int) -> None:
     if certificate.least_cost_bound is not None:
         least = solve_arrays_cost(without_budget(arrays_of(text)))
         assert least is None or certificate.least_cost_bound <= least * (1 + 1e-12)
+
+
+def test_a_cap_below_the_gain_is_proven_infeasible_for_a_strongly_risk_seeking_agent() -> None:
+    """risk_seeking_limit-54: the need ratio is 1 + 1e-105, 1 in float64, so every attempt
+    'met' the row at P = 1 and failed verification (solver_error); the closed form
+    g_i - F_i > g_0 proves it for any risk attitude."""
+    import deter
+    from deter.solver.engine.infeasibility import caught_still_pays
+    from deter.solver.model.arrays import ProblemArrays
+    from deter.solver.spec.loading import parse_spec_text
+
+    from tests.support.vocabulary import generate
+
+    case = generate("risk_seeking_limit", 54, True)
+    assert case.how == "cap_below_gain"
+    result = deter.solve(deter.loads(case.text)).to_dict(timing=False)
+    assert result["status"] == "infeasible", result["message"]
+    assert "a0" in result["message"]
+    # the proof needs the gain strictly above the cap: at g_i - F_i == g_0 exactly it is
+    # silent (caught surely, the agent is indifferent)
+    arrays = ProblemArrays.for_design(parse_spec_text(case.text))
+    assert caught_still_pays(arrays) is not None
+    gains, caps = np.array([1.0, 3.5]), arrays.penalty_cap.copy()
+    caps[1] = 2.5  # 3.5 - 2.5 == 1.0 exactly
+    assert caught_still_pays(replace(arrays, gain=gains, penalty_cap=caps)) is None
+    caps[1] = 2.25
+    assert caught_still_pays(replace(arrays, gain=gains, penalty_cap=caps)) is not None
