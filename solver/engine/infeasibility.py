@@ -421,7 +421,19 @@ def box_relaxation(
     (the global search, ``flag_search.py``). Without concave rows, the system itself."""
     if system.curved is None:
         return system
-    return with_tangents(on_box(system, start, end, first, last), points)
+    boxed = on_box(system, start, end, first, last)
+    if not last:
+        # phi_j x_j <= phi x <= end: x_j <= end / phi_j (phi_j within ROOM of the float64
+        # one, hence 4 ROOM): a box near s = 0 holds only small rates, and the room check()
+        # gives each computed coefficient is charged at the rates the box allows, not at
+        # the ceilings (a least cost of 6e-7 at a rate of 1e-7 against a ceiling of 0.7)
+        m, phi = system.curved.flag_column, system.curved.flag_intensity
+        upper = boxed.upper.copy()
+        with np.errstate(divide="ignore"):
+            most = np.where(phi > 0, end / np.where(phi > 0, phi, 1.0) * (1 + 4 * ROOM), np.inf)
+        upper[:m] = np.maximum(np.minimum(upper[:m], most), boxed.lower[:m])
+        boxed = replace(boxed, upper=upper)
+    return with_tangents(boxed, points)
 
 
 def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:

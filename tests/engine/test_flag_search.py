@@ -266,3 +266,19 @@ def test_boxes_truly_infeasible_are_dropped_with_their_certificate() -> None:
     arrays = ProblemArrays.from_spec(deter.loads(TIE.format(gain=8.2)).spec)
     found = flag_search.search(arrays)
     assert found.best is None and found.closed and found.lower_bound == math.inf
+
+
+def test_a_least_cost_far_below_the_ceilings_closes_its_gap() -> None:
+    """exponential_fp-5000019: least cost 6.0759e-7 at a rate of about 1e-7 against a
+    ceiling of 0.715. The exact bound gives each computed coefficient ROOM, charged at the
+    rates a box allows: at the ceiling that was 4e-9 (0.6% of the cost, the search ran out
+    of boxes); a box of s bounds each rate by end / phi_j, and the gap closes."""
+    from tests.support.vocabulary import mix
+
+    families = ("linear", "budget", "cara_averse", "no_monitors", "ties", "min_loss")
+    families += ("types", "exponential", "roc", "penalty_design")
+    cases = mix(20, seed=5, infeasible=0.2, families=families)
+    case = next(c for c in cases if c.label == "exponential_fp-5000019")
+    found = flag_search.search(ProblemArrays.from_spec(deter.loads(case.text).spec))
+    assert found.closed and found.best is not None
+    assert found.best.cost == pytest.approx(6.0758873e-07, rel=1e-6)
