@@ -65,6 +65,11 @@ def main() -> None:
         size = ["--max-size", str(max(5_000_000, 2 * spec.stat().st_size))]
         solve = timed(["solve", str(spec), "-f", "json", *size], work)
         report = timed(["report", str(spec), "-o", str(work / "r.html"), *size], work)
+        html = (work / "r.html").read_text()
+        # a fast report that left out its analyses would be no figure at all
+        missing = [i for i in ("frontier-plot", "sweep-plot") if f'id="{i}"' not in html]
+        if missing or html.count("<tr>") < args.actions:
+            raise SystemExit(f"the report lacks {missing or 'rows of its actions'}")
         print(
             f"{args.actions} actions: solve {solve:.1f} s, report {report:.1f} s "
             f"({report / solve:.1f}x solve)"
