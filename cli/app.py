@@ -11,6 +11,7 @@ import functools
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -226,6 +227,10 @@ QUICK_EXIT = frozenset(
 )
 
 
+#: How long a batch or check may take to shut down once its output is written and flushed.
+EXIT_GRACE_SECONDS = 10.0
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the application on ``argv`` (default ``sys.argv[1:]``) and return its exit code.
 
@@ -270,5 +275,12 @@ def main() -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`deter ... | head`)
             stream.flush()
     if command not in QUICK_EXIT:
+        # What a run keeps is written and flushed by now; Python's own shutdown joins a process
+        # pool's manager thread, which can wait forever when a worker died while the pool was
+        # being stopped (seen under load: a batch stopped by Ctrl-C at 05:49 still waiting at
+        # 06:21 in concurrent.futures' _python_exit). The shutdown gets a bounded grace.
+        watchdog = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(code,))
+        watchdog.daemon = True
+        watchdog.start()
         sys.exit(code)
     os._exit(code)
