@@ -21,7 +21,7 @@ from deter.cli.app import app
 from deter.solver.batch.run import stacks_of
 from typer.testing import CliRunner
 
-from tests.support.batch_helpers import two_action_spec
+from tests.support.batch_helpers import slow_spec_folder, two_action_spec
 
 #: Many stacks (``run.stacks_of``), more files than are solved in-process: the
 #: kill lands between stacks, with some stacks in the ledger and others not yet.
@@ -31,13 +31,7 @@ OLD_OUTPUT = "previous output, must survive a kill intact\n"
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("interrupts") / "specs"
-    root.mkdir()
-    # Specs of tens of milliseconds each, so that the batch is still running when killed.
-    actions = "".join(f'\n[[actions]]\nname = "x{k}"\ngain = {-0.01 * k}\n' for k in range(150))
-    for k in range(N_FILES):
-        (root / f"s{k:03d}.toml").write_text(two_action_spec(1.0 + k / 100) + actions)
-    return root
+    return slow_spec_folder(tmp_path_factory.mktemp("interrupts") / "specs", N_FILES, 150)
 
 
 def batch_args(folder: Path, output: Path, ledger: Path | None) -> list[str]:

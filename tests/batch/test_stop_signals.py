@@ -16,19 +16,14 @@ from pathlib import Path
 import pytest
 from deter.solver.report.files import write_atomic
 
-from tests.support.batch_helpers import two_action_spec
+from tests.support.batch_helpers import slow_spec_folder
 
 N_FILES = 192  # several stacks (run.stacks_of), so the signal lands with some finished
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("stop") / "specs"
-    root.mkdir()
-    actions = "".join(f'\n[[actions]]\nname = "x{k}"\ngain = {-0.01 * k}\n' for k in range(60))
-    for k in range(N_FILES):
-        (root / f"s{k:03d}.toml").write_text(two_action_spec(1.0 + k / 100) + actions)
-    return root
+    return slow_spec_folder(tmp_path_factory.mktemp("stop") / "specs", N_FILES, 60)
 
 
 def _deter(args: list[str], cwd: Path) -> subprocess.Popen[str]:

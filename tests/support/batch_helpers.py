@@ -144,3 +144,14 @@ def random_small_spec(
         if rng.random() < 0.3:
             lines.append(f"false_positive = {rng.uniform(0, 0.05):.4f}")
     return "\n".join(lines) + "\n"
+
+
+def slow_spec_folder(root: Path, n_files: int, padding: int) -> Path:
+    """``n_files`` specs in ``root`` (created), each padded with ``padding`` actions that do
+    not pay, so that one takes tens of milliseconds: a batch of them is still running when a
+    test stops it."""
+    root.mkdir()
+    actions = "".join(f'\n[[actions]]\nname = "x{k}"\ngain = {-0.01 * k}\n' for k in range(padding))
+    for k in range(n_files):
+        (root / f"s{k:03d}.toml").write_text(two_action_spec(1.0 + k / 100) + actions)
+    return root
