@@ -27,7 +27,7 @@ from rich.text import Text
 
 from ...solver.report.escape import csv_fields, one_line, terminal, unpaired, xml_tree
 from ...solver.results.errors import Finding
-from ...solver.results.serialise import csv_row, dumps
+from ...solver.results.serialise import csv_row, dumps, envelope
 from ...solver.results.status import FILE_STATUSES, Status
 from ..exit_codes import ExitCode, OutcomeCode, for_codes
 from .result import number, to_console_text
@@ -221,19 +221,21 @@ class BatchWriter:
 
     def _finish_json(self, run: BatchRun) -> None:
         tally = self.tally
-        doc: dict[str, Any] = {
-            "schema_version": 1,
-            "kind": self.command,  # "batch" or "check", as the command (kept: "command")
-            "command": self.command,
-            "files": len(run.files),
-            "finished": tally.finished,
-            "counts": tally.run_counts(),
-            "exit_code": tally.exit_code(run),
-            "interrupted": run.interrupted,
-            "stopped_early": run.stopped_early,
-            "not_run": run.not_run,
-            "results": _RESULTS,
-        }
+        # kind is "batch" or "check", as the command (kept: "command")
+        doc: dict[str, Any] = envelope(
+            self.command,
+            {
+                "command": self.command,
+                "files": len(run.files),
+                "finished": tally.finished,
+                "counts": tally.run_counts(),
+                "exit_code": tally.exit_code(run),
+                "interrupted": run.interrupted,
+                "stopped_early": run.stopped_early,
+                "not_run": run.not_run,
+                "results": _RESULTS,
+            },
+        )
         if self.command == "check":
             doc["requirements_failed"] = tally.failed_requirements
         if self.timing:

@@ -40,7 +40,7 @@ from ...solver.report.tables import percent as percent
 from ...solver.report.tables import yes_no as yes_no
 from ...solver.results.errors import SpecError
 from ...solver.results.result import Result
-from ...solver.results.serialise import csv_row, dumps
+from ...solver.results.serialise import csv_row, dumps, envelope
 from ..options import JSON_KINDS
 from .strategy import strategy_lines, strategy_sections
 
@@ -312,15 +312,16 @@ def spec_error_lines(error: SpecError) -> list[str]:
 def error_json(file: str, status: str, message: str, issues: list[dict[str, Any]]) -> str:
     return (
         dumps(
-            {
-                "schema_version": 1,
-                "kind": JSON_KINDS["solve"],
-                "file": file,
-                "status": status,
-                "total_cost": None,
-                "error": message,
-                "issues": issues,
-            },
+            envelope(
+                JSON_KINDS["solve"],
+                {
+                    "file": file,
+                    "status": status,
+                    "total_cost": None,
+                    "error": message,
+                    "issues": issues,
+                },
+            ),
             indent=2,
         )
         + "\n"

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..policy.document import build_policy, derived_figures, scaled, with_rates
+from ..results.serialise import envelope
 from .reference import CODING_AGENT_SPEC
 from .tabular import train_tabular
 
@@ -372,15 +373,16 @@ class Experiment:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": 1,
-            "kind": "experiment",
-            "parameters": self.parameters,
-            "policies": self.policies,
-            "tabular": [r.to_dict() for r in self.tabular],
-            "ppo": [r.to_dict() for r in self.ppo],
-            "timing": {"seconds": self.seconds},
-        }
+        return envelope(
+            "experiment",
+            {
+                "parameters": self.parameters,
+                "policies": self.policies,
+                "tabular": [r.to_dict() for r in self.tabular],
+                "ppo": [r.to_dict() for r in self.ppo],
+                "timing": {"seconds": self.seconds},
+            },
+        )
 
 
 def run_experiment(

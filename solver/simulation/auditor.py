@@ -38,7 +38,7 @@ import numpy as np
 from ..model.arrays import ProblemArrays
 from ..model.game import Game
 from ..model.utility import FloatArray
-from ..results.serialise import dumps, jsonable
+from ..results.serialise import dumps, envelope, jsonable
 from .agents import AgentConfig, Exp3, exp3_gamma, reward_range
 from .limits import check_size
 from .outcomes import FINAL_WINDOW, Estimate, downsample
@@ -101,20 +101,21 @@ class AuditorSimulation:
     def to_dict(self, curve_points: int = 200, *, timing: bool = True) -> dict[str, Any]:
         """The JSON document of ``deter simulate --format json`` for an ``[auditor]`` spec;
         ``timing=False`` drops the one non-deterministic key, ``timing``."""
-        doc: dict[str, Any] = {
-            "schema_version": 1,
-            "kind": "auditor_simulation",
-            "name": self.name,
-            "file": self.file,
-            "agent": self.agent,
-            "parameters": self.parameters,
-            "auditor": {**vars(self.auditor), "rule": "exp3", "gamma": self.auditor_gamma},
-            "episodes": self.episodes,
-            "population": self.population,
-            "seed": self.seed,
-            "final_window": FINAL_WINDOW,
-            "equilibrium": None if self.equilibrium is None else vars(self.equilibrium),
-        }
+        doc: dict[str, Any] = envelope(
+            "auditor_simulation",
+            {
+                "name": self.name,
+                "file": self.file,
+                "agent": self.agent,
+                "parameters": self.parameters,
+                "auditor": {**vars(self.auditor), "rule": "exp3", "gamma": self.auditor_gamma},
+                "episodes": self.episodes,
+                "population": self.population,
+                "seed": self.seed,
+                "final_window": FINAL_WINDOW,
+                "equilibrium": None if self.equilibrium is None else vars(self.equilibrium),
+            },
+        )
         for key in (
             "offence_rate",
             "inspection_rate",

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..model.utility import FloatArray
-from ..results.serialise import dumps, jsonable
+from ..results.serialise import dumps, envelope, jsonable
 
 IntArray = NDArray[np.int64]
 
@@ -177,21 +177,22 @@ class Simulation:
         non-deterministic key, ``timing`` (the same seed gives the same document).
         """
         doc = jsonable(
-            {
-                "schema_version": 1,
-                "kind": "simulation",
-                "name": self.name,
-                "file": self.file,
-                "agent": self.agent,
-                "parameters": self.parameters,
-                "episodes": self.episodes,
-                "population": self.population,
-                "seed": self.seed,
-                "schedule": self.schedule,
-                "final_window": FINAL_WINDOW,
-                "policies": [run.to_dict(curve_points) for run in self.runs],
-                "timing": {"seconds": self.seconds},
-            }
+            envelope(
+                "simulation",
+                {
+                    "name": self.name,
+                    "file": self.file,
+                    "agent": self.agent,
+                    "parameters": self.parameters,
+                    "episodes": self.episodes,
+                    "population": self.population,
+                    "seed": self.seed,
+                    "schedule": self.schedule,
+                    "final_window": FINAL_WINDOW,
+                    "policies": [run.to_dict(curve_points) for run in self.runs],
+                    "timing": {"seconds": self.seconds},
+                },
+            )
         )
         if not timing:
             del doc["timing"]

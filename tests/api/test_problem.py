@@ -430,6 +430,35 @@ def test_every_to_json_is_the_commands_text_byte_for_byte(coding: deter.Problem)
     assert [p["actions.reward_hack.gain"] for p in docs["sweep"]["points"]] == [1.0, 3.0]
 
 
+def test_every_json_document_is_made_by_the_one_envelope(
+    coding: deter.Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No document writes its own ``schema_version`` (issue 21): with the one envelope's
+    version changed, every JSON document deter writes follows it, the library's and the
+    command's (simulations, the experiment, a solve error, a batch summary)."""
+    from deter.cli.app import app
+    from deter.cli.render.result import error_json
+    from deter.solver.results import serialise
+    from deter.solver.rl.experiment import Experiment
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(serialise, "SCHEMA_VERSION", 99)
+    batch = CliRunner().invoke(app, ["batch", str(MINIMAL), "-f", "json", "-j", "1", "-q"])
+    assert batch.exit_code == 0, batch.stderr
+    docs = {
+        "result": coding.solve().to_dict(),
+        "simulation": coding.simulate(episodes=20, population=5, seed=0).to_dict(),
+        "auditor_simulation": deter.load(AUDITOR).simulate(episodes=20, population=5).to_dict(),
+        "experiment": Experiment({}, [], [], [], 0.0).to_dict(),
+        "batch": json.loads(batch.stdout),
+    }
+    error = json.loads(error_json("x.toml", "bad_input", "bad", []))
+    assert (error["schema_version"], error["kind"]) == (99, "result")
+    for kind, doc in docs.items():
+        assert list(doc)[:2] == ["schema_version", "kind"], kind
+        assert (doc["schema_version"], doc["kind"]) == (99, kind), kind
+
+
 def test_a_result_document_reads_back_with_its_envelope(coding: deter.Problem) -> None:
     result = coding.solve()
     assert deter.Result.from_dict(json.loads(result.to_json())) == result
