@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -222,71 +223,127 @@ NEIGHBOURS = 10
 
 
 def exact_vertex(arrays: ProblemArrays, x: FloatArray) -> list[Fraction] | None:
-    """The vertex the solver's point ``x`` sits at, solved in exact arithmetic (or None).
+    """The vertex the solver's point ``x`` sits at, solved in exact arithmetic (or None):
+    the first of :func:`exact_vertices`."""
+    vertices = exact_vertices(arrays, x)
+    return vertices[0] if vertices else None
 
-    Risk-neutral agent, linear detection, fixed penalties, no ROC curve: each incentive row
-    F_i Q_i x - F_fp f x >= g_i - g_0 + m (where P_i = Q_i x and P_0 = f x stay below 1; a
-    row saturated at P_i = 1 is left out of the active set) and
-    each rate bound is an exact rational equation. The rows and bounds binding at ``x``
-    (within ACTIVE) fix the free rates when they have full rank; the solution is then the
-    exact optimal vertex whose binary64 rounding a solver returns (a budget exactly at the
-    least cost: rounding the rates outward breaks the budget, the solver's point misses a
-    row by 1e-17; issue 20). The caller checks the vertex exactly against every row."""
+
+def exact_vertices(arrays: ProblemArrays, x: FloatArray) -> list[list[Fraction]]:
+    """The vertices the solver's point ``x`` may sit at, each solved as rationals.
+
+    Linear detection, fixed penalties, no ROC curve. Each incentive row is linear in
+    P_i = Q_i x and P_0 = f x (where they stay below 1; a row saturated at P_i = 1 is left
+    out): risk neutral, F_i Q_i x - F_fp f x >= g_i - g_0 + m with rational coefficients;
+    a CARA agent (docs/model.md, the row times |r| exp(r g_0)),
+
+        s (e^{-r (g - F_i)} - e^{-r g}) Q_i x - s expm1(r F_fp) f x
+            >= -s expm1(-r g) + |r| e^{r g_0} m
+
+    (g = g_i - g_0, s = sign r), whose coefficients are transcendental: they are computed
+    with mpmath at VERTEX_DIGITS digits and taken as the rationals they round to, so the
+    vertex is within 1e-50 of the true one, far inside a binary64 rate's spacing (the
+    neighbours enumerated by :func:`vertex_policies` straddle it; an exact tie of
+    transcendental numbers with a binary64 rate does not occur for rational data).
+
+    The rows binding at ``x`` (within ACTIVE, or violated: a solver leaves a rate of 1e-13
+    at 0 when its need is below its tolerance) and the rate bounds ``x`` sits at (within
+    ACTIVE) are the candidate active set; independent ones are taken in turn until they fix
+    every rate, rows first (a violated row must bind at the vertex) and then bounds first
+    (the solver's own choice where both bind). Either gives a vertex or none; the caller
+    checks each exactly against every row and the budget."""
     if (
-        arrays.risk_aversion != 0
-        or arrays.detection_model != "linear"
+        arrays.detection_model != "linear"
         or arrays.penalty_design != "fixed"
         or arrays.roc
         or arrays.n_monitors == 0
         or not np.all(np.isfinite(x))
     ):
-        return None
+        return []
     m = arrays.n_monitors
     q = sp.csr_matrix(arrays.detection).toarray()
     f = np.asarray(arrays.false_positive, dtype=float)
     if float(f @ x) >= 1.0:
-        return None
+        return []
     reach = q @ x
-    fr = Fraction
-    g0 = fr(float(arrays.gain[arrays.compliant]))
-    flag = fr(float(arrays.false_positive_penalty))
-    margin = fr(float(arrays.margin))
-    rows: list[tuple[list[Fraction], Fraction]] = []
+    exact_x = [Fraction(float(v)) for v in x]
+    rows: list[tuple[Fraction, list[Fraction], Fraction]] = []  # (slack, coefficients, need)
     for i in arrays.deviations:
         if reach[i] >= 1.0 - ACTIVE:  # P_i = 1 (saturated): not a linear row there
             continue
-        cap = fr(float(arrays.penalty_cap[i]))
-        coeffs = [cap * fr(float(q[i, j])) - flag * fr(float(f[j])) for j in range(m)]
-        need = fr(float(arrays.gain[i])) - g0 + margin
-        value = sum(float(c) * x[j] for j, c in enumerate(coeffs)) - float(need)
-        size = abs(float(need)) + sum(abs(float(c)) * x[j] for j, c in enumerate(coeffs))
-        if value <= ACTIVE * max(size, 1e-300):
-            rows.append((coeffs, need))
+        coeffs, need = _row_coefficients(arrays, int(i), q, f)
+        terms = [c * v for c, v in zip(coeffs, exact_x, strict=True)]
+        value = sum(terms, Fraction(0)) - need
+        size = abs(need) + sum((abs(t) for t in terms), Fraction(0))
+        if value <= Fraction(ACTIVE) * size:
+            rows.append((value / size if size else Fraction(0), coeffs, need))
+    rows.sort(key=lambda row: row[0])
     lo, hi = arrays.min_rate, arrays.max_rate
-    fixed: dict[int, Fraction] = {}
+    bounds: list[tuple[list[Fraction], Fraction]] = []
     for j in range(m):
+        unit = [Fraction(int(k == j)) for k in range(m)]
         if x[j] <= lo[j] + ACTIVE * max(hi[j], 1e-300):
-            fixed[j] = fr(float(lo[j]))
+            bounds.append((unit, Fraction(float(lo[j]))))
         elif x[j] >= hi[j] - ACTIVE * max(hi[j], 1e-300):
-            fixed[j] = fr(float(hi[j]))
-    free = [j for j in range(m) if j not in fixed]
-    solution = _solve_exact(
-        [
-            ([c[j] for j in free], need - sum((c[j] * v for j, v in fixed.items()), fr(0)))
-            for c, need in rows
-        ],
-        len(free),
-    )
-    if solution is None:
-        return None
-    vertex = dict(fixed)
-    vertex.update(zip(free, solution, strict=True))
-    return [vertex[j] for j in range(m)]
+            bounds.append((unit, Fraction(float(hi[j]))))
+    equations = [(coeffs, need) for _, coeffs, need in rows]
+    vertices: list[list[Fraction]] = []
+    for order in (equations + bounds, bounds + equations):
+        vertex = _solve_exact(order, m)
+        if vertex is not None and vertex not in vertices:
+            vertices.append(vertex)
+    return vertices
+
+
+#: mpmath's digits for a CARA row's coefficients at the vertex (exact_vertices).
+VERTEX_DIGITS = 60
+
+
+def _row_coefficients(
+    arrays: ProblemArrays, i: int, q: np.ndarray, f: FloatArray
+) -> tuple[list[Fraction], Fraction]:
+    """Action ``i``'s incentive row a . x >= b over the rates (exact_vertices' docstring)."""
+    fr = Fraction
+    g = fr(float(arrays.gain[i])) - fr(float(arrays.gain[arrays.compliant]))
+    cap = fr(float(arrays.penalty_cap[i]))
+    flag = fr(float(arrays.false_positive_penalty))
+    margin = fr(float(arrays.margin))
+    m = q.shape[1]
+    if arrays.risk_aversion == 0:
+        coeffs = [cap * fr(float(q[i, j])) - flag * fr(float(f[j])) for j in range(m)]
+        return coeffs, g + margin
+    import mpmath
+
+    with mpmath.workdps(VERTEX_DIGITS):
+
+        def mp(value: Fraction) -> Any:
+            return mpmath.mpf(value.numerator) / value.denominator
+
+        r = mp(fr(float(arrays.risk_aversion)))
+        s = 1 if arrays.risk_aversion > 0 else -1
+        caught = s * (mpmath.exp(-r * mp(g - cap)) - mpmath.exp(-r * mp(g)))
+        flagged = s * mpmath.expm1(r * mp(flag))
+        g0 = mp(fr(float(arrays.gain[arrays.compliant])))
+        need = -s * mpmath.expm1(-r * mp(g)) + abs(r) * mpmath.exp(r * g0) * mp(margin)
+        coeffs = [
+            _mp_fraction(caught * mp(fr(float(q[i, j]))) - flagged * mp(fr(float(f[j]))))
+            for j in range(m)
+        ]
+        return coeffs, _mp_fraction(need)
+
+
+def _mp_fraction(value: Any) -> Fraction:
+    """An mpmath number as the rational it denotes (sign, mantissa and a power of two)."""
+    sign, mantissa, exponent, _ = value._mpf_
+    if not mantissa:
+        return Fraction(0)
+    return (-1 if sign else 1) * Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
 
 
 def _solve_exact(rows: list[tuple[list[Fraction], Fraction]], n: int) -> list[Fraction] | None:
     """The unique solution of the equations a . z = b (Gauss-Jordan in Fractions), taking
-    independent rows in turn; None when they do not fix every z or contradict each other."""
+    independent rows in turn and passing over dependent ones; None when they do not fix
+    every z."""
     if n == 0:
         return []
     pivots: list[tuple[int, list[Fraction], Fraction]] = []  # (column, row, rhs), reduced
@@ -299,9 +356,7 @@ def _solve_exact(rows: list[tuple[list[Fraction], Fraction]], n: int) -> list[Fr
                 b -= factor * pb
         lead = next((k for k, v in enumerate(a) if v), None)
         if lead is None:
-            if b:
-                return None  # the active rows contradict each other: not this vertex
-            continue
+            continue  # dependent on the rows taken (consistent or not: the check judges)
         pivots.append((lead, a, b))
         if len(pivots) == n:
             break
@@ -316,24 +371,13 @@ def _solve_exact(rows: list[tuple[list[Fraction], Fraction]], n: int) -> list[Fr
 
 
 def vertex_policies(arrays: ProblemArrays, x: FloatArray) -> list[FloatArray]:
-    """Binary64 policies near the exact vertex at ``x``, cheapest first: the vertex rounded
-    to nearest, then each free rate at its binary64 neighbour below or above the rational
-    (every combination, up to NEIGHBOURS free rates). Verification judges each exactly."""
-    vertex = exact_vertex(arrays, x)
-    if vertex is None:
-        return []
-    nearest = np.array([float(v) for v in vertex])
-    choices: list[tuple[float, ...]] = []
-    for v, near in zip(vertex, nearest, strict=True):
-        if Fraction(near) == v:
-            choices.append((near,))
-        else:
-            below = near if Fraction(near) < v else math.nextafter(near, -math.inf)
-            choices.append((below, math.nextafter(below, math.inf)))
-    if sum(len(c) > 1 for c in choices) > NEIGHBOURS:
-        policies = [nearest]
-    else:
-        policies = [nearest, *(np.array(p) for p in itertools.product(*choices))]
+    """Binary64 policies near each vertex at ``x`` (:func:`exact_vertices`), cheapest first:
+    the vertex rounded to nearest, then each free rate at its binary64 neighbour below or
+    above the rational (every combination, up to NEIGHBOURS free rates). Verification
+    judges each exactly."""
+    policies: list[FloatArray] = []
+    for vertex in exact_vertices(arrays, x):
+        policies += _neighbours(vertex)
     inside = [
         np.asarray(p, dtype=float)
         for p in policies
@@ -343,11 +387,26 @@ def vertex_policies(arrays: ProblemArrays, x: FloatArray) -> list[FloatArray]:
     return [inside[k] for k in np.argsort(cost, kind="stable")]
 
 
+def _neighbours(vertex: list[Fraction]) -> list[FloatArray]:
+    nearest = np.array([float(v) for v in vertex])
+    choices: list[tuple[float, ...]] = []
+    for v, near in zip(vertex, nearest, strict=True):
+        if Fraction(near) == v:
+            choices.append((near,))
+        else:
+            below = near if Fraction(near) < v else math.nextafter(near, -math.inf)
+            choices.append((below, math.nextafter(below, math.inf)))
+    if sum(len(c) > 1 for c in choices) > NEIGHBOURS:
+        return [nearest]
+    return [nearest, *(np.array(p) for p in itertools.product(*choices))]
+
+
 def rational_only(arrays: ProblemArrays, x: FloatArray) -> str | None:
     """Why no answer is given when the exact vertex at ``x`` meets every row and the budget
     in exact arithmetic but no binary64 policy near it verified (``vertex_policies``), or
     None. Said as ``solver_error`` with this reason: deter reports no policy that fails."""
-    vertex = exact_vertex(arrays, x)
+    # Risk neutral only: a CARA agent's vertex is the rational its rounded coefficients give.
+    vertex = exact_vertex(arrays, x) if arrays.risk_aversion == 0 else None
     if vertex is None or arrays.budget is None:
         return None
     lo, hi = arrays.min_rate, arrays.max_rate

@@ -112,11 +112,14 @@ def test_a_repaired_fixed_cost_policy_stays_least_cost() -> None:
     assert not verdict.failures, verdict.failures
 
 
-@pytest.mark.parametrize("seed", [902, 5, 200015, 200051])
+@pytest.mark.parametrize("seed", [902, 5, 200015, 200051, 81, 400145, 400127])
 def test_a_budget_exactly_at_the_least_cost_is_met_at_the_exact_vertex(seed: int) -> None:
     """Knife-edge budgets (budget == least cost): the solver's point misses a binding row by
     ~3e-17 and rounding outward breaks the budget; the vertex solved in Fractions and
-    rounded to binary64 neighbours meets both exactly (issue 20)."""
+    rounded to binary64 neighbours meets both exactly (issue 20). 81 and 400145: a CARA
+    agent (the row's coefficients from mpmath at 60 digits); 400127: a CARA agent whose
+    need, 4.8e-14, is below the solver's tolerance, so its rate sits at 0 under a violated
+    row (the row, not the bound, fixes it at the vertex)."""
     case = generate("budget", seed)
     assert case.expected == "optimal"
     result = _solve(case)
