@@ -253,16 +253,23 @@ def _near_rows(
     data: StrategicArrays, rates: FloatArray, induced: tuple[int, ...]
 ) -> tuple[FloatArray, FloatArray, FloatArray] | None:
     """(gradient, value, size) of the best-response rows near binding (value > -NEAR size),
-    or None when a row is short by more than round-off (REPAIRABLE) or beyond float range."""
+    or None when a row is short by more than round-off (REPAIRABLE) or beyond float range.
+
+    P = min(1, Q x) enters a row twice. The induced action's side, + loss_a P_a, is held
+    at its upper bound on the current piece (Q_a x below 1, else the constant 1), which
+    is conservative. The other action's side, - loss_i min(1, Q_i x), is the larger of
+    - loss_i Q_i x and - loss_i, so the row holds iff it holds on both pieces: where Q_i x
+    is within NEAR of 1 both are rows of the step (the hypograph of min(1, .), as
+    ``repair.py`` writes it for full deterrence). types-400105: the least-cost policy has
+    Q_i x = 1 exactly with the row binding through false flags, and a step on one piece
+    alone breaks the other."""
     base = data.base
     c = base.compliant
     view = type_view(data, rates)
     reach = sp.csr_matrix(base.detection, copy=True).tolil()
     reach[c] = base.false_positive.reshape(1, -1)
     slopes = np.asarray(reach.todense(), dtype=float)
-    capped = np.asarray(base.detection @ rates, dtype=float).ravel() >= 1.0
-    capped[c] = False
-    slopes[capped] = 0.0  # P = min(1, Q x) is flat where it is 1
+    uncapped = slopes @ np.asarray(rates, dtype=float)
     p = view.detection
     gradients, values, sizes = [], [], []
     for k, a in enumerate(induced):
@@ -273,23 +280,39 @@ def _near_rows(
             loss_high = caught_loss(high, penalty, r)
             size_low = (1 - p) * np.abs(utility(low, r)) + p * np.abs(utility(low - penalty, r))
             size_high = (1 - p) * np.abs(utility(high, r)) + p * np.abs(utility(high - penalty, r))
+        own = loss_low[a] * (slopes[a] if a == c or uncapped[a] < 1.0 else 0.0 * slopes[a])
         for i in range(base.n_actions):
             if i == a:
                 continue
             value = float(view.high[k, i] - view.low[k, a] + view.margin[k])
             size = float(size_low[a] + size_high[i] + abs(view.margin[k]))
-            grad = loss_low[a] * slopes[a] - loss_high[i] * slopes[i]
-            if not (np.isfinite(value) and size > 0 and np.all(np.isfinite(grad))):
-                return None
-            if value > REPAIRABLE * size:
-                return None
-            if value > -NEAR * size:
-                gradients.append(grad)
-                values.append(value)
-                sizes.append(size)
+            pieces = _pieces(i == c, float(uncapped[i]), float(p[i]), value, loss_high[i])
+            for sloped, piece in pieces:
+                grad = own - (loss_high[i] * slopes[i] if sloped else 0.0 * slopes[i])
+                if not (np.isfinite(piece) and size > 0 and np.all(np.isfinite(grad))):
+                    return None
+                if piece > REPAIRABLE * size:
+                    return None
+                if piece > -NEAR * size:
+                    gradients.append(grad)
+                    values.append(piece)
+                    sizes.append(size)
     if not values:
         return None
     return np.array(gradients, dtype=float), np.array(values), np.array(sizes)
+
+
+def _pieces(
+    compliant: bool, reach: float, p: float, value: float, loss: float
+) -> list[tuple[bool, float]]:
+    """The pieces of a row in the other action's P = min(1, reach): (on the sloped piece
+    Q x, the row's value there), one piece away from 1, both within NEAR of it."""
+    if compliant or reach < 1.0 - NEAR:
+        return [(True, value)]
+    if reach > 1.0 + NEAR:
+        return [(False, value)]
+    with np.errstate(all="ignore"):
+        return [(True, value - loss * (reach - p)), (False, value - loss * (1.0 - p))]
 
 
 def _without_budget(data: StrategicArrays) -> StrategicArrays:

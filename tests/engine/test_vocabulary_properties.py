@@ -155,3 +155,16 @@ def test_the_rational_vertex_is_named_when_it_alone_meets_the_budget() -> None:
     while Fraction(below) >= spent:
         below = math.nextafter(below, 0.0)
     assert rational_only(replace(arrays, budget=below), x) is None
+
+
+def test_a_typed_row_binding_where_detection_reaches_one_is_repaired_on_both_pieces() -> None:
+    """types-400105: every type complies at least cost with Q x = 1 exactly (the rate of the
+    monitor with false flags set by the row at P = 1, another rate by Q x = 1); the solver's
+    point misses the row by 1.4e-17 of its terms, and a repair that holds P = min(1, Q x)
+    on one piece breaks the other. Both pieces are rows of the step (issue 20)."""
+    case = generate("types", 400105)
+    result = _solve(case)
+    assert result["status"] == "optimal", result["message"]
+    assert result["attempts"][0].endswith("verified and certified")
+    verdict = judge(case.text, result)
+    assert not verdict.failures, verdict.failures
