@@ -2,7 +2,8 @@
 
     from inspect_ai.approval import ApprovalPolicy, auto_approver
     from deter.solver.control.approver import deter_control
-    approval = [ApprovalPolicy(deter_control(policy, monitors), "*"),
+    # policy.json: deter export fit.toml --calibration cal.json -o policy.json
+    approval = [ApprovalPolicy(deter_control("policy.json", monitors), "*"),
                 ApprovalPolicy(human_approver(), "*")]     # who reviews an escalation
     eval(task, approval=approval, ...)
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import inspect as _inspect
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from inspect_ai.approval import Approval, Approver, approver
@@ -31,6 +33,7 @@ from inspect_ai.solver import TaskState
 from inspect_ai.tool import ToolCall, ToolCallView
 from inspect_ai.util import store
 
+from ..policy.document import POLICY_FORMAT, load_policy_file
 from .loop import ControlPolicy, ControlRuntime
 
 #: A monitor: the suspicion score of a tool call given the conversation so far.
@@ -40,18 +43,31 @@ STORE_KEY = "deter_control"
 
 @approver(name="deter_control")
 def deter_control(
-    policy: ControlPolicy | Mapping[str, Any],
+    policy: ControlPolicy | Mapping[str, Any] | str | Path,
     monitors: Mapping[str, Monitor],
     seed: int | None = None,
     runtime: ControlRuntime | None = None,
+    on_flag: str = "escalate",
+    budget: float | None = None,
 ) -> Approver:
-    """An approver applying a deter control policy (a :class:`ControlPolicy` or its JSON).
+    """An approver applying a deter policy: the path of a ``deter export`` document (or the
+    document as a dict), or a :class:`ControlPolicy` (or its own JSON).
 
-    ``runtime`` shares one tally (spend, flags, alarms) across samples and lets the caller
-    read it (``runtime.report()``); by default the approver keeps its own.
+    ``on_flag`` and ``budget`` (total audit spend over the run) apply to an exported
+    document, which designs rates, not what a flag does. ``runtime`` shares one tally
+    (spend, flags, alarms) across samples and lets the caller read it
+    (``runtime.report()``); by default the approver keeps its own.
     """
-    chosen = policy if isinstance(policy, ControlPolicy) else ControlPolicy.from_dict(policy)
-    missing = [m for m in chosen.monitors if m not in monitors]
+    if isinstance(policy, str | Path):
+        policy = load_policy_file(str(policy))
+    if isinstance(policy, ControlPolicy):
+        chosen = policy
+    elif policy.get("format") == POLICY_FORMAT:
+        chosen = ControlPolicy.from_document(policy, on_flag=on_flag, budget=budget)
+    else:
+        chosen = ControlPolicy.from_dict(policy)
+    scored = [m for m, rule in chosen.monitors.items() if rule.needs_score]
+    missing = [m for m in scored if m not in monitors]
     if missing:
         raise ValueError(f"no monitor function for {', '.join(missing)}")
     state = runtime if runtime is not None else ControlRuntime(chosen, seed=seed)
@@ -60,7 +76,7 @@ def deter_control(
         message: str, call: ToolCall, view: ToolCallView, history: list[ChatMessage]
     ) -> Approval:
         scores: dict[str, float] = {}
-        for name in chosen.monitors:
+        for name in scored:
             value = monitors[name](call, history)
             if _inspect.isawaitable(value):
                 value = await value

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..policy.document import POLICY_FORMAT
 from ..policy.sequences import bernoulli_log_evidence
 from ..results.result import Result
 from .fit import FitResult
@@ -40,6 +41,12 @@ class MonitorRule:
     low: float
     weight: float
     audit_cost: float
+
+    @property
+    def needs_score(self) -> bool:
+        """False for a random audit (flag everything with probability ``rate``): a
+        monitor of the episode model, which runs at its rate and whose catch is the review's."""
+        return not (self.high == math.inf and self.low == -math.inf)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,60 @@ class ControlPolicy:
         caps = [spec.penalty_cap(a) for a in spec.actions if a.name != spec.compliant_action]
         return cls(rules, min(caps), on_flag=on_flag, budget=budget, label=label)
 
+    @classmethod
+    def from_document(
+        cls,
+        doc: Mapping[str, Any],
+        *,
+        on_flag: str = "escalate",
+        budget: float | None = None,
+        label: str | None = None,
+    ) -> ControlPolicy:
+        """The policy of a ``deter export`` document (checked here).
+
+        An ROC monitor flags by its ``roc.<monitor>.rule`` (its two thresholds; a document
+        exported without ``--calibration`` has none, and is refused: the thresholds cannot
+        be guessed from rates). A monitor of the episode model is a random audit at its rate
+        (flag any step with that probability; what the review finds is the review's). The
+        penalty is the smallest of the document's penalties.
+        """
+        from ..policy.document import validate_policy
+        from ..policy.roc import threshold_value
+
+        doc = validate_policy(dict(doc))
+        roc = doc.get("roc", {})
+        rules: dict[str, MonitorRule] = {}
+        missing = []
+        for monitor in doc["monitors"]:
+            name, cost = monitor["name"], float(monitor["cost"])
+            rate = float(doc["rates"][name])
+            if name not in roc:
+                rules[name] = MonitorRule(rate, math.inf, -math.inf, 1.0 - rate, cost)
+            elif "rule" not in roc[name]:
+                missing.append(name)
+            else:
+                r = roc[name]["rule"]
+                rules[name] = MonitorRule(
+                    rate,
+                    threshold_value(r["high_threshold"]),
+                    threshold_value(r["low_threshold"]),
+                    float(r["high_weight"]),
+                    cost,
+                )
+        if missing:
+            raise ValueError(
+                f"the policy has no score thresholds for {', '.join(missing)}: export it with "
+                "deter export --calibration (deter fit --calibration's JSON)"
+            )
+        penalties = [float(p) for p in doc["penalties"].values()]
+        return cls(
+            rules,
+            min(penalties, default=0.0),
+            on_flag=on_flag,
+            budget=budget,
+            label=label if label is not None else str(doc.get("label", "deter")),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         def number(x: float) -> float | str:
             return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
@@ -99,8 +160,12 @@ class ControlPolicy:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> ControlPolicy:
+        """The policy of its own small JSON (``to_dict``) or of a ``deter export`` document
+        (:meth:`from_document`, with its defaults)."""
+        if doc.get("format") == POLICY_FORMAT:
+            return cls.from_document(doc)
         if doc.get("kind") != POLICY_KIND:
-            raise ValueError(f"not a {POLICY_KIND} document")
+            raise ValueError(f"neither a {POLICY_FORMAT} nor a {POLICY_KIND} document")
         rules = {
             name: MonitorRule(**{k: float(v) for k, v in rule.items()})
             for name, rule in doc["monitors"].items()
@@ -165,7 +230,7 @@ class ControlRuntime:
         flagged: list[str] = []
         cost = 0.0
         for name, rule in policy.monitors.items():
-            score = scores.get(name)
+            score = scores.get(name, 0.0) if not rule.needs_score else scores.get(name)
             if score is None or score != score:
                 raise ValueError(f"monitor {name!r} gave no score for this step")
             threshold = rule.high if self._rng.random() < rule.weight else rule.low

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..model.envelope import randomised_thresholds
+
 FloatArray = NDArray[np.float64]
 
 
@@ -148,13 +150,7 @@ class MonitorCurve:
     def thresholds_for(self, rate: float) -> tuple[float, float, float]:
         """How to flag at ``rate``: (high threshold, low threshold, probability of the high
         one). Randomising so realises the designed rate and detection."""
-        rate = min(max(rate, 0.0), 1.0)
-        k = int(np.searchsorted(self.fpr, rate, side="left"))
-        if k == 0:
-            return float(self.thresholds[0]), float(self.thresholds[0]), 1.0
-        lo, hi = self.fpr[k - 1], self.fpr[k]
-        high_weight = float((hi - rate) / (hi - lo)) if hi > lo else 0.0
-        return float(self.thresholds[k - 1]), float(self.thresholds[k]), high_weight
+        return randomised_thresholds(self.fpr, self.thresholds, rate)
 
     def informative(self, action: str) -> bool:
         """Whether the curve beats random audits (detection = rate) anywhere."""

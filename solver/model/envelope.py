@@ -89,6 +89,28 @@ def randomised_detection(points: object, rate: float) -> float:
     return float(candidates.max()) if candidates.size else 0.0
 
 
+def randomised_thresholds(
+    fpr: FloatArray, thresholds: FloatArray, rate: float
+) -> tuple[float, float, float]:
+    """How a scored monitor flags at ``rate``: (high threshold, low threshold, probability
+    of the high one).
+
+    ``fpr`` ascends from 0 (``thresholds`` descending from +inf, "flag nothing") to 1
+    (-inf, "flag everything"), one threshold per operating point of a chain that is
+    concave for every action (``deter fit`` writes such chains). Flagging when the score is
+    at least the high threshold with that probability, else at least the low one, flags
+    exactly ``rate`` of honest episodes and reaches each action's interpolated detection.
+    Used by the control loop and by the policy document, so both apply one rule.
+    """
+    rate = min(max(rate, 0.0), 1.0)
+    k = int(np.searchsorted(fpr, rate, side="left"))
+    if k == 0:
+        return float(thresholds[0]), float(thresholds[0]), 1.0
+    lo, hi = fpr[k - 1], fpr[k]
+    high_weight = float((hi - rate) / (hi - lo)) if hi > lo else 0.0
+    return float(thresholds[k - 1]), float(thresholds[k]), high_weight
+
+
 @dataclass(frozen=True, eq=False)
 class RocCurve:
     """One monitor's ROC curve for one action: what detection its flag rate buys."""

@@ -47,6 +47,7 @@ from .arrays import SCHEDULES, PolicyArrays
 if TYPE_CHECKING:
     from ..results.result import Result
     from ..spec.document import Spec
+    from .roc import Calibrated
 
 POLICY_FORMAT = "deter-policy"
 POLICY_VERSION = 1
@@ -59,8 +60,8 @@ class PolicyError(SpecError):
 
 
 class UnsupportedPolicy(PolicyError, UnsupportedError):
-    """A valid spec whose policy cannot be written as a document yet (ROC monitors): exit
-    code 4, as for any valid spec a command does not support."""
+    """A valid document a reader cannot run (ROC monitors in the episode auditor): exit
+    code 4, as for any valid input a command does not support."""
 
 
 # --- building ------------------------------------------------------------------------------
@@ -78,13 +79,21 @@ def spec_sha256(spec: Spec) -> str:
 
 
 def build_policy(
-    spec: Spec, result: Result, *, schedule: str = "coordinated", label: str = "optimal"
+    spec: Spec,
+    result: Result,
+    *,
+    schedule: str = "coordinated",
+    label: str = "optimal",
+    calibration: Mapping[str, Calibrated] | None = None,
+    calibration_file: str = "<calibration>",
 ) -> dict[str, Any]:
     """The policy document of a solved spec (``result`` must be optimal).
 
     Rates and penalties are copied from ``result`` unchanged, so the document's ``rates``
     equal ``deter solve --format json``'s, and each penalty is the chosen one under a
-    penalty design, the cap otherwise.
+    penalty design, the cap otherwise. ROC monitors get a ``roc`` entry (:mod:`.roc`): the
+    detection designed at their rate and, with ``calibration`` (``deter fit``'s), the two
+    score thresholds that realise it.
     """
     from ..spec.strategy import worst_case_gain
 
@@ -92,14 +101,10 @@ def build_policy(
         raise ValueError(f"only an optimal result becomes a policy, not {result.status!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    from .roc import roc_section
+
     monitors = spec.all_monitors()
-    if any(m.roc for m in monitors):
-        raise UnsupportedPolicy.single(
-            spec.source_file,
-            "monitors described by ROC curves cannot be exported yet: the runtime needs a "
-            "detection probability per action at the chosen rate",
-            key="monitors",
-        )
+    roc = roc_section(spec, result, calibration, calibration_file)
     compliant = spec.compliant_action
     by_action = {a.name: a for a in result.actions}
     by_monitor = {m.name: m for m in result.monitors}
@@ -112,6 +117,18 @@ def build_policy(
         notes.append(
             f"the spec's detection is {spec.oversight.detection!r}; the runtime draws each "
             "running monitor's catch independently, as the model's schedule assumes"
+        )
+    if roc:
+        notes.append(
+            f"monitors {', '.join(roc)} are described by ROC curves: they score every "
+            "episode and flag at their rate; run this policy with the control loop "
+            "(deter.solver.control.loop.ControlRuntime or the Inspect approver), which "
+            "applies their thresholds to the scores; deter.runtime.Auditor refuses it"
+            + (
+                ""
+                if all("rule" in e for e in roc.values())
+                else "; thresholds need deter export --calibration (from deter fit --calibration)"
+            )
         )
     induced = result.strategy.induced_action if result.strategy is not None else None
     deterred = all(a.deterred for a in result.actions)
@@ -166,6 +183,8 @@ def build_policy(
         },
         "notes": notes,
     }
+    if roc:
+        doc["roc"] = roc
     return validate_policy(doc, file=result.file)
 
 
@@ -210,6 +229,7 @@ def scaled(doc: Mapping[str, Any], factor: float, *, label: str | None = None) -
 
 def derived_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Designed figures of ``doc`` computed from its own rates and schedule (no solver)."""
+    refuse_roc(doc, "derived figures")
     arrays = PolicyArrays.from_document(doc)
     detection = arrays.exact_detection()
     free, caught = arrays.utilities()
@@ -234,6 +254,20 @@ def derived_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def refuse_roc(doc: Mapping[str, Any], what: str) -> None:
+    """Raise :class:`UnsupportedPolicy` when ``doc`` has ROC monitors: the episode game
+    (a monitor runs at its rate, then catches with a probability) cannot hold a monitor that
+    scores every episode and flags by threshold."""
+    if doc.get("roc"):
+        raise UnsupportedPolicy.single(
+            "<policy>",
+            f"{what}: monitors {', '.join(doc['roc'])} are described by ROC curves; run the "
+            "policy with deter.solver.control.loop.ControlRuntime or the Inspect approver "
+            "(docs/ai-control.md)",
+            key="roc",
+        )
+
+
 # --- reading and checking ------------------------------------------------------------------
 
 _TOP = {
@@ -253,8 +287,9 @@ _TOP = {
     "penalty_design": "how the penalties were set",
     "designed": "the figures the policy was designed to achieve",
     "notes": "caveats",
+    "roc": "ROC monitors: designed detection and the thresholds that realise each rate",
 }
-_OPTIONAL = {"notes", "penalty_design", "risk_aversion", "label"}
+_OPTIONAL = {"notes", "penalty_design", "risk_aversion", "label", "roc"}
 
 
 class _Checker:
@@ -481,6 +516,8 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
                     check.add(f"designed.detection.{action}", f"unknown action {action!r}")
                 else:
                     check.number(p, f"designed.detection.{action}", 0.0, 1.0)
+    if "roc" in doc and check.mapping(doc["roc"], "roc"):
+        _check_roc(check, doc["roc"], monitors, actions, compliant)
     if "notes" in doc and not (
         isinstance(doc["notes"], list) and all(isinstance(n, str) for n in doc["notes"])
     ):
@@ -488,6 +525,57 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
     if check.issues:
         raise PolicyError(check.issues)
     return doc
+
+
+_RULE = {"high_threshold", "low_threshold", "high_weight", "high_rate", "low_rate"}
+
+
+def _check_roc(
+    check: _Checker, roc: dict[str, Any], monitors: list[str], actions: list[str], compliant: Any
+) -> None:
+    from .roc import threshold_value
+
+    for name, entry in roc.items():
+        key = f"roc.{name}"
+        if name not in monitors:
+            check.add(key, f"unknown monitor {name!r}" + did_you_mean(name, monitors))
+            continue
+        if not check.mapping(entry, key):
+            continue
+        check.keys(entry, key, {"points", "detection", "rule"}, {"points", "detection"})
+        for part in ("points", "detection"):
+            if part not in entry or not check.mapping(entry[part], f"{key}.{part}"):
+                continue
+            for action, value in entry[part].items():
+                where = f"{key}.{part}.{action}"
+                if action not in actions or action == compliant:
+                    check.add(where, f"not a non-compliant action {action!r}")
+                elif part == "detection":
+                    check.number(value, where, 0.0, 1.0)
+                elif not isinstance(value, list) or not all(
+                    isinstance(p, list) and len(p) == 2 for p in value
+                ):
+                    check.add(where, "must be a list of [fpr, tpr] pairs")
+                else:
+                    for i, point in enumerate(value):
+                        for coordinate in point:
+                            check.number(coordinate, f"{where}[{i}]", 0.0, 1.0)
+        rule = entry.get("rule")
+        if rule is None or not check.mapping(rule, f"{key}.rule"):
+            continue
+        check.keys(rule, f"{key}.rule", _RULE, _RULE)
+        for part in ("high_weight", "high_rate", "low_rate"):
+            if part in rule:
+                check.number(rule[part], f"{key}.rule.{part}", 0.0, 1.0)
+        limits = []
+        for part in ("high_threshold", "low_threshold"):
+            if part in rule:
+                try:
+                    limits.append(threshold_value(rule[part]))
+                except ValueError as exc:
+                    check.add(f"{key}.rule.{part}", str(exc))
+        if len(limits) == 2 and limits[0] < limits[1]:
+            check.add(f"{key}.rule", "high_threshold must be at least low_threshold")
 
 
 def load_policy_text(text: str | bytes, file: str = "<policy>") -> dict[str, Any]:
@@ -547,6 +635,7 @@ def policy_json_schema() -> dict[str, Any]:
     probability = {"type": "number", "minimum": 0, "maximum": 1}
     non_negative = {"type": "number", "minimum": 0}
     name = {"type": "string", "minLength": 1}
+    threshold = {"oneOf": [number, {"enum": ["inf", "-inf"]}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "deter policy document (version 1)",
@@ -644,5 +733,41 @@ def policy_json_schema() -> dict[str, Any]:
                 },
             },
             "notes": {"type": "array", "items": {"type": "string"}, "description": _TOP["notes"]},
+            "roc": {
+                "type": "object",
+                "description": _TOP["roc"],
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["points", "detection"],
+                    "properties": {
+                        "points": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "items": probability,
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                },
+                            },
+                        },
+                        "detection": {"type": "object", "additionalProperties": probability},
+                        "rule": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": sorted(_RULE),
+                            "properties": {
+                                "high_threshold": threshold,
+                                "low_threshold": threshold,
+                                "high_weight": probability,
+                                "high_rate": probability,
+                                "low_rate": probability,
+                            },
+                        },
+                    },
+                },
+            },
         },
     }

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .arrays import PolicyArrays
-from .document import load_policy_file, validate_policy
+from .document import load_policy_file, refuse_roc, validate_policy
 from .sequences import bernoulli_log_evidence, mean_radius
 
 FloatArray = NDArray[np.float64]
@@ -149,6 +149,7 @@ class Auditor:
         warn: bool = True,
     ) -> None:
         self.policy: dict[str, Any] = validate_policy(dict(policy))
+        refuse_roc(self.policy, "deter.runtime.Auditor")
         self.arrays = PolicyArrays.from_document(self.policy, schedule)
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), not {alpha}")

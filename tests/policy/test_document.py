@@ -11,7 +11,9 @@ import deter
 import pytest
 from deter.cli.app import app
 from deter.runtime import Auditor, PolicyError, load_policy_text, scaled, validate_policy
+from deter.solver.model.envelope import randomised_detection
 from deter.solver.policy.document import build_policy, policy_json_schema, spec_sha256
+from deter.solver.results.errors import UnsupportedError
 from deter.solver.rl.reference import CODING_AGENT_POLICY, CODING_AGENT_SPEC
 from deter.solver.spec.loading import parse_spec_text
 from typer.testing import CliRunner
@@ -183,7 +185,63 @@ def test_export_exit_codes() -> None:
     assert code == 2
 
 
-def test_export_refuses_roc_monitors() -> None:
-    """A valid spec the runtime cannot run yet: exit 4, as the exit-code table says."""
-    code, _, err = run("export", str(ROOT / "problems/roc_trusted_monitoring.toml"), "-o", "-")
-    assert code == 4 and "ROC curves cannot be exported" in err and "Traceback" not in err
+def test_export_writes_roc_monitors_and_the_auditor_refuses_them(tmp_path: Path) -> None:
+    """A spec with ROC monitors exports (their designed detection at the rate, no thresholds
+    without deter fit's calibration); the episode auditor cannot run it: exit 4's error."""
+    spec = ROOT / "problems/roc_trusted_monitoring.toml"
+    code, out, err = run("export", str(spec), "-o", "-")
+    assert code == 0, err
+    doc = json.loads(out)
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(doc, policy_json_schema())
+    code, solved, _ = run("solve", str(spec), "-f", "json")
+    rates = {m["name"]: m["rate"] for m in json.loads(solved)["monitors"]}
+    assert doc["rates"] == rates
+    entry = doc["roc"]["trusted_monitor"]
+    assert "rule" not in entry and "egress_filter" not in doc["roc"]
+    points = next(m for m in deter.load_spec(spec).monitors if m.roc).roc
+    for action, p in points.items():  # the envelope at the rate, from the spec's points
+        assert entry["detection"][action] == randomised_detection(p, rates["trusted_monitor"])
+    assert any("deter export --calibration" in note for note in doc["notes"])
+    with pytest.raises(UnsupportedError, match="described by ROC curves"):  # exit 4
+        Auditor(doc)
+    with pytest.raises(PolicyError, match="described by ROC curves"):
+        scaled(doc, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("doc['roc']['nope'] = {'points': {}, 'detection': {}}", "roc.nope: unknown monitor"),
+        (
+            "doc['roc']['trusted_monitor']['detection']['insert_backdoor'] = 1.5",
+            "roc.trusted_monitor.detection.insert_backdoor: must be in [0, 1]",
+        ),
+        (
+            "doc['roc']['trusted_monitor']['points']['comply'] = [[0, 0]]",
+            "not a non-compliant action 'comply'",
+        ),
+        (
+            "doc['roc']['trusted_monitor']['rule'] = {'high_threshold': 1, 'low_threshold': 2,"
+            " 'high_weight': 0.5, 'high_rate': 0, 'low_rate': 0.1}",
+            "high_threshold must be at least low_threshold",
+        ),
+        (
+            "doc['roc']['trusted_monitor']['rule'] = {'high_threshold': 'big', 'low_threshold':"
+            " 2, 'high_weight': 0.5, 'high_rate': 0, 'low_rate': 0.1}",
+            "a threshold is a number, 'inf' or '-inf'",
+        ),
+    ],
+)
+def test_bad_roc_sections_are_refused_with_the_key_named(edit: str, message: str) -> None:
+    _, out, _ = run("export", str(ROOT / "problems/roc_trusted_monitoring.toml"), "-o", "-")
+    doc = json.loads(out)
+    exec(edit, {"doc": doc})
+    with pytest.raises(PolicyError) as caught:
+        validate_policy(doc, file="p.json")
+    assert message in str(caught.value) and "p.json" in str(caught.value)
+    jsonschema = pytest.importorskip("jsonschema")
+    # the schema checks types and ranges, not names or the thresholds' order
+    if "must be in" in message or "a threshold is" in message:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(doc, policy_json_schema())
