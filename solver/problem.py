@@ -18,6 +18,7 @@ validated without them).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ PathLike = str | os.PathLike[str]
 Vary: TypeAlias = "str | tuple[str, Sequence[float]] | Axis"
 AgentName = Literal["rational", "epsilon-greedy", "ucb", "exp3"]
 ScheduleName = Literal["coordinated", "independent"]
+ExecutorName = Literal["local", "dask"]
 
 
 def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Problem:
@@ -299,6 +301,9 @@ class Problem:
         epsilon: float = 0.05,
         gamma: float | None = None,
         plot: PathLike | None = None,
+        executor: ExecutorName = "local",
+        address: str | None = None,
+        workers: int = 2,
     ) -> Simulation | AuditorSimulation:
         """Play the policy against ``population`` simulated agents for ``episodes`` episodes.
 
@@ -310,16 +315,29 @@ class Problem:
         - ``rates_scale``: multiply every policy's rates by this (or by each of a list).
         - ``schedule``: ``"coordinated"`` (monitors inspect disjoint episodes, the model's
           linear detection) or ``"independent"`` (each tosses its own coin).
+        - ``executor``: ``"local"`` (this process) or ``"dask"``: the population's blocks of
+          agents run on a Dask cluster, at ``address`` or a local one of ``workers``
+          processes; the result is the same bit for bit (each block has its own seed stream).
 
         Returns a :class:`Simulation`; for a spec with an ``[auditor]`` and no ``rates``,
         both sides learn and the answer is an :class:`AuditorSimulation` (its agent
         defaults to ``"exp3"``; ``rates_scale`` is refused, as nobody commits to rates).
         Raises NoPolicyError when no rates are given and the spec has no optimal policy,
-        SpecError for bad rates or an unsupported spec, ValueError for bad parameters.
+        SpecError for bad rates or an unsupported spec, ValueError for bad parameters,
+        DaskUnavailable / ClusterLost (``solver.batch.dask_executor``) for the cluster.
         """
         from .model.arrays import ProblemArrays
         from .simulation.policies import check_simulable, given_policies, optimal_policy, scaled
-        from .simulation.simulate import AGENT_KINDS, SCHEDULES, AgentConfig, AgentTypes
+        from .simulation.simulate import (
+            AGENT_KINDS,
+            SCHEDULES,
+            AgentConfig,
+            AgentTypes,
+            Block,
+            BlockTask,
+            Mapper,
+            serial_map,
+        )
         from .simulation.simulate import simulate as run
 
         _check_counts(episodes=episodes, population=population)
@@ -329,6 +347,12 @@ class Problem:
             raise ValueError(f"unknown agent {agent!r}; choose one of {', '.join(AGENT_KINDS)}")
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if executor not in ("local", "dask"):
+            raise ValueError(f"unknown executor {executor!r}; choose local or dask")
+        if address is not None and executor != "dask":
+            raise ValueError("address needs executor='dask'")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         for value, what in ((epsilon, "epsilon"), (gamma, "gamma")):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{what} must be in [0, 1], not {value!r}")
@@ -339,6 +363,11 @@ class Problem:
         given = _as_list(rates)
         scales = [float(s) for s in _as_list(rates_scale)]
         if spec.auditor is not None and not given:
+            if executor != "local":
+                raise ValueError(
+                    "with an [auditor] the agents and auditors learn together in this process: "
+                    "executor='dask' runs committed policies only (give rates, or run locally)"
+                )
             if scales:
                 raise ValueError(
                     "rates_scale needs a committed policy: with an [auditor] nobody commits "
@@ -353,18 +382,25 @@ class Problem:
                 plot=plot_path,
             )
         bases = given_policies(given, arrays) if given else [optimal_policy(self.solve())]
-        simulation = run(
-            arrays,
-            scaled(bases, scales or [1.0]),
-            agent=AgentConfig(kind=agent or "rational", epsilon=epsilon, gamma=gamma),
-            episodes=episodes,
-            population=population,
-            seed=seed,
-            schedule=schedule,
-            name=spec.name,
-            file=spec.source_file,
-            types=AgentTypes.from_spec(spec),
-        )
+        with contextlib.ExitStack() as stack:
+            mapper: Mapper[BlockTask, Block] = serial_map
+            if executor == "dask":
+                from .batch.dask_executor import dask_mapper
+
+                mapper = stack.enter_context(dask_mapper(address, workers))
+            simulation = run(
+                arrays,
+                scaled(bases, scales or [1.0]),
+                agent=AgentConfig(kind=agent or "rational", epsilon=epsilon, gamma=gamma),
+                episodes=episodes,
+                population=population,
+                seed=seed,
+                schedule=schedule,
+                name=spec.name,
+                file=spec.source_file,
+                types=AgentTypes.from_spec(spec),
+                mapper=mapper,
+            )
         if plot_path is not None:
             from .report.simulate_figures import plot_simulation
 

@@ -23,6 +23,7 @@ from ..options import (
     SolverOption,
     SpecArgument,
 )
+from .batch import AddressOption, Executor
 
 
 class AgentChoice(StrEnum):
@@ -121,6 +122,21 @@ def simulate(
         Path | None,
         typer.Option("--plot", help="Draw the violation rate over episodes (.png, .svg, .pdf)."),
     ] = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            "--executor",
+            help="local: this process; dask: the agents' blocks on a Dask cluster "
+            "(the same results bit for bit).",
+        ),
+    ] = Executor.local,
+    address: AddressOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=1024, help="Processes of the local Dask cluster (default 2)."
+        ),
+    ] = 2,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     solver: SolverOption = None,
     debug: DebugOption = False,
@@ -146,6 +162,8 @@ def simulate(
         terminal_width,
     )
 
+    if address and executor is not Executor.dask:
+        fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         fail(ExitCode.BAD_INPUT, f"error: --plot {plot}: use a .png, .svg or .pdf file name")
 
@@ -158,6 +176,7 @@ def simulate(
             except PlotUnavailable as exc:
                 fail(ExitCode.BAD_INPUT, f"error: {exc}")
         parsed = read_spec(spec, max_size)
+        from ...solver.batch.dask_executor import ClusterLost, DaskUnavailable
         from ...solver.model.arrays import ProblemArrays
         from ...solver.problem import Problem
         from ...solver.simulation.auditor import AuditorSimulation
@@ -183,6 +202,9 @@ def simulate(
                 schedule=schedule.value,
                 epsilon=epsilon,
                 gamma=gamma,
+                executor=executor.value,
+                address=address,
+                workers=workers,
             )
         except NoPolicyError as exc:
             err(f"{exc.result.file}: {exc.result.status}: {exc.result.message}")
@@ -190,6 +212,10 @@ def simulate(
             return int(for_status(exc.result.status))
         except ValueError as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        except DaskUnavailable as exc:
+            fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        except ClusterLost as exc:
+            fail(ExitCode.SOLVER_FAILED, f"error: {exc}")
         color = output is None and stdout_is_colour_terminal()
         if isinstance(result, AuditorSimulation):
             from ...solver.report.simulate_figures import plot_auditor_simulation

@@ -14,8 +14,8 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from .order import AHEAD_PER_WORKER, InOrder, Stack
 from .outcome import FileOutcome, crashed, file_sha256, internal_error, worker_error
@@ -177,6 +177,44 @@ def run_dask(
                 client.cancel(list(running.futures))
             raise
     return False, workers
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def dask_mapper(
+    address: str | None, workers: int
+) -> Iterator[Callable[[Callable[[T], R], Sequence[T]], list[R]]]:
+    """A ``map`` that runs independent tasks on the cluster at ``address`` (or a local
+    cluster of ``workers`` processes) and returns their results in the tasks' order: what
+    ``deter simulate`` and ``deter experiment`` hand their blocks and seeds to. Tasks must
+    carry their own seeds (they do: one stream per task), so results do not depend on where
+    a task ran. Raises :class:`DaskUnavailable` without the extra or the scheduler, and
+    :class:`ClusterLost` when the scheduler goes, or has no worker for
+    :data:`NO_WORKER_TIMEOUT` s, while tasks are out."""
+    with dask_client(address, workers) as client:
+
+        def run(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+            from distributed import as_completed
+
+            futures = client.map(function, list(tasks), pure=False)
+            try:
+                running = as_completed(futures)
+                for _ in futures:  # wait, watching for a lost or empty cluster
+                    _next_done(running, client, address)
+                return list(client.gather(futures))
+            except ClusterLost:
+                raise
+            except Exception as exc:
+                _check_connected(client, address, exc)
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    client.cancel(futures)
+
+        yield run
 
 
 def _check_connected(client: Any, address: str | None, exc: BaseException) -> None:

@@ -24,18 +24,23 @@ The modules of this package: ``agents.py`` (who the agents are and how they choo
 ``outcomes.py`` (what a run reports), ``limits.py`` (the largest run), this one (the
 episode loop, and the model's prediction beside it, computed once per policy).
 
-Every random draw comes from one ``numpy.random.Generator`` seeded with ``seed``, in a fixed
-order, so a run is reproducible bit for bit. Several policies are each simulated with a
-fresh generator from the same seed (common random numbers: policies are compared on the
-same luck).
+The population is played in blocks of :data:`BLOCK_AGENTS` agents (agents are independent,
+so a block is a task on its own). Each block's draws come from its own
+``numpy.random.Generator``, on a stream spawned from ``seed`` for that block
+(``SeedSequence(seed).spawn``), in a fixed order; blocks are joined in order, counts as
+integers. A run is therefore reproducible bit for bit, and the same whether the blocks run
+in this process or on a Dask cluster of any size (``mapper``; docs/experiments.md). Several
+policies are simulated on the same block streams (common random numbers: policies are
+compared on the same luck).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -72,6 +77,7 @@ from .outcomes import (
 
 __all__ = [
     "AGENT_KINDS",
+    "BLOCK_AGENTS",
     "DEFAULT_EPSILON",
     "FINAL_WINDOW",
     "MAX_AGENT_ACTIONS",
@@ -82,17 +88,23 @@ __all__ = [
     "AgentConfig",
     "AgentKind",
     "AgentTypes",
+    "Block",
+    "BlockTask",
     "Estimate",
     "Game",
+    "Mapper",
     "Policy",
     "PolicyRun",
     "Responses",
     "Schedule",
     "Simulation",
+    "block_sizes",
     "check_size",
     "downsample",
     "exp3_gamma",
     "exp3_regret_bound",
+    "run_block",
+    "serial_map",
     "simulate",
     "simulate_policy",
 ]
@@ -174,40 +186,85 @@ def model_prediction(game: Game, play: Responses, types: AgentTypes | None = Non
     )
 
 
-def simulate_policy(
-    arrays: ProblemArrays,
-    rates: FloatArray,
-    *,
-    agent: AgentConfig,
-    episodes: int,
-    population: int,
-    seed: int,
-    schedule: Schedule = "coordinated",
-    label: str = "policy",
-    scale: float = 1.0,
-    penalties: FloatArray | None = None,
-    types: AgentTypes | None = None,
-) -> PolicyRun:
-    """Simulate ``population`` agents for ``episodes`` episodes under monitor ``rates``.
+#: Agents per block: a simulation's population is cut into blocks of this many agents (the
+#: last one smaller), each a task with its own random stream, so the blocks, and therefore
+#: the results, are the same whichever executor runs them and however many workers it has.
+BLOCK_AGENTS = 16_384
 
-    ``penalties`` (per action, the compliant entry being the false-positive penalty) default
-    to the caps: pass the solver's when it designs penalties. With ``types``, each agent is
-    first drawn to a type by weight (the generator's first draw) and has that type's gains.
+T = TypeVar("T")
+R = TypeVar("R")
+#: Runs a function over tasks and returns the results in the tasks' order: the builtin
+#: ``map`` in this process (:func:`serial_map`) or a Dask cluster's (``batch.dask_executor``).
+Mapper = Callable[[Callable[[T], R], Sequence[T]], list[R]]
+
+
+def serial_map(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+    """Run every task here, one after another."""
+    return [function(task) for task in tasks]
+
+
+def block_sizes(population: int) -> list[int]:
+    """The population's blocks: :data:`BLOCK_AGENTS` agents each, the last one smaller."""
+    full, rest = divmod(population, BLOCK_AGENTS)
+    return [BLOCK_AGENTS] * full + ([rest] if rest else [])
+
+
+def block_seeds(seed: int, blocks: int) -> list[np.random.SeedSequence]:
+    """One independent random stream per block: ``SeedSequence(seed).spawn(blocks)``, per
+    block and not per worker, so a run is the same bit for bit on any executor."""
+    return np.random.SeedSequence(seed).spawn(blocks)
+
+
+@dataclass(frozen=True, eq=False)
+class BlockTask:
+    """One block of agents under one policy: everything a worker needs to play it."""
+
+    game: Game
+    play: Responses
+    schedule: Schedule
+    agent: AgentConfig
+    type_weight: FloatArray | None  # w_k, None without types
+    episodes: int
+    agents: int
+    seed: np.random.SeedSequence
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """What one block's agents did: per-agent tallies and per-episode counts."""
+
+    agent_type: IntArray  # (agents,)
+    counts: IntArray  # (agents, actions) episodes each agent took each action
+    detections: FloatArray  # (agents,) violations caught
+    flags: FloatArray  # (agents,) compliant episodes falsely flagged
+    payoff: FloatArray  # (agents,) money, summed over episodes
+    cost: FloatArray  # (agents,) oversight spend, summed over episodes
+    final: FloatArray  # (agents,) violations in the final window
+    caught_by_action: IntArray  # (actions,)
+    inspections: IntArray  # (monitors,)
+    catches: IntArray  # (monitors,)
+    violating: IntArray  # (episodes,) agents violating in each episode
+
+
+def run_block(task: BlockTask) -> Block:
+    """Play one block of agents for every episode (the vectorised inner loop).
+
+    The block's generator draws, in a fixed order: each agent's type (with types), then
+    per episode the agents' choices and the inspections (:func:`draw_inspections`).
     """
-    check_size(episodes, population, len(arrays.action_names))
-    game = Game.from_arrays(arrays, rates, penalties)
-    rng = np.random.default_rng(seed)
-    play = Responses.of(arrays, game, schedule, types)
+    game, play, episodes, population = task.game, task.play, task.episodes, task.agents
+    rng = np.random.default_rng(task.seed)
     exact, games = play.exact, play.games
-    if types is None:
+    if task.type_weight is None:
         agent_type = np.zeros(population, dtype=np.int64)
     else:
-        agent_type = rng.choice(len(games), size=population, p=types.weight / types.weight.sum())
-    if agent.kind == "rational":
+        weight = task.type_weight
+        agent_type = rng.choice(len(games), size=population, p=weight / weight.sum())
+    if task.agent.kind == "rational":
         # under the simulated detection
         learner: Agent = Rational(population, play.schedule_induced[agent_type])
     else:
-        learner = agent.build(game, population, episodes, exact)
+        learner = task.agent.build(game, population, episodes, exact)
     # Each agent's realised utilities, rescaled into [0, 1] with its own type's known range.
     reward_free = np.empty((len(games), game.n_actions))
     reward_caught = np.empty_like(reward_free)
@@ -230,12 +287,12 @@ def simulate_policy(
     final = np.zeros(population)
     inspections = np.zeros(m, dtype=np.int64)
     catches = np.zeros(m, dtype=np.int64)
-    curve = np.empty(episodes)
+    violating_count = np.empty(episodes, dtype=np.int64)
     window_start = episodes - max(1, math.ceil(FINAL_WINDOW * episodes))
 
     for t in range(episodes):
         actions = learner.choose(rng, t)
-        inspected, caught_by = draw_inspections(rng, game, schedule, actions)
+        inspected, caught_by = draw_inspections(rng, game, task.schedule, actions)
         caught = np.logical_or.reduce(caught_by, axis=0)
         learner.update(
             actions,
@@ -251,9 +308,117 @@ def simulate_policy(
         cost += game.cost @ inspected
         inspections += np.count_nonzero(inspected, axis=1)
         catches += np.count_nonzero(caught_by, axis=1)
-        curve[t] = violating.mean()
+        violating_count[t] = np.count_nonzero(violating)
         if t >= window_start:
             final += violating
+    return Block(
+        agent_type=agent_type,
+        counts=counts,
+        detections=detections,
+        flags=flags,
+        payoff=payoff,
+        cost=cost,
+        final=final,
+        caught_by_action=caught_by_action,
+        inspections=inspections,
+        catches=catches,
+        violating=violating_count,
+    )
+
+
+def policy_tasks(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    *,
+    agent: AgentConfig,
+    episodes: int,
+    population: int,
+    seed: int,
+    schedule: Schedule = "coordinated",
+    penalties: FloatArray | None = None,
+    types: AgentTypes | None = None,
+) -> list[BlockTask]:
+    """One policy's blocks of agents, each with its own stream spawned from ``seed``."""
+    check_size(episodes, population, len(arrays.action_names))
+    game = Game.from_arrays(arrays, rates, penalties)
+    play = Responses.of(arrays, game, schedule, types)
+    sizes = block_sizes(population)
+    return [
+        BlockTask(
+            game=game,
+            play=play,
+            schedule=schedule,
+            agent=agent,
+            type_weight=None if types is None else types.weight,
+            episodes=episodes,
+            agents=size,
+            seed=stream,
+        )
+        for size, stream in zip(sizes, block_seeds(seed, len(sizes)), strict=True)
+    ]
+
+
+def simulate_policy(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    *,
+    agent: AgentConfig,
+    episodes: int,
+    population: int,
+    seed: int,
+    schedule: Schedule = "coordinated",
+    label: str = "policy",
+    scale: float = 1.0,
+    penalties: FloatArray | None = None,
+    types: AgentTypes | None = None,
+    mapper: Mapper[BlockTask, Block] = serial_map,
+) -> PolicyRun:
+    """Simulate ``population`` agents for ``episodes`` episodes under monitor ``rates``.
+
+    ``penalties`` (per action, the compliant entry being the false-positive penalty) default
+    to the caps: pass the solver's when it designs penalties. With ``types``, each agent is
+    first drawn to a type by weight (its block generator's first draw) and has that type's
+    gains. The population is played in blocks (:data:`BLOCK_AGENTS`), each on its own
+    random stream, by ``mapper`` (here by default; a Dask cluster's gives the same bits).
+    """
+    tasks = policy_tasks(
+        arrays,
+        rates,
+        agent=agent,
+        episodes=episodes,
+        population=population,
+        seed=seed,
+        schedule=schedule,
+        penalties=penalties,
+        types=types,
+    )
+    return policy_run(
+        arrays, tasks, mapper(run_block, tasks), label=label, scale=scale, types=types
+    )
+
+
+def policy_run(
+    arrays: ProblemArrays,
+    tasks: Sequence[BlockTask],
+    blocks: Sequence[Block],
+    *,
+    label: str,
+    scale: float,
+    types: AgentTypes | None,
+) -> PolicyRun:
+    """One policy's report from its blocks, joined in block order (integer counts are
+    summed, per-agent tallies concatenated: the same bits whatever ran the blocks)."""
+    game, play, schedule = tasks[0].game, tasks[0].play, tasks[0].schedule
+    episodes = tasks[0].episodes
+    exact, c = play.exact, game.compliant
+    agent_type = np.concatenate([b.agent_type for b in blocks])
+    counts = np.concatenate([b.counts for b in blocks])
+    caught_by_action = np.sum([b.caught_by_action for b in blocks], axis=0)
+    population = int(counts.shape[0])
+    window = max(1, math.ceil(FINAL_WINDOW * episodes))  # the final window's episodes
+
+    def joined(name: str) -> FloatArray:
+        return np.concatenate([getattr(b, name) for b in blocks])
 
     taken = counts.sum(axis=0)
     model = play.model
@@ -278,6 +443,8 @@ def simulate_policy(
             )
         )
     total = population * episodes
+    inspections = np.sum([b.inspections for b in blocks], axis=0)
+    catches = np.sum([b.catches for b in blocks], axis=0)
     violation = 1.0 - counts[:, c] / episodes
     return PolicyRun(
         label=label,
@@ -285,17 +452,17 @@ def simulate_policy(
         rates={name: float(x) for name, x in zip(game.monitor_names, game.rates, strict=True)},
         prediction=model_prediction(game, play, types),
         violation_rate=Estimate.across(violation),
-        final_violation_rate=Estimate.across(final / (episodes - window_start)),
-        detections_per_episode=Estimate.across(detections / episodes),
-        false_flags_per_episode=Estimate.across(flags / episodes),
-        oversight_cost_per_episode=Estimate.across(cost / episodes),
-        mean_payoff=Estimate.across(payoff / episodes),
+        final_violation_rate=Estimate.across(joined("final") / window),
+        detections_per_episode=Estimate.across(joined("detections") / episodes),
+        false_flags_per_episode=Estimate.across(joined("flags") / episodes),
+        oversight_cost_per_episode=Estimate.across(joined("cost") / episodes),
+        mean_payoff=Estimate.across(joined("payoff") / episodes),
         actions=tuple(action_stats),
         monitors=tuple(
             MonitorStats(name, float(game.rates[j]), float(inspections[j] / total), int(catches[j]))
             for j, name in enumerate(game.monitor_names)
         ),
-        curve=curve,
+        curve=np.sum([b.violating for b in blocks], axis=0) / population,
         warnings=tuple(policy_warnings(arrays, game, schedule, play, types)),
         types=type_stats(game, types, play, agent_type, violation),
     )
@@ -391,11 +558,14 @@ def simulate(
     name: str = "spec",
     file: str = "<spec>",
     types: AgentTypes | None = None,
+    mapper: Mapper[BlockTask, Block] = serial_map,
 ) -> Simulation:
-    """Simulate each policy; every policy uses a fresh generator from the same seed."""
+    """Simulate each policy; every policy's blocks use the same streams from ``seed``
+    (common random numbers). All policies' blocks go to ``mapper`` at once, so a cluster
+    runs them side by side; the result does not depend on which mapper ran them."""
     started = time.perf_counter()
-    runs = tuple(
-        simulate_policy(
+    per_policy = [
+        policy_tasks(
             arrays,
             p.rates,
             agent=agent,
@@ -403,13 +573,18 @@ def simulate(
             population=population,
             seed=seed,
             schedule=schedule,
-            label=p.label,
-            scale=p.scale,
             penalties=p.penalties,
             types=types,
         )
         for p in policies
-    )
+    ]
+    blocks = mapper(run_block, [task for tasks in per_policy for task in tasks])
+    runs = []
+    done = 0
+    for p, tasks in zip(policies, per_policy, strict=True):
+        mine = blocks[done : done + len(tasks)]
+        done += len(tasks)
+        runs.append(policy_run(arrays, tasks, mine, label=p.label, scale=p.scale, types=types))
     return Simulation(
         name=name,
         file=file,
@@ -419,6 +594,6 @@ def simulate(
         population=population,
         seed=seed,
         schedule=schedule,
-        runs=runs,
+        runs=tuple(runs),
         seconds=time.perf_counter() - started,
     )

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import dask
-import distributed
 import pytest
 from deter.cli.app import app
 from deter.solver.batch.faults import Faults
@@ -17,27 +14,14 @@ from deter.solver.batch.worker import BatchOptions
 from typer.testing import CliRunner
 
 from tests.support.batch_helpers import write_folder
+from tests.support.dask_cluster import local_scheduler
 
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    """A local cluster started by the test: two worker processes, one thread each.
-
-    Its scheduler gives up on a task after the first worker death (the default is after
-    four, each a worker restart that re-imports the solver: slow for a unit test).
-    """
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
+    """A local cluster started by the test: two worker processes, one thread each."""
+    with local_scheduler(workers=2) as address:
+        yield address
 
 
 def without_timing(text: str) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -103,3 +104,25 @@ def dask_cluster(folder: Path, threads: int = 2) -> Iterator[Cluster]:
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+@contextlib.contextmanager
+def local_scheduler(workers: int = 2) -> Iterator[str]:
+    """The address of a ``LocalCluster`` of ``workers`` processes, one thread each, whose
+    scheduler gives up on a task after the first worker death (the default is after four,
+    each a worker restart that re-imports the solver: slow for a unit test)."""
+    import dask
+    import distributed
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
