@@ -199,7 +199,8 @@ def penalty_design_slopes(
     holds with sum_i lambda_i P_i, and only the smallest cap(s) carry it.
     """
     dev = arrays.deviations
-    incentive = np.array(
+    # The program's rows in its own units: a [horizon]'s gains are divided by kappa there.
+    incentive = arrays.present_value * np.array(
         [float(result.action(arrays.action_names[i]).shadow_price or 0.0) for i in dev]
     )
     a = float(arrays.penalty_cost)

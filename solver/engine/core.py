@@ -339,7 +339,9 @@ def _optimal(
                 penalty=penalty,
                 detection=float(evaluation.detection[i]),
                 expected_penalty=float(evaluation.detection[i] * penalty),
-                net_incentive=float(certainty[i] - certainty[arrays.compliant]),
+                # in the agent's money: a [horizon]'s arrays are divided by kappa
+                net_incentive=float(certainty[i] - certainty[arrays.compliant])
+                * arrays.present_value,
                 # Beyond float range the slack is nan; verification judged the row in log
                 # space (verify.py), and an optimal answer passed it.
                 deterred=compliant
@@ -352,7 +354,8 @@ def _optimal(
                 and bool(
                     abs(slack) <= 1e-7 * evaluation.utility_scale[i] or shadow.get(name, 0.0) > 1e-9
                 ),
-                shadow_price=0.0 if compliant else shadow.get(name, 0.0),
+                # d cost / d gain in the agent's money: the program's gain is g / kappa
+                shadow_price=0.0 if compliant else shadow.get(name, 0.0) / arrays.present_value,
             )
         )
     compliant_name = arrays.action_names[arrays.compliant]

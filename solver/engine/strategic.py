@@ -477,10 +477,13 @@ def _result(
                 penalty=penalty,
                 detection=float(evaluation.detection[i]),
                 expected_penalty=float(evaluation.detection[i] * penalty),
-                net_incentive=float(evaluation.net_incentive[i]),
+                # in the agent's money: a [horizon]'s arrays are divided by kappa
+                net_incentive=float(evaluation.net_incentive[i]) * base.present_value,
                 deterred=compliant or i not in taken,
                 binding=bool(slack) and bool(min(slack) <= 1e-7 * scale),
-                shadow_price=None if chosen.shadow is None else chosen.shadow[name],
+                shadow_price=(
+                    None if chosen.shadow is None else chosen.shadow[name] / base.present_value
+                ),
             )
         )
     types = tuple(

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from ..spec.document import Spec
 from ..spec.gains import worst_case_gain
 from .envelope import RocCurve
+from .horizon import present_value_factor
 from .learning import learner_margins
 from .utility import FloatArray
 
@@ -55,8 +56,12 @@ class ProblemArrays:
     penalty_cost: float = 0.0  # a, per unit of penalty level
     detection_model: str = "linear"  # "linear" | "exponential"
     roc: tuple[RocCurve, ...] = ()  # monitors described by ROC curves, one per (action, monitor)
-    # The spec's gains when ``gain`` carries a [learner]'s margins (for_design); else empty.
+    # The spec's gains when ``gain`` carries a [learner]'s margins or a [horizon]'s scaling
+    # (for_design); else empty.
     spec_gain: FloatArray = field(default_factory=lambda: np.zeros(0))
+    # kappa = (gamma rho)^d of a [horizon] (model/horizon.py): for_design divides gains and
+    # margin by it, so a utility in these arrays times kappa is one in the agent's money.
+    present_value: float = 1.0
 
     @property
     def stated_gain(self) -> FloatArray:
@@ -80,12 +85,24 @@ class ProblemArrays:
     def for_design(cls, spec: Spec) -> ProblemArrays:
         """The arrays the engine designs for: a ``[learner]``'s margins (model/learning.py)
         raise each deviation's gain, so the program (and its verification and certificate)
-        demands EU_i + m_i <= EU_0. Simulation keeps :meth:`from_spec`: agents gain g_i."""
+        demands EU_i + m_i <= EU_0; a ``[horizon]`` (model/horizon.py) divides every gain and
+        the margin by kappa, the present value of a delayed penalty, which is the same
+        constraint for a risk-neutral agent. Simulation keeps :meth:`from_spec`: agents gain
+        g_i and pay penalties at once."""
         arrays = cls.from_spec(spec)
-        if spec.learner is None:
+        if spec.learner is None and spec.horizon is None:
             return arrays
-        margin = learner_margins(spec)
-        return replace(arrays, gain=arrays.gain + margin, spec_gain=arrays.gain)
+        kappa = present_value_factor(spec)
+        gain = arrays.gain + learner_margins(spec)
+        if kappa != 1.0:
+            gain = gain / kappa
+        return replace(
+            arrays,
+            gain=gain,
+            margin=arrays.margin / kappa,
+            spec_gain=arrays.gain,
+            present_value=kappa,
+        )
 
     @classmethod
     def from_spec(cls, spec: Spec) -> ProblemArrays:

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ..spec.document import Spec
+from .horizon import penalty_discount
 from .utility import FloatArray
 
 
@@ -67,10 +68,13 @@ def learner_margins(spec: Spec) -> FloatArray:
     if learner is None:
         return np.zeros(n)
     compliant = spec.compliant_action
-    caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float)
+    # Under a [horizon] a penalty that is paid is worth gamma^d of itself at the act: the
+    # range of the learner's discounted reward (model/horizon.py).
+    discount = penalty_discount(spec)
+    caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float) * discount
     margins = hoeffding_margin(
         caps,
-        spec.agent.false_positive_penalty,
+        spec.agent.false_positive_penalty * discount,
         learner.reward_noise,
         learner.samples,
         learner.confidence,

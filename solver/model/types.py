@@ -68,6 +68,9 @@ class StrategicArrays:
         # A [learner]'s margins raise every type's deviation gains (model/learning.py).
         lift = learner_margins(spec)
         low, high = low + lift, high + lift
+        # A [horizon] divides them by the present value of a delayed penalty (model/horizon.py).
+        if base.present_value != 1.0:
+            low, high = low / base.present_value, high / base.present_value
         fixed = np.zeros(base.n_monitors)
         fixed[: len(spec.monitors)] = [m.fixed_cost for m in spec.monitors]
         return cls(

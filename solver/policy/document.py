@@ -72,8 +72,9 @@ def spec_sha256(spec: Spec) -> str:
     data = spec.model_dump(mode="json")
     # Tables added after documents were exported count only when set, so a spec without them
     # keeps the hash its documents carry ([learner], issue 23).
-    if data.get("learner") is None:
-        data.pop("learner", None)
+    for table in ("learner", "horizon"):  # [learner] and [horizon], issue 23
+        if data.get(table) is None:
+            data.pop(table, None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from .gains import gain_bounds
-from .limits import MAX_RISK_AVERSION, MAX_SEEKING_EXPONENT
+from .limits import MAX_MAGNITUDE, MAX_RISK_AVERSION, MAX_SEEKING_EXPONENT, MIN_PRESENT_VALUE
 from .sections import SpecView
 from .suggest import did_you_mean
 
@@ -27,7 +27,26 @@ def detection_and_penalty_problems(spec: SpecView) -> list[Problem]:
         + _roc_problems(spec)
         + _risk_seeking_problems(spec)
         + _learner_problems(spec)
+        + _horizon_problems(spec)
     )
+
+
+def _risk_neutral_only(spec: SpecView, why: str, table: str) -> list[Problem]:
+    """Each nonzero risk_aversion (the agent's, every type's) refused with ``why``."""
+    keys = [(("agent", "risk_aversion"), spec.agent.risk_aversion)] + [
+        (("types", t.name, "risk_aversion"), t.risk_aversion)
+        for t in spec.types
+        if t.risk_aversion is not None
+    ]
+    return [
+        (
+            key,
+            f"{why}; risk_aversion = {value:g} cannot be combined with it: remove [{table}] "
+            "or set risk_aversion = 0",
+        )
+        for key, value in keys
+        if value != 0
+    ]
 
 
 def _learner_problems(spec: SpecView) -> list[Problem]:
@@ -36,22 +55,43 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
     approximated, for a risk-averse or risk-seeking one."""
     if spec.learner is None:
         return []
-    problems: list[Problem] = []
-    keys = [(("agent", "risk_aversion"), spec.agent.risk_aversion)] + [
-        (("types", t.name, "risk_aversion"), t.risk_aversion)
-        for t in spec.types
-        if t.risk_aversion is not None
-    ]
-    for key, value in keys:
-        if value != 0:
-            problems.append(
-                (
-                    key,
-                    f"[learner] describes a learner that ranks actions by its sample means of "
-                    f"rewards (risk neutral); risk_aversion = {value:g} cannot be combined with "
-                    "it: remove [learner] or set risk_aversion = 0",
-                )
+    return _risk_neutral_only(
+        spec,
+        "[learner] describes a learner that ranks actions by its sample means of rewards "
+        "(risk neutral)",
+        "learner",
+    )
+
+
+def _horizon_problems(spec: SpecView) -> list[Problem]:
+    """A ``[horizon]`` divides gains and margin by kappa = (gamma rho)^d (solver/model/
+    horizon.py), which keeps the agent's preferences only when it is risk neutral (a CARA
+    utility of delayed money is not a scaled one): refused otherwise, not approximated; and
+    kappa must leave the scaled gains inside the range deter computes in."""
+    horizon = spec.horizon
+    if horizon is None:
+        return []
+    problems = _risk_neutral_only(
+        spec, "[horizon] discounts a delayed penalty for a risk-neutral agent", "horizon"
+    )
+    kappa = (horizon.discount * horizon.retention) ** horizon.audit_delay
+    largest = max(
+        [abs(x) for a in spec.actions for x in gain_bounds(a.gain)]
+        + [abs(x) for t in spec.types for g in t.gains.values() for x in gain_bounds(g)]
+        + [spec.agent.margin],
+        default=0.0,
+    )
+    if kappa < MIN_PRESENT_VALUE or largest / kappa > MAX_MAGNITUDE:
+        problems.append(
+            (
+                ("horizon", "audit_delay"),
+                f"a penalty paid {horizon.audit_delay} steps later is worth (discount x "
+                f"retention)^audit_delay = {kappa:.3g} of itself at the act: below "
+                f"{MIN_PRESENT_VALUE:g} (or the gains divided by it leave the range deter "
+                "computes in), no penalty can deter through it; shorten the delay or raise "
+                "discount or retention",
             )
+        )
     return problems
 
 

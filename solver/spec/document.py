@@ -23,6 +23,7 @@ from .sections import (
     AgentType,
     Auditor,
     FrozenModel,
+    Horizon,
     Learner,
     Monitor,
     Oversight,
@@ -41,6 +42,7 @@ __all__ = [
     "AgentType",
     "Auditor",
     "CrossReferenceError",
+    "Horizon",
     "Learner",
     "Monitor",
     "Oversight",
@@ -87,6 +89,7 @@ class Spec(FrozenModel):
     types: tuple[AgentType, ...] = ()
     auditor: Auditor | None = None
     learner: Learner | None = None
+    horizon: Horizon | None = None
     requirements: Requirements | None = None
 
     # Where the spec came from, for messages that point at a line: not a key of the spec, so

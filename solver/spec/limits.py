@@ -31,6 +31,9 @@ from ..results.errors import SpecError, SpecIssue
 #: and exponentials would reach (docs/spec-format.md, "Limits").
 MIN_MAGNITUDE = 1e-100
 MAX_MAGNITUDE = 1e100
+#: Smallest present value of a delayed penalty, (discount x retention)^audit_delay
+#: ([horizon]): below it gains divided by it leave any real scale (docs/spec-format.md).
+MIN_PRESENT_VALUE = 1e-12
 #: Largest |risk aversion|: CARA coefficients are of order 1 / (the wealth at stake).
 MAX_RISK_AVERSION = 1e3
 #: Largest |risk aversion| x the spread of gains for a risk-seeking agent: its utility of a

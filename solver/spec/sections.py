@@ -92,6 +92,25 @@ class Learner(FrozenModel):
     )
 
 
+class Horizon(FrozenModel):
+    """Penalties that land later: an audit's penalty is paid ``audit_delay`` steps after the
+    act, discounted, and only if the agent is still there (solver/model/horizon.py)."""
+
+    discount: Annotated[
+        float, Strict(), Field(allow_inf_nan=False, gt=0, le=1), AfterValidator(representable)
+    ] = Field(1.0, description="gamma: the agent's discount factor per step, in (0, 1].")
+    audit_delay: Annotated[int, Strict(), Field(ge=0, le=10**6)] = Field(
+        0, description="d: steps between an act and the penalty (or false flag) for it."
+    )
+    retention: Annotated[
+        float, Strict(), Field(allow_inf_nan=False, gt=0, le=1), AfterValidator(representable)
+    ] = Field(
+        1.0,
+        description="rho: the probability per step that the agent is still there (a penalty "
+        "landing after it left is never paid), in (0, 1].",
+    )
+
+
 class Oversight(FrozenModel):
     """Constraints on the principal's policy as a whole."""
 
@@ -237,5 +256,7 @@ class SpecView(Protocol):
     def auditor(self) -> Auditor | None: ...
     @property
     def learner(self) -> Learner | None: ...
+    @property
+    def horizon(self) -> Horizon | None: ...
     @property
     def compliant_action(self) -> str: ...

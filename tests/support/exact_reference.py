@@ -231,8 +231,10 @@ def parse(text: str) -> Model:
         )
     compliant: Action | None = None
     deviations: list[Action] = []
+    # A [horizon] divides every gain and the margin by kappa (docs/model.md, "Long horizons")
+    kappa = exact(_horizon(data)[0])
     for a in raw_actions:
-        lo, hi = _gain_ends(a["gain"])
+        lo, hi = (g / kappa for g in _gain_ends(a["gain"]))
         harm = exact(a.get("harm", 0.0))
         interval = isinstance(a["gain"], list)
         if a["name"] == compliant_name:
@@ -242,7 +244,7 @@ def parse(text: str) -> Model:
             continue
         cap = a.get("penalty_cap", default_cap)
         # a [learner]'s margin raises the deviation's gain (docs/model.md, "Learners")
-        lift = _learner_margin(data, cap)
+        lift = _learner_margin(data, cap) / kappa
         lo, hi = lo + lift, hi + lift
         deviations.append(
             Action(
@@ -277,7 +279,7 @@ def parse(text: str) -> Model:
         deviations=tuple(deviations),
         monitors=tuple(monitors),
         r=r,
-        margin=exact(agent.get("margin", 0.0)),
+        margin=exact(agent.get("margin", 0.0)) / kappa,
         ffp=exact(agent.get("false_positive_penalty", 0.0)),
         budget=None if budget is None else exact(budget),
         detection=oversight.get("detection", "linear"),
@@ -289,15 +291,26 @@ def parse(text: str) -> Model:
     )
 
 
+def _horizon(data: dict[str, Any]) -> tuple[float, float]:
+    """(kappa, gamma^d) of a [horizon] (docs/model.md, "Long horizons"): a penalty paid d
+    steps later is worth (gamma rho)^d of itself at the act, and gamma^d when it is paid."""
+    horizon = data.get("horizon") or {}
+    d = int(horizon.get("audit_delay", 0))
+    gamma = float(horizon.get("discount", 1.0))
+    rho = float(horizon.get("retention", 1.0))
+    return (gamma * rho) ** d, gamma**d
+
+
 def _learner_margin(data: dict[str, Any], cap: Any) -> Fraction:
     """sqrt(2 ln(1/delta) (F^2/4 + F_fp^2/4 + 2 sigma^2) / n), 0 without a [learner]."""
     learner = data.get("learner")
     if not learner:
         return Fraction(0)
-    ffp = float(data.get("agent", {}).get("false_positive_penalty", 0.0))
+    paid = _horizon(data)[1]  # a learner's discounted penalty ranges over gamma^d F
+    ffp = float(data.get("agent", {}).get("false_positive_penalty", 0.0)) * paid
     noise = float(learner.get("reward_noise", 0.0))
     delta = 1.0 - float(learner.get("confidence", 0.95))
-    cap = float(cap)
+    cap = float(cap) * paid
     proxy = (cap * cap / 4 + ffp * ffp / 4 + 2 * noise * noise) / learner["samples"]
     return exact(math.sqrt(2 * proxy * math.log(1 / delta)))
 
@@ -306,12 +319,13 @@ def _lifted(
     data: dict[str, Any], name: str, gain: Any, default_cap: Any
 ) -> tuple[Fraction, Fraction]:
     """A type's gain for action ``name``, raised by a [learner]'s margin unless compliant."""
-    lo, hi = _gain_ends(gain)
+    kappa = exact(_horizon(data)[0])  # a [horizon] divides gains by kappa
+    lo, hi = (g / kappa for g in _gain_ends(gain))
     raw = data["actions"]
     if name == data.get("agent", {}).get("compliant", raw[0]["name"]):
         return lo, hi
     action = next(a for a in raw if a["name"] == name)
-    lift = _learner_margin(data, action.get("penalty_cap", default_cap))
+    lift = _learner_margin(data, action.get("penalty_cap", default_cap)) / kappa
     return lo + lift, hi + lift
 
 

@@ -647,7 +647,26 @@ def _learner(rng: Rng) -> _Draw:
     if _chance(rng, 0.5):
         learner["reward_noise"] = _uniform(rng, 0.0, 2.0)
     draw.data["learner"] = learner
+    if _chance(rng, 0.5):  # penalties that land later ([horizon], docs/model.md)
+        horizon: dict[str, Any] = {}
+        if _chance(rng, 0.7):
+            horizon["discount"] = _uniform(rng, 0.8, 1.0)
+        if _chance(rng, 0.7):
+            horizon["audit_delay"] = _int(rng, 0, 12)
+        if _chance(rng, 0.7):
+            horizon["retention"] = _uniform(rng, 0.8, 1.0)
+        draw.data["horizon"] = horizon
     return draw
+
+
+def _horizon(draw: _Draw) -> tuple[float, float]:
+    """(kappa, gamma^d) of the [horizon], from docs/model.md ("Long horizons"): a penalty paid
+    d steps later is worth (gamma rho)^d of itself at the act, gamma^d when it is paid."""
+    horizon = draw.data.get("horizon") or {}
+    d = int(horizon.get("audit_delay", 0))
+    gamma = float(horizon.get("discount", 1.0))
+    rho = float(horizon.get("retention", 1.0))
+    return (gamma * rho) ** d, gamma**d
 
 
 def _learner_margin(draw: _Draw, action: dict[str, Any]) -> float:
@@ -655,10 +674,12 @@ def _learner_margin(draw: _Draw, action: dict[str, Any]) -> float:
     learner = draw.data.get("learner")
     if not learner:
         return 0.0
-    ffp = float(draw.agent.get("false_positive_penalty", 0.0))
+    paid = _horizon(draw)[1]  # a learner's discounted penalty ranges over gamma^d F
+    ffp = float(draw.agent.get("false_positive_penalty", 0.0)) * paid
     noise = float(learner.get("reward_noise", 0.0))
     delta = 1.0 - float(learner.get("confidence", 0.95))
-    proxy = (draw.own_cap(action) ** 2 / 4 + ffp**2 / 4 + 2 * noise**2) / learner["samples"]
+    cap = draw.own_cap(action) * paid
+    proxy = (cap**2 / 4 + ffp**2 / 4 + 2 * noise**2) / learner["samples"]
     return math.sqrt(2 * proxy * math.log(1 / delta))
 
 
@@ -814,7 +835,8 @@ def _deters(draw: _Draw, rates: dict[str, float], slack: float = 1e-6) -> bool:
             gap = _gain_high(gains[a["name"]]) - g0
             try:
                 need = margin + _learner_margin(draw, a)
-                value, size = _scaled_row(r, gap, draw.cap(a), p, p0, ffp, need, g0)
+                kappa = _horizon(draw)[0]  # penalties at their present value
+                value, size = _scaled_row(r, gap, draw.cap(a) * kappa, p, p0, ffp * kappa, need, g0)
             except OverflowError:
                 return False
             if not value <= -slack * size:
@@ -943,6 +965,7 @@ def _text(data: dict[str, Any]) -> str:
         "penalty",
         "auditor",
         "learner",
+        "horizon",
         "requirements",
     ):
         table = data.get(header)
