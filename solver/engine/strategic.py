@@ -86,10 +86,18 @@ def solve_commitment(
     solvers: Sequence[str] = SOLVER_ORDER,
     tolerance: float = TOLERANCE,
     certified: bool = True,
+    search: Exclusions | None = None,
 ) -> Commitment:
     """Solve one commitment program through the engine's attempts; verify (see
-    ``verify_commitment.py``) and, when ``certified``, certify its answer."""
-    program = build_commitment_program(data, assignment, budget=budget)
+    ``verify_commitment.py``) and, when ``certified``, certify its answer.
+
+    ``search`` (the DOBSS search, ``assignment`` None): only the assignment is read, the
+    solver's point is neither verified nor certified (its polish is), and the excluded
+    assignments and (type, action) pairs are cut off."""
+    cuts = search or Exclusions()
+    program = build_commitment_program(
+        data, assignment, budget=budget, excluded=cuts.assignments, forbidden=cuts.pairs
+    )
     integer = program.problem.is_mixed_integer()
     plan = attempt_plan(solvers, integer=integer, rescale=False)
     if not integer:
@@ -103,6 +111,8 @@ def solve_commitment(
         current: CommitmentProgram, attempt: Attempt, record: SolveRecord
     ) -> Verdict[Commitment]:
         outcome = _read(data, current, budget, tolerance)
+        if search is not None and outcome.rates is not None:
+            return Verdict.accept(outcome, "assignment chosen (its polish is checked)")
         verification = outcome.verification
         repaired = False
         if verification is not None and not verification.passed and outcome.rates is not None:
@@ -319,6 +329,18 @@ def _without_budget(data: StrategicArrays) -> StrategicArrays:
     return replace(data, base=replace(data.base, budget=None))
 
 
+@dataclass(frozen=True)
+class Exclusions:
+    """What a DOBSS search may not choose: whole assignments, and (type, action) pairs."""
+
+    assignments: tuple[tuple[int, ...], ...] = ()
+    pairs: tuple[tuple[int, int], ...] = ()
+
+
+#: The most assignments a DOBSS search excludes before it answers solver_error.
+DOBSS_CUTS = 40
+
+
 def solve_dobss(
     data: StrategicArrays,
     *,
@@ -331,19 +353,58 @@ def solve_dobss(
     terms that can leave an incentive row violated by about M times it; re-solving with the
     chosen assignment fixed makes every row exact (the polish cannot raise the loss beyond
     the MIP's own tolerance, since the MIP's rates were nearly feasible for it).
+
+    The MIP meets its rows only to its tolerance, and a row whose gain difference is 1e-10
+    of its caught loss (a CARA type facing a penalty of 37 at r = 0.59: types-400058) is
+    met by any point, so the MIP may choose an assignment no policy induces. Its polish then
+    proves it infeasible (an exact certificate, ``certify_commitment_infeasible``) and the
+    search runs again without it: without each (type, action) pair whose rows alone are
+    proven infeasible (no assignment giving that type that action is feasible), else
+    without the assignment itself (a no-good cut). Only proven-infeasible assignments are
+    cut, so the search's optimum over the rest is the optimum it was before.
     """
-    # The search only picks the assignment: its answer is neither checked nor certified;
-    # the polished program's is.
-    found = solve_commitment(data, None, solvers=solvers, tolerance=float("inf"), certified=False)
-    if found.status != "optimal":
-        return found
-    polished = solve_commitment(data, found.induced, solvers=solvers, tolerance=tolerance)
-    polished.attempts = [f"DOBSS: {line}" for line in found.attempts] + [
-        f"polish: {line}" for line in polished.attempts
-    ]
-    if polished.status != "optimal":  # the MIP's tolerance hid an infeasible assignment
-        return Commitment(Status.solver_error, attempts=polished.attempts)
-    return polished
+    cuts = Exclusions()
+    lines: list[str] = []
+    names = data.base.action_names
+    for _ in range(DOBSS_CUTS + 1):
+        # The search only picks the assignment: its answer is neither checked nor
+        # certified; the polished program's is.
+        found = solve_commitment(data, None, solvers=solvers, certified=False, search=cuts)
+        lines += [f"DOBSS: {line}" for line in found.attempts]
+        if found.status != "optimal":
+            return Commitment(found.status, attempts=lines)
+        polished = solve_commitment(data, found.induced, solvers=solvers, tolerance=tolerance)
+        lines += [f"polish: {line}" for line in polished.attempts]
+        if polished.status == "optimal":
+            polished.attempts = lines
+            return polished
+        if polished.status != "infeasible":  # unproven: no optimum claimed
+            return Commitment(Status.solver_error, attempts=lines)
+        alone = tuple((k, a) for k, a in enumerate(found.induced) if _infeasible_alone(data, k, a))
+        chosen = ", ".join(f"{data.type_names[k]}: {names[a]}" for k, a in enumerate(found.induced))
+        if alone:
+            cuts = replace(cuts, pairs=(*cuts.pairs, *alone))
+            cut = ", ".join(f"{data.type_names[k]} taking {names[a]}" for k, a in alone)
+        else:
+            cuts = replace(cuts, assignments=(*cuts.assignments, found.induced))
+            cut = "that assignment"
+        lines.append(f"assignment ({chosen}) proven infeasible: searched again without {cut}")
+    lines.append(f"no verified assignment after {DOBSS_CUTS} proven infeasible")
+    return Commitment(Status.solver_error, attempts=lines)
+
+
+def _infeasible_alone(data: StrategicArrays, k: int, a: int) -> bool:
+    """Is type ``k`` taking action ``a`` proven infeasible by its own rows (the rate bounds
+    and the budget, every other type left out)?"""
+    one = replace(
+        data,
+        type_names=(data.type_names[k],),
+        weight=data.weight[[k]],
+        gain_low=data.gain_low[[k]],
+        gain_high=data.gain_high[[k]],
+        risk_aversion=data.risk_aversion[[k]],
+    )
+    return certify_commitment_infeasible(one, (a,), True) is not None
 
 
 def best_commitment(

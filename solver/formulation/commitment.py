@@ -158,10 +158,17 @@ def all_pairs(n_types: int, n_actions: int, assignment: Sequence[int] | None) ->
 
 
 def build_commitment_program(
-    data: StrategicArrays, assignment: Sequence[int] | None, *, budget: bool = True
+    data: StrategicArrays,
+    assignment: Sequence[int] | None,
+    *,
+    budget: bool = True,
+    excluded: Sequence[Sequence[int]] = (),
+    forbidden: Sequence[tuple[int, int]] = (),
 ) -> CommitmentProgram:
     """The least-loss commitment program for a fixed assignment of actions to types, or
-    (``assignment=None``) the DOBSS program that also chooses the assignment."""
+    (``assignment=None``) the DOBSS program that also chooses the assignment; DOBSS may
+    not choose an ``excluded`` assignment (a no-good cut) nor a ``forbidden`` (type,
+    action) pair (``strategic.solve_dobss``: both proven infeasible)."""
     base = data.base
     n, m = base.n_actions, base.n_monitors
     c = base.compliant
@@ -202,6 +209,10 @@ def build_commitment_program(
     if assignment is None:
         choice = cp.Variable((data.n_types, n), boolean=True, name="choice")
         constraints.append(cp.sum(choice, axis=1) == 1)
+        for taken in excluded:
+            constraints.append(sum(choice[k, a] for k, a in enumerate(taken)) <= len(taken) - 1)
+        for k, a in forbidden:
+            constraints.append(choice[k, a] == 0)
         flat = cp.vec(choice, order="C")
         selected = sp.csr_matrix(
             (np.ones(len(pairs)), (np.arange(len(pairs)), pairs[:, 0] * n + pairs[:, 1])),

@@ -168,3 +168,20 @@ def test_a_typed_row_binding_where_detection_reaches_one_is_repaired_on_both_pie
     assert result["attempts"][0].endswith("verified and certified")
     verdict = judge(case.text, result)
     assert not verdict.failures, verdict.failures
+
+
+def test_a_dobss_assignment_proven_infeasible_is_cut_and_the_search_runs_again() -> None:
+    """types-400058 (min_loss, three types): the DOBSS MIP meets a CARA type's row whose
+    gain difference is 1e-10 of its caught loss at any point, so it chose t0: a2, which no
+    policy induces (t0 prefers a1 at every allowed rate). The polish proves it infeasible;
+    the pair (t0, a2) is cut and the search finds the least loss, 4.18247 (issue 20: was
+    solver_error)."""
+    case = generate("types", 400058, False)
+    result = _solve(case)
+    assert result["status"] == "optimal", result["message"]
+    assert any(
+        "proven infeasible: searched again without t0 taking a2" in line
+        for line in result["attempts"]
+    )
+    verdict = judge(case.text, result)
+    assert not verdict.failures, verdict.failures
