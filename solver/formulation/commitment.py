@@ -210,7 +210,9 @@ def build_commitment_program(
         choice = cp.Variable((data.n_types, n), boolean=True, name="choice")
         constraints.append(cp.sum(choice, axis=1) == 1)
         for taken in excluded:
-            constraints.append(sum(choice[k, a] for k, a in enumerate(taken)) <= len(taken) - 1)
+            constraints.append(
+                cp.sum(cp.hstack([choice[k, a] for k, a in enumerate(taken)])) <= len(taken) - 1
+            )
         for k, a in forbidden:
             constraints.append(choice[k, a] == 0)
         flat = cp.vec(choice, order="C")
