@@ -91,7 +91,7 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "compare": _SOLVES,
     "explain": _SOLVES,
     "report": _SOLVES,
-    "export": (*_SOLVES, ExitCode.UNSUPPORTED),
+    "export": _SOLVES,
     "experiment": (ExitCode.OK, ExitCode.BAD_INPUT),
     "fit": (ExitCode.OK, ExitCode.BAD_INPUT),
 }
