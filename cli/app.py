@@ -33,7 +33,7 @@ from .commands import simulate as cmd_simulate
 from .commands import solve as cmd_solve
 from .commands import sweep as cmd_sweep
 from .commands import validate as cmd_validate
-from .common import UsageError, err, guarded, pipe_closed
+from .common import UsageError, err, guarded, import_solver_stack, pipe_closed
 from .exit_codes import ANY_COMMAND, COMMAND_CODES, ExitCode, codes_help
 from .options import Color, ColorOption, DebugOption, QuietOption, VerboseOption, settings
 
@@ -163,7 +163,7 @@ def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
         _STARTED = True  # from here on the guard reports Ctrl-C itself
         settings.quiet, settings.verbose, settings.color = quiet, verbose, Color(color)
         debug = bool(kwargs.get("debug", False) if has_debug else kwargs.pop("debug", False))
-        guarded(debug, lambda: command(*args, **kwargs))
+        guarded(debug, lambda: _body(command, *args, **kwargs))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     extra = [
@@ -177,6 +177,20 @@ def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
     run.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in [*params, *extra]}
     return run
+
+
+#: Commands that solve, so import cvxpy: they import it first with Ctrl-C held
+#: (:func:`import_solver_stack`), so that an interrupt in their first seconds is not lost.
+SOLVING = frozenset(
+    {"solve", "batch", "check", "simulate", "sweep", "frontier", "compare", "explain"}
+    | {"report", "export", "experiment"}
+)
+
+
+def _body(command: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    if command.__name__ in SOLVING:
+        import_solver_stack()
+    command(*args, **kwargs)
 
 
 # Each command lives in its own module and imports its heavy dependencies only when it runs.
