@@ -24,8 +24,8 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WrapValidator,
 )
-from pydantic_core import PydanticCustomError
 from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError
 
 from ..results.errors import SpecIssue
 from ..spec.document import did_you_mean
@@ -91,15 +91,15 @@ class Designed(_Table):
     deterred: bool = Field(default=ABSENT, description="every non-compliant action deterred")
 
 
-
-
 def _one_threshold_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """One located error for a threshold of neither kind, not one per kind."""
     try:
         return handler(value)
     except ValidationError:
         raise PydanticCustomError(
-            "threshold", "a threshold is a number, 'inf' or '-inf', not {value}", {"value": value}
+            "threshold",
+            "a threshold is a number, 'inf' or '-inf', not {value}",
+            {"value": repr(value)},
         ) from None
 
 
@@ -110,8 +110,8 @@ RocPoint = Annotated[list[Probability], Field(min_length=2, max_length=2)]
 
 
 class RocRule(_Table):
-    """The score thresholds that realise an ROC monitor's rate: flag above
-    ``high_threshold``; between the two, flag with probability ``high_weight``."""
+    """The score thresholds that realise an ROC monitor's rate: flag a score at least
+    ``high_threshold`` with probability ``high_weight``, else at least ``low_threshold``."""
 
     high_threshold: Threshold
     low_threshold: Threshold

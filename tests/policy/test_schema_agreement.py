@@ -13,12 +13,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import deter
 import pytest
 from deter.runtime import PolicyError, load_policy_text, validate_policy
 from deter.solver.model.game import SCHEDULES
-from deter.solver.policy.document import reference_issues
+from deter.solver.policy.document import build_policy, reference_issues
 from deter.solver.policy.schema import policy_json_schema, schema_at
 from deter.solver.rl.reference import CODING_AGENT_POLICY
 from hypothesis import given, settings
@@ -30,11 +32,33 @@ SCHEMA = policy_json_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 Loc = tuple[str | int, ...]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def roc_policy() -> dict[str, Any]:
+    """A document with a ``roc`` section, as ``deter export --calibration`` writes it: the
+    bundled ROC spec solved and exported, with a threshold rule (its numbers stand for a
+    calibration's; the document's check sees their shape and high >= low only)."""
+    spec = deter.load_spec(ROOT / "problems/roc_trusted_monitoring.toml")
+    doc = build_policy(spec, deter.solve(spec))
+    doc["roc"]["trusted_monitor"]["rule"] = {
+        "high_threshold": 0.8,
+        "low_threshold": "-inf",
+        "high_weight": 0.5,
+        "high_rate": 0.005,
+        "low_rate": 1.0,
+    }
+    return validate_policy(doc)
+
+
+#: The documents walked: every key the schema defines appears in one of them.
+DOCUMENTS = {"coding_agent": CODING_AGENT_POLICY, "roc": roc_policy()}
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    assert VALIDATOR.is_valid(CODING_AGENT_POLICY)
+    for doc in DOCUMENTS.values():
+        assert VALIDATOR.is_valid(doc)
     # the choices the model lists are the runtime's
     assert schema_at(("schedule",))["enum"] == list(SCHEDULES)
 
@@ -82,7 +106,18 @@ def objects(doc: Any, loc: Loc = ()) -> Iterator[tuple[Loc, dict[str, Any]]]:
             yield from objects(value, (*loc, i))
 
 
-OBJECTS = list(objects(CODING_AGENT_POLICY))
+#: Every object of the documents walked: (document, path, schema there).
+OBJECTS = [(doc, loc, node) for doc in DOCUMENTS.values() for loc, node in objects(doc)]
+
+
+def test_the_documents_walked_hold_every_key_the_schema_defines() -> None:
+    """So that the tests below, which walk the documents, reach every part of the schema."""
+    for name, definition in SCHEMA["$defs"].items():
+        written = {key for doc, loc, node in OBJECTS if node == definition for key in at(doc, loc)}
+        assert written == set(definition["properties"]), name
+    top = {key for doc in DOCUMENTS.values() for key in doc}
+    assert top == set(SCHEMA["properties"])
+
 
 #: One value of each JSON kind, and what JSON Schema's "type" calls it.
 KINDS: list[tuple[Any, set[str]]] = [
@@ -114,9 +149,9 @@ def allowed_types(node: dict[str, Any]) -> set[str] | None:
 
 def test_every_required_key_missing_is_refused_by_both() -> None:
     checked = 0
-    for loc, node in OBJECTS:
+    for original, loc, node in OBJECTS:
         for key in node.get("required", []):
-            doc = copy.deepcopy(CODING_AGENT_POLICY)
+            doc = copy.deepcopy(original)
             del at(doc, loc)[key]
             assert not VALIDATOR.is_valid(doc), (loc, key)
             refused = refusal(doc)
@@ -126,41 +161,41 @@ def test_every_required_key_missing_is_refused_by_both() -> None:
             else:
                 assert f"{name}: is missing" in refused, (name, refused)
             checked += 1
-    assert checked >= 25  # top level, spec, designed, each action and monitor
+    assert checked >= 60  # top level, spec, designed, each action, monitor and ROC entry
 
 
-def refused_by_both(loc: Loc, key: str, value: Any) -> None:
+def refused_by_both(original: dict[str, Any], loc: Loc, key: str, value: Any) -> None:
     """With ``key`` of the object at ``loc`` set to ``value``, the schema refuses the
     document and so does validate_policy, naming that key."""
-    doc = copy.deepcopy(CODING_AGENT_POLICY)
+    doc = copy.deepcopy(original)
     at(doc, loc)[key] = value
     assert not VALIDATOR.is_valid(doc), (loc, key, value)
     refused = refusal(doc)
     assert any(r.startswith(key_name((*loc, key))) for r in refused), (loc, key, refused)
 
 
-def keys() -> Iterator[tuple[Loc, str, dict[str, Any]]]:
-    """Every key of every object of the reference document, with the schema of its value."""
-    for loc, _ in OBJECTS:
-        for key in at(CODING_AGENT_POLICY, loc):
-            yield loc, key, schema_at((*loc, key))
+def keys() -> Iterator[tuple[dict[str, Any], Loc, str, dict[str, Any]]]:
+    """Every key of every object of the documents walked, with the schema of its value."""
+    for doc, loc, _ in OBJECTS:
+        for key in at(doc, loc):
+            yield doc, loc, key, schema_at((*loc, key))
 
 
 def test_every_key_of_a_wrong_type_is_refused_by_both_with_its_key() -> None:
     checked = 0
-    for loc, key, prop in keys():
+    for doc, loc, key, prop in keys():
         types = allowed_types(prop)
         assert types is not None or "const" in prop or "enum" in prop, (loc, key)
         for value, kinds in KINDS:
             if types is not None and not kinds & types:
-                refused_by_both(loc, key, value)
+                refused_by_both(doc, loc, key, value)
                 checked += 1
-    assert checked >= 250  # rates, penalties and detection included
+    assert checked >= 500  # rates, penalties and detection included
 
 
 def test_every_bound_and_choice_is_refused_by_both() -> None:
     checked = 0
-    for loc, key, prop in keys():
+    for doc, loc, key, prop in keys():
         wrong: list[Any] = []
         if "minimum" in prop:
             wrong.append(prop["minimum"] - 0.5)
@@ -171,15 +206,15 @@ def test_every_bound_and_choice_is_refused_by_both() -> None:
         if "enum" in prop or "const" in prop:
             wrong.append("no-such-choice")
         for value in wrong:
-            refused_by_both(loc, key, value)
+            refused_by_both(doc, loc, key, value)
             checked += 1
-    assert checked >= 40  # every rate, probability, cost, penalty, name and choice
+    assert checked >= 80  # every rate, probability, cost, penalty, name and choice
 
 
 def test_an_unknown_key_is_refused_by_both_where_the_schema_is_closed() -> None:
     checked = 0
-    for loc, node in OBJECTS:
-        doc = copy.deepcopy(CODING_AGENT_POLICY)
+    for original, loc, node in OBJECTS:
+        doc = copy.deepcopy(original)
         at(doc, loc)["zz_unknown"] = 1
         if node.get("additionalProperties") is False:
             assert not VALIDATOR.is_valid(doc), loc
@@ -187,7 +222,9 @@ def test_an_unknown_key_is_refused_by_both_where_the_schema_is_closed() -> None:
             checked += 1
         else:  # a mapping of names: the schema allows any name; the references decide
             agree(doc)
-    assert checked == 1 + 1 + 4 + 3 + 1  # the document, spec, actions, monitors, designed
+    # each document, its spec, actions, monitors and designed; an ROC entry and its rule
+    closed = sum(3 + len(d["actions"]) + len(d["monitors"]) for d in DOCUMENTS.values())
+    assert checked == closed + 2
 
 
 # --- any change at all --------------------------------------------------------------------
@@ -203,14 +240,16 @@ def paths(doc: Any, loc: Loc = ()) -> Iterator[Loc]:
         yield from paths(value, (*loc, key))
 
 
-PATHS = list(paths(CODING_AGENT_POLICY))
+PATHS = [(name, path) for name, doc in DOCUMENTS.items() for path in paths(doc)]
 
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 3),
     st.floats(-2, 2, allow_nan=False, allow_infinity=False),
-    st.sampled_from(["", "x", "honest", "llm_judge", "coordinated", "derived", "deter-policy"]),
+    st.sampled_from(
+        ["", "x", "honest", "llm_judge", "trusted_monitor", "coordinated", "inf", "deter-policy"]
+    ),
 )
 values = st.recursive(
     scalars,
@@ -221,14 +260,17 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
-    path=st.sampled_from(PATHS),
+    where=st.sampled_from(PATHS),
     change=st.sampled_from(["replace", "delete", "add"]),
     value=values,
 )
-def test_any_change_to_a_document_gets_one_verdict(path: Loc, change: str, value: Any) -> None:
-    doc = copy.deepcopy(CODING_AGENT_POLICY)
+def test_any_change_to_a_document_gets_one_verdict(
+    where: tuple[str, Loc], change: str, value: Any
+) -> None:
+    name, path = where
+    doc = copy.deepcopy(DOCUMENTS[name])
     if change == "replace" and path:
         at(doc, path[:-1])[path[-1]] = value
     elif change == "delete" and path and isinstance(at(doc, path[:-1]), dict):
