@@ -67,6 +67,14 @@ def experiment(
             "this ([learner], docs/model.md).",
         ),
     ] = 0.05,
+    learners: Annotated[
+        str,
+        typer.Option(
+            "--learners",
+            help="Comma-separated populations to train: epsilon-greedy, hedge (full "
+            "information), exp3 (bandit feedback), rational (knows the policy).",
+        ),
+    ] = "epsilon-greedy",
     ppo_seeds: Annotated[
         int,
         typer.Option(
@@ -110,6 +118,16 @@ def experiment(
             fail(ExitCode.BAD_INPUT, f"error: {output}: exists and is not a folder")
         _check_creatable(output)
         from ...solver.rl.experiment import markdown_table, run_experiment
+        from ...solver.rl.learners import LEARNERS
+
+        kinds = [k.strip() for k in learners.split(",") if k.strip()]
+        unknown = [k for k in kinds if k not in LEARNERS]
+        if unknown or not kinds or len(set(kinds)) != len(kinds):
+            fail(
+                ExitCode.BAD_INPUT,
+                f"error: --learners {learners!r}: give each of {', '.join(LEARNERS)} at most "
+                "once, comma-separated",
+            )
 
         with progress(f"training {seeds} seeds x {agents} agents"):
             result = run_experiment(
@@ -118,12 +136,18 @@ def experiment(
                 episodes=episodes,
                 epsilon=epsilon,
                 margin=margin,
+                delta=delta,
+                learners=kinds,
                 ppo_seeds=ppo_seeds,
                 ppo_timesteps=ppo_timesteps,
                 seed=seed,
                 progress=info,
             )
-        table = "### Tabular learners\n\n" + markdown_table(result.tabular)
+        table = "\n".join(
+            f"### {rows[0].learner}\n\n" + markdown_table(rows)
+            for kind in kinds
+            if (rows := [r for r in result.tabular if r.learner_kind == kind])
+        )
         if result.ppo:
             table += "\n### PPO (stable-baselines3)\n\n" + markdown_table(result.ppo)
         # made once there is something to put in it: an interrupted run leaves no empty folder
@@ -136,9 +160,9 @@ def experiment(
             runs = f"{seeds} seeds x {agents} agents"
             try:
                 figures = {
-                    "tabular.png": learning_curves_png(
-                        result.tabular, f"tabular epsilon-greedy ({runs})"
-                    )
+                    _figure_name(kind): learning_curves_png(rows, f"{rows[0].learner} ({runs})")
+                    for kind in kinds
+                    if (rows := [r for r in result.tabular if r.learner_kind == kind])
                 }
                 if result.ppo:
                     figures["ppo.png"] = learning_curves_png(result.ppo, f"PPO ({ppo_seeds} seeds)")
@@ -162,3 +186,8 @@ def _check_creatable(output: Path) -> None:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         fail(ExitCode.BAD_INPUT, f"error: {output}: cannot create a folder in {str(existing)!r}")
+
+
+def _figure_name(kind: str) -> str:
+    """epsilon-greedy keeps its historical ``tabular.png``; the others are named by kind."""
+    return "tabular.png" if kind == "epsilon-greedy" else f"{kind}.png"

@@ -19,6 +19,7 @@ from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
 from .core import solve_core
 from .flag_result import solve_false_flags
+from .learner import solve_learner
 from .strategic import solve_strategic
 from .verify import TOLERANCE
 
@@ -33,7 +34,18 @@ def solve(
     :class:`Result` whose status is ``optimal``, ``infeasible`` (with a diagnosis) or
     ``solver_error`` (with what each attempt did); call ``raise_for_status()`` for
     exceptions instead.
+
+    A ``[learner]`` with ``bound = "bernstein"`` is solved by the outer iteration of
+    ``learner.py`` around the rest, and its final policy certified.
     """
+    if spec.learner is not None and spec.learner.bound == "bernstein":
+        return solve_learner(
+            spec, lambda s: _solve_one(s, solvers=solvers, tolerance=tolerance), tolerance
+        )
+    return _solve_one(spec, solvers=solvers, tolerance=tolerance)
+
+
+def _solve_one(spec: Spec, *, solvers: Sequence[str], tolerance: float) -> Result:
     if uses_strategy(spec):
         return solve_strategic(spec, solvers=solvers, tolerance=tolerance)
     if spec.oversight.detection == "exponential":

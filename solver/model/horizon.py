@@ -41,3 +41,12 @@ def penalty_discount(spec: Spec) -> float:
     if horizon is None:
         return 1.0
     return float(horizon.discount**horizon.audit_delay)
+
+
+def payment_probability(spec: Spec) -> float:
+    """rho^d: the chance a caught agent is still there to pay its penalty (1 without a
+    ``[horizon]``)."""
+    horizon = spec.horizon
+    if horizon is None:
+        return 1.0
+    return float(horizon.retention**horizon.audit_delay)

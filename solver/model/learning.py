@@ -20,18 +20,36 @@ Chernoff bound gives P(deviation >= t) <= exp(-t^2 / (2 v_i)), so
 which for sigma = F_fp = 0 is Hoeffding's F_i sqrt(ln(1/delta) / (2 n)). The margin depends on
 the ranges only, never on the rates: it is a constant of the program, which stays the same linear
 (or conic) program with each deviation's gain raised by its margin; the solve is exact and the
-certificate covers the learner's constraint. Why not a variance-aware (Bernstein) margin, which
-depends on P_i (1 - P_i) and so on the policy: docs/model.md, "Learners".
+certificate covers the learner's constraint.
+
+``bound = "bernstein"`` uses the reward's variance instead of its range (Bernstein's
+inequality in its sub-gamma form, Boucheron, Lugosi & Massart 2013, sec. 2.8): the shortcut's
+penalised reward has variance F_i^2 P_i (1 - P_i), which depends on the rates, so the margin
+depends on the policy. Per deviation, with the false-flag rate P_0 held fixed, the requirement
+F_i P_i - gap'_i >= M_i(P_i) (gap'_i = g_i - g_0 + F_fp P_0, M_i the smaller of the Bernstein
+and Hoeffding margins at P_i) is convex in P_i minus concave: its feasible P_i are [p*_i, 1]
+(or that upper interval and a lower one when the shortcut loses even undetected), so the
+constant margin m_i = F_i p*_i - gap'_i = M_i(p*_i) gives the same linear program exactly
+(:func:`bernstein_margins`). P_0 itself depends on the rates: ``engine/learner.py`` iterates
+over it and certifies the final policy (docs/model.md, "Learners").
+
+Under a ``[horizon]`` (model/horizon.py) a penalty that is paid is worth gamma^d of itself at
+the act and is paid with probability rho^d once caught: the learner's discounted reward moves
+by D_i = gamma^d F_i (the Hoeffding range), with probability rho^d P_i (the Bernstein
+variance D_i^2 rho^d P_i (1 - rho^d P_i)); its mean is kappa F_i P_i, kappa = (gamma rho)^d.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from scipy.optimize import brentq, minimize_scalar
 
 from ..spec.document import Spec
-from .horizon import penalty_discount
+from ..spec.gains import worst_case_gain
+from .horizon import payment_probability, penalty_discount
 from .utility import FloatArray
 
 
@@ -60,24 +78,158 @@ def hoeffding_margin(
     return np.sqrt(2.0 * proxy * math.log(1.0 / delta))
 
 
-def learner_margins(spec: Spec) -> FloatArray:
+def bernstein_requirement(
+    detection: float | FloatArray,
+    penalty: float,
+    flag_penalty: float,
+    flag_detection: float,
+    noise: float,
+    samples: int,
+    confidence: float,
+    paid: float = 1.0,
+) -> FloatArray:
+    """M(P): the lead compliance needs over a shortcut caught with probability P, the smaller
+    of Bernstein's and Hoeffding's margins (each alone guarantees P(learner prefers the
+    shortcut) <= delta, so the smaller does).
+
+    ``penalty`` D and ``flag_penalty`` D_fp are the sizes of a paid penalty as the learner
+    values it (gamma^d F under a [horizon]); a caught agent pays with probability ``paid``
+    (rho^d), so it pays with probability q = paid P. With L = ln(1/delta) and n samples of
+    each action, the difference of a shortcut's and compliance's rewards, centred, has
+    variance v = D^2 q (1 - q) + D_fp^2 q_0 (1 - q_0) + 2 sigma^2 and is at most
+    b = D q + D_fp (1 - q_0) above its mean (the Gaussian noise is sub-gamma with scale 0);
+    sums of such terms are sub-gamma (v, b/3), so
+    P(mean - E >= sqrt(2 v L / n) + b L / (3 n)) <= delta (Boucheron, Lugosi & Massart 2013,
+    Theorem 2.10 and sec. 2.4).
+    """
+    q = paid * np.asarray(detection, dtype=float)
+    q0 = paid * flag_detection
+    log = math.log(1.0 / (1.0 - confidence))
+    variance = penalty**2 * q * (1.0 - q) + flag_penalty**2 * q0 * (1.0 - q0) + 2.0 * noise**2
+    reach = penalty * q + flag_penalty * (1.0 - q0)
+    bernstein = np.sqrt(2.0 * variance * log / samples) + reach * log / (3.0 * samples)
+    hoeffding = hoeffding_margin(np.array([penalty]), flag_penalty, noise, samples, confidence)[0]
+    return np.minimum(bernstein, hoeffding)
+
+
+def bernstein_margin(
+    gap: float,
+    penalty: float,
+    flag_penalty: float,
+    flag_detection: float,
+    noise: float,
+    samples: int,
+    confidence: float,
+    paid: float = 1.0,
+) -> float:
+    """The constant margin m whose constraint D q P - gap' >= m (gap' = g_i - g_0 + D_fp q P_0,
+    q = ``paid``; D q P is the shortcut's expected penalty at the act) admits exactly the
+    detections P at which the learner's requirement D q P - gap' >= M(P) holds (the largest
+    such upper interval [p*, 1] of P: m = D q p* - gap' = M(p*)).
+
+    h(P) = D q P - gap' - M(P) is convex (M is concave: the square root of a concave quadratic
+    plus a line, or a constant), so where h < 0 somewhere its zero set's last crossing p* is
+    found by bracketing from h's minimum (scipy's brentq), then moved up to where h >= 0 in
+    floating point. When h >= 0 everywhere, m = M(0) (no constraint); when h(1) < 0, no
+    detection suffices and m = M(1), which no P <= 1 meets (the program is infeasible).
+    """
+
+    def requirement(p: float) -> float:
+        return float(
+            bernstein_requirement(
+                p, penalty, flag_penalty, flag_detection, noise, samples, confidence, paid
+            )
+        )
+
+    slope = penalty * paid
+    shifted = gap + flag_penalty * paid * flag_detection
+
+    def h(p: float) -> float:
+        return slope * p - shifted - requirement(p)
+
+    if h(1.0) < 0:
+        return requirement(1.0)
+    if slope == 0:
+        return requirement(0.0)
+    lowest = minimize_scalar(h, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-12})
+    start = float(lowest.x)
+    low_value = min(h(0.0), h(start))
+    if low_value >= 0:
+        return requirement(0.0)
+    if h(0.0) < 0 and h(0.0) <= h(start):
+        start = 0.0
+    root = _last_crossing(h, start)
+    return slope * root - shifted
+
+
+def _last_crossing(h: Callable[[float], float], start: float) -> float:
+    """The smallest p in [start, 1] from which h >= 0 up to 1 (h convex, h(start) < 0 <= h(1)),
+    rounded up so that h(p) >= 0 holds in floating point."""
+    root = float(brentq(h, start, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    while h(root) < 0 and root < 1.0:
+        root = min(1.0, np.nextafter(root, 2.0) + 4 * np.finfo(float).eps * root)
+    return root
+
+
+def bernstein_margins(
+    gap: FloatArray,
+    penalty: FloatArray,
+    flag_penalty: float,
+    flag_detection: float,
+    noise: float,
+    samples: int,
+    confidence: float,
+    paid: float = 1.0,
+) -> FloatArray:
+    """:func:`bernstein_margin` for each deviation (gap_i = g_i - g_0, penalty_i = D_i)."""
+    return np.array(
+        [
+            bernstein_margin(
+                float(g), float(f), flag_penalty, flag_detection, noise, samples, confidence, paid
+            )
+            for g, f in zip(gap, penalty, strict=True)
+        ]
+    )
+
+
+def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArray:
     """Each action's learning-aware margin (0 for the compliant action, and all 0 without a
-    ``[learner]``), in the spec's action order and money units (the learner is risk neutral)."""
+    ``[learner]``), in the spec's action order and money units at the act (the learner is
+    risk neutral).
+
+    Under ``bound = "bernstein"`` the margins depend on the false-flag rate P_0 at which they
+    are taken: ``flag_detection``, else the learner's own (the engine's outer iteration sets
+    it, ``engine/learner.py``), else 0.
+    """
     n = len(spec.actions)
     learner = spec.learner
     if learner is None:
         return np.zeros(n)
     compliant = spec.compliant_action
+    is_compliant = np.array([a.name == compliant for a in spec.actions])
     # Under a [horizon] a penalty that is paid is worth gamma^d of itself at the act: the
     # range of the learner's discounted reward (model/horizon.py).
     discount = penalty_discount(spec)
     caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float) * discount
-    margins = hoeffding_margin(
-        caps,
-        spec.agent.false_positive_penalty * discount,
-        learner.reward_noise,
-        learner.samples,
-        learner.confidence,
-    )
-    margins[[a.name == compliant for a in spec.actions]] = 0.0
+    flag_penalty = spec.agent.false_positive_penalty * discount
+    if learner.bound == "bernstein":
+        gains = np.array(
+            [worst_case_gain(a.gain, a.name == compliant) for a in spec.actions], dtype=float
+        )
+        p0 = learner.flag_detection if flag_detection is None else flag_detection
+        margins = bernstein_margins(
+            gains - gains[is_compliant][0],
+            caps,
+            flag_penalty,
+            p0,
+            learner.reward_noise,
+            learner.samples,
+            learner.confidence,
+            payment_probability(spec),
+        )
+    else:
+        margins = hoeffding_margin(
+            caps, flag_penalty, learner.reward_noise, learner.samples, learner.confidence
+        )
+    margins[is_compliant] = 0.0
     return margins

@@ -17,8 +17,11 @@ Conditions (each a policy document the runtime auditor runs; see docs/experiment
   (epsilon x episodes / actions) and whose confidence is 1 - delta / deviations (so the
   chance that any shortcut outranks compliance is at most delta; docs/model.md, "Learners").
 
-Learners: a population of tabular epsilon-greedy agents for many seeds (``tabular.py``)
-and, optionally, stable-baselines3 PPO on the wrapped Gymnasium env (``deter[experiment]``).
+Learners: populations of tabular agents for many seeds (``tabular.py``, ``learners.py``:
+epsilon-greedy, Hedge with full information, Exp3 with bandit feedback, and the rational
+agent that knows the policy, as a check) and, optionally, stable-baselines3 PPO on the
+wrapped Gymnasium env (``deter[experiment]``). The learning-aware policy is built with
+each of the two bounds (``hoeffding``, ``bernstein``) that give it a policy.
 Every figure is a mean over seeds with a 95% t-interval, except the 0/1 outcome
 "violation after training", which gets a Wilson interval over the pooled learners (each
 tabular agent, each PPO seed).
@@ -135,21 +138,30 @@ def build_conditions(
         _solve_policy(with_margin, f"optimal, margin {margin:g}"),
         judge_only,
         _solve_policy(around_judge, "judge + deter"),
-        *([doc] if (doc := _learning_aware(base, learner)) is not None else []),
+        *[
+            doc
+            for bound in ("hoeffding", "bernstein")
+            if (doc := _learning_aware(base, learner, bound)) is not None
+        ],
     ]
 
 
 def _learning_aware(
-    base: Mapping[str, Any], learner: Mapping[str, Any] | None
+    base: Mapping[str, Any], learner: Mapping[str, Any] | None, bound: str = "hoeffding"
 ) -> dict[str, Any] | None:
-    """deter's policy for ``base`` with a ``[learner]`` table (solver/model/learning.py), or
-    None when there is no learner or no policy gives it its margins (too few samples for the
-    penalty range: a margin exceeds what the monitors can add; the run's parameters say so)."""
+    """deter's policy for ``base`` with a ``[learner]`` table (solver/model/learning.py) and
+    its ``bound``, or None when there is no learner or no policy gives it its margins (too
+    few samples for the penalty range: a margin exceeds what the monitors can add; the run's
+    parameters say so)."""
     if learner is None:
         return None
     label = f"learning-aware (n {learner['samples']}, 1-delta {learner['confidence']:.4g})"
+    if bound != "hoeffding":
+        label = f"learning-aware, {bound} (n {learner['samples']}, 1-delta " + (
+            f"{learner['confidence']:.4g})"
+        )
     try:
-        return _solve_policy({**base, "learner": dict(learner)}, label)
+        return _solve_policy({**base, "learner": {**learner, "bound": bound}}, label)
     except ValueError:
         return None
 
@@ -170,11 +182,13 @@ class ConditionResult:
     curve_mean: list[float] = field(default_factory=list)
     curve_low: list[float] = field(default_factory=list)
     curve_high: list[float] = field(default_factory=list)
+    learner_kind: str = "epsilon-greedy"  # learners.LEARNERS, or "ppo"
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "label": self.label,
             "learner": self.learner,
+            "learner_kind": self.learner_kind,
             "seeds": self.seeds,
             "predicted_action": self.predicted_action,
             "designed_cost": self.designed_cost,
@@ -221,12 +235,21 @@ def run_tabular(
     epsilon: float = 0.1,
     seed: int = 0,
     curve_points: int = 100,
+    learner: str = "epsilon-greedy",
 ) -> list[ConditionResult]:
-    """Each policy, ``seeds`` independent populations of ``agents`` tabular agents."""
+    """Each policy, ``seeds`` independent populations of ``agents`` learners of kind
+    ``learner`` (``learners.py``)."""
     out = []
     for doc in policies:
         runs = [
-            train_tabular(doc, agents=agents, episodes=episodes, seed=seed + s, epsilon=epsilon)
+            train_tabular(
+                doc,
+                agents=agents,
+                episodes=episodes,
+                seed=seed + s,
+                epsilon=epsilon,
+                learner=learner,
+            )
             for s in range(seeds)
         ]
         names = [a["name"] for a in doc["actions"]]
@@ -235,7 +258,8 @@ def run_tabular(
         out.append(
             ConditionResult(
                 label=str(doc.get("label", "policy")),
-                learner=f"tabular epsilon-greedy (epsilon {epsilon:g})",
+                learner=learner_label(learner, epsilon),
+                learner_kind=learner,
                 seeds=seeds,
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
@@ -310,6 +334,7 @@ def run_ppo(
             ConditionResult(
                 label=str(doc.get("label", "policy")),
                 learner="PPO (stable-baselines3)",
+                learner_kind="ppo",
                 seeds=seeds,
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
@@ -330,6 +355,16 @@ def run_ppo(
             )
         )
     return out
+
+
+def learner_label(learner: str, epsilon: float) -> str:
+    """How a population of ``learner`` is named in the results."""
+    return {
+        "epsilon-greedy": f"tabular epsilon-greedy (epsilon {epsilon:g})",
+        "hedge": "Hedge (full information)",
+        "exp3": "Exp3 (bandit feedback)",
+        "rational": "rational (knows the policy)",
+    }[learner]
 
 
 def _compliant(doc: Mapping[str, Any]) -> int:
@@ -397,9 +432,11 @@ def run_experiment(
     seed: int = 0,
     spec_text: str = CODING_AGENT_SPEC,
     delta: float = 0.05,
+    learners: Sequence[str] = ("epsilon-greedy",),
     progress: Callable[[str], None] | None = None,
 ) -> Experiment:
-    """Build the conditions, train the tabular learners (and PPO when ``ppo_seeds`` > 0)."""
+    """Build the conditions, train each population of ``learners`` (``learners.py``) and PPO
+    when ``ppo_seeds`` > 0."""
     import tomli
 
     started = time.perf_counter()
@@ -409,11 +446,19 @@ def run_experiment(
         "confidence": 1.0 - delta / (n_actions - 1),
     }
     policies = build_conditions(spec_text, margin=margin, learner=learner)
-    tabular = run_tabular(
-        policies, seeds=seeds, agents=agents, episodes=episodes, epsilon=epsilon, seed=seed
-    )
-    if progress:
-        progress(f"tabular: {time.perf_counter() - started:.1f} s")
+    tabular = []
+    for kind in learners:
+        tabular += run_tabular(
+            policies,
+            seeds=seeds,
+            agents=agents,
+            episodes=episodes,
+            epsilon=epsilon,
+            seed=seed,
+            learner=kind,
+        )
+        if progress:
+            progress(f"{kind}: {time.perf_counter() - started:.1f} s")
     ppo = (
         run_ppo(policies, seeds=ppo_seeds, timesteps=ppo_timesteps, seed=seed, progress=progress)
         if ppo_seeds > 0
@@ -427,6 +472,7 @@ def run_experiment(
             "epsilon": epsilon,
             "margin": margin,
             "delta": delta,
+            "learners": list(learners),
             "learner": learner,
             "learning_aware_feasible": any(
                 str(p.get("label", "")).startswith("learning-aware") for p in policies

@@ -1,13 +1,12 @@
-"""A fast tabular learner for large-scale runs: a population of epsilon-greedy bandit agents.
+"""Populations of learners for large-scale runs (epsilon-greedy, Hedge, Exp3, rational).
 
-The reference env is a repeated one-shot game (no state), so a tabular agent is a table of
-one estimated value per action. Each agent keeps sample averages of the rewards it has
-seen (reward = gain - penalty, exactly what the wrapper hands an RL agent) and takes the
-best with probability 1 - epsilon, else a uniformly random action (Sutton & Barto 2018,
-sec. 2.2-2.4). Untried actions are tried first. Penalties come from the runtime auditor's
-batch path (:meth:`Auditor.run_batch`): the same schedule and draws as a serving process.
+The reference env is a repeated one-shot game (no state), so a learner is a table of one
+estimate (or weight) per action, vectorised over the population (``learners.py``). Rewards
+are gain - penalty, exactly what the wrapper hands an RL agent; penalties come from the
+runtime auditor's batch path (:meth:`Auditor.run_batch`): the same schedule and draws as a
+serving process.
 
-"After training" is the greedy policy each agent would deploy: argmax of its estimates.
+"After training" is the action each agent would deploy (:meth:`Learner.final`).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..policy.runtime import Auditor
+from .learners import make_learner
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -48,47 +48,53 @@ def train_tabular(
     seed: int,
     epsilon: float = 0.1,
     gains: FloatArray | None = None,
+    learner: str = "epsilon-greedy",
 ) -> TabularRun:
-    """Train ``agents`` epsilon-greedy agents for ``episodes`` episodes under ``policy``.
+    """Train ``agents`` learners of kind ``learner`` (``learners.py``: epsilon-greedy, hedge,
+    exp3, rational) for ``episodes`` episodes under ``policy``.
 
     ``gains`` default to the policy document's (relative to the compliant action), which is
-    what the reference env pays. One generator seeded ``seed`` drives the agents; the
-    auditor has its own, spawned from the same seed.
+    what the reference env pays. ``SeedSequence(seed)`` spawns the agents' generator, the
+    auditor's and, for a full-information learner (Hedge), a second auditor's that draws
+    what the actions not taken would have paid.
     """
     root = np.random.SeedSequence(seed)
-    agent_seed, auditor_seed = root.spawn(2)
+    agent_seed, auditor_seed, shadow_seed = root.spawn(3)
     rng = np.random.default_rng(agent_seed)
     auditor = Auditor(policy, seed=auditor_seed, warn=False)
     a = auditor.arrays
     n, c = len(a.action_names), a.compliant
     g = (a.gain - a.gain[c]) if gains is None else np.asarray(gains, dtype=float)
+    game = a.with_agent(g, a.risk_aversion)
+    population = make_learner(
+        learner, game, a.exact_detection(), agents=agents, episodes=episodes, epsilon=epsilon
+    )
+    shadow = Auditor(policy, seed=shadow_seed, warn=False) if population.full_information else None
     rows = np.arange(agents)
     counts = np.zeros((agents, n))
-    sums = np.zeros((agents, n))
     violation = np.empty(episodes)
     rewards = np.empty(episodes)
     honest_loss = 0.0
     honest_taken = 0
     for t in range(episodes):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(counts > 0, sums / counts, np.inf)
-        # Ties (several untried actions) go to a random one among them, not the first.
-        noise = rng.random((agents, n)) * 1e-12
-        greedy = np.argmax(means + noise, axis=1)
-        explore = rng.random(agents) < epsilon
-        actions = np.where(explore, rng.integers(n, size=agents), greedy).astype(np.int64)
+        actions = population.choose(rng, t)
         penalty, _, _ = auditor.run_batch(actions)
         reward = g[actions] - penalty
+        every = None
+        if shadow is not None:
+            every = np.column_stack(
+                [g[i] - shadow.run_batch(np.full(agents, i, dtype=np.int64)).penalty
+                 for i in range(n)]
+            )  # fmt: skip
+            every[rows, actions] = reward
+        population.update(actions, reward, every)
         counts[rows, actions] += 1
-        sums[rows, actions] += reward
         honest = actions == c
         honest_loss += float(penalty[honest].sum())
         honest_taken += int(np.count_nonzero(honest))
         violation[t] = 1.0 - honest.mean()
         rewards[t] = reward.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / counts, -np.inf)
-    final = np.argmax(means, axis=1).astype(np.int64)
+    final = population.final()
     total = agents * episodes
     return TabularRun(
         violation_curve=violation,

@@ -55,12 +55,33 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
     approximated, for a risk-averse or risk-seeking one."""
     if spec.learner is None:
         return []
-    return _risk_neutral_only(
+    problems = _risk_neutral_only(
         spec,
         "[learner] describes a learner that ranks actions by its sample means of rewards "
         "(risk neutral)",
         "learner",
     )
+    if spec.learner.bound == "bernstein":
+        # A Bernstein margin depends on each shortcut's gap over compliance and on its own
+        # penalty (model/learning.py): one margin per action cannot serve types of different
+        # gains, nor a penalty the program chooses.
+        if spec.types:
+            problems.append(
+                (
+                    ("learner", "bound"),
+                    'bound = "bernstein" takes each shortcut\'s gap over compliance, which '
+                    'differs between [[types]]: use bound = "hoeffding" with types',
+                )
+            )
+        if spec.penalty.design != "fixed":
+            problems.append(
+                (
+                    ("learner", "bound"),
+                    'bound = "bernstein" takes the variance of the penalty at its cap; with '
+                    f'[penalty] design = "{spec.penalty.design}" use bound = "hoeffding"',
+                )
+            )
+    return problems
 
 
 def _horizon_problems(spec: SpecView) -> list[Problem]:

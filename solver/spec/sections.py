@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict
 
 from .gains import Gain
 from .limits import representable
@@ -90,6 +90,25 @@ class Learner(FrozenModel):
     reward_noise: NonNegative = Field(
         0.0, description="Standard deviation of the Gaussian noise on each observed reward."
     )
+    bound: Literal["hoeffding", "bernstein"] = Field(
+        "hoeffding",
+        description="hoeffding: margins from the penalty ranges (rate-free); bernstein: from "
+        "the penalised reward's variance at the policy's rates (smaller; solved by an outer "
+        "iteration with a certificate).",
+    )
+    # The false-flag rate P_0 at which Bernstein margins are taken: set only by the engine's
+    # outer iteration (engine/learner.py) on its own copy, never by a spec's text.
+    _flag_detection: float = PrivateAttr(0.0)
+
+    @property
+    def flag_detection(self) -> float:
+        return self._flag_detection
+
+    def at_flag_detection(self, flag_detection: float) -> Learner:
+        """This learner with its Bernstein margins taken at false-flag rate ``flag_detection``."""
+        copy = self.model_copy()
+        copy._flag_detection = float(flag_detection)
+        return copy
 
 
 class Horizon(FrozenModel):

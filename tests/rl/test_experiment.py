@@ -39,9 +39,17 @@ def test_the_learning_aware_condition_is_built_when_feasible_and_dropped_when_no
     few = build_conditions(learner={"samples": 100, "confidence": 0.95})
     assert not any(d["label"].startswith("learning-aware") for d in few)
     docs = build_conditions(learner={"samples": 3000, "confidence": 1 - 0.05 / 3})
-    aware = docs[-1]
+    aware, bernstein = docs[-2], docs[-1]
     assert aware["label"].startswith("learning-aware (n 3000")
-    assert len(docs) == len(few) + 1
+    assert bernstein["label"].startswith("learning-aware, bernstein (n 3000")
+    assert len(docs) == len(few) + 2
+    # the variance-aware margins are smaller: the policy is cheaper
+    assert bernstein["designed"]["cost_per_episode"] < aware["designed"]["cost_per_episode"]
+    # with 1,000 samples only the Bernstein margins leave a policy
+    middle = build_conditions(learner={"samples": 1000, "confidence": 0.95})
+    assert [d["label"] for d in middle[len(few) :]] == [
+        "learning-aware, bernstein (n 1000, 1-delta 0.95)"
+    ]
     optimal = next(d for d in docs if d["label"] == "optimal")
     assert aware["designed"]["cost_per_episode"] > optimal["designed"]["cost_per_episode"]
     # the document pays the spec's gains (not the design's raised ones)
@@ -80,7 +88,7 @@ def test_learners_with_the_designed_samples_end_on_a_shortcut_at_most_delta() ->
     # epsilon-greedy learners: epsilon x episodes / actions = 0.3 x 3000 / 3 = 300 samples
     n = learner_samples(3000, 0.3, 3)
     docs = build_conditions(SMALL, learner={"samples": n, "confidence": 1 - 0.05 / 2})
-    aware, optimal = docs[-1], docs[1]
+    aware, optimal = docs[-2], docs[1]
     assert aware["label"].startswith("learning-aware (n 300")
     run = train_tabular(aware, agents=1000, episodes=3000, seed=3, epsilon=0.3)
     # the design assumed n samples of each shortcut: that is their expected number (about

@@ -214,7 +214,7 @@ def test_the_texts_are_the_same_on_every_machine() -> None:
     assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
 
 
-DIGEST = "52923b761f816ab6a4bade7f9ae0aa226d2a7712c0f6ee3c73ad1826da38b2c4"
+DIGEST = "dca00191b45c67f356dcf3a675715168a924b3b6fcf9e7fcfbcd2bfd44680ae6"
 
 
 @pytest.mark.parametrize("share", [0.0, 0.05, 0.2, 0.5])

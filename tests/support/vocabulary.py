@@ -646,6 +646,10 @@ def _learner(rng: Rng) -> _Draw:
         learner["confidence"] = _uniform(rng, 0.5, 0.999)
     if _chance(rng, 0.5):
         learner["reward_noise"] = _uniform(rng, 0.0, 2.0)
+    if _chance(rng, 0.3):
+        # the exact reference writes out Hoeffding's margin only; bound = "bernstein" (an
+        # outer iteration) is tested on its own (tests/engine/test_learner.py)
+        learner["bound"] = "hoeffding"
     draw.data["learner"] = learner
     if _chance(rng, 0.5):  # penalties that land later ([horizon], docs/model.md)
         horizon: dict[str, Any] = {}
