@@ -439,7 +439,15 @@ class Problem:
         return simulation
 
     def report(
-        self, path: PathLike | None = None, *, vary: Sequence[Vary] = (), log: bool = False
+        self,
+        path: PathLike | None = None,
+        *,
+        vary: Sequence[Vary] = (),
+        log: bool = False,
+        samples: Sequence[PathLike] | None = None,
+        calibration: PathLike | None = None,
+        resamples: int = 200,
+        fpr: float = 0.01,
     ) -> Report:
         """A self-contained HTML report: the problem, the policy, the explanation, the
         probability-severity frontier and a sweep, plots inline (needs matplotlib).
@@ -447,15 +455,63 @@ class Problem:
         ``vary`` names the sweep to draw (one or two, as for :meth:`sweep`); by default the
         gain of the action that is most expensive to deter. With ``path`` the HTML is also
         written there, atomically. The report is made for specs that cannot be met too.
+
+        A spec with ROC monitors (``deter fit``'s) also gets AI control's metrics: the
+        design against "audit the top b%" baselines on scored ``samples`` (default: the
+        fit's own files, when found unchanged), with ``resamples`` bootstrap resamples and
+        TPR at ``fpr``; the thresholds come from ``calibration`` or from fitting the
+        samples again as the spec records (docs/ai-control.md).
         """
         from .report.html import build_report
 
         if len(vary) > 2:
             raise ValueError(f"the report draws one or two varied fields, not {len(vary)}")
+        if resamples < 1:
+            raise ValueError(f"resamples must be at least 1, not {resamples}")
+        if not 0.0 < fpr < 1.0:
+            raise ValueError(f"fpr must be in (0, 1), not {fpr}")
         axes = self.axes(*vary, log=log)
+        sections = self._control_sections(samples, calibration, resamples, fpr)
         result = self.solve()
-        built = build_report(self._spec, result, self.explain(), axes, solve=self._solve_spec)
+        built = build_report(
+            self._spec,
+            result,
+            self.explain(),
+            axes,
+            solve=self._solve_spec,
+            sections=None if sections is None else (lambda frontier: sections(result, frontier)),
+        )
         return built if path is None else built.write(Path(path))
+
+    def _control_sections(
+        self,
+        samples: Sequence[PathLike] | None,
+        calibration: PathLike | None,
+        resamples: int,
+        fpr: float,
+    ) -> Callable[[Result, Any], list[Any]] | None:
+        """AI control's section maker, or None when the spec asks for none. What the user
+        gave is read (and refused) before anything is solved."""
+        if not any(m.roc for m in self._spec.all_monitors()) and not samples and not calibration:
+            return None
+        from .control.report import control_data, control_section
+
+        text = None
+        source = Path(self._spec.source_file)
+        if source.is_file():
+            text = source.read_text(encoding="utf-8", errors="replace")
+        data = control_data(
+            self._spec,
+            text,
+            [str(p) for p in samples] if samples else None,
+            None if calibration is None else str(calibration),
+        )
+        if data is None:
+            return None
+        spec = self._spec
+        return lambda result, frontier: [
+            control_section(spec, result, data, frontier, resamples=resamples, fpr=fpr)
+        ]
 
 
 # --- argument checks -------------------------------------------------------------------------

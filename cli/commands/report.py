@@ -26,6 +26,32 @@ def report(
         ),
     ] = None,
     log: Annotated[bool, typer.Option("--log", help="Space --vary ranges geometrically.")] = False,
+    samples: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--samples",
+            help="Scored samples to measure a fitted spec's policy on (AI control: safety, "
+            "usefulness, ROC-AUC, TPR, cost against auditing the top b%); default: the "
+            "fit's own files, when found unchanged.",
+        ),
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration",
+            help="deter fit --calibration's JSON: the score thresholds (default: fit the "
+            "samples again as the spec records).",
+        ),
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=1, max=100_000, help="Bootstrap resamples.")
+    ] = 200,
+    tpr_fpr: Annotated[
+        float,
+        typer.Option(
+            "--tpr-at-fpr", min=1e-6, max=0.999999, help="The false-positive rate of TPR at FPR."
+        ),
+    ] = 0.01,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     solver: SolverOption = None,
     debug: DebugOption = False,
@@ -33,9 +59,13 @@ def report(
     """Write a self-contained HTML report: problem, policy, explanation and plots.
 
     One file, no network needed to open it; the frontier and sweep plots are inline SVG.
-    Exit codes as for solve (a spec that cannot be met still gets its report).
+    A spec of ROC monitors from deter fit also gets AI control's metrics, measured on the
+    scored samples (--samples, or the fit's own files): the policy against auditing the top
+    b% of each monitor, with bootstrap intervals and a cost-safety plot
+    (docs/ai-control.md). Exit codes as for solve (a spec that cannot be met still gets its
+    report).
     """
-    from ..common import fail, guarded, info, progress, read_spec
+    from ..common import err, fail, guarded, info, progress, read_spec
     from ..exit_codes import ExitCode, for_status
 
     def body() -> int:
@@ -48,9 +78,22 @@ def report(
             fail(ExitCode.BAD_INPUT, "error: the report draws one or two --vary, not more")
         try:
             with progress("solving, explaining and drawing"):
-                report = problem.report(output, vary=texts, log=log)
+                report = problem.report(
+                    output,
+                    vary=texts,
+                    log=log,
+                    samples=samples or None,
+                    calibration=calibration,
+                    resamples=resamples,
+                    fpr=tpr_fpr,
+                )
         except PlotUnavailable as exc:
             fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        for section in report.sections:  # what the metrics could not use, never silent
+            if "note" in section.data:
+                err(f"note: {section.title}: not measured: {section.data['note']}")
+            for reason, count in section.data.get("dropped", {}).items():
+                err(f"note: {count} x {reason}")
         info(f"wrote {output}")
         return int(for_status(report.result.status))
 

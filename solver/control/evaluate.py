@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 import numpy as np
 
@@ -23,7 +24,14 @@ from ..spec.gains import gain_bounds
 from .roc import FloatArray, MonitorCurve
 
 
-def flag_probability(curve: MonitorCurve, rate: float, scores: FloatArray) -> FloatArray:
+class Thresholded(Protocol):
+    """A monitor's fitted chain as a flag rule: a :class:`MonitorCurve`, or a calibration
+    read back from JSON (:class:`deter.solver.policy.roc.Calibrated`)."""
+
+    def thresholds_for(self, rate: float) -> tuple[float, float, float]: ...
+
+
+def flag_probability(curve: Thresholded, rate: float, scores: FloatArray) -> FloatArray:
     """The probability that each score is flagged when the monitor runs at ``rate``."""
     high, low, weight = curve.thresholds_for(rate)
     s = np.asarray(scores, dtype=float)

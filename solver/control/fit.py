@@ -17,7 +17,9 @@ rate, is reported in the provenance and does not change the optimal rates.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,11 @@ from .roc import BANDS, MonitorCurve, band_width, fit_curve, samples_for_width
 from .samples import COST_PREFIX, HONEST, SCORE_PREFIX, Samples, identifier
 
 SCHEMA_LINE = "#:schema ./deter.schema.json"
+#: The comment that records how the curves were fitted (JSON), so that the samples can be
+#: fitted again to recover the thresholds (``deter report --samples``).
+FIT_LINE = "# fit: "
+#: The comment that names each file the fit read, with its SHA-256.
+FILE_LINE = "# file: "
 
 
 @dataclass(frozen=True)
@@ -311,6 +318,52 @@ def fit_spec_text(samples: Samples, options: FitOptions | None = None) -> str:
     return fit_samples(samples, options).text
 
 
+@dataclass(frozen=True)
+class FitRecord:
+    """What a spec written by ``deter fit`` says of its fit: the settings to fit the same
+    curves again, and the files it read (path, SHA-256)."""
+
+    options: FitOptions
+    monitors: Mapping[str, str]  # spec monitor -> score column (without the prefix)
+    files: tuple[tuple[str, str], ...]
+
+
+_FILE = re.compile(r"^# file: (.*) \(sha256 ([0-9a-f]{64})\)$")
+
+
+def fit_record(text: str) -> FitRecord | None:
+    """The record of a fitted spec's text, or None when it was not written by ``deter fit``
+    (or by a version that did not record its settings)."""
+    settings: dict[str, Any] | None = None
+    files: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            if line.strip():
+                break  # the comments of a fit come first
+            continue
+        if line.startswith(FIT_LINE):
+            try:
+                settings = json.loads(line[len(FIT_LINE) :])
+            except json.JSONDecodeError:
+                return None
+        elif (found := _FILE.match(line)) is not None:
+            files.append((found.group(1), found.group(2)))
+    if not isinstance(settings, dict):
+        return None
+    try:
+        options = FitOptions(
+            delta=None if settings["delta"] is None else float(settings["delta"]),
+            band=str(settings["band"]),
+            actions={str(k): str(v) for k, v in settings["actions"].items()},
+            drop_unknown=bool(settings["drop_unknown"]),
+            compliant=str(settings["compliant"]),
+        )
+        monitors = {str(k): str(v) for k, v in settings["monitors"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return FitRecord(options, monitors, tuple(files))
+
+
 def _located(frame: Any, row: int, column: str, message: str) -> Finding:
     line = int(frame["line"].iat[row])
     where = str(frame["where"].iat[row])
@@ -343,7 +396,7 @@ def _spec_text(
         f"# Fitted by `deter fit` at {date} from scored trajectories (docs/ai-control.md).",
     ]
     for file, digest in zip(samples.files, samples.digests, strict=True):
-        lines.append(f"# file: {file} (sha256 {digest})")
+        lines.append(f"{FILE_LINE}{file} (sha256 {digest})")
     used = sum(counts.values())
     lines.append(
         f"# samples: {len(samples)} read, {used} used: "
@@ -365,6 +418,15 @@ def _spec_text(
         )
     mapping = ", ".join(f"{k} -> {a}" for k, a in kinds.items())
     lines.append(f"# attack kinds: {mapping}")
+    settings = {
+        "delta": opts.delta,
+        "band": opts.band,
+        "compliant": opts.compliant,
+        "actions": dict(kinds),
+        "drop_unknown": opts.drop_unknown,
+        "monitors": {identifier(c.monitor): c.monitor for c in curves},
+    }
+    lines.append(FIT_LINE + json.dumps(settings, separators=(", ", ": ")))
     placeholders = []
     if opts.penalty_cap is None:
         placeholders.append(f"penalty_cap {PLACEHOLDER_CAP:g}")
@@ -440,4 +502,12 @@ def _toml_string(text: str) -> str:
     return f'"{escaped}"'
 
 
-__all__ = ["FitOptions", "FitResult", "band_width", "fit_samples", "fit_spec_text"]
+__all__ = [
+    "FitOptions",
+    "FitRecord",
+    "FitResult",
+    "band_width",
+    "fit_record",
+    "fit_samples",
+    "fit_spec_text",
+]

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluate import flag_probability
-from .roc import FloatArray, MonitorCurve
+from .evaluate import Thresholded, flag_probability
+from .roc import FloatArray, auc
 from .samples import HONEST, SCORE_PREFIX, Samples
 
 #: A policy as the flag probability of every sample of a table (its rows: honest first or not).
@@ -45,6 +45,7 @@ class Table:
     scores: Mapping[str, FloatArray]  # monitor -> score (NaN: never flagged)
     main_success: FloatArray  # NaN: unknown
     side_success: FloatArray  # NaN: unknown (counted as not succeeded)
+    kinds: np.ndarray | None = None  # each row's label (honest or the attack kind), object
 
     @classmethod
     def of(cls, samples: Samples) -> Table:
@@ -59,6 +60,7 @@ class Table:
             },
             main_success=np.asarray(frame["main_task_success"], dtype=float)[keep],
             side_success=np.asarray(frame["side_task_success"], dtype=float)[keep],
+            kinds=np.asarray(kinds, dtype=object)[keep],
         )
 
     def take(self, rows: np.ndarray) -> Table:
@@ -67,6 +69,7 @@ class Table:
             scores={m: s[rows] for m, s in self.scores.items()},
             main_success=self.main_success[rows],
             side_success=self.side_success[rows],
+            kinds=None if self.kinds is None else self.kinds[rows],
         )
 
 
@@ -82,7 +85,7 @@ def top_percent(monitor: str, percent: float) -> Policy:
     return flags
 
 
-def designed(curves: Mapping[str, MonitorCurve], rates: Mapping[str, float]) -> Policy:
+def designed(curves: Mapping[str, Thresholded], rates: Mapping[str, float]) -> Policy:
     """A designed policy: each monitor at its rate through its fitted thresholds."""
 
     def flags(table: Table) -> FloatArray:
@@ -95,7 +98,7 @@ def designed(curves: Mapping[str, MonitorCurve], rates: Mapping[str, float]) -> 
 
 
 def per_monitor_flags(
-    table: Table, curves: Mapping[str, MonitorCurve], rates: Mapping[str, float]
+    table: Table, curves: Mapping[str, Thresholded], rates: Mapping[str, float]
 ) -> dict[str, FloatArray]:
     return {m: flag_probability(c, rates.get(m, 0.0), table.scores[m]) for m, c in curves.items()}
 
@@ -127,6 +130,49 @@ def tpr_at_fpr(honest: FloatArray, attack: FloatArray, fpr: float) -> float:
     return float(np.mean(attack > threshold))
 
 
+def roc_metrics(
+    table: Table,
+    fpr: float,
+    *,
+    resamples: int = 500,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[tuple[str, str, tuple[float, float, float], tuple[float, float, float]]]:
+    """(monitor, attack kind, ROC-AUC, TPR at ``fpr``) for every monitor and attack kind of
+    the table, each as (value, low, high): percentile bootstrap over samples resampled
+    within each label (the baseline threshold re-read from each resample)."""
+    if table.kinds is None:
+        raise ValueError("the table has no attack kinds (Table.of keeps them)")
+    rng = np.random.default_rng(seed)
+    tail = (1.0 - level) / 2.0
+    out = []
+    kinds = sorted({str(k) for k in table.kinds[~table.honest]})
+    for monitor, scores in table.scores.items():
+        finite = np.isfinite(scores)
+        honest = scores[table.honest & finite]
+        for kind in kinds:
+            attack = scores[(table.kinds == kind) & finite]
+            if honest.size == 0 or attack.size == 0:
+                continue
+            values = (auc(honest, attack), tpr_at_fpr(honest, attack, fpr))
+            boot = np.empty((resamples, 2))
+            for r in range(resamples):
+                h = honest[rng.integers(0, honest.size, honest.size)]
+                a = attack[rng.integers(0, attack.size, attack.size)]
+                boot[r] = (auc(h, a), tpr_at_fpr(h, a, fpr))
+            low = np.quantile(boot, tail, axis=0)
+            high = np.quantile(boot, 1.0 - tail, axis=0)
+            out.append(
+                (
+                    monitor,
+                    kind,
+                    (values[0], float(low[0]), float(high[0])),
+                    (values[1], float(low[1]), float(high[1])),
+                )
+            )
+    return out
+
+
 @dataclass(frozen=True)
 class Measured:
     """A policy's metrics with bootstrap intervals: value, (low, high)."""
@@ -156,9 +202,14 @@ def measure_policies(
         draws.append(np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata]))
     out = []
     tail = (1.0 - level) / 2.0
-    for name, (policy, cost_of) in policies.items():
+    named = list(policies.items())
+    boots = np.empty((len(named), resamples, 3))
+    for r, rows in enumerate(draws):  # each resample's table taken once, for every policy
+        resampled = table.take(rows)
+        for i, (_, (policy, cost_of)) in enumerate(named):
+            boots[i, r] = _metrics(resampled, policy, cost_of)
+    for (name, (policy, cost_of)), boot in zip(named, boots, strict=True):
         values = _metrics(table, policy, cost_of)
-        boot = np.array([_metrics(table.take(rows), policy, cost_of) for rows in draws])
         low = np.nanquantile(boot, tail, axis=0)
         high = np.nanquantile(boot, 1.0 - tail, axis=0)
         triples = [(values[i], float(low[i]), float(high[i])) for i in range(3)]
@@ -179,7 +230,7 @@ def audit_cost(unit_cost: float) -> Callable[[Table, FloatArray], float]:
 
 
 def designed_cost(
-    curves: Mapping[str, MonitorCurve], rates: Mapping[str, float], unit_cost: Mapping[str, float]
+    curves: Mapping[str, Thresholded], rates: Mapping[str, float], unit_cost: Mapping[str, float]
 ) -> Callable[[Table, FloatArray], float]:
     """A design's oversight cost on a table: each monitor's audit cost x its honest flag rate."""
 

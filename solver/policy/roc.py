@@ -53,6 +53,10 @@ class Calibrated:
     fpr: np.ndarray
     tpr: Mapping[str, np.ndarray]
 
+    def thresholds_for(self, rate: float) -> tuple[float, float, float]:
+        """(high threshold, low threshold, probability of the high one) at ``rate``."""
+        return randomised_thresholds(self.fpr, self.thresholds, rate)
+
 
 def threshold_value(value: Any) -> float:
     """A threshold from JSON: a number, or ``"inf"`` / ``"-inf"``."""
@@ -126,13 +130,11 @@ def roc_section(
     return section
 
 
-def _rule(
-    name: str,
-    roc: Mapping[str, tuple[tuple[float, float], ...]],
-    fitted: Calibrated,
-    rate: float,
-    file: str,
-) -> dict[str, Any]:
+def check_points(
+    name: str, roc: Mapping[str, Any], fitted: Calibrated, file: str, what: str = "calibration"
+) -> None:
+    """Refuse a chain whose points are not the spec's ``roc`` points of monitor ``name``
+    (it is of another fit): a located error naming ``file``."""
     key = f"monitors.{name}"
     for action, points in roc.items():
         given = np.asarray(points, dtype=float)
@@ -150,10 +152,21 @@ def _rule(
                         file,
                         key,
                         f"its points for action {action!r} are not the spec's roc points: "
-                        "the calibration is of another fit",
+                        f"the {what} is of another fit",
                     )
                 ]
             )
+
+
+def _rule(
+    name: str,
+    roc: Mapping[str, tuple[tuple[float, float], ...]],
+    fitted: Calibrated,
+    rate: float,
+    file: str,
+) -> dict[str, Any]:
+    key = f"monitors.{name}"
+    check_points(name, roc, fitted, file)
     high, low, weight = randomised_thresholds(fitted.fpr, fitted.thresholds, rate)
     k = int(np.searchsorted(fitted.fpr, min(max(rate, 0.0), 1.0), side="left"))
     high_rate = float(fitted.fpr[max(k - 1, 0)])
