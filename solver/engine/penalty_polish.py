@@ -37,10 +37,15 @@ a - y_i k_i / F_i^2 = 0), and the best point of each segment between two such mu
 
 **Search.** Start at the caps (Becker's penalties) and at the cone program's penalties when
 there are some; at each step solve LP(F) at the penalties minimising the best bound's
-Lagrangian, until the policy found costs at most 1e-9 (relative) above the bound or 20 steps
-have run. For a shared level this is Kelley's cutting-plane method in one variable
-(LP(F) is convex and piecewise linear in 1/F, so it ends at the exact optimum). The answer
-is accepted when verification (``verify.py``) passes and the gap to the bound is within
+Lagrangian, until the policy found costs at most 1e-9 (relative) above the bound, or at most
+1e-8 above it and a step did not halve the gap, or 20 steps have run. Where the LPs'
+multipliers leave the bound short after the start and the caps (a degenerate LP(F), whose
+multipliers at the optimal penalties are one of many), the multipliers of the design
+written in its detections, a convex program without a duality gap
+(``formulation/penalty_detection.py``, Clarabel), are tried, and LP(F) at its penalties.
+For a shared level the search is Kelley's cutting-plane method in one variable (LP(F)
+is convex and piecewise linear in 1/F, so it ends at the exact optimum). The answer is
+accepted when verification (``verify.py``) passes and the gap to the bound is within
 ``GAP_TOLERANCE``: the certificate (kind ``penalty_duality``) then proves the reported cost
 is at most that much above the least cost.
 """
@@ -56,6 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..formulation.linear import solve_linear
+from ..formulation.penalty_detection import DetectionDuals, detection_program_duals
 from ..model.arrays import ProblemArrays
 from ..model.detection import detection_probability
 from ..model.penalties import deterrence_need, penalty_ceiling, penalty_cost_of
@@ -68,6 +74,10 @@ from .verify import TOLERANCE, verify_policy
 TARGET_GAP = 1e-9
 #: Most rate LPs solved per spec.
 MAX_STEPS = 20
+#: A gap this small (relative, 100 times below the certificate's tolerance) that a step
+#: does not halve ends the search: the steps left would cost LPs for digits the certificate
+#: does not need (penalty_design-400108 ran 20 more LPs at 9e-9).
+STALLED_GAP = 1e-8
 #: HiGHS options for the rate LP (its rows and columns are of order one).
 HIGHS_OPTIONS = {
     "primal_feasibility_tolerance": 1e-10,
@@ -539,6 +549,42 @@ def _best_on_segment(design: Design, first: Multipliers, second: Multipliers) ->
     return _golden(at, 0.0, 1.0)
 
 
+def convex_multipliers(design: Design) -> DetectionDuals | None:
+    """The detection program's answer for ``design`` (``formulation/penalty_detection.py``)."""
+    arrays = design.arrays
+    return detection_program_duals(
+        arrays.cost,
+        design.detection,
+        design.need,
+        design.cap,
+        design.penalty_cost,
+        arrays.min_rate,
+        arrays.max_rate,
+        arrays.budget,
+        shared=design.shared,
+    )
+
+
+def _convex_start(search: Search) -> None:
+    """The multipliers and penalties of the design written in its detections
+    (``formulation/penalty_detection.py``, a convex program with no duality gap): where the
+    LPs' multipliers and the stationary ones leave the bound short (a degenerate LP(F), whose
+    multipliers at the optimal penalties are one of many: penalty_design-400108 stopped at a
+    gap of 5e-4 after 33 LPs), its multipliers close it. The bound is recomputed from them
+    exactly (``lower_bound``) and LP(F) is solved at its penalties; nothing it says is
+    taken on trust."""
+    design = search.design
+    duals = convex_multipliers(design)
+    if duals is None or not np.all(np.isfinite(duals.rows)) or not np.isfinite(duals.budget):
+        return
+    search.multipliers.append(Multipliers(duals.rows, duals.budget))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        penalties = design.need / np.maximum(duals.detection, 1e-300)
+    if np.all(np.isfinite(penalties)):
+        search.evaluate(np.minimum(penalties, design.cap))
+    search.tighten()
+
+
 @dataclass(frozen=True)
 class Polished:
     """A verified and certified policy (rates, penalties per action, verification with the
@@ -567,10 +613,16 @@ def polish(
             search.tighten()
     if search.gap() > TARGET_GAP:
         search.evaluate(design.cap.copy())
+        search.tighten()
+    if search.gap() > TARGET_GAP:
+        _convex_start(search)
+        previous = math.inf
         for _ in range(MAX_STEPS):
             bound = search.tighten()
-            if bound is None or search.gap() <= TARGET_GAP:
+            gap = search.gap()
+            if bound is None or gap <= TARGET_GAP or (gap <= STALLED_GAP and gap > previous / 2):
                 break
+            previous = gap
             before = len(search.tried)
             search.evaluate(bound.penalties)
             if len(search.tried) == before:  # nothing new to try

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from deter.solver.engine.penalty_polish import (
     Multipliers,
+    Search,
     certificate_of,
+    convex_multipliers,
     design_of,
     lower_bound,
 )
@@ -26,6 +28,7 @@ from deter.solver.model.penalties import at_ceilings
 from tests.support.design_specs import design_spec, solve_text
 from tests.support.exact_reference import judge, reference
 from tests.support.magnitudes import generate
+from tests.support.vocabulary import generate as vocabulary
 
 #: (seed, what it was): penalty_design specs of tests/support/magnitudes.py.
 REGRESSIONS = [
@@ -168,3 +171,60 @@ def test_at_ceilings_relaxes_a_shared_level_to_the_smallest_cap() -> None:
     assert relaxed.penalty_cap[arrays.compliant] == arrays.penalty_cap[arrays.compliant]
     per_action = ProblemArrays.from_spec(deter.load_spec(text.replace("shared", "per_action")))
     assert at_ceilings(per_action) is per_action
+
+
+def _least_cost_by_scipy(arrays: ProblemArrays) -> float:
+    """The design in its detections (x, t), min c.x + a sum k / t s.t. t <= Q x, solved by
+    scipy's trust-constr: an independent local method, exact up to its tolerance because the
+    program is convex."""
+    from scipy.optimize import Bounds, LinearConstraint, minimize
+
+    design = design_of(arrays)
+    assert not isinstance(design, str) and not design.shared
+    q, k, a, c = design.detection.toarray(), design.need, design.penalty_cost, arrays.cost
+    m, n = q.shape[1], k.size
+    rows = LinearConstraint(np.hstack([q, -np.eye(n)]), 0.0, np.inf)
+    box = Bounds(
+        np.concatenate([arrays.min_rate, k / design.cap]),
+        np.concatenate([arrays.max_rate, np.ones(n)]),
+    )
+    start = np.concatenate([arrays.max_rate * 0.9, np.minimum(1.0, 1.5 * k / design.cap + 0.05)])
+    found = minimize(
+        lambda z: c @ z[:m] + a * np.sum(k / z[m:]),
+        start,
+        jac=lambda z: np.concatenate([c, -a * k / z[m:] ** 2]),
+        method="trust-constr",
+        constraints=[rows],
+        bounds=box,
+        options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 5000},
+    )
+    return float(found.fun)
+
+
+def test_a_degenerate_rate_lp_is_certified_with_the_detection_programs_multipliers() -> None:
+    """penalty_design-400108 (vocabulary; feasible by construction, the reference leaves
+    several monitors per action undecided): LP(F) is dual degenerate near the optimal
+    penalties (a1 at its cap; HiGHS prices its row at 0 or 0.374, the optimum needs 0.068),
+    so the LPs' multipliers, the stationary ones and the segments between them left the bound
+    5e-4 short after 33 LPs: solver_error. The multipliers of the design written in its
+    detections (formulation/penalty_detection.py) close it; the bound is recomputed from
+    them in lower_bound, and an independent convex solver agrees (issue 20)."""
+    case = vocabulary("penalty_design", 400108, False)
+    arrays = ProblemArrays.for_design(deter.load_spec(case.text))
+    design = design_of(arrays)
+    assert not isinstance(design, str)
+    search = Search(design)
+    search.evaluate(design.cap.copy())
+    search.tighten()
+    assert search.gap() > 1e-3  # the LPs' own multipliers: far from closed
+    duals = convex_multipliers(design)
+    assert duals is not None
+    bound = lower_bound(design, Multipliers(duals.rows, duals.budget)).value
+    result = deter.solve(deter.loads(case.text))
+    assert result.status == "optimal", result.message
+    assert "verified and certified" in result.attempts[0]  # at the first attempt
+    verdict = judge(case.text, result.to_dict(timing=False))  # the policy, checked exactly
+    assert verdict.ok, verdict.failures
+    assert bound <= result.total_cost <= bound * (1 + 1e-8)
+    independent = _least_cost_by_scipy(arrays)  # an interior point: a hair above the least
+    assert bound <= independent <= result.total_cost * (1 + 1e-5)
