@@ -45,6 +45,7 @@ from .diagnose import diagnose
 from .infeasibility import certify_commitment_infeasible, floors_over_budget
 from .readout import Clock, monitor_results, no_verified_answer, unsolved
 from .repair import NEAR, REPAIRABLE, ROOMS, TRUST
+from .typed_infeasibility import infeasible_alone, prove_no_assignment
 from .verify import TOLERANCE, evaluate_policy
 from .verify_commitment import type_terms, verify_commitment
 
@@ -371,6 +372,11 @@ def solve_dobss(
         # certified; the polished program's is.
         found = solve_commitment(data, None, solvers=solvers, certified=False, search=cuts)
         lines += [f"DOBSS: {line}" for line in found.attempts]
+        if found.status == "solver_error":
+            # the MIP's "infeasible" (or no answer) is no proof: the assignments are checked
+            proof = prove_no_assignment(data, cuts.pairs, cuts.assignments)
+            if proof is not None:
+                return Commitment(Status.infeasible, attempts=[*lines, proof])
         if found.status != "optimal":
             return Commitment(found.status, attempts=lines)
         polished = solve_commitment(data, found.induced, solvers=solvers, tolerance=tolerance)
@@ -380,7 +386,7 @@ def solve_dobss(
             return polished
         if polished.status != "infeasible":  # unproven: no optimum claimed
             return Commitment(Status.solver_error, attempts=lines)
-        alone = tuple((k, a) for k, a in enumerate(found.induced) if _infeasible_alone(data, k, a))
+        alone = tuple((k, a) for k, a in enumerate(found.induced) if infeasible_alone(data, k, a))
         chosen = ", ".join(f"{data.type_names[k]}: {names[a]}" for k, a in enumerate(found.induced))
         if alone:
             cuts = replace(cuts, pairs=(*cuts.pairs, *alone))
@@ -391,20 +397,6 @@ def solve_dobss(
         lines.append(f"assignment ({chosen}) proven infeasible: searched again without {cut}")
     lines.append(f"no verified assignment after {DOBSS_CUTS} proven infeasible")
     return Commitment(Status.solver_error, attempts=lines)
-
-
-def _infeasible_alone(data: StrategicArrays, k: int, a: int) -> bool:
-    """Is type ``k`` taking action ``a`` proven infeasible by its own rows (the rate bounds
-    and the budget, every other type left out)?"""
-    one = replace(
-        data,
-        type_names=(data.type_names[k],),
-        weight=data.weight[[k]],
-        gain_low=data.gain_low[[k]],
-        gain_high=data.gain_high[[k]],
-        risk_aversion=data.risk_aversion[[k]],
-    )
-    return certify_commitment_infeasible(one, (a,), True) is not None
 
 
 def best_commitment(
