@@ -313,7 +313,7 @@ def _resume_hint(
 
     if resume is None:
         resume = Path(DEFAULT_LEDGER)
-        kept = Ledger(resume)
+        kept = Ledger(resume, derive_rows=False)  # quick: Ctrl-C was pressed
         batch: list[FileOutcome] = []
         for outcome in spool or ():
             batch.append(outcome)

@@ -6,8 +6,11 @@ same output, byte for byte, in every format. The outcome's result (the JSON docu
 ``deter solve`` writes, without timing: only ``-f json`` shows it, and it is most of a
 line) is kept compressed (:func:`pack_result`: zlib with a preset dictionary of the
 result's keys, base85), and the outcome's fields that are read off the result (name, cost,
-error, rates) are left out when they are exactly what the result gives. An entry is about
-the size of the file's ``-f jsonl`` line (issue 24 item 5: it was ~8x on small specs).
+error, rates) are left out when they are exactly what the result gives. A result with many
+rows (actions, monitors, the diagnosis's actions) keeps only the values of its rows that
+differ from those re-derived from the spec file, which is read again on resuming
+(``ledger_rows.py``; the file's hash must be the entry's). An entry is about the size of the
+file's ``-f jsonl`` line (issue 24 item 5: it was ~8x on small specs, ~16x at 300 actions).
 Lines written by earlier versions (``"ledger": 1``, the result as plain JSON) still read.
 
 A resumed batch keeps no entry in memory: :meth:`Ledger.index` reads the ledger once, a line
@@ -34,11 +37,20 @@ from typing import Any
 
 import numpy as np
 
+from ..results.errors import DeterError
 from ..results.json_depth import TooDeep, check_depth
 from ..results.result import Result
 from ..results.serialise import jsonable
 from ..results.status import Status
 from .ledger_dictionary import RESULT_DICTIONARY
+from .ledger_rows import (
+    ROW_THRESHOLD,
+    ROWS_KEY,
+    compact_rows,
+    load_spec_arrays,
+    restore_rows,
+    row_count,
+)
 from .outcome import FINAL_STATUSES, FileOutcome
 
 LEDGER_VERSION = 2
@@ -58,8 +70,12 @@ class Ledger:
     cut short by a kill is ignored on reading.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, derive_rows: bool = True) -> None:
         self.path = Path(path)
+        # Large results keep their rows as differences from the spec's (``ledger_rows``):
+        # reading each spec again costs tens of ms, so a ledger written in a hurry (the
+        # spool kept on Ctrl-C) packs them whole instead.
+        self.derive_rows = derive_rows
         self._handle: Any = None
         self._reader: Any = None  # for ``load``
         self.skipped = 0  # unreadable lines met by the last ``read`` or ``index``
@@ -162,7 +178,10 @@ class Ledger:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             if torn:  # end a line cut by a kill, or the next entry would be glued onto it
                 self._handle.write("\n")
-        lines = "".join(_compact(entry_of(o, fingerprint)) + "\n" for o in outcomes)
+        lines = "".join(
+            _compact(entry_of(o, fingerprint, derive_rows=self.derive_rows)) + "\n"
+            for o in outcomes
+        )
         try:
             self._handle.write(lines)
             self._handle.flush()
@@ -177,16 +196,17 @@ class Ledger:
         self._handle = self._reader = None
 
 
-def entry_of(outcome: FileOutcome, fingerprint: str) -> dict[str, Any]:
+def entry_of(outcome: FileOutcome, fingerprint: str, *, derive_rows: bool = True) -> dict[str, Any]:
     """The ledger line of ``outcome`` (:func:`read_entry` reads it back to an equal one):
-    the outcome without the fields its result gives exactly, the result packed."""
+    the outcome without the fields its result gives exactly, the result packed (a large
+    one's rows as differences from its spec's, with ``derive_rows``)."""
     doc = {k: v for k, v in outcome.to_dict().items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
     result = doc.pop("result", None)
     if outcome.result is not None:
         for key, value in derived(outcome.result).items():
             if _same(getattr(outcome, key), value):
                 doc.pop(key)
-        doc["result"] = pack_result(result)
+        doc["result"] = pack_result(_rows_compacted(result, outcome) if derive_rows else result)
     else:
         doc["result"] = None
     return {"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": doc}
@@ -194,6 +214,19 @@ def entry_of(outcome: FileOutcome, fingerprint: str) -> dict[str, Any]:
 
 #: Fields a version-2 entry leaves out when they hold their default.
 _DEFAULTS: dict[str, Any] = {"findings": [], "checked": False}
+
+
+def _rows_compacted(result: dict[str, Any], outcome: FileOutcome) -> dict[str, Any]:
+    """A large result's document with its rows re-derived from the spec on reading
+    (``ledger_rows``), or the document as it is."""
+    if not outcome.sha256 or row_count(result) < ROW_THRESHOLD:
+        return result
+    try:
+        arrays = load_spec_arrays(outcome.file, outcome.sha256)
+        compacted = compact_rows(json.loads(_compact(result)), arrays)
+    except Exception:  # a spec that does not load again costs bytes, never an entry
+        return result
+    return compacted if compacted is not None else result
 
 
 def _compact(doc: Any) -> str:
@@ -209,7 +242,14 @@ def read_entry(line: dict[str, Any]) -> FileOutcome:
     packed = doc.pop("result", None)
     if packed is None:
         return FileOutcome.from_dict({**doc, "result": None})
-    result = Result.from_dict(unpack_result(packed))
+    unpacked = unpack_result(packed)
+    if isinstance(unpacked, dict) and ROWS_KEY in unpacked:
+        try:
+            arrays = load_spec_arrays(str(doc["file"]), str(doc["sha256"]))
+        except (OSError, DeterError) as exc:  # gone, unreadable, or no longer a spec
+            raise ValueError(f"the rows of this entry need its spec file: {exc}") from None
+        unpacked = restore_rows(unpacked, arrays)
+    result = Result.from_dict(unpacked)
     fill = {key: jsonable(value) for key, value in derived(result).items() if key not in doc}
     outcome = FileOutcome.from_dict({**doc, **fill, "result": None})
     return replace(outcome, result=result)

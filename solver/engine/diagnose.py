@@ -148,7 +148,7 @@ def _best_exponential(
     return p, p0, best_x
 
 
-def _cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:
+def cap_for(loss_needed: float, relative_gain: float, r: float) -> float | None:
     """The penalty F with u(g) - u(g - F) = loss_needed (relative-wealth units), if any."""
     if loss_needed <= 0:
         return 0.0
@@ -194,7 +194,7 @@ def diagnose(
             deterrable = False
         relative_gain = float(arrays.gain[i] - arrays.gain[arrays.compliant])
         if p > 0:
-            cap_needed = _cap_for(
+            cap_needed = cap_for(
                 (need + rows.false_flag_loss * p0) / p, relative_gain, arrays.risk_aversion
             )
         else:
