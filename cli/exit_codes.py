@@ -92,7 +92,7 @@ COMMAND_CODES: dict[str, tuple[ExitCode, ...]] = {
     "explain": _SOLVES,
     "report": _SOLVES,
     "export": _SOLVES,
-    "experiment": (ExitCode.OK, ExitCode.BAD_INPUT),
+    "experiment": (ExitCode.OK, ExitCode.BAD_INPUT, ExitCode.SOLVER_FAILED),
     "fit": (ExitCode.OK, ExitCode.BAD_INPUT),
 }
 

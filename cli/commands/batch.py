@@ -82,6 +82,14 @@ AddressOption = Annotated[
         "(default with --executor dask: a local cluster).",
     ),
 ]
+#: The local Dask cluster's size for ``simulate`` and ``experiment`` (``batch`` sizes its
+#: cluster with ``--jobs``).
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, max=1024, help="Processes of the local Dask cluster (default 2)."
+    ),
+]
 NoTimingOption = Annotated[
     bool, typer.Option("--no-timing", help="Leave timing out of json, jsonl, csv and junit output.")
 ]

@@ -5,6 +5,7 @@ A short adapter: parse the options, run ``deter.solver.rl.experiment``, write th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ from ...solver.report.files import write_atomic
 from ..common import err, fail, guarded, info, progress
 from ..exit_codes import ExitCode
 from ..options import DebugOption
+from .batch import AddressOption, Executor, WorkersOption
 
 
 def experiment(
@@ -94,6 +96,16 @@ def experiment(
         ),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            "--executor",
+            help="local: this process; dask: the seeds' populations on a Dask cluster "
+            "(the same results bit for bit; PPO stays in this process).",
+        ),
+    ] = Executor.local,
+    address: AddressOption = None,
+    workers: WorkersOption = 2,
     plot: Annotated[
         bool, typer.Option("--plot/--no-plot", help="Draw learning curves (needs matplotlib).")
     ] = True,
@@ -104,6 +116,9 @@ def experiment(
     Reports violation rates during and after training, oversight cost, the honest agent's
     loss to false flags and the training reward, each with a 95% interval over seeds.
     """
+
+    if address and executor is not Executor.dask:
+        fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
 
     def body() -> int:
         if ppo_seeds:
@@ -117,8 +132,11 @@ def experiment(
         if output.exists() and not output.is_dir():
             fail(ExitCode.BAD_INPUT, f"error: {output}: exists and is not a folder")
         _check_creatable(output)
-        from ...solver.rl.experiment import markdown_table, run_experiment
+        from ...solver.batch.dask_executor import ClusterLost, DaskUnavailable, dask_mapper
+        from ...solver.rl.experiment import TabularTask, markdown_table, run_experiment
         from ...solver.rl.learners import LEARNERS
+        from ...solver.rl.tabular import TabularRun
+        from ...solver.simulation.simulate import Mapper, serial_map
 
         kinds = [k.strip() for k in learners.split(",") if k.strip()]
         unknown = [k for k in kinds if k not in LEARNERS]
@@ -129,20 +147,30 @@ def experiment(
                 "once, comma-separated",
             )
 
-        with progress(f"training {seeds} seeds x {agents} agents"):
-            result = run_experiment(
-                seeds=seeds,
-                agents=agents,
-                episodes=episodes,
-                epsilon=epsilon,
-                margin=margin,
-                delta=delta,
-                learners=kinds,
-                ppo_seeds=ppo_seeds,
-                ppo_timesteps=ppo_timesteps,
-                seed=seed,
-                progress=info,
-            )
+        with contextlib.ExitStack() as stack, progress(f"training {seeds} seeds x {agents} agents"):
+            mapper: Mapper[TabularTask, TabularRun] = serial_map
+            if executor is Executor.dask:
+                try:
+                    mapper = stack.enter_context(dask_mapper(address, workers))
+                except DaskUnavailable as exc:
+                    fail(ExitCode.BAD_INPUT, f"error: {exc}")
+            try:
+                result = run_experiment(
+                    seeds=seeds,
+                    agents=agents,
+                    episodes=episodes,
+                    epsilon=epsilon,
+                    margin=margin,
+                    delta=delta,
+                    learners=kinds,
+                    ppo_seeds=ppo_seeds,
+                    ppo_timesteps=ppo_timesteps,
+                    seed=seed,
+                    progress=info,
+                    mapper=mapper,
+                )
+            except ClusterLost as exc:  # the cluster went while seeds were out
+                fail(ExitCode.SOLVER_FAILED, f"error: {exc}")
         table = "\n".join(
             f"### {rows[0].learner}\n\n" + markdown_table(rows)
             for kind in kinds

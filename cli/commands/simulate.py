@@ -23,7 +23,7 @@ from ..options import (
     SolverOption,
     SpecArgument,
 )
-from .batch import AddressOption, Executor
+from .batch import AddressOption, Executor, WorkersOption
 
 
 class AgentChoice(StrEnum):
@@ -131,12 +131,7 @@ def simulate(
         ),
     ] = Executor.local,
     address: AddressOption = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers", min=1, max=1024, help="Processes of the local Dask cluster (default 2)."
-        ),
-    ] = 2,
+    workers: WorkersOption = 2,
     max_size: MaxSizeOption = DEFAULT_MAX_BYTES,
     solver: SolverOption = None,
     debug: DebugOption = False,

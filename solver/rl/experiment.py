@@ -39,8 +39,9 @@ import numpy as np
 
 from ..policy.document import build_policy, derived_figures, scaled, with_rates
 from ..results.serialise import envelope
+from ..simulation.simulate import Mapper, serial_map
 from .reference import CODING_AGENT_SPEC
-from .tabular import train_tabular
+from .tabular import TabularRun, train_tabular
 
 #: Two-sided 97.5% quantiles of Student's t, by degrees of freedom (1..30); normal beyond.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
@@ -226,6 +227,31 @@ def _curve(
     )
 
 
+@dataclass(frozen=True)
+class TabularTask:
+    """One seed's population under one policy: what a worker needs, seed included, so the
+    run is the same wherever it goes."""
+
+    policy: Mapping[str, Any]
+    agents: int
+    episodes: int
+    seed: int
+    epsilon: float
+    learner: str
+
+
+def train_task(task: TabularTask) -> TabularRun:
+    """Run one :class:`TabularTask` (a top-level function: Dask pickles it by name)."""
+    return train_tabular(
+        task.policy,
+        agents=task.agents,
+        episodes=task.episodes,
+        seed=task.seed,
+        epsilon=task.epsilon,
+        learner=task.learner,
+    )
+
+
 def run_tabular(
     policies: Sequence[Mapping[str, Any]],
     *,
@@ -236,22 +262,22 @@ def run_tabular(
     seed: int = 0,
     curve_points: int = 100,
     learner: str = "epsilon-greedy",
+    mapper: Mapper[TabularTask, TabularRun] = serial_map,
 ) -> list[ConditionResult]:
     """Each policy, ``seeds`` independent populations of ``agents`` learners of kind
-    ``learner`` (``learners.py``)."""
+    ``learner`` (``learners.py``). Every (policy, seed) run goes to ``mapper`` at once, so a
+    Dask cluster (``batch.dask_executor.dask_mapper``) runs them side by side; each run
+    draws only from its seed's streams, so the results are the same bit for bit on any
+    executor."""
+    tasks = [
+        TabularTask(doc, agents, episodes, seed + s, epsilon, learner)
+        for doc in policies
+        for s in range(seeds)
+    ]
+    done = mapper(train_task, tasks)
     out = []
-    for doc in policies:
-        runs = [
-            train_tabular(
-                doc,
-                agents=agents,
-                episodes=episodes,
-                seed=seed + s,
-                epsilon=epsilon,
-                learner=learner,
-            )
-            for s in range(seeds)
-        ]
+    for k, doc in enumerate(policies):
+        runs = done[k * seeds : (k + 1) * seeds]
         names = [a["name"] for a in doc["actions"]]
         greedy = np.concatenate([r.greedy for r in runs])
         episode, mean, low, high = _curve(np.array([r.violation_curve for r in runs]), curve_points)
@@ -434,9 +460,11 @@ def run_experiment(
     delta: float = 0.05,
     learners: Sequence[str] = ("epsilon-greedy",),
     progress: Callable[[str], None] | None = None,
+    mapper: Mapper[TabularTask, TabularRun] = serial_map,
 ) -> Experiment:
-    """Build the conditions, train each population of ``learners`` (``learners.py``) and PPO
-    when ``ppo_seeds`` > 0."""
+    """Build the conditions, train each population of ``learners`` (``learners.py``; every
+    seed through ``mapper``: here, or on a Dask cluster with the same results) and PPO when
+    ``ppo_seeds`` > 0 (in this process)."""
     import tomli
 
     started = time.perf_counter()
@@ -456,6 +484,7 @@ def run_experiment(
             epsilon=epsilon,
             seed=seed,
             learner=kind,
+            mapper=mapper,
         )
         if progress:
             progress(f"{kind}: {time.perf_counter() - started:.1f} s")

@@ -8,8 +8,8 @@ several tasks and two workers share them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import deter
 import numpy as np
@@ -22,11 +22,8 @@ from deter.solver.simulation import simulate as sim
 from deter.solver.simulation.simulate import AgentConfig, AgentTypes, Policy, simulate
 from typer.testing import CliRunner
 
-from tests.support.dask_cluster import local_scheduler
+from tests.support.dask_cluster import local_scheduler, reversed_map
 from tests.support.paths import PROBLEMS
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +66,6 @@ def _same(a: Any, b: Any) -> None:
     assert json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
     for x, y in zip(a.runs, b.runs, strict=True):
         assert np.array_equal(x.curve, y.curve)
-
-
-def reversed_map(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
-    """Runs the tasks last first (as a cluster may finish them), answers in task order."""
-    return list(reversed([function(t) for t in reversed(tasks)]))
 
 
 def test_blocks_are_a_fixed_cut_of_the_population(small_blocks: None) -> None:

@@ -14,9 +14,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 #: Seconds a scheduler or worker may take to start (a worker imports numpy and friends).
 START_TIMEOUT = 60.0
@@ -126,3 +127,12 @@ def local_scheduler(workers: int = 2) -> Iterator[str]:
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def reversed_map(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+    """Runs the tasks last first (as a cluster may finish them), answers in task order."""
+    return list(reversed([function(t) for t in reversed(tasks)]))
