@@ -90,7 +90,7 @@ def t_interval(
 # --- the conditions ---------------------------------------------------------------------
 
 
-def _solve_policy(data: Mapping[str, Any], label: str) -> dict[str, Any]:
+def solve_policy(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     from ..engine.solve import solve
     from ..spec.document import Spec
 
@@ -113,7 +113,7 @@ def build_conditions(
     import tomli
 
     base = tomli.loads(spec_text)
-    optimal = _solve_policy(base, "optimal")
+    optimal = solve_policy(base, "optimal")
     if judge not in optimal["rates"]:
         raise ValueError(f"unknown judge monitor {judge!r}")
     zero = {name: 0.0 for name in optimal["rates"]}
@@ -136,9 +136,9 @@ def build_conditions(
         optimal,
         scaled(optimal, 0.8, label="optimal x0.8"),
         scaled(optimal, 1.2, label="optimal x1.2"),
-        _solve_policy(with_margin, f"optimal, margin {margin:g}"),
+        solve_policy(with_margin, f"optimal, margin {margin:g}"),
         judge_only,
-        _solve_policy(around_judge, "judge + deter"),
+        solve_policy(around_judge, "judge + deter"),
         *[
             doc
             for bound in ("hoeffding", "bernstein")
@@ -162,7 +162,7 @@ def _learning_aware(
             f"{learner['confidence']:.4g})"
         )
     try:
-        return _solve_policy({**base, "learner": {**learner, "bound": bound}}, label)
+        return solve_policy({**base, "learner": {**learner, "bound": bound}}, label)
     except ValueError:
         return None
 
@@ -211,7 +211,7 @@ def _json(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _curve(
+def seed_curve(
     runs: np.ndarray, points: int
 ) -> tuple[list[int], list[float], list[float], list[float]]:
     """Bucket means of per-seed curves (seeds, T), with a t-interval across seeds."""
@@ -280,7 +280,9 @@ def run_tabular(
         runs = done[k * seeds : (k + 1) * seeds]
         names = [a["name"] for a in doc["actions"]]
         greedy = np.concatenate([r.greedy for r in runs])
-        episode, mean, low, high = _curve(np.array([r.violation_curve for r in runs]), curve_points)
+        episode, mean, low, high = seed_curve(
+            np.array([r.violation_curve for r in runs]), curve_points
+        )
         out.append(
             ConditionResult(
                 label=str(doc.get("label", "policy")),
@@ -355,7 +357,7 @@ def run_ppo(
             reward.append(float(np.mean(log.reward[:timesteps])))
             if progress:
                 progress(f"ppo {doc.get('label')} seed {s}: {time.perf_counter() - started:.1f} s")
-        episode, mean, low, high = _curve(np.array(curves), curve_points)
+        episode, mean, low, high = seed_curve(np.array(curves), curve_points)
         out.append(
             ConditionResult(
                 label=str(doc.get("label", "policy")),

@@ -1,0 +1,198 @@
+"""The learners experiment on both envs (issue 23 item 3; docs/experiments.md, "Both envs").
+
+Resumable, in chunks that fit a shared machine: every run is saved on its own and skipped
+when it exists, and ``--minutes`` stops starting new runs after that long.
+
+    python scripts/experiment_learners.py policies OUT
+    python scripts/experiment_learners.py ppo OUT coding --seeds 10 --timesteps 10000
+    python scripts/experiment_learners.py ppo OUT long --seeds 10 --timesteps 15000
+    python scripts/experiment_learners.py learners OUT coding --seeds 3 --agents 200 \\
+        --episodes 40000 --epsilon 0.3
+    python scripts/experiment_learners.py learners OUT long --seeds 3 --agents 200 \\
+        --episodes 5000 --epsilon 0.3
+    python scripts/experiment_learners.py summary OUT
+
+``OUT/policies-ENV.json`` holds the policy documents; ``OUT/runs/ENV/ppo/LABEL-seedS.json``
+each PPO run (figures, violation curve, final choices); ``OUT/runs/ENV/LEARNER.json`` each
+population learner's rows with their curves; ``summary`` writes ``OUT/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from deter.solver.rl.experiment import (
+    build_conditions,
+    learner_samples,
+    markdown_table,
+    run_ppo,
+    run_tabular,
+)
+from deter.solver.rl.population import LEARNERS, Task
+from deter.solver.rl.study import long_conditions, run_learners, run_ppo_long, summarise_ppo
+
+#: The long task of the experiment (the env's defaults; the learner's discount 0.95).
+LONG = Task(steps=5, audit_delay=3, retention=0.95, opportunity=0.5, discount=0.95)
+CODING = Task()
+#: The learning-aware design's learner: the samples an epsilon 0.3 learner has of each
+#: action after 40,000 episodes, and 1 - delta / 3 per shortcut (delta 0.05).
+LEARNER = {"samples": learner_samples(40_000, 0.3, 4), "confidence": 1 - 0.05 / 3}
+#: In the long task no policy gives 3,000 samples their margins (kappa = 0.735 shrinks what
+#: human review can put against sandbagging): the fewest that are feasible, with Bernstein.
+LEARNER_LONG = {"samples": 6000, "confidence": 1 - 0.05 / 3}
+
+
+def task_of(env: str) -> Task:
+    return {"coding": CODING, "long": LONG}[env]
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", label).strip("_")
+
+
+def policies(out: Path, env: str) -> list[dict[str, Any]]:
+    return json.loads((out / f"policies-{env}.json").read_text())
+
+
+def write_policies(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    coding = build_conditions(learner=LEARNER)
+    long = long_conditions(LONG, margin=0.15, learner=LEARNER_LONG)
+    for env, docs in (("coding", coding), ("long", long)):
+        (out / f"policies-{env}.json").write_text(json.dumps(docs, indent=1))
+        print(env, [(d["label"], round(d["designed"]["cost_per_episode"], 3)) for d in docs])
+
+
+def ppo(
+    out: Path, env: str, seeds: range, timesteps: int, labels: list[str], minutes: float
+) -> None:
+    folder = out / "runs" / env / "ppo"
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    for s in seeds:
+        for doc in policies(out, env):
+            if labels and doc["label"] not in labels:
+                continue
+            path = folder / f"{slug(doc['label'])}-seed{s}.json"
+            if path.exists():
+                continue
+            if time.time() - started > 60 * minutes:
+                print("time is up; run again to continue", flush=True)
+                return
+            if env == "long":
+                run = run_ppo_long(doc, task=LONG, seed=s, timesteps=timesteps)
+            else:
+                t = time.perf_counter()
+                row = run_ppo([doc], seeds=1, timesteps=timesteps, seed=s, curve_points=100)[0]
+                after = row.metrics["violation_after"][0] == 1.0
+                run = {
+                    "label": doc["label"], "seed": s, "timesteps": timesteps,
+                    "violation_during": row.metrics["violation_during"][0],
+                    "violation_after": after, "final_actions": row.after_actions,
+                    "oversight_cost": row.metrics["oversight_cost"][0],
+                    "honest_false_flag_loss": row.metrics["honest_false_flag_loss"][0],
+                    "training_return": row.metrics["training_reward"][0],
+                    "curve": row.curve_mean, "seconds": time.perf_counter() - t,
+                }  # fmt: skip
+            path.write_text(json.dumps(run))
+            print(
+                env, doc["label"], s, run["violation_after"], f"{run['seconds']:.1f} s", flush=True
+            )
+
+
+def learners(out: Path, env: str, names: list[str], **options: Any) -> None:
+    folder = out / "runs" / env
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = folder / f"{name}.json"
+        if path.exists():
+            continue
+        t = time.perf_counter()
+        if env == "coding":  # the one-step experiment's own runner (solver/rl/experiment.py)
+            rows = run_tabular(policies(out, env), learner=name, **options)
+        else:
+            rows = run_learners(policies(out, env), name, task=LONG, **options)
+        path.write_text(json.dumps({"options": options, "rows": [r.to_dict() for r in rows]}))
+        print(env, name, f"{time.perf_counter() - t:.1f} s", flush=True)
+        print(markdown_table(rows), flush=True)
+
+
+def summary(out: Path) -> None:
+    from deter.solver.rl.experiment import ConditionResult
+
+    lines = []
+    for env in ("coding", "long"):
+        docs = policies(out, env)
+        costs = (f"{d['label']} ({d['designed']['cost_per_episode']:.3f})" for d in docs)
+        lines.append(f"## {env}\n\npolicies: " + ", ".join(costs) + "\n")
+        for path in sorted((out / "runs" / env).glob("*.json")):
+            data = json.loads(path.read_text())
+            rows = [
+                ConditionResult(
+                    label=r["label"], learner=r["learner"], seeds=r["seeds"],
+                    predicted_action=r["predicted_action"], designed_cost=r["designed_cost"],
+                    metrics={k: (r[k], *r[f"{k}_ci"]) for k in (
+                        "violation_during", "violation_after", "oversight_cost",
+                        "honest_false_flag_loss", "training_reward")},
+                    after_actions=r["after_actions"],
+                )
+                for r in data["rows"]
+            ]  # fmt: skip
+            lines.append(f"### {path.stem} ({data['options']})\n\n" + markdown_table(rows))
+        ppo_rows = []
+        for doc in docs:
+            runs = [
+                json.loads(p.read_text())
+                for p in sorted(
+                    (out / "runs" / env / "ppo").glob(f"{slug(doc['label'])}-seed*.json")
+                )
+            ]
+            if runs:
+                ppo_rows.append(summarise_ppo(runs, doc, task_of(env)))
+        if ppo_rows:
+            lines.append(f"### PPO ({ppo_rows[0].seeds} seeds)\n\n" + markdown_table(ppo_rows))
+    (out / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=("policies", "ppo", "learners", "summary"))
+    parser.add_argument("out", type=Path)
+    parser.add_argument("env", nargs="?", choices=("coding", "long"))
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--timesteps", type=int, default=10_000)
+    parser.add_argument("--labels", nargs="*", default=[])
+    parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--learners", nargs="*", default=list(LEARNERS))
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--episodes", type=int, default=5000)
+    parser.add_argument("--epsilon", type=float, default=0.3)
+    args = parser.parse_args()
+    if args.step == "policies":
+        write_policies(args.out)
+    elif args.step == "summary":
+        summary(args.out)
+    elif args.env is None:
+        parser.error(f"{args.step} needs an env: coding or long")
+    elif args.step == "ppo":
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        ppo(args.out, args.env, seeds, args.timesteps, args.labels, args.minutes)
+    else:
+        unknown = set(args.learners) - set(LEARNERS)
+        if unknown:
+            parser.error(f"unknown learners {sorted(unknown)}; choose from {LEARNERS}")
+        learners(
+            args.out, args.env, args.learners, seeds=args.seeds, agents=args.agents,
+            episodes=args.episodes, epsilon=args.epsilon,
+        )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

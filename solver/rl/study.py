@@ -1,0 +1,262 @@
+"""The learners experiment on both envs (issue 23 item 3): conditions, runs and summaries.
+
+- :func:`long_conditions`: the policy documents for ``deter/LongTask-v0``: the
+  experiment's conditions (``experiment.build_conditions``) designed for the spec with its
+  ``[horizon]``, plus the one-step optimum, blind to the delay;
+- :func:`run_learners`: populations of plan learners (``population.py``: epsilon-greedy,
+  UCB1, Exp3, the rational agent) on either env, one :class:`ConditionResult` per policy;
+- :func:`run_ppo_long`: stable-baselines3 PPO on ``deter/LongTask-v0`` itself, choosing at
+  every step from what it observes (the step, which shortcuts are possible; never the
+  audits), with the env's discount as PPO's ``gamma``.
+
+"Violation after training" is a 0/1 outcome per learner with a 95% Wilson interval: a
+population learner's final plan is a shortcut; a PPO seed's deterministic policy takes a
+possible shortcut in at least one of the task's work states (every step, every set of
+possible shortcuts: enumerated, not sampled).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .experiment import (
+    NON_NEGATIVE,
+    RATE,
+    ConditionResult,
+    build_conditions,
+    seed_curve,
+    solve_policy,
+    t_interval,
+    wilson_interval,
+)
+from .population import Task, rational_plan, train_population
+from .reference import CODING_AGENT_SPEC
+
+
+def horizon_table(task: Task) -> str:
+    """The spec's ``[horizon]`` table for ``task`` (empty for the one-step task)."""
+    if task.audit_delay == 0 and task.retention == 1.0:
+        return ""
+    return (
+        f"\n[horizon]\ndiscount = {task.discount!r}\naudit_delay = {task.audit_delay}\n"
+        f"retention = {task.retention!r}\n"
+    )
+
+
+def long_conditions(
+    task: Task,
+    *,
+    spec_text: str = CODING_AGENT_SPEC,
+    margin: float = 0.15,
+    learner: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The experiment's conditions designed for ``task`` (its ``[horizon]`` in the spec), and
+    the one-step optimum (``optimal, one-step``) that ignores the delay."""
+    import tomli
+
+    docs = build_conditions(spec_text + horizon_table(task), margin=margin, learner=learner)
+    blind = solve_policy(tomli.loads(spec_text), "optimal, one-step")
+    return [docs[0], blind, *docs[1:]]
+
+
+def _compliant(doc: Mapping[str, Any]) -> int:
+    return [a["name"] for a in doc["actions"]].index(doc["compliant"])
+
+
+def predicted(doc: Mapping[str, Any], task: Task) -> str:
+    """The rational agent's plan under ``doc`` in ``task`` (the document's own
+    ``induced_action`` is the one-step game's: blind to a delay)."""
+    return str(doc["actions"][rational_plan(doc, task)]["name"])
+
+
+def _learner_label(learner: str, epsilon: float) -> str:
+    return f"{learner} (epsilon {epsilon:g})" if learner == "epsilon-greedy" else learner
+
+
+def run_learners(
+    policies: Sequence[Mapping[str, Any]],
+    learner: str,
+    *,
+    task: Task,
+    seeds: int,
+    agents: int,
+    episodes: int,
+    epsilon: float = 0.1,
+    seed: int = 0,
+    curve_points: int = 100,
+) -> list[ConditionResult]:
+    """Each policy, ``seeds`` populations of ``agents`` learners of kind ``learner``."""
+    out = []
+    for doc in policies:
+        runs = [
+            train_population(
+                doc, learner, task=task, agents=agents, episodes=episodes, seed=seed + s,
+                epsilon=epsilon,
+            )
+            for s in range(seeds)
+        ]  # fmt: skip
+        names = [a["name"] for a in doc["actions"]]
+        final = np.concatenate([r.final for r in runs])
+        episode, mean, low, high = seed_curve(
+            np.array([r.violation_curve for r in runs]), curve_points
+        )
+        out.append(
+            ConditionResult(
+                label=str(doc.get("label", "policy")),
+                learner=_learner_label(learner, epsilon),
+                seeds=seeds,
+                predicted_action=predicted(doc, task),
+                designed_cost=float(doc["designed"]["cost_per_episode"]),
+                metrics={
+                    "violation_during": t_interval([r.violation_during for r in runs], RATE),
+                    "violation_after": wilson_interval(
+                        int(np.count_nonzero(final != _compliant(doc))), final.size
+                    ),
+                    "oversight_cost": t_interval([r.spend_per_step for r in runs], NON_NEGATIVE),
+                    "honest_false_flag_loss": t_interval(
+                        [r.honest_false_flag_loss for r in runs], NON_NEGATIVE
+                    ),
+                    "training_reward": t_interval([r.reward for r in runs]),
+                },
+                after_actions={name: float(np.mean(final == i)) for i, name in enumerate(names)},
+                curve_episode=episode,
+                curve_mean=mean,
+                curve_low=low,
+                curve_high=high,
+            )
+        )
+    return out
+
+
+def work_states(n_actions: int, compliant: int, steps: int, length: int) -> list[np.ndarray]:
+    """Every observation of a work step (audits unseen): each step, each set of possible
+    shortcuts (the compliant action is always possible)."""
+    shortcuts = [i for i in range(n_actions) if i != compliant]
+    states = []
+    for t in range(steps):
+        for chosen in itertools.product((False, True), repeat=len(shortcuts)):
+            possible = np.zeros(n_actions)
+            possible[compliant] = 1.0
+            possible[[i for i, on in zip(shortcuts, chosen, strict=True) if on]] = 1.0
+            states.append(np.concatenate([[t / length, 1.0], possible, [0.0]]))
+    return [s.astype(np.float32) for s in states]
+
+
+def run_ppo_long(
+    doc: Mapping[str, Any],
+    *,
+    task: Task,
+    seed: int,
+    timesteps: int,
+) -> dict[str, Any]:
+    """One PPO seed on ``deter/LongTask-v0`` under ``doc``: its figures, curve and final
+    policy's choice in every work state (a plain dict, saved per run)."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    from .long_env import LongTaskEnv
+
+    torch.set_num_threads(1)  # tiny networks: threads cost more than they save
+    started = time.perf_counter()
+    env = LongTaskEnv(doc, **task.env_options())
+    log: dict[str, Any] = {"violation": [], "honest": 0, "honest_loss": 0.0, "returns": []}
+    episode = {"return": 0.0, "k": 0}
+
+    class Logged(gym.Wrapper[Any, Any, Any, Any]):
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if info.get("working"):
+                log["violation"].append(bool(info["violation"]))
+                if not info["violation"]:
+                    log["honest"] += 1
+                    log["honest_loss"] += float(info["penalty_scheduled"])
+            episode["return"] += task.discount ** episode["k"] * float(reward)
+            episode["k"] += 1
+            if terminated or truncated:
+                log["returns"].append(episode["return"])
+                episode.update({"return": 0.0, "k": 0})
+            return obs, reward, terminated, truncated, info
+
+    model = PPO(
+        "MlpPolicy", Logged(env), n_steps=256, batch_size=64, learning_rate=1e-3,
+        ent_coef=0.01, gamma=task.discount, seed=seed, device="cpu", verbose=0,
+    )  # fmt: skip
+    model.learn(total_timesteps=timesteps)
+    c = env.compliant
+    states = work_states(len(env.action_names), c, env.steps, env.length)
+    chosen = [int(model.predict(s, deterministic=True)[0]) for s in states]
+    shortcut_states = [
+        a != c and bool(s[2 + a]) for s, a in zip(states, chosen, strict=True)
+    ]  # a possible shortcut chosen
+    violations = np.array(log["violation"], dtype=float)
+    work = max(len(violations), 1)
+    return {
+        "label": doc.get("label"),
+        "seed": seed,
+        "timesteps": timesteps,
+        "violation_during": float(violations.mean()) if violations.size else math.nan,
+        "violation_after": bool(any(shortcut_states)),
+        "shortcut_state_share": float(np.mean(shortcut_states)),
+        "final_actions": {
+            name: float(np.mean(np.array(chosen) == i)) for i, name in enumerate(env.action_names)
+        },
+        "oversight_cost": env.auditor.tallies.spend / work,
+        "honest_false_flag_loss": log["honest_loss"] / log["honest"] if log["honest"] else None,
+        "training_return": float(np.mean(log["returns"])) if log["returns"] else None,
+        "curve": _buckets(violations, 100),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _buckets(values: np.ndarray, points: int) -> list[float]:
+    """Means of ``points`` consecutive stretches of ``values`` (a curve small enough to save)."""
+    if values.size == 0:
+        return []
+    edges = np.linspace(0, values.size, min(points, values.size) + 1).round().astype(np.int64)
+    return (np.add.reduceat(values, edges[:-1]) / np.diff(edges)).tolist()
+
+
+def summarise_ppo(
+    runs: Sequence[Mapping[str, Any]], doc: Mapping[str, Any], task: Task
+) -> ConditionResult:
+    """Per-seed PPO runs of one policy as one row (Wilson for the 0/1 outcome)."""
+    after = [bool(r["violation_after"]) for r in runs]
+    shortest = min(len(r["curve"]) for r in runs)
+    episode, mean, low, high = seed_curve(np.array([r["curve"][:shortest] for r in runs]), 50)
+    names = [a["name"] for a in doc["actions"]]
+    return ConditionResult(
+        label=str(doc.get("label", "policy")),
+        learner="PPO (stable-baselines3)",
+        seeds=len(runs),
+        predicted_action=predicted(doc, task),
+        designed_cost=float(doc["designed"]["cost_per_episode"]),
+        metrics={
+            "violation_during": t_interval([r["violation_during"] for r in runs], RATE),
+            "violation_after": wilson_interval(sum(after), len(after)),
+            "oversight_cost": t_interval([r["oversight_cost"] for r in runs], NON_NEGATIVE),
+            "honest_false_flag_loss": t_interval(
+                [
+                    math.nan if r["honest_false_flag_loss"] is None else r["honest_false_flag_loss"]
+                    for r in runs
+                ],
+                NON_NEGATIVE,
+            ),
+            "training_reward": t_interval(
+                [math.nan if r["training_return"] is None else r["training_return"] for r in runs]
+            ),
+        },
+        after_actions={
+            name: float(np.mean([r["final_actions"][name] for r in runs])) for name in names
+        },
+        curve_episode=episode,
+        curve_mean=mean,
+        curve_low=low,
+        curve_high=high,
+    )
