@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..formulation.components.deterrence import incentive_rows
 from ..model.arrays import ProblemArrays
+from ..model.stable import stable_incentive_rows
 from ..results.errors import SpecError
 from ..results.result import Result
 from ..spec.document import Spec
@@ -169,13 +169,23 @@ def _ceiling_fixes(spec: Spec, arrays: ProblemArrays, name: str) -> list[FixCand
     """For a blocked action: the rate ceiling one monitor would need, the others at theirs."""
     i = arrays.action_names.index(name)
     k = int(np.flatnonzero(arrays.deviations == i)[0])
-    rows = incentive_rows(arrays)
-    if rows.loss[k] <= 0:
+    # The detection that deters, (k_i + d_0 P_0) / d_i, from the overflow-free ratios
+    # (stable.py: a risk-seeking agent's k_i and d_i can both be beyond float range).
+    dev = arrays.deviations
+    need, flag, weight = stable_incentive_rows(
+        arrays.gain[dev] - arrays.gain[arrays.compliant],
+        arrays.penalty_cap[dev],
+        arrays.false_positive_penalty,
+        arrays.risk_aversion,
+        arrays.margin,
+        float(arrays.gain[arrays.compliant]),
+    )
+    if weight[k] <= 0:
         return []
     q = np.asarray(arrays.detection[i].todense()).ravel()
     x = arrays.max_rate
     false_flags = float(arrays.false_positive @ x)
-    needed = (rows.need[k] + rows.false_flag_loss * false_flags) / rows.loss[k]
+    needed = float(need[k] + flag[k] * false_flags)
     reached = float(q @ x)
     fixes = []
     for j, monitor in enumerate(spec.monitors):

@@ -63,10 +63,11 @@ from ..formulation.linear import solve_linear
 from ..formulation.scaling import detection_units, rate_units
 from ..model.arrays import ProblemArrays, largest_magnitudes
 from ..model.detection import log_escape
+from ..model.pair_rows import all_pairs, pair_logs, scaled_rows
 from ..model.penalties import at_ceilings
+from ..model.stable import need_headroom
 from ..model.types import StrategicArrays
-from ..model.utility import FloatArray, caught_loss, utility
-from .verify_commitment import type_terms
+from ..model.utility import FloatArray
 
 #: How far (relative) each coefficient of the rows may be from the model's exact number: the
 #: certificate must hold for every coefficient that far off (needs and weights are computed
@@ -301,9 +302,10 @@ def build_system(arrays: ProblemArrays) -> System:
             )
         minus_flags(first, active)
         most = float(f @ arrays.max_rate)
-        capped = active[need[active] - 1 + flag[active] * most > 0]  # P_i <= 1 can bind
+        headroom = _headroom(arrays, need)
+        capped = active[flag[active] * most > headroom[active]]  # P_i <= 1 can bind
         if capped.size:
-            minus_flags(block(capped, need[capped] - 1.0), capped)
+            minus_flags(block(capped, -headroom[capped]), capped)
     labels = [arrays.action_names[int(dev[k])] for rows in owners for k in rows]
     for c, curve in enumerate(curves):
         slope, intercept = curve.segments
@@ -351,6 +353,24 @@ def build_system(arrays: ProblemArrays) -> System:
         return system
     # first tangents: at the rate floors and ceilings
     return with_tangents(system, [system.lower[:m], system.upper[:m]])
+
+
+def _headroom(arrays: ProblemArrays, need: FloatArray) -> FloatArray:
+    """1 - need per deviation; near 0 from ``stable.need_headroom`` (a CARA need of
+    1 - e^{-264} is 1.0 in binary64, and the room it leaves for false flags is not 0)."""
+    headroom = 1.0 - need
+    close = np.abs(headroom) < 1e-6
+    if not (arrays.risk_aversion and np.any(close)):
+        return headroom
+    dev = arrays.deviations
+    stable = need_headroom(
+        arrays.gain[dev] - arrays.gain[arrays.compliant],
+        arrays.penalty_cap[dev],
+        arrays.risk_aversion,
+        arrays.margin,
+        float(arrays.gain[arrays.compliant]),
+    )
+    return np.asarray(np.where(close & np.isfinite(stable), stable, headroom))
 
 
 def _column_units(arrays: ProblemArrays, width: int) -> FloatArray:
@@ -738,11 +758,18 @@ def _lagrangian(system: System) -> FloatArray | None:
     norms = np.where(norms > 0, norms, np.maximum(np.abs(system.bound[keep]), 1.0))
     cost = -np.asarray(system.matrix[row].todense(), dtype=float).ravel() * unit
     largest = float(np.max(np.abs(cost), initial=0.0))
-    if not (largest > 0 and np.all(np.isfinite(norms)) and np.all(np.isfinite(cost))):
+    with np.errstate(over="ignore", divide="ignore"):  # a subnormal norm (a risk-seeking
+        inverse = 1.0 / norms  # agent's row far beyond exp's range): no certificate here
+    if not (
+        largest > 0
+        and np.all(np.isfinite(norms))
+        and np.all(np.isfinite(inverse))
+        and np.all(np.isfinite(cost))
+    ):
         return None
     solution = solve_linear(
         cost / largest,
-        -sp.csr_matrix(sp.diags(1.0 / norms) @ scaled),
+        -sp.csr_matrix(sp.diags(inverse) @ scaled),
         -system.bound[keep] / norms,
         bounds=list(zip(system.lower / unit, system.upper / unit, strict=True)),
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
@@ -913,28 +940,36 @@ def certify_commitment_infeasible(
             rounded.append(row({int(k): float(upper[k] / reach[j]) for k in np.flatnonzero(upper)}))
         bounds.append(0.0)
         labels.append(f"detection of {base.action_names[j]}")
-    for k, a in enumerate(assignment):
-        terms = type_terms(data, k)
-        with np.errstate(all="ignore"):
-            u_low, u_high = utility(terms.low, terms.r), utility(terms.high, terms.r)
-            d_low = caught_loss(terms.low, terms.penalty, terms.r)
-            d_high = caught_loss(terms.high, terms.penalty, terms.r)
-        margin = terms.margin
-        for i in range(n):
-            if i == a:
-                continue
-            b = float(u_high[i] - u_low[a] + margin)
-            size = abs(float(u_high[i])) + abs(float(u_low[a])) + abs(margin)
-            coefficients = {m + i: float(d_high[i])}
-            coefficients[m + a] = coefficients.get(m + a, 0.0) - float(d_low[a])
-            if not (math.isfinite(b) and all(map(math.isfinite, coefficients.values()))):
-                continue  # beyond float range: left out (fewer rows, still sound)
-            exact.append(zero)
-            rounded.append(row(coefficients))
-            bounds.append(b - ROOM * abs(b) - 16 * EPS * size)
-            labels.append(
-                f"{data.type_names[k]}: {base.action_names[a]} over {base.action_names[i]}"
-            )
+    # The rows in log space (model/pair_rows.py), each divided by its largest term: finite
+    # for any r x gain. Their right-hand sides are lowered by the round-off of their logs
+    # (eps x the exponents) on top of ROOM and the 16 ulps.
+    pairs = all_pairs(data.n_types, n, assignment)
+    logs = pair_logs(data, pairs)
+    scaled = scaled_rows(logs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sizes = (
+            np.exp(logs.free_own - scaled.log_scale)
+            + np.exp(logs.free_other - scaled.log_scale)
+            + np.exp(logs.margin - scaled.log_scale)
+            - scaled.own
+            + scaled.other
+        )
+    for t, (k, a, i) in enumerate(pairs.tolist()):
+        b = -float(scaled.constant[t])
+        size = float(sizes[t]) * (1.0 + float(logs.exponent[t]))
+        coefficients = {m + i: float(scaled.other[t])}
+        coefficients[m + a] = coefficients.get(m + a, 0.0) + float(scaled.own[t])
+        if not (math.isfinite(b) and math.isfinite(size)):
+            continue  # beyond float range: left out (fewer rows, still sound)
+        lowered = b - ROOM * abs(b) - 16 * EPS * size
+        if float(scaled.own[t]) * (1 + ROOM) >= lowered:
+            # met at every p in [0, 1]^n (its least, p_a = 1 and p_i = 0): left out, as
+            # divided by a tiny coefficient (7e-82) its bound would be -1e81 in the LPs
+            continue
+        exact.append(zero)
+        rounded.append(row(coefficients))
+        bounds.append(lowered)
+        labels.append(f"{data.type_names[k]}: {base.action_names[a]} over {base.action_names[i]}")
     budget_row = None
     if budget and base.budget is not None:
         budget_row = len(labels)

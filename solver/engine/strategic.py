@@ -33,8 +33,9 @@ import scipy.sparse as sp
 from ..formulation.commitment import CommitmentProgram, build_commitment_program
 from ..formulation.linear import solve_linear
 from ..formulation.program import SOLVER_ORDER, SolveRecord, variable_bound
-from ..model.types import StrategicArrays, type_view
-from ..model.utility import FloatArray, caught_loss, utility
+from ..model.pair_rows import all_pairs, pair_values
+from ..model.types import StrategicArrays, type_detection
+from ..model.utility import FloatArray
 from ..results.result import ActionDiagnosis, ActionResult, Diagnosis, Result, Verification
 from ..results.status import Status
 from ..results.strategy import AuditorReport, StrategyReport, TypeOutcome
@@ -44,10 +45,10 @@ from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose
 from .infeasibility import certify_commitment_infeasible, floors_over_budget
 from .readout import Clock, monitor_results, no_verified_answer, unsolved
-from .repair import NEAR, REPAIRABLE, ROOMS, TRUST
+from .repair import NEAR, REPAIRABLE, ROOMS, SOLVER_SHORTFALL, TRUST
 from .typed_infeasibility import infeasible_alone, prove_no_assignment
 from .verify import TOLERANCE, evaluate_policy
-from .verify_commitment import type_terms, verify_commitment
+from .verify_commitment import verify_commitment
 
 
 @dataclass(frozen=True)
@@ -273,44 +274,76 @@ def _near_rows(
     is within NEAR of 1 both are rows of the step (the hypograph of min(1, .), as
     ``repair.py`` writes it for full deterrence). types-400105: the least-cost policy has
     Q_i x = 1 exactly with the row binding through false flags, and a step on one piece
-    alone breaks the other."""
+    alone breaks the other.
+
+    Each row is divided by a positive number of its own (``pair_rows.pair_values``: log
+    space for CARA types), which changes neither value / size nor the row's direction."""
     base = data.base
     c = base.compliant
-    view = type_view(data, rates)
     reach = sp.csr_matrix(base.detection, copy=True).tolil()
     reach[c] = base.false_positive.reshape(1, -1)
     slopes = np.asarray(reach.todense(), dtype=float)
     uncapped = slopes @ np.asarray(rates, dtype=float)
-    p = view.detection
+    p = type_detection(data, rates)
+    pairs = all_pairs(data.n_types, base.n_actions, induced)
+    rows = pair_values(data, pairs, p)
+    # each row where the other action is caught surely (the flat piece of min(1, Q x)),
+    # evaluated there: in log space the row at P_i = 1 can be e^-3000 of its terms at p
+    caught = pair_values(data, pairs, p, other_detection=np.ones(len(pairs)))
     gradients, values, sizes = [], [], []
-    for k, a in enumerate(induced):
-        terms = type_terms(data, k)
-        r, low, high, penalty = terms.r, terms.low, terms.high, terms.penalty
-        with np.errstate(all="ignore"):
-            loss_low = caught_loss(low, penalty, r)
-            loss_high = caught_loss(high, penalty, r)
-            size_low = (1 - p) * np.abs(utility(low, r)) + p * np.abs(utility(low - penalty, r))
-            size_high = (1 - p) * np.abs(utility(high, r)) + p * np.abs(utility(high - penalty, r))
-        own = loss_low[a] * (slopes[a] if a == c or uncapped[a] < 1.0 else 0.0 * slopes[a])
-        for i in range(base.n_actions):
-            if i == a:
-                continue
-            value = float(view.high[k, i] - view.low[k, a] + view.margin[k])
-            size = float(size_low[a] + size_high[i] + abs(view.margin[k]))
-            pieces = _pieces(i == c, float(uncapped[i]), float(p[i]), value, loss_high[i])
-            for sloped, piece in pieces:
-                grad = own - (loss_high[i] * slopes[i] if sloped else 0.0 * slopes[i])
-                if not (np.isfinite(piece) and size > 0 and np.all(np.isfinite(grad))):
-                    return None
-                if piece > REPAIRABLE * size:
-                    return None
-                if piece > -NEAR * size:
-                    gradients.append(grad)
-                    values.append(piece)
-                    sizes.append(size)
+
+    def add(gradient: FloatArray, value: float, size: float, slope: float) -> bool:
+        """Keep a row near binding; False if it is short by more than round-off of its
+        terms and than a solver's tolerance in probability units (``slope``: the row's
+        largest coefficient of P)."""
+        if not (np.isfinite(value) and size > 0 and np.all(np.isfinite(gradient))):
+            return False
+        if value > REPAIRABLE * size and not value <= SOLVER_SHORTFALL * slope:
+            return False
+        if value > -NEAR * size:
+            gradients.append(gradient)
+            values.append(value)
+            sizes.append(size)
+        return True
+
+    for t, (_, a, i) in enumerate(pairs.tolist()):
+        value, size, other = float(rows.value[t]), float(rows.size[t]), float(rows.other[t])
+        held = a == c or uncapped[a] < 1.0
+        with np.errstate(invalid="ignore"):  # inf x 0: a D beyond float range, refused below
+            own = rows.own[t] * (slopes[a] if held else 0.0 * slopes[a])
+            own_caught = caught.own[t] * (slopes[a] if held else 0.0 * slopes[a])
+        flat, flat_size, flat_other = (
+            float(caught.value[t]),
+            float(caught.size[t]),
+            float(caught.other[t]),
+        )
+        if i != c and flat <= 0 and flat_other > 0 and 1.0 + flat / flat_other >= SURE:
+            # Only P_i = 1 deters (a risk-seeking type caught surely: its need is
+            # 1 - e^{-2000}, 1 in binary64, and D_i can be beyond float range at P_i < 1):
+            # the row is Q_i x >= 1 + room in probability units, which a step reaches
+            # exactly (P = min(1, Q x) = 1), and the row itself where P_i = 1.
+            if uncapped[i] < 1.0 + NEAR and not add(-slopes[i], 1.0 - float(uncapped[i]), 1.0, 1.0):
+                return None
+            if not add(own_caught, flat, flat_size, abs(float(caught.own[t]))):
+                return None
+            continue
+        for sloped, piece in _pieces(i == c, float(uncapped[i]), float(p[i]), value, other):
+            if sloped:
+                with np.errstate(invalid="ignore"):
+                    grad = own - other * slopes[i]
+                kept = add(grad, piece, size, max(abs(float(rows.own[t])), other))
+            else:  # evaluated where P_i = 1, not extrapolated (in log space the row there
+                # can be e^-3000 of its terms at p)
+                kept = add(own_caught, flat, flat_size, abs(float(caught.own[t])))
+            if not kept:
+                return None
     if not values:
         return None
     return np.array(gradients, dtype=float), np.array(values), np.array(sizes)
+
+
+#: A needed detection at or above this is P = 1: a row that needs it asks Q x >= 1.
+SURE = 1.0 - 1e-12
 
 
 def _pieces(
@@ -510,18 +543,17 @@ def _result(
     )
     taken = set(chosen.induced)
     evaluation = evaluate_policy(base, rates)
-    view = type_view(data, rates)
-    scale = max(1.0, float(np.abs(view.high).max()))
+    # Binding: some type is indifferent between its induced action and this one, within
+    # 1e-7 of the row's terms (log space for CARA types: pair_rows.py).
+    pairs = all_pairs(data.n_types, base.n_actions, chosen.induced)
+    rows = pair_values(data, pairs, type_detection(data, rates))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slack = np.where(rows.size > 0, -rows.value / np.where(rows.size > 0, rows.size, 1), 0.0)
     actions = []
     for i, name in enumerate(base.action_names):
         compliant = i == base.compliant
         penalty = base.false_positive_penalty if compliant else float(base.penalty_cap[i])
-        # Binding: some type is indifferent between its induced action and this one.
-        slack = [
-            view.low[k, a] - view.high[k, i] - view.margin[k]
-            for k, a in enumerate(chosen.induced)
-            if a != i
-        ]
+        binding = bool(np.any(slack[pairs[:, 2] == i] <= 1e-7))
         actions.append(
             ActionResult(
                 name=name,
@@ -533,7 +565,7 @@ def _result(
                 # in the agent's money: a [horizon]'s arrays are divided by kappa
                 net_incentive=float(evaluation.net_incentive[i]) * base.present_value,
                 deterred=compliant or i not in taken,
-                binding=bool(slack) and bool(min(slack) <= 1e-7 * scale),
+                binding=binding,
                 shadow_price=(
                     None if chosen.shadow is None else chosen.shadow[name] / base.present_value
                 ),

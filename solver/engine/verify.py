@@ -143,7 +143,10 @@ def not_finite(tolerance: float) -> Verification:
 
 def margin_in_utility(arrays: ProblemArrays) -> float:
     r = arrays.risk_aversion
-    return arrays.margin * (float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0)
+    if not (r and arrays.margin):
+        return arrays.margin
+    with np.errstate(over="ignore"):  # beyond float range: inf, and the rows go to stable.py
+        return arrays.margin * float(np.exp(r * arrays.gain[arrays.compliant]))
 
 
 def incentive_rows(

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.exact import BAND_FACTOR, EPS, exact_cost_exceeds, exact_preference
-from ..model.types import StrategicArrays, TypeView, type_view
-from ..model.utility import FloatArray, utility
+from ..model.pair_rows import all_pairs, pair_values
+from ..model.types import StrategicArrays, type_detection
+from ..model.utility import FloatArray
 from ..results.result import Verification
 from .verify import BUDGET_BAND, SCALE_FLOOR, SMALLEST, TOLERANCE, Checks, not_finite
 
@@ -45,7 +46,7 @@ def verify_commitment(
     # A monitor that runs must have paid its fixed cost.
     unpaid = np.where((data.fixed_cost > 0) & (deployed < 0.5), rates, 0.0)
     add("deployment", unpaid, 1.0)
-    rows = best_response_rows(data, rates, type_view(data, rates), induced)
+    rows = best_response_rows(data, rates, induced)
     add("best_response", rows, 1.0, floor=0.0, within=0.0)  # held exactly, at its own terms
     cost = float(base.cost @ rates + data.fixed_cost @ (deployed > 0.5))
     if base.budget is not None:
@@ -77,15 +78,14 @@ def _over_budget(
 @dataclass(frozen=True)
 class TypeTerms:
     """Type k's numbers as the strategic checks hold them: wealth relative to its low
-    compliant gain (``reference``), the penalty of each action (the compliant one: the
-    false-positive penalty) and the margin in those utility units."""
+    compliant gain (``reference``) and the penalty of each action (the compliant one: the
+    false-positive penalty). Their utilities are compared in log space (``pair_rows.py``)."""
 
     r: float
     reference: float
     low: FloatArray  # g^lo - reference
     high: FloatArray  # g^hi - reference
     penalty: FloatArray
-    margin: float
 
 
 def type_terms(data: StrategicArrays, k: int) -> TypeTerms:
@@ -95,57 +95,52 @@ def type_terms(data: StrategicArrays, k: int) -> TypeTerms:
     penalty[c] = base.false_positive_penalty
     r = float(data.risk_aversion[k])
     reference = float(data.gain_low[k, c])
-    with np.errstate(over="ignore"):
-        margin = float(base.margin * (np.exp(r * reference) if r else 1.0))
     return TypeTerms(
-        r, reference, data.gain_low[k] - reference, data.gain_high[k] - reference, penalty, margin
+        r, reference, data.gain_low[k] - reference, data.gain_high[k] - reference, penalty
     )
 
 
 def best_response_rows(
-    data: StrategicArrays, rates: FloatArray, view: TypeView, induced: Sequence[int]
+    data: StrategicArrays, rates: FloatArray, induced: Sequence[int]
 ) -> FloatArray:
     """For each type k and action i other than its induced a_k: EU^hi_k(i) - EU^lo_k(a_k) +
     margin_k relative to the size of the row's terms, > 0 where i pays more (exactly).
 
+    A CARA type's rows are evaluated in log space (``model/pair_rows.py``: each row divided
+    by its largest term, finite for any gains and r); a risk-neutral type's directly.
     The float value decides a row when it is beyond the row's float64 error bound
     (``BAND_FACTOR`` eps times the operations, as ``exact.float_band`` counts them);
     otherwise the row is decided exactly (``exact.exact_preference``), and a row that fails
-    exactly is never below the smallest positive float. NaN (numbers beyond float range)
-    fails."""
+    exactly is never below the smallest positive float. NaN fails."""
     base = data.base
     c = base.compliant
-    p = view.detection
+    p = type_detection(data, rates)
     reach = np.diff(base.detection.indptr).astype(float)
     reach[c] = float(np.count_nonzero(base.false_positive))
+    pairs = all_pairs(data.n_types, base.n_actions, induced)
+    rows = pair_values(data, pairs, p)
     out: list[float] = []
-    for k, a in enumerate(induced):
+    for t, (k, a, i) in enumerate(pairs.tolist()):
         terms = type_terms(data, k)
         r, low, high, penalty = terms.r, terms.low, terms.high, terms.penalty
-        with np.errstate(all="ignore"):
-            own = (1 - p[a]) * abs(float(utility(low[a], r))) + p[a] * abs(
-                float(utility(low[a] - penalty[a], r))
+        value, size = float(rows.value[t]), float(rows.size[t])
+        spread = abs(r) * (abs(low[a]) + abs(high[i]) + penalty[a] + penalty[i])
+        band = BAND_FACTOR * EPS * (reach[a] + reach[i] + 16.0 + 2.0 * spread) * size
+        # P's own round-off moves the value by D_a dP_a + D_i dP_i, which the size (weighted
+        # by 1 - P and P) misses where P rounds to 1 and u(g) is e^2500 times u(g - F)
+        band += BAND_FACTOR * EPS * (reach[a] + reach[i] + 2.0) * float(rows.own[t] + rows.other[t])
+        if not (np.isfinite(value) and np.isfinite(size)):
+            out.append(float("inf"))
+        elif abs(value) > band or size <= SCALE_FLOOR:
+            out.append(value / size if size > SCALE_FLOOR else value)
+        else:
+            row = exact_preference(
+                base,
+                rates,
+                r,
+                float(data.gain_low[k, c]),
+                (a, float(data.gain_low[k, a])),
+                (i, float(data.gain_high[k, i])),
             )
-            size_of = (1 - p) * np.abs(utility(high, r)) + p * np.abs(utility(high - penalty, r))
-        for i in range(base.n_actions):
-            if i == a:
-                continue
-            value = float(view.high[k, i] - view.low[k, a] + view.margin[k])
-            size = own + float(size_of[i]) + abs(float(view.margin[k]))
-            spread = abs(r) * (abs(low[a]) + abs(high[i]) + penalty[a] + penalty[i])
-            band = BAND_FACTOR * EPS * (reach[a] + reach[i] + 16.0 + 2.0 * spread) * size
-            if not (np.isfinite(value) and np.isfinite(size)):
-                out.append(float("inf"))
-            elif abs(value) > band or size <= SCALE_FLOOR:
-                out.append(value / size if size > SCALE_FLOOR else value)
-            else:
-                row = exact_preference(
-                    base,
-                    rates,
-                    r,
-                    float(data.gain_low[k, c]),
-                    (a, float(data.gain_low[k, a])),
-                    (i, float(data.gain_high[k, i])),
-                )
-                out.append(min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST))
+            out.append(min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST))
     return np.asarray(out, dtype=float)

@@ -43,8 +43,9 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..model.types import StrategicArrays, TypeUtilities, type_utilities, type_view
-from ..model.utility import FloatArray, expected_marginal_utility
+from ..model.pair_rows import all_pairs, log_row_factor, pair_logs, scaled_rows
+from ..model.types import StrategicArrays, type_detection
+from ..model.utility import FloatArray
 from .components.deployment import Deployment, compile_deployment
 from .program import SolveRecord, solve_problem
 
@@ -60,10 +61,11 @@ class CommitmentProgram:
     assignment: tuple[int, ...] | None
     scale: float  # the objective's money units per program unit
     # For a fixed assignment: the incentive rows (R P + b >= 0), their (k, a, i) pairs and the
-    # factor each row was divided by, so that shadow prices can be read from the duals.
+    # log of the factor each row was divided by, so that shadow prices can be read from
+    # the duals.
     incentive: cp.Constraint | None = None
     pairs: np.ndarray | None = None
-    row_scale: FloatArray | None = None
+    log_row_scale: FloatArray | None = None
 
     def induced(self) -> tuple[int, ...]:
         """Each type's action: the fixed assignment, or argmax of y."""
@@ -90,7 +92,7 @@ class CommitmentProgram:
         if (
             self.incentive is None
             or self.pairs is None
-            or self.row_scale is None
+            or self.log_row_scale is None
             or data.typed
             or not np.array_equal(data.gain_low, data.gain_high)
             or self.problem.is_mixed_integer()
@@ -99,62 +101,56 @@ class CommitmentProgram:
         dual = self.incentive.dual_value
         if dual is None:
             return None
-        weight = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0) / self.row_scale
+        dual = np.maximum(np.atleast_1d(np.asarray(dual, dtype=float)), 0.0)
         c = base.compliant
         r = float(data.risk_aversion[0])
         relative = data.gain_low[0] - data.gain_low[0, c]
         penalty = base.penalty_cap.copy()
         penalty[c] = base.false_positive_penalty
-        p = type_view(data, rates).detection
-        marginal = expected_marginal_utility(relative, penalty, p, r)
+        p = np.clip(type_detection(data, rates), 0.0, 1.0)
+        # log EU'_j, so that dual / s_t x EU'_j is one exponential (s_t and EU'_j may both
+        # be beyond float range for a risk-seeking agent; their ratio is not)
+        with np.errstate(divide="ignore"):
+            log_marginal = np.logaddexp(
+                np.log1p(-p) - r * relative, np.log(p) - r * (relative - penalty)
+            )
         n = base.n_actions
-        pulls = np.bincount(self.pairs[:, 2], weights=weight, minlength=n) - np.bincount(
-            self.pairs[:, 1], weights=weight, minlength=n
+        i, a = self.pairs[:, 2], self.pairs[:, 1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            to_i = dual * np.exp(log_marginal[i] - self.log_row_scale)
+            to_a = dual * np.exp(log_marginal[a] - self.log_row_scale)
+        prices = self.scale * (
+            np.bincount(i, weights=to_i, minlength=n) - np.bincount(a, weights=to_a, minlength=n)
         )
-        with np.errstate(invalid="ignore", over="ignore"):
-            prices = self.scale * pulls * marginal
         prices[c] = 0.0
         return {name: float(prices[j]) for j, name in enumerate(base.action_names)}
 
 
 def incentive_rows(
-    data: StrategicArrays, utilities: TypeUtilities, pairs: np.ndarray
+    data: StrategicArrays, pairs: np.ndarray
 ) -> tuple[sp.csr_matrix, FloatArray, FloatArray, FloatArray]:
-    """(R, b, M, s) with row t of (IC) for pair t = (k, a, i) written as R_t P + b_t >= 0.
+    """(R, b, M, log s) with row t of (IC) for pair t = (k, a, i) written as R_t P + b_t >= 0.
 
-    M_t = max(0, -(b_t - loss^lo_ka)) is the largest violation the row can have for P in
-    [0, 1]^n (P_a = 1, P_i = 0), the exact big-M of DOBSS. Row t of (R, b, M) is the model's
-    row divided by s_t.
+    Built in log space (``model/pair_rows.py``): row t is the model's row divided by s_t,
+    e^{its largest term} / |r_k|, so its numbers are at most about 1 for any gains and r
+    (a risk-seeking type's exp(|r| g) can leave binary64); log s_t is returned, as s_t
+    itself may not be a float. M_t = max(0, -(b_t + R_ta)) is the largest violation the
+    row can have for P in [0, 1]^n (P_a = 1, P_i = 0), the exact big-M of DOBSS.
     """
-    k, a, i = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    a, i = pairs[:, 1], pairs[:, 2]
     n = data.base.n_actions
     rows = np.arange(len(pairs))
+    logs = pair_logs(data, pairs)
+    scaled = scaled_rows(logs)
     coefficients = sp.csr_matrix(
         (
-            np.concatenate([-utilities.loss_low[k, a], utilities.loss_high[k, i]]),
+            np.concatenate([scaled.own, scaled.other]),
             (np.concatenate([rows, rows]), np.concatenate([a, i])),
         ),
         shape=(len(pairs), n),
     )
-    constant = utilities.value_low[k, a] - utilities.value_high[k, i] - utilities.margin[k]
-    big_m = np.maximum(0.0, -(constant - utilities.loss_low[k, a]))
-    # Rows are divided by their largest coefficient so that exp-scaled utilities stay O(1).
-    scale = np.maximum(
-        1.0, np.maximum(np.abs(utilities.loss_low[k, a]), np.abs(utilities.loss_high[k, i]))
-    )
-    scale = np.maximum(scale, np.abs(constant))
-    inverse = sp.diags(1.0 / scale)
-    return (inverse @ coefficients).tocsr(), constant / scale, big_m / scale, scale
-
-
-def all_pairs(n_types: int, n_actions: int, assignment: Sequence[int] | None) -> np.ndarray:
-    """(k, a, i) triples: for each type its assigned a (or every a), and every i != a."""
-    triples = []
-    for k in range(n_types):
-        candidates = range(n_actions) if assignment is None else (assignment[k],)
-        for a in candidates:
-            triples += [(k, a, i) for i in range(n_actions) if i != a]
-    return np.array(triples, dtype=int).reshape(-1, 3)
+    big_m = np.maximum(0.0, -(scaled.constant + scaled.own))
+    return coefficients.tocsr(), scaled.constant, big_m, log_row_factor(logs, scaled.log_scale)
 
 
 def build_commitment_program(
@@ -172,7 +168,6 @@ def build_commitment_program(
     base = data.base
     n, m = base.n_actions, base.n_monitors
     c = base.compliant
-    utilities = type_utilities(data)
     x = cp.Variable(m, name="rates")
     p = cp.Variable(n, name="detection")
     q = base.detection.tocsr()
@@ -203,7 +198,7 @@ def build_commitment_program(
     deployment = compile_deployment(x, base.max_rate, data.fixed_cost)
     constraints += list(deployment.constraints.values())
     pairs = all_pairs(data.n_types, n, assignment)
-    coefficients, constant, big_m, row_scale = incentive_rows(data, utilities, pairs)
+    coefficients, constant, big_m, log_row_scale = incentive_rows(data, pairs)
     choice = None
     incentive: cp.Constraint | None = None
     if assignment is None:
@@ -250,5 +245,5 @@ def build_commitment_program(
         scale=scale,
         incentive=incentive,
         pairs=pairs,
-        row_scale=row_scale,
+        log_row_scale=log_row_scale,
     )

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from .arrays import ProblemArrays
 
 Schedule = Literal["coordinated", "independent"]
+#: |r| x the best gain over complying beyond which a risk-seeking agent's utilities are
+#: measured from the best outcome (exp(709) is binary64's largest).
+SEEKING_SHIFT = 700.0
 SCHEDULES: tuple[str, ...] = ("coordinated", "independent")
 BoolArray = NDArray[np.bool_]
 
@@ -102,6 +105,12 @@ class Game:
         """
         relative = self.gain - self.gain[self.compliant]
         r = self.risk_aversion
+        top = float(np.max(relative, initial=0.0))
+        if r < 0 and -r * top > SEEKING_SHIFT:
+            # A risk-seeking agent's exp(|r| w) would leave binary64: measure wealth from the
+            # best outcome instead (another positive affine map of u, so the same choices);
+            # outcomes below it by more than e^-745 then share the utility -1/|r|.
+            relative = relative - top
         return utility(relative, r), utility(relative - self.penalty, r)
 
     def stretches(self) -> tuple[FloatArray, BoolArray]:

@@ -33,7 +33,7 @@ def log_expm1(a: FloatArray) -> FloatArray:
         return np.where(a > 30, a + np.log1p(-np.exp(-a)), np.log(np.expm1(a)))
 
 
-def _log_abs_expm1(x: FloatArray) -> FloatArray:
+def log_abs_expm1(x: FloatArray) -> FloatArray:
     """log|expm1(x)| for any x, without overflow."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
@@ -54,8 +54,8 @@ def need_ratio(gain: ArrayLike, penalty: ArrayLike, r: float) -> FloatArray:
     a, b = r * g, r * f
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         # |expm1(x)| = exp(log|expm1(x)|): for x > 0 log_expm1, for x < 0 log(-expm1(x)).
-        log_num = _log_abs_expm1(a)
-        log_den = _log_abs_expm1(b)
+        log_num = log_abs_expm1(a)
+        log_den = log_abs_expm1(b)
         ratio = np.sign(a) * np.sign(b) * np.exp(log_num - log_den)
     # A positive need that underflows (exp(-1000)) is still positive: any detection at all
     # deters, none does not. Keep it at the smallest normal-ish number so rows stay strict.
@@ -155,6 +155,35 @@ def stable_incentive_rows(
     need = np.clip(np.nan_to_num(need, nan=WEIGHT_CEILING), -WEIGHT_CEILING, WEIGHT_CEILING)
     flag = np.clip(np.nan_to_num(flag, nan=WEIGHT_CEILING), 0.0, WEIGHT_CEILING)
     return need, flag, np.where(caught, 1.0, 0.0)
+
+
+def need_headroom(
+    relative_gain: FloatArray,
+    penalty: FloatArray,
+    r: float,
+    margin: float,
+    compliant_gain: float,
+) -> FloatArray:
+    """1 - k_i/d_i of ``stable_incentive_rows`` without the cancellation of 1 - need: a
+    risk-seeking agent that must be caught surely has a need of 1 - e^{-264}, 1.0 in
+    binary64, while the room below 1 it leaves for false flags is e^{-264}, a float.
+
+    1 - expm1(r g)/expm1(r F) = e^{r g} expm1(r (F - g)) / expm1(r F) (r = 0: (F - g)/F),
+    less the margin's part of the need. Rows with F = 0 are nan (they have no such room)."""
+    g = np.asarray(relative_gain, dtype=float)
+    f = np.asarray(penalty, dtype=float)
+    safe_f = np.where(f > 0, f, np.nan)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if r == 0:
+            return np.asarray((safe_f - g - margin) / safe_f)
+        log_den = log_abs_expm1(r * safe_f)
+        room = np.sign(safe_f - g) * np.exp(r * g + log_abs_expm1(r * (safe_f - g)) - log_den)
+        extra = (
+            np.exp(np.log(abs(r) * margin) + r * (compliant_gain + g) - log_den)
+            if margin > 0
+            else 0.0
+        )
+        return np.asarray(room - extra)
 
 
 def utility_or_gain(g: FloatArray, r: float) -> FloatArray:

@@ -2,7 +2,8 @@
 
 Type k has probability w_k, its own gains g_k (the spec's gains with the type's overrides) and
 CARA coefficient r_k; harms and fixed deployment costs come with them. The commitment program
-built on these numbers, and the derivation of its rows, are in ``formulation/commitment.py``.
+built on these numbers, and the derivation of its rows, are in ``formulation/commitment.py``;
+the rows themselves, in log space, in ``pair_rows.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..spec.document import Spec
 from ..spec.strategy import gain_bounds
 from .arrays import ProblemArrays
 from .learning import learner_margins
-from .utility import FloatArray, caught_loss, expected_utility, utility
+from .utility import FloatArray
 
 #: Name of the single implicit type of a spec without [[types]].
 BASE_TYPE = "agent"
@@ -86,62 +87,10 @@ class StrategicArrays:
         )
 
 
-@dataclass(frozen=True)
-class TypeUtilities:
-    """EU_ki(P) = value_ki - loss_ki P_i at the low and high ends of each gain (K x n)."""
-
-    value_low: FloatArray
-    loss_low: FloatArray
-    value_high: FloatArray
-    loss_high: FloatArray
-    margin: FloatArray  # per type, in its utility units
-
-
-def type_utilities(data: StrategicArrays) -> TypeUtilities:
-    """Utilities with wealth relative to each type's low compliant gain (keeps exp in range)."""
+def type_detection(data: StrategicArrays, rates: FloatArray) -> FloatArray:
+    """P at a policy (n): P_i = min(1, Q_i x); the compliant entry is P_0 = f.x. The rows
+    that compare actions at P are built in log space (``pair_rows.py``)."""
     base = data.base
-    c = base.compliant
-    penalty = base.penalty_cap.copy()
-    penalty[c] = base.false_positive_penalty
-    parts = []
-    for gains in (data.gain_low, data.gain_high):
-        value = np.empty_like(gains)
-        loss = np.empty_like(gains)
-        for k, r in enumerate(data.risk_aversion):  # one row per type: K is small
-            relative = gains[k] - data.gain_low[k, c]
-            value[k] = utility(relative, float(r))
-            loss[k] = caught_loss(relative, penalty, float(r))
-        parts += [value, loss]
-    reference = data.gain_low[:, c]
-    margin = base.margin * np.where(
-        data.risk_aversion != 0, np.exp(data.risk_aversion * reference), 1.0
-    )
-    return TypeUtilities(parts[0], parts[1], parts[2], parts[3], margin)
-
-
-@dataclass(frozen=True)
-class TypeView:
-    """Each type's expected utility of every action at a policy (K x n), both gain ends."""
-
-    detection: FloatArray  # n: P_i = min(1, Q_i x); the compliant entry is P_0 = f.x
-    low: FloatArray
-    high: FloatArray
-    margin: FloatArray  # K
-
-
-def type_view(data: StrategicArrays, rates: FloatArray) -> TypeView:
-    base = data.base
-    c = base.compliant
     detection = np.minimum(1.0, np.asarray(base.detection @ rates, dtype=float).ravel())
-    detection[c] = float(np.clip(base.false_positive @ rates, 0.0, 1.0))
-    penalty = base.penalty_cap.copy()
-    penalty[c] = base.false_positive_penalty
-    low = np.empty_like(data.gain_low)
-    high = np.empty_like(data.gain_high)
-    margin = np.empty(data.n_types)
-    for k, r in enumerate(data.risk_aversion):
-        reference = data.gain_low[k, c]
-        low[k] = expected_utility(data.gain_low[k] - reference, penalty, detection, float(r))
-        high[k] = expected_utility(data.gain_high[k] - reference, penalty, detection, float(r))
-        margin[k] = base.margin * (np.exp(r * reference) if r else 1.0)
-    return TypeView(detection, low, high, margin)
+    detection[base.compliant] = float(np.clip(base.false_positive @ rates, 0.0, 1.0))
+    return detection

@@ -120,8 +120,8 @@ def _risk_seeking_problems(spec: SpecView) -> list[Problem]:
     """Risk aversion within the range deter computes in (limits.py): |r| at most
     MAX_RISK_AVERSION, and for a risk-seeking agent, whose utility of a gain w is
     (exp(|r| w) - 1) / |r|, |r| times the largest gain over complying at most
-    MAX_SEEKING_EXPONENT
-    (beyond it the utility leaves binary64): refused, not answered with overflow."""
+    MAX_SEEKING_EXPONENT (the rows are in log space; beyond it their logs' round-off
+    exceeds the certificates' room): refused, not answered wrongly."""
     r = spec.agent.risk_aversion
     coefficients = [(("agent", "risk_aversion"), r)] + [
         (("types", t.name, "risk_aversion"), t.risk_aversion)

@@ -36,9 +36,12 @@ MAX_MAGNITUDE = 1e100
 MIN_PRESENT_VALUE = 1e-12
 #: Largest |risk aversion|: CARA coefficients are of order 1 / (the wealth at stake).
 MAX_RISK_AVERSION = 1e3
-#: Largest |risk aversion| x the spread of gains for a risk-seeking agent: its utility of a
-#: gain w, (exp(|r| w) - 1) / |r|, leaves binary64 beyond exp(709).
-MAX_SEEKING_EXPONENT = 700.0
+#: Largest |risk aversion| x the spread of gains for a risk-seeking agent. Its utility of a
+#: gain w, (exp(|r| w) - 1) / |r|, leaves binary64 beyond exp(709), so its rows are built in
+#: log space (model/stable.py, model/pair_rows.py); their logs carry a round-off of about
+#: eps |r| w relative, 2.2e-10 at 1e6, below the certificates' room (1e-9): beyond it no
+#: float64 row holds the model to that precision (docs/spec-format.md, Limits).
+MAX_SEEKING_EXPONENT = 1e6
 
 
 def representable(value: float) -> float:

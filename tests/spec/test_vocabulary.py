@@ -13,6 +13,7 @@ import functools
 import hashlib
 import re
 import tomllib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from deter.solver.spec.loading import model_in
 from pydantic import BaseModel
 
 from tests.support.vocabulary import (
+    BEYOND_KINDS,
     FAMILIES,
     GROUPS,
     Case,
@@ -262,25 +264,24 @@ def test_bench_scripts_import_only_modules_that_exist() -> None:
         sys.path.remove(str(ROOT / "bench"))
 
 
-def test_risk_seeking_specs_beyond_the_limits_are_refused_where_they_say() -> None:
-    """|r| x the largest gain over complying in 700..100,000 (issue 20 item 6, not done):
-    each spec is refused at load naming the risk_aversion key and its line, or (where the
-    dressing shrank the spread back inside the limit) solved with an answer the exact
-    reference accepts. When the limits move out, the refusals turn into answers here."""
+@pytest.mark.parametrize("kind", BEYOND_KINDS)
+def test_risk_seeking_specs_beyond_the_old_limits_are_answered_right(kind: str) -> None:
+    """|r| x the largest gain over complying in 700..100,000 (issue 20 item 6): refused at
+    load before, answered now (log-space rows: model/stable.py, model/pair_rows.py) with an
+    answer the exact reference (mpmath) accepts, untyped and in every strategic shape, and
+    no RuntimeWarning (an overflow anywhere would raise here)."""
     from tests.support.exact_reference import judge
 
-    refused = 0
-    for seed in range(12):
-        case = beyond_limits(seed)
-        assert case == beyond_limits(seed)  # deterministic
-        try:
-            problem = deter.loads(case.text)
-        except SpecError as error:
-            refused += 1
-            (issue,) = error.issues
-            assert issue.key.endswith("risk_aversion"), (case.label, str(error))
-            assert issue.line is not None and "range deter computes in" in issue.message
-            continue
-        result = deter.solve(problem).to_dict(timing=False)
-        assert not judge(case.text, result).failures, case.label
-    assert refused >= 6  # the draws do go beyond the limit
+    beyond = 0
+    for seed in range(4):
+        case = beyond_limits(seed, kind)
+        assert case == beyond_limits(seed, kind)  # deterministic
+        problem = deter.loads(case.text)
+        spec = problem.spec
+        beyond += spec.agent.risk_aversion < 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            result = deter.solve(problem).to_dict(timing=False)
+        verdict = judge(case.text, result)
+        assert not verdict.failures, (case.label, verdict.failures)
+    assert beyond == 4

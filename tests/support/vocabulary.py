@@ -46,8 +46,9 @@ Families (:data:`FAMILIES`) and groups (:data:`GROUPS`):
   action listed later, non-paying actions, duplicated monitors, [problem], [requirements]);
 * ``cara_averse`` / ``cara_seeking``: the same with r > 0 / r < 0, |r| x the gains up to
   tens; ``risk_seeking_limit``: |r| x the largest gain over complying near and beyond the
-  700 of docs/spec-format.md's limits (natural draws up to 1,400: beyond 700 refused at
-  load today, issue 20 item 6; with a set outcome, up to 650);
+  old limit of 700 (natural draws up to 1,400, refused at load beyond 700 until issue 20
+  item 6 moved the limit to 1e6; with a set outcome, up to 650); ``beyond_limits``: the
+  untyped and strategic shapes from 700 to 100,000;
 * ``no_monitors``: no ``[[monitors]]`` (sometimes audits, sometimes nothing pays);
 * ``degenerate``: every action non-paying, zero costs, zero caps, fixed rates
   (min_rate = max_rate), a zero budget, zero detection entries, duplicated monitors;
@@ -360,7 +361,7 @@ def _cara(rng: Rng, sign: int) -> _Draw:
 
 
 def _risk_seeking_limit(rng: Rng, top: float = 1400.0, low: float = 100.0) -> _Draw:
-    """|r| x the largest gain over complying from ``low`` to ``top`` (700 is today's limit)."""
+    """|r| x the largest gain over complying from ``low`` to ``top`` (700 was the old limit)."""
     draw = _core(rng, deviations=(1, 3), monitors=(1, 3))
     g0 = float(draw.compliant()["gain"])
     spread = max(max(_gain_high(a["gain"]) for a in draw.actions) - g0, 0.5)
@@ -988,8 +989,8 @@ def _rng(family: str, seed: int, infeasible: bool | None) -> Rng:
 
 def _build(family: str, rng: Rng, infeasible: bool | None) -> _Draw:
     if family == "risk_seeking_limit":
-        # beyond 700 deter refuses the spec at load (today's limit): only natural draws go
-        # there, so a mix with a set outcome (and a float witness) stays within binary64
+        # only natural draws go beyond 700 (the old load-time limit), so a mix with a set
+        # outcome (and its float witness) stays within binary64
         draw = _risk_seeking_limit(rng, 1400.0 if infeasible is None else 650.0)
     else:
         draw = _BUILDERS[family](rng)
@@ -1033,20 +1034,56 @@ def generate(family: str, seed: int, infeasible: bool | None = None) -> Case:
     )
 
 
-#: |r| x the largest gain over complying drawn by ``beyond_limits``: from today's limit of
-#: 700 (docs/spec-format.md rule 13) to 100,000, where float64 has long left exp's range.
+#: |r| x the largest gain over complying drawn by ``beyond_limits``: from the old limit of
+#: 700 to 100,000, where exp itself has long left binary64 (|r| is capped at 900, so the
+#: draws' spreads of a few units reach about 5,000).
 BEYOND_LIMITS = (700.0, 1e5)
 
 
-def beyond_limits(seed: int) -> Case:
-    """A risk-seeking spec beyond today's load-time limits (issue 20 item 6), natural draw
+#: The shapes ``beyond_limits`` draws: the untyped core, and the strategic families whose
+#: rows are built per type (types, interval gains, min_loss, fixed costs).
+BEYOND_KINDS = ("untyped", "types", "interval", "min_loss", "fixed_cost")
+
+
+def beyond_limits(seed: int, kind: str = "untyped") -> Case:
+    """A risk-seeking spec beyond the old load-time limits (issue 20 item 6), natural draw
     (``expected`` None). Not a family: FAMILIES, ``mix`` and the ``risk_seeking_limit``
-    seeds are unchanged; tests/spec/test_vocabulary.py holds these specs to a located
-    refusal or an answer the exact reference accepts."""
-    rng = _rng("risk_seeking_beyond", seed, None)
-    draw = _risk_seeking_limit(rng, BEYOND_LIMITS[1], low=BEYOND_LIMITS[0])
+    seeds are unchanged; tests/spec/test_vocabulary.py holds these specs to an answer the
+    exact reference accepts. ``kind`` is one of BEYOND_KINDS: "untyped" is a
+    risk_seeking_limit draw; the others are that family's draw made risk seeking, the agent
+    (and about half the types that set their own) with |r| x the largest gain over
+    complying in BEYOND_LIMITS."""
+    if kind not in BEYOND_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(BEYOND_KINDS)}")
+    if kind == "untyped":
+        rng = _rng("risk_seeking_beyond", seed, None)
+        draw = _risk_seeking_limit(rng, BEYOND_LIMITS[1], low=BEYOND_LIMITS[0])
+    else:
+        rng = _rng(f"risk_seeking_beyond_{kind}", seed, None)
+        draw = _BUILDERS[kind](rng)
+        _seeking(rng, draw, *BEYOND_LIMITS)
     _dress(rng, draw, twins=True)
-    return Case(family="risk_seeking_beyond", seed=seed, text=_text(draw.data), how=draw.how)
+    return Case(family=f"beyond_{kind}", seed=seed, text=_text(draw.data), how=draw.how)
+
+
+def _seeking(rng: Rng, draw: _Draw, low: float, top: float) -> None:
+    """Make the agent (and some types) risk seeking with |r| x spread in [low, top]."""
+    types = draw.data.get("types", [])
+    g0 = _gain_low(draw.compliant()["gain"])
+    highs = [_gain_high(a["gain"]) for a in draw.actions]
+    for t in types:
+        highs += [_gain_high(g) for g in t.get("gains", {}).values()]
+        if "comply" in t.get("gains", {}):
+            g0 = min(g0, _gain_low(t["gains"]["comply"]))
+    spread = max(max(highs) - g0, 0.5)
+    r = min(_log_uniform(rng, low, top) / spread, 900.0)
+    draw.agent["risk_aversion"] = -sig(r)
+    draw.agent.pop("margin", None)
+    for t in types:
+        if "risk_aversion" in t or _chance(rng, 0.3):
+            t["risk_aversion"] = -sig(r * float(rng.uniform(0.3, 1.0)))
+    if "false_positive_penalty" in draw.agent:
+        draw.agent["false_positive_penalty"] = sig(float(rng.uniform(0.0, 2.0)) / r)
 
 
 def cases(family: str, count: int, start: int = 0, infeasible: bool | None = None) -> list[Case]:

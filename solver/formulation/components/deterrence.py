@@ -52,15 +52,18 @@ class IncentiveRows:
 
 
 def incentive_rows(arrays: ProblemArrays) -> IncentiveRows:
+    """The rows in direct utilities: beyond exp's range (``stable.overflows``) their numbers
+    are inf or nan, and the program is built from ``stable_incentive_rows`` instead."""
     r = arrays.risk_aversion
     dev = arrays.deviations
     relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
-    scale = float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0
-    return IncentiveRows(
-        loss=caught_loss(relative_gain, arrays.penalty_cap[dev], r),
-        false_flag_loss=float(caught_loss(0.0, arrays.false_positive_penalty, r)),
-        need=utility(relative_gain, r) + arrays.margin * scale,
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = float(np.exp(r * arrays.gain[arrays.compliant])) if r else 1.0
+        return IncentiveRows(
+            loss=caught_loss(relative_gain, arrays.penalty_cap[dev], r),
+            false_flag_loss=float(caught_loss(0.0, arrays.false_positive_penalty, r)),
+            need=utility(relative_gain, r) + (arrays.margin * scale if arrays.margin else 0.0),
+        )
 
 
 def can_bind(arrays: ProblemArrays) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""Risk-seeking agents beyond the old load-time limit of |r| x gain = 700 (issue 20 item 6):
+each spec below was solver_error, or a RuntimeWarning in explain, before its rows were built
+in log space; each answer is judged against the exact reference (mpmath), with every
+RuntimeWarning (an overflow anywhere) raised as an error."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import deter
+import pytest
+
+from tests.support.exact_reference import judge
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        # untyped: need 1 - e^-264, 1.0 in binary64; the certificate read the room it leaves
+        # for false flags as 1 - need = 0 and held no proof
+        ("seeking_need_rounds_to_one", "infeasible"),
+        # typed: only P = 1 deters (|r| g = 3,893); the solvers stop at Q x = 1 - 3e-10,
+        # the repair closes it to Q x >= 1
+        ("seeking_typed_caught_surely", "optimal"),
+        # fixed costs (a MILP): Q x is 1.0 in float but below 1 exactly, and the row's
+        # slope in P is e^2313 times its terms, beyond float range
+        ("seeking_fixed_cost_caught_surely", "optimal"),
+        # typed: a row met at every policy with a coefficient of 7e-82 gave the
+        # certificate's LPs a bound of -1e81 and no proof
+        ("seeking_typed_tiny_row", "infeasible"),
+    ],
+)
+def test_beyond_the_old_limit_is_decided_and_right(name: str, status: str) -> None:
+    text = (DATA / f"{name}.toml").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = deter.solve(deter.loads(text)).to_dict(timing=False)
+    assert result["status"] == status, result.get("message")
+    verdict = judge(text, result)
+    assert not verdict.failures, verdict.failures
+    if status == "optimal":
+        assert verdict.reference.status == "optimal"
+
+
+def test_explain_finds_the_rate_fix_of_an_agent_beyond_exp_range() -> None:
+    """|r| g = 4,500: the detection that deters is 1 - e^-4500, so the fix is a ceiling of 1;
+    explain divided two overflowed numbers (inf / inf) before and found none."""
+    text = """\
+version = 1
+[agent]
+risk_aversion = -900.0
+penalty_cap = 30.0
+[[actions]]
+name = "ok"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = 5.0
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = { cheat = 1.0 }
+max_rate = 0.9
+"""
+    problem = deter.loads(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        explanation = problem.explain()
+    assert problem.solve().status == "infeasible"
+    assert "Set monitors.m.max_rate to 1 (now 0.9)" in str(explanation)
