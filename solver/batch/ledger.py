@@ -43,14 +43,6 @@ from ..results.result import Result
 from ..results.serialise import jsonable
 from ..results.status import Status
 from .ledger_dictionary import RESULT_DICTIONARY
-from .ledger_rows import (
-    ROW_THRESHOLD,
-    ROWS_KEY,
-    compact_rows,
-    load_spec_arrays,
-    restore_rows,
-    row_count,
-)
 from .outcome import FINAL_STATUSES, FileOutcome
 
 LEDGER_VERSION = 2
@@ -212,6 +204,10 @@ def entry_of(outcome: FileOutcome, fingerprint: str, *, derive_rows: bool = True
     return {"ledger": LEDGER_VERSION, "options": fingerprint, "outcome": doc}
 
 
+#: ``ledger_rows.ROWS_KEY``, here so that reading a small entry loads no engine module
+#: (tests/batch/test_ledger_compact.py checks the two agree).
+_ROWS_KEY = "~rows"
+
 #: Fields a version-2 entry leaves out when they hold their default.
 _DEFAULTS: dict[str, Any] = {"findings": [], "checked": False}
 
@@ -219,11 +215,13 @@ _DEFAULTS: dict[str, Any] = {"findings": [], "checked": False}
 def _rows_compacted(result: dict[str, Any], outcome: FileOutcome) -> dict[str, Any]:
     """A large result's document with its rows re-derived from the spec on reading
     (``ledger_rows``), or the document as it is."""
-    if not outcome.sha256 or row_count(result) < ROW_THRESHOLD:
+    from . import ledger_rows as rows  # the engine: loaded by a batch, not by ``deter validate``
+
+    if not outcome.sha256 or rows.row_count(result) < rows.ROW_THRESHOLD:
         return result
     try:
-        arrays = load_spec_arrays(outcome.file, outcome.sha256)
-        compacted = compact_rows(json.loads(_compact(result)), arrays)
+        arrays = rows.load_spec_arrays(outcome.file, outcome.sha256)
+        compacted = rows.compact_rows(json.loads(_compact(result)), arrays)
     except Exception:  # a spec that does not load again costs bytes, never an entry
         return result
     return compacted if compacted is not None else result
@@ -243,12 +241,14 @@ def read_entry(line: dict[str, Any]) -> FileOutcome:
     if packed is None:
         return FileOutcome.from_dict({**doc, "result": None})
     unpacked = unpack_result(packed)
-    if isinstance(unpacked, dict) and ROWS_KEY in unpacked:
+    if isinstance(unpacked, dict) and _ROWS_KEY in unpacked:
+        from . import ledger_rows as rows
+
         try:
-            arrays = load_spec_arrays(str(doc["file"]), str(doc["sha256"]))
+            arrays = rows.load_spec_arrays(str(doc["file"]), str(doc["sha256"]))
         except (OSError, DeterError) as exc:  # gone, unreadable, or no longer a spec
             raise ValueError(f"the rows of this entry need its spec file: {exc}") from None
-        unpacked = restore_rows(unpacked, arrays)
+        unpacked = rows.restore_rows(unpacked, arrays)
     result = Result.from_dict(unpacked)
     fill = {key: jsonable(value) for key, value in derived(result).items() if key not in doc}
     outcome = FileOutcome.from_dict({**doc, **fill, "result": None})

@@ -271,3 +271,9 @@ def test_an_entry_whose_spec_file_changed_or_went_is_refused(large, tmp_path: Pa
     copy.unlink()
     with pytest.raises(ValueError):
         read_entry(entry)
+
+
+def test_the_ledger_names_the_rows_key_as_ledger_rows_does() -> None:
+    from deter.solver.batch import ledger, ledger_rows
+
+    assert ledger._ROWS_KEY == ledger_rows.ROWS_KEY
