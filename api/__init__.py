@@ -18,27 +18,46 @@ something is solved, simulated or drawn.
 
 from typing import TYPE_CHECKING
 
-from .solver.problem import Problem, load, loads, solve
-from .solver.results.errors import DeterError, InfeasibleError, SolverError, SpecError, SpecIssue
-from .solver.results.result import Result
-from .solver.spec.document import Spec
-from .solver.spec.loading import load_spec
-
 if TYPE_CHECKING:
     from .solver.analysis.compare import Comparison
     from .solver.analysis.explanation import Explanation
     from .solver.analysis.frontier import Frontier
     from .solver.analysis.sweep import Sweep
+    from .solver.problem import Problem, load, loads, solve
     from .solver.report.figures import PlotUnavailable
     from .solver.report.html import Report
+    from .solver.results.errors import (
+        DeterError,
+        InfeasibleError,
+        SolverError,
+        SpecError,
+        SpecIssue,
+    )
+    from .solver.results.result import Result
     from .solver.simulation.auditor import AuditorSimulation
     from .solver.simulation.outcomes import Simulation
     from .solver.simulation.policies import NoPolicyError
+    from .solver.spec.document import Spec
+    from .solver.spec.loading import load_spec
 
     __version__: str
 
-#: The result types whose modules import numpy: loaded on first use, not by ``import deter``.
+#: Every name is loaded on first use, not by ``import deter``: the command line starts from
+#: this package, and what it loads before its own code runs is a window in which Ctrl-C could
+#: only end in a traceback (``cli/entry.py``); numpy and cvxpy load later still.
 _LAZY = {
+    "Problem": ".solver.problem",
+    "load": ".solver.problem",
+    "loads": ".solver.problem",
+    "solve": ".solver.problem",
+    "DeterError": ".solver.results.errors",
+    "InfeasibleError": ".solver.results.errors",
+    "SolverError": ".solver.results.errors",
+    "SpecError": ".solver.results.errors",
+    "SpecIssue": ".solver.results.errors",
+    "Result": ".solver.results.result",
+    "Spec": ".solver.spec.document",
+    "load_spec": ".solver.spec.loading",
     "AuditorSimulation": ".solver.simulation.auditor",
     "Comparison": ".solver.analysis.compare",
     "Explanation": ".solver.analysis.explanation",

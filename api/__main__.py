@@ -1,5 +1,5 @@
 """``python -m deter``: the command-line tool."""
 
-from .cli.app import main
+from .cli.entry import main
 
 main()

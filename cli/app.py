@@ -34,7 +34,13 @@ from .commands import solve as cmd_solve
 from .commands import sweep as cmd_sweep
 from .commands import validate as cmd_validate
 from .common import UsageError, err, guarded, import_solver_stack, pipe_closed
-from .exit_codes import ANY_COMMAND, COMMAND_CODES, ExitCode, codes_help
+from .exit_codes import (
+    ANY_COMMAND,
+    COMMAND_CODES,
+    ExitCode,
+    codes_help,
+    forget_unhandled_interrupt,
+)
 from .options import Color, ColorOption, DebugOption, QuietOption, VerboseOption, settings
 
 app = typer.Typer(
@@ -296,5 +302,7 @@ def main() -> None:
         watchdog = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(code,))
         watchdog.daemon = True
         watchdog.start()
+        if code == ExitCode.INTERRUPTED:
+            forget_unhandled_interrupt()  # 130 even if the interrupt passed through PyRun_String
         sys.exit(code)
     os._exit(code)

@@ -23,6 +23,7 @@ its files' codes were: the summary, the JSON and the process all say 130.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -186,3 +187,19 @@ def for_codes(codes: Iterable[int], *, interrupted: bool, lost: bool = False) ->
     if lost:  # the cluster went away: no verified answer for what did not finish
         return ExitCode(worst([*codes, ExitCode.SOLVER_FAILED]))
     return ExitCode.INTERRUPTED if interrupted else ExitCode(worst(codes))
+
+
+def forget_unhandled_interrupt() -> None:
+    """Keep exit code 130 after a KeyboardInterrupt that was handled.
+
+    CPython notes a KeyboardInterrupt that ends code run through ``PyRun_String`` (as
+    pybind11 extensions such as HiGHS and torch run some of their setup) and, under
+    ``python -m``, turns the exit code into death by SIGINT once the program has ended, even
+    though deter caught the interrupt and asked for 130. Running an empty string through
+    the same call clears that note. Only CPython has it.
+    """
+    if sys.implementation.name != "cpython":
+        return
+    import ctypes
+
+    ctypes.pythonapi.PyRun_SimpleString(b"")

@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deter.cli.common",),
     ("deter.cli.commands",),
     ("deter.cli.app", "=deter.cli"),
+    ("deter.cli.entry",),
     # The public API (api/: ``deter``, ``deter.runtime``, ...) and ``python -m deter``.
     ("=deter", "deter.*"),
 )
