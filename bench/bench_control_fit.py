@@ -1,6 +1,6 @@
 """`deter fit` on 100,000 scored samples: seconds to read, fit and write the spec.
 
-    python bench/bench_control_fit.py [--samples 100000]
+    python bench/bench_control_fit.py [--samples 100000] [--roc empirical|binormal]
 
 Draws the bundled example's (synthetic) distributions at the given size (2/3 honest, 1/6 per
 attack kind; one integer and one continuous monitor), writes them as CSV and as Parquet, and
@@ -35,7 +35,9 @@ def best(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=100_000)
-    n = parser.parse_args().samples
+    parser.add_argument("--roc", choices=("empirical", "binormal"), default="empirical")
+    args = parser.parse_args()
+    n, roc = args.samples, args.roc
     table = draw(seed=5, honest=2 * n // 3, per_attack=(n - 2 * n // 3) // 2)
     with tempfile.TemporaryDirectory() as folder:
         for suffix in ("csv", "parquet"):
@@ -46,24 +48,22 @@ def main() -> None:
                 table.to_parquet(path, index=False)
 
             def library(path: Path = path) -> None:
-                fitted = fit_samples(read_samples([path]), FitOptions())
+                fitted = fit_samples(read_samples([path]), FitOptions(roc=roc))
                 if sum(fitted.counts.values()) != len(table):
                     sys.exit("FAIL: wrong sample count")
 
             spec = Path(folder) / "spec.toml"
 
             def command(path: Path = path, spec: Path = spec) -> None:
-                subprocess.run(
-                    [sys.executable, "-m", "deter", "fit", str(path), "-o", str(spec), "-q"],
-                    check=True,
-                )
+                argv = [sys.executable, "-m", "deter", "fit", str(path), "-o", str(spec)]
+                subprocess.run([*argv, "-q", "--roc", roc], check=True)
 
             lib = best(library)
             cli = best(command)
-            fitted = fit_samples(read_samples([path]), FitOptions())
+            fitted = fit_samples(read_samples([path]), FitOptions(roc=roc))
             vertices = {c.monitor: len(c.thresholds) for c in fitted.curves}
             print(
-                f"{len(table):,} samples, {suffix:<7}: read + fit {lib:.2f} s; "
+                f"{roc}, {len(table):,} samples, {suffix:<7}: read + fit {lib:.2f} s; "
                 f"deter fit (fresh process) {cli:.2f} s; envelope points {vertices}"
             )
 

@@ -1,6 +1,7 @@
 """Do robust designs hold? Fit on half the samples, test on the other half, many times.
 
     python bench/bench_control_robust.py [--splits 200] [--delta 0.05] [--sizes ...]
+        [--band dkw|binomial] [--roc empirical|binormal] [--monitor NAME ...]
 
 On the bundled (synthetic) ControlArena-shaped table, each split puts half of every label's
 samples in a fitting half and the rest in a test half (stratified, seeded). `deter fit` on
@@ -14,6 +15,10 @@ above delta (the promise is broken), or a design is not optimal.
 
 Then the price of robustness: robust cost / point-estimate cost on fresh draws of growing
 size (honest n, each attack kind n / 4), which should fall towards 1 like 1 / sqrt(n).
+
+``--roc binormal`` fits the smooth binormal curve with its parametric band (valid only if the
+scores are normal): with ``--monitor trajectory_monitor`` (normal by construction) the
+promise should hold; basic_monitor's rounded scores are not normal, and there it need not.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +55,18 @@ def subset(samples: Samples, rows: np.ndarray) -> Samples:
 
 
 BAND = ["dkw"]
+ROC = ["empirical"]
+MONITORS: list[str] = []
+
+
+def only(samples: Samples) -> Samples:
+    """The samples with only the monitors chosen by --monitor (all when none)."""
+    return replace(samples, monitors=tuple(MONITORS)) if MONITORS else samples
 
 
 def design(samples: Samples, delta: float | None) -> tuple[FitResult, dict[str, float], float]:
-    options = FitOptions(delta=delta, band=BAND[0], **OPTIONS)  # type: ignore[arg-type]
-    fitted = fit_samples(samples, options)
+    options = FitOptions(delta=delta, band=BAND[0], roc=ROC[0], **OPTIONS)  # type: ignore[arg-type]
+    fitted = fit_samples(only(samples), options)
     result = solve(fitted.spec)
     if result.status != "optimal":
         sys.exit(f"FAIL: design not optimal: {result.status} {result.message}")
@@ -157,9 +170,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[500, 2000, 8000, 32000])
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--band", choices=("dkw", "binomial"), default="dkw")
+    parser.add_argument("--roc", choices=("empirical", "binormal"), default="empirical")
+    parser.add_argument("--monitor", action="append", default=[])
     args = parser.parse_args()
     BAND[0] = args.band
-    print(f"band: {args.band}")
+    ROC[0] = args.roc
+    MONITORS[:] = args.monitor
+    band = "parametric (normal)" if args.roc == "binormal" else args.band
+    print(f"roc: {args.roc}, band: {band}, monitors: {', '.join(MONITORS) or 'all'}")
     ok = splits(args)
     price(args)
     if not ok:

@@ -61,15 +61,24 @@ def fit(
         ),
     ] = 0.05,
     band: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--band",
-            help="dkw (the same width at every rate) or binomial (narrow at small flag rates, "
-            "where deterrence is cheap).",
+            help="dkw (the same width at every rate; the default) or binomial (narrow at small "
+            "flag rates, where deterrence is cheap); for --roc empirical.",
         ),
-    ] = "dkw",
+    ] = None,
+    roc: Annotated[
+        str,
+        typer.Option(
+            "--roc",
+            help="empirical (the data's operating points, made concave) or binormal (a normal "
+            "per class by maximum likelihood, made concave; its band is parametric: valid "
+            "only if the scores are normal).",
+        ),
+    ] = "empirical",
     no_band: Annotated[
-        bool, typer.Option("--no-band", help="Fit the empirical curves (no confidence band).")
+        bool, typer.Option("--no-band", help="Fit the point curves (no confidence band).")
     ] = False,
     action: Annotated[
         list[str] | None,
@@ -126,6 +135,11 @@ def fit(
     (unlabelled samples, missing scores, unknown kinds) is listed by file, row and column, and
     counted (docs/ai-control.md).
     """
+    if roc == "binormal" and band is not None:
+        raise typer.BadParameter(
+            "--band is for --roc empirical; the binormal fit has its own parametric band",
+            param_hint="'--band'",
+        )
     action_map = _pairs(action, "--action", number=False)
     gains = _pairs(gain, "--gain", number=True)
     costs = _pairs(audit_cost, "--audit-cost", number=True)
@@ -137,7 +151,8 @@ def fit(
         samples = read_samples([str(f) for f in files], monitors=monitor or None)
         options = FitOptions(
             delta=None if no_band else delta,
-            band=band,
+            band=band or "dkw",
+            roc=roc,
             actions={k: str(v) for k, v in action_map.items()} if action_map else None,
             drop_unknown=drop_unknown,
             gains={k: float(v) for k, v in gains.items()},  # type: ignore[arg-type]

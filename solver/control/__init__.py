@@ -5,7 +5,9 @@
   located note for every sample or score it cannot use;
 - :mod:`.roc` fits each monitor's ROC per attack kind: empirical operating points, the
   thresholds a monitor can randomise between (one concave envelope for every action at
-  once), and simultaneous confidence bands (one-sided DKW, Massart 1990);
+  once), and simultaneous confidence bands (one-sided DKW, Massart 1990; or binomial);
+- :mod:`.binormal` fits the smooth alternative: a normal per class (maximum likelihood), the
+  binormal curve made concave, and an exact parametric band (valid if the scores are normal);
 - :mod:`.fit` turns the curves into a spec ready for ``deter solve``, with provenance.
 
 See docs/ai-control.md.

@@ -29,10 +29,13 @@ import numpy as np
 from ..results.errors import Finding, SpecError
 from ..spec.document import Spec
 from ..spec.loading import parse_spec_text
+from .binormal import fit_binormal, fittable, normal_misfit
 from .roc import BANDS, MonitorCurve, band_width, fit_curve, samples_for_width
 from .samples import COST_PREFIX, HONEST, SCORE_PREFIX, Samples, identifier
 
 SCHEMA_LINE = "#:schema ./deter.schema.json"
+#: How a monitor's curve is fitted: the data's operating points, or a normal per class.
+ROCS = ("empirical", "binormal")
 #: The comment that records how the curves were fitted (JSON), so that the samples can be
 #: fitted again to recover the thresholds (``deter report --samples``).
 FIT_LINE = "# fit: "
@@ -44,14 +47,18 @@ FILE_LINE = "# file: "
 class FitOptions:
     """What the data cannot say, and how sure the fit must be.
 
-    ``delta``: the overall probability that some band fails (``None``: empirical curves, no
-    band). ``actions`` maps attack kinds to action names; with it, a kind it does not name is
-    an error unless ``drop_unknown``. Gains and penalty caps are in the spec's money units;
-    ``audit_cost`` is a monitor's cost at rate 1 (auditing every episode).
+    ``delta``: the overall probability that some band fails (``None``: the point curves, no
+    band). ``roc``: ``empirical`` (operating points of the data, ``band`` around them) or
+    ``binormal`` (a normal per class, fitted by maximum likelihood, and its exact parametric
+    band: valid only if the scores are normal; :mod:`.binormal`). ``actions`` maps attack
+    kinds to action names; with it, a kind it does not name is an error unless
+    ``drop_unknown``. Gains and penalty caps are in the spec's money units; ``audit_cost``
+    is a monitor's cost at rate 1 (auditing every episode).
     """
 
     delta: float | None = 0.05
     band: str = "dkw"  # dkw, or binomial (narrow at small rates; roc.rate_upper)
+    roc: str = "empirical"  # or binormal (smooth; its own parametric band, ``band`` unused)
     actions: Mapping[str, str] | None = None
     drop_unknown: bool = False
     compliant: str = HONEST
@@ -85,6 +92,8 @@ class FitResult:
     delta_each: float | None
     text: str
     spec: Spec
+    #: monitor -> action -> binormal (a, b), for the monitors fitted binormally
+    binormal: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
     def curve(self, monitor: str) -> MonitorCurve:
         return next(c for c in self.curves if c.monitor == monitor)
@@ -114,6 +123,11 @@ class FitResult:
                     "eps_honest": c.eps_honest,
                     "eps_attack": dict(c.eps_attack),
                     "auc": dict(c.auc),
+                    **(
+                        {"binormal": {a: list(ab) for a, ab in self.binormal[c.monitor].items()}}
+                        if c.monitor in self.binormal
+                        else {}
+                    ),
                     "call_cost": None
                     if math.isnan(self.call_cost[c.monitor])
                     else self.call_cost[c.monitor],
@@ -135,6 +149,8 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
         raise SpecError.single("<options>", f"delta must be in (0, 0.5], not {opts.delta}")
     if opts.band not in BANDS:
         raise SpecError.single("<options>", f"band must be one of {', '.join(BANDS)}")
+    if opts.roc not in ROCS:
+        raise SpecError.single("<options>", f"roc must be one of {', '.join(ROCS)}")
     frame = samples.frame
     notes = samples.notes
     errors: list[Finding] = []
@@ -223,6 +239,7 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
     delta_each = opts.delta / n_dist if opts.delta is not None else None
     curves: list[MonitorCurve] = []
     call_cost: dict[str, float] = {}
+    binormal: dict[str, Mapping[str, tuple[float, float]]] = {}
     for monitor in samples.monitors:
         column = SCORE_PREFIX + monitor
         scores = samples.scores(monitor)
@@ -256,7 +273,34 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
             )
         if not attacks:
             continue
-        curve = fit_curve(monitor, honest, attacks, delta_each, opts.band)
+        if opts.roc == "binormal" and all(map(fittable, [honest, *attacks.values()])):
+            curve, binormal[monitor] = fit_binormal(monitor, honest, attacks, delta_each)
+            for label, scores in [(opts.compliant, honest), *attacks.items()]:
+                if (misfit := normal_misfit(scores)) is not None:
+                    notes.add(
+                        "scores the binormal model does not fit",
+                        Finding(
+                            file=", ".join(samples.files),
+                            key=column,
+                            message=f"{label!r}: the scores are not normal (Kolmogorov-Smirnov "
+                            f"distance {misfit[0]:.3f} to the fitted normal > {misfit[1]:.3f}, "
+                            "rejected at level 0.05): the binormal curve and its band are "
+                            "not to be trusted; fit the empirical curve (--roc empirical)",
+                        ),
+                    )
+        else:
+            if opts.roc == "binormal":
+                notes.add(
+                    "monitor fitted empirically (too few or equal scores for a normal)",
+                    Finding(
+                        file=", ".join(samples.files),
+                        key=column,
+                        message=f"a class has fewer than 3 scores or all equal: {monitor!r} "
+                        "gets the empirical curve"
+                        + ("" if delta_each is None else f" and {opts.band} band"),
+                    ),
+                )
+            curve = fit_curve(monitor, honest, attacks, delta_each, opts.band)
         if np.unique(np.concatenate([honest, *attacks.values()])).size == 1:
             notes.add(
                 "monitor that never fires",
@@ -296,7 +340,16 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
     result_notes = tuple(notes.listed)
     dropped = dict(notes.counts)
     text = _spec_text(
-        samples, opts, curves, actions, kind_to_action, counts, dropped, call_cost, delta_each
+        samples,
+        opts,
+        curves,
+        actions,
+        kind_to_action,
+        counts,
+        dropped,
+        call_cost,
+        delta_each,
+        binormal,
     )
     spec = parse_spec_text(text, file="<deter fit>", name=opts.name)
     return FitResult(
@@ -311,6 +364,7 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
         delta_each=delta_each,
         text=text,
         spec=spec,
+        binormal=binormal,
     )
 
 
@@ -326,6 +380,7 @@ class FitRecord:
     options: FitOptions
     monitors: Mapping[str, str]  # spec monitor -> score column (without the prefix)
     files: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...] = ()  # the score columns the fit read (its --monitor choice)
 
 
 _FILE = re.compile(r"^# file: (.*) \(sha256 ([0-9a-f]{64})\)$")
@@ -354,14 +409,16 @@ def fit_record(text: str) -> FitRecord | None:
         options = FitOptions(
             delta=None if settings["delta"] is None else float(settings["delta"]),
             band=str(settings["band"]),
+            roc=str(settings.get("roc", "empirical")),
             actions={str(k): str(v) for k, v in settings["actions"].items()},
             drop_unknown=bool(settings["drop_unknown"]),
             compliant=str(settings["compliant"]),
         )
         monitors = {str(k): str(v) for k, v in settings["monitors"].items()}
+        columns = tuple(str(c) for c in settings.get("columns", monitors.values()))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    return FitRecord(options, monitors, tuple(files))
+    return FitRecord(options, monitors, tuple(files), columns)
 
 
 def _located(frame: Any, row: int, column: str, message: str) -> Finding:
@@ -389,6 +446,7 @@ def _spec_text(
     dropped: Mapping[str, int],
     call_cost: Mapping[str, float],
     delta_each: float | None,
+    binormal: Mapping[str, Mapping[str, tuple[float, float]]],
 ) -> str:
     date = opts.date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [
@@ -404,7 +462,18 @@ def _spec_text(
     )
     for reason, count in sorted(dropped.items()):
         lines.append(f"# dropped or noted: {count} x {reason}")
-    if opts.delta is None:
+    if opts.roc == "binormal":
+        lines.append(
+            "# curves: binormal (a normal per class, maximum likelihood), made concave"
+            + (
+                " (no confidence band)."
+                if opts.delta is None
+                else f"; the pessimistic edge of exact joint confidence regions for each "
+                f"class's mean and SD, all holding together with probability >= "
+                f"{1 - opts.delta:g} (each at {delta_each:.3g}) IF the scores are normal."
+            )
+        )
+    elif opts.delta is None:
         lines.append("# curves: empirical operating points (no confidence band).")
     else:
         kind = (
@@ -421,10 +490,12 @@ def _spec_text(
     settings = {
         "delta": opts.delta,
         "band": opts.band,
+        "roc": opts.roc,
         "compliant": opts.compliant,
         "actions": dict(kinds),
         "drop_unknown": opts.drop_unknown,
         "monitors": {identifier(c.monitor): c.monitor for c in curves},
+        "columns": list(samples.monitors),  # every score column read (delta is split over them)
     }
     lines.append(FIT_LINE + json.dumps(settings, separators=(", ", ": ")))
     placeholders = []
@@ -480,6 +551,13 @@ def _spec_text(
         )
         if not math.isnan(call_cost[curve.monitor]):
             lines.append(f"# cost per call (paid on every episode): {call_cost[curve.monitor]:.6g}")
+        if curve.monitor in binormal:
+            lines.append(
+                "# binormal (a, b), TPR = Phi(a + b Phi^-1(FPR)): "
+                + ", ".join(
+                    f"{a} ({ab[0]:.4f}, {ab[1]:.4f})" for a, ab in binormal[curve.monitor].items()
+                )
+            )
         thresholds = ", ".join(_threshold(t) for t in curve.thresholds)
         lines.append(f"# thresholds (flag when score >= t), one per point: [{thresholds}]")
         lines += [f"name = {_toml_string(name)}", f"cost = {_number(cost)}"]

@@ -210,8 +210,11 @@ def measure_policies(
             boots[i, r] = _metrics(resampled, policy, cost_of)
     for (name, (policy, cost_of)), boot in zip(named, boots, strict=True):
         values = _metrics(table, policy, cost_of)
-        low = np.nanquantile(boot, tail, axis=0)
-        high = np.nanquantile(boot, 1.0 - tail, axis=0)
+        # a metric with no value in any resample (usefulness without main_task_success) is NaN
+        known = np.any(np.isfinite(boot), axis=0)
+        low, high = np.full(3, np.nan), np.full(3, np.nan)
+        low[known] = np.nanquantile(boot[:, known], tail, axis=0)
+        high[known] = np.nanquantile(boot[:, known], 1.0 - tail, axis=0)
         triples = [(values[i], float(low[i]), float(high[i])) for i in range(3)]
         out.append(Measured(name, triples[0], triples[1], triples[2]))
     return out

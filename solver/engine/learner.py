@@ -21,7 +21,9 @@ A certified answer is the least-cost policy of the program whose margins it was 
 after how many iterations. Without false flags that cost anything (F_fp = 0 or every
 f_j = 0) the margins do not depend on P_0: one solve is exact, an infeasible answer is
 certified as for any spec. With them, an iterate found infeasible proves nothing about the
-non-convex problem: the answer is ``solver_error`` with the reason (use ``bound =
+non-convex problem by itself: the spec is then solved with every margin at its smallest over
+all rates (a relaxation, ``model/learning.smallest_margins``), whose certified infeasibility
+is the learner's; otherwise the answer is ``solver_error`` with the reason (use ``bound =
 "hoeffding"``, whose margins are rate-free, for a certified verdict). An iteration that does
 not certify falls back to the Hoeffding margins, which hold at any rates, and says so.
 """
@@ -49,6 +51,13 @@ def with_flag_detection(spec: Spec, flag_detection: float) -> Spec:
     """``spec`` whose learner's Bernstein margins are taken at false-flag rate P_0."""
     assert spec.learner is not None
     return spec.model_copy(update={"learner": spec.learner.at_flag_detection(flag_detection)})
+
+
+def with_lower_bound(spec: Spec) -> Spec:
+    """``spec`` whose learner's margins are their smallest over every policy (a relaxation:
+    ``model/learning.smallest_margins``)."""
+    assert spec.learner is not None
+    return spec.model_copy(update={"learner": spec.learner.as_lower_bound()})
 
 
 def flags_matter(spec: Spec) -> bool:
@@ -108,6 +117,13 @@ def solve_learner(spec: Spec, solve_one: Callable[[Spec], Result], tolerance: fl
         if result.status != Status.optimal:
             if not depends:
                 return result  # the margins are exact: so is the verdict
+            relaxed = solve_one(with_lower_bound(spec))
+            if relaxed.status == Status.infeasible:
+                note = (
+                    "learner: infeasible even with each Bernstein margin at its smallest over "
+                    "every rate (a relaxation of the learner's requirement)"
+                )
+                return replace(relaxed, notes=(*relaxed.notes, note))
             return unsolved(
                 spec,
                 Status.solver_error,

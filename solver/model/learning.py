@@ -192,6 +192,25 @@ def bernstein_margins(
     )
 
 
+def smallest_margins(
+    penalty: FloatArray, noise: float, samples: int, confidence: float, paid: float = 1.0
+) -> FloatArray:
+    """A lower bound on each deviation's Bernstein requirement over every policy:
+    M_i(P_i, P_0) only grows with compliance's false-flag terms (its variance and reach are
+    non-negative, and Hoeffding's with its range), so it is at least the requirement with
+    F_fp = 0, a concave function of P_i whose least value on [0, 1] is at an end. A program
+    with these constant margins is a relaxation: when it has no policy, nor has the
+    learner's (``engine/learner.py``)."""
+    low = [
+        min(
+            float(bernstein_requirement(end, d, 0.0, 0.0, noise, samples, confidence, paid))
+            for end in (0.0, 1.0)
+        )
+        for d in np.asarray(penalty, dtype=float)
+    ]
+    return np.array(low)
+
+
 def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArray:
     """Each action's learning-aware margin (0 for the compliant action, and all 0 without a
     ``[learner]``), in the spec's action order and money units at the act (the learner is
@@ -212,7 +231,15 @@ def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArr
     discount = penalty_discount(spec)
     caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float) * discount
     flag_penalty = spec.agent.false_positive_penalty * discount
-    if learner.bound == "bernstein":
+    if learner.bound == "bernstein" and learner.lower_bound:
+        margins = smallest_margins(
+            caps,
+            learner.reward_noise,
+            learner.samples,
+            learner.confidence,
+            payment_probability(spec),
+        )
+    elif learner.bound == "bernstein":
         gains = np.array(
             [worst_case_gain(a.gain, a.name == compliant) for a in spec.actions], dtype=float
         )

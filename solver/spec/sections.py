@@ -99,10 +99,23 @@ class Learner(FrozenModel):
     # The false-flag rate P_0 at which Bernstein margins are taken: set only by the engine's
     # outer iteration (engine/learner.py) on its own copy, never by a spec's text.
     _flag_detection: float = PrivateAttr(0.0)
+    # Set only by the engine (engine/learner.py) on its own copy: take each margin at its
+    # smallest over every rate, for a relaxation whose infeasibility proves the learner's.
+    _lower_bound: bool = PrivateAttr(False)
 
     @property
     def flag_detection(self) -> float:
         return self._flag_detection
+
+    @property
+    def lower_bound(self) -> bool:
+        return self._lower_bound
+
+    def as_lower_bound(self) -> Learner:
+        """This learner with each Bernstein margin at its smallest over all rates."""
+        copy = self.model_copy()
+        copy._lower_bound = True
+        return copy
 
     def at_flag_detection(self, flag_detection: float) -> Learner:
         """This learner with its Bernstein margins taken at false-flag rate ``flag_detection``."""

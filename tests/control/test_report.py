@@ -194,3 +194,19 @@ def test_a_spec_that_cannot_be_met_gets_the_baselines_only(tmp_path: Path) -> No
     code, err = run("report", str(spec), "-o", str(tmp_path / "r.html"), "--resamples", "10")
     assert code == 1, err  # infeasible's exit code, the report written
     assert "only the baselines" in (tmp_path / "r.html").read_text()
+
+
+def test_without_outcomes_safety_is_the_share_caught_and_usefulness_is_not_shown(
+    tmp_path: Path,
+) -> None:
+    spec = small(tmp_path, calibrate=True)
+    bare = tmp_path / "bare.csv"
+    bare.write_text("label,score_m\nhonest,0\nhonest,3\ncheat,3\ncheat,4\n")
+    report = deter.load(spec).report(
+        samples=[bare], calibration=tmp_path / "cal.json", resamples=10
+    )
+    data = section(report)
+    # flags: cheat 3 -> 1/2, 4 -> 1: every attack counted as succeeding, safety (1/2 + 1) / 2
+    assert data["policies"][0]["safety"]["value"] == pytest.approx(0.75)
+    assert any("every attack is counted as succeeding" in n for n in data["notes"])
+    assert "n/a" in report.html

@@ -122,3 +122,42 @@ def test_under_a_horizon_the_certificate_holds_in_money_at_the_act() -> None:
         )
         lead = eu0 - (action.gain - kappa * action.penalty * action.detection)
         assert lead >= need - 1e-7 * max(1.0, need)
+
+
+def test_with_false_flags_a_relaxation_proves_infeasibility_where_it_can() -> None:
+    """Noise sigma = 2 with 2 samples: even the smallest margin over every rate,
+    sqrt(4 sigma^2 ln(1/delta) / n) = 7.4 USD, is more than tampering's 10 USD cap can add
+    to its 4 USD gain: infeasible, proved by the relaxation, and said so."""
+    result = _solve(2, 0.999, 2.0, "bernstein")
+    assert result.status == "infeasible", result.message
+    assert any("smallest over every rate" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_on_the_vocabularys_learner_specs_bernstein_agrees_with_hoeffding_on_feasibility(
+    seed: int,
+) -> None:
+    """The generator's learner family with bound = "bernstein" (where allowed): every answer
+    is optimal or infeasible as Hoeffding's is (a Bernstein margin is never above
+    Hoeffding's, and the relaxation proves infeasibility), optimal ones certified at their
+    own rates and no dearer than Hoeffding's policy."""
+    from deter.solver.engine.verify import TOLERANCE
+
+    from tests.support.vocabulary import generate
+
+    for flag in (False, True):
+        case = generate("learner", seed, flag)
+        if "[[types]]" in case.text or "design =" in case.text or "[learner]" not in case.text:
+            continue
+        text = case.text.replace('bound = "hoeffding"\n', "")
+        text = text.replace("[learner]\n", '[learner]\nbound = "bernstein"\n', 1)
+        problem = deter.loads(text)
+        result = problem.solve()
+        hoeffding = deter.loads(case.text).solve()
+        assert result.status == hoeffding.status or (
+            result.status == "optimal" and hoeffding.status == "infeasible"
+        ), (seed, flag, result.message)
+        if result.status == "optimal":
+            assert engine_learner.shortfalls(problem.spec, result, TOLERANCE) == []
+            if hoeffding.status == "optimal":
+                assert result.total_cost <= hoeffding.total_cost * (1 + 1e-6) + 1e-9

@@ -94,3 +94,24 @@ def test_at_the_bernstein_margin_a_learner_prefers_the_shortcut_at_most_delta_of
     # the bound is not vacuous: at half the margin the learner errs more often
     half = (gap + ffp * p0 + margin / 2) / cap
     assert _violation(gap, cap, half, ffp, p0, noise, n, trials=200_000) > measured
+
+
+def test_the_smallest_margins_are_below_the_requirement_at_every_rate() -> None:
+    """The relaxation's margins (engine/learner.py proves infeasibility with them) never
+    exceed M(P, P_0) at any detection P or false-flag rate P_0, with or without a horizon's
+    payment probability."""
+    from deter.solver.model.learning import smallest_margins
+
+    grid = np.linspace(0.0, 1.0, 41)
+    for cap, ffp, noise, n, confidence, paid in [
+        (20.0, 1.0, 0.5, 300, 0.95, 1.0),
+        (4.0, 3.0, 0.0, 10, 0.99, 0.8),
+        (10.0, 0.0, 2.0, 2, 0.999, 1.0),
+    ]:
+        (low,) = smallest_margins(np.array([cap]), noise, n, confidence, paid)
+        for p0 in grid:
+            need = bernstein_requirement(grid, cap, ffp, p0, noise, n, confidence, paid)
+            assert np.all(low <= need + 1e-15)
+        # ... and it is attained (not a vacuous 0) where P_0 = 0 costs nothing
+        exact = bernstein_requirement(grid, cap, 0.0, 0.0, noise, n, confidence, paid)
+        assert low == pytest.approx(float(exact.min()), rel=1e-12)
