@@ -40,7 +40,7 @@ from .duals import read_duals
 from .infeasibility import Certificate
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
 from .repair import rational_only, repairs, vertex_policies
-from .verify import TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
+from .verify import SLACK_PRICED, TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
 
 
 @dataclass(frozen=True)
@@ -321,6 +321,13 @@ def _optimal(
         else component_shadow_prices(program.parts, arrays, program.dual_of, rates)
     ) or {}
     margin = margin_in_utility(arrays)
+    # A row slack at the answer has no price (complementary slackness in the model): the
+    # program's multiplier of it can be nonzero where its duals are degenerate (a row of
+    # the exponential program held by a detection variable below its cone, with a false
+    # flag variable above its bound: exponential_fp-85 priced a non-paying action at 0.157).
+    slack_rows = -(evaluation.net_incentive + margin) > SLACK_PRICED * evaluation.utility_scale
+    index = {name: i for i, name in enumerate(arrays.action_names)}
+    shadow = {name: 0.0 if slack_rows[index[name]] else p for name, p in shadow.items()}
     # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
     relative = arrays.gain - arrays.gain[arrays.compliant]
     certainty = certainty_equivalent(

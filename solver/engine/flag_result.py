@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 
@@ -39,15 +40,27 @@ def solve_false_flags(spec: Spec, tolerance: float) -> Result | None:
         best = found.best
         penalties = np.asarray(arrays.penalty_cap, dtype=float).copy()
         penalties[arrays.compliant] = arrays.false_positive_penalty
+        prices = flag_search.certified_prices(arrays, best)
+        shadow = prices.shadow
+        if shadow is None:  # null in JSON, with the reason as a note: never an unchecked price
+            shadow = {arrays.action_names[i]: math.nan for i in arrays.deviations}
         answer = Answer(
             None,
             best.rates,
             penalties,
             replace(best.verification, duality=_bound_certificate(found)),
-            shadow=flag_search.shadow_prices(arrays, best),
+            shadow=shadow,
         )
-        attempts = (f"{line}: verified; least cost to a relative gap of {flag_search.GAP:g}",)
-        return optimal_result(spec, arrays, answer, SOLVER, attempts, clock)
+        attempts = (
+            f"{line}: verified; least cost to a relative gap of {flag_search.GAP:g}",
+            prices.reason if prices.shadow is not None else f"no shadow prices: {prices.reason}",
+        )
+        result = optimal_result(spec, arrays, answer, SOLVER, attempts, clock)
+        if prices.shadow is not None:
+            return result
+        notes = [note for note in result.notes if not note.startswith("shadow price of")]
+        notes.append(f"shadow prices: null, not certified ({prices.reason})")
+        return replace(result, notes=tuple(notes))
     if found.best is None:
         proven = proven_infeasible(spec, arrays, "certificate of infeasibility", clock)
         if proven is not None:

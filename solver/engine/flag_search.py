@@ -49,6 +49,7 @@ from ..formulation.flag_nodes import (
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
 from ..results.result import Verification
+from .certificate import conic_certificate
 from .infeasibility import (
     System,
     box_relaxation,
@@ -56,7 +57,13 @@ from .infeasibility import (
     certify_system,
     least_cost_bound,
 )
-from .verify import TOLERANCE, verify_policy
+from .verify import (
+    SLACK_PRICED,
+    TOLERANCE,
+    evaluate_policy,
+    margin_in_utility,
+    verify_policy,
+)
 
 #: The certified relative gap: the answer is called least cost when its cost is within this
 #: fraction of the proven lower bound (the 1e-6 every cost is trusted to elsewhere).
@@ -101,7 +108,6 @@ class Incumbent:
     rates: FloatArray
     cost: float
     verification: Verification
-    dual: FloatArray | None
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,7 @@ def _search(
     heap: list[tuple[float, int, float, float]] = [(-math.inf, 0, start, end)]
     counter = 1
 
-    def offer(rates: FloatArray | None, dual: FloatArray | None) -> None:
+    def offer(rates: FloatArray | None) -> None:
         nonlocal best
         if rates is None or not np.all(np.isfinite(rates)):
             return
@@ -183,7 +189,7 @@ def _search(
                 return
             verification = verify_policy(arrays, candidate, cost, tolerance)
             if verification.passed:
-                best = Incumbent(candidate, cost, verification, dual)
+                best = Incumbent(candidate, cost, verification)
                 return
 
     def closed() -> bool:
@@ -224,12 +230,12 @@ def _search(
                     break
             continue
         lower = max(bound, proven)
-        offer(relaxed.rates, relaxed.incentive_dual)
+        offer(relaxed.rates)
         s = relaxed.flags if relaxed.flags is not None else 0.5 * (a + b)
         s = min(max(s, a), b)
         restricted = program.solve(a, b, *tangent(s))
         if restricted.solved:
-            offer(restricted.rates, restricted.incentive_dual)
+            offer(restricted.rates)
         if best is not None and lower >= best.cost - GAP * abs(best.cost):
             settled = min(settled, lower)  # this box cannot hold a cheaper policy
             continue
@@ -308,10 +314,72 @@ def _splits(
     return [0.5 * (a + b)]
 
 
-def shadow_prices(arrays: ProblemArrays, incumbent: Incumbent) -> dict[str, float]:
-    """d(least cost)/d(gain) from the node program's multipliers at the answer (in the
-    program's units, the core program's: rows divided by d_i, cost by the largest cost)."""
-    return incentive_shadow_prices(arrays, incumbent.dual, incumbent.rates)
+@dataclass(frozen=True)
+class Prices:
+    """The answer's shadow prices (d(least cost)/d(gain) per action) when certified, else
+    None; and what was checked, or why they are not given."""
+
+    shadow: dict[str, float] | None
+    reason: str
 
 
-__all__ = ["NodeSolve", "Search", "applies", "search"]
+def certified_prices(arrays: ProblemArrays, incumbent: Incumbent) -> Prices:
+    """The multipliers of the restriction at the answer: the node program over the whole
+    range of s with P_0 replaced by its tangent at the answer's s (above P_0 everywhere, so
+    a convex restriction of the model; equal to P_0 in value and slope at the answer, so its
+    rows are the model's to first order there and its multipliers are the model's Lagrange
+    multipliers at the answer). They are given only when Clarabel's certificate of that
+    program passes (residuals and gap, as for the core exponential program) and its optimum
+    is the answer's cost to :data:`GAP` (the answer is optimal for it: the multipliers price
+    this answer, not another point). The search's own node multipliers come from whichever
+    box's secant or tangent found the answer, at another s: never reported."""
+    rows = FlagRows.of(arrays)
+    program = node_program(arrays, rows)
+    try:
+        start, end = rows.flags(arrays.min_rate), rows.flags(arrays.max_rate)
+        start, end = max(0.0, start * (1 - 4 * EPS)), end * (1 + 4 * EPS)
+        at = program.solve(start, end, *tangent(rows.flags(incumbent.rates)))
+        if not at.solved or at.value is None or at.incentive_dual is None:
+            return Prices(None, f"the restriction at the answer was not solved ({at.status})")
+        scale = program.scale
+        certificate = conic_certificate(program.problem, at.raw, GAP, scale)
+    finally:
+        release(program)
+    if not (certificate.applies and certificate.passed):
+        return Prices(None, f"the restriction at the answer: {certificate.reason}")
+    apart = abs(at.value - incumbent.cost)
+    # relative to the answer's cost, and (a cost of 0) Clarabel's tolerance (1e-11 of the
+    # program's unit of money)
+    if apart > GAP * abs(incumbent.cost) + 1e-11 * scale:
+        return Prices(
+            None,
+            f"the restriction at the answer costs {at.value:.10g}, not the answer's "
+            f"{incumbent.cost:.10g}",
+        )
+    # A row that holds nothing (no weight, no false-flag term: an action that does not pay)
+    # reads 0 >= n_i with n_i <= 0; any multiplier of it is optimal, and its price is 0.
+    vacuous = (np.asarray(rows.weight) == 0) & (np.asarray(rows.flag_weight) == 0)
+    dual = np.where(vacuous, 0.0, np.maximum(at.incentive_dual, 0.0))
+    prices = incentive_shadow_prices(arrays, dual, incumbent.rates)
+    # complementary slackness in the model: a row slack at the answer has no price. The
+    # answer is the least cost to GAP, its rates moved outward until it verifies, so a row
+    # that binds at the optimum can be slack at the answer by a few 1e-4 of its terms
+    # (exponential_fp-88: 7e-5); slack beyond SLACK_PRICED of them is not binding.
+    evaluation = evaluate_policy(arrays, incumbent.rates)
+    slack = -(evaluation.net_incentive + margin_in_utility(arrays))
+    for i in arrays.deviations:
+        room = slack[i] > SLACK_PRICED * float(evaluation.utility_scale[i])
+        if room and prices[arrays.action_names[i]] > 1e-9 * max(1.0, incumbent.cost):
+            return Prices(
+                None,
+                f"the restriction prices {arrays.action_names[i]!r}, whose row is slack at "
+                "the answer",
+            )
+    return Prices(
+        prices,
+        "shadow prices from the restriction at the answer's P_0 tangent (Clarabel's residuals "
+        "and gap within 1e-6; its optimum is the answer's cost)",
+    )
+
+
+__all__ = ["NodeSolve", "Prices", "Search", "applies", "certified_prices", "search"]

@@ -23,6 +23,9 @@ from ..results.result import Check, Verification
 #: Largest violation accepted, relative to the magnitude of the terms compared
 #: (an absolute floor of the same size applies to terms below 1).
 TOLERANCE = 1e-6
+#: A row slack at an answer by more than this share of its terms (``utility_scale``) is
+#: not binding: its shadow price is 0 (``core.py``, ``flag_search.certified_prices``).
+SLACK_PRICED = 1e-3
 #: An incentive row is accepted only when it holds exactly (ties go to the principal): a
 #: row within float64's error bound of 0 is decided in exact arithmetic (model/exact.py).
 #: The smallest violation recorded for a row that fails exactly.

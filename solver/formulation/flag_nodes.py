@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -90,6 +91,7 @@ class NodeSolve:
     rates: FloatArray | None
     flags: float | None  # s = phi x at the solution
     incentive_dual: FloatArray | None  # the rows' multipliers (program units)
+    raw: Any = field(default=None, repr=False, compare=False)  # Clarabel's own solution
 
     @property
     def solved(self) -> bool:
@@ -161,9 +163,10 @@ class NodeProgram:
         self.slope.value, self.intercept.value = max(float(slope), 0.0), float(intercept)
         try:
             # no warm start: Clarabel's in-place update carried one spec's state to the next
-            status = solve_problem(self.problem, "CLARABEL", **NODE_OPTIONS).status
+            record = solve_problem(self.problem, "CLARABEL", **NODE_OPTIONS)
         except (cp.SolverError, ValueError, ArithmeticError) as error:
             return NodeSolve(f"error: {error}", None, None, None, None)
+        status = record.status
         rates = self.rates.value
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or rates is None:
             return NodeSolve(status, None, None, None, None)
@@ -175,6 +178,7 @@ class NodeProgram:
             np.asarray(rates, dtype=float).copy(),
             float(self.s.value) if self.s.value is not None else None,
             None if dual is None else np.atleast_1d(np.asarray(dual, dtype=float)).copy(),
+            record.raw,
         )
 
 

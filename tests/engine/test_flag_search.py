@@ -33,40 +33,7 @@ from deter.solver.model.arrays import ProblemArrays
 from typer.testing import CliRunner
 
 from tests.support.cli import CLI_ENV
-from tests.support.flag_oracle import FlagSpec, oracle, random_flag_spec
-
-TIE = """
-version = 1
-[agent]
-penalty_cap = 10.0
-false_positive_penalty = 1.0
-[oversight]
-detection = "exponential"
-[[actions]]
-name = "ok"
-gain = 0.0
-[[actions]]
-name = "cheat"
-gain = {gain}
-[[monitors]]
-name = "m"
-cost = 1.0
-detects = {{ cheat = 0.9 }}
-false_positive = 0.9
-"""
-
-CARA = FlagSpec(
-    gains=(0.0, 2.282),
-    caps=(7.421,),
-    risk_aversion=0.1858,
-    false_positive_penalty=0.92,
-    costs=(2.642,),
-    min_rate=(0.076,),
-    max_rate=(1.0,),
-    detects=((0.418,),),
-    false_positive=(0.9,),
-    budget=None,
-)
+from tests.support.flag_oracle import CARA, TIE, FlagSpec, oracle, random_flag_spec
 
 
 def solve(text: str) -> dict[str, Any]:

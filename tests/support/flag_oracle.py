@@ -252,3 +252,39 @@ def _sampled(spec: FlagSpec, rows: list[_Row], samples: int = 4000) -> OracleAns
     if best is None:
         return OracleAnswer(None, None, decided=False)
     return OracleAnswer(best[0], best[1])
+
+
+# The issue's two specs (issue 20): a tie the tangent called infeasible (least cost
+# ln 6 / ln 10 at gain 7.5) and a CARA agent the tangent answered at 2.1752 (least 1.3691915316).
+TIE = """
+version = 1
+[agent]
+penalty_cap = 10.0
+false_positive_penalty = 1.0
+[oversight]
+detection = "exponential"
+[[actions]]
+name = "ok"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = {gain}
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = {{ cheat = 0.9 }}
+false_positive = 0.9
+"""
+
+CARA = FlagSpec(
+    gains=(0.0, 2.282),
+    caps=(7.421,),
+    risk_aversion=0.1858,
+    false_positive_penalty=0.92,
+    costs=(2.642,),
+    min_rate=(0.076,),
+    max_rate=(1.0,),
+    detects=((0.418,),),
+    false_positive=(0.9,),
+    budget=None,
+)
