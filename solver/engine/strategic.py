@@ -217,6 +217,12 @@ def _repairs(
     gradient, value, size = rows
     base = data.base
     free = deployed > 0.5
+    # a row no deployed monitor moves keeps its value whatever the step (a tie of equal
+    # gains at P = 0 exactly): no room can be made for it, so it is left to verification
+    moved = np.any(gradient[:, free] != 0, axis=1)
+    if not np.any(moved):
+        return
+    gradient, value, size = gradient[moved], value[moved], size[moved]
     reach = np.where(free, TRUST * max(float(np.max(rates, initial=0.0)), 1e-300), 0.0)
     low = np.maximum(base.min_rate - rates, -reach)
     high = np.minimum(base.max_rate - rates, reach)
@@ -308,13 +314,17 @@ def _near_rows(
 
     for t, (_, a, i) in enumerate(pairs.tolist()):
         value, size, other = float(rows.value[t]), float(rows.size[t]), float(rows.other[t])
+        if size == 0:  # every term 0 here (equal gains, nothing caught): the row's scale
+            size = max(abs(float(rows.own[t])), other)  # is that of its P coefficients
+            if size == 0:
+                continue  # 0 >= 0 at every policy
         held = a == c or uncapped[a] < 1.0
         with np.errstate(invalid="ignore"):  # inf x 0: a D beyond float range, refused below
             own = rows.own[t] * (slopes[a] if held else 0.0 * slopes[a])
             own_caught = caught.own[t] * (slopes[a] if held else 0.0 * slopes[a])
         flat, flat_size, flat_other = (
             float(caught.value[t]),
-            float(caught.size[t]),
+            float(caught.size[t]) or size,
             float(caught.other[t]),
         )
         if i != c and flat <= 0 and flat_other > 0 and 1.0 + flat / flat_other >= SURE:

@@ -1,7 +1,7 @@
-"""Risk-seeking agents beyond the old load-time limit of |r| x gain = 700 (issue 20 item 6):
-each spec below was solver_error, or a RuntimeWarning in explain, before its rows were built
-in log space; each answer is judged against the exact reference (mpmath), with every
-RuntimeWarning (an overflow anywhere) raised as an error."""
+"""Risk-seeking agents beyond the old load-time limit of |r| x gain = 700, and commitment
+programs' rows at the solvers' tolerance (issue 20 item 6): each spec below was solver_error,
+or a RuntimeWarning in explain, before; each answer is judged against the exact reference
+(mpmath), with every RuntimeWarning (an overflow anywhere) raised as an error."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ DATA = Path(__file__).resolve().parent / "data"
         # typed: a row met at every policy with a coefficient of 7e-82 gave the
         # certificate's LPs a bound of -1e81 and no proof
         ("seeking_typed_tiny_row", "infeasible"),
+        # commitment units, risk neutral: a tie of equal gains that no deployed monitor
+        # moves next to a row met in float but not exactly; the repair asked room of both
+        ("fixed_cost_tie_at_zero", "optimal"),
     ],
 )
 def test_beyond_the_old_limit_is_decided_and_right(name: str, status: str) -> None:
