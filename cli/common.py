@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib
 import os
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -171,29 +168,11 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def import_solver_stack() -> None:
-    """Import cvxpy (and so its solvers) with Ctrl-C held until the import ends.
+    """Import cvxpy (and so its solvers) with Ctrl-C held until the import ends
+    (``solver/formulation/solver_import.py`` says why)."""
+    from ..solver.formulation.solver_import import import_solvers
 
-    A SIGINT that lands while a solver's compiled module initialises is turned into
-    ``ImportError('initialization failed')`` by the extension, which cvxpy reports and
-    ignores: the user's Ctrl-C is lost and the command runs on (an experiment interrupted
-    in its first seconds under load ran to its end). Held here, it is raised as soon as
-    the import is done. Only the main thread can set a signal handler; elsewhere, or when
-    cvxpy is already imported, this does nothing.
-    """
-    if "cvxpy" in sys.modules or threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with Ctrl-C ignored
-        importlib.import_module("cvxpy")
-
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        importlib.import_module("cvxpy")
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+    import_solvers()
 
 
 def guarded(debug: bool, body: Callable[[], T]) -> T:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from ..formulation.solver_import import import_solvers
 from ..results.status import Status
 from .dask_executor import ClusterLost
 from .ledger import Ledger
@@ -422,6 +423,7 @@ def solve_here(files: list[str], options: BatchOptions) -> list[FileOutcome]:
     batch: if the stack raises (a bug of deter's own that the worker's guards missed), its
     files are solved again one by one, and a file that raises alone gets it as its own
     internal error (exit code 5); the other files keep their answers."""
+    import_solvers()  # Ctrl-C held while cvxpy loads here (the CLI leaves it to this point)
     try:
         return solve_chunk(files, options)
     except Exception as exc:

@@ -9,14 +9,20 @@ the stacked matrices and duals (the duals of a block-diagonal LP restricted to a
 that block's duals; see :func:`block_bounds`). A block that passes gets the result
 ``core.py`` builds (``optimal_result``), with the same attempt line.
 
-Infeasible members. When the stacked program is infeasible, phase one (the elastic program
-of ``build_stack(elastic=True)``: a slack on every incentive and budget row, least total
-slack) finds every infeasible block in one call, and its duals restricted to such a block
-are the block's Farkas multipliers: they are checked in exact arithmetic by
-``infeasibility.check`` on the spec's own system (:func:`block_certificate`), as a spec
-solved alone is proven, and the result is the one ``core.infeasible_result`` builds (its
-diagnosis; with a budget, the least cost without it from one more stacked solve). The
-feasible members are stacked again.
+Infeasible members. When the plain stack is infeasible, one solve with priced slacks
+(``build_stack(penalty=PENALTY)``: a slack on every incentive and budget row, priced at
+``PENALTY`` in the objective, an exact penalty) finds every infeasible block (the blocks
+that take slack), and its duals restricted to such a block are the block's multipliers:
+they are checked in exact arithmetic by ``infeasibility.check`` on the spec's own system
+(:func:`block_certificate`), as a spec solved alone is proven, and the result is the one
+``core.infeasible_result`` builds (its diagnosis; with a budget, the least cost without it
+from one more stacked solve). A block whose priced multipliers prove nothing (its slack is
+too small for the price to outweigh its costs) gets phase one's (least total slack,
+``build_stack(elastic=True)``), which also tells a feasible block whose duals exceed the
+price. The feasible members are then stacked again without slacks and judged from that
+program, so that each gets the vertex it gets without infeasible neighbours. A worker whose
+last stack had an infeasible member starts the next with the priced solve (one solve fewer
+for a mix with infeasible specs; the answers are the same either way).
 
 Isolation. A spec that is not stackable, whose block fails verification or its
 certificate, or whose certificate of infeasibility does not hold, is handed back as
@@ -26,9 +32,9 @@ gives its retries, its diagnosis and its status.
 What may differ from solving a spec alone: only the choice among equally cheap optima (a
 degenerate LP with several optimal vertices), which can depend on the other blocks of its
 stack; costs agree to round-off and every answer carries the same checks. An infeasible
-member's attempt line names phase one, and where the least cost without its budget has no
-verified answer, the lower bound its diagnosis quotes is its own certificate's (from other
-multipliers than alone).
+member's attempt line names the priced stack (or phase one), and where the least cost
+without its budget has no verified answer, the lower bound its diagnosis quotes is its own
+certificate's (from other multipliers than alone).
 """
 
 from __future__ import annotations
@@ -71,7 +77,18 @@ STACK_SIZE = 64
 #: A block whose phase-one slack (relative to its rows' right-hand sides) exceeds this is
 #: solved alone (a feasible one sent alone costs time, never an answer).
 SLACK_TOLERANCE = 1e-9
+#: The price of a unit of slack in a stack's objective (``build_stack(penalty=...)``, program
+#: units: costs divided by the largest, incentive rows by d_i). A feasible block takes no
+#: slack when its incentive and budget duals are below it (at most 20 on the full-vocabulary
+#: ``lp`` mix); a block whose duals are larger is found feasible by phase one and stacked
+#: again (slower, never another answer). Too large a price would cost HiGHS accuracy.
+PENALTY = 1e4
 _SOLVED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+#: Whether this process's last stack had an infeasible member: if so the next one starts
+#: with priced slacks, else with the plain stack (which fails when a member is infeasible).
+#: Only the number of solves depends on it, never an answer: feasible members are always
+#: judged from their plain stack.
+_expect_infeasible = [False]
 _LP_SOLVERS = ("HIGHS", *CONIC_SOLVERS)
 
 
@@ -109,53 +126,146 @@ def solve_stacked(
         arrays = [arrays_of(spec) for spec in specs]
     results: list[Result | None] = [None] * len(specs)
     reasons: dict[str, int] = {}
-    solves = 0
+    solves: list[int] = []
     solver = solvers[0] if solvers else ""
     members = [k for k, a in enumerate(arrays) if a is not None]
     reasons["not stackable"] = len(specs) - len(members)
     if solver not in _LP_SOLVERS or len(members) < 1:
-        _note(stats, results, solves, reasons)
+        _note(stats, results, len(solves), reasons)
         return results
-    program = build_stack([arrays[k] for k in members])  # type: ignore[misc]
-    status = _solve(program, solver)
-    solves += 1
-    if status not in _SOLVED:
-        phase_one = build_stack([arrays[k] for k in members], elastic=True)  # type: ignore[misc]
-        solves += 1
-        slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
-        if slack is None:
-            reasons["stack unsolved"] = len(members)
-            _note(stats, results, solves, reasons)
-            return results
-        feasible = slack <= SLACK_TOLERANCE
-        infeasible = [
-            (i, k) for i, (k, ok) in enumerate(zip(members, feasible, strict=True)) if not ok
-        ]
-        solves += _answer_infeasible(specs, arrays, phase_one, infeasible, solver, results)
-        left = sum(results[k] is None for _, k in infeasible)
-        reasons["infeasible in phase one, not certified from the stack"] = left
-        reasons["infeasible, certified from the stack"] = len(infeasible) - left
-        members = [k for k, ok in zip(members, feasible, strict=True) if ok]
-        if not members:
-            _note(stats, results, solves, reasons)
-            return results
-        program = build_stack([arrays[k] for k in members])  # type: ignore[misc]
-        solves += 1
-        if _solve(program, solver) not in _SOLVED:
-            reasons["stack unsolved"] = len(members)
-            _note(stats, results, solves, reasons)
-            return results
-    solved_at = time.perf_counter()
-    share = (solved_at - started) / max(len(specs), 1)
-    member_arrays = [arrays[k] for k in members]
-    bounds = block_bounds(program, member_arrays)  # type: ignore[arg-type]
+    block_arrays = [arrays[k] for k in members]
+    plain = _Plain(specs, arrays, solver, tolerance, started, solves, results, reasons)
+    # The plain stack first: when every member is feasible, one solve answers them all.
+    if not _expect_infeasible[0] and plain.answer(members):
+        _note(stats, results, len(solves), reasons)
+        return results
+    # Priced slacks (one solve): which blocks are infeasible, and their multipliers.
+    priced = build_stack(block_arrays, penalty=PENALTY)  # type: ignore[arg-type]
+    solves.append(1)
+    slack = block_slack(priced) if _solve(priced, solver) in _SOLVED else None
+    duals = priced.duals()
+    if slack is None or duals is None:
+        reasons["stack unsolved"] = len(members)
+        _note(stats, results, len(solves), reasons)
+        return results
+    over = slack > SLACK_TOLERANCE
+    _expect_infeasible[0] = bool(over.any())
+    infeasible = [(i, k) for i, k in enumerate(members) if over[i]]
+    feasible = [k for i, k in enumerate(members) if not over[i]]
+    proofs = {k: block_certificate(arrays[k], priced.blocks[i], duals[0]) for i, k in infeasible}  # type: ignore[arg-type]
+    lines = dict.fromkeys(proofs, _proof_line(solver, "a stack with priced slacks", priced))
+    unproven = [k for k, proof in proofs.items() if proof is None]
+    # feasible after all (a dual above the price): answered with the others below
+    retry = _phase_one(arrays, unproven, solver, solves, proofs, lines) if unproven else []
+    feasible = sorted([*feasible, *retry])
+    # The feasible members' answers come from their plain stack (no slack columns), so that
+    # a block with several optimal vertices gets the one it gets without infeasible
+    # neighbours: the one a spec solved alone gets (tests/batch/test_stacked_agrees.py).
+    if feasible and not plain.answer(feasible):
+        reasons["stack unsolved"] = reasons.get("stack unsolved", 0) + len(feasible)
+    if proofs:
+        _answer_infeasible(specs, arrays, proofs, lines, solver, solves, results)
+        left = [k for k in proofs if k not in retry]
+        unanswered = sum(results[k] is None for k in left)
+        reasons["infeasible, certified from the stack"] = len(left) - unanswered
+        reasons["infeasible, not certified from the stack"] = unanswered
+    _note(stats, results, len(solves), reasons)
+    return results
+
+
+@dataclass
+class _Plain:
+    """Answers members from their plain stack (no slacks): one solve, each block judged."""
+
+    specs: Sequence[Spec]
+    arrays: Sequence[ProblemArrays | None]
+    solver: str
+    tolerance: float
+    started: float
+    solves: list[int]
+    results: list[Result | None]
+    reasons: dict[str, int]
+
+    def answer(self, members: Sequence[int]) -> bool:
+        """Solve and judge ``members``' plain stack; False when it does not solve (some
+        member is infeasible, or the solver failed), with nothing answered."""
+        block_arrays: list[ProblemArrays] = [self.arrays[k] for k in members]  # type: ignore[misc]
+        program = build_stack(block_arrays)
+        self.solves.append(1)
+        if _solve(program, self.solver) not in _SOLVED:
+            return False
+        share = (time.perf_counter() - self.started) / max(len(self.specs), 1)
+        pairs = list(enumerate(members))
+        _judge_members(
+            self.specs, block_arrays, program, pairs, self.solver, self.tolerance, share,
+            self.results, self.reasons,
+        )  # fmt: skip
+        return True
+
+
+def _proof_line(solver: str, what: str, program: StackedProgram) -> str:
+    status = program.record.status if program.record is not None else ""
+    return f"{solver}: {what}, {status}: infeasible, proven by its block's duals"
+
+
+def _phase_one(
+    arrays: Sequence[ProblemArrays | None],
+    members: Sequence[int],
+    solver: str,
+    solves: list[int],
+    proofs: dict[int, Certificate | None],
+    lines: dict[int, str],
+) -> list[int]:
+    """Phase one (least total slack) of the members whose priced slacks proved nothing:
+    a block with slack gets its multipliers checked (``proofs``); returns the members it
+    finds feasible (their duals were above the penalty). A member whose phase one fails
+    is dropped from ``lines`` (solved alone)."""
+    phase_one = build_stack([arrays[k] for k in members], elastic=True)  # type: ignore[misc]
+    solves.append(1)
+    slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
+    duals = phase_one.duals()
+    if slack is None or duals is None:
+        for k in members:
+            lines.pop(k, None)
+        return []
+    line = _proof_line(solver, "phase one of a stack", phase_one)
+    feasible = []
+    for j, k in enumerate(members):
+        if slack[j] <= SLACK_TOLERANCE:
+            feasible.append(k)
+            lines.pop(k, None)
+            continue
+        proofs[k] = block_certificate(arrays[k], phase_one.blocks[j], duals[0])  # type: ignore[arg-type]
+        lines[k] = line
+    return feasible
+
+
+def _judge_members(
+    specs: Sequence[Spec],
+    block_arrays: Sequence[ProblemArrays],
+    program: StackedProgram,
+    members: Sequence[tuple[int, int]],
+    solver: str,
+    tolerance: float,
+    share: float,
+    results: list[Result | None],
+    reasons: dict[str, int],
+) -> None:
+    """Judge the blocks ``(block index, spec index)`` of a solved stack (``block_arrays``:
+    each block's arrays), each as a spec solved alone is judged (``core.accept_policy``);
+    the results of those that pass."""
+    if not members:
+        return
     z = program.primal()
     duals = program.duals()
-    for index, k in enumerate(members):
-        arr = arrays[k]
-        assert arr is not None and z is not None and duals is not None
+    if z is None or duals is None:
+        reasons["stack unsolved"] = reasons.get("stack unsolved", 0) + len(members)
+        return
+    bounds = block_bounds(program, block_arrays)
+    for i, k in members:
+        arr = block_arrays[i]
         clock = Clock()
-        verdict = _judge_block(arr, program, index, z, duals[0], bounds, tolerance)
+        verdict = _judge_block(arr, program, i, z, duals[0], bounds, tolerance)
         if verdict.answer is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
             continue
@@ -164,39 +274,30 @@ def solve_stacked(
         clock.started -= share
         line = f"{solver}: {program.record.status}, {verdict.proof}"  # type: ignore[union-attr]
         results[k] = optimal_result(specs[k], arr, verdict.answer, solver, (line,), clock)
-    _note(stats, results, solves, reasons)
-    return results
 
 
 def _answer_infeasible(
     specs: Sequence[Spec],
     arrays: Sequence[ProblemArrays | None],
-    phase_one: StackedProgram,
-    infeasible: Sequence[tuple[int, int]],
+    proofs: dict[int, Certificate | None],
+    lines: dict[int, str],
     solver: str,
+    solves: list[int],
     results: list[Result | None],
-) -> int:
-    """Answer the members phase one found infeasible from its own solve: each block's
-    duals are its Farkas multipliers (below), checked exactly by ``infeasibility.check``
-    as a spec solved alone is; with a budget, the least costs without it come from one
-    more stacked solve. A member whose certificate does not hold stays None (solved
-    alone). Returns the number of solver calls made."""
+) -> None:
+    """Answer the members a stack found infeasible whose certificate (``proofs``, checked
+    exactly by ``infeasibility.check`` as a spec solved alone is proven) holds; with a
+    budget, the least costs without it come from one more stacked solve. A member whose
+    certificate does not hold stays None (solved alone)."""
     started = time.perf_counter()
-    duals = phase_one.duals()
-    if duals is None or not infeasible:
-        return 0
-    lam = duals[0]
-    proofs = {k: block_certificate(arrays[k], phase_one.blocks[i], lam) for i, k in infeasible}  # type: ignore[arg-type]
-    budgeted = [
-        k for k, proof in proofs.items() if proof is not None and proof.least_cost_bound is not None
-    ]
-    calls: list[int] = []
-    lifted = _least_costs([arrays[k] for k in budgeted], solver, calls)  # type: ignore[misc]
+    proven = [k for k in lines if proofs.get(k) is not None]
+    if not proven:
+        return
+    budgeted = [k for k in proven if proofs[k].least_cost_bound is not None]  # type: ignore[union-attr]
+    lifted = _least_costs([arrays[k] for k in budgeted], solver, solves)  # type: ignore[misc]
     costs = {budgeted[i]: cost for i, cost in lifted.items()}
-    share = (time.perf_counter() - started) / len(infeasible)
-    status = phase_one.record.status if phase_one.record is not None else ""
-    line = f"{solver}: phase one of a stack, {status}: infeasible, proven by its block's duals"
-    for _, k in infeasible:
+    share = (time.perf_counter() - started) / len(proven)
+    for k in proven:
         arr = arrays[k]
         assert arr is not None
         clock = Clock()
@@ -213,10 +314,9 @@ def _answer_infeasible(
             proofs[k],
             solver,
             clock,
-            attempts=(line,),
+            attempts=(lines[k],),
             least_cost_of=least_cost_of,
         )
-    return sum(calls)
 
 
 def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> Certificate | None:
@@ -264,39 +364,31 @@ def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> C
 def _least_costs(
     members: Sequence[ProblemArrays], solver: str, calls: list[int]
 ) -> dict[int, float | None]:
-    """The least oversight cost of members with their budgets lifted, from stacked
-    solves, each block judged as ``solve_arrays_cost`` judges a spec alone: by member index,
-    None for a member infeasible even without its budget (phase one; its diagnosis keeps
-    the certificate's bound, as alone, where no attempt verifies). A member missing from
-    the answer (its block failed its checks, or the stack did not solve) is solved alone.
-    ``calls`` gets the number of solver calls made."""
+    """The least oversight cost of members with their budgets lifted, from one stacked
+    solve with priced slacks, each block judged as ``solve_arrays_cost`` judges a spec
+    alone: by member index, None for a member proven infeasible even without its budget
+    (its block's multipliers, checked exactly; its diagnosis keeps the certificate's bound,
+    as alone, where no attempt verifies). A member missing from the answer (its block
+    failed its checks or proved nothing, or the stack did not solve) is solved alone.
+    ``calls`` gets one entry per solver call."""
     lifted = [without_budget(a) for a in members]
     if not lifted or not all(stackable(a) for a in lifted):
         return {}
     costs: dict[int, float | None] = {}
-    program = build_stack(lifted)
-    kept = list(range(len(lifted)))
+    program = build_stack(lifted, penalty=PENALTY)
     calls.append(1)
-    if _solve(program, solver) not in _SOLVED:
-        calls.append(1)  # phase one
-        phase_one = build_stack(lifted, elastic=True)
-        slack = block_slack(phase_one) if _solve(phase_one, solver) in _SOLVED else None
-        if slack is None:
-            return costs
-        costs = {i: None for i in kept if slack[i] > SLACK_TOLERANCE}
-        kept = [i for i in kept if i not in costs]
-        if not kept:
-            return costs
-        program = build_stack([lifted[i] for i in kept])
-        calls.append(1)  # the feasible ones again
-        if _solve(program, solver) not in _SOLVED:
-            return costs
+    slack = block_slack(program) if _solve(program, solver) in _SOLVED else None
     z, duals = program.primal(), program.duals()
-    if z is None or duals is None:
+    if slack is None or z is None or duals is None:
         return costs
-    bounds = block_bounds(program, [lifted[i] for i in kept])
-    for index, i in enumerate(kept):
-        verdict = _judge_block(lifted[i], program, index, z, duals[0], bounds, TOLERANCE)
+    feasible = [i for i in range(len(lifted)) if slack[i] <= SLACK_TOLERANCE]
+    bounds = block_bounds(program, lifted) if feasible else "no block without slack"
+    for i in range(len(lifted)):
+        if slack[i] > SLACK_TOLERANCE:
+            if block_certificate(lifted[i], program.blocks[i], duals[0]) is not None:
+                costs[i] = None
+            continue
+        verdict = _judge_block(lifted[i], program, i, z, duals[0], bounds, TOLERANCE)
         if verdict.answer is not None:
             costs[i] = float(lifted[i].cost @ verdict.answer.rates)
     return costs

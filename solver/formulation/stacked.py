@@ -57,7 +57,7 @@ def stackable(arrays: ProblemArrays) -> bool:
     """True when ``arrays``' program is the plain core LP that :func:`build_stack` writes."""
     if len(arrays.deviations) * max(arrays.n_monitors, 1) > STACK_ENTRY_LIMIT:
         return False
-    if arrays.n_monitors == 0 or len(arrays.deviations) == 0:
+    if len(arrays.deviations) == 0:
         return False
     kinds = [type(c) for c in components_for(arrays)]
     expected = [MonitoringCost, LinearDetection, Deterrence]
@@ -161,13 +161,21 @@ def _deviation_rows(arrays: ProblemArrays) -> Entries:
     return Entries(position[rows][keep], d.indices[keep], np.asarray(d.data, float)[keep])
 
 
-def build_stack(members: Sequence[ProblemArrays], *, elastic: bool = False) -> StackedProgram:
+def build_stack(
+    members: Sequence[ProblemArrays], *, elastic: bool = False, penalty: float | None = None
+) -> StackedProgram:
     """The block-diagonal program of ``members`` (each :func:`stackable`).
 
     ``elastic``: phase one of isolation. Every incentive and budget row gets a slack
     column s >= 0 (``row - s <= rhs``) and the objective is the sum of the slacks, so the
     program is always feasible and a block's least total slack is 0 exactly when the
     spec's own program is feasible.
+
+    ``penalty`` (M): the same slacks, priced: the objective is the cost plus M times the
+    slacks (an exact penalty: a block whose program is feasible and whose incentive and
+    budget duals are below M takes no slack, and its point and duals are those of its own
+    program; Bertsekas, *Nonlinear Programming*, 1999, section 5.4.5). One solve then
+    answers the feasible blocks and gives the infeasible ones multipliers to check.
     """
     rows_i: list[np.ndarray] = []
     cols_i: list[np.ndarray] = []
@@ -248,12 +256,13 @@ def build_stack(members: Sequence[ProblemArrays], *, elastic: bool = False) -> S
     e = np.zeros(erow)
     c = np.concatenate(costs)
     z = cp.Variable(col, name="stacked")
-    if elastic:
+    if elastic or penalty is not None:
         slack_rows = np.concatenate(elastic_rows)
         k = slack_rows.size
         s = cp.Variable(k, name="slack", nonneg=True)
         lift = sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))), shape=(row, k))
-        problem = cp.Problem(cp.Minimize(cp.sum(s)), [g @ z + lift @ s <= h, e_matrix @ z == e])
+        objective = cp.sum(s) if elastic else c @ z + float(penalty) * cp.sum(s)  # type: ignore[arg-type]
+        problem = cp.Problem(cp.Minimize(objective), [g @ z + lift @ s <= h, e_matrix @ z == e])
         return StackedProgram(
             tuple(blocks), c, g, h, e_matrix, e, problem, z, slack=s, slack_rows=slack_rows
         )

@@ -22,6 +22,13 @@ from tests.support.batch_helpers import random_small_spec
 from tests.support.magnitudes import cases
 
 
+@pytest.fixture(autouse=True)
+def plain_stack_first(monkeypatch) -> None:
+    """Each test starts as a fresh worker does: with the plain stack (the solve counts
+    below depend on it; the answers do not, ``test_answers_do_not_depend_on_the_first_solve``)."""
+    monkeypatch.setattr(engine_stacked, "_expect_infeasible", [False])
+
+
 def small_spec(rng: random.Random, *, infeasible: bool = False) -> str:
     """A random small spec (the batch benchmarks' generator, at most 6 actions, 4 monitors)."""
     return random_small_spec(rng, infeasible=infeasible, most_actions=6, most_monitors=4)
@@ -98,8 +105,10 @@ def test_stacked_answers_equal_alone_on_hard_magnitudes(family: str) -> None:
 
 @pytest.mark.parametrize("share", [0.01, 0.1, 0.5])
 def test_infeasible_members_are_certified_from_the_stack(share: float) -> None:
-    """Phase one finds the infeasible blocks; each block's duals, checked exactly as a
-    spec solved alone is (``infeasibility.check``), prove it: no member leaves the stack."""
+    """One solve with priced slacks finds the infeasible blocks (each takes slack); each
+    block's duals, checked exactly as a spec solved alone is (``infeasibility.check``),
+    prove it: no member leaves the stack. The feasible ones are answered from their plain
+    stack."""
     rng = random.Random(11)
     n = 100
     bad = set(rng.sample(range(n), max(1, int(share * n))))
@@ -114,7 +123,7 @@ def test_infeasible_members_are_certified_from_the_stack(share: float) -> None:
             assert_same_answer(solve(spec), result)
         else:
             assert result.status == "optimal"
-    assert stats[0].solves == 3  # stack, phase one, the feasible ones again
+    assert stats[0].solves == 3  # the plain stack, priced slacks, the feasible ones again
     assert stats[0].reasons == {"infeasible, certified from the stack": len(bad)}
 
 
@@ -128,7 +137,9 @@ def test_a_block_certificate_is_checked_not_trusted(monkeypatch) -> None:
     stats: list[StackStats] = []
     results = solve_stacked(specs, stats=stats)
     assert results[3] is None
-    assert stats[0].reasons == {"infeasible in phase one, not certified from the stack": 1}
+    assert stats[0].reasons == {"infeasible, not certified from the stack": 1}
+    # the plain stack, the priced slacks' multipliers, phase one's, the feasible ones again
+    assert stats[0].solves == 4
 
 
 def test_unverifiable_member_is_isolated(monkeypatch) -> None:
@@ -208,6 +219,43 @@ def test_over_budget_members_are_diagnosed_from_the_stack() -> None:
         assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
         assert result.diagnosis.least_cost > result.diagnosis.budget
         assert result.message == alone.message
-    # the stack, phase one, the feasible ones again, the least costs without budgets
+    # the plain stack, priced slacks, the feasible ones, the least costs without budgets
     assert stats[0].solves == 4
     assert stats[0].reasons == {"infeasible, certified from the stack": 3}
+
+
+def test_a_price_below_a_blocks_duals_costs_solves_not_answers(monkeypatch) -> None:
+    """A feasible block whose duals exceed the slacks' price takes slack in the first
+    solve: phase one finds it feasible and it is stacked again, without slacks, and
+    answered as alone; the infeasible members are still proven."""
+    rng = random.Random(11)
+    bad = {2, 5}
+    specs = parse([small_spec(rng, infeasible=k in bad) for k in range(12)])
+    monkeypatch.setattr(engine_stacked, "PENALTY", 1e-6)  # below every block's duals
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        assert result is not None
+        assert_same_answer(solve(spec), result)
+        assert result.status == ("infeasible" if k in bad else "optimal")
+    assert stats[0].solves == 4  # plain, priced slacks, phase one, the feasible ones again
+    assert stats[0].reasons == {"infeasible, certified from the stack": 2}
+
+
+def test_answers_do_not_depend_on_the_first_solve() -> None:
+    """After a stack with an infeasible member a worker starts the next with priced slacks
+    (one solve fewer); the answers, rates to the last bit, are those of the plain stack
+    first: feasible members are always judged from their plain stack."""
+    rng = random.Random(7)
+    bad = {1, 6, 9}
+    specs = parse([small_spec(rng, infeasible=k in bad) for k in range(16)])
+    first: list[StackStats] = []
+    plain = solve_stacked(specs, stats=first)
+    assert engine_stacked._expect_infeasible == [True]
+    then: list[StackStats] = []
+    priced = solve_stacked(specs, stats=then)
+    assert (first[0].solves, then[0].solves) == (3, 2)
+    for a, b in zip(plain, priced, strict=True):
+        assert a is not None and b is not None and a.status == b.status
+        assert [m.rate for m in a.monitors] == [m.rate for m in b.monitors]
+        assert a.total_cost == b.total_cost
