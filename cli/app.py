@@ -187,8 +187,11 @@ def with_output_settings(command: Callable[..., None]) -> Callable[..., None]:
 
 #: Commands that solve, so import cvxpy: they import it first with Ctrl-C held
 #: (:func:`import_solver_stack`), so that an interrupt in their first seconds is not lost.
+#: ``batch`` and ``check`` are not here: they solve in worker processes, and import it so
+#: only where they solve in their own (``solver/batch/run.py``); their start-up does not
+#: wait for an import the workers' server makes anyway.
 SOLVING = frozenset(
-    {"solve", "batch", "check", "simulate", "sweep", "frontier", "compare", "explain"}
+    {"solve", "simulate", "sweep", "frontier", "compare", "explain"}
     | {"report", "export", "experiment"}
 )
 

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from deter.cli.app import app
 from deter.solver.batch import run as batch_run
-from deter.solver.batch.run import FIRST_STACK, STACK_BYTES, STACK_SIZE, stacks_of
+from deter.solver.batch.run import (
+    FIRST_STACK,
+    LARGE_STACK_SIZE,
+    LEAST_STACKS,
+    STACK_BYTES,
+    STACK_SIZE,
+    stack_ceiling,
+    stacks_of,
+)
 from typer.testing import CliRunner
 
 from tests.batch.test_stacked import small_spec
@@ -49,6 +57,18 @@ def test_stacks_grow_from_a_small_first_one_in_file_order() -> None:
     assert all(b == min(2 * a, STACK_SIZE) for a, b in pairwise(sizes[:-1]))
     assert max(sizes) == STACK_SIZE
     assert [f for s in stacks for f in s] == files
+
+
+def test_large_batches_get_larger_stacks() -> None:
+    """Past STACK_SIZE * LEAST_STACKS files the ceiling grows with the batch (cvxpy's
+    per-solve cost amortised), to LARGE_STACK_SIZE, keeping at least LEAST_STACKS stacks."""
+    assert stack_ceiling(1_000) == stack_ceiling(STACK_SIZE * LEAST_STACKS) == STACK_SIZE
+    assert stack_ceiling(4_000) == 125
+    assert stack_ceiling(10_000) == stack_ceiling(10**6) == LARGE_STACK_SIZE
+    files = [f"f{k}.toml" for k in range(10_000)]
+    sizes = [len(s) for s in stacks_of(files)]
+    assert sizes[:8] == [4, 8, 16, 32, 64, 128, 256, 256] and max(sizes) == LARGE_STACK_SIZE
+    assert len(sizes) >= LEAST_STACKS
 
 
 def test_large_specs_get_small_stacks(tmp_path: Path) -> None:

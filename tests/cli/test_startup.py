@@ -112,3 +112,18 @@ def test_quick_exit_keeps_the_output_and_the_exit_code(spec: str, code: int) -> 
         timeout=120,
     )
     assert bad.returncode == 2 and "TOML syntax error" in bad.stderr
+
+
+@pytest.mark.parametrize("workers", [True, False], ids=["pool", "in-process"])
+def test_batch_imports_cvxpy_only_where_it_solves(tmp_path, workers: bool) -> None:
+    """With worker processes, the batch's own process never loads cvxpy (its workers' server
+    does): its start-up does not wait for a second import. A batch small enough to be solved
+    in-process loads it, with Ctrl-C held (``solver_import.import_solvers``)."""
+    from deter.solver.batch.run import INLINE_LIMIT
+
+    count = INLINE_LIMIT + 1 if workers else 2
+    for k in range(count):
+        text = one_action_spec(gain=1.0 + k / count, cap=10.0, detection=0.5)
+        (tmp_path / f"s{k:03d}.toml").write_text(text, encoding="utf-8")
+    args = ["batch", str(tmp_path), "-f", "jsonl", "--jobs", "2"]
+    assert loaded(args) == dict.fromkeys(HEAVY, not workers)
