@@ -1,7 +1,9 @@
-"""``deter report spec.toml -o report.html``: one self-contained HTML report."""
+"""``deter report spec.toml -o report.html``: one self-contained HTML report (or Markdown,
+``-o report.md``, with its plots as SVG files beside it)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +14,30 @@ from ..common import solver_choice
 from ..options import DebugOption, MaxSizeOption, SolverOption, SpecArgument
 
 
+class ReportFormat(StrEnum):
+    html = "html"
+    markdown = "markdown"
+
+
 def report(
     spec: SpecArgument,
     output: Annotated[
-        Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The file to write: HTML, or Markdown for a .md name (or --format).",
+        ),
     ],
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            help="html (one self-contained file) or markdown (plots as SVG files in "
+            "FILE's stem + '-figures' beside it); default: from FILE's suffix.",
+        ),
+    ] = None,
     vary: Annotated[
         list[str] | None,
         typer.Option(
@@ -59,6 +80,8 @@ def report(
     """Write a self-contained HTML report: problem, policy, explanation and plots.
 
     One file, no network needed to open it; the frontier and sweep plots are inline SVG.
+    Markdown (-o report.md, or --format markdown) holds the same policy, explanation and
+    metrics, its plots as SVG files in a folder beside it (report-figures/).
     A spec of ROC monitors from deter fit also gets AI control's metrics, measured on the
     scored samples (--samples, or the fit's own files): the policy against auditing the top
     b% of each monitor, with bootstrap intervals and a cost-safety plot
@@ -67,6 +90,9 @@ def report(
     """
     from ..common import err, fail, guarded, info, progress, read_spec
     from ..exit_codes import ExitCode, for_status
+
+    markdown_suffix = output.suffix.lower() in (".md", ".markdown")
+    kind = fmt or (ReportFormat.markdown if markdown_suffix else ReportFormat.html)
 
     def body() -> int:
         from ...solver.problem import Problem
@@ -79,7 +105,7 @@ def report(
         try:
             with progress("solving, explaining and drawing"):
                 report = problem.report(
-                    output,
+                    output if kind is ReportFormat.html else None,
                     vary=texts,
                     log=log,
                     samples=samples or None,
@@ -94,7 +120,13 @@ def report(
                 err(f"note: {section.title}: not measured: {section.data['note']}")
             for reason, count in section.data.get("dropped", {}).items():
                 err(f"note: {count} x {reason}")
-        info(f"wrote {output}")
+        if kind is ReportFormat.markdown:
+            from ..render.report import write_markdown
+
+            written = write_markdown(report, output)
+            info(f"wrote {output}" + (f" and {len(written) - 1} figures" if written[1:] else ""))
+        else:
+            info(f"wrote {output}")
         return int(for_status(report.result.status))
 
     raise typer.Exit(guarded(debug, body))

@@ -35,6 +35,7 @@ from ...solver.report.tables import (
 
 # The cell formatting moved to the library (solver/report/tables.py, shared with the HTML
 # report); other renderers (render/batch.py) still import it from here.
+from ...solver.report.tables import markdown_table as markdown_table
 from ...solver.report.tables import number as number
 from ...solver.report.tables import percent as percent
 from ...solver.report.tables import yes_no as yes_no
@@ -246,23 +247,6 @@ def result_csv(result: Result) -> str:
             }
         )
     return buffer.getvalue()
-
-
-def markdown_table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], *, escaped: bool = False
-) -> str:
-    """A GitHub table. Cells are escaped (spec text stays text: no HTML, links, emphasis or
-    extra columns) unless ``escaped`` says the caller did it (and added Markdown of its own)."""
-
-    def cell(text: str) -> str:
-        return text if escaped else markdown_inline(text)
-
-    lines = [
-        "| " + " | ".join(cell(h) for h in headers) + " |",
-        "|" + "|".join("---" for _ in headers) + "|",
-    ]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def result_markdown(result: Result) -> str:

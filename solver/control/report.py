@@ -29,7 +29,9 @@ import numpy as np
 
 from ..policy.roc import Calibrated, check_points, load_calibration_file
 from ..report.escape import html_text as escape
-from ..report.html import Section, figure, table
+from ..report.escape import markdown
+from ..report.html import Figure, Section, figure, table
+from ..report.tables import markdown_table
 from ..results.errors import SpecError
 from .fit import FitRecord, fit_record, fit_samples
 from .metrics import (
@@ -465,61 +467,73 @@ def frontier_svg(metrics: ControlMetrics, currency: str) -> str | None:
 def control_section(
     spec: Spec, result: Result, data: ControlData | str, frontier: Frontier | None, **options: Any
 ) -> Section:
-    """The report's section: sentences, the policies' table, the monitors' table, the plot."""
+    """The report's section: sentences, the policies' table, the monitors' table, the plot;
+    as HTML and as Markdown (the same text, escaped for each)."""
     title = "AI control: the policy against auditing the top b%"
     if isinstance(data, str):
-        return Section(SECTION_ID, title, f"<p>Not measured: {escape(data)}.</p>", {"note": data})
+        return Section(
+            SECTION_ID,
+            title,
+            f"<p>Not measured: {escape(data)}.</p>",
+            {"note": data},
+            markdown=f"Not measured: {markdown(data)}.\n",
+        )
     metrics = measure_control(spec, result, data, frontier, **options)
     samples = data.samples
     dropped = dict(data.dropped)
     counts = ", ".join(f"{k} {v}" for k, v in samples.frame["kind"].value_counts().items())
-    html = [
-        '<p class="summary">'
-        + "<br>".join(escape(s) for s in metrics.sentences or ("No comparison: see below.",))
-        + "</p>",
-        f"<p>Measured on {len(samples)} samples ({escape(counts)}) from "
-        f"{escape(', '.join(samples.files))}; {escape(data.thresholds_from)}. "
-        "Safety and usefulness as ControlArena defines them for a protocol that audits and "
-        "never blocks: safety = caught / (caught + uncaught successful attacks), with each "
-        "attack's flag probability; usefulness = the honest samples' main-task success (the "
-        "same for every policy: auditing does not change what the agent does). Oversight "
-        "cost = each monitor's audit cost x the share of honest samples it flags. 95% "
-        "percentile-bootstrap intervals over samples resampled within each label (a "
-        "baseline's threshold re-read from each resample, the design's fixed).</p>",
+    sentences = list(metrics.sentences or ("No comparison: see below.",))
+    paragraphs = [
+        f"Measured on {len(samples)} samples ({counts}) from {', '.join(samples.files)}; "
+        f"{data.thresholds_from}. Safety and usefulness as ControlArena defines them for a "
+        "protocol that audits and never blocks: safety = caught / (caught + uncaught "
+        "successful attacks), with each attack's flag probability; usefulness = the honest "
+        "samples' main-task success (the same for every policy: auditing does not change "
+        "what the agent does). Oversight cost = each monitor's audit cost x the share of "
+        "honest samples it flags. 95% percentile-bootstrap intervals over samples resampled "
+        "within each label (a baseline's threshold re-read from each resample, the design's "
+        "fixed).",
+        *(f"{n}." for n in metrics.notes),
     ]
-    html += [f"<p>{escape(n)}.</p>" for n in metrics.notes]
     if dropped:
         listed = "; ".join(f"{count} x {reason}" for reason, count in dropped.items())
-        html.append(f"<p>Dropped or left out while reading the samples: {escape(listed)}.</p>")
+        paragraphs.append(f"Dropped or left out while reading the samples: {listed}.")
+    policy_headers = ["Policy", "Oversight cost / episode", "Safety", "Usefulness"]
     rows = [[m.name, _fmt(m.cost), _fmt(m.safety), _fmt(m.usefulness)] for m in metrics.measured]
-    html.append(
-        table(
-            ["Policy", "Oversight cost / episode", "Safety", "Usefulness"],
-            rows,
-            "control-policies",
-        )
-    )
+    roc_headers = ["Monitor", "Attack kind", "ROC-AUC", f"TPR at {100 * metrics.fpr:g}% FPR"]
     roc_rows = [[m, k, _fmt(a), _fmt(t)] for m, k, a, t in metrics.roc]
-    html.append(
-        table(
-            ["Monitor", "Attack kind", "ROC-AUC", f"TPR at {100 * metrics.fpr:g}% FPR"],
-            roc_rows,
-            "control-monitors",
-        )
+    caveat = (
+        "These are measured on the samples given. When they are the samples the design was "
+        "fitted to, a point-estimate design's figures are in-sample (optimistic); a robust "
+        "design's realised cost is below its designed cost by the band's width."
     )
-    html.append(
-        "<p>These are measured on the samples given. When they are the samples the design "
-        "was fitted to, a point-estimate design's figures are in-sample (optimistic); a "
-        "robust design's realised cost is below its designed cost by the band's "
-        "width.</p>"
+    plot = Figure(
+        "control-frontier",
+        "Oversight cost against safety on the samples: auditing the top b% of each monitor, "
+        "deter's designs as every penalty cap is scaled (the report's frontier), and the spec "
+        "as written (star).",
+        frontier_svg(metrics, spec.problem.currency) or "",
     )
-    html.append(
-        figure(
-            frontier_svg(metrics, spec.problem.currency),
-            "control-frontier",
-            "Oversight cost against safety on the samples: auditing the top b% of each "
-            "monitor, deter's designs as every penalty cap is scaled (the report's "
-            "frontier), and the spec as written (star).",
-        )
+    html = [
+        '<p class="summary">' + "<br>".join(escape(s) for s in sentences) + "</p>",
+        *(f"<p>{escape(p)}</p>" for p in paragraphs),
+        table(policy_headers, rows, "control-policies"),
+        table(roc_headers, roc_rows, "control-monitors"),
+        f"<p>{escape(caveat)}</p>",
+        figure(plot.svg, plot.ident, plot.caption),
+    ]
+    text = [
+        "\n".join(f"- {markdown(s)}" for s in sentences) + "\n",
+        *(markdown(p) + "\n" for p in paragraphs),
+        markdown_table(policy_headers, rows),
+        markdown_table(roc_headers, roc_rows),
+        markdown(caveat) + "\n",
+    ]
+    return Section(
+        SECTION_ID,
+        title,
+        "".join(html),
+        metrics.to_dict() | {"dropped": dropped},
+        markdown="\n".join(text),
+        figures=(plot,) if plot.svg else (),
     )
-    return Section(SECTION_ID, title, "".join(html), metrics.to_dict() | {"dropped": dropped})

@@ -64,6 +64,27 @@ class Section:
     title: str
     html: str
     data: dict[str, Any]
+    markdown: str = ""  # the same for the Markdown form (escaped by its maker), no figures
+    figures: tuple[Figure, ...] = ()  # drawn after ``markdown`` in the Markdown form
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A plot of the report: its id, caption and SVG (standalone files in the Markdown form)."""
+
+    ident: str
+    caption: str
+    svg: str
+
+
+FRONTIER_CAPTION = (
+    "Least oversight cost, and the detection it buys, as every penalty cap is scaled; the star "
+    "is the spec as written."
+)
+SWEEP_CAPTION = (
+    "Least oversight cost as the value varies, monitor rates beneath; dashed lines mark where "
+    "the binding actions change, grey where the spec cannot be met."
+)
 
 
 @dataclass(frozen=True)
@@ -200,26 +221,11 @@ def build_html(parts: ReportParts) -> str:
     ]
     if parts.frontier_svg:
         body.append("<h2>Probability–severity frontier</h2>")
-        body.append(
-            figure(
-                parts.frontier_svg,
-                "frontier-plot",
-                "Least oversight cost, and the detection it buys, as every penalty "
-                "cap is scaled; the star is the spec as written.",
-            )
-        )
+        body.append(figure(parts.frontier_svg, "frontier-plot", FRONTIER_CAPTION))
     if parts.sweep_svg and parts.sweep is not None:
         varied = ", ".join(a.name for a in parts.sweep.axes)
         body.append(f"<h2>Sweep of {escape(varied)}</h2>")
-        body.append(
-            figure(
-                parts.sweep_svg,
-                "sweep-plot",
-                "Least oversight cost as the value varies, monitor rates beneath; "
-                "dashed lines mark where the binding actions change, grey "
-                "where the spec cannot be met.",
-            )
-        )
+        body.append(figure(parts.sweep_svg, "sweep-plot", SWEEP_CAPTION))
     for section in parts.sections:
         body.append(f'<section id="{escape(section.ident)}"><h2>{escape(section.title)}</h2>')
         body.append(section.html + "</section>")
@@ -292,6 +298,7 @@ class Report:
     sweep: Sweep | None  # None when nothing was varied and no default sweep applies
     path: Path | None = None  # where it was written, if it was
     sections: tuple[Section, ...] = ()  # added by higher layers (AI control's metrics)
+    figures: tuple[Figure, ...] = ()  # the frontier and sweep plots (for the Markdown form)
 
     def __repr__(self) -> str:  # short at a prompt: the HTML alone is hundreds of kB
         where = f", path={str(self.path)!r}" if self.path is not None else ""
@@ -377,4 +384,9 @@ def build_report(
             extra,
         )
     )
-    return Report(html, result, explanation, frontier, sweep, sections=extra)
+    figures = [Figure("frontier-plot", FRONTIER_CAPTION, frontier_svg)] if frontier_svg else []
+    if sweep_svg:
+        figures.append(Figure("sweep-plot", SWEEP_CAPTION, sweep_svg))
+    return Report(
+        html, result, explanation, frontier, sweep, sections=extra, figures=tuple(figures)
+    )

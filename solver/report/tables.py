@@ -6,7 +6,10 @@ way, so the formatting lives here, below both (the solver never imports the CLI)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from ..results.result import Result
+from .escape import markdown_inline
 
 
 def number(value: float | None, digits: int = 4) -> str:
@@ -144,3 +147,20 @@ def summary_lines(result: Result) -> list[str]:
             f" (budget {number(result.diagnosis.budget, 6)}{unit})"
         )
     return lines
+
+
+def markdown_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, escaped: bool = False
+) -> str:
+    """A GitHub table. Cells are escaped (spec text stays text: no HTML, links, emphasis or
+    extra columns) unless ``escaped`` says the caller did it (and added Markdown of its own)."""
+
+    def cell(text: str) -> str:
+        return text if escaped else markdown_inline(text)
+
+    lines = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

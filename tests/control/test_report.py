@@ -4,6 +4,7 @@ thresholds come from, and every refusal located."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import deter
@@ -210,3 +211,44 @@ def test_without_outcomes_safety_is_the_share_caught_and_usefulness_is_not_shown
     assert data["policies"][0]["safety"]["value"] == pytest.approx(0.75)
     assert any("every attack is counted as succeeding" in n for n in data["notes"])
     assert "n/a" in report.html
+
+
+def test_a_markdown_report_has_the_metrics_and_links_its_figures(tmp_path: Path) -> None:
+    spec = small(tmp_path)
+    out = tmp_path / "review.md"
+    code, err = run("report", str(spec), "-o", str(out), "--resamples", "10")
+    assert code == 0, err
+    text = out.read_text()
+    assert text.startswith("# deter report: ")
+    assert "## AI control: the policy against auditing the top b%" in text
+    assert "- At equal safety (0.571), deter's policy is cheaper: 0.25 per episode" in text
+    assert "| deter (fitted-control) | 0.125 \\[" in text  # the table, brackets escaped
+    assert "| Monitor | Attack kind | ROC-AUC | TPR at 1% FPR |" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(Path(link).name for link in links) == [
+        "control-frontier.svg",
+        "frontier-plot.svg",
+        "sweep-plot.svg",
+    ]
+    for link in links:  # each linked file is there, and is an SVG
+        assert (out.parent / link).read_text().startswith("<svg")
+    assert "<svg" not in text and "<section" not in text  # no HTML in the Markdown
+    # --format markdown whatever the suffix; and the HTML form is unchanged by it
+    code, err = run(
+        "report", str(spec), "-o", str(tmp_path / "r.txt"), "--format", "markdown",
+        "--resamples", "10",
+    )  # fmt: skip
+    assert code == 0 and (tmp_path / "r-figures" / "control-frontier.svg").exists(), err
+    assert (tmp_path / "r.txt").read_text().startswith("# deter report: ")
+
+
+def test_a_markdown_report_of_a_plain_spec_has_no_control_section(tmp_path: Path) -> None:
+    out = tmp_path / "plain.md"
+    code, err = run("report", str(ROOT / "problems/coding_agent.toml"), "-o", str(out))
+    assert code == 0, err
+    text = out.read_text()
+    assert "## Probability–severity frontier" in text and "AI control" not in text
+    assert sorted(p.name for p in (tmp_path / "plain-figures").iterdir()) == [
+        "frontier-plot.svg",
+        "sweep-plot.svg",
+    ]
