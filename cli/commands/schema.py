@@ -20,7 +20,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of the spec format (for editors that validate TOML)."""
     if policy:
-        from ...solver.policy.document import policy_json_schema
+        from ...solver.policy.schema import policy_json_schema
 
         emit(json.dumps(policy_json_schema(), indent=2) + "\n", output)
         return

@@ -6,9 +6,10 @@ spec's name and content hash, and the figures the policy was designed to achieve
 
 This module has two halves. Reading and checking a document (:func:`validate_policy`,
 :func:`load_policy_text`) and deriving new documents from one (:func:`with_rates`,
-:func:`scaled`) use only the standard library and numpy, because the runtime imports them
-and a serving process must not pay for cvxpy or scipy. Building a document from a solved
-spec (:func:`build_policy`) imports the solver's result types only.
+:func:`scaled`) use only the standard library, numpy and pydantic (the one definition of a
+document's keys is the model in ``schema.py``, which also makes its JSON Schema), because
+the runtime imports them and a serving process must not pay for cvxpy or scipy. Building a
+document from a solved spec (:func:`build_policy`) imports the solver's result types only.
 
 Layout (``version`` 1)::
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -43,14 +43,15 @@ from ..results.errors import SpecError, SpecIssue, UnsupportedError
 from ..results.json_depth import TooDeep, check_depth
 from ..spec.document import did_you_mean
 from .arrays import SCHEDULES, PolicyArrays
+from .json_lines import locate, value_lines
+from .roc import threshold_value
+from .schema import POLICY_FORMAT, POLICY_VERSION, key_path, kind_of, shape_issues
 
 if TYPE_CHECKING:
     from ..results.result import Result
     from ..spec.document import Spec
     from .roc import Calibrated
 
-POLICY_FORMAT = "deter-policy"
-POLICY_VERSION = 1
 #: Policy documents larger than this are refused before they are parsed.
 MAX_POLICY_BYTES = 20_000_000
 
@@ -271,90 +272,17 @@ def refuse_roc(doc: Mapping[str, Any], what: str) -> None:
 
 # --- reading and checking ------------------------------------------------------------------
 
-_TOP = {
-    "format": "the document's kind, 'deter-policy'",
-    "version": "the policy format version",
-    "label": "a name for this policy",
-    "spec": "where the policy came from",
-    "compliant": "the compliant action",
-    "schedule": "'coordinated' or 'independent'",
-    "risk_aversion": "the agent's CARA coefficient",
-    "actions": "the actions, with their gains",
-    "monitors": "the monitors",
-    "rates": "each monitor's rate",
-    "detection": "P(caught | action, monitor runs)",
-    "penalties": "each non-compliant action's penalty",
-    "false_positive_penalty": "what a falsely flagged compliant agent pays",
-    "penalty_design": "how the penalties were set",
-    "designed": "the figures the policy was designed to achieve",
-    "notes": "caveats",
-    "roc": "ROC monitors: designed detection and the thresholds that realise each rate",
-}
-_OPTIONAL = {"notes", "penalty_design", "risk_aversion", "label", "roc"}
 
+def validate_policy(doc: Any, file: str = "<policy>", text: str = "") -> dict[str, Any]:
+    """Check a policy document; return it, or raise :class:`PolicyError` listing every problem.
 
-class _Checker:
-    """Collects every problem of a document at once, each with its key path."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.issues: list[SpecIssue] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.issues.append(SpecIssue(file=self.file, key=key, message=message))
-
-    def number(
-        self, value: Any, key: str, low: float | None = None, high: float | None = None
-    ) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.add(key, f"must be a number, not {_kind(value)}")
-            return False
-        if not math.isfinite(value):
-            self.add(key, f"must be a finite number, not {value}")
-            return False
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
-            self.add(key, f"must be in {bounds}, not {value:g}")
-            return False
-        return True
-
-    def string(self, value: Any, key: str) -> bool:
-        if not isinstance(value, str) or not value:
-            self.add(key, f"must be a non-empty string, not {_kind(value)}")
-            return False
-        return True
-
-    def mapping(self, value: Any, key: str) -> bool:
-        if not isinstance(value, dict):
-            self.add(key, f"must be an object, not {_kind(value)}")
-            return False
-        return True
-
-    def keys(self, value: dict[str, Any], key: str, allowed: set[str], required: set[str]) -> None:
-        for name in value:
-            if name not in allowed:
-                self.add(
-                    f"{key}.{name}" if key else name,
-                    f"unknown key {name!r}" + did_you_mean(name, allowed),
-                )
-        for name in sorted(required - set(value)):
-            self.add(f"{key}.{name}" if key else name, "is missing")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
-    """Check a policy document; return it, or raise :class:`PolicyError` listing every problem."""
-    check = _Checker(file)
+    Each key's shape is checked by the one definition, :class:`~.schema.PolicyDocument` (the
+    JSON Schema ``deter schema --policy`` prints is made from it), and the references
+    between keys here. ``text``, the document's JSON text, locates each problem's line.
+    """
     if not isinstance(doc, dict):
         raise PolicyError(
-            [SpecIssue(file, "", f"a policy document is a JSON object, not {_kind(doc)}")]
+            [SpecIssue(file, "", f"a policy document is a JSON object, not {kind_of(doc)}")]
         )
     if doc.get("format") != POLICY_FORMAT:
         raise PolicyError(
@@ -368,7 +296,7 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
             ]
         )
     version = doc.get("version")
-    if type(version) is not int or version != POLICY_VERSION:
+    if isinstance(version, bool) or version != POLICY_VERSION:  # 1.0 is 1, as in JSON Schema
         raise PolicyError(
             [
                 SpecIssue(
@@ -379,204 +307,119 @@ def validate_policy(doc: Any, file: str = "<policy>") -> dict[str, Any]:
                 )
             ]
         )
-    check.keys(doc, "", set(_TOP), set(_TOP) - _OPTIONAL)
-
-    actions: list[str] = []
-    if isinstance(doc.get("actions"), list) and doc["actions"]:
-        for i, action in enumerate(doc["actions"]):
-            key = f"actions[{i}]"
-            if not check.mapping(action, key):
-                continue
-            check.keys(action, key, {"name", "gain"}, {"name", "gain"})
-            if check.string(action.get("name"), f"{key}.name"):
-                if action["name"] in actions:
-                    check.add(f"{key}.name", f"duplicate action name {action['name']!r}")
-                actions.append(action["name"])
-            if "gain" in action:
-                check.number(action["gain"], f"{key}.gain")
-    elif "actions" in doc:
-        check.add("actions", "must be a non-empty list of actions")
-
-    monitors: list[str] = []
-    if isinstance(doc.get("monitors"), list):
-        for j, monitor in enumerate(doc["monitors"]):
-            key = f"monitors[{j}]"
-            if not check.mapping(monitor, key):
-                continue
-            fields = {"name", "cost", "min_rate", "max_rate", "false_positive"}
-            check.keys(monitor, key, fields, {"name", "cost", "false_positive"})
-            if check.string(monitor.get("name"), f"{key}.name"):
-                if monitor["name"] in monitors:
-                    check.add(f"{key}.name", f"duplicate monitor name {monitor['name']!r}")
-                monitors.append(monitor["name"])
-            if "cost" in monitor:
-                check.number(monitor["cost"], f"{key}.cost", 0.0)
-            for name in ("min_rate", "max_rate", "false_positive"):
-                if name in monitor:
-                    check.number(monitor[name], f"{key}.{name}", 0.0, 1.0)
-    elif "monitors" in doc:
-        check.add("monitors", "must be a list of monitors")
-
-    compliant: Any = doc.get("compliant")
-    if (
-        "compliant" in doc
-        and check.string(compliant, "compliant")
-        and actions
-        and compliant not in actions
-    ):
-        check.add("compliant", f"unknown action {compliant!r}" + did_you_mean(compliant, actions))
-    if "schedule" in doc and doc["schedule"] not in SCHEDULES:
-        check.add("schedule", f"must be one of {', '.join(SCHEDULES)}, not {doc['schedule']!r}")
-    if "risk_aversion" in doc:
-        check.number(doc["risk_aversion"], "risk_aversion")
-    if "label" in doc and not isinstance(doc["label"], str):
-        check.add("label", f"must be a string, not {_kind(doc['label'])}")
-    if "false_positive_penalty" in doc:
-        check.number(doc["false_positive_penalty"], "false_positive_penalty", 0.0)
-
-    rates: Any = doc.get("rates")
-    if "rates" in doc and check.mapping(rates, "rates"):
-        for name, rate in rates.items():
-            if name not in monitors:
-                check.add(
-                    f"rates.{name}", f"unknown monitor {name!r}" + did_you_mean(name, monitors)
-                )
-            else:
-                check.number(rate, f"rates.{name}", 0.0, 1.0)
-        for name in monitors:
-            if name not in rates:
-                check.add(f"rates.{name}", "is missing: every monitor needs a rate")
-
-    detection: Any = doc.get("detection")
-    if "detection" in doc and check.mapping(detection, "detection"):
-        for name, row in detection.items():
-            if name not in monitors:
-                check.add(
-                    f"detection.{name}", f"unknown monitor {name!r}" + did_you_mean(name, monitors)
-                )
-                continue
-            if not check.mapping(row, f"detection.{name}"):
-                continue
-            for action, q in row.items():
-                key = f"detection.{name}.{action}"
-                if action not in actions:
-                    check.add(key, f"unknown action {action!r}" + did_you_mean(action, actions))
-                elif action == compliant:
-                    check.add(
-                        key,
-                        "the compliant action is not detected; "
-                        "false flags are the monitor's false_positive",
-                    )
-                else:
-                    check.number(q, key, 0.0, 1.0)
-
-    penalties: Any = doc.get("penalties")
-    if "penalties" in doc and check.mapping(penalties, "penalties"):
-        for action, value in penalties.items():
-            if action not in actions or action == compliant:
-                check.add(
-                    f"penalties.{action}",
-                    f"not a non-compliant action {action!r}" + did_you_mean(action, actions),
-                )
-            else:
-                check.number(value, f"penalties.{action}", 0.0)
-        for action in actions:
-            if action != compliant and action not in penalties:
-                check.add(
-                    f"penalties.{action}", "is missing: every non-compliant action needs a penalty"
-                )
-
-    if "spec" in doc and check.mapping(doc["spec"], "spec"):
-        check.keys(doc["spec"], "spec", {"name", "file", "sha256", "currency"}, {"name", "sha256"})
-        for name in ("name", "sha256"):
-            if name in doc["spec"]:
-                check.string(doc["spec"][name], f"spec.{name}")
-
-    designed: Any = doc.get("designed")
-    if "designed" in doc and check.mapping(designed, "designed"):
-        allowed = {
-            "source",
-            "status",
-            "cost_per_episode",
-            "total_cost",
-            "detection",
-            "false_flag_rate",
-            "induced_action",
-            "deterred",
-        }
-        check.keys(
-            designed, "designed", allowed, {"cost_per_episode", "detection", "false_flag_rate"}
-        )
-        if "cost_per_episode" in designed:
-            check.number(designed["cost_per_episode"], "designed.cost_per_episode", 0.0)
-        if "false_flag_rate" in designed:
-            check.number(designed["false_flag_rate"], "designed.false_flag_rate", 0.0, 1.0)
-        if "detection" in designed and check.mapping(designed["detection"], "designed.detection"):
-            for action, p in designed["detection"].items():
-                if action not in actions:
-                    check.add(f"designed.detection.{action}", f"unknown action {action!r}")
-                else:
-                    check.number(p, f"designed.detection.{action}", 0.0, 1.0)
-    if "roc" in doc and check.mapping(doc["roc"], "roc"):
-        _check_roc(check, doc["roc"], monitors, actions, compliant)
-    if "notes" in doc and not (
-        isinstance(doc["notes"], list) and all(isinstance(n, str) for n in doc["notes"])
-    ):
-        check.add("notes", "must be a list of strings")
-    if check.issues:
-        raise PolicyError(check.issues)
+    issues = shape_issues(doc, file, text) + reference_issues(doc, file, text)
+    if issues:
+        raise PolicyError(sorted(issues, key=lambda issue: issue.line or 0))
     return doc
 
 
-_RULE = {"high_threshold", "low_threshold", "high_weight", "high_rate", "low_rate"}
+def reference_issues(doc: Mapping[str, Any], file: str, text: str = "") -> list[SpecIssue]:
+    """What a JSON Schema cannot say: names unique, every reference between keys to a name
+    the document defines (a rate for each monitor and no other, a penalty for each
+    non-compliant action, ...), and an ROC rule's high threshold at least its low one.
+    Keys of the wrong shape are :func:`~.schema.shape_issues`' to report and are passed
+    over here."""
+    lines = value_lines(text) if text else {}
+    issues: list[SpecIssue] = []
 
+    def add(loc: tuple[str | int, ...], message: str) -> None:
+        at = locate(lines, loc)
+        line, column = at if at else (None, None)
+        issues.append(SpecIssue(file, key_path(loc), message, line=line, column=column))
 
-def _check_roc(
-    check: _Checker, roc: dict[str, Any], monitors: list[str], actions: list[str], compliant: Any
-) -> None:
-    from .roc import threshold_value
+    def names(key: str, what: str) -> list[str] | None:
+        """The names a list defines; None when an entry has none (shape_issues says so,
+        and references to the list are not checked against a part of it)."""
+        found: list[str] = []
+        entries = doc.get(key)
+        if not isinstance(entries, list):
+            return None
+        for i, entry in enumerate(entries):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not name:
+                return None
+            if name in found:
+                add((key, i, "name"), f"duplicate {what} name {name!r}")
+            found.append(name)
+        return found
 
-    for name, entry in roc.items():
-        key = f"roc.{name}"
+    actions, monitors = names("actions", "action"), names("monitors", "monitor")
+    if not actions:  # none, or an entry without a name: nothing to check references against
+        return issues
+    compliant = doc.get("compliant")
+    if isinstance(compliant, str) and compliant and compliant not in actions:
+        add(("compliant",), f"unknown action {compliant!r}" + did_you_mean(compliant, actions))
+
+    rates = doc.get("rates")
+    if isinstance(rates, dict) and monitors is not None:
+        for name in rates:
+            if name not in monitors:
+                add(("rates", name), f"unknown monitor {name!r}" + did_you_mean(name, monitors))
+        for name in monitors:
+            if name not in rates:
+                add(("rates", name), "is missing: every monitor needs a rate")
+
+    detection = doc.get("detection")
+    if not isinstance(detection, dict) or monitors is None:
+        detection, monitors = {}, []
+    for name, row in detection.items():
         if name not in monitors:
-            check.add(key, f"unknown monitor {name!r}" + did_you_mean(name, monitors))
+            add(("detection", name), f"unknown monitor {name!r}" + did_you_mean(name, monitors))
             continue
-        if not check.mapping(entry, key):
+        for action in row if isinstance(row, dict) else ():
+            if action not in actions:
+                add(
+                    ("detection", name, action),
+                    f"unknown action {action!r}" + did_you_mean(action, actions),
+                )
+            elif action == compliant:
+                add(
+                    ("detection", name, action),
+                    "the compliant action is not detected; "
+                    "false flags are the monitor's false_positive",
+                )
+
+    penalties = doc.get("penalties")
+    if isinstance(penalties, dict):
+        for action in penalties:
+            if action not in actions or action == compliant:
+                add(
+                    ("penalties", action),
+                    f"not a non-compliant action {action!r}" + did_you_mean(action, actions),
+                )
+        for action in actions:
+            if action != compliant and action not in penalties:
+                add(("penalties", action), "is missing: every non-compliant action needs a penalty")
+
+    designed = doc.get("designed")
+    caught = designed.get("detection") if isinstance(designed, dict) else None
+    for action in caught if isinstance(caught, dict) else ():
+        if action not in actions:
+            add(
+                ("designed", "detection", action),
+                f"unknown action {action!r}" + did_you_mean(action, actions),
+            )
+
+    roc = doc.get("roc")
+    for name, entry in roc.items() if isinstance(roc, dict) and monitors is not None else ():
+        if name not in monitors:
+            add(("roc", name), f"unknown monitor {name!r}" + did_you_mean(name, monitors))
             continue
-        check.keys(entry, key, {"points", "detection", "rule"}, {"points", "detection"})
         for part in ("points", "detection"):
-            if part not in entry or not check.mapping(entry[part], f"{key}.{part}"):
-                continue
-            for action, value in entry[part].items():
-                where = f"{key}.{part}.{action}"
+            table = entry.get(part) if isinstance(entry, dict) else None
+            for action in table if isinstance(table, dict) else ():
                 if action not in actions or action == compliant:
-                    check.add(where, f"not a non-compliant action {action!r}")
-                elif part == "detection":
-                    check.number(value, where, 0.0, 1.0)
-                elif not isinstance(value, list) or not all(
-                    isinstance(p, list) and len(p) == 2 for p in value
-                ):
-                    check.add(where, "must be a list of [fpr, tpr] pairs")
-                else:
-                    for i, point in enumerate(value):
-                        for coordinate in point:
-                            check.number(coordinate, f"{where}[{i}]", 0.0, 1.0)
-        rule = entry.get("rule")
-        if rule is None or not check.mapping(rule, f"{key}.rule"):
-            continue
-        check.keys(rule, f"{key}.rule", _RULE, _RULE)
-        for part in ("high_weight", "high_rate", "low_rate"):
-            if part in rule:
-                check.number(rule[part], f"{key}.rule.{part}", 0.0, 1.0)
-        limits = []
-        for part in ("high_threshold", "low_threshold"):
-            if part in rule:
-                try:
-                    limits.append(threshold_value(rule[part]))
-                except ValueError as exc:
-                    check.add(f"{key}.rule.{part}", str(exc))
-        if len(limits) == 2 and limits[0] < limits[1]:
-            check.add(f"{key}.rule", "high_threshold must be at least low_threshold")
+                    add(("roc", name, part, action), f"not a non-compliant action {action!r}")
+        rule = entry.get("rule") if isinstance(entry, dict) else None
+        if isinstance(rule, dict):
+            try:
+                high = threshold_value(rule.get("high_threshold"))
+                low = threshold_value(rule.get("low_threshold"))
+            except ValueError:
+                continue  # a threshold of the wrong shape: shape_issues says so
+            if high < low:
+                add(("roc", name, "rule"), "high_threshold must be at least low_threshold")
+    return issues
 
 
 def load_policy_text(text: str | bytes, file: str = "<policy>") -> dict[str, Any]:
@@ -602,7 +445,7 @@ def load_policy_text(text: str | bytes, file: str = "<policy>") -> dict[str, Any
         raise PolicyError.single(file, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
     except ValueError as exc:
         raise PolicyError.single(file, str(exc)) from None
-    return validate_policy(doc, file=file)
+    return validate_policy(doc, file=file, text=text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -625,150 +468,3 @@ def load_policy_file(path: str, max_bytes: int = MAX_POLICY_BYTES) -> dict[str, 
     except OSError as exc:
         raise PolicyError.single(path, f"cannot read the file: {exc.strerror or exc}") from None
     return load_policy_text(data, file=path)
-
-
-# --- the JSON Schema -----------------------------------------------------------------------
-
-
-def policy_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of policy documents, version 1."""
-    number = {"type": "number"}
-    probability = {"type": "number", "minimum": 0, "maximum": 1}
-    non_negative = {"type": "number", "minimum": 0}
-    name = {"type": "string", "minLength": 1}
-    threshold = {"oneOf": [number, {"enum": ["inf", "-inf"]}]}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "deter policy document (version 1)",
-        "description": "A designed oversight policy, self-contained: "
-        "what deter.runtime.Auditor runs.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": sorted(set(_TOP) - _OPTIONAL),
-        "properties": {
-            "format": {"const": POLICY_FORMAT, "description": _TOP["format"]},
-            "version": {"const": POLICY_VERSION, "description": _TOP["version"]},
-            "label": {"type": "string", "description": _TOP["label"]},
-            "spec": {
-                "type": "object",
-                "description": _TOP["spec"],
-                "additionalProperties": False,
-                "required": ["name", "sha256"],
-                "properties": {
-                    "name": name,
-                    "file": {"type": "string"},
-                    "sha256": {
-                        "type": "string",
-                        "description": "SHA-256 of the spec as canonical JSON",
-                    },
-                    "currency": {"type": "string"},
-                },
-            },
-            "compliant": {**name, "description": _TOP["compliant"]},
-            "schedule": {"enum": list(SCHEDULES), "description": _TOP["schedule"]},
-            "risk_aversion": {**number, "description": _TOP["risk_aversion"]},
-            "actions": {
-                "type": "array",
-                "minItems": 1,
-                "description": _TOP["actions"],
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["name", "gain"],
-                    "properties": {"name": name, "gain": number},
-                },
-            },
-            "monitors": {
-                "type": "array",
-                "description": _TOP["monitors"],
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["name", "cost", "false_positive"],
-                    "properties": {
-                        "name": name,
-                        "cost": non_negative,
-                        "min_rate": probability,
-                        "max_rate": probability,
-                        "false_positive": probability,
-                    },
-                },
-            },
-            "rates": {
-                "type": "object",
-                "description": _TOP["rates"],
-                "additionalProperties": probability,
-            },
-            "detection": {
-                "type": "object",
-                "description": _TOP["detection"],
-                "additionalProperties": {"type": "object", "additionalProperties": probability},
-            },
-            "penalties": {
-                "type": "object",
-                "description": _TOP["penalties"],
-                "additionalProperties": non_negative,
-            },
-            "false_positive_penalty": {
-                **non_negative,
-                "description": _TOP["false_positive_penalty"],
-            },
-            "penalty_design": {
-                "enum": ["fixed", "per_action", "shared"],
-                "description": _TOP["penalty_design"],
-            },
-            "designed": {
-                "type": "object",
-                "description": _TOP["designed"],
-                "additionalProperties": False,
-                "required": ["cost_per_episode", "detection", "false_flag_rate"],
-                "properties": {
-                    "source": {"enum": ["solver", "derived"]},
-                    "status": {"type": "string"},
-                    "cost_per_episode": non_negative,
-                    "total_cost": {"type": ["number", "null"]},
-                    "detection": {"type": "object", "additionalProperties": probability},
-                    "false_flag_rate": probability,
-                    "induced_action": {"type": ["string", "null"]},
-                    "deterred": {"type": "boolean"},
-                },
-            },
-            "notes": {"type": "array", "items": {"type": "string"}, "description": _TOP["notes"]},
-            "roc": {
-                "type": "object",
-                "description": _TOP["roc"],
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["points", "detection"],
-                    "properties": {
-                        "points": {
-                            "type": "object",
-                            "additionalProperties": {
-                                "type": "array",
-                                "items": {
-                                    "type": "array",
-                                    "items": probability,
-                                    "minItems": 2,
-                                    "maxItems": 2,
-                                },
-                            },
-                        },
-                        "detection": {"type": "object", "additionalProperties": probability},
-                        "rule": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": sorted(_RULE),
-                            "properties": {
-                                "high_threshold": threshold,
-                                "low_threshold": threshold,
-                                "high_weight": probability,
-                                "high_rate": probability,
-                                "low_rate": probability,
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    }

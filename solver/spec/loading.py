@@ -343,9 +343,10 @@ def key_path(loc: tuple[str | int, ...], data: Mapping[str, Any]) -> str:
     return ".".join(parts)
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model class that holds the last key of ``loc``, for 'did you mean' suggestions."""
-    model: type[BaseModel] = Spec
+def model_at(loc: tuple[str | int, ...], root: type[BaseModel] = Spec) -> type[BaseModel] | None:
+    """The model class that holds the last key of ``loc`` in a ``root`` (a spec, or a policy
+    document's model), for 'did you mean' suggestions."""
+    model = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -376,7 +377,7 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        model = _model_at(loc)
+        model = model_at(loc)
         hint = did_you_mean(key, model.model_fields) if model else ""
         return f"unknown key {key!r}{hint}"
     if kind == "missing":

@@ -12,7 +12,8 @@ import pytest
 from deter.cli.app import app
 from deter.runtime import Auditor, PolicyError, load_policy_text, scaled, validate_policy
 from deter.solver.model.envelope import randomised_detection
-from deter.solver.policy.document import build_policy, policy_json_schema, spec_sha256
+from deter.solver.policy.document import build_policy, spec_sha256
+from deter.solver.policy.schema import policy_json_schema
 from deter.solver.results.errors import UnsupportedError
 from deter.solver.rl.reference import CODING_AGENT_POLICY, CODING_AGENT_SPEC
 from deter.solver.spec.loading import parse_spec_text
