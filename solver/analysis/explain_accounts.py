@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from ..model.arrays import ProblemArrays
+from ..model.detection import detection_slopes, log_escape
 from ..results.result import Duals, Result
 from .explanation import SMALL, ActionAccount, MonitorAccount
 
@@ -20,7 +21,13 @@ def action_accounts(
     shares = utility_shares(arrays, result)
     # Rows read from the CSR arrays, not sliced one by one (a scipy slice per action was
     # most of explaining 10,000 actions, issue 25); the same dense row is then built.
-    detection = sparse.csr_matrix(arrays.detection)
+    # Each monitor's part of an action's detection: q_ij x_j, or for exponential detection
+    # its part of the intensity -ln(1 - P_i) = sum_j L_ij x_j.
+    detection = sparse.csr_matrix(
+        log_escape(arrays.detection)
+        if arrays.detection_model == "exponential"
+        else arrays.detection
+    )
     indptr, indices, data = detection.indptr, detection.indices, detection.data
     accounts = []
     for k, i in enumerate(arrays.deviations):
@@ -83,7 +90,10 @@ def monitor_accounts(
 ) -> tuple[MonitorAccount, ...]:
     accounts = []
     dev = arrays.deviations
-    q = np.asarray(arrays.detection[dev].todense())  # deviations x monitors
+    rates = np.array([result.monitor(name).rate for name in arrays.monitor_names])
+    # dP_i/dx_j at the optimum: q_ij for linear detection, L_ij (1 - P_i) for exponential
+    slopes, flag_slopes = detection_slopes(arrays, rates)
+    q = slopes[dev]  # deviations x monitors
     for j, name in enumerate(arrays.monitor_names):
         m = result.monitor(name)
         if m.at_bound == "max_rate":
@@ -98,7 +108,7 @@ def monitor_accounts(
         value = drag = 0.0
         if duals is not None:
             contributions = np.asarray(duals.reach) * q[:, j]
-            drag = duals.false_flag * float(arrays.false_positive[j])
+            drag = duals.false_flag * float(flag_slopes[j])
             value = float(contributions.sum()) - drag
             gross = float(contributions.sum())
             if gross > SMALL:

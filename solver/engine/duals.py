@@ -47,9 +47,15 @@ def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
         flags = np.where(scaled, program_incentive * rows.false_flag_loss / rows.row_scale, 0.0)
     false_flag = float(np.sum(flags))
     budget = dual(budget_row.budget if budget_row else None, 1)
+    if detection is None and arrays.detection_model == "exponential" and deterrence:
+        # ExponentialThresholds: no P_i variable; each row L_i x >= -ln(1 - p_i), scaled by
+        # 1 - p_i, has multiplier d(cost)/d(p_i), which is what eta_i is (the rows' class doc).
+        reach = program_incentive
+    else:
+        reach = dual(detection.reach if detection else None, n)
     return Duals(
         incentive=_floats(incentive, n),
-        reach=_floats(dual(detection.reach if detection else None, n), n),
+        reach=_floats(reach, n),
         false_flag=false_flag,
         ceiling=_floats(dual(bounds.max_rate if bounds else None, m), m),
         floor=_floats(dual(bounds.min_rate if bounds else None, m), m),

@@ -43,6 +43,24 @@ def detection_probability(arrays: ProblemArrays, rates: FloatArray) -> FloatArra
     return np.minimum(1.0, reach)
 
 
+def detection_slopes(arrays: ProblemArrays, rates: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """What one more unit of each monitor's rate adds to each detection at ``rates``: the
+    matrix dP_i/dx_j (every action x monitor) and the vector dP_0/dx_j (false flags).
+
+    Linear: q_ij and f_j (ROC monitors' columns as ``arrays.detection`` holds them).
+    Exponential: L_ij (1 - P_i(x)) and phi_j (1 - P_0(x)), the derivative of
+    1 - exp(-L_i x): the same unit of rate buys less where detection is already high.
+    """
+    x = np.asarray(rates, dtype=float)
+    if arrays.detection_model == "exponential":
+        escape = 1.0 - detection_probability(arrays, x)
+        slopes = np.asarray(sp.csr_matrix(log_escape(arrays.detection)).todense()) * escape[:, None]
+        flags = np.asarray(log_escape(arrays.false_positive), dtype=float)
+        return slopes, flags * (1.0 - false_flag_rate(arrays, x))
+    slopes = np.asarray(sp.csr_matrix(arrays.detection).todense(), dtype=float)
+    return slopes, np.asarray(arrays.false_positive, dtype=float)
+
+
 def false_flag_rate(arrays: ProblemArrays, rates: FloatArray) -> float:
     """P_0(x): the chance that a compliant episode is flagged and penalised."""
     x = np.asarray(rates, dtype=float)

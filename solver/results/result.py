@@ -156,7 +156,8 @@ class Duals:
     (``solver/engine/duals.py``); ``deter explain`` prices every constraint from them.
 
     Per deviation (the spec's non-compliant actions, in order): ``incentive`` lambda_i on
-    d_i P_i - d_0 P_0 >= k_i and ``reach`` eta_i on P_i <= Q_i x; per monitor: ``ceiling``
+    d_i P_i - d_0 P_0 >= k_i and ``reach`` eta_i on P_i <= Q_i x (exponential detection
+    without false flags: d(cost)/d(P_i), its threshold row's multiplier); per monitor: ``ceiling``
     mu_j on x_j <= max_rate_j and ``floor`` on x_j >= min_rate_j; ``false_flag`` zeta, the
     cost of the false flags of one unit of rate; ``budget`` on the budget row.
     """
