@@ -7,7 +7,7 @@
 Inputs: random bytes, random TOML documents and mutations of problems/*.toml, through the
 CLI (typer's CliRunner, in process). The property is the one of tests/test_fuzz.py: exit code
 0-3, a reason on stderr, no traceback, no internal error. Every input that breaks it is saved
-to tests/fuzz_corpus/found-<hash>.toml (replayed by the test suite from then on) and the
+to tests/support/fuzz_corpus/found-<hash>.toml (replayed by the test suite from then on) and the
 run exits 1. The CI slice is ``pytest tests/test_fuzz.py`` (fixed seeds, a few seconds).
 atheris is optional: ``pip install atheris``.
 """

@@ -1,4 +1,4 @@
-"""Simulation plots (matplotlib, the ``plot`` extra), drawn with ``plots.py``'s machinery.
+"""Simulation plots (matplotlib, a dependency of deter), drawn with ``figures.py``'s machinery.
 
 The violation rate over episodes, one line per policy; for strategic auditors, the offence
 and inspection rates beside the computed equilibrium.
