@@ -155,3 +155,29 @@ def test_band_with_binormal_is_refused_on_the_command_line(tmp_path: Path) -> No
     assert result.exit_code == 2 and "--band is for --roc empirical" in result.stderr
     result = CliRunner().invoke(app, ["fit", str(path), "--roc", "smooth"], env=CLI_ENV)
     assert result.exit_code == 2 and "roc must be one of empirical, binormal" in result.stderr
+
+
+def test_a_binormal_fit_exports_to_a_policy_the_approver_loads(tmp_path: Path) -> None:
+    import json
+
+    from deter.solver.control.loop import ControlPolicy
+
+    path = tmp_path / "s.csv"
+    frame(np.random.default_rng(4))[["label", "score_m"]].to_csv(path, index=False)
+    fitted = fit_samples(
+        read_samples([path]), FitOptions(roc="binormal", gains={"cheat": 2.0}, penalty_cap=20.0)
+    )
+    spec, calibration, policy = tmp_path / "f.toml", tmp_path / "cal.json", tmp_path / "p.json"
+    spec.write_text(fitted.text)
+    calibration.write_text(json.dumps(fitted.to_dict()))
+    result = CliRunner().invoke(
+        app,
+        ["export", str(spec), "--calibration", str(calibration), "-o", str(policy)],
+        env=CLI_ENV,
+    )
+    assert result.exit_code == 0, result.stderr
+    rule = ControlPolicy.from_document(json.loads(policy.read_text())).monitors["m"]
+    # the rule's thresholds are the fitted chain's at the designed rate
+    assert (rule.high, rule.low, rule.weight) == pytest.approx(
+        fitted.curve("m").thresholds_for(rule.rate)
+    )
