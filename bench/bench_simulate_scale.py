@@ -11,8 +11,10 @@ Run: python bench/bench_simulate_scale.py [--agent-episodes 1e8] [--agent epsilo
    survive it better than seconds); each run's result is checked equal, bit for bit, to the
    in-process one. With ``--address``, also on that cluster.
 
-Exits 1 when a Dask result differs from the in-process one. Prints the load average: on a
-shared machine the seconds mean little without it.
+Exits 1 when a Dask result differs from the in-process one. Prints the load average and the
+CPU seconds the work took (each task's thread time on the workers): on a shared machine the
+wall seconds mean little without them, and "cores obtained" (CPU seconds / wall seconds)
+says how much of the machine a run actually had.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,30 @@ def _fingerprint(sim: Any) -> str:
     return json.dumps([doc, curves], sort_keys=True)
 
 
+@dataclass(frozen=True)
+class _Timed:
+    """``function`` that also returns the CPU seconds its thread spent on the task: on a
+    shared machine wall time depends on the load, CPU time much less."""
+
+    function: Callable[[Any], Any]
+
+    def __call__(self, task: Any) -> tuple[Any, float]:
+        began = time.thread_time()
+        out = self.function(task)
+        return out, time.thread_time() - began
+
+
+def _timed(mapper: Any, cpu: list[float]) -> Any:
+    """``mapper`` whose tasks' CPU seconds are appended to ``cpu``."""
+
+    def run(function: Callable[[Any], Any], tasks: Any) -> list[Any]:
+        pairs = mapper(_Timed(function), tasks)
+        cpu.extend(c for _, c in pairs)
+        return [r for r, _ in pairs]
+
+    return run
+
+
 def _warm(_: int) -> int:
     """Import the simulation in a worker (a worker's first task would otherwise pay it)."""
     import deter.solver.simulation.simulate  # noqa: F401
@@ -83,7 +111,9 @@ def main() -> int:
     rates = np.array([m.rate for m in result.monitors])
     agent = AgentConfig(args.agent)
 
-    def run(population: int, mapper: Any) -> tuple[float, Any]:
+    def run(population: int, mapper: Any, cpu: list[float] | None = None) -> tuple[float, Any]:
+        if cpu is not None:
+            mapper = _timed(mapper, cpu)
         began = time.perf_counter()
         sim = simulate(
             arrays,
@@ -103,12 +133,16 @@ def main() -> int:
     )
     if not args.skip_throughput:
         population = math.ceil(args.agent_episodes / args.episodes)
+        cpu_began = time.process_time()
         seconds, sim = run(population, serial_map)
+        cpu = time.process_time() - cpu_began
         total = population * args.episodes
         print(
             f"throughput, one process: {population:,} agents x {args.episodes:,} episodes = "
-            f"{total:,} agent-episodes in {seconds:.1f} s: {total / seconds / 1e6:.2f} M/s "
-            f"(final violation {sim.runs[0].final_violation_rate.mean:.4f}; {_load()})"
+            f"{total:,} agent-episodes in {seconds:.1f} s: {total / seconds / 1e6:.2f} M/s; "
+            f"{cpu:.1f} CPU s: {total / cpu / 1e6:.2f} M per CPU second, the process had "
+            f"{cpu / seconds:.2f} of a core (final violation "
+            f"{sim.runs[0].final_violation_rate.mean:.4f}; {_load()})"
         )
 
     # Scaling: a population that is a whole number of blocks, an even number of them.
@@ -130,14 +164,17 @@ def main() -> int:
         for workers in (1, 2) if pair % 2 == 0 else (2, 1):
             with dask_mapper(None, workers) as mapper:
                 mapper(_warm, list(range(4 * workers)))  # imports done before the clock
-                took, sim = run(population, mapper)
+                cpu_tasks: list[float] = []
+                took, sim = run(population, mapper, cpu_tasks)
             same = _fingerprint(sim) == expected
             wrong += not same
             seconds[workers] = took
             print(
                 f"  pair {pair + 1}: {workers} worker(s) {took:.1f} s "
-                f"({total / took / 1e6:.2f} M/s), equal to one process bit for bit: {same}; "
-                f"{_load()}"
+                f"({total / took / 1e6:.2f} M/s), tasks' CPU {sum(cpu_tasks):.1f} s "
+                f"({total / sum(cpu_tasks) / 1e6:.2f} M per CPU second; the workers had "
+                f"{sum(cpu_tasks) / took:.2f} cores), equal to one process bit for bit: "
+                f"{same}; {_load()}"
             )
         ratios.append(seconds[1] / seconds[2])
         print(f"  pair {pair + 1}: speed-up 1 -> 2 workers {ratios[-1]:.2f}x")
