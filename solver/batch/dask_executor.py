@@ -80,6 +80,13 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
             finally:
                 _close(client)
             return
+        # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off
+        # glibc's adaptive mmap threshold: every large numpy temporary is then mapped and
+        # unmapped afresh, and a simulation block costs 2.5 times the CPU (measured, bench/
+        # README.md). Local workers keep the rest of Dask's defaults.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -98,3 +98,19 @@ def test_timeout_holds_on_dask_workers(tmp_path: Path, scheduler: str) -> None:
     assert by_name["good_01.toml"].status == "solver_error"
     assert by_name["good_01.toml"].error == "timed out after 5 s"
     assert by_name["good_00.toml"].status == "optimal"
+
+
+def test_local_workers_keep_glibcs_adaptive_malloc() -> None:
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes a
+    simulation block cost 2.5 times the CPU (bench/README.md); deter's local clusters drop it
+    and keep Dask's other defaults (one BLAS thread)."""
+    import functools
+    import os
+
+    from deter.solver.batch.dask_executor import dask_mapper
+
+    with dask_mapper(None, 1) as mapper:
+        trim = mapper(functools.partial(os.getenv, "MALLOC_TRIM_THRESHOLD_"), ["unset"])
+        threads = mapper(functools.partial(os.getenv, "OMP_NUM_THREADS"), ["unset"])
+    assert trim == ["unset"]
+    assert threads == ["1"]
