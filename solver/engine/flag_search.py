@@ -172,6 +172,19 @@ def _search(
     def box(a: float, b: float, points: list[FloatArray]) -> System:
         return box_relaxation(system, a, b, a <= start, b >= end, points)
 
+    def bound_of(a: float, b: float, points: list[FloatArray]) -> float | None:
+        # A box whose linear relaxation HiGHS calls infeasible although the node's convex
+        # relaxation has a point (a box 1e-12 of s wide around the optimum's s: the rows
+        # s >= a, s <= b within its tolerance of each other) gets the bound of a wider box,
+        # still a relaxation of it: weaker by about the widening, 1e-9 of s.
+        value = least_cost_bound(box(a, b, points), arrays.cost)
+        for factor in BOUND_WIDENINGS:
+            if value is not None:
+                break
+            pad = factor * max(abs(b), b - a)
+            value = least_cost_bound(box(max(0.0, a - pad), b + pad, points), arrays.cost)
+        return value
+
     best: Incumbent | None = None
     nodes = failures = 0
     settled = math.inf  # the least bound of the boxes closed by the incumbent
@@ -207,7 +220,7 @@ def _search(
         relaxed = _relax(program, a, b)
         # the box's bound: weak duality on its linear relaxation, tangents at the node's point
         points = [] if relaxed.rates is None else [relaxed.rates]
-        proven = least_cost_bound(box(a, b, points), arrays.cost) if relaxed.solved else None
+        proven = bound_of(a, b, points) if relaxed.solved else None
         if (
             proven is None
             and (relaxed.solved or relaxed.infeasible)
@@ -255,6 +268,10 @@ def _search(
         lowest = min(lowest, best.cost)
     return Search(best, lowest, nodes, closed(), failures)
 
+
+#: How far a box's linear relaxation is widened (relative to s) when HiGHS finds it
+#: infeasible while the node's convex relaxation has a point.
+BOUND_WIDENINGS = (1e-9, 1e-7)
 
 #: How far a box is widened (relative to its width, and absolutely) when the solver cannot
 #: answer its relaxation: a box whose only policies sit at one end (the parent's optimum)

@@ -249,3 +249,23 @@ def test_a_least_cost_far_below_the_ceilings_closes_its_gap() -> None:
     found = flag_search.search(ProblemArrays.from_spec(deter.loads(case.text).spec))
     assert found.closed and found.best is not None
     assert found.best.cost == pytest.approx(6.0758873e-07, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [500018, 500128])
+def test_a_box_whose_linear_relaxation_highs_calls_infeasible_gets_a_wider_boxs_bound(
+    seed: int,
+) -> None:
+    """exponential_fp-500018 and -500128 (fresh seeds): boxes 1e-12 of s wide around the
+    optimum's s, whose node relaxation has a point, had linear relaxations HiGHS called
+    infeasible (the rows s >= a and s <= b within its tolerance of each other) and no
+    Farkas certificate, so they were split until too narrow and the search ended
+    solver_error (57 boxes, gap 1.5e-6; 400 boxes, gap 1.3e-3). The bound of a box 1e-9 of s
+    wider, still a relaxation, closes them."""
+    from tests.support.exact_reference import judge
+    from tests.support.vocabulary import generate
+
+    case = generate("exponential_fp", seed, False)
+    result = deter.solve(deter.loads(case.text))
+    assert result.status == "optimal", result.message
+    verdict = judge(case.text, result.to_dict(timing=False))
+    assert verdict.ok and verdict.reference.status == "optimal", verdict.failures
