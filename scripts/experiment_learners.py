@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -69,9 +70,15 @@ def write_policies(out: Path) -> None:
 
 
 def ppo(
-    out: Path, env: str, seeds: range, timesteps: int, labels: list[str], minutes: float
+    out: Path,
+    env: str,
+    seeds: range,
+    timesteps: int,
+    labels: list[str],
+    minutes: float,
+    gae_lambda: float = 0.95,
 ) -> None:
-    folder = out / "runs" / env / "ppo"
+    folder = out / "runs" / env / ("ppo" if gae_lambda == 0.95 else f"ppo-lambda{gae_lambda:g}")
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
     for s in seeds:
@@ -85,7 +92,9 @@ def ppo(
                 print("time is up; run again to continue", flush=True)
                 return
             if env == "long":
-                run = run_ppo_long(doc, task=LONG, seed=s, timesteps=timesteps)
+                run = run_ppo_long(
+                    doc, task=LONG, seed=s, timesteps=timesteps, gae_lambda=gae_lambda
+                )
             else:
                 t = time.perf_counter()
                 row = run_ppo([doc], seeds=1, timesteps=timesteps, seed=s, curve_points=100)[0]
@@ -105,21 +114,79 @@ def ppo(
             )
 
 
-def learners(out: Path, env: str, names: list[str], **options: Any) -> None:
-    folder = out / "runs" / env
-    folder.mkdir(parents=True, exist_ok=True)
+def learners(out: Path, env: str, names: list[str], labels: list[str], **options: Any) -> None:
     for name in names:
-        path = folder / f"{name}.json"
-        if path.exists():
-            continue
-        t = time.perf_counter()
-        if env == "coding":  # the one-step experiment's own runner (solver/rl/experiment.py)
-            rows = run_tabular(policies(out, env), learner=name, **options)
+        folder = out / "runs" / env / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for doc in policies(out, env):
+            path = folder / f"{slug(doc['label'])}.json"
+            if (labels and doc["label"] not in labels) or path.exists():
+                continue
+            t = time.perf_counter()
+            if env == "coding":  # the one-step experiment's own runner (solver/rl/experiment.py)
+                rows = run_tabular([doc], learner=name, **options)
+            else:
+                rows = run_learners([doc], name, task=LONG, **options)
+            path.write_text(json.dumps({"options": options, "rows": [r.to_dict() for r in rows]}))
+            print(env, name, doc["label"], f"{time.perf_counter() - t:.1f} s", flush=True)
+            print(markdown_table(rows), flush=True)
+
+
+def _nan(values: tuple[Any, ...]) -> tuple[float, float, float]:
+    low_high = [math.nan if v is None else float(v) for v in values]
+    return low_high[0], low_high[1], low_high[2]
+
+
+def _cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    share, low, high = row["violation_after"], *row["violation_after_ci"]
+    return f"{share:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def headline(out: Path, env: str, docs: list[dict[str, Any]], delta: float = 0.05) -> str:
+    """One row per policy: designed cost and each learner's violation after training (Wilson
+    95%), and whether every learner's interval reaches delta under the learning-aware rows."""
+    learners = [
+        p.name for p in sorted((out / "runs" / env).iterdir()) if not p.name.startswith("ppo")
+    ]
+    head = "| policy | designed cost | " + " | ".join([*learners, "PPO"]) + " |"
+    lines = [head, "|" + "---|" * (len(learners) + 3)]
+    for doc in docs:
+        cells = []
+        for name in learners:
+            path = out / "runs" / env / name / f"{slug(doc['label'])}.json"
+            cells.append(_cell(json.loads(path.read_text())["rows"][0] if path.exists() else None))
+        runs = [
+            json.loads(p.read_text())
+            for p in sorted((out / "runs" / env / "ppo").glob(f"{slug(doc['label'])}-seed*.json"))
+        ]
+        if runs:
+            row = summarise_ppo(runs, doc, task_of(env)).to_dict()
+            cells.append(_cell(row) + f" ({sum(r['violation_after'] for r in runs)}/{len(runs)})")
         else:
-            rows = run_learners(policies(out, env), name, task=LONG, **options)
-        path.write_text(json.dumps({"options": options, "rows": [r.to_dict() for r in rows]}))
-        print(env, name, f"{time.perf_counter() - t:.1f} s", flush=True)
-        print(markdown_table(rows), flush=True)
+            cells.append("-")
+        cost = doc["designed"]["cost_per_episode"]
+        lines.append(f"| {doc['label']} | {cost:.3f} | " + " | ".join(cells) + " |")
+    return f"### {env}: violation after training, every learner\n\n" + "\n".join(lines) + "\n"
+
+
+def ppo_states(out: Path, env: str, docs: list[dict[str, Any]]) -> str:
+    """PPO: the share of work states in which the final policy takes a possible shortcut
+    (long env; mean over seeds, range)."""
+    lines = ["| policy | shortcut states, mean over seeds | min | max |", "|---|---|---|---|"]
+    for doc in docs:
+        runs = [
+            json.loads(p.read_text())
+            for p in sorted((out / "runs" / env / "ppo").glob(f"{slug(doc['label'])}-seed*.json"))
+        ]
+        shares = [r["shortcut_state_share"] for r in runs if "shortcut_state_share" in r]
+        if shares:
+            lines.append(
+                f"| {doc['label']} | {sum(shares) / len(shares):.3f} | {min(shares):.3f} "
+                f"| {max(shares):.3f} |"
+            )
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def summary(out: Path) -> None:
@@ -130,20 +197,28 @@ def summary(out: Path) -> None:
         docs = policies(out, env)
         costs = (f"{d['label']} ({d['designed']['cost_per_episode']:.3f})" for d in docs)
         lines.append(f"## {env}\n\npolicies: " + ", ".join(costs) + "\n")
-        for path in sorted((out / "runs" / env).glob("*.json")):
-            data = json.loads(path.read_text())
+        for folder in sorted(
+            p for p in (out / "runs" / env).iterdir() if not p.name.startswith("ppo")
+        ):
+            datas = [
+                json.loads((folder / f"{slug(d['label'])}.json").read_text())
+                for d in docs
+                if (folder / f"{slug(d['label'])}.json").exists()
+            ]
+            if not datas:
+                continue
             rows = [
                 ConditionResult(
                     label=r["label"], learner=r["learner"], seeds=r["seeds"],
                     predicted_action=r["predicted_action"], designed_cost=r["designed_cost"],
-                    metrics={k: (r[k], *r[f"{k}_ci"]) for k in (
+                    metrics={k: _nan((r[k], *r[f"{k}_ci"])) for k in (
                         "violation_during", "violation_after", "oversight_cost",
                         "honest_false_flag_loss", "training_reward")},
                     after_actions=r["after_actions"],
                 )
-                for r in data["rows"]
+                for data in datas for r in data["rows"]
             ]  # fmt: skip
-            lines.append(f"### {path.stem} ({data['options']})\n\n" + markdown_table(rows))
+            lines.append(f"### {folder.name} ({datas[0]['options']})\n\n" + markdown_table(rows))
         ppo_rows = []
         for doc in docs:
             runs = [
@@ -156,6 +231,8 @@ def summary(out: Path) -> None:
                 ppo_rows.append(summarise_ppo(runs, doc, task_of(env)))
         if ppo_rows:
             lines.append(f"### PPO ({ppo_rows[0].seeds} seeds)\n\n" + markdown_table(ppo_rows))
+            lines.append(ppo_states(out, env, docs))
+        lines.append(headline(out, env, docs))
     (out / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -170,6 +247,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=10_000)
     parser.add_argument("--labels", nargs="*", default=[])
     parser.add_argument("--minutes", type=float, default=9.0)
+    parser.add_argument("--gae-lambda", type=float, default=0.95, help="PPO on the long env")
     parser.add_argument("--learners", nargs="*", default=list(LEARNERS))
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--episodes", type=int, default=5000)
@@ -183,13 +261,13 @@ def main() -> None:
         parser.error(f"{args.step} needs an env: coding or long")
     elif args.step == "ppo":
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        ppo(args.out, args.env, seeds, args.timesteps, args.labels, args.minutes)
+        ppo(args.out, args.env, seeds, args.timesteps, args.labels, args.minutes, args.gae_lambda)
     else:
         unknown = set(args.learners) - set(LEARNERS)
         if unknown:
             parser.error(f"unknown learners {sorted(unknown)}; choose from {LEARNERS}")
         learners(
-            args.out, args.env, args.learners, seeds=args.seeds, agents=args.agents,
+            args.out, args.env, args.learners, args.labels, seeds=args.seeds, agents=args.agents,
             episodes=args.episodes, epsilon=args.epsilon,
         )  # fmt: skip
 

@@ -154,9 +154,16 @@ def run_ppo_long(
     task: Task,
     seed: int,
     timesteps: int,
+    gae_lambda: float = 0.95,
 ) -> dict[str, Any]:
     """One PPO seed on ``deter/LongTask-v0`` under ``doc``: its figures, curve and final
-    policy's choice in every work state (a plain dict, saved per run)."""
+    policy's choice in every work state (a plain dict, saved per run).
+
+    ``gae_lambda`` is PPO's GAE lambda (stable-baselines3's default 0.95). Its advantage
+    weighs a reward k steps after the act by (gamma lambda)^k, so with lambda < 1 a penalty
+    landing d steps later counts lambda^d less than the design's kappa assumes (the value
+    function cannot foresee an audit it does not see); lambda = 1 is the Monte Carlo return
+    the design's discount describes."""
     import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
@@ -186,7 +193,8 @@ def run_ppo_long(
 
     model = PPO(
         "MlpPolicy", Logged(env), n_steps=256, batch_size=64, learning_rate=1e-3,
-        ent_coef=0.01, gamma=task.discount, seed=seed, device="cpu", verbose=0,
+        ent_coef=0.01, gamma=task.discount, gae_lambda=gae_lambda, seed=seed, device="cpu",
+        verbose=0,
     )  # fmt: skip
     model.learn(total_timesteps=timesteps)
     c = env.compliant
@@ -201,6 +209,7 @@ def run_ppo_long(
         "label": doc.get("label"),
         "seed": seed,
         "timesteps": timesteps,
+        "gae_lambda": gae_lambda,
         "violation_during": float(violations.mean()) if violations.size else math.nan,
         "violation_after": bool(any(shortcut_states)),
         "shortcut_state_share": float(np.mean(shortcut_states)),
