@@ -492,14 +492,24 @@ class Problem:
     ) -> Callable[[Result, Any], list[Any]] | None:
         """AI control's section maker, or None when the spec asks for none. What the user
         gave is read (and refused) before anything is solved."""
-        if not any(m.roc for m in self._spec.all_monitors()) and not samples and not calibration:
+        given = bool(samples) or calibration is not None
+        if not any(m.roc for m in self._spec.all_monitors()) and not given:
             return None
-        from .control.report import control_data, control_section
+        from .control.record import is_fitted, note_section
 
         text = None
         source = Path(self._spec.source_file)
         if source.is_file():
             text = source.read_text(encoding="utf-8", errors="replace")
+        if not given and (text is None or not is_fitted(text)):
+            return None  # ROC monitors written by hand: nothing to measure them on
+        try:
+            from .control.report import control_data, control_section
+        except ModuleNotFoundError as exc:  # pandas: the control extra
+            if given:
+                raise  # asked for: the command says what to install
+            note = f"measuring needs {exc.name}, not installed: pip install 'deter[control]'"
+            return lambda result, frontier: [note_section(note)]
         data = control_data(
             self._spec,
             text,

@@ -84,16 +84,24 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
         # glibc's adaptive mmap threshold: every large numpy temporary is then mapped and
         # unmapped afresh, and a simulation block costs 2.5 times the CPU (measured, bench/
         # README.md). Local workers keep the rest of Dask's defaults.
+        # A nanny sets its variables in this process's environment before spawning, so
+        # one started earlier (another cluster in this process) leaves it there for the
+        # next: it is taken out while the workers start.
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
         stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        inherited = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        try:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        finally:
+            if inherited is not None:
+                os.environ["MALLOC_TRIM_THRESHOLD_"] = inherited
         client = Client(cluster)
         try:
             yield client

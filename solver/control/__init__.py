@@ -15,7 +15,29 @@ See docs/ai-control.md.
 
 from __future__ import annotations
 
-from .fit import FitOptions, FitResult, fit_samples, fit_spec_text
-from .samples import Samples, read_samples
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fit import FitOptions, FitResult, fit_samples, fit_spec_text
+    from .samples import Samples, read_samples
+
+#: Loaded on first use: they need pandas (the ``control`` extra), and ``deter report`` of a
+#: spec with ROC monitors reads :mod:`.record` without it.
+_LAZY = {
+    "FitOptions": ".fit",
+    "FitResult": ".fit",
+    "fit_samples": ".fit",
+    "fit_spec_text": ".fit",
+    "Samples": ".samples",
+    "read_samples": ".samples",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["FitOptions", "FitResult", "Samples", "fit_samples", "fit_spec_text", "read_samples"]

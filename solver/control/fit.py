@@ -30,17 +30,13 @@ from ..results.errors import Finding, SpecError
 from ..spec.document import Spec
 from ..spec.loading import parse_spec_text
 from .binormal import fit_binormal, fittable, normal_misfit
+from .record import FILE_LINE, FIT_LINE
 from .roc import BANDS, MonitorCurve, band_width, fit_curve, samples_for_width
 from .samples import COST_PREFIX, HONEST, SCORE_PREFIX, Samples, identifier
 
 SCHEMA_LINE = "#:schema ./deter.schema.json"
 #: How a monitor's curve is fitted: the data's operating points, or a normal per class.
 ROCS = ("empirical", "binormal")
-#: The comment that records how the curves were fitted (JSON), so that the samples can be
-#: fitted again to recover the thresholds (``deter report --samples``).
-FIT_LINE = "# fit: "
-#: The comment that names each file the fit read, with its SHA-256.
-FILE_LINE = "# file: "
 
 
 @dataclass(frozen=True)

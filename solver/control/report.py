@@ -45,6 +45,7 @@ from .metrics import (
     safety,
     top_percent,
 )
+from .record import SECTION_ID, SECTION_TITLE, note_section
 from .samples import HONEST, Samples, identifier, read_samples
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 PERCENTS = (0.1, 0.5, 1.0, 2.0, 5.0)
 #: The grid on which the cheapest baseline as safe as the design is looked for.
 FINE = np.geomspace(0.01, 100.0, 500)
-SECTION_ID = "control"
 
 
 @dataclass(frozen=True)
@@ -469,15 +469,9 @@ def control_section(
 ) -> Section:
     """The report's section: sentences, the policies' table, the monitors' table, the plot;
     as HTML and as Markdown (the same text, escaped for each)."""
-    title = "AI control: the policy against auditing the top b%"
+    title = SECTION_TITLE
     if isinstance(data, str):
-        return Section(
-            SECTION_ID,
-            title,
-            f"<p>Not measured: {escape(data)}.</p>",
-            {"note": data},
-            markdown=f"Not measured: {markdown(data)}.\n",
-        )
+        return note_section(data)
     metrics = measure_control(spec, result, data, frontier, **options)
     samples = data.samples
     dropped = dict(data.dropped)

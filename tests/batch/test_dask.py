@@ -100,7 +100,7 @@ def test_timeout_holds_on_dask_workers(tmp_path: Path, scheduler: str) -> None:
     assert by_name["good_00.toml"].status == "optimal"
 
 
-def test_local_workers_keep_glibcs_adaptive_malloc() -> None:
+def test_local_workers_keep_glibcs_adaptive_malloc(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes a
     simulation block cost 2.5 times the CPU (bench/README.md); deter's local clusters drop it
     and keep Dask's other defaults (one BLAS thread)."""
@@ -109,8 +109,11 @@ def test_local_workers_keep_glibcs_adaptive_malloc() -> None:
 
     from deter.solver.batch.dask_executor import dask_mapper
 
+    # as a cluster started earlier in this process leaves it (Dask's nanny sets it here)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with dask_mapper(None, 1) as mapper:
         trim = mapper(functools.partial(os.getenv, "MALLOC_TRIM_THRESHOLD_"), ["unset"])
         threads = mapper(functools.partial(os.getenv, "OMP_NUM_THREADS"), ["unset"])
     assert trim == ["unset"]
     assert threads == ["1"]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's own is kept

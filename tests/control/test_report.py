@@ -252,3 +252,27 @@ def test_a_markdown_report_of_a_plain_spec_has_no_control_section(tmp_path: Path
         "frontier-plot.svg",
         "sweep-plot.svg",
     ]
+
+
+def test_without_pandas_a_roc_report_is_made_and_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control extra is optional: a spec with ROC monitors (hand-written, or fitted) still
+    gets its report; asking for samples says what to install (exit 2, not 5)."""
+    spec = small(tmp_path)
+    import sys
+
+    for name in list(sys.modules):  # what imports pandas is imported afresh, and fails
+        if name.startswith("deter.solver.control.") and not name.endswith(".record"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    code, err = run(
+        "report", str(ROOT / "problems/roc_trusted_monitoring.toml"), "-o", str(tmp_path / "a.html")
+    )
+    assert code == 0, err
+    assert '<section id="control">' not in (tmp_path / "a.html").read_text()
+    code, err = run("report", str(spec), "-o", str(tmp_path / "b.html"), "--resamples", "5")
+    assert code == 0 and "not measured: measuring needs pandas" in err, err
+    assert "pip install &#x27;deter[control]&#x27;" in (tmp_path / "b.html").read_text()
+    code, err = run("report", str(spec), "-o", str(tmp_path / "c.html"), "--samples", "s.csv")
+    assert code == 2 and "this needs pandas" in err and "deter[control]" in err, err
