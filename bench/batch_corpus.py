@@ -11,7 +11,8 @@ Mixes:
   compliant action listed later, per-action caps and audits, false flags, binding and
   knife-edge budgets;
 * ``strategic``, ``exponential``, ``roc``, ``penalty_design``: the generator's groups, which
-  the plain loop cannot write (no reference but the generator's expected status).
+  the plain loop cannot write (no reference but the generator's expected status);
+* ``all``: every family of the generator.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from tests.support.vocabulary import GROUPS, mix  # noqa: E402
 MIXES: dict[str, tuple[str, ...]] = {
     "lp": (*GROUPS["core"], *GROUPS["cara"], *GROUPS["degenerate"]),
     **{name: GROUPS[name] for name in ("strategic", "exponential", "roc", "penalty_design")},
+    "all": tuple(family for group in GROUPS.values() for family in group),
 }
 #: Families of the ``lp`` mix whose program the plain loop does not write (it ignores a
 #: ``[learner]`` table's margins, so it solves another problem): judged against the
 #: generator only.
 UNWRITTEN_BY_LOOP = frozenset({"learner"})
+#: Families whose program the plain loop writes.
+LOOP_FAMILIES = frozenset(MIXES["lp"]) - UNWRITTEN_BY_LOOP
 #: Relative cost agreement required with the reference.
 COST_TOLERANCE = 1e-6
 

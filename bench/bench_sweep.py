@@ -3,6 +3,12 @@
     python bench/bench_sweep.py [--points 1000] [--spec problems/coding_agent.toml]
     python bench/bench_sweep.py --spec problems/tax_audit.toml \
         --vary 'actions.underreport_cash_income.gain=0.5:30:{points}'   # most points infeasible
+    python bench/bench_sweep.py --all [--points 200]   # every bundled problem, ratio only
+
+``--all`` sweeps every ``problems/*.toml``: the gain of its most tempting action from a
+quarter to 4 times its value (a monitor's cost where no action has a fixed gain), which
+leaves many points infeasible in budgeted problems; it prints the stacked sweep's time, the
+loop's and their ratio per problem, and exits 1 when any point's status or cost differs.
 
 ``run_sweep`` solves each point through ``deter.solve``, whose program cache hands back the
 compiled cvxpy problem of the same shape with its Parameters re-assigned (DPP), so each
@@ -34,7 +40,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--spec", type=Path, default=ROOT / "problems" / "coding_agent.toml")
     parser.add_argument("--vary", default="monitors.llm_judge.cost=0.01:1.0:{points}")
+    parser.add_argument("--all", action="store_true", help="every bundled problem, ratio only")
     args = parser.parse_args()
+    if args.all:
+        raise SystemExit(every_problem(args.points))
     spec = deter.load_spec(args.spec)
     axis = parse_vary(spec, args.vary.format(points=args.points))
     deter.solve(spec)  # import cvxpy and solvers before timing
@@ -97,6 +106,77 @@ def main() -> None:
         f"compiling afresh: {1000 * core_rebuild / n:6.2f} ms/point; "
         f"ratio {core_rebuild / core_reuse:.2f}x"
     )
+
+
+def agree(a: deter.Sweep, b: deter.Sweep) -> bool:  # type: ignore[name-defined]
+    """Every point's status equal, and its cost within 1e-7 relative."""
+    for p, q in zip(a.points, b.points, strict=True):
+        if p.status != q.status:
+            return False
+        costs = (p.total_cost, q.total_cost)
+        if None not in costs and abs(costs[0] - costs[1]) > 1e-7 * max(1.0, abs(costs[0])):
+            return False
+    return True
+
+
+def default_vary(spec: deter.Spec, points: int) -> str | None:
+    """The gain of the spec's most tempting action (a quarter to 4 times it), else the first
+    monitor's cost (a quarter to 4 times it); None when neither is a plain number."""
+    from deter.solver.analysis.sweep import get_value
+
+    gains = []
+    for action in spec.actions:
+        if action.name == spec.compliant_action:
+            continue
+        try:
+            value = get_value(spec, f"actions.{action.name}.gain")
+        except Exception:
+            value = None
+        if value is not None and value > 0:
+            gains.append((value, f"actions.{action.name}.gain"))
+    if gains:
+        value, path = max(gains)
+    else:
+        monitors = [m.name for m in spec.all_monitors()]
+        costs = [(get_value(spec, f"monitors.{m}.cost"), f"monitors.{m}.cost") for m in monitors]
+        costs = [(v, p) for v, p in costs if v]
+        if not costs:
+            return None
+        value, path = costs[0]
+    return f"{path}={value / 4:.6g}:{value * 4:.6g}:{points}"
+
+
+def every_problem(points: int) -> int:
+    """The stacked sweep against the loop of library solves on every bundled problem."""
+    print(f"machine: load average {os.getloadavg()[0]:.2f}")
+    header = f"{'problem':32} {'axis':44} {'optimal':>7} {'infeas':>6}"
+    print(f"{header} {'stacked':>9} {'loop':>9} ratio")
+    wrong = 0
+    for path in sorted((ROOT / "problems").glob("*.toml")):
+        spec = deter.load_spec(path)
+        vary = default_vary(spec, points)
+        if vary is None:
+            print(f"{path.name:32} (no plain numeric gain or cost to vary)")
+            continue
+        axis = parse_vary(spec, vary)
+        deter.solve(spec)  # this family's imports and first compilation, before timing
+        started = time.perf_counter()
+        stacked = run_sweep(spec, [axis])
+        stacked_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        loop = run_sweep(spec, [axis], solve=deter.solve)
+        loop_seconds = time.perf_counter() - started
+        ok = agree(stacked, loop)
+        wrong += not ok
+        optimal = sum(p.ok for p in stacked.points)
+        infeasible = sum(p.status == "infeasible" for p in stacked.points)
+        print(
+            f"{path.name:32} {vary.split('=')[0]:44} {optimal:7} {infeasible:6}"
+            f" {1000 * stacked_seconds / points:7.2f}ms {1000 * loop_seconds / points:7.2f}ms"
+            f" {loop_seconds / stacked_seconds:5.2f}x" + ("" if ok else "  DIFFERENT ANSWERS")
+        )
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    return 1 if wrong else 0
 
 
 def core_timings(spec: deter.Spec, axis: object) -> tuple[float, float]:
