@@ -905,6 +905,9 @@ def certify_commitment_infeasible(
     utilities that may cancel: each is lowered by ROOM of itself and 16 ulps of its terms
     and given as exact; the caught losses d get ROOM in :func:`check`.
     """
+    uncaught = uncaught_pays(data, assignment)
+    if uncaught is not None:
+        return uncaught
     base = data.base
     n, m = base.n_actions, base.n_monitors
     c = base.compliant
@@ -1000,6 +1003,38 @@ def certify_commitment_infeasible(
     if first is not None or not saturating or len(saturating) > SATURATIONS:
         return first
     return _by_saturation(system, q, m, saturating, proof_of)
+
+
+def uncaught_pays(data: StrategicArrays, assignment: Sequence[int]) -> Certificate | None:
+    """A closed-form proof: some type k's action i can never cost it anything (no monitor
+    with a positive ceiling detects i, or i's penalty is 0) and pays more than its assigned
+    a (g^hi_ki > g^lo_ka, or equal with a margin > 0; compared exactly in Fractions of the
+    binary64 numbers). Then EU_ki = u(g^hi_ki) > u(g^lo_ka) >= EU_ka for any increasing u,
+    whatever the policy. In float64 rows this is invisible for a strongly risk-averse type:
+    the need P_i >= e^-3242 is 0 once divided by the row's largest term, met at P_i = 0."""
+    base = data.base
+    c = base.compliant
+    q = sp.lil_matrix(sp.csr_matrix(base.detection, dtype=float))
+    q[c] = np.asarray(base.false_positive, dtype=float).reshape(1, -1)
+    # non-negative products of spec numbers (>= 1e-100 each) are 0 only if a factor is
+    reach = np.asarray(sp.csr_matrix(q) @ base.max_rate, dtype=float).ravel()
+    penalty = base.penalty_cap.astype(float).copy()
+    penalty[c] = base.false_positive_penalty
+    margin = Fraction(float(base.margin))
+    if margin < 0:
+        return None
+    for k, a in enumerate(assignment):
+        low = Fraction(float(data.gain_low[k, a]))
+        for i in range(base.n_actions):
+            if i == a or (reach[i] > 0 and penalty[i] > 0):
+                continue
+            excess = Fraction(float(data.gain_high[k, i])) - low
+            if excess > 0 or (excess == 0 and margin > 0):
+                label = f"{data.type_names[k]}: {base.action_names[a]} over {base.action_names[i]}"
+                return Certificate(
+                    rows=((label, 1.0),), margin=float(excess or margin), least_cost_bound=None
+                )
+    return None
 
 
 #: The most actions that can saturate (Q_j x reaching 1) whose two cases are enumerated.

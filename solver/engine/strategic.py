@@ -43,7 +43,7 @@ from ..spec.document import Spec
 from .attempts import TIGHT_OPTIONS, Attempt, Verdict, attempt_plan, run
 from .certificate import GAP_TOLERANCE, certify
 from .diagnose import diagnose
-from .infeasibility import certify_commitment_infeasible, floors_over_budget
+from .infeasibility import certify_commitment_infeasible, floors_over_budget, uncaught_pays
 from .readout import Clock, monitor_results, no_verified_answer, unsolved
 from .repair import NEAR, REPAIRABLE, ROOMS, SOLVER_SHORTFALL, TRUST
 from .typed_infeasibility import infeasible_alone, prove_no_assignment
@@ -96,6 +96,10 @@ def solve_commitment(
     ``search`` (the DOBSS search, ``assignment`` None): only the assignment is read, the
     solver's point is neither verified nor certified (its polish is), and the excluded
     assignments and (type, action) pairs are cut off."""
+    if assignment is not None and uncaught_pays(data, assignment) is not None:
+        # a type's action that nothing can catch pays more than its assigned one: proven
+        # in closed form (a need of e^-3242 is 0 in the program's rows, so no solver says so)
+        return Commitment(Status.infeasible)
     cuts = search or Exclusions()
     program = build_commitment_program(
         data, assignment, budget=budget, excluded=cuts.assignments, forbidden=cuts.pairs

@@ -34,8 +34,11 @@ MAX_MAGNITUDE = 1e100
 #: Smallest present value of a delayed penalty, (discount x retention)^audit_delay
 #: ([horizon]): below it gains divided by it leave any real scale (docs/spec-format.md).
 MIN_PRESENT_VALUE = 1e-12
-#: Largest |risk aversion|: CARA coefficients are of order 1 / (the wealth at stake).
-MAX_RISK_AVERSION = 1e3
+#: Largest |risk aversion| (CARA coefficients are of order 1 / (the wealth at stake)): the
+#: largest measured. The rows are in log space, so |r| enters only through r x money, and a
+#: spec with r x K and every amount the agent sees / K is the same problem: 170 such pairs
+#: with K up to 1e6 (|r| up to 9e8) gave the same answers (issue 20 item 6); it was 1e3.
+MAX_RISK_AVERSION = 1e9
 #: Largest |risk aversion| x the spread of gains for a risk-seeking agent. Its utility of a
 #: gain w, (exp(|r| w) - 1) / |r|, leaves binary64 beyond exp(709), so its rows are built in
 #: log space (model/stable.py, model/pair_rows.py); their logs carry a round-off of about

@@ -34,6 +34,9 @@ DATA = Path(__file__).resolve().parent / "data"
         # commitment units, risk neutral: a tie of equal gains that no deployed monitor
         # moves next to a row met in float but not exactly; the repair asked room of both
         ("fixed_cost_tie_at_zero", "optimal"),
+        # risk averse, min_loss: an action nothing detects pays more than complying; proven
+        # in closed form (infeasibility.uncaught_pays), its need e^-3242 being 0 in the rows
+        ("averse_uncaught_pays", "optimal"),
     ],
 )
 def test_beyond_the_old_limit_is_decided_and_right(name: str, status: str) -> None:
@@ -74,3 +77,68 @@ max_rate = 0.9
         explanation = problem.explain()
     assert problem.solve().status == "infeasible"
     assert "Set monitors.m.max_rate to 1 (now 0.9)" in str(explanation)
+
+
+SCALED = """\
+version = 1
+[agent]
+risk_aversion = {r}
+penalty_cap = {cap}
+false_positive_penalty = {ffp}
+[[actions]]
+name = "ok"
+gain = 0.0
+[[actions]]
+name = "cheat"
+gain = {g}
+[[actions]]
+name = "skim"
+gain = {h}
+penalty_cap = {cap_skim}
+[[monitors]]
+name = "m"
+cost = 1.0
+detects = {{ cheat = 0.9, skim = 0.3 }}
+false_positive = 0.05
+[[monitors]]
+name = "n"
+cost = 2.5
+detects = {{ skim = 0.8 }}
+[[types]]
+name = "bold"
+weight = 0.6
+[[types]]
+name = "meek"
+weight = 0.4
+risk_aversion = {r_meek}
+gains = {{ cheat = {g_meek} }}
+"""
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("factor", [1e3, 1e6])
+def test_risk_aversion_beyond_the_old_limit_of_1e3_gives_the_scaled_problems_answer(
+    sign: float, factor: float
+) -> None:
+    """|r| up to 1e9 (the limit was 1e3): r x K with every amount the agent sees divided by
+    K is the same problem (only r x money enters CARA preferences), so the same policy and
+    cost, risk averse and risk seeking, typed."""
+
+    def text(k: float) -> str:
+        return SCALED.format(
+            r=sign * 0.5 * k,
+            r_meek=sign * 0.2 * k,
+            cap=20.0 / k,
+            ffp=0.4 / k,
+            g=3.0 / k,
+            h=1.5 / k,
+            cap_skim=10.0 / k,
+            g_meek=2.0 / k,
+        )
+
+    base = deter.solve(deter.loads(text(1.0))).to_dict(timing=False)
+    scaled_text = text(factor)
+    scaled = deter.solve(deter.loads(scaled_text)).to_dict(timing=False)
+    assert base["status"] == scaled["status"] == "optimal", scaled.get("message")
+    assert scaled["total_cost"] == pytest.approx(base["total_cost"], rel=1e-7)
+    assert not judge(scaled_text, scaled).failures
