@@ -36,9 +36,19 @@ class OutputFormat(StrEnum):
     github = "github"
 
 
-#: The ``--format`` choices of each command (the first is the default). A command not listed
-#: has one output only: ``schema`` and ``export`` JSON, ``report`` HTML, ``init`` TOML,
-#: ``experiment`` a folder. ``tests/cli/test_vocabulary.py`` holds every command to this.
+class DocumentFormat(StrEnum):
+    """The ``--format`` names of a command that writes one document to a file (``report``):
+    ``html``, one self-contained page; ``markdown``, the same content with its plots as SVG
+    files beside it. The default follows the file's suffix."""
+
+    html = "html"
+    markdown = "markdown"
+
+
+#: The ``--format`` choices of each command that prints (the first is the default). A command
+#: not listed here or in :data:`DOCUMENT_FORMATS` has one output only: ``schema`` and
+#: ``export`` JSON, ``init`` TOML, ``experiment`` a folder. ``tests/cli/test_vocabulary.py``
+#: holds every command to this.
 COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "solve": ("table", "json", "csv", "markdown"),
     "validate": ("text", "json"),
@@ -49,6 +59,12 @@ COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "frontier": ("table", "json", "csv", "markdown"),
     "compare": ("table", "json", "csv", "markdown"),
     "explain": ("text", "json", "markdown"),
+}
+
+#: Commands that write one document to ``-o FILE``: their ``--format`` choices (no default:
+#: the file's suffix decides). Their JSON is the library's (``Report.to_dict()``).
+DOCUMENT_FORMATS: dict[str, tuple[str, ...]] = {
+    "report": tuple(f.value for f in DocumentFormat),
 }
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,7 @@ import typer
 
 from ...solver.spec.loading import DEFAULT_MAX_BYTES
 from ..common import solver_choice
-from ..options import DebugOption, MaxSizeOption, SolverOption, SpecArgument
-
-
-class ReportFormat(StrEnum):
-    html = "html"
-    markdown = "markdown"
+from ..options import DebugOption, DocumentFormat, MaxSizeOption, SolverOption, SpecArgument
 
 
 def report(
@@ -31,7 +25,7 @@ def report(
         ),
     ],
     fmt: Annotated[
-        ReportFormat | None,
+        DocumentFormat | None,
         typer.Option(
             "--format",
             help="html (one self-contained file) or markdown (plots as SVG files in "
@@ -92,7 +86,7 @@ def report(
     from ..exit_codes import ExitCode, for_status
 
     markdown_suffix = output.suffix.lower() in (".md", ".markdown")
-    kind = fmt or (ReportFormat.markdown if markdown_suffix else ReportFormat.html)
+    kind = fmt or (DocumentFormat.markdown if markdown_suffix else DocumentFormat.html)
 
     def body() -> int:
         from ...solver.problem import Problem
@@ -105,7 +99,7 @@ def report(
         try:
             with progress("solving, explaining and drawing"):
                 report = problem.report(
-                    output if kind is ReportFormat.html else None,
+                    output if kind is DocumentFormat.html else None,
                     vary=texts,
                     log=log,
                     samples=samples or None,
@@ -120,7 +114,7 @@ def report(
                 err(f"note: {section.title}: not measured: {section.data['note']}")
             for reason, count in section.data.get("dropped", {}).items():
                 err(f"note: {count} x {reason}")
-        if kind is ReportFormat.markdown:
+        if kind is DocumentFormat.markdown:
             from ..render.report import write_markdown
 
             written = write_markdown(report, output)

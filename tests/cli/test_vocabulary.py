@@ -15,7 +15,14 @@ import pytest
 import typer
 from deter.cli.app import app
 from deter.cli.exit_codes import ANY_COMMAND, COMMAND_CODES, MEANING, ExitCode, codes_help
-from deter.cli.options import COMMAND_FORMATS, JSON_KINDS, Color, OutputFormat, Solver
+from deter.cli.options import (
+    COMMAND_FORMATS,
+    DOCUMENT_FORMATS,
+    JSON_KINDS,
+    Color,
+    OutputFormat,
+    Solver,
+)
 from typer.testing import CliRunner
 
 from tests.support.cli import CLI_ENV
@@ -51,11 +58,18 @@ def invoke(*args: str, columns: int = 100) -> Any:
 def test_the_tables_cover_every_command() -> None:
     assert set(COMMANDS) == set(COMMAND_CODES)
     assert set(COMMAND_FORMATS) <= set(COMMANDS) and set(JSON_KINDS) <= set(COMMAND_FORMATS)
+    assert set(DOCUMENT_FORMATS) <= set(COMMANDS)
+    assert not set(DOCUMENT_FORMATS) & set(COMMAND_FORMATS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMAND_CODES))
 def test_format_choices_come_from_the_one_vocabulary(name: str) -> None:
     fmt = option(name, "--format")
+    if name in DOCUMENT_FORMATS:  # a document written to -o: its format, by suffix or --format
+        assert fmt is not None and fmt.default is None
+        assert choices(fmt) == DOCUMENT_FORMATS[name]
+        assert not set(choices(fmt)) & set(COMMAND_FORMATS.get(name, ()))
+        return
     if name not in COMMAND_FORMATS:
         assert fmt is None, f"{name} has a --format that the vocabulary does not list"
         return
