@@ -300,10 +300,12 @@ def _risk_averse(r: float) -> str:
 
 
 def test_case_4_explain_at_huge_risk_aversion() -> None:
-    """A risk aversion of 1e308 is refused at its key; at 1000 (the largest accepted,
-    docs/spec-format.md, Limits) the solve and its explanation are finite."""
+    """A risk aversion of 1e308 is refused at its key; at 1e9 (the largest accepted,
+    docs/spec-format.md, Limits; 1e3 before issue 20 item 6) and at the old 1e3 the solve
+    and its explanation are finite."""
     assert list(_refused_at(_risk_averse(1e308))) == ["agent.risk_aversion"]
-    assert list(_refused_at(_risk_averse(1000.5))) == ["agent.risk_aversion"]
+    assert list(_refused_at(_risk_averse(1.0000001e9))) == ["agent.risk_aversion"]
+    assert _no_internal_error(_risk_averse(1e9), explain=True) in STATUSES
     assert _no_internal_error(_risk_averse(1000.0), explain=True) in STATUSES
 
 
