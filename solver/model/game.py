@@ -13,11 +13,16 @@ inspects when (U - s_{j-1}) mod 1 < x_j, with s_j = x_1 + ... + x_j; each monito
 inspects a fraction x_j of episodes, and above a total rate of 1 the overlap is the least
 possible. ``independent`` lets every monitor toss its own coin, so
 P_i = 1 - prod_j (1 - q_ij x_j) <= sum_j q_ij x_j.
+
+Exponential detection reads a rate as an intensity, not a share of episodes: every monitor
+works on every episode, monitor j catches action i with probability 1 - (1 - q_ij)^{x_j},
+independently of the others, and costs c_j x_j an episode. Then P_i = 1 - prod_j
+(1 - q_ij)^{x_j}, the model's exactly, whichever schedule is named (docs/model.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -53,6 +58,7 @@ class Game:
     rates: FloatArray  # x_j
     cost: FloatArray  # c_j, per inspected episode
     risk_aversion: float
+    exponential: bool = field(default=False, kw_only=True)  # rates are intensities (docstring)
 
     @classmethod
     def from_arrays(
@@ -63,6 +69,8 @@ class Game:
             raise ValueError("simulating monitors described by ROC curves is not supported yet")
         catch = np.asarray(arrays.detection.toarray(), dtype=float)
         catch[arrays.compliant] = arrays.false_positive
+        exponential = arrays.detection_model == "exponential"
+        x = np.maximum(np.asarray(rates, dtype=float), 0.0)
         if penalties is None:
             penalty = arrays.penalty_cap.copy()
             penalty[arrays.compliant] = arrays.false_positive_penalty
@@ -75,9 +83,10 @@ class Game:
             gain=arrays.gain.copy(),
             penalty=penalty,
             catch=catch,
-            rates=np.clip(np.asarray(rates, dtype=float), 0.0, 1.0),
+            rates=x if exponential else np.minimum(x, 1.0),
             cost=arrays.cost.copy(),
             risk_aversion=arrays.risk_aversion,
+            exponential=exponential,
         )
 
     @property
@@ -126,6 +135,21 @@ class Game:
         inspecting = ((middles[:, None] - starts[None, :]) % 1.0) < x[None, :]
         return lengths, inspecting
 
+    def monitor_catch(self) -> FloatArray:
+        """(n_actions, n_monitors): the chance that monitor j, when it works on an episode,
+        catches action i (flags the compliant one): q_ij, or 1 - (1 - q_ij)^{x_j} under
+        exponential detection, where it works on every episode at intensity x_j."""
+        if not self.exponential:
+            return self.catch
+        return np.asarray(-np.expm1(self.rates[None, :] * np.log1p(-self.catch)))
+
+    def episode_spend(self, working: BoolArray) -> FloatArray:
+        """Each agent's oversight spend in one episode, from which monitors worked on it
+        (``working``, (M, K)): sum_j c_j 1{j inspected}, or c.x under exponential detection."""
+        if self.exponential:
+            return np.full(working.shape[1], float(self.cost @ self.rates))
+        return np.asarray(self.cost @ working)
+
     def schedule_detection(self, schedule: str) -> FloatArray:
         """The exact P(caught) of every action under ``schedule`` (compliant: P(false flag)).
 
@@ -137,6 +161,8 @@ class Game:
         q, x = self.catch, self.rates
         if x.size == 0:
             return np.zeros(self.n_actions)
+        if self.exponential:  # -expm1(sum_j x_j ln(1 - q_ij)), as solver/model/detection.py
+            return np.asarray(-np.expm1(np.log1p(-q) @ x))
         if schedule == "independent":
             return np.asarray(1.0 - np.prod(1.0 - q * x[None, :], axis=1))
         lengths, inspecting = self.stretches()
@@ -147,8 +173,8 @@ class Game:
         """Mean and variance of one episode's oversight spend sum_j c_j 1{j runs}."""
         c, x = self.cost, self.rates
         mean = float(c @ x)
-        if x.size == 0:
-            return 0.0, 0.0
+        if x.size == 0 or self.exponential:  # a fixed spend c.x every episode
+            return mean, 0.0
         if schedule == "independent":
             return mean, float(np.sum(c * c * x * (1 - x)))
         lengths, inspecting = self.stretches()

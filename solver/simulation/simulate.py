@@ -9,7 +9,9 @@ One episode, for every agent k at once (vectorised over k and over the monitors 
 1. agent k picks an action a_k (its own rule: see ``agents.py``);
 2. each monitor j inspects the episode with probability x_j (its rate);
 3. an inspection by monitor j catches action a_k with probability q_{a_k j}, or, when a_k is
-   the compliant action, flags it falsely with probability f_j;
+   the compliant action, flags it falsely with probability f_j (under exponential detection
+   every monitor works on every episode and catches with 1 - (1 - q_{a_k j})^{x_j}, as
+   ``Game`` says);
 4. a caught agent pays the action's penalty (its cap F_i: Becker's maximal-penalty
    principle), a falsely flagged one the false-positive penalty F_fp. Its payoff in money is
    g_a - F_a 1{caught}; learners see only that realised payoff (as CARA utility u).
@@ -154,6 +156,10 @@ def draw_inspections(
     """
     k, m = actions.shape[0], game.n_monitors
     x = game.rates[:, None]
+    if game.exponential:  # every monitor works on every episode, at its intensity
+        inspected = np.broadcast_to(x > 0, (m, k))
+        caught = inspected & (rng.random((m, k)) < game.monitor_catch().T[:, actions])
+        return inspected, caught
     if schedule == "coordinated":
         offset = rng.random((1, k)) - game.starts[:, None]  # in (-1, 1)
         offset += offset < 0  # (U - s_{j-1}) mod 1, without a slow float modulo
@@ -305,7 +311,7 @@ def run_block(task: BlockTask) -> Block:
         detections += caught & violating
         flags += caught & ~violating
         payoff += gains[agent_type, actions] - caught * game.penalty[actions]
-        cost += game.cost @ inspected
+        cost += game.episode_spend(inspected)
         inspections += np.count_nonzero(inspected, axis=1)
         catches += np.count_nonzero(caught_by, axis=1)
         violating_count[t] = np.count_nonzero(violating)
@@ -524,7 +530,7 @@ def policy_warnings(
             else "independent monitors sometimes inspect the same episode"
         )
         notes.append(
-            f"detection under the {schedule} schedule differs from the model's linear "
+            f"detection under the {schedule} schedule differs from the model's "
             f"P_i(x) by up to {gap:.3g} ({why})"
         )
     prediction = model_prediction(game, play, types)

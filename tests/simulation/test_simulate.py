@@ -132,6 +132,40 @@ def test_frequencies_match_the_exact_schedule_with_overlapping_monitors(schedule
     assert run.warnings  # the gap from the linear model is reported
 
 
+@pytest.mark.parametrize("schedule", ["independent", "coordinated"])
+def test_exponential_detection_is_played_as_the_model_says(schedule: str) -> None:
+    """Rates are intensities: each monitor works on every episode, catches action i with
+    1 - (1 - q_ij)^{x_j} and costs c_j x_j an episode, so the simulation's catches are the
+    model's P_i = 1 - prod_j (1 - q_ij)^{x_j} (P_0 with false flags) under either schedule
+    (on the old code they were the linear schedule's)."""
+    text = spec_text(
+        [{"name": "comply", "gain": 0.0}, {"name": "a", "gain": 1.0}, {"name": "b", "gain": 2.0}],
+        [
+            {"name": "m1", "cost": 1.0, "detects": {"a": 0.5, "b": 0.9}, "false_positive": 0.2},
+            {"name": "m2", "cost": 2.0, "detects": {"a": 0.7}},
+        ],
+        agent={"penalty_cap": 10.0},
+        oversight={"detection": "exponential"},
+    )
+    arrays = ProblemArrays.from_spec(deter.solver.parse_spec_text(text))
+    rates = np.array([0.6, 0.3])
+    run = simulate_policy(
+        arrays,
+        rates,
+        agent=AgentConfig("epsilon-greedy", epsilon=1.0),
+        episodes=60,
+        population=3000,
+        seed=5,
+        schedule=schedule,
+    )  # type: ignore[arg-type]
+    model = 1 - np.array([(0.8**0.6), (0.5**0.6) * (0.3**0.3), 0.1**0.6])
+    exact = Game.from_arrays(arrays, rates).schedule_detection(schedule)
+    np.testing.assert_allclose(exact, model, rtol=1e-12)
+    assert_frequencies_match(run, model)
+    assert not run.warnings
+    assert run.oversight_cost_per_episode.mean == pytest.approx(0.6 * 1.0 + 0.3 * 2.0)
+
+
 # --- the rational agent ------------------------------------------------------------------
 
 
@@ -470,15 +504,11 @@ def test_rational_agents_do_what_the_solver_predicts_on_library_problems(
         assert policy["violation_rate"] == 0.0
     else:
         assert policy["violation_rate"] == 1.0
-    if prediction["schedule_induced_action"] != prediction["induced_action"]:
-        # Only under exponential detection, whose rates are intensities the simulation plays
-        # as inspection probabilities: a linear problem's monitors that detect one action
-        # never inspect more than every episode between them (issue 21), so the coordinated
-        # schedule gives exactly the detection the solver designed. The simulation shows the
-        # deviation and says why.
-        assert spec.oversight.detection == "exponential", path.name
-        assert sum(policy["rates"].values()) > 1
-        assert any("total rate" in note for note in policy["warnings"])
+    # Linear problems' monitors that detect one action never inspect more than every episode
+    # between them (issue 21), so the coordinated schedule is the solver's detection; under
+    # exponential detection every monitor works at its intensity, the model's detection too.
+    assert prediction["schedule_induced_action"] == prediction["induced_action"], path.name
+    assert not policy["warnings"], policy["warnings"]
 
 
 # --- the command line --------------------------------------------------------------------
