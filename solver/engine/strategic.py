@@ -446,6 +446,13 @@ def solve_dobss(
     return Commitment(Status.solver_error, attempts=lines)
 
 
+#: Why a spec whose rate floors cost more than its budget is infeasible (checked exactly).
+FLOORS_OVER_BUDGET = (
+    "the rate floors alone (and the fixed costs of the monitors they force on) cost more "
+    "than the budget, exactly"
+)
+
+
 def best_commitment(
     data: StrategicArrays,
     objective: str,
@@ -456,6 +463,11 @@ def best_commitment(
     """The principal's optimal commitment under ``objective`` (deter_all or min_loss)."""
     c = data.base.compliant
     everyone_complies = (c,) * data.n_types
+    if floors_over_budget(data):
+        # Decided exactly before any solve: every policy pays at least the floors (a
+        # budget 1e-17 under them left the candidates' polishes failing the exact budget
+        # row, and the spec ended as solver_error; bench/peers.py).
+        return Commitment(Status.infeasible, attempts=[FLOORS_OVER_BUDGET])
     if objective == "deter_all":
         return solve_commitment(data, everyone_complies, solvers=solvers, tolerance=tolerance)
     if data.n_types > 1:
@@ -694,6 +706,8 @@ def _not_met(
                 reason = diagnosis.reason if diagnosis is not None else reason
         else:
             reason = "no allowed policy meets the constraints (rate floors, budget, margin)"
+        if chosen.attempts == [FLOORS_OVER_BUDGET]:
+            reason = FLOORS_OVER_BUDGET
         return unsolved(
             spec, Status.infeasible, reason, chosen.attempts, clock, diagnosis=diagnosis
         )
