@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..formulation.solver_import import import_solvers
 from ..results.status import Status
@@ -460,9 +460,34 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["deter.solver.engine.solve"])
     _start_resource_tracker_deaf_to_hangup()
+    _wakeups_closed_in_a_race_stay_quiet()
     return ProcessPoolExecutor(
         workers, mp_context=context, initializer=worker_start, initargs=(os.getpid(),)
     )
+
+
+def _wakeups_closed_in_a_race_stay_quiet() -> None:
+    """At exit, concurrent.futures wakes each pool's manager thread (``_python_exit``); on
+    CPython 3.11 that call checks ``_closed`` and then writes, so a manager thread that
+    closes the pipe in between (a pool whose workers a hangup just killed) makes it raise
+    EBADF, and Python prints a traceback after the batch stopped cleanly with 130 (the
+    interrupt loop's SIGHUP case, once in 50 runs). A wakeup that fails because the pipe
+    was closed meanwhile has nothing left to wake: it stays quiet; any other error is raised."""
+    from concurrent.futures import process
+
+    wakeup = process._ThreadWakeup.wakeup
+    if getattr(wakeup, "deter_quiet", False):
+        return
+
+    def quiet(self: Any) -> None:
+        try:
+            wakeup(self)
+        except OSError:
+            if not self._closed:
+                raise
+
+    quiet.deter_quiet = True  # type: ignore[attr-defined]
+    process._ThreadWakeup.wakeup = quiet  # type: ignore[method-assign]
 
 
 def _start_resource_tracker_deaf_to_hangup() -> None:
