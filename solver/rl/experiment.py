@@ -207,6 +207,29 @@ class ConditionResult:
         return doc
 
 
+def learner_metrics(
+    *,
+    during: Sequence[float],
+    violated: int,
+    learners: int,
+    cost: Sequence[float],
+    honest_loss: Sequence[float],
+    reward: Sequence[float],
+) -> dict[str, tuple[float, float, float]]:
+    """The metrics of one condition (``ConditionResult.metrics``), one builder for every
+    learner and env: per-seed figures with t-intervals, and the 0/1 "violation after
+    training" of ``violated`` of ``learners`` learners with a Wilson interval. ``cost`` is
+    the oversight spend in the env's own unit (per episode, or per work step on the long
+    env); NaN marks a seed without the figure."""
+    return {
+        "violation_during": t_interval(during, RATE),
+        "violation_after": wilson_interval(violated, learners),
+        "oversight_cost": t_interval(cost, NON_NEGATIVE),
+        "honest_false_flag_loss": t_interval(honest_loss, NON_NEGATIVE),
+        "training_reward": t_interval(reward),
+    }
+
+
 def _json(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -291,18 +314,14 @@ def run_tabular(
                 seeds=seeds,
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
-                metrics={
-                    "violation_during": t_interval([r.violation_during for r in runs], RATE),
-                    "violation_after": wilson_interval(
-                        int(sum(np.count_nonzero(r.greedy != _compliant(doc)) for r in runs)),
-                        seeds * agents,
-                    ),
-                    "oversight_cost": t_interval([r.spend_per_episode for r in runs], NON_NEGATIVE),
-                    "honest_false_flag_loss": t_interval(
-                        [r.honest_false_flag_loss for r in runs], NON_NEGATIVE
-                    ),
-                    "training_reward": t_interval([r.reward for r in runs]),
-                },
+                metrics=learner_metrics(
+                    during=[r.violation_during for r in runs],
+                    violated=int(np.count_nonzero(greedy != _compliant(doc))),
+                    learners=greedy.size,
+                    cost=[r.spend_per_episode for r in runs],
+                    honest_loss=[r.honest_false_flag_loss for r in runs],
+                    reward=[r.reward for r in runs],
+                ),
                 after_actions={name: float(np.mean(greedy == i)) for i, name in enumerate(names)},
                 curve_episode=episode,
                 curve_mean=mean,
@@ -366,13 +385,14 @@ def run_ppo(
                 seeds=seeds,
                 predicted_action=str(doc["designed"].get("induced_action")),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
-                metrics={
-                    "violation_during": t_interval(during, RATE),
-                    "violation_after": wilson_interval(int(sum(after)), len(after)),
-                    "oversight_cost": t_interval(cost, NON_NEGATIVE),
-                    "honest_false_flag_loss": t_interval(honest, NON_NEGATIVE),
-                    "training_reward": t_interval(reward),
-                },
+                metrics=learner_metrics(
+                    during=during,
+                    violated=int(sum(after)),
+                    learners=len(after),
+                    cost=cost,
+                    honest_loss=honest,
+                    reward=reward,
+                ),
                 after_actions={
                     name: float(np.mean(np.array(finals) == i)) for i, name in enumerate(names)
                 },

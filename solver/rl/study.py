@@ -26,14 +26,11 @@ from typing import Any
 import numpy as np
 
 from .experiment import (
-    NON_NEGATIVE,
-    RATE,
     ConditionResult,
     build_conditions,
+    learner_metrics,
     seed_curve,
     solve_policy,
-    t_interval,
-    wilson_interval,
 )
 from .population import Task, rational_plan, train_population
 from .reference import CODING_AGENT_SPEC
@@ -113,17 +110,14 @@ def run_learners(
                 seeds=seeds,
                 predicted_action=predicted(doc, task),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
-                metrics={
-                    "violation_during": t_interval([r.violation_during for r in runs], RATE),
-                    "violation_after": wilson_interval(
-                        int(np.count_nonzero(final != _compliant(doc))), final.size
-                    ),
-                    "oversight_cost": t_interval([r.spend_per_step for r in runs], NON_NEGATIVE),
-                    "honest_false_flag_loss": t_interval(
-                        [r.honest_false_flag_loss for r in runs], NON_NEGATIVE
-                    ),
-                    "training_reward": t_interval([r.reward for r in runs]),
-                },
+                metrics=learner_metrics(
+                    during=[r.violation_during for r in runs],
+                    violated=int(np.count_nonzero(final != _compliant(doc))),
+                    learners=final.size,
+                    cost=[r.spend_per_step for r in runs],
+                    honest_loss=[r.honest_false_flag_loss for r in runs],
+                    reward=[r.reward for r in runs],
+                ),
                 after_actions={name: float(np.mean(final == i)) for i, name in enumerate(names)},
                 curve_episode=episode,
                 curve_mean=mean,
@@ -232,6 +226,10 @@ def _buckets(values: np.ndarray, points: int) -> list[float]:
     return (np.add.reduceat(values, edges[:-1]) / np.diff(edges)).tolist()
 
 
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 def summarise_ppo(
     runs: Sequence[Mapping[str, Any]], doc: Mapping[str, Any], task: Task
 ) -> ConditionResult:
@@ -246,21 +244,14 @@ def summarise_ppo(
         seeds=len(runs),
         predicted_action=predicted(doc, task),
         designed_cost=float(doc["designed"]["cost_per_episode"]),
-        metrics={
-            "violation_during": t_interval([r["violation_during"] for r in runs], RATE),
-            "violation_after": wilson_interval(sum(after), len(after)),
-            "oversight_cost": t_interval([r["oversight_cost"] for r in runs], NON_NEGATIVE),
-            "honest_false_flag_loss": t_interval(
-                [
-                    math.nan if r["honest_false_flag_loss"] is None else r["honest_false_flag_loss"]
-                    for r in runs
-                ],
-                NON_NEGATIVE,
-            ),
-            "training_reward": t_interval(
-                [math.nan if r["training_return"] is None else r["training_return"] for r in runs]
-            ),
-        },
+        metrics=learner_metrics(
+            during=[r["violation_during"] for r in runs],
+            violated=sum(after),
+            learners=len(after),
+            cost=[r["oversight_cost"] for r in runs],
+            honest_loss=[_nan(r["honest_false_flag_loss"]) for r in runs],
+            reward=[_nan(r["training_return"]) for r in runs],
+        ),
         after_actions={
             name: float(np.mean([r["final_actions"][name] for r in runs])) for name in names
         },
