@@ -456,6 +456,30 @@ def box_relaxation(
     return with_tangents(boxed, points)
 
 
+def costing_at_most(system: System, cost: FloatArray, most: float) -> System:
+    """``system`` with each priced rate at most ``most / c_j`` (rounded up): c >= 0 and
+    x >= 0 give c_j x_j <= c x, so every policy of ``system`` costing at most ``most`` stays
+    in it. Its bounds and certificates then hold for those policies only, which is what a
+    search needs to close a box against an incumbent (or a budget) of cost ``most``. A
+    rate's ceiling is where :func:`check` charges the room of its computed coefficients:
+    an audit rate whose ceiling is 1 while the least cost is 3e-6 cost a bound 8e-4 of
+    itself (exponential_fp-500045), the same rate capped at 3e-6 / c_j a few 1e-15."""
+    m = len(cost)
+    c = np.asarray(cost, dtype=float)
+    if not (math.isfinite(most) and most >= 0 and np.all(c >= 0)):
+        return system
+    if not np.all(system.lower[:m] >= 0):
+        return system
+    upper = system.upper.copy()
+    priced = c > 0
+    with np.errstate(over="ignore"):
+        cap = most / np.where(priced, c, 1.0)
+    cap = np.nextafter(cap * (1 + 4 * EPS), np.inf)  # rounded up: never below most / c_j
+    upper[:m] = np.where(priced, np.minimum(upper[:m], cap), upper[:m])
+    upper[:m] = np.maximum(upper[:m], system.lower[:m])  # an empty range stays a point
+    return replace(system, upper=upper)
+
+
 def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
     """``matrix`` with zero columns appended up to ``width``."""
     if matrix.shape[1] >= width:

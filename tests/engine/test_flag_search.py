@@ -26,9 +26,11 @@ from deter.solver.engine.infeasibility import (
     box_relaxation,
     build_system,
     certify_infeasible,
+    costing_at_most,
     least_cost_bound,
 )
-from deter.solver.formulation.flag_nodes import NodeSolve
+from deter.solver.engine.verify import TOLERANCE, verify_policy
+from deter.solver.formulation.flag_nodes import FlagRows, NodeSolve
 from deter.solver.model.arrays import ProblemArrays
 from typer.testing import CliRunner
 
@@ -269,3 +271,78 @@ def test_a_box_whose_linear_relaxation_highs_calls_infeasible_gets_a_wider_boxs_
     assert result.status == "optimal", result.message
     verdict = judge(case.text, result.to_dict(timing=False))
     assert verdict.ok and verdict.reference.status == "optimal", verdict.failures
+
+
+#: Fresh seeds of bench/reliability.py (flag: seeds 3 mod 5 feasible by construction) that
+#: ended solver_error with a verified policy 8e-4 and 6e-4 above the proven bound.
+CARA_STALLED = [(500045, None), (500153, False)]
+
+
+@pytest.mark.parametrize(("seed", "flag"), CARA_STALLED)
+def test_a_least_cost_of_a_few_millionths_is_proven(seed: int, flag: bool | None) -> None:
+    """exponential_fp-500045 and -500153: CARA agents deterred at a cost of about 3e-6, an
+    audit rate of 1e-6 under a ceiling of 1. Two things kept the gap open: the exact bound
+    charged the room of the audit's computed coefficient at its ceiling (2.6e-9, 8e-4 of the
+    cost), and Clarabel's point, 1e-11 off in the rows' absolute units, was 1e-5 of itself
+    off, so the best verified policy stayed 1.3e-6 above the bound. Rates are now capped
+    by the incumbent's cost in the bound, and candidates polished onto their binding rows."""
+    from tests.support.exact_reference import judge
+    from tests.support.vocabulary import generate
+
+    case = generate("exponential_fp", seed, flag)
+    result = deter.solve(deter.loads(case.text))
+    assert result.status == "optimal", result.message
+    verdict = judge(case.text, result.to_dict(timing=False))
+    assert verdict.ok and verdict.reference.status == "optimal", verdict.failures
+    duality = result.to_dict(timing=False)["verification"]["duality"]
+    assert duality["kind"] == "branch_and_bound"
+    assert duality["relative_gap"] <= 1e-6
+
+
+def _stalled_arrays() -> ProblemArrays:
+    from tests.support.vocabulary import generate
+
+    return ProblemArrays.from_spec(deter.loads(generate("exponential_fp", 500045, None).text).spec)
+
+
+def test_rates_capped_by_the_incumbents_cost_keep_the_bound_in_scale() -> None:
+    """The bound of the box around the optimum's s, with every rate's ceiling (the audit's
+    is 1) and with the rates a policy costing no more than the incumbent can have: the room
+    of 1e-9 charged at a ceiling of 1 leaves it 8e-4 short; capped, it is within 1e-6 of the
+    least cost and still below it. The cap keeps every policy costing at most ``most``."""
+    arrays = _stalled_arrays()
+    found = flag_search.search(arrays)
+    assert found.closed and found.best is not None
+    least, rates = found.best.cost, found.best.rates
+    s = float(FlagRows.of(arrays).flags(rates))
+    box = box_relaxation(
+        build_system(arrays), s * (1 - 1e-9), s * (1 + 1e-9), False, False, [rates]
+    )
+    wide = least_cost_bound(box, arrays.cost)
+    capped_box = costing_at_most(box, arrays.cost, least)
+    capped = least_cost_bound(capped_box, arrays.cost)
+    assert wide is not None and capped is not None
+    assert wide < least * (1 - 1e-4)  # the old bound: the gap could not close
+    assert least * (1 - 1e-6) <= capped <= least
+    m = arrays.n_monitors
+    assert np.all(rates <= capped_box.upper[:m]) and np.all(rates >= capped_box.lower[:m])
+    # no cap without a finite cost, or with a negative one
+    assert costing_at_most(box, arrays.cost, math.inf) is box
+
+
+def test_polish_moves_a_solvers_point_onto_its_binding_rows() -> None:
+    """A point 1e-5 of itself off the vertex (as Clarabel leaves a least cost of 3e-6) is
+    moved onto the two rows that bind there; it verifies, at the least cost to 1e-9."""
+    arrays = _stalled_arrays()
+    found = flag_search.search(arrays)
+    assert found.best is not None
+    rows = FlagRows.of(arrays)
+    off = found.best.rates * np.array([1 + 2e-5, 1 - 1.5e-5])
+    polished = flag_search.polish(arrays, rows, off)
+    assert polished is not None
+    cost = float(arrays.cost @ polished)
+    assert cost == pytest.approx(found.best.cost, rel=1e-9)
+    outward = flag_search._outward(arrays, polished)
+    assert any(verify_policy(arrays, c, float(arrays.cost @ c), TOLERANCE).passed for c in outward)
+    # a point where no row binds (all rates at their ceilings) is left alone
+    assert flag_search.polish(arrays, rows, np.asarray(arrays.max_rate, dtype=float)) is None
