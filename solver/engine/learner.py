@@ -37,7 +37,7 @@ import numpy as np
 
 from ..model.arrays import ProblemArrays
 from ..model.horizon import payment_probability, penalty_discount, present_value_factor
-from ..model.learning import bernstein_requirement
+from ..model.learning import bernstein_requirement, learner_margins
 from ..results.result import Result
 from ..results.status import Status
 from ..spec.document import Spec
@@ -94,7 +94,7 @@ def shortfalls(spec: Spec, result: Result, tolerance: float) -> list[str]:
                 discount * honest.penalty,
                 p0,
                 learner.reward_noise,
-                learner.samples,
+                learner.sample_count,
                 learner.confidence,
                 paid,
             )
@@ -155,3 +155,31 @@ def solve_learner(spec: Spec, solve_one: Callable[[Spec], Result], tolerance: fl
         f"({tried[-1] if tried else 'no iteration'}); Hoeffding's rate-free margins used"
     )
     return replace(result, notes=(*result.notes, note), attempts=(*tried, *result.attempts))
+
+
+def with_learner_verdict(spec: Spec, result: Result) -> Result:
+    """An infeasible answer for a ``[learner]`` says what it means: no policy within the caps
+    and rates gives each deviation the lead this learner needs (its margins, in money at the
+    act), so the learner cannot be deterred with that much learning."""
+    learner = spec.learner
+    if learner is None or result.status != Status.infeasible:
+        return result
+    margins = learner_margins(spec)
+    needs = ", ".join(
+        f"{a.name} {m:.4g}"
+        for a, m in zip(spec.actions, margins, strict=True)
+        if a.name != spec.compliant_action
+    )
+    if learner.algorithm == "sample-mean":
+        how = f"a sample-mean learner with {learner.samples} samples of each action"
+    else:
+        how = f"an {learner.algorithm} learner in T = {learner.rounds} rounds" + (
+            " (its average share of rounds on deviations)"
+            if learner.violation == "average"
+            else " (the action it deploys)"
+        )
+    note = (
+        f"learner: {how} cannot be deterred with confidence {learner.confidence:g}: no "
+        f"policy within the caps and rates leads each deviation by what it needs ({needs})"
+    )
+    return replace(result, notes=(*result.notes, note))

@@ -19,7 +19,7 @@ from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
 from .core import solve_core
 from .flag_result import solve_false_flags
-from .learner import solve_learner
+from .learner import solve_learner, with_learner_verdict
 from .strategic import solve_strategic
 from .verify import TOLERANCE
 
@@ -39,10 +39,12 @@ def solve(
     ``learner.py`` around the rest, and its final policy certified.
     """
     if spec.learner is not None and spec.learner.bound == "bernstein":
-        return solve_learner(
+        result = solve_learner(
             spec, lambda s: _solve_one(s, solvers=solvers, tolerance=tolerance), tolerance
         )
-    return _solve_one(spec, solvers=solvers, tolerance=tolerance)
+    else:
+        result = _solve_one(spec, solvers=solvers, tolerance=tolerance)
+    return with_learner_verdict(spec, result)
 
 
 def _solve_one(spec: Spec, *, solvers: Sequence[str], tolerance: float) -> Result:

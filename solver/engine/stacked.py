@@ -68,6 +68,7 @@ from .core import (
 )
 from .diagnose import without_budget
 from .infeasibility import Certificate, build_system, check
+from .learner import with_learner_verdict
 from .readout import Clock
 from .verify import TOLERANCE
 
@@ -104,7 +105,8 @@ class StackStats:
 
 def arrays_of(spec: Spec) -> ProblemArrays | None:
     """The spec's arrays when it can be stacked, else None."""
-    if uses_strategy(spec):
+    if uses_strategy(spec) or (spec.learner is not None and spec.learner.bound == "bernstein"):
+        # Bernstein margins depend on the rates: engine/learner.py's iteration and certificate
         return None
     arrays = ProblemArrays.for_design(spec)
     return arrays if stackable(arrays) else None
@@ -308,7 +310,7 @@ def _answer_infeasible(
         def least_cost_of(a: ProblemArrays, k: int = k) -> float | None:
             return costs[k] if k in costs else least_cost_without_budget(a)
 
-        results[k] = infeasible_result(
+        proven_result = infeasible_result(
             specs[k],
             arr,
             proofs[k],
@@ -317,6 +319,9 @@ def _answer_infeasible(
             attempts=(lines[k],),
             least_cost_of=least_cost_of,
         )
+        if proven_result is not None:
+            proven_result = with_learner_verdict(specs[k], proven_result)
+        results[k] = proven_result
 
 
 def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> Certificate | None:

@@ -48,8 +48,15 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from ..spec.document import Spec
-from ..spec.gains import worst_case_gain
+from ..spec.gains import gain_bounds, worst_case_gain
 from .horizon import payment_probability, penalty_discount
+from .no_regret import (
+    average_margin,
+    exp3_exploration,
+    exp3_final_margins,
+    exp3_regret,
+    hedge_regret,
+)
 from .utility import FloatArray
 
 
@@ -226,6 +233,10 @@ def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArr
         return np.zeros(n)
     compliant = spec.compliant_action
     is_compliant = np.array([a.name == compliant for a in spec.actions])
+    if learner.sample_count == 0:  # exp3, or hedge's average violation (model/no_regret.py)
+        margins = no_regret_margins(spec)
+        margins[is_compliant] = 0.0
+        return margins
     # Under a [horizon] a penalty that is paid is worth gamma^d of itself at the act: the
     # range of the learner's discounted reward (model/horizon.py).
     discount = penalty_discount(spec)
@@ -235,7 +246,7 @@ def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArr
         margins = smallest_margins(
             caps,
             learner.reward_noise,
-            learner.samples,
+            learner.sample_count,
             learner.confidence,
             payment_probability(spec),
         )
@@ -250,13 +261,62 @@ def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArr
             flag_penalty,
             p0,
             learner.reward_noise,
-            learner.samples,
+            learner.sample_count,
             learner.confidence,
             payment_probability(spec),
         )
     else:
         margins = hoeffding_margin(
-            caps, flag_penalty, learner.reward_noise, learner.samples, learner.confidence
+            caps, flag_penalty, learner.reward_noise, learner.sample_count, learner.confidence
         )
     margins[is_compliant] = 0.0
     return margins
+
+
+def reward_reach(spec: Spec) -> tuple[FloatArray, float]:
+    """(c, W): each action's largest reward above the smallest reward any action can pay,
+    c_j = max g_j - low, and the rewards' range W = max_j c_j, as a no-regret learner
+    rescales them (``solver/rl/learners.py``), at the penalty caps (discounted under a
+    ``[horizon]``: model/horizon.py) and over every ``[[types]]``'s gains (each type's learner
+    has a range within it, and needs no more: model/no_regret.py)."""
+    compliant = spec.compliant_action
+    discount = penalty_discount(spec)
+    index = {a.name: i for i, a in enumerate(spec.actions)}
+    low = np.array([gain_bounds(a.gain)[0] for a in spec.actions], dtype=float)
+    high = np.array([gain_bounds(a.gain)[1] for a in spec.actions], dtype=float)
+    for agent_type in spec.types:
+        for action, gain in agent_type.gains.items():
+            lo, hi = gain_bounds(gain)
+            low[index[action]] = min(low[index[action]], lo)
+            high[index[action]] = max(high[index[action]], hi)
+    paid = np.array(
+        [
+            spec.agent.false_positive_penalty if a.name == compliant else spec.penalty_cap(a)
+            for a in spec.actions
+        ],
+        dtype=float,
+    )
+    floor = float(np.min(low - discount * paid))
+    reach = high - floor
+    return reach, float(reach.max())
+
+
+def no_regret_margins(spec: Spec) -> FloatArray:
+    """Each action's lead for an exp3 or hedge learner over ``rounds`` episodes
+    (model/no_regret.py): Exp3's deployed action, or either learner's average share of
+    rounds on deviations (Hedge's deployed action is a sample mean: :func:`learner_margins`)."""
+    learner = spec.learner
+    assert learner is not None and learner.rounds is not None
+    n = len(spec.actions)
+    rounds = learner.rounds
+    reach, width = reward_reach(spec)
+    if learner.algorithm == "hedge":
+        return np.full(
+            n, average_margin(width, hedge_regret(n, rounds), rounds, learner.confidence)
+        )
+    gamma = learner.exploration or exp3_exploration(n, rounds)
+    if learner.violation == "average":
+        regret = exp3_regret(n, rounds, gamma)
+        return np.full(n, average_margin(width, regret, rounds, learner.confidence))
+    compliant = [a.name for a in spec.actions].index(spec.compliant_action)
+    return exp3_final_margins(reach, float(reach[compliant]), n, rounds, gamma, learner.confidence)

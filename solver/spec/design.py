@@ -11,7 +11,7 @@ import itertools
 
 from .gains import gain_bounds
 from .limits import MAX_MAGNITUDE, MAX_RISK_AVERSION, MAX_SEEKING_EXPONENT, MIN_PRESENT_VALUE
-from .sections import SpecView
+from .sections import Learner, SpecView
 from .suggest import did_you_mean
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -61,6 +61,7 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
         "(risk neutral)",
         "learner",
     )
+    problems += _algorithm_problems(spec.learner)
     if spec.learner.bound == "bernstein":
         # A Bernstein margin depends on each shortcut's gap over compliance and on its own
         # penalty (model/learning.py): one margin per action cannot serve types of different
@@ -81,6 +82,62 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
                     f'[penalty] design = "{spec.penalty.design}" use bound = "hoeffding"',
                 )
             )
+    return problems
+
+
+def _algorithm_problems(learner: Learner) -> list[Problem]:
+    """Each ``[learner] algorithm`` reads its own keys (docs/spec-format.md): a sample-mean
+    learner ``samples``; exp3 and hedge ``rounds`` (and exp3 ``exploration``), and their
+    regret and concentration bounds need rewards in a known range (no Gaussian noise)."""
+    algorithm = learner.algorithm
+    problems: list[Problem] = []
+    if algorithm == "sample-mean":
+        if learner.samples is None:
+            problems.append(
+                (("learner", "samples"), "samples is required (episodes of each action)")
+            )
+        for key in ("rounds", "exploration", "violation"):
+            if getattr(learner, key) is not None:
+                problems.append(
+                    (
+                        ("learner", key),
+                        f'{key} describes an exp3 or hedge learner: set algorithm = "exp3" '
+                        'or "hedge", or remove it',
+                    )
+                )
+        return problems
+    if learner.rounds is None:
+        problems.append(
+            (("learner", "rounds"), f'algorithm = "{algorithm}" needs rounds (its episodes T)')
+        )
+    if learner.samples is not None:
+        problems.append(
+            (
+                ("learner", "samples"),
+                f'algorithm = "{algorithm}" learns over rounds, not samples: remove samples',
+            )
+        )
+    if learner.exploration is not None and algorithm != "exp3":
+        problems.append(
+            (("learner", "exploration"), 'exploration is exp3\'s gamma: only with "exp3"')
+        )
+    if learner.reward_noise != 0:
+        problems.append(
+            (
+                ("learner", "reward_noise"),
+                f'algorithm = "{algorithm}" bounds assume rewards in a known range; Gaussian '
+                "noise has none: set reward_noise = 0",
+            )
+        )
+    if learner.bound == "bernstein" and (algorithm == "exp3" or learner.violation == "average"):
+        problems.append(
+            (
+                ("learner", "bound"),
+                'bound = "bernstein" sets sample-mean margins (sample-mean, or hedge\'s final '
+                f'action); algorithm = "{algorithm}" with violation = '
+                f'"{learner.violation or "final"}" has its own bound: remove bound',
+            )
+        )
     return problems
 
 

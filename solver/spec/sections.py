@@ -77,8 +77,35 @@ class Agent(FrozenModel):
 class Learner(FrozenModel):
     """The agent is a learner estimating payoffs from episodes (solver/model/learning.py)."""
 
-    samples: Annotated[int, Strict(), Field(ge=1, le=10**12)] = Field(
-        description="Episodes of each action the learner's estimates rest on (at least)."
+    algorithm: Literal["sample-mean", "exp3", "hedge"] = Field(
+        "sample-mean",
+        description="How the learner learns: sample-mean (ranks actions by sample means of "
+        "samples episodes each), exp3 (the bandit of Auer et al. 2002) or hedge (exponential "
+        "weights with full information), each over rounds episodes (solver/model/no_regret.py).",
+    )
+    samples: Annotated[int, Strict(), Field(ge=1, le=10**12)] | None = Field(
+        None,
+        description="Episodes of each action the learner's estimates rest on (at least); "
+        "required with algorithm = sample-mean.",
+    )
+    rounds: Annotated[int, Strict(), Field(ge=1, le=10**12)] | None = Field(
+        None, description="T: the episodes an exp3 or hedge learner trains for (required there)."
+    )
+    exploration: (
+        Annotated[
+            float, Strict(), Field(allow_inf_nan=False, gt=0, le=1), AfterValidator(representable)
+        ]
+        | None
+    ) = Field(
+        None,
+        description="exp3's gamma, the share of uniform exploration; default "
+        "min(1, sqrt(n ln n / ((e - 1) T))) (Auer et al. 2002, Corollary 3.2).",
+    )
+    violation: Literal["final", "average"] | None = Field(
+        None,
+        description="exp3/hedge: what confidence bounds: final (default), the action deployed "
+        "after T rounds (largest weight) is each deviation with probability at most delta; "
+        "average, the expected share of the T rounds spent on deviations is at most delta.",
     )
     confidence: Annotated[
         float, Strict(), Field(allow_inf_nan=False, gt=0, lt=1), AfterValidator(representable)
@@ -102,6 +129,17 @@ class Learner(FrozenModel):
     # Set only by the engine (engine/learner.py) on its own copy: take each margin at its
     # smallest over every rate, for a relaxation whose infeasibility proves the learner's.
     _lower_bound: bool = PrivateAttr(False)
+
+    @property
+    def sample_count(self) -> int:
+        """n, the samples of each action the learner's estimates rest on: ``samples`` for a
+        sample-mean learner, ``rounds`` for Hedge (it sees every action's reward each
+        round); 0 when the guarantee is not a sample-mean one."""
+        if self.algorithm == "sample-mean":
+            return self.samples or 0
+        if self.algorithm == "hedge" and self.violation != "average":
+            return self.rounds or 0
+        return 0
 
     @property
     def flag_detection(self) -> float:

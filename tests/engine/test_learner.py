@@ -149,6 +149,8 @@ def test_on_the_vocabularys_learner_specs_bernstein_agrees_with_hoeffding_on_fea
         case = generate("learner", seed, flag)
         if "[[types]]" in case.text or "design =" in case.text or "[learner]" not in case.text:
             continue
+        if 'algorithm = "exp3"' in case.text or 'violation = "average"' in case.text:
+            continue  # their own bounds (model/no_regret.py), not sample-mean margins
         text = case.text.replace('bound = "hoeffding"\n', "")
         text = text.replace("[learner]\n", '[learner]\nbound = "bernstein"\n', 1)
         problem = deter.loads(text)

@@ -216,7 +216,7 @@ def test_the_texts_are_the_same_on_every_machine() -> None:
     assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
 
 
-DIGEST = "dca00191b45c67f356dcf3a675715168a924b3b6fcf9e7fcfbcd2bfd44680ae6"
+DIGEST = "1ce1a07db3e249e3fa412dd3fcc967cb6744678dec44c7d53ef61e558a57ba21"
 
 
 @pytest.mark.parametrize("share", [0.0, 0.05, 0.2, 0.5])

@@ -244,7 +244,7 @@ def parse(text: str) -> Model:
             continue
         cap = a.get("penalty_cap", default_cap)
         # a [learner]'s margin raises the deviation's gain (docs/model.md, "Learners")
-        lift = _learner_margin(data, cap) / kappa
+        lift = exact(learner_margin(data, a["name"])) / kappa
         lo, hi = lo + lift, hi + lift
         deviations.append(
             Action(
@@ -301,8 +301,62 @@ def _horizon(data: dict[str, Any]) -> tuple[float, float]:
     return (gamma * rho) ** d, gamma**d
 
 
+def learner_margin(data: dict[str, Any], name: str) -> float:
+    """The [learner]'s margin for deviation ``name`` as docs/model.md ("Learners") and
+    docs/spec-format.md write it, for every ``algorithm`` (0 without a [learner])."""
+    learner = data.get("learner")
+    if not learner:
+        return 0.0
+    agent = data.get("agent", {})
+    action = next(a for a in data["actions"] if a["name"] == name)
+    cap = action.get("penalty_cap", agent.get("penalty_cap", 0.0))
+    algorithm = learner.get("algorithm", "sample-mean")
+    violation = learner.get("violation", "final")
+    if algorithm == "sample-mean" or (algorithm == "hedge" and violation == "final"):
+        return float(_learner_margin(data, cap))
+    # exp3 / hedge: rewards range from the smallest gain - gamma^d cap (F_fp for
+    # compliance) to the largest gain, over every type's gains
+    paid = _horizon(data)[1]
+    compliant = agent.get("compliant", data["actions"][0]["name"])
+    ends: dict[str, list[float]] = {}
+    for a in data["actions"]:
+        ends[a["name"]] = [float(g) for g in _gain_ends(a["gain"])]
+    for t in data.get("types", []):
+        for k, g in t.get("gains", {}).items():
+            lo, hi = (float(x) for x in _gain_ends(g))
+            ends[k] = [min(ends[k][0], lo), max(ends[k][1], hi)]
+    floor = min(
+        ends[a["name"]][0]
+        - paid
+        * float(
+            agent.get("false_positive_penalty", 0.0)
+            if a["name"] == compliant
+            else a.get("penalty_cap", agent.get("penalty_cap", 0.0))
+        )
+        for a in data["actions"]
+    )
+    n, rounds = len(data["actions"]), int(learner["rounds"])
+    delta = 1.0 - float(learner.get("confidence", 0.95))
+    width = max(hi for _, hi in ends.values()) - floor
+    if algorithm == "hedge":  # Cesa-Bianchi & Lugosi 2006, Theorem 2.2
+        return width * min(rounds, math.sqrt(rounds * math.log(n) / 2)) / (delta * rounds)
+    gamma = float(
+        learner.get("exploration", min(1.0, math.sqrt(n * math.log(n) / ((math.e - 1) * rounds))))
+    )
+    if violation == "average":  # Auer et al. 2002, Theorem 3.1
+        regret = min(rounds, (math.e - 1) * gamma * rounds + n * math.log(n) / gamma)
+        return width * regret / (delta * rounds)
+    # Freedman on Exp3's importance-weighted estimates: T lead >= b L/3 + sqrt((b L/3)^2 + 2 V L)
+    c_i, c_0 = ends[name][1] - floor, ends[compliant][1] - floor
+    log = math.log(1 / delta)
+    b = (n / gamma) * c_i + c_0
+    v = rounds * (n / gamma) * (c_i**2 + c_0**2)
+    return (b * log / 3 + math.sqrt((b * log / 3) ** 2 + 2 * v * log)) / rounds
+
+
 def _learner_margin(data: dict[str, Any], cap: Any) -> Fraction:
-    """sqrt(2 ln(1/delta) (F^2/4 + F_fp^2/4 + 2 sigma^2) / n), 0 without a [learner]."""
+    """sqrt(2 ln(1/delta) (F^2/4 + F_fp^2/4 + 2 sigma^2) / n), 0 without a [learner]
+    (n = samples, or a Hedge learner's rounds)."""
     learner = data.get("learner")
     if not learner:
         return Fraction(0)
@@ -311,7 +365,8 @@ def _learner_margin(data: dict[str, Any], cap: Any) -> Fraction:
     noise = float(learner.get("reward_noise", 0.0))
     delta = 1.0 - float(learner.get("confidence", 0.95))
     cap = float(cap) * paid
-    proxy = (cap * cap / 4 + ffp * ffp / 4 + 2 * noise * noise) / learner["samples"]
+    samples = learner.get("samples", learner.get("rounds"))
+    proxy = (cap * cap / 4 + ffp * ffp / 4 + 2 * noise * noise) / samples
     return exact(math.sqrt(2 * proxy * math.log(1 / delta)))
 
 
@@ -324,8 +379,7 @@ def _lifted(
     raw = data["actions"]
     if name == data.get("agent", {}).get("compliant", raw[0]["name"]):
         return lo, hi
-    action = next(a for a in raw if a["name"] == name)
-    lift = _learner_margin(data, action.get("penalty_cap", default_cap)) / kappa
+    lift = exact(learner_margin(data, name)) / kappa
     return lo + lift, hi + lift
 
 

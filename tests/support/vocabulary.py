@@ -643,10 +643,17 @@ def _learner(rng: Rng) -> _Draw:
     """The core keys with a [learner] (risk neutral): its margins raise each deviation's need."""
     draw = _core(rng)
     learner: dict[str, Any] = {"samples": round(_log_uniform(rng, 20.0, 1e6))}
+    if _chance(rng, 0.3):  # a no-regret learner over T rounds (model/no_regret.py)
+        learner = {"algorithm": "exp3" if _chance(rng, 0.6) else "hedge"}
+        learner["rounds"] = round(_log_uniform(rng, 100.0, 1e9))
+        if learner["algorithm"] == "exp3" and _chance(rng, 0.5):
+            learner["exploration"] = _uniform(rng, 0.01, 1.0)
+        if _chance(rng, 0.5):
+            learner["violation"] = "average" if _chance(rng, 0.5) else "final"
+    elif _chance(rng, 0.5):
+        learner["reward_noise"] = _uniform(rng, 0.0, 2.0)
     if _chance(rng, 0.7):
         learner["confidence"] = _uniform(rng, 0.5, 0.999)
-    if _chance(rng, 0.5):
-        learner["reward_noise"] = _uniform(rng, 0.0, 2.0)
     if _chance(rng, 0.3):
         # the exact reference writes out Hoeffding's margin only; bound = "bernstein" (an
         # outer iteration) is tested on its own (tests/engine/test_learner.py)
@@ -676,16 +683,9 @@ def _horizon(draw: _Draw) -> tuple[float, float]:
 
 def _learner_margin(draw: _Draw, action: dict[str, Any]) -> float:
     """The [learner]'s margin for ``action``, written out from docs/model.md ("Learners")."""
-    learner = draw.data.get("learner")
-    if not learner:
-        return 0.0
-    paid = _horizon(draw)[1]  # a learner's discounted penalty ranges over gamma^d F
-    ffp = float(draw.agent.get("false_positive_penalty", 0.0)) * paid
-    noise = float(learner.get("reward_noise", 0.0))
-    delta = 1.0 - float(learner.get("confidence", 0.95))
-    cap = draw.own_cap(action) * paid
-    proxy = (cap**2 / 4 + ffp**2 / 4 + 2 * noise**2) / learner["samples"]
-    return math.sqrt(2 * proxy * math.log(1 / delta))
+    from tests.support.exact_reference import learner_margin
+
+    return learner_margin(draw.data, action["name"])
 
 
 def _budget(rng: Rng, seed: int, infeasible: bool | None) -> _Draw:
