@@ -6,10 +6,13 @@ by their ``name``: ``actions.exfiltrate.penalty_cap``, ``monitors.llm_judge.cost
 Paths are resolved against the pydantic spec model itself, so sections and fields added by
 other features (``penalty.*``, ``requirements.*``) can be varied without changes here.
 
-Every point is a full, re-validated spec solved with :func:`deter.solve`; points of the same
-shape reuse one compiled cvxpy program from the cache in ``program.py`` (its Parameters are
-re-assigned, DPP), so a sweep costs about one solver call per point. Points that cannot be
-met are reported with their status, not raised.
+Every point is a valid spec (``PointMaker``: the varied numbers changed in the base spec,
+the models holding them and the cross-field rules checked, as validating the whole spec
+would) with its arrays (the base spec's, with those numbers changed, where the arrays hold
+them as they are). Points are solved as the blocks of stacked programs
+(``engine/stacked.py``, compiled once per structure and re-solved through cvxpy
+Parameters), and a point the stack cannot answer alone with :func:`deter.solve`. Points
+that cannot be met are reported with their status, not raised.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import itertools
 import math
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -271,6 +274,168 @@ def get_value(spec: Spec, path: FieldPath | str) -> float | None:
     return float(node) if isinstance(node, int | float) else None
 
 
+# --- points -----------------------------------------------------------------------------
+
+#: Fields whose number goes into the arrays as it is (``ProblemArrays.from_spec``): a point
+#: varying only these gets the base arrays with its numbers changed.
+_MONITOR_ARRAYS = {"cost": "cost", "min_rate": "min_rate", "max_rate": "max_rate"}
+_MONITOR_ARRAYS["false_positive"] = "false_positive"
+_AGENT_ARRAYS = {k: k for k in ("risk_aversion", "margin", "false_positive_penalty")}
+
+
+class PointMaker:
+    """Each point's spec (and arrays) from the base spec's, changing only the varied numbers.
+
+    The model that holds a varied field (a monitor, an action, ``agent``, ...) is validated
+    with its new value, which checks the field's own constraints, and the changed spec's
+    cross-field rules (``Spec._cross_references``) are checked: together what validating
+    the whole spec again checks, for a fraction of its cost (tests/analysis/
+    test_sweep_points.py compares the two on the full vocabulary). A point that either
+    check refuses, or a path this does not follow, is validated whole (:func:`respec`), so
+    its error is the one a loop of library solves meets.
+
+    The arrays of a point that varies only numbers the arrays hold as they are (a monitor's
+    cost, rates and false positives, an action's plain gain and cap, the budget, the
+    agent's coefficients; no ``[learner]`` or ``[horizon]``) are the base spec's arrays
+    with those numbers changed; else they are built from the point's spec.
+    """
+
+    def __init__(self, spec: Spec, axes: Sequence[Axis]) -> None:
+        from ..model.arrays import ProblemArrays
+
+        self.spec = spec
+        self.base = spec_data(spec)
+        self.paths = [a.path for a in axes]
+        self.leaves = [_leaf(spec, p.steps) for p in self.paths]
+        self.base_arrays: ProblemArrays | None = None
+        plain = all(self.leaves) and spec.learner is None and spec.horizon is None
+        if plain and all(_array_field(spec, p.steps) is not None for p in self.paths):
+            self.base_arrays = ProblemArrays.for_design(spec)
+
+    def spec_at(self, values: Sequence[float]) -> Spec:
+        """The point's validated spec; SpecError (as :func:`respec` raises it) if invalid."""
+        changes = dict(zip(self.paths, values, strict=True))
+        if not all(self.leaves):
+            return respec(self.spec, changes, self.base)
+        point: Spec | None = self.spec
+        for path, value in changes.items():
+            point = _changed(point, path.steps, float(value))
+            if point is None:
+                break
+        if point is None or not _cross_field_valid(point):
+            return respec(self.spec, changes, self.base)  # raises with the located error
+        return point
+
+    def arrays_at(self, point: Spec) -> Any:
+        """The point's arrays (``ProblemArrays.for_design``)."""
+        from ..model.arrays import ProblemArrays
+
+        if self.base_arrays is None:
+            return ProblemArrays.for_design(point)
+        arrays = self.base_arrays
+        updates: dict[str, Any] = {}
+        for path in self.paths:
+            name, index = _array_field(self.spec, path.steps)  # type: ignore[misc]
+            value = _value_at(point, path.steps)
+            if name in ("gain", "penalty_cap") and index == arrays.compliant:
+                value = value if name == "gain" else 0.0
+            if index is None:
+                updates[name] = value
+            else:
+                vector = np.array(updates.get(name, getattr(arrays, name)), dtype=float)
+                vector[index] = value
+                updates[name] = vector
+        return replace(arrays, **updates)
+
+
+def _leaf(spec: Spec, steps: Sequence[Step]) -> bool:
+    """True when ``steps`` reach a field of a model through models and named entries only
+    (a section's field, an entry's field, or one key of an entry's table)."""
+    node: Any = spec
+    for k, step in enumerate(steps):
+        if isinstance(step, int):
+            if not isinstance(node, tuple) or step >= len(node):
+                return False
+            node = node[step]
+            continue
+        if not isinstance(node, BaseModel):
+            return False
+        attr = _attr_name(type(node), step)
+        rest = len(steps) - k - 1
+        if rest == 0:
+            return True
+        child = getattr(node, attr, None)
+        if rest == 1 and isinstance(child, dict):
+            return True
+        if child is None:
+            return False
+        node = child
+    return False
+
+
+def _changed(node: Any, steps: Sequence[Step], value: float) -> Any:
+    """``node`` with the field at ``steps`` set to ``value``; the model holding the field is
+    validated again (None when it refuses the value)."""
+    step = steps[0]
+    if isinstance(step, int):
+        child = _changed(node[step], steps[1:], value)
+        if child is None:
+            return None
+        return (*node[:step], child, *node[step + 1 :])
+    model = type(node)
+    attr = _attr_name(model, step)
+    if len(steps) == 1 or (len(steps) == 2 and isinstance(getattr(node, attr), dict)):
+        data = node.model_dump(by_alias=True, exclude_unset=True)
+        if len(steps) == 1:
+            data[step] = value
+        else:
+            data[step] = {**getattr(node, attr), steps[1]: value}
+        try:
+            return model.model_validate(data)
+        except ValueError:  # pydantic's ValidationError: respec names it
+            return None
+    child = _changed(getattr(node, attr), steps[1:], value)
+    if child is None:
+        return None
+    return node.model_copy(update={attr: child})
+
+
+def _cross_field_valid(point: Spec) -> bool:
+    try:
+        point._cross_references()  # type: ignore[operator]  # the after-validator, run alone
+    except ValueError:
+        return False
+    return True
+
+
+def _value_at(node: Any, steps: Sequence[Step]) -> float:
+    for step in steps:
+        if isinstance(step, int) or isinstance(node, dict):
+            node = node[step]
+        else:
+            node = getattr(node, _attr_name(type(node), step))
+    return float(node)
+
+
+def _array_field(spec: Spec, steps: Sequence[Step]) -> tuple[str, int | None] | None:
+    """The ``ProblemArrays`` field (and index) that holds the number at ``steps`` as the
+    spec gives it, or None."""
+    if len(steps) == 3 and steps[0] == "monitors" and steps[2] in _MONITOR_ARRAYS:
+        return _MONITOR_ARRAYS[str(steps[2])], int(steps[1])
+    if len(steps) == 3 and steps[0] == "actions" and steps[2] in ("gain", "penalty_cap"):
+        action = spec.actions[int(steps[1])]
+        if steps[2] == "gain" and not isinstance(action.gain, int | float):
+            return None  # an interval: its worst case is the number that counts
+        return str(steps[2]), int(steps[1])
+    if tuple(steps) == ("oversight", "budget"):
+        return "budget", None
+    if len(steps) == 2 and steps[0] == "agent" and steps[1] in _AGENT_ARRAYS:
+        return _AGENT_ARRAYS[str(steps[1])], None
+    if tuple(steps) == ("penalty", "cost"):
+        return "penalty_cost", None
+    return None
+
+
 # --- axes -------------------------------------------------------------------------------
 
 
@@ -456,20 +621,26 @@ def run_sweep(
             return solve_spec(point, solvers=chosen) if chosen else solve_spec(point)
 
     started = time.perf_counter()
-    base = spec_data(spec)
+    maker = PointMaker(spec, axes)
     raw: list[SweepPoint | None] = []
     pending: list[tuple[int, tuple[int, ...], tuple[float, ...], Spec]] = []
+    pending_arrays: list[Any] = []
     done = 0
 
     def flush() -> None:
         nonlocal done
         answers: list[Result | None] = [None] * len(pending)
         if stacked and pending:
-            from ..engine.stacked import solve_stacked
+            from ..engine.stacked import arrays_of, solve_stacked
             from ..formulation.program import SOLVER_ORDER
 
             answers = solve_stacked(
-                [point for *_, point in pending], solvers=tuple(solvers or SOLVER_ORDER)
+                [point for *_, point in pending],
+                solvers=tuple(solvers or SOLVER_ORDER),
+                arrays=[
+                    arrays_of(point, a)
+                    for (*_, point), a in zip(pending, pending_arrays, strict=True)
+                ],
             )
         for (slot, index, values, point), answer in zip(pending, answers, strict=True):
             raw[slot] = _point(index, values, answer if answer is not None else solve(point))
@@ -477,11 +648,11 @@ def run_sweep(
             if progress is not None:
                 progress(done, size)
         pending.clear()
+        pending_arrays.clear()
 
     for index, values in grid(axes):
-        changes = {a.path: v for a, v in zip(axes, values, strict=True)}
         try:
-            point_spec = respec(spec, changes, base)
+            point_spec = maker.spec_at(values)
         except SpecError as exc:
             raw.append(
                 SweepPoint(
@@ -501,6 +672,8 @@ def run_sweep(
         else:
             raw.append(None)
             pending.append((len(raw) - 1, index, values, point_spec))
+            if stacked:
+                pending_arrays.append(maker.arrays_at(point_spec))
             if len(pending) >= (STACK_SIZE if stacked else 1):
                 flush()
     flush()

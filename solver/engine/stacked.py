@@ -103,12 +103,13 @@ class StackStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def arrays_of(spec: Spec) -> ProblemArrays | None:
-    """The spec's arrays when it can be stacked, else None."""
+def arrays_of(spec: Spec, arrays: ProblemArrays | None = None) -> ProblemArrays | None:
+    """The spec's arrays (``arrays`` when already built) when it can be stacked, else None."""
     if uses_strategy(spec) or (spec.learner is not None and spec.learner.bound == "bernstein"):
         # Bernstein margins depend on the rates: engine/learner.py's iteration and certificate
         return None
-    arrays = ProblemArrays.for_design(spec)
+    if arrays is None:
+        arrays = ProblemArrays.for_design(spec)
     return arrays if stackable(arrays) else None
 
 

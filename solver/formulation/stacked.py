@@ -33,6 +33,8 @@ single member.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +89,12 @@ class Block:
 
 @dataclass
 class StackedProgram:
-    """The stacked LP, its blocks, and (after :meth:`solve`) the solution split per block."""
+    """The stacked LP, its blocks, and (after :meth:`solve`) the solution split per block.
+
+    ``problem`` is a compiled cvxpy program shared by every stack of the same structure
+    (:class:`_Compiled`, cached): :meth:`solve` loads this stack's numbers into its
+    Parameters and keeps a copy of the solution, so a later stack of the same structure
+    cannot change what this one read."""
 
     blocks: tuple[Block, ...]
     c: FloatArray
@@ -95,31 +102,38 @@ class StackedProgram:
     h: FloatArray
     e_matrix: sp.csr_matrix
     e: FloatArray
-    problem: cp.Problem
-    z: cp.Variable
+    compiled: _Compiled
     record: SolveRecord | None = None
-    slack: cp.Variable | None = None  # phase one only: the elastic rows' slacks
-    slack_rows: np.ndarray | None = None  # the G rows each slack belongs to
+    slack_rows: np.ndarray | None = None  # elastic and priced stacks: each slack's G row
+    _primal: FloatArray | None = None
+    _duals: tuple[FloatArray, FloatArray] | None = None
+    _slack: FloatArray | None = None
 
     @property
     def size(self) -> int:
         return len(self.blocks)
 
+    @property
+    def problem(self) -> cp.Problem:
+        return self.compiled.problem
+
     def solve(self, solver: str, **options: Any) -> SolveRecord:
-        self.record = solve_problem(self.problem, solver, **options)
+        with self.compiled.lock:
+            self.compiled.load(self)
+            self.record = solve_problem(self.compiled.problem, solver, **options)
+            self._primal, self._duals, self._slack = self.compiled.solution()
         return self.record
 
     def primal(self) -> FloatArray | None:
-        value = self.z.value
-        return None if value is None else np.asarray(value, dtype=float)
+        return self._primal
 
     def duals(self) -> tuple[FloatArray, FloatArray] | None:
         """(lambda for G z <= h, nu for E z == e), in cvxpy's sign convention."""
-        lam = self.problem.constraints[0].dual_value
-        nu = self.problem.constraints[1].dual_value
-        if lam is None or nu is None:
-            return None
-        return np.atleast_1d(np.asarray(lam, float)), np.atleast_1d(np.asarray(nu, float))
+        return self._duals
+
+    def slack_values(self) -> FloatArray | None:
+        """The slacks of an elastic or priced stack after a solve (None before, or without)."""
+        return self._slack
 
 
 def block_values(arrays: ProblemArrays) -> dict[str, Any]:
@@ -255,19 +269,195 @@ def build_stack(
     )
     e = np.zeros(erow)
     c = np.concatenate(costs)
-    z = cp.Variable(col, name="stacked")
-    if elastic or penalty is not None:
-        slack_rows = np.concatenate(elastic_rows)
-        k = slack_rows.size
-        s = cp.Variable(k, name="slack", nonneg=True)
-        lift = sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))), shape=(row, k))
-        objective = cp.sum(s) if elastic else c @ z + float(penalty) * cp.sum(s)  # type: ignore[arg-type]
-        problem = cp.Problem(cp.Minimize(objective), [g @ z + lift @ s <= h, e_matrix @ z == e])
-        return StackedProgram(
-            tuple(blocks), c, g, h, e_matrix, e, problem, z, slack=s, slack_rows=slack_rows
+    slack_rows = np.concatenate(elastic_rows) if elastic or penalty is not None else None
+    mode = "elastic" if elastic else ("priced", float(penalty)) if penalty is not None else "plain"
+    compiled = _compiled_for(mode, tuple(blocks), g, e_matrix, slack_rows)
+    return StackedProgram(tuple(blocks), c, g, h, e_matrix, e, compiled, slack_rows=slack_rows)
+
+
+#: Compiled stacks kept (by structure): a sweep re-solves a few, a batch's vary.
+_CACHE_SIZE = 8
+#: A stack whose blocks differ in more than this share of their matrix entries is compiled
+#: with constant matrices (a batch of unrelated specs): Parameters for every entry would
+#: cost cvxpy more to compile (about 3x) than re-solving saves.
+VARYING_SHARE = 0.25
+
+
+class _Compiled:
+    """A compiled stack program: the right-hand side ``h`` and the costs ``c`` are cvxpy
+    Parameters, and so are the matrix entries that differ between blocks (a sweep varies
+    one number of a spec: a few entries); the others are constants of the structure.
+    Stacks with the same structure and constants re-solve it with their own values (DPP:
+    cvxpy keeps the reduction and only re-applies the Parameters)."""
+
+    def __init__(
+        self,
+        mode: Any,
+        g: sp.csr_matrix,
+        e_matrix: sp.csr_matrix,
+        slack_rows: np.ndarray | None,
+        g_varying: np.ndarray,
+        e_varying: np.ndarray,
+    ) -> None:
+        self.lock = threading.Lock()
+        self.g_varying, self.e_varying = g_varying, e_varying
+        self.g_fixed = np.asarray(g.data[~g_varying], float).copy()
+        self.e_fixed = np.asarray(e_matrix.data[~e_varying], float).copy()
+        rows, cols = g.shape
+        self.z = cp.Variable(cols, name="stacked")
+        self.h = cp.Parameter(rows, name="h")
+        self.c = cp.Parameter(cols, name="c")
+        self.g_values = _Term(g, g_varying)
+        self.e_values = _Term(e_matrix, e_varying)
+        lhs = self.g_values.expression(self.z)
+        equal = self.e_values.expression(self.z)
+        objective: cp.Expression = self.c @ self.z
+        self.slack: cp.Variable | None = None
+        if slack_rows is not None:
+            k = slack_rows.size
+            self.slack = cp.Variable(k, name="slack", nonneg=True)
+            lift = sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))), shape=(rows, k))
+            lhs = lhs + lift @ self.slack
+            penalty = mode[1] if isinstance(mode, tuple) else None
+            objective = (
+                cp.sum(self.slack) if penalty is None else objective + penalty * cp.sum(self.slack)
+            )
+        self.problem = cp.Problem(cp.Minimize(objective), [lhs <= self.h, equal == 0])
+
+    def fits(self, g: sp.csr_matrix, e_matrix: sp.csr_matrix) -> bool:
+        """True when ``g`` and ``e_matrix`` (of this structure) have this program's constants."""
+        return np.array_equal(g.data[~self.g_varying], self.g_fixed) and np.array_equal(
+            e_matrix.data[~self.e_varying], self.e_fixed
         )
-    problem = cp.Problem(cp.Minimize(c @ z), [g @ z <= h, e_matrix @ z == e])
-    return StackedProgram(tuple(blocks), c, g, h, e_matrix, e, problem, z)
+
+    def load(self, program: StackedProgram) -> None:
+        self.h.value = program.h
+        self.c.value = program.c
+        self.g_values.load(program.g)
+        self.e_values.load(program.e_matrix)
+
+    def solution(
+        self,
+    ) -> tuple[FloatArray | None, tuple[FloatArray, FloatArray] | None, FloatArray | None]:
+        """Copies of the primal point, the duals and the slacks after a solve."""
+        z = self.z.value
+        primal = None if z is None else np.array(z, dtype=float)
+        lam = self.problem.constraints[0].dual_value
+        nu = self.problem.constraints[1].dual_value
+        duals = None
+        if lam is not None and nu is not None:
+            duals = (np.array(np.atleast_1d(lam), float), np.array(np.atleast_1d(nu), float))
+        slack = None if self.slack is None or self.slack.value is None else self.slack.value
+        return primal, duals, None if slack is None else np.array(slack, dtype=float)
+
+
+class _Term:
+    """``A z`` for a sparse ``A`` whose entries at ``varying`` are a Parameter: the constant
+    entries as a sparse constant, the others as ``S (a * z[cols])`` (DPP)."""
+
+    def __init__(self, matrix: sp.csr_matrix, varying: np.ndarray) -> None:
+        coo = matrix.tocoo()
+        rows, cols = matrix.shape
+        keep = ~varying
+        self.constant = sp.csr_matrix(
+            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=(rows, cols)
+        )
+        self.varying = varying
+        count = int(varying.sum())
+        self.parameter = cp.Parameter(count) if count else None
+        self.rows = coo.row[varying]
+        self.cols = coo.col[varying]
+        self.count = count
+
+    def expression(self, z: cp.Variable) -> cp.Expression:
+        out: cp.Expression = self.constant @ z
+        if self.parameter is not None:
+            spread = sp.csr_matrix(
+                (np.ones(self.count), (self.rows, np.arange(self.count))),
+                shape=(self.constant.shape[0], self.count),
+            )
+            out = out + spread @ cp.multiply(self.parameter, z[self.cols])
+        return out
+
+    def load(self, matrix: sp.csr_matrix) -> None:
+        if self.parameter is not None:
+            self.parameter.value = np.asarray(matrix.data[self.varying], float)
+
+
+_cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _compiled_for(
+    mode: Any,
+    blocks: tuple[Block, ...],
+    g: sp.csr_matrix,
+    e_matrix: sp.csr_matrix,
+    slack_rows: np.ndarray | None,
+) -> _Compiled:
+    """The cached program of this structure (the matrices' sparsity patterns, the blocks,
+    the slacks), compiled again when a constant entry changed."""
+    key = (
+        mode,
+        g.shape,
+        e_matrix.shape,
+        g.indptr.tobytes(),
+        g.indices.tobytes(),
+        e_matrix.indptr.tobytes(),
+        e_matrix.indices.tobytes(),
+        None if slack_rows is None else slack_rows.tobytes(),
+    )
+    with _cache_lock:
+        compiled = _cache.get(key)
+        if compiled is not None:
+            _cache.move_to_end(key)
+    if compiled is not None and compiled.fits(g, e_matrix):
+        return compiled
+    if compiled is not None:  # a constant changed: it varies too from now on
+        g_varying = compiled.g_varying | _changed(compiled.g_fixed, compiled.g_varying, g)
+        e_varying = compiled.e_varying | _changed(compiled.e_fixed, compiled.e_varying, e_matrix)
+    else:
+        starts = [b.columns.start for b in blocks]
+        g_varying = _varying(g, [b.g_rows for b in blocks], starts)
+        e_varying = _varying(e_matrix, [b.e_rows for b in blocks], starts)
+    if g_varying.sum() > VARYING_SHARE * g.nnz:
+        g_varying = np.zeros(g.nnz, dtype=bool)
+    if e_varying.sum() > VARYING_SHARE * e_matrix.nnz:
+        e_varying = np.zeros(e_matrix.nnz, dtype=bool)
+    compiled = _Compiled(mode, g, e_matrix, slack_rows, g_varying, e_varying)
+    with _cache_lock:
+        _cache[key] = compiled
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def _changed(fixed: FloatArray, varying: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
+    """The entries of ``matrix`` that differ from a compiled program's constants."""
+    changed = np.zeros(matrix.nnz, dtype=bool)
+    changed[~varying] = matrix.data[~varying] != fixed
+    return changed
+
+
+def _varying(matrix: sp.csr_matrix, rows: Sequence[slice], columns: Sequence[int]) -> np.ndarray:
+    """The entries that differ between blocks when every block has the same pattern (the
+    points of a sweep); else none (each block its own numbers: no Parameters). ``rows``:
+    each block's rows of ``matrix``; ``columns``: each block's first column."""
+    none = np.zeros(matrix.nnz, dtype=bool)
+    count = len(rows)
+    if count < 2 or matrix.nnz % count or matrix.shape[0] % count:
+        return none
+    height, width = matrix.shape[0] // count, matrix.nnz // count
+    if any(r.start != k * height or r.stop != (k + 1) * height for k, r in enumerate(rows)):
+        return none
+    per_row = np.diff(matrix.indptr).reshape(count, height)
+    if np.any(per_row != per_row[0]):
+        return none
+    local = matrix.indices.reshape(count, width) - np.asarray(columns)[:, None]
+    if np.any(local != local[0]):
+        return none
+    data = np.asarray(matrix.data, float).reshape(count, width)
+    return np.tile(np.any(data != data[0], axis=0), count)
 
 
 class _Rows:
@@ -287,9 +477,9 @@ class _Rows:
 def block_slack(program: StackedProgram) -> FloatArray | None:
     """Phase one's least total slack of each block (``build_stack(elastic=True)``), scaled
     by its rows' own right-hand sides; None when the solver returned no point."""
-    if program.slack is None or program.slack_rows is None or program.slack.value is None:
+    slack = program.slack_values()
+    if slack is None or program.slack_rows is None:
         return None
-    slack = program.slack.value
     rows = program.slack_rows
     owner = np.searchsorted([b.g_rows.stop for b in program.blocks], rows, side="right")
     scale = np.maximum(1.0, np.abs(program.h[rows]))
