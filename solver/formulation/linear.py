@@ -8,10 +8,20 @@ arguments; this module writes them as one cvxpy problem and solves it with
 :func:`~deter.solver.formulation.program.solve_problem`, so every LP deter solves goes through
 cvxpy (the design card) and stays quiet. ``marginals`` follow linprog's convention,
 d(optimum) / d(right-hand side), so callers read sensitivities as they would there.
+
+Small LPs (at most ``PARAMETRIC_ENTRIES`` matrix entries) are compiled once per shape (the
+numbers of variables and rows and which bounds are finite) and solved again through cvxpy
+Parameters (DPP): a batch solves hundreds of repair steps and certificates of a few shapes,
+and cvxpy's compilation of a fresh problem costs about three times its re-solve. Every small
+LP goes through its shape's parametric program, whether or not it was compiled before, so an
+answer never depends on which LPs a process solved earlier (the same numbers reach the
+solver either way). The cache is per thread (Dask runs tasks in threads) and bounded.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -77,21 +87,27 @@ def solve_linear(
         if np.all(h >= 0) and np.all(f == 0):
             return LinearSolution(cp.OPTIMAL, np.zeros(0), 0.0, np.zeros(h.size), np.zeros(f.size))
         return LinearSolution(cp.INFEASIBLE)
-    x = cp.Variable(n)
-    constraints: list[cp.Constraint] = []
-    inequality = equality = None
-    if g.shape[0]:
-        inequality = g @ x <= h
-        constraints.append(inequality)
-    if e.shape[0]:
-        equality = e @ x == f
-        constraints.append(equality)
     lower_rows, upper_rows = np.flatnonzero(np.isfinite(low)), np.flatnonzero(np.isfinite(high))
-    if lower_rows.size:
-        constraints.append(x[lower_rows] >= low[lower_rows])
-    if upper_rows.size:
-        constraints.append(x[upper_rows] <= high[upper_rows])
-    problem = cp.Problem(cp.Minimize(c @ x), constraints)
+    if (g.shape[0] + e.shape[0]) * n <= PARAMETRIC_ENTRIES:
+        compiled = _parametric(n, g.shape[0], e.shape[0], lower_rows, upper_rows)
+        compiled.load(c, g, h, e, f, low[lower_rows], high[upper_rows])
+        problem, x = compiled.problem, compiled.x
+        inequality, equality = compiled.inequality, compiled.equality
+    else:
+        x = cp.Variable(n)
+        constraints: list[cp.Constraint] = []
+        inequality = equality = None
+        if g.shape[0]:
+            inequality = g @ x <= h
+            constraints.append(inequality)
+        if e.shape[0]:
+            equality = e @ x == f
+            constraints.append(equality)
+        if lower_rows.size:
+            constraints.append(x[lower_rows] >= low[lower_rows])
+        if upper_rows.size:
+            constraints.append(x[upper_rows] <= high[upper_rows])
+        problem = cp.Problem(cp.Minimize(c @ x), constraints)
     try:
         record = solve_problem(problem, solver, **dict(options or {}))
     except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
@@ -106,6 +122,76 @@ def solve_linear(
         ineq_marginals=_marginals(inequality, g.shape[0]),
         eq_marginals=_marginals(equality, e.shape[0]),
     )
+
+
+#: LPs with at most this many matrix entries (rows x variables) use a parametric program
+#: per shape (module docstring); larger ones are compiled as they come (a dense Parameter
+#: of their matrix would cost more than it saves).
+PARAMETRIC_ENTRIES = 4096
+#: Parametric programs kept per thread (least recently used dropped first).
+CACHE_SIZE = 64
+_cache = threading.local()
+
+
+@dataclass
+class _Parametric:
+    """One shape's LP, minimise c'x subject to A_ub x <= b_ub, A_eq x == b_eq and the finite
+    bounds, with every number a Parameter."""
+
+    problem: cp.Problem
+    x: cp.Variable
+    parameters: tuple[cp.Parameter | None, ...]  # c, A_ub, b_ub, A_eq, b_eq, low, high
+    inequality: cp.Constraint | None
+    equality: cp.Constraint | None
+
+    def load(self, *values: Matrix) -> None:
+        for parameter, value in zip(self.parameters, values, strict=True):
+            if parameter is not None:
+                dense = value.toarray() if sp.issparse(value) else value
+                parameter.value = np.asarray(dense, dtype=float).reshape(parameter.shape)
+
+
+def _parametric(
+    n: int, n_ub: int, n_eq: int, lower_rows: np.ndarray, upper_rows: np.ndarray
+) -> _Parametric:
+    """The parametric program of a shape (built on first use, kept per thread)."""
+    key = (n, n_ub, n_eq, lower_rows.tobytes(), upper_rows.tobytes())
+    programs: OrderedDict[tuple[object, ...], _Parametric] | None = getattr(
+        _cache, "programs", None
+    )
+    if programs is None:
+        programs = _cache.programs = OrderedDict()
+    found = programs.get(key)
+    if found is not None:
+        programs.move_to_end(key)
+        return found
+    x = cp.Variable(n)
+    c = cp.Parameter(n)
+
+    def parameter(*shape: int) -> cp.Parameter | None:
+        return cp.Parameter(shape) if all(shape) else None
+
+    a_ub, b_ub = parameter(n_ub, n), parameter(n_ub)
+    a_eq, b_eq = parameter(n_eq, n), parameter(n_eq)
+    low, high = parameter(lower_rows.size), parameter(upper_rows.size)
+    constraints: list[cp.Constraint] = []
+    inequality = equality = None
+    if a_ub is not None and b_ub is not None:
+        inequality = a_ub @ x <= b_ub
+        constraints.append(inequality)
+    if a_eq is not None and b_eq is not None:
+        equality = a_eq @ x == b_eq
+        constraints.append(equality)
+    if low is not None:
+        constraints.append(x[lower_rows] >= low)
+    if high is not None:
+        constraints.append(x[upper_rows] <= high)
+    problem = cp.Problem(cp.Minimize(c @ x), constraints)
+    found = _Parametric(problem, x, (c, a_ub, b_ub, a_eq, b_eq, low, high), inequality, equality)
+    programs[key] = found
+    if len(programs) > CACHE_SIZE:
+        programs.popitem(last=False)
+    return found
 
 
 def _marginals(constraint: cp.Constraint | None, size: int) -> FloatArray:
