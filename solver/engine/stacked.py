@@ -43,6 +43,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -52,12 +53,13 @@ from ..formulation.components.deterrence import Deterrence, IncentiveHandles
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.program import SOLVER_ORDER, CompiledProgram, variable_bound
 from ..formulation.stacked import Block, StackedProgram, block_slack, build_stack, stackable
+from ..formulation.stacked_scaling import rescaled
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
 from ..results.result import DualityCertificate, Result
 from ..spec.document import Spec
 from ..spec.strategy import uses_strategy
-from .attempts import CONIC_SOLVERS, Verdict
+from .attempts import CONIC_SOLVERS, TIGHT_OPTIONS, Attempt, Verdict
 from .certificate import GAP_TOLERANCE, BoundFigures, LinearForm, lagrangian_bounds
 from .core import (
     Answer,
@@ -67,7 +69,7 @@ from .core import (
     optimal_result,
 )
 from .diagnose import without_budget
-from .infeasibility import Certificate, build_system, check
+from .infeasibility import Certificate, build_system, certify_infeasible, check
 from .learner import with_learner_verdict
 from .readout import Clock
 from .verify import TOLERANCE
@@ -203,7 +205,76 @@ class _Plain:
             self.specs, block_arrays, program, pairs, self.solver, self.tolerance, share,
             self.results, self.reasons,
         )  # fmt: skip
+        failed = [(i, k) for i, k in pairs if self.results[k] is None]
+        if failed:
+            self.failed_blocks(block_arrays, failed)
         return True
+
+    def failed_blocks(
+        self, block_arrays: Sequence[ProblemArrays], failed: Sequence[tuple[int, int]]
+    ) -> None:
+        """The blocks that failed their checks in their plain stack: first the rescaled
+        retry (:meth:`rescaled`), then, for a block that fails it too, the certificate of
+        infeasibility a spec solved alone ends with when no attempt verifies (most such
+        blocks are infeasible specs that the plain stack took for feasible within its
+        tolerances). What neither answers is solved alone."""
+        checked = self.reasons.get("failed its checks", 0) - len(failed)
+        if self.solver in TIGHT_OPTIONS:
+            self.rescaled(block_arrays, failed)
+        rescued = sum(self.results[k] is not None for _, k in failed)
+        for i, k in failed:
+            if self.results[k] is None:
+                self.proven(block_arrays[i], k)
+        proven = sum(self.results[k] is not None for _, k in failed) - rescued
+        self.reasons["failed its checks"] = checked + len(failed) - rescued - proven
+        for reason, count in (
+            ("answered from a rescaled stack", rescued),
+            ("infeasible, certified after its stack's checks failed", proven),
+        ):
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
+    def rescaled(
+        self, block_arrays: Sequence[ProblemArrays], failed: Sequence[tuple[int, int]]
+    ) -> None:
+        """The rescaled retry (``attempts.py``'s third attempt, the one a spec whose rows
+        need a detection of 1e-8 passes alone) of the blocks that failed their checks, as
+        one stack: those blocks in data-chosen units with equilibrated rows
+        (``formulation/stacked_scaling.py``), tight tolerances, each block judged as a plain
+        stack's. When that stack does not solve (a member the plain stack took for feasible
+        is not), each block is tried on its own."""
+        members = [k for _, k in failed]
+        arrays = [block_arrays[i] for i, _ in failed]
+        program = rescaled(build_stack(arrays), arrays)
+        self.solves.append(1)
+        if _solve(program, self.solver, **TIGHT_OPTIONS[self.solver]) not in _SOLVED:
+            if len(failed) > 1:
+                for one in failed:
+                    self.rescaled(block_arrays, [one])
+            return
+        share = (time.perf_counter() - self.started) / max(len(self.specs), 1)
+        label = Attempt(self.solver, scaled=True).label
+        _judge_members(
+            self.specs, arrays, program, list(enumerate(members)), label, self.tolerance,
+            share, self.results, {},
+        )  # fmt: skip
+
+    def proven(self, arrays: ProblemArrays, k: int) -> None:
+        """Block ``k``'s certificate of infeasibility from the spec's own system
+        (``infeasibility.certify_infeasible``, checked exactly), as ``core.solve_core``
+        proves a spec no attempt verified; its result when it holds."""
+        clock = Clock()
+        certificate = certify_infeasible(arrays)
+        if certificate is None:
+            return
+        line = "no block of a stack verified (plain, rescaled); a certificate of infeasibility holds"
+        self.results[k] = infeasible_result(
+            self.specs[k],
+            arrays,
+            certificate,
+            "certificate of infeasibility",
+            clock,
+            attempts=(line,),
+        )
 
 
 def _proof_line(solver: str, what: str, program: StackedProgram) -> str:
@@ -412,9 +483,9 @@ def _note(
         stats.append(StackStats(stacked, len(results) - stacked, solves, kept))
 
 
-def _solve(program: StackedProgram, solver: str) -> str:
+def _solve(program: StackedProgram, solver: str, **options: Any) -> str:
     try:
-        return program.solve(solver).status
+        return program.solve(solver, **options).status
     except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
         return f"failed ({exc})"
 

@@ -204,10 +204,13 @@ class Rescaling:
             return None
         dual = np.atleast_1d(np.asarray(scaled.dual_value, dtype=float))
         if weight is not None:
-            # A row of unit 1e-300 has a weight of 1e300: its dual beyond float range is inf
-            # (the shadow price is then reported as null), not a warning.
+            # A row of unit 1e-300 has a weight of 1e300, and its objective often a scale of
+            # the same order: the two are divided first (multiplying first overflowed to inf,
+            # a null shadow price, where the multiplier is 14). A dual beyond float range is
+            # still inf (the shadow price is then reported as null), not a warning.
+            ratio = np.asarray(weight).ravel(order="F").reshape(dual.shape, order="F")
             with np.errstate(over="ignore", invalid="ignore"):
-                dual = dual * np.asarray(weight).ravel(order="F").reshape(dual.shape, order="F")
+                return dual * (ratio / self.objective_scale)
         return dual / self.objective_scale
 
 

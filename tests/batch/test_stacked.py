@@ -60,9 +60,18 @@ def assert_same_answer(alone, stacked) -> None:
     assert stacked.verification.duality.applies and stacked.verification.duality.passed
     assert stacked.verification.duality.kind == alone.verification.duality.kind
     assert [m.name for m in stacked.monitors] == [m.name for m in alone.monitors]
-    assert stacked.attempts == alone.attempts
+    if stacked.attempts[0].startswith("HIGHS (rescaled, tight)"):
+        # its block failed its checks in the plain stack and passed in a rescaled one (the
+        # attempt a spec solved alone passes at, after the plain ones; or refinement after it)
+        assert stacked.attempts[0] in alone.attempts or alone.attempts[-1].startswith(
+            "HIGHS (refined)"
+        ), alone.attempts
+    else:
+        assert stacked.attempts == alone.attempts
     # the same document: the same keys everywhere (values may differ by round-off)
-    assert _keys(stacked.to_dict(timing=False)) == _keys(alone.to_dict(timing=False))
+    ours, theirs = stacked.to_dict(timing=False), alone.to_dict(timing=False)
+    ours.pop("attempts"), theirs.pop("attempts")  # compared above
+    assert _keys(ours) == _keys(theirs)
 
 
 def _keys(doc):
