@@ -266,7 +266,7 @@ class _Plain:
         certificate = certify_infeasible(arrays)
         if certificate is None:
             return
-        line = "no block of a stack verified (plain, rescaled); a certificate of infeasibility holds"
+        line = "no stack verified its block (plain, rescaled); a certificate of infeasibility holds"
         self.results[k] = infeasible_result(
             self.specs[k],
             arrays,

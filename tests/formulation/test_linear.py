@@ -61,9 +61,8 @@ def _random_lp(seed: int, n: int = 4, rows: int = 6) -> dict:
 def test_small_lps_share_one_compiled_program_per_shape() -> None:
     """LPs of one shape are solved through one parametric program (compiled once), and
     each answer is scipy's linprog's: the cached program carries no earlier LP's numbers."""
-    from scipy.optimize import linprog
-
     from deter.solver.formulation import linear
+    from scipy.optimize import linprog
 
     linear._cache.programs = None
     for seed in range(6):
