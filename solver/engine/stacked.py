@@ -267,14 +267,12 @@ class _Plain:
         if certificate is None:
             return
         line = "no stack verified its block (plain, rescaled); a certificate of infeasibility holds"
-        self.results[k] = infeasible_result(
-            self.specs[k],
-            arrays,
-            certificate,
-            "certificate of infeasibility",
-            clock,
+        result = infeasible_result(
+            self.specs[k], arrays, certificate, "certificate of infeasibility", clock,
             attempts=(line,),
-        )
+        )  # fmt: skip
+        if result is not None:
+            self.results[k] = with_learner_verdict(self.specs[k], result)
 
 
 def _proof_line(solver: str, what: str, program: StackedProgram) -> str:
