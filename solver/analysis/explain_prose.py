@@ -184,8 +184,9 @@ def with_paragraphs(e: Explanation, have_duals: bool) -> Explanation:
         lines.append(
             "No constraint is priced: only answers of the full-deterrence program carry "
             "verified multipliers, and this one has none (a spec with harms, types, "
-            "deployment costs or an auditor is solved as a commitment program; exponential "
-            "detection with false flags by a branch and bound over many programs)."
+            "deployment costs or an auditor is solved as a commitment program; an answer of "
+            "exponential detection with false flags has them only when the program at the "
+            "answer is certified, and its notes say why not)."
         )
     if lines:
         paragraphs.append(("Which constraint to relax first", tuple(lines)))

@@ -40,7 +40,14 @@ from .duals import read_duals
 from .infeasibility import Certificate
 from .readout import Clock, harm_report, monitor_results, no_verified_answer, unsolved
 from .repair import rational_only, repairs, vertex_policies
-from .verify import SLACK_PRICED, TOLERANCE, evaluate_policy, margin_in_utility, verify_policy
+from .verify import (
+    SLACK_PRICED,
+    TOLERANCE,
+    PolicyEvaluation,
+    evaluate_policy,
+    margin_in_utility,
+    verify_policy,
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,12 @@ def solve_core(
     # (a stacked block's result carries none: explain solves alone; nor does an answer of
     # a search over many programs).
     answered = outcome.answer.program
-    return result if answered is None else replace(result, duals=read_duals(answered, arrays))
+    if answered is None:
+        return result
+    # a row slack at the answer has no multiplier, as it has no shadow price (``_optimal``)
+    evaluation = evaluate_policy(arrays, outcome.answer.rates, outcome.answer.penalties)
+    slack = slack_rows(arrays, evaluation)
+    return replace(result, duals=read_duals(answered, arrays, slack[arrays.deviations]))
 
 
 def _polished(
@@ -299,6 +311,17 @@ def _with_certificate(verification: Verification, certificate: DualityCertificat
     return replace(verification, duality=certificate)
 
 
+def slack_rows(arrays: ProblemArrays, evaluation: PolicyEvaluation) -> np.ndarray:
+    """Per action: its row is slack at the answer by more than ``SLACK_PRICED`` of its
+    terms. Such a row has no price (complementary slackness in the model): the program's
+    multiplier of it can be nonzero where its duals are degenerate (a row of the exponential
+    program held by a detection variable below its cone, with a false flag variable above
+    its bound: exponential_fp-85 priced a non-paying action at 0.157; exponential_fp-7, a
+    vacuous row 0 >= 0 at the rate floors, priced the penalty cap in explain at 0.019)."""
+    slack = -(evaluation.net_incentive + margin_in_utility(arrays))
+    return np.asarray(slack > SLACK_PRICED * evaluation.utility_scale)
+
+
 def _optimal(
     spec: Spec,
     arrays: ProblemArrays,
@@ -321,13 +344,9 @@ def _optimal(
         else component_shadow_prices(program.parts, arrays, program.dual_of, rates)
     ) or {}
     margin = margin_in_utility(arrays)
-    # A row slack at the answer has no price (complementary slackness in the model): the
-    # program's multiplier of it can be nonzero where its duals are degenerate (a row of
-    # the exponential program held by a detection variable below its cone, with a false
-    # flag variable above its bound: exponential_fp-85 priced a non-paying action at 0.157).
-    slack_rows = -(evaluation.net_incentive + margin) > SLACK_PRICED * evaluation.utility_scale
+    slack = slack_rows(arrays, evaluation)
     index = {name: i for i, name in enumerate(arrays.action_names)}
-    shadow = {name: 0.0 if slack_rows[index[name]] else p for name, p in shadow.items()}
+    shadow = {name: 0.0 if slack[index[name]] else p for name, p in shadow.items()}
     # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
     relative = arrays.gain - arrays.gain[arrays.compliant]
     certainty = certainty_equivalent(

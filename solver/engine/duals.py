@@ -21,9 +21,12 @@ from ..model.utility import FloatArray
 from ..results.result import Duals
 
 
-def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
+def read_duals(
+    program: CompiledProgram, arrays: ProblemArrays, slack: np.ndarray | None = None
+) -> Duals:
     """lambda, eta, zeta, mu, the floors' and the budget's multipliers (zero where the
-    program has no such row or the solver returned none; negative round-off clipped)."""
+    program has no such row or the solver returned none, and for the deviations whose row
+    ``slack`` marks as slack at the answer; negative round-off clipped)."""
     scale = cost_scale(arrays)
     n, m = len(arrays.deviations), arrays.n_monitors
 
@@ -40,6 +43,8 @@ def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
     rows = incentive_rows(arrays)
     # in units of the program's scaled rows
     program_incentive = dual(deterrence.incentive if deterrence else None, n)
+    if slack is not None:
+        program_incentive = np.where(slack, 0.0, program_incentive)
     # A row of scale 0 is vacuous (nothing to deter): its multiplier is 0, not 0/0.
     scaled = rows.row_scale > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -54,14 +59,15 @@ def read_duals(program: CompiledProgram, arrays: ProblemArrays) -> Duals:
     else:
         reach = dual(detection.reach if detection else None, n)
     return Duals(
-        incentive=_floats(incentive, n),
-        reach=_floats(reach, n),
+        incentive=floats_of(incentive, n),
+        reach=floats_of(reach, n),
         false_flag=false_flag,
-        ceiling=_floats(dual(bounds.max_rate if bounds else None, m), m),
-        floor=_floats(dual(bounds.min_rate if bounds else None, m), m),
+        ceiling=floats_of(dual(bounds.max_rate if bounds else None, m), m),
+        floor=floats_of(dual(bounds.min_rate if bounds else None, m), m),
         budget=float(budget[0]) / scale if budget.size else 0.0,
     )
 
 
-def _floats(values: FloatArray, size: int) -> tuple[float, ...]:
+def floats_of(values: FloatArray, size: int) -> tuple[float, ...]:
+    """``values`` broadcast to ``size`` plain floats (a ``Duals`` field)."""
     return tuple(float(v) for v in np.broadcast_to(np.asarray(values, dtype=float), (size,)))

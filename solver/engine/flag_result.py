@@ -57,7 +57,11 @@ def solve_false_flags(spec: Spec, tolerance: float) -> Result | None:
         )
         result = optimal_result(spec, arrays, answer, SOLVER, attempts, clock)
         if prices.shadow is not None:
-            return result
+            if prices.duals is None:  # explain then prices no constraint, and says why
+                return replace(
+                    result, notes=(*result.notes, f"no constraint prices: {prices.duals_reason}")
+                )
+            return replace(result, duals=prices.duals)
         notes = [note for note in result.notes if not note.startswith("shadow price of")]
         notes.append(f"shadow prices: null, not certified ({prices.reason})")
         return replace(result, notes=tuple(notes))

@@ -37,19 +37,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..formulation.components.deterrence import incentive_shadow_prices
+from ..formulation.components.deterrence import incentive_rows, incentive_shadow_prices
 from ..formulation.flag_nodes import (
+    BoundDuals,
     FlagRows,
     NodeProgram,
     NodeSolve,
+    bound_duals,
     false_flags_couple,
     node_program,
     release,
 )
 from ..model.arrays import ProblemArrays
 from ..model.utility import FloatArray
-from ..results.result import Verification
+from ..results.result import Duals, Verification
 from .certificate import conic_certificate
+from .duals import floats_of
 from .infeasibility import (
     System,
     box_relaxation,
@@ -405,10 +408,15 @@ def _splits(
 @dataclass(frozen=True)
 class Prices:
     """The answer's shadow prices (d(least cost)/d(gain) per action) when certified, else
-    None; and what was checked, or why they are not given."""
+    None; and what was checked, or why they are not given. ``duals`` are the multipliers
+    of every row in the model's units (``Result.duals``: what ``explain`` prices the budget,
+    floors, ceilings and caps with), given when the prices are and none of them prices a
+    floor, ceiling or budget slack at the answer; else None, and ``duals_reason`` says why."""
 
     shadow: dict[str, float] | None
     reason: str
+    duals: Duals | None = None
+    duals_reason: str = ""
 
 
 def certified_prices(arrays: ProblemArrays, incumbent: Incumbent) -> Prices:
@@ -431,6 +439,7 @@ def certified_prices(arrays: ProblemArrays, incumbent: Incumbent) -> Prices:
             return Prices(None, f"the restriction at the answer was not solved ({at.status})")
         scale = program.scale
         certificate = conic_certificate(program.problem, at.raw, GAP, scale)
+        bounds = bound_duals(program)
     finally:
         release(program)
     if not (certificate.applies and certificate.passed):
@@ -463,10 +472,84 @@ def certified_prices(arrays: ProblemArrays, incumbent: Incumbent) -> Prices:
                 f"the restriction prices {arrays.action_names[i]!r}, whose row is slack at "
                 "the answer",
             )
+    duals, why = _model_duals(arrays, rows, incumbent, dual, bounds, scale)
     return Prices(
         prices,
         "shadow prices from the restriction at the answer's P_0 tangent (Clarabel's residuals "
         "and gap within 1e-6; its optimum is the answer's cost)",
+        duals,
+        why,
+    )
+
+
+def _model_duals(
+    arrays: ProblemArrays,
+    rows: FlagRows,
+    incumbent: Incumbent,
+    dual: FloatArray,
+    bounds: BoundDuals,
+    scale: float,
+) -> tuple[Duals | None, str]:
+    """The restriction's multipliers (program units: rows divided by d_i, objective by
+    ``scale``) as the core program's ``Duals`` (``duals.read_duals``): lambda_i = scale y_i /
+    d_i on d_i P_i - d_0 P_0 >= k_i; eta_i = d cost / d P_i = scale y_i w_i (stationarity in
+    the program's P_i, which enters only row i and its cone); zeta = sum_i lambda_i d_0 (in
+    P_0's variable u, whose tangent has P_0's slope at the answer); mu_j and the floors'
+    scale times their rows', plus phi_j times those of s <= end and s >= start (rows implied
+    by the rate bounds, onto which a solver may put part of a bound's multiplier); the
+    budget's as it is (c x / scale <= B / scale). A floor, ceiling or budget slack at the
+    answer by more than ``SLACK_PRICED`` of itself has multiplier 0 (complementary slackness
+    in the model): set to 0 when within Clarabel's round-off (1e-6 of the monitor's cost, or
+    a product with the slack within the certified gap; 1e-6 for the budget), else all are
+    refused (None)."""
+    rates = np.asarray(incumbent.rates, dtype=float)
+    lower = np.asarray(arrays.min_rate, dtype=float)
+    upper = np.asarray(arrays.max_rate, dtype=float)
+    phi = np.asarray(rows.flag_intensity, dtype=float)
+    row_scale = incentive_rows(arrays).row_scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incentive = np.where(row_scale > 0, scale * dual / row_scale, 0.0)
+    ceiling = scale * (bounds.ceiling + bounds.end * phi)
+    floor = scale * (bounds.floor + bounds.start * phi)
+    # A bound off the answer (beyond SLACK_PRICED of itself, and 1e-12) has multiplier 0 in
+    # the model. Clarabel leaves such multipliers at its round-off, which are set to 0: at
+    # most 1e-6 of the monitor's cost, or a product with the bound's slack within the
+    # duality gap the certificate allows (GAP of the cost; exponential_fp-126: 3.6e-6 on a
+    # floor 1.2e-4 away, 4e-10 against a cost of 0.034); a larger one means the multipliers
+    # price another point, and none is given.
+    cost = np.asarray(arrays.cost, dtype=float)
+    noise = 1e-6 * np.maximum(cost, 1e-9 * max(float(np.max(cost, initial=0.0)), 1e-300))
+    gap = GAP * max(incumbent.cost, 1e-300)
+    off_ceiling = upper - rates > SLACK_PRICED * np.abs(upper) + 1e-12
+    off_floor = rates - lower > SLACK_PRICED * np.abs(lower) + 1e-12
+    for j, name in enumerate(arrays.monitor_names):
+        above = ceiling[j] > noise[j] and ceiling[j] * (upper[j] - rates[j]) > gap
+        if off_ceiling[j] and above:
+            return None, f"the restriction prices the rate ceiling of {name!r}, not reached"
+        if off_floor[j] and floor[j] > noise[j] and floor[j] * (rates[j] - lower[j]) > gap:
+            return None, f"the restriction prices the rate floor of {name!r}, not at it"
+    ceiling = np.where(off_ceiling, 0.0, ceiling)
+    floor = np.where(off_floor, 0.0, floor)
+    budget = bounds.budget if arrays.budget is not None else 0.0
+    if arrays.budget is not None and arrays.budget - incumbent.cost > SLACK_PRICED * abs(
+        arrays.budget
+    ):
+        if budget > 1e-6:
+            return None, "the restriction prices the budget, not spent"
+        budget = 0.0
+    if not (np.all(np.isfinite(incentive)) and np.all(np.isfinite(ceiling))):
+        return None, "a multiplier beyond float range"
+    n, weight = len(arrays.deviations), np.asarray(rows.weight, dtype=float)
+    return (
+        Duals(
+            incentive=floats_of(incentive, n),
+            reach=floats_of(scale * dual * weight, n),
+            false_flag=float(np.sum(scale * dual * np.asarray(rows.flag_weight, dtype=float))),
+            ceiling=floats_of(ceiling, arrays.n_monitors),
+            floor=floats_of(floor, arrays.n_monitors),
+            budget=float(budget),
+        ),
+        "the restriction's multipliers (certified with the prices), none on a slack bound",
     )
 
 

@@ -129,18 +129,24 @@ class NodeProgram:
         self.incentive = (
             cp.multiply(self.weight, detection) - cp.multiply(self.flag_weight, flag) >= self.need
         )
+        # the rows whose multipliers price the spec's constraints (``bound_duals``)
+        self.floor = self.rates >= self.lower
+        self.ceiling = self.rates <= self.upper
+        self.from_start = s >= self.start
+        self.to_end = s <= self.end
+        self.spend = None if self.budget is None else self.cost @ self.rates <= self.budget
         constraints = [
             self.incentive,
             detection <= 1 - cp.exp(-(self.intensity @ self.rates)),
             flag >= self.intercept + self.slope * s,
             s == self.flag_intensity @ self.rates,
-            s >= self.start,
-            s <= self.end,
-            self.rates >= self.lower,
-            self.rates <= self.upper,
+            self.from_start,
+            self.to_end,
+            self.floor,
+            self.ceiling,
         ]
-        if self.budget is not None:
-            constraints.append(self.cost @ self.rates <= self.budget)
+        if self.spend is not None:
+            constraints.append(self.spend)
         self.problem = cp.Problem(cp.Minimize(self.cost @ self.rates), constraints)
         self.scale = 1.0
 
@@ -180,6 +186,38 @@ class NodeProgram:
             None if dual is None else np.atleast_1d(np.asarray(dual, dtype=float)).copy(),
             record.raw,
         )
+
+
+@dataclass(frozen=True)
+class BoundDuals:
+    """The last solve's multipliers of the rate floors and ceilings, of s >= start and
+    s <= end, and of the budget, in program units (objective c x / scale); zeros where the
+    solver returned none."""
+
+    floor: FloatArray
+    ceiling: FloatArray
+    start: float
+    end: float
+    budget: float
+
+
+def bound_duals(program: NodeProgram) -> BoundDuals:
+    """:class:`BoundDuals` of ``program``'s last solve (negative round-off clipped)."""
+    m = int(program.rates.shape[0])
+
+    def dual(constraint: cp.Constraint | None, size: int) -> FloatArray:
+        value = None if constraint is None else constraint.dual_value
+        if value is None:
+            return np.zeros(size)
+        return np.maximum(np.broadcast_to(np.asarray(value, dtype=float), (size,)), 0.0)
+
+    return BoundDuals(
+        floor=dual(program.floor, m),
+        ceiling=dual(program.ceiling, m),
+        start=float(dual(program.from_start, 1)[0]),
+        end=float(dual(program.to_end, 1)[0]),
+        budget=float(dual(program.spend, 1)[0]),
+    )
 
 
 _cache: OrderedDict[tuple[int, int, bool], NodeProgram] = OrderedDict()
