@@ -14,9 +14,10 @@ monitor stays at its floor (min_rate), giving base detection b_i = Q_i x_floor. 
 is inspected or not; against action i an inspection catches with probability
 p1_i = min(1, b_i + q_ij) and no inspection with p0_i = min(1, b_i), so at inspection rate x
 the agent is caught with P_i(x) = (1 - x) p0_i + x p1_i (false flags likewise for the
-compliant action). The agent's payoff is its expected utility u(g_i) - P_i(x) d_i (CARA,
-``utility.py``). The auditor's payoff per episode, with inspection cost c, catch reward R and
-miss loss L, is
+compliant action). p0, p1 and q_ij are the model's P_i and P_0 at those policies
+(``model/detection.inspection_detection``), which the simulation plays too. The agent's
+payoff is its expected utility u(g_i) - P_i(x) d_i (CARA, ``utility.py``). The auditor's
+payoff per episode, with inspection cost c, catch reward R and miss loss L, is
 
     inspect:  -c + [i offends] (q_ij R - (1 - q_ij) L)      not:  -[i offends] L,
 
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.arrays import ProblemArrays
+from ..model.detection import inspection_detection
 from ..model.utility import FloatArray, caught_loss, utility
 from ..results.strategy import AuditorReport, GameOutcome
 from ..spec.document import Spec
@@ -95,15 +97,12 @@ def inspection_game(spec: Spec, catch_reward: float | None = None) -> Inspection
         raise ValueError("the spec has no [auditor] table")
     arrays = ProblemArrays.for_design(spec)
     j = arrays.monitor_names.index(auditor.monitor)
-    floors = arrays.min_rate.copy()
-    floors[j] = 0.0
-    base = np.asarray(arrays.detection @ floors, dtype=float).ravel()
-    own = np.asarray(arrays.detection[:, [j]].todense(), dtype=float).ravel()
     c = arrays.compliant
-    base[c] = float(arrays.false_positive @ floors)
-    own[c] = float(arrays.false_positive[j])
-    caught_not = np.minimum(1.0, base)
-    caught_inspected = np.minimum(1.0, base + own)
+    # the model's detections between inspections, in an inspected episode and by the
+    # inspection alone (shared with the simulation of both sides learning)
+    inspection = inspection_detection(arrays, j)
+    floors, own = inspection.floors, inspection.own
+    caught_not, caught_inspected = inspection.not_inspected, inspection.inspected
     penalty = arrays.penalty_cap.copy()
     penalty[c] = arrays.false_positive_penalty
     r = arrays.risk_aversion

@@ -14,6 +14,8 @@ program's segments.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -68,3 +70,35 @@ def false_flag_rate(arrays: ProblemArrays, rates: FloatArray) -> float:
         intensity = float(log_escape(arrays.false_positive) @ x)
         return float(-np.expm1(-intensity))
     return float(np.clip(arrays.false_positive @ x, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """The inspection game's detections (an ``[auditor]`` running monitor ``monitor``, every
+    other monitor at its floor), per action, the compliant entry being false flags: caught
+    in an episode the auditor does not inspect, in one it inspects (its monitor at rate 1),
+    and by its own inspection alone. All are the model's P_i(x) and P_0(x) above at those
+    policies, whatever the detection model, so the equilibrium (``engine/auditor.py``) and
+    the simulation of both sides learning (``simulation/auditor.py``) play one game."""
+
+    floors: FloatArray  # the policy between inspections: floors, the auditor's monitor at 0
+    not_inspected: FloatArray
+    inspected: FloatArray
+    own: FloatArray
+
+
+def inspection_detection(arrays: ProblemArrays, monitor: int) -> Inspection:
+    """:class:`Inspection` of ``arrays`` with the auditor running monitor ``monitor``."""
+    floors = np.asarray(arrays.min_rate, dtype=float).copy()
+    floors[monitor] = 0.0
+    inspecting = floors.copy()
+    inspecting[monitor] = 1.0
+    alone = np.zeros_like(floors)
+    alone[monitor] = 1.0
+
+    def caught(rates: FloatArray) -> FloatArray:
+        detection = detection_probability(arrays, rates)
+        detection[arrays.compliant] = false_flag_rate(arrays, rates)
+        return detection
+
+    return Inspection(floors, caught(floors), caught(inspecting), caught(alone))

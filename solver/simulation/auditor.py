@@ -15,6 +15,8 @@ One episode, for every pair k at once:
    V decides the catch: inspected, the agent is caught when V < p1_i = min(1, b_i + q_i) and
    the auditor's own inspection caught it when V < q_i; not inspected, caught when
    V < p0_i = min(1, b_i). So P(caught) = (1 - x) p0_i + x p1_i, as in ``auditor.py``;
+   p0, p1 and q are the model's detections at those policies
+   (``model/detection.inspection_detection``, the equilibrium's too);
 4. payoffs: the agent g_i - F_i 1{caught} (CARA utility for learning); the auditor
    -c 1{inspected} + R 1{own catch of an offence} - L 1{offence not caught by it}.
 
@@ -36,10 +38,11 @@ from typing import Any
 import numpy as np
 
 from ..model.arrays import ProblemArrays
-from ..model.game import Game
+from ..model.detection import Inspection, inspection_detection
+from ..model.game import BoolArray, Game
 from ..model.utility import FloatArray
 from ..results.serialise import dumps, envelope, jsonable
-from .agents import AgentConfig, Exp3, exp3_gamma, reward_range
+from .agents import AgentConfig, Exp3, IntArray, exp3_gamma, reward_range
 from .limits import check_size
 from .outcomes import FINAL_WINDOW, Estimate, downsample
 
@@ -165,18 +168,15 @@ def simulate_auditor(
     check_size(episodes, population, len(arrays.action_names))
     started = time.perf_counter()
     j = arrays.monitor_names.index(params.monitor)
-    floors = arrays.min_rate.copy()
-    floors[j] = 0.0
     columns = np.array([arrays.min_rate[j], arrays.max_rate[j]])
-    game = Game.from_arrays(arrays, floors)
-    base = np.minimum(1.0, game.catch @ floors)
-    own = game.catch[:, j].copy()
-    with_inspection = np.minimum(1.0, base + own)
+    # the model's detections at the game's policies (the equilibrium's, ``engine/auditor.py``)
+    inspection = inspection_detection(arrays, j)
+    game = Game.from_arrays(arrays, inspection.floors)
     c = game.compliant
     offends = np.arange(game.n_actions) != c
 
     rng = np.random.default_rng(seed)
-    learner = agent.build(game, population, episodes, base)
+    learner = agent.build(game, population, episodes, inspection.not_inspected)
     gamma = auditor_gamma if auditor_gamma is not None else exp3_gamma(2, episodes)
     auditor = Exp3(population, 2, gamma)
     free, caught_utility = game.utilities()
@@ -199,11 +199,9 @@ def simulate_auditor(
     for t in range(episodes):
         actions = learner.choose(rng, t)
         column = auditor.choose(rng, t)
-        inspected = rng.random(population) < columns[column]
-        v = rng.random(population)
-        caught = v < np.where(inspected, with_inspection[actions], base[actions])
+        inspected, caught, own_catch = draw_catches(rng, inspection, columns[column], actions)
         offence = offends[actions]
-        own_catch = inspected & offence & (v < own[actions])
+        own_catch &= offence
         learner.update(
             actions, (np.where(caught, caught_utility[actions], free[actions]) - low) / span
         )
@@ -242,6 +240,22 @@ def simulate_auditor(
         inspection_curve=inspection_curve,
         seconds=time.perf_counter() - started,
     )
+
+
+def draw_catches(
+    rng: np.random.Generator, inspection: Inspection, rate: float | FloatArray, actions: IntArray
+) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """(inspected, caught, caught by the inspection itself) for agents taking ``actions``,
+    each inspected with probability ``rate`` (its auditor's column, per agent): one uniform
+    V per agent decides the catch, V < the model's detection with or without an inspection, and the
+    inspection's own catch is V < its detection alone (within the first: a monitor's own
+    detection never exceeds the policy's). So P(caught) = (1 - x) p0_i + x p1_i, the
+    equilibrium's (``engine/auditor.inspection_game``)."""
+    inspected = np.asarray(rng.random(actions.shape[0]) < rate)
+    v = rng.random(actions.shape[0])
+    with_it, without = inspection.inspected[actions], inspection.not_inspected[actions]
+    detection = np.where(inspected, with_it, without)
+    return inspected, v < detection, inspected & (v < inspection.own[actions])
 
 
 def spec_equilibrium(spec: Any) -> EquilibriumPoint | None:

@@ -9,6 +9,7 @@ x* = g / (q F) and offends at o* = c / (q (R + L)).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import deter
@@ -168,3 +169,76 @@ def test_cli_auditor_json_and_plot(runner, write_spec, tmp_path: Path) -> None:
     assert committed.exit_code == 0, committed.stderr
     # A committed rate 0.3 > x* = g / (q F) deters: --rates simulates commitment instead.
     assert json.loads(committed.stdout)["policies"][0]["violation_rate"] == 0.0
+
+
+SATURATED = """
+version = 1
+[agent]
+penalty_cap = 4.0
+false_positive_penalty = 1.0
+[[actions]]
+name = "comply"
+gain = 0.0
+[[actions]]
+name = "skim"
+gain = 1.2
+[[actions]]
+name = "steal"
+gain = 3.5
+penalty_cap = 6.0
+[[monitors]]
+name = "inspector"
+cost = 1.0
+max_rate = 0.5
+detects = { skim = 0.3, steal = 0.7 }
+false_positive = 0.1
+[[monitors]]
+name = "floor"
+cost = 1.0
+min_rate = 0.8
+detects = { skim = 0.2, steal = 0.8 }
+false_positive = 0.05
+[auditor]
+monitor = "inspector"
+inspection_cost = 0.2
+catch_reward = 1.0
+miss_loss = 2.0
+"""
+
+
+@pytest.mark.parametrize("text", [game_text(), SATURATED], ids=["one offence", "saturated"])
+def test_the_simulated_catches_are_the_games_and_the_best_responses_agree(text: str) -> None:
+    """Each action against each of the auditor's columns, 200,000 episodes through the
+    simulation's own draw (``draw_catches``): the catch frequency is the equilibrium game's
+    detection (1 - x) p0 + x p1 within 5 standard errors (steal saturates: 0.64 + 0.7 > 1),
+    the inspection's own catches x q, and the best response to the simulated utilities is the
+    game's. Both read the model's detections (``model/detection.inspection_detection``)."""
+    import numpy as np
+    from deter.solver.engine.auditor import inspection_game
+    from deter.solver.model.detection import inspection_detection
+    from deter.solver.simulation.auditor import draw_catches
+
+    parsed = deter.loads(text).spec
+    game = inspection_game(parsed)
+    arrays = ProblemArrays.for_design(parsed)
+    inspection = inspection_detection(arrays, arrays.monitor_names.index("inspector"))
+    relative = arrays.gain - arrays.gain[arrays.compliant]
+    penalty = arrays.penalty_cap.copy()
+    penalty[arrays.compliant] = arrays.false_positive_penalty
+    n = 200_000
+    rng = np.random.default_rng(11)
+    for column, rate in enumerate(game.rates):
+        utilities = []
+        for i in range(arrays.n_actions):
+            inspected, caught, own = draw_catches(rng, inspection, rate, np.full(n, i))
+            expected = (1 - rate) * inspection.not_inspected[i] + rate * inspection.inspected[i]
+            # the game's own figure: u(g) - P d, risk neutral (d = F)
+            assert game.agent[i, column] == pytest.approx(relative[i] - expected * penalty[i])
+            se = math.sqrt(max(expected * (1 - expected), 1e-12) / n)
+            assert abs(caught.mean() - expected) <= 5 * se + 1e-12
+            assert inspected.mean() == pytest.approx(rate, abs=5 * math.sqrt(0.25 / n))
+            own_rate = rate * inspection.own[i]
+            own_se = math.sqrt(own_rate * (1 - own_rate) / n)
+            assert abs(own.mean() - own_rate) <= 5 * own_se + 1e-12
+            utilities.append(relative[i] - caught.mean() * penalty[i])
+        assert int(np.argmax(utilities)) == int(np.argmax(game.agent[:, column]))
