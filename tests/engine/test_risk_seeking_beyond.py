@@ -12,8 +12,14 @@ import deter
 import pytest
 
 from tests.support.exact_reference import judge
+from tests.support.reference import spec_text
 
 DATA = Path(__file__).resolve().parent / "data"
+#: ``m`` catches both deviations and flags compliance; ``n`` only skims.
+TWO_MONITORS = [
+    {"name": "m", "cost": 1.0, "detects": {"cheat": 0.9, "skim": 0.3}, "false_positive": 0.05},
+    {"name": "n", "cost": 2.5, "detects": {"skim": 0.8}},
+]
 
 
 @pytest.mark.parametrize(
@@ -79,42 +85,6 @@ max_rate = 0.9
     assert "Set monitors.m.max_rate to 1 (now 0.9)" in str(explanation)
 
 
-SCALED = """\
-version = 1
-[agent]
-risk_aversion = {r}
-penalty_cap = {cap}
-false_positive_penalty = {ffp}
-[[actions]]
-name = "ok"
-gain = 0.0
-[[actions]]
-name = "cheat"
-gain = {g}
-[[actions]]
-name = "skim"
-gain = {h}
-penalty_cap = {cap_skim}
-[[monitors]]
-name = "m"
-cost = 1.0
-detects = {{ cheat = 0.9, skim = 0.3 }}
-false_positive = 0.05
-[[monitors]]
-name = "n"
-cost = 2.5
-detects = {{ skim = 0.8 }}
-[[types]]
-name = "bold"
-weight = 0.6
-[[types]]
-name = "meek"
-weight = 0.4
-risk_aversion = {r_meek}
-gains = {{ cheat = {g_meek} }}
-"""
-
-
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 @pytest.mark.parametrize("factor", [1e3, 1e6])
 def test_risk_aversion_beyond_the_old_limit_of_1e3_gives_the_scaled_problems_answer(
@@ -125,15 +95,28 @@ def test_risk_aversion_beyond_the_old_limit_of_1e3_gives_the_scaled_problems_ans
     cost, risk averse and risk seeking, typed."""
 
     def text(k: float) -> str:
-        return SCALED.format(
-            r=sign * 0.5 * k,
-            r_meek=sign * 0.2 * k,
-            cap=20.0 / k,
-            ffp=0.4 / k,
-            g=3.0 / k,
-            h=1.5 / k,
-            cap_skim=10.0 / k,
-            g_meek=2.0 / k,
+        return spec_text(
+            [
+                {"name": "ok", "gain": 0.0},
+                {"name": "cheat", "gain": 3.0 / k},
+                {"name": "skim", "gain": 1.5 / k, "penalty_cap": 10.0 / k},
+            ],
+            TWO_MONITORS,
+            agent={
+                "risk_aversion": sign * 0.5 * k,
+                "penalty_cap": 20.0 / k,
+                "false_positive_penalty": 0.4 / k,
+            },
+            types=[
+                {"name": "bold", "weight": 0.6},
+                {
+                    "name": "meek",
+                    "weight": 0.4,
+                    "risk_aversion": sign * 0.2 * k,
+                    "gains": {"cheat": 2.0 / k},
+                },
+            ],
+            version=1,
         )
 
     base = deter.solve(deter.loads(text(1.0))).to_dict(timing=False)

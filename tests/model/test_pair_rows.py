@@ -15,49 +15,13 @@ from deter.solver.model.types import StrategicArrays, type_detection
 from deter.solver.model.utility import caught_loss, utility
 from deter.solver.spec.loading import parse_spec_text
 
-TYPED = """
-version = 1
-[agent]
-risk_aversion = {r0}
-penalty_cap = {cap}
-false_positive_penalty = {ffp}
-margin = {margin}
-[[actions]]
-name = "comply"
-gain = 0.25
-[[actions]]
-name = "a"
-gain = {ga}
-[[actions]]
-name = "b"
-gain = [{gb_low}, {gb_high}]
-penalty_cap = {cap_b}
-[[monitors]]
-name = "m"
-cost = 1.0
-detects = {{ a = 0.7, b = 0.4 }}
-false_positive = 0.05
-[[monitors]]
-name = "n"
-cost = 2.0
-detects = {{ b = 0.9 }}
-[[types]]
-name = "t0"
-weight = 0.3
-[[types]]
-name = "t1"
-weight = 0.3
-risk_aversion = {r1}
-gains = {{ a = {ga1} }}
-[[types]]
-name = "t2"
-weight = 0.4
-risk_aversion = 0.0
-"""
+from tests.support.reference import spec_text
 
 
 def _data(**numbers: float) -> StrategicArrays:
-    values = {
+    """Three types (CARA averse, seeking and neutral) over a point gain and an interval
+    gain; ``numbers`` replace the defaults below."""
+    v = {
         "r0": 0.4,
         "r1": -0.7,
         "cap": 6.0,
@@ -69,9 +33,31 @@ def _data(**numbers: float) -> StrategicArrays:
         "cap_b": 4.0,
         "ga1": 2.5,
     }
-    values.update(numbers)
-    spec = parse_spec_text(TYPED.format(**values), "typed.toml")
-    return StrategicArrays.from_spec(spec)
+    v.update(numbers)
+    text = spec_text(
+        [
+            {"name": "comply", "gain": 0.25},
+            {"name": "a", "gain": v["ga"]},
+            {"name": "b", "gain": [v["gb_low"], v["gb_high"]], "penalty_cap": v["cap_b"]},
+        ],
+        [
+            {"name": "m", "cost": 1.0, "detects": {"a": 0.7, "b": 0.4}, "false_positive": 0.05},
+            {"name": "n", "cost": 2.0, "detects": {"b": 0.9}},
+        ],
+        agent={
+            "risk_aversion": v["r0"],
+            "penalty_cap": v["cap"],
+            "false_positive_penalty": v["ffp"],
+            "margin": v["margin"],
+        },
+        types=[
+            {"name": "t0", "weight": 0.3},
+            {"name": "t1", "weight": 0.3, "risk_aversion": v["r1"], "gains": {"a": v["ga1"]}},
+            {"name": "t2", "weight": 0.4, "risk_aversion": 0.0},
+        ],
+        version=1,
+    )
+    return StrategicArrays.from_spec(parse_spec_text(text, "typed.toml"))
 
 
 def _direct_rows(data: StrategicArrays, pairs: np.ndarray) -> np.ndarray:

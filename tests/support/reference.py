@@ -57,6 +57,7 @@ def spec_text(
     problem: Mapping[str, Any] | None = None,
     penalty: Mapping[str, Any] | None = None,
     version: Any = None,
+    types: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """TOML text of a spec: one line per key, so tests can predict the line of any key."""
     lines: list[str] = []
@@ -75,6 +76,8 @@ def spec_text(
         lines += ["", "[[actions]]", *toml_table(action)]
     for monitor in monitors:
         lines += ["", "[[monitors]]", *toml_table(monitor)]
+    for kind in types:
+        lines += ["", "[[types]]", *toml_table(kind)]
     return "\n".join(lines) + "\n"
 
 
