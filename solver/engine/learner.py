@@ -170,8 +170,9 @@ def with_learner_verdict(spec: Spec, result: Result) -> Result:
         for a, m in zip(spec.actions, margins, strict=True)
         if a.name != spec.compliant_action
     )
-    if learner.algorithm == "sample-mean":
-        how = f"a sample-mean learner with {learner.samples} samples of each action"
+    if learner.algorithm in ("sample-mean", "ppo"):
+        kind = "a sample-mean" if learner.algorithm == "sample-mean" else "a PPO"
+        how = f"{kind} learner with {learner.samples} samples of each action"
     else:
         how = f"an {learner.algorithm} learner in T = {learner.rounds} rounds" + (
             " (its average share of rounds on deviations)"

@@ -11,7 +11,7 @@ import itertools
 
 from .gains import gain_bounds
 from .limits import MAX_MAGNITUDE, MAX_RISK_AVERSION, MAX_SEEKING_EXPONENT, MIN_PRESENT_VALUE
-from .sections import Learner, SpecView
+from .sections import Learner, SpecView, penalty_credit
 from .suggest import did_you_mean
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -87,11 +87,21 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
 
 def _algorithm_problems(learner: Learner) -> list[Problem]:
     """Each ``[learner] algorithm`` reads its own keys (docs/spec-format.md): a sample-mean
-    learner ``samples``; exp3 and hedge ``rounds`` (and exp3 ``exploration``), and their
-    regret and concentration bounds need rewards in a known range (no Gaussian noise)."""
+    learner ``samples`` (a ppo learner too, with ``gae_lambda``: a sample-mean design with
+    PPO's credit for delayed penalties); exp3 and hedge ``rounds`` (and exp3
+    ``exploration``), and their regret and concentration bounds need rewards in a known
+    range (no Gaussian noise)."""
     algorithm = learner.algorithm
     problems: list[Problem] = []
-    if algorithm == "sample-mean":
+    if learner.gae_lambda is not None and algorithm != "ppo":
+        problems.append(
+            (
+                ("learner", "gae_lambda"),
+                f'gae_lambda is PPO\'s GAE lambda: it needs algorithm = "ppo" (the learner is '
+                f'"{algorithm}")',
+            )
+        )
+    if algorithm in ("sample-mean", "ppo"):
         if learner.samples is None:
             problems.append(
                 (("learner", "samples"), "samples is required (episodes of each action)")
@@ -152,19 +162,21 @@ def _horizon_problems(spec: SpecView) -> list[Problem]:
     problems = _risk_neutral_only(
         spec, "[horizon] discounts a delayed penalty for a risk-neutral agent", "horizon"
     )
-    kappa = (horizon.discount * horizon.retention) ** horizon.audit_delay
+    kappa = penalty_credit(horizon, spec.learner)[1]
     largest = max(
         [abs(x) for a in spec.actions for x in gain_bounds(a.gain)]
         + [abs(x) for t in spec.types for g in t.gains.values() for x in gain_bounds(g)]
         + [spec.agent.margin],
         default=0.0,
     )
+    ppo = spec.learner is not None and spec.learner.algorithm == "ppo"
+    lam = "gae_lambda x " if ppo else ""
     if kappa < MIN_PRESENT_VALUE or largest / kappa > MAX_MAGNITUDE:
         problems.append(
             (
                 ("horizon", "audit_delay"),
                 f"a penalty paid {horizon.audit_delay} steps later is worth (discount x "
-                f"retention)^audit_delay = {kappa:.3g} of itself at the act: below "
+                f"{lam}retention)^audit_delay = {kappa:.3g} of itself at the act: below "
                 f"{MIN_PRESENT_VALUE:g} (or the gains divided by it leave the range deter "
                 "computes in), no penalty can deter through it; shorten the delay or raise "
                 "discount or retention",

@@ -77,16 +77,18 @@ class Agent(FrozenModel):
 class Learner(FrozenModel):
     """The agent is a learner estimating payoffs from episodes (solver/model/learning.py)."""
 
-    algorithm: Literal["sample-mean", "exp3", "hedge"] = Field(
+    algorithm: Literal["sample-mean", "exp3", "hedge", "ppo"] = Field(
         "sample-mean",
         description="How the learner learns: sample-mean (ranks actions by sample means of "
         "samples episodes each), exp3 (the bandit of Auer et al. 2002) or hedge (exponential "
-        "weights with full information), each over rounds episodes (solver/model/no_regret.py).",
+        "weights with full information), each over rounds episodes (solver/model/no_regret.py); "
+        "ppo (a policy-gradient learner with generalised advantage estimation: a sample-mean "
+        "design whose delayed penalties are credited by discount x gae_lambda per step).",
     )
     samples: Annotated[int, Strict(), Field(ge=1, le=10**12)] | None = Field(
         None,
         description="Episodes of each action the learner's estimates rest on (at least); "
-        "required with algorithm = sample-mean.",
+        "required with algorithm = sample-mean or ppo.",
     )
     rounds: Annotated[int, Strict(), Field(ge=1, le=10**12)] | None = Field(
         None, description="T: the episodes an exp3 or hedge learner trains for (required there)."
@@ -117,6 +119,16 @@ class Learner(FrozenModel):
     reward_noise: NonNegative = Field(
         0.0, description="Standard deviation of the Gaussian noise on each observed reward."
     )
+    gae_lambda: (
+        Annotated[
+            float, Strict(), Field(allow_inf_nan=False, gt=0, le=1), AfterValidator(representable)
+        ]
+        | None
+    ) = Field(
+        None,
+        description='PPO\'s GAE lambda, in (0, 1] (only with algorithm = "ppo"; default '
+        "0.95, stable-baselines3's).",
+    )
     bound: Literal["hoeffding", "bernstein"] = Field(
         "hoeffding",
         description="hoeffding: margins from the penalty ranges (rate-free); bernstein: from "
@@ -135,7 +147,7 @@ class Learner(FrozenModel):
         """n, the samples of each action the learner's estimates rest on: ``samples`` for a
         sample-mean learner, ``rounds`` for Hedge (it sees every action's reward each
         round); 0 when the guarantee is not a sample-mean one."""
-        if self.algorithm == "sample-mean":
+        if self.algorithm in ("sample-mean", "ppo"):
             return self.samples or 0
         if self.algorithm == "hedge" and self.violation != "average":
             return self.rounds or 0
@@ -144,6 +156,14 @@ class Learner(FrozenModel):
     @property
     def flag_detection(self) -> float:
         return self._flag_detection
+
+    @property
+    def credit_lambda(self) -> float:
+        """The share of a reward one step later that the learner credits beyond its discount:
+        PPO's GAE lambda (Schulman et al. 2016), 1 for a learner of discounted returns."""
+        if self.algorithm != "ppo":
+            return 1.0
+        return DEFAULT_GAE_LAMBDA if self.gae_lambda is None else self.gae_lambda
 
     @property
     def lower_bound(self) -> bool:
@@ -160,6 +180,23 @@ class Learner(FrozenModel):
         copy = self.model_copy()
         copy._flag_detection = float(flag_detection)
         return copy
+
+
+#: stable-baselines3's PPO default (``gae_lambda=0.95``), taken when a spec gives none.
+DEFAULT_GAE_LAMBDA = 0.95
+
+
+def penalty_credit(horizon: Horizon | None, learner: Learner | None) -> tuple[float, float]:
+    """(gamma_eff^d, (gamma_eff rho)^d): what a penalty paid ``audit_delay`` steps later is
+    credited at the act when it is paid, and in expectation (kappa), for ``learner``.
+    gamma_eff is the horizon's discount, times PPO's GAE lambda for ``algorithm = "ppo"``:
+    GAE weighs a reward k steps after the act by (gamma lambda)^k (docs/model.md, "Long
+    horizons"). (1, 1) without a horizon."""
+    if horizon is None:
+        return 1.0, 1.0
+    per_step = horizon.discount * (1.0 if learner is None else learner.credit_lambda)
+    d = horizon.audit_delay
+    return float(per_step**d), float((per_step * horizon.retention) ** d)
 
 
 class Horizon(FrozenModel):

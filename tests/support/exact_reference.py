@@ -293,10 +293,14 @@ def parse(text: str) -> Model:
 
 def _horizon(data: dict[str, Any]) -> tuple[float, float]:
     """(kappa, gamma^d) of a [horizon] (docs/model.md, "Long horizons"): a penalty paid d
-    steps later is worth (gamma rho)^d of itself at the act, and gamma^d when it is paid."""
+    steps later is worth (gamma rho)^d of itself at the act, and gamma^d when it is paid
+    (gamma x lambda for a PPO learner: docs/model.md, "PPO")."""
     horizon = data.get("horizon") or {}
     d = int(horizon.get("audit_delay", 0))
     gamma = float(horizon.get("discount", 1.0))
+    learner = data.get("learner") or {}
+    if learner.get("algorithm") == "ppo":  # PPO credits a step later by gamma x GAE lambda
+        gamma *= float(learner.get("gae_lambda", 0.95))
     rho = float(horizon.get("retention", 1.0))
     return (gamma * rho) ** d, gamma**d
 
@@ -312,7 +316,7 @@ def learner_margin(data: dict[str, Any], name: str) -> float:
     cap = action.get("penalty_cap", agent.get("penalty_cap", 0.0))
     algorithm = learner.get("algorithm", "sample-mean")
     violation = learner.get("violation", "final")
-    if algorithm == "sample-mean" or (algorithm == "hedge" and violation == "final"):
+    if algorithm in ("sample-mean", "ppo") or (algorithm == "hedge" and violation == "final"):
         return float(_learner_margin(data, cap))
     # exp3 / hedge: rewards range from the smallest gain - gamma^d cap (F_fp for
     # compliance) to the largest gain, over every type's gains

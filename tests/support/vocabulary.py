@@ -658,6 +658,11 @@ def _learner(rng: Rng) -> _Draw:
         # the exact reference writes out Hoeffding's margin only; bound = "bernstein" (an
         # outer iteration) is tested on its own (tests/engine/test_learner.py)
         learner["bound"] = "hoeffding"
+    if "samples" in learner and _chance(rng, 0.3):  # PPO: delayed penalties credited by
+        # (gamma lambda)^d, otherwise a sample-mean learner (docs/model.md, "PPO")
+        learner["algorithm"] = "ppo"
+        if _chance(rng, 0.7):
+            learner["gae_lambda"] = _uniform(rng, 0.8, 1.0)
     draw.data["learner"] = learner
     if _chance(rng, 0.5):  # penalties that land later ([horizon], docs/model.md)
         horizon: dict[str, Any] = {}
@@ -673,10 +678,14 @@ def _learner(rng: Rng) -> _Draw:
 
 def _horizon(draw: _Draw) -> tuple[float, float]:
     """(kappa, gamma^d) of the [horizon], from docs/model.md ("Long horizons"): a penalty paid
-    d steps later is worth (gamma rho)^d of itself at the act, gamma^d when it is paid."""
+    d steps later is worth (gamma rho)^d of itself at the act, gamma^d when it is paid (gamma x
+    lambda for a PPO learner: docs/model.md, "PPO")."""
     horizon = draw.data.get("horizon") or {}
     d = int(horizon.get("audit_delay", 0))
     gamma = float(horizon.get("discount", 1.0))
+    learner = draw.data.get("learner") or {}
+    if learner.get("algorithm") == "ppo":  # PPO credits a step later by gamma x GAE lambda
+        gamma *= float(learner.get("gae_lambda", 0.95))
     rho = float(horizon.get("retention", 1.0))
     return (gamma * rho) ** d, gamma**d
 
