@@ -40,8 +40,13 @@ import numpy as np
 from ..policy.document import build_policy, derived_figures, scaled, with_rates
 from ..results.serialise import envelope
 from ..simulation.simulate import Mapper, serial_map
+from .ppo import ModelFactory, PPOSettings, sb3_ppo
 from .reference import CODING_AGENT_SPEC
 from .tabular import TabularRun, train_tabular
+
+#: The coding env's PPO: stable-baselines3's defaults for gamma and GAE lambda (an episode is
+#: one step, so neither changes what an act is credited).
+CODING_PPO = PPOSettings()
 
 #: Two-sided 97.5% quantiles of Student's t, by degrees of freedom (1..30); normal beyond.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
@@ -340,15 +345,14 @@ def run_ppo(
     seed: int = 0,
     curve_points: int = 50,
     progress: Callable[[str], None] | None = None,
+    make_model: ModelFactory = sb3_ppo,
+    settings: PPOSettings = CODING_PPO,
 ) -> list[ConditionResult]:
-    """stable-baselines3 PPO on the wrapped reference env, per policy and seed (CPU)."""
-    import torch
-    from stable_baselines3 import PPO
-
+    """PPO on the wrapped reference env, per policy and seed: stable-baselines3's on the CPU
+    (``ppo.sb3_ppo``), or any ``make_model`` (the tests' policy-gradient double)."""
     from .env import CodingTaskEnv
     from .wrapper import OversightWrapper
 
-    torch.set_num_threads(1)  # tiny networks: threads cost more than they save
     out = []
     for doc in policies:
         names = [a["name"] for a in doc["actions"]]
@@ -358,10 +362,7 @@ def run_ppo(
             started = time.perf_counter()
             env = OversightWrapper(CodingTaskEnv(), doc, seed=seed + s)
             log = _StepLog()
-            model = PPO(
-                "MlpPolicy", _Logged(env, log), n_steps=256, batch_size=64, learning_rate=1e-3,
-                ent_coef=0.01, seed=seed + s, device="cpu", verbose=0,
-            )  # fmt: skip
+            model = make_model(_Logged(env, log), settings, seed + s)
             model.learn(total_timesteps=timesteps)
             obs = np.ones((1, 1), dtype=np.float32)
             final = int(model.predict(obs, deterministic=True)[0][0])

@@ -33,6 +33,7 @@ from .experiment import (
     solve_policy,
 )
 from .population import Task, rational_plan, train_population
+from .ppo import ModelFactory, PPOSettings, sb3_ppo
 from .reference import CODING_AGENT_SPEC
 
 
@@ -149,6 +150,7 @@ def run_ppo_long(
     seed: int,
     timesteps: int,
     gae_lambda: float = 0.95,
+    make_model: ModelFactory = sb3_ppo,
 ) -> dict[str, Any]:
     """One PPO seed on ``deter/LongTask-v0`` under ``doc``: its figures, curve and final
     policy's choice in every work state (a plain dict, saved per run).
@@ -159,12 +161,9 @@ def run_ppo_long(
     function cannot foresee an audit it does not see); lambda = 1 is the Monte Carlo return
     the design's discount describes."""
     import gymnasium as gym
-    import torch
-    from stable_baselines3 import PPO
 
     from .long_env import LongTaskEnv
 
-    torch.set_num_threads(1)  # tiny networks: threads cost more than they save
     started = time.perf_counter()
     env = LongTaskEnv(doc, **task.env_options())
     log: dict[str, Any] = {"violation": [], "honest": 0, "honest_loss": 0.0, "returns": []}
@@ -185,11 +184,8 @@ def run_ppo_long(
                 episode.update({"return": 0.0, "k": 0})
             return obs, reward, terminated, truncated, info
 
-    model = PPO(
-        "MlpPolicy", Logged(env), n_steps=256, batch_size=64, learning_rate=1e-3,
-        ent_coef=0.01, gamma=task.discount, gae_lambda=gae_lambda, seed=seed, device="cpu",
-        verbose=0,
-    )  # fmt: skip
+    settings = PPOSettings(gamma=task.discount, gae_lambda=gae_lambda)
+    model = make_model(Logged(env), settings, seed)
     model.learn(total_timesteps=timesteps)
     c = env.compliant
     states = work_states(len(env.action_names), c, env.steps, env.length)
