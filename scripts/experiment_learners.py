@@ -35,10 +35,16 @@ from deter.solver.rl.experiment import (
     run_tabular,
 )
 from deter.solver.rl.population import LEARNERS, Task
-from deter.solver.rl.study import long_conditions, run_learners, run_ppo_long, summarise_ppo
+from deter.solver.rl.study import (
+    LONG_TASK,
+    long_conditions,
+    run_learners,
+    run_ppo_long,
+    summarise_ppo,
+)
 
 #: The long task of the experiment (the env's defaults; the learner's discount 0.95).
-LONG = Task(steps=5, audit_delay=3, retention=0.95, opportunity=0.5, discount=0.95)
+LONG = LONG_TASK
 CODING = Task()
 #: The learning-aware design's learner: the samples an epsilon 0.3 learner has of each
 #: action after 40,000 episodes, and 1 - delta / 3 per shortcut (delta 0.05).

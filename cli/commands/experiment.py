@@ -6,8 +6,10 @@ A short adapter: parse the options, run ``deter.solver.rl.experiment``, write th
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,17 @@ from ..common import err, fail, guarded, info, progress
 from ..exit_codes import ExitCode
 from ..options import DebugOption
 from .batch import AddressOption, Executor, WorkersOption
+
+
+class Env(StrEnum):
+    """The experiment's environment (docs/experiments.md)."""
+
+    coding = "coding"
+    long = "long"
+
+
+#: The 'optimal, margin' policy's margin per env: 0.5 admits no policy in the long env.
+DEFAULT_MARGIN = {Env.coding: 0.5, Env.long: 0.15}
 
 
 def experiment(
@@ -53,12 +66,25 @@ def experiment(
     epsilon: Annotated[
         float, typer.Option("--epsilon", min=0.0, max=1.0, help="Tabular exploration rate.")
     ] = 0.1,
-    margin: Annotated[
-        float,
+    env: Annotated[
+        Env,
         typer.Option(
-            "--margin", min=0.0, max=1e6, help="The margin of the 'optimal, margin' policy."
+            "--env",
+            help="coding: deter/CodingTask-v0 (one step a task); long: deter/LongTask-v0 (5 "
+            "steps, penalties 3 steps later, unseen audits; its policies designed with "
+            "[horizon], plus the one-step optimum and, with --ppo-seeds, the PPO-aware design).",
         ),
-    ] = 0.5,
+    ] = Env.coding,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            "--margin",
+            min=0.0,
+            max=1e6,
+            help="The margin of the 'optimal, margin' policy [default: 0.5; 0.15 with --env long].",
+            show_default=False,
+        ),
+    ] = None,
     delta: Annotated[
         float,
         typer.Option(
@@ -95,6 +121,16 @@ def experiment(
             help="PPO training steps per run (at most 10,000,000).",
         ),
     ] = 10_000,
+    gae_lambda: Annotated[
+        float,
+        typer.Option(
+            "--gae-lambda",
+            min=0.0,
+            max=1.0,
+            help="--env long: PPO's GAE lambda, in (0, 1], and the PPO-aware design's ([learner] "
+            'algorithm = "ppo"; docs/model.md).',
+        ),
+    ] = 0.95,
     seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
     executor: Annotated[
         Executor,
@@ -119,6 +155,21 @@ def experiment(
 
     if address and executor is not Executor.dask:
         fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
+    if env is Env.long and executor is Executor.dask:
+        fail(
+            ExitCode.BAD_INPUT,
+            "error: --executor dask runs the coding env's populations; --env long runs in "
+            "this process (drop --executor)",
+        )
+    if gae_lambda == 0:
+        fail(ExitCode.BAD_INPUT, "error: --gae-lambda must be in (0, 1], not 0")
+    if env is Env.coding and gae_lambda != 0.95:
+        fail(
+            ExitCode.BAD_INPUT,
+            "error: --gae-lambda is for --env long (in the coding env an episode is one step: "
+            "lambda changes nothing)",
+        )
+    chosen_margin = DEFAULT_MARGIN[env] if margin is None else margin
 
     def body() -> int:
         if ppo_seeds:
@@ -133,8 +184,15 @@ def experiment(
             fail(ExitCode.BAD_INPUT, f"error: {output}: exists and is not a folder")
         _check_creatable(output)
         from ...solver.batch.dask_executor import ClusterLost, DaskUnavailable, dask_mapper
-        from ...solver.rl.experiment import TabularTask, markdown_table, run_experiment
+        from ...solver.rl.experiment import (
+            ConditionError,
+            Experiment,
+            TabularTask,
+            markdown_table,
+            run_experiment,
+        )
         from ...solver.rl.learners import LEARNERS
+        from ...solver.rl.study import run_long_experiment
         from ...solver.rl.tabular import TabularRun
         from ...solver.simulation.simulate import Mapper, serial_map
 
@@ -155,22 +213,28 @@ def experiment(
                 except DaskUnavailable as exc:
                     fail(ExitCode.BAD_INPUT, f"error: {exc}")
             try:
-                result = run_experiment(
+                run = (
+                    functools.partial(run_long_experiment, gae_lambda=gae_lambda)
+                    if env is Env.long
+                    else functools.partial(run_experiment, mapper=mapper)
+                )
+                result: Experiment = run(
                     seeds=seeds,
                     agents=agents,
                     episodes=episodes,
                     epsilon=epsilon,
-                    margin=margin,
+                    margin=chosen_margin,
                     delta=delta,
                     learners=kinds,
                     ppo_seeds=ppo_seeds,
                     ppo_timesteps=ppo_timesteps,
                     seed=seed,
                     progress=info,
-                    mapper=mapper,
                 )
             except ClusterLost as exc:  # the cluster went while seeds were out
                 fail(ExitCode.SOLVER_FAILED, f"error: {exc}")
+            except ConditionError as exc:  # e.g. a --margin no monitoring can give
+                fail(ExitCode.BAD_INPUT, f"error: {exc}; change the option that sets it")
         table = "\n".join(
             f"### {rows[0].learner}\n\n" + markdown_table(rows)
             for kind in kinds

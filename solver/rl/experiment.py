@@ -95,6 +95,11 @@ def t_interval(
 # --- the conditions ---------------------------------------------------------------------
 
 
+class ConditionError(ValueError):
+    """A condition's policy does not exist (its spec is infeasible, e.g. a margin no
+    monitoring can give): the experiment's options, not a defect."""
+
+
 def solve_policy(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     from ..engine.solve import solve
     from ..spec.document import Spec
@@ -102,7 +107,8 @@ def solve_policy(data: Mapping[str, Any], label: str) -> dict[str, Any]:
     spec = Spec.model_validate(data)
     result = solve(spec)
     if result.status != "optimal":
-        raise ValueError(f"condition {label!r}: the spec cannot be solved ({result.status})")
+        why = f": {result.message}" if result.message else ""
+        raise ConditionError(f"condition {label!r}: no policy ({result.status}{why})")
     return build_policy(spec, result, label=label)
 
 
@@ -168,7 +174,7 @@ def _learning_aware(
         )
     try:
         return solve_policy({**base, "learner": {**learner, "bound": bound}}, label)
-    except ValueError:
+    except ConditionError:
         return None
 
 
@@ -488,14 +494,8 @@ def run_experiment(
     """Build the conditions, train each population of ``learners`` (``learners.py``; every
     seed through ``mapper``: here, or on a Dask cluster with the same results) and PPO when
     ``ppo_seeds`` > 0 (in this process)."""
-    import tomli
-
     started = time.perf_counter()
-    n_actions = len(tomli.loads(spec_text)["actions"])
-    learner = {
-        "samples": learner_samples(episodes, epsilon, n_actions),
-        "confidence": 1.0 - delta / (n_actions - 1),
-    }
+    learner = design_learner(spec_text, episodes, epsilon, delta)
     policies = build_conditions(spec_text, margin=margin, learner=learner)
     tabular = []
     for kind in learners:
@@ -517,27 +517,77 @@ def run_experiment(
         else []
     )
     return Experiment(
-        parameters={
-            "seeds": seeds,
-            "agents": agents,
-            "episodes": episodes,
-            "epsilon": epsilon,
-            "margin": margin,
-            "delta": delta,
-            "learners": list(learners),
-            "learner": learner,
-            "learning_aware_feasible": any(
-                str(p.get("label", "")).startswith("learning-aware") for p in policies
-            ),
-            "ppo_seeds": ppo_seeds,
-            "ppo_timesteps": ppo_timesteps,
-            "seed": seed,
-        },
+        parameters=parameters(
+            env="coding",
+            seeds=seeds,
+            agents=agents,
+            episodes=episodes,
+            epsilon=epsilon,
+            margin=margin,
+            delta=delta,
+            learners=learners,
+            learner=learner,
+            policies=policies,
+            ppo_seeds=ppo_seeds,
+            ppo_timesteps=ppo_timesteps,
+            seed=seed,
+        ),
         policies=policies,
         tabular=tabular,
         ppo=ppo,
         seconds=time.perf_counter() - started,
     )
+
+
+def design_learner(spec_text: str, episodes: int, epsilon: float, delta: float) -> dict[str, Any]:
+    """The learning-aware designs' ``[learner]``: the samples of each action an epsilon-greedy
+    learner has from exploration, and 1 - delta / deviations per shortcut (so the chance a
+    learner ends on any shortcut is at most delta)."""
+    import tomli
+
+    n_actions = len(tomli.loads(spec_text)["actions"])
+    return {
+        "samples": learner_samples(episodes, epsilon, n_actions),
+        "confidence": 1.0 - delta / (n_actions - 1),
+    }
+
+
+def parameters(
+    *,
+    env: str,
+    seeds: int,
+    agents: int,
+    episodes: int,
+    epsilon: float,
+    margin: float,
+    delta: float,
+    learners: Sequence[str],
+    learner: Mapping[str, Any],
+    policies: Sequence[Mapping[str, Any]],
+    ppo_seeds: int,
+    ppo_timesteps: int,
+    seed: int,
+    **more: Any,
+) -> dict[str, Any]:
+    """An experiment's ``parameters`` (results.json), the same keys for either env, plus
+    ``more`` (the long env's task and GAE lambda)."""
+    labels = [str(p.get("label", "")) for p in policies]
+    return {
+        "env": env,
+        "seeds": seeds,
+        "agents": agents,
+        "episodes": episodes,
+        "epsilon": epsilon,
+        "margin": margin,
+        "delta": delta,
+        "learners": list(learners),
+        "learner": dict(learner),
+        "learning_aware_feasible": any(x.startswith("learning-aware") for x in labels),
+        "ppo_seeds": ppo_seeds,
+        "ppo_timesteps": ppo_timesteps,
+        "seed": seed,
+        **more,
+    }
 
 
 def markdown_table(results: Sequence[ConditionResult]) -> str:

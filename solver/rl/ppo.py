@@ -41,7 +41,13 @@ class PolicyModel(Protocol):
 
     def learn(self, total_timesteps: int) -> Any: ...
 
-    def predict(self, observation: Any, deterministic: bool = False) -> tuple[Any, Any]: ...
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[Any, Any]: ...
 
 
 #: Builds a model for ``env`` with ``settings`` and ``seed``.

@@ -17,24 +17,36 @@ possible shortcuts: enumerated, not sampled).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .experiment import (
+    ConditionError,
     ConditionResult,
+    Experiment,
     build_conditions,
+    design_learner,
+    learner_label,
     learner_metrics,
+    parameters,
     seed_curve,
     solve_policy,
 )
 from .population import Task, rational_plan, train_population
 from .ppo import ModelFactory, PPOSettings, sb3_ppo
 from .reference import CODING_AGENT_SPEC
+
+#: ``deter/LongTask-v0``'s defaults as an experiment's task: 5 work steps, penalties 3 steps
+#: later, the agent leaving after a step with probability 0.05, each shortcut possible half
+#: the time, and the learner's (PPO's) discount 0.95.
+LONG_TASK = Task(steps=5, audit_delay=3, retention=0.95, opportunity=0.5, discount=0.95)
 
 
 def horizon_table(task: Task) -> str:
@@ -53,14 +65,27 @@ def long_conditions(
     spec_text: str = CODING_AGENT_SPEC,
     margin: float = 0.15,
     learner: Mapping[str, Any] | None = None,
+    ppo_lambda: float | None = None,
 ) -> list[dict[str, Any]]:
     """The experiment's conditions designed for ``task`` (its ``[horizon]`` in the spec), and
-    the one-step optimum (``optimal, one-step``) that ignores the delay."""
+    the one-step optimum (``optimal, one-step``) that ignores the delay; with ``ppo_lambda``
+    and a ``learner``, also the PPO-aware design (``[learner] algorithm = "ppo"``,
+    ``gae_lambda``; Bernstein margins) when a policy gives PPO its margins."""
     import tomli
 
-    docs = build_conditions(spec_text + horizon_table(task), margin=margin, learner=learner)
+    text = spec_text + horizon_table(task)
+    docs = build_conditions(text, margin=margin, learner=learner)
     blind = solve_policy(tomli.loads(spec_text), "optimal, one-step")
-    return [docs[0], blind, *docs[1:]]
+    aware = []
+    if ppo_lambda is not None and learner is not None:
+        ppo = {**learner, "bound": "bernstein", "algorithm": "ppo", "gae_lambda": ppo_lambda}
+        label = (
+            f"ppo-aware, bernstein (n {learner['samples']}, lambda {ppo_lambda:g}, "
+            f"1-delta {learner['confidence']:.4g})"
+        )
+        with contextlib.suppress(ConditionError):
+            aware.append(solve_policy({**tomli.loads(text), "learner": ppo}, label))
+    return [docs[0], blind, *docs[1:], *aware]
 
 
 def _compliant(doc: Mapping[str, Any]) -> int:
@@ -108,6 +133,7 @@ def run_learners(
             ConditionResult(
                 label=str(doc.get("label", "policy")),
                 learner=_learner_label(learner, epsilon),
+                learner_kind=learner,
                 seeds=seeds,
                 predicted_action=predicted(doc, task),
                 designed_cost=float(doc["designed"]["cost_per_episode"]),
@@ -237,6 +263,7 @@ def summarise_ppo(
     return ConditionResult(
         label=str(doc.get("label", "policy")),
         learner="PPO (stable-baselines3)",
+        learner_kind="ppo",
         seeds=len(runs),
         predicted_action=predicted(doc, task),
         designed_cost=float(doc["designed"]["cost_per_episode"]),
@@ -255,4 +282,97 @@ def summarise_ppo(
         curve_mean=mean,
         curve_low=low,
         curve_high=high,
+    )
+
+
+def run_long_experiment(
+    *,
+    seeds: int = 20,
+    agents: int = 200,
+    episodes: int = 5000,
+    epsilon: float = 0.1,
+    margin: float = 0.15,
+    ppo_seeds: int = 0,
+    ppo_timesteps: int = 10_000,
+    gae_lambda: float = 0.95,
+    seed: int = 0,
+    spec_text: str = CODING_AGENT_SPEC,
+    delta: float = 0.05,
+    learners: Sequence[str] = ("epsilon-greedy",),
+    task: Task = LONG_TASK,
+    progress: Callable[[str], None] | None = None,
+    make_model: ModelFactory = sb3_ppo,
+) -> Experiment:
+    """``deter experiment --env long``: the conditions designed for ``task``
+    (:func:`long_conditions`, the PPO-aware design included when ``ppo_seeds`` > 0), each
+    population of plan learners (:func:`run_learners`) and PPO (:func:`run_ppo_long`) in
+    this process; the same :class:`Experiment` as the one-step env's."""
+    started = time.perf_counter()
+    learner = design_learner(spec_text, episodes, epsilon, delta)
+    policies = long_conditions(
+        task,
+        spec_text=spec_text,
+        margin=margin,
+        learner=learner,
+        ppo_lambda=gae_lambda if ppo_seeds > 0 else None,
+    )
+    tabular = []
+    for kind in learners:
+        tabular += run_learners(
+            policies,
+            kind,
+            task=task,
+            seeds=seeds,
+            agents=agents,
+            episodes=episodes,
+            epsilon=epsilon,
+            seed=seed,
+        )
+        for row in tabular[-len(policies) :]:
+            row.learner = learner_label(kind, epsilon)
+        if progress:
+            progress(f"{kind}: {time.perf_counter() - started:.1f} s")
+    ppo = []
+    for doc in policies if ppo_seeds > 0 else []:
+        runs = []
+        for s in range(ppo_seeds):
+            runs.append(
+                run_ppo_long(
+                    doc,
+                    task=task,
+                    seed=seed + s,
+                    timesteps=ppo_timesteps,
+                    gae_lambda=gae_lambda,
+                    make_model=make_model,
+                )
+            )
+            if progress:
+                progress(f"ppo {doc.get('label')} seed {s}: {runs[-1]['seconds']:.1f} s")
+        ppo.append(summarise_ppo(runs, doc, task))
+    labels = [str(p.get("label", "")) for p in policies]
+    return Experiment(
+        parameters=parameters(
+            env="long",
+            seeds=seeds,
+            agents=agents,
+            episodes=episodes,
+            epsilon=epsilon,
+            margin=margin,
+            delta=delta,
+            learners=learners,
+            learner=learner,
+            policies=policies,
+            ppo_seeds=ppo_seeds,
+            ppo_timesteps=ppo_timesteps,
+            seed=seed,
+            task=dataclasses.asdict(task),
+            gae_lambda=gae_lambda,
+            ppo_aware_feasible=any(x.startswith("ppo-aware") for x in labels)
+            if ppo_seeds > 0
+            else None,
+        ),
+        policies=policies,
+        tabular=tabular,
+        ppo=ppo,
+        seconds=time.perf_counter() - started,
     )

@@ -75,7 +75,13 @@ class PolicyGradientDouble:
             done += s.n_steps
         return self
 
-    def predict(self, observation: Any, deterministic: bool = False) -> tuple[Any, None]:
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[Any, None]:
         obs = np.asarray(observation, dtype=np.float32)
         batch = obs.reshape(-1, *self.shape)
         chosen = []
