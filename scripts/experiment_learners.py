@@ -10,6 +10,7 @@ when it exists, and ``--minutes`` stops starting new runs after that long.
         --episodes 40000 --epsilon 0.3
     python scripts/experiment_learners.py learners OUT long --seeds 3 --agents 200 \\
         --episodes 5000 --epsilon 0.3
+    python scripts/experiment_learners.py curve OUT long --labels LABEL --timesteps 100000
     python scripts/experiment_learners.py summary OUT
 
 ``OUT/policies-ENV.json`` holds the policy documents; ``OUT/runs/ENV/ppo/LABEL-seedS.json``
@@ -120,6 +121,30 @@ def ppo(
             )
 
 
+def curve(out: Path, env: str, label: str, seed: int, timesteps: int, gae_lambda: float) -> None:
+    """One long PPO run of one policy, saved with its learning curve (how many steps PPO
+    needs: OUT/curves/ENV-SLUG-lambdaL-Nk-seedS.json)."""
+    doc = next((d for d in policies(out, env) if d["label"] == label), None)
+    if doc is None:
+        raise SystemExit(f"no policy {label!r} in {out / f'policies-{env}.json'}")
+    folder = out / "curves"
+    folder.mkdir(parents=True, exist_ok=True)
+    if env == "long":
+        run = run_ppo_long(doc, task=LONG, seed=seed, timesteps=timesteps, gae_lambda=gae_lambda)
+    else:
+        t = time.perf_counter()
+        row = run_ppo([doc], seeds=1, timesteps=timesteps, seed=seed, curve_points=50)[0]
+        run = {
+            "label": label, "seed": seed, "timesteps": timesteps, "gae_lambda": 0.95,
+            "violation_after": row.metrics["violation_after"][0] == 1.0,
+            "final_actions": row.after_actions, "curve": row.curve_mean,
+            "seconds": time.perf_counter() - t,
+        }  # fmt: skip
+    name = f"{env}-{slug(label)}-lambda{gae_lambda:g}-{timesteps // 1000}k-seed{seed}.json"
+    (folder / name).write_text(json.dumps(run))
+    print(name, run["violation_after"], f"{run['seconds']:.1f} s", flush=True)
+
+
 def learners(out: Path, env: str, names: list[str], labels: list[str], **options: Any) -> None:
     for name in names:
         folder = out / "runs" / env / name
@@ -200,6 +225,8 @@ def summary(out: Path) -> None:
 
     lines = []
     for env in ("coding", "long"):
+        if not (out / "runs" / env).is_dir():
+            continue
         docs = policies(out, env)
         costs = (f"{d['label']} ({d['designed']['cost_per_episode']:.3f})" for d in docs)
         lines.append(f"## {env}\n\npolicies: " + ", ".join(costs) + "\n")
@@ -245,7 +272,7 @@ def summary(out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("step", choices=("policies", "ppo", "learners", "summary"))
+    parser.add_argument("step", choices=("policies", "ppo", "curve", "learners", "summary"))
     parser.add_argument("out", type=Path)
     parser.add_argument("env", nargs="?", choices=("coding", "long"))
     parser.add_argument("--seeds", type=int, default=10)
@@ -265,6 +292,10 @@ def main() -> None:
         summary(args.out)
     elif args.env is None:
         parser.error(f"{args.step} needs an env: coding or long")
+    elif args.step == "curve":
+        if len(args.labels) != 1:
+            parser.error("curve needs one policy: --labels LABEL")
+        curve(args.out, args.env, args.labels[0], args.first_seed, args.timesteps, args.gae_lambda)
     elif args.step == "ppo":
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         ppo(args.out, args.env, seeds, args.timesteps, args.labels, args.minutes, args.gae_lambda)

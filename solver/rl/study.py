@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..policy.arrays import PolicyArrays
 from .experiment import (
     ConditionError,
     ConditionResult,
@@ -96,6 +97,19 @@ def predicted(doc: Mapping[str, Any], task: Task) -> str:
     """The rational agent's plan under ``doc`` in ``task`` (the document's own
     ``induced_action`` is the one-step game's: blind to a delay)."""
     return str(doc["actions"][rational_plan(doc, task)]["name"])
+
+
+def credited_leads(doc: Mapping[str, Any], task: Task, gae_lambda: float = 1.0) -> dict[str, float]:
+    """Each shortcut's lead of honest work per opportunity (money at the act) as a learner
+    that credits a penalty d steps later by (gamma lambda rho)^d sees it: PPO with GAE
+    ``gae_lambda`` (docs/model.md, "Long horizons"); lambda = 1 is the sample-mean learner
+    the plain ``[horizon]`` describes. Negative: the shortcut pays that learner."""
+    arrays = PolicyArrays.from_document(doc)
+    c = arrays.compliant
+    kappa = (task.discount * gae_lambda * task.retention) ** task.audit_delay
+    step = arrays.gain - arrays.gain[c] - kappa * arrays.exact_detection() * arrays.penalty
+    names = [a["name"] for a in doc["actions"]]
+    return {name: float(step[c] - step[i]) for i, name in enumerate(names) if i != c}
 
 
 def _learner_label(learner: str, epsilon: float) -> str:

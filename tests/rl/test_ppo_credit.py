@@ -22,7 +22,7 @@ from deter.solver.policy.document import build_policy, scaled, with_rates
 from deter.solver.rl.experiment import run_ppo
 from deter.solver.rl.population import Task
 from deter.solver.rl.ppo import gae_advantages
-from deter.solver.rl.study import run_ppo_long
+from deter.solver.rl.study import credited_leads, run_ppo_long
 
 from tests.support.policy_gradient import double
 
@@ -115,6 +115,11 @@ def test_the_env_credits_a_shortcut_as_the_ppo_design_says() -> None:
     measured = means[tamper] - means[honest]
     assert abs(measured - closed_form(GAMMA * lam)) < 4 * se
     assert abs(measured - closed_form(GAMMA)) > 8 * se  # the credit is PPO's, not gamma's
+    # study.credited_leads says the same (a lead is what the shortcut trails honest work by)
+    task = Task(steps=5, audit_delay=DELAY, retention=RHO, opportunity=1.0, discount=GAMMA)
+    credited = credited_leads(doc, task, gae_lambda=lam)["test_tampering"]
+    assert credited == pytest.approx(-closed_form(GAMMA * lam), rel=1e-9)
+    assert credited_leads(doc, task)["test_tampering"] == pytest.approx(0.0, abs=1e-6)  # a tie
 
 
 def test_run_ppo_trains_the_double_end_to_end() -> None:
