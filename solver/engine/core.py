@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
 import numpy as np
@@ -46,7 +46,7 @@ from .verify import (
     PolicyEvaluation,
     evaluate_policy,
     margin_in_utility,
-    verify_policy,
+    verify_evaluated,
 )
 
 
@@ -59,6 +59,8 @@ class Answer:
     penalties: FloatArray  # per action; the compliant entry is the false-positive penalty
     verification: Verification
     shadow: dict[str, float] | None = None  # when the answer comes without one program
+    # the agent's view of the policy, as verification computed it (else computed again)
+    evaluation: PolicyEvaluation | None = field(default=None, compare=False, repr=False)
 
 
 def solve_core(
@@ -135,7 +137,9 @@ def solve_core(
     if answered is None:
         return result
     # a row slack at the answer has no multiplier, as it has no shadow price (``_optimal``)
-    evaluation = evaluate_policy(arrays, outcome.answer.rates, outcome.answer.penalties)
+    evaluation = outcome.answer.evaluation
+    if evaluation is None:
+        evaluation = evaluate_policy(arrays, outcome.answer.rates, outcome.answer.penalties)
     slack = slack_rows(arrays, evaluation)
     return replace(result, duals=read_duals(answered, arrays, slack[arrays.deviations]))
 
@@ -192,7 +196,9 @@ def accept_policy(
         total_cost = float(arrays.cost @ rates) + penalty_cost_of(
             arrays, penalties[arrays.deviations]
         )
-        verification = verify_policy(arrays, rates, total_cost, tolerance, penalties=penalties)
+        verification, evaluation = verify_evaluated(
+            arrays, rates, total_cost, tolerance, penalties=penalties
+        )
         if verification.passed:
             break
     if not verification.passed:
@@ -201,9 +207,8 @@ def accept_policy(
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
-    return Verdict.accept(
-        Answer(program, rates, penalties, _with_certificate(verification, certificate)), proof
-    )
+    verified = _with_certificate(verification, certificate)
+    return Verdict.accept(Answer(program, rates, penalties, verified, evaluation=evaluation), proof)
 
 
 #: How far rates are rounded outward after a solve (relative): far above float64's round-off
@@ -216,20 +221,21 @@ REPAIRABLE = 1e-6
 
 def _candidates(
     arrays: ProblemArrays, solved: FloatArray, program: CompiledProgram
-) -> list[FloatArray]:
+) -> Iterator[FloatArray]:
     """Policies to verify, cheapest first: an interior-point solver leaves rates that
     should sit at their floors a hair above them (1e-11 where nothing needs monitoring);
     those snapped to the floor, when that still verifies, are the vertex it was near. Then
     the solved rates rounded outward, then as solved."""
     largest = float(np.max(solved, initial=0.0))
     snapped = np.where(solved <= SNAP * largest, arrays.min_rate, solved)
-    candidates = []
-    if np.all(np.isfinite(solved)) and largest <= SNAP:
+    finite = bool(np.all(np.isfinite(solved)))
+    if finite and largest <= SNAP:
         # Every rate tiny: where nothing needs monitoring the floors are the optimum.
-        candidates.append(np.asarray(arrays.min_rate, dtype=float).copy())
-    if not np.array_equal(snapped, solved) and np.all(np.isfinite(solved)):
-        candidates.append(outward(arrays, snapped, program))
-    return [*candidates, outward(arrays, solved, program), solved]
+        yield np.asarray(arrays.min_rate, dtype=float).copy()
+    if finite and not np.array_equal(snapped, solved):
+        yield outward(arrays, snapped, program)
+    yield outward(arrays, solved, program)  # computed only when the ones above failed
+    yield solved
 
 
 def _repaired(
@@ -308,7 +314,10 @@ def _certificate(
 
 
 def _with_certificate(verification: Verification, certificate: DualityCertificate) -> Verification:
-    return replace(verification, duality=certificate)
+    v = verification  # as dataclasses.replace(v, duality=...) builds it, without its cost
+    return Verification(
+        v.passed, v.tolerance, v.max_violation, v.max_relative_violation, v.checks, certificate
+    )
 
 
 def slack_rows(arrays: ProblemArrays, evaluation: PolicyEvaluation) -> np.ndarray:
@@ -337,7 +346,9 @@ def _optimal(
     monitors = monitor_results(
         arrays.monitor_names, rates, arrays.cost, cost, total, arrays.min_rate, arrays.max_rate
     )
-    evaluation = evaluate_policy(arrays, rates, penalties)
+    evaluation = answer.evaluation
+    if evaluation is None:
+        evaluation = evaluate_policy(arrays, rates, penalties)
     shadow = (
         answer.shadow
         if answer.shadow is not None or program is None

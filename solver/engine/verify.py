@@ -106,15 +106,17 @@ class Checks:
             return
         denominator = np.maximum(np.maximum(floor, np.asarray(scale, dtype=float)), SCALE_FLOOR)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            relative = violation / denominator
-        relative = np.where(violation <= 0, np.minimum(relative, 0.0), relative)
-        relative = np.where(np.isnan(relative) | np.isnan(violation), np.inf, relative)
+            # The denominator is positive (or NaN), so a violation <= 0 gives a relative one
+            # <= 0; "+ 0.0" turns -0.0 into 0.0 (IEEE: x + 0 is x for every other x).
+            relative = violation / denominator + 0.0
+        # NaN, from a NaN violation or scale, is an infinite violation.
+        unreadable = np.isnan(relative)
+        if unreadable.any():
+            relative = np.where(unreadable, np.inf, relative)
+            violation = np.where(np.isnan(violation), np.inf, violation)
         if within is not None and within > 0:  # a limit of its own, tighter than the verdict's
             relative = np.where(relative > within, np.inf, relative)
-        violation = np.where(np.isnan(violation), np.inf, violation)
-        self.checks.append(
-            Check(name, float(np.max(violation)), float(np.max(relative)), held_exactly)
-        )
+        self.checks.append(Check(name, float(violation.max()), float(relative.max()), held_exactly))
 
     @classmethod
     def of_rates(cls, arrays: ProblemArrays, rates: FloatArray) -> Checks | None:
@@ -219,9 +221,21 @@ def verify_policy(
 ) -> Verification:
     """Re-check every constraint of full deterrence at ``rates`` (and chosen ``penalties``,
     one per action, when the penalty design makes them decisions; default the caps)."""
+    return verify_evaluated(arrays, rates, reported_cost, tolerance, penalties)[0]
+
+
+def verify_evaluated(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    reported_cost: float,
+    tolerance: float = TOLERANCE,
+    penalties: FloatArray | None = None,
+) -> tuple[Verification, PolicyEvaluation | None]:
+    """:func:`verify_policy`, with the agent's view of the policy it checked (None when a
+    rate is not finite), which the result of an accepted policy reports."""
     checks = Checks.of_rates(arrays, rates)
     if checks is None:
-        return not_finite(tolerance)
+        return not_finite(tolerance), None
     add = checks.add
     evaluation = evaluate_policy(arrays, rates, penalties)
     add(
@@ -259,4 +273,4 @@ def verify_policy(
         max(abs(total), abs(reported_cost)),
         floor=SCALE_FLOOR,
     )
-    return checks.verdict(tolerance)
+    return checks.verdict(tolerance), evaluation

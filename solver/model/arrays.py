@@ -6,6 +6,7 @@ first, then one ``audit:<action>`` per audit shorthand).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -76,10 +77,13 @@ class ProblemArrays:
     def n_monitors(self) -> int:
         return len(self.monitor_names)
 
-    @property
+    @functools.cached_property
     def deviations(self) -> np.ndarray:
-        """Indices of the non-compliant actions, in spec order."""
-        return np.array([i for i in range(self.n_actions) if i != self.compliant], dtype=int)
+        """Indices of the non-compliant actions, in spec order (read-only: computed once,
+        every judging step of every answer reads it)."""
+        out = np.array([i for i in range(self.n_actions) if i != self.compliant], dtype=int)
+        out.setflags(write=False)
+        return out
 
     @classmethod
     def for_design(cls, spec: Spec) -> ProblemArrays:

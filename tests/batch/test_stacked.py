@@ -154,17 +154,17 @@ def test_a_block_certificate_is_checked_not_trusted(monkeypatch) -> None:
 def test_unverifiable_member_is_isolated(monkeypatch) -> None:
     rng = random.Random(3)
     specs = parse([small_spec(rng) for _ in range(10)])
-    real = engine_core.verify_policy
+    real = engine_core.verify_evaluated
     victim = ProblemArrays.from_spec(specs[4])
 
     def verify(arrays, *args, **kwargs):
-        verdict = real(arrays, *args, **kwargs)
+        verdict, evaluation = real(arrays, *args, **kwargs)
         if arrays.gain.tolist() == victim.gain.tolist():
-            return type(verdict)(**{**verdict.__dict__, "passed": False})
-        return verdict
+            return type(verdict)(**{**verdict.__dict__, "passed": False}), evaluation
+        return verdict, evaluation
 
     # the one accept-or-reject step (core.accept_policy) serves blocks too
-    monkeypatch.setattr(engine_core, "verify_policy", verify)
+    monkeypatch.setattr(engine_core, "verify_evaluated", verify)
     results = solve_stacked(specs)
     assert results[4] is None
     assert all(r is not None and r.status == "optimal" for k, r in enumerate(results) if k != 4)

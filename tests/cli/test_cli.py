@@ -194,10 +194,10 @@ def test_unverified_answer_exits_3(
     import deter.solver.engine.core as solve_module
     from deter.solver.results.result import Check, Verification
 
-    def reject(*args: object, **kwargs: object) -> Verification:
-        return Verification(False, 1e-6, 1.0, 1.0, (Check("incentive", 1.0, 1.0),))
+    def reject(*args: object, **kwargs: object) -> tuple[Verification, None]:
+        return Verification(False, 1e-6, 1.0, 1.0, (Check("incentive", 1.0, 1.0),)), None
 
-    monkeypatch.setattr(solve_module, "verify_policy", reject)
+    monkeypatch.setattr(solve_module, "verify_evaluated", reject)
     result = run(runner, "solve", str(good), "-f", "json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)

@@ -75,7 +75,9 @@ def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[s
         return ()
     # sum_j [q_ij > 0] x_j per action, straight from the CSR arrays (row slicing a sparse
     # matrix costs more than the whole sum: this runs once for every answer of a batch).
-    q = sp.csr_matrix(arrays.detection)
+    q = arrays.detection  # a CSR matrix (from_spec), else converted
+    if not isinstance(q, sp.csr_matrix):
+        q = sp.csr_matrix(q)
     rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
     weights = np.where(q.data > 0, np.asarray(rates, dtype=float)[q.indices], 0.0)
     coverage = np.bincount(rows, weights=weights, minlength=q.shape[0])[arrays.deviations]
