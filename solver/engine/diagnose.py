@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from ..formulation.components.deterrence import Deterrence, can_bind, incentive_rows
@@ -45,7 +46,7 @@ def _best_deterrence(
     model's row with the exact P_0, as the search and the certificate hold it.
     """
     i = arrays.deviations[row]
-    q = np.asarray(arrays.detection[i].todense()).ravel()
+    q = _detection_row(arrays, int(i))
     f = arrays.false_positive
     if flag_loss == 0 or not np.any(f > 0):
         x = arrays.max_rate
@@ -85,6 +86,18 @@ def _best_deterrence(
         return float(detection_probability(arrays, x)[i]), float(f @ x), x
     x, p = solution.x[:m], float(solution.x[m])
     return p, float(f @ x), np.clip(x, arrays.min_rate, arrays.max_rate)
+
+
+def _detection_row(arrays: ProblemArrays, i: int) -> FloatArray:
+    """Action ``i``'s detection per monitor, dense (from the CSR arrays directly: scipy's
+    row indexing costs more than the rest of an action's diagnosis)."""
+    d = arrays.detection
+    if not isinstance(d, sp.csr_matrix | sp.csr_array):
+        return np.asarray(sp.csr_matrix(d)[i].todense(), dtype=float).ravel()
+    q = np.zeros(d.shape[1])
+    start, end = d.indptr[i], d.indptr[i + 1]
+    np.add.at(q, d.indices[start:end], np.asarray(d.data[start:end], dtype=float))
+    return q
 
 
 def _best_linear(

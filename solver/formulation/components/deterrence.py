@@ -16,6 +16,7 @@ Ties go to the principal: an indifferent agent complies (the inequality is not s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -87,9 +88,28 @@ def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.n
     return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
 
 
+#: ``_program_rows`` of each live ``ProblemArrays`` (immutable, compared by identity): a
+#: batch reads a spec's rows for its stack, its checks, its rescaled units and its
+#: certificate of infeasibility; computed once (read-only arrays, so that no caller can
+#: change what the next one reads).
+_rows_of: weakref.WeakKeyDictionary[ProblemArrays, tuple[FloatArray, FloatArray, FloatArray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _program_rows(arrays: ProblemArrays) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(need, false-flag weight, detection weight) of every deviation's row, as compiled
     before the rows that cannot bind are dropped."""
+    found = _rows_of.get(arrays)
+    if found is None:
+        found = _computed_rows(arrays)
+        for values in found:
+            values.flags.writeable = False
+        _rows_of[arrays] = found
+    return found
+
+
+def _computed_rows(arrays: ProblemArrays) -> tuple[FloatArray, FloatArray, FloatArray]:
     rows = incentive_rows(arrays)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         need = rows.need / rows.row_scale
