@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -30,9 +31,9 @@ from deter.solver.analysis.sweep import parse_vary, run_sweep
 from deter.solver.formulation import program as program_module
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the repository root for tests.support
 
-
-ROOT = ROOT
+from tests.support.sweeps import tempting_axis  # noqa: E402
 
 
 def main() -> None:
@@ -119,33 +120,6 @@ def agree(a: deter.Sweep, b: deter.Sweep) -> bool:  # type: ignore[name-defined]
     return True
 
 
-def default_vary(spec: deter.Spec, points: int) -> str | None:
-    """The gain of the spec's most tempting action (a quarter to 4 times it), else the first
-    monitor's cost (a quarter to 4 times it); None when neither is a plain number."""
-    from deter.solver.analysis.sweep import get_value
-
-    gains = []
-    for action in spec.actions:
-        if action.name == spec.compliant_action:
-            continue
-        try:
-            value = get_value(spec, f"actions.{action.name}.gain")
-        except Exception:
-            value = None
-        if value is not None and value > 0:
-            gains.append((value, f"actions.{action.name}.gain"))
-    if gains:
-        value, path = max(gains)
-    else:
-        monitors = [m.name for m in spec.all_monitors()]
-        costs = [(get_value(spec, f"monitors.{m}.cost"), f"monitors.{m}.cost") for m in monitors]
-        costs = [(v, p) for v, p in costs if v]
-        if not costs:
-            return None
-        value, path = costs[0]
-    return f"{path}={value / 4:.6g}:{value * 4:.6g}:{points}"
-
-
 def every_problem(points: int) -> int:
     """The stacked sweep against the loop of library solves on every bundled problem."""
     print(f"machine: load average {os.getloadavg()[0]:.2f}")
@@ -154,7 +128,7 @@ def every_problem(points: int) -> int:
     wrong = 0
     for path in sorted((ROOT / "problems").glob("*.toml")):
         spec = deter.load_spec(path)
-        vary = default_vary(spec, points)
+        vary = tempting_axis(spec, points)
         if vary is None:
             print(f"{path.name:32} (no plain numeric gain or cost to vary)")
             continue
