@@ -26,18 +26,30 @@ all rates (a relaxation, ``model/learning.smallest_margins``), whose certified i
 is the learner's; otherwise the answer is ``solver_error`` with the reason (use ``bound =
 "hoeffding"``, whose margins are rate-free, for a certified verdict). An iteration that does
 not certify falls back to the Hoeffding margins, which hold at any rates, and says so.
+
+With ``[[types]]`` each (type, deviation) pair has its own margin (``model/learning.
+learner_lift``) and the certificate checks every type the policy leaves complying with its
+own gains. Under a ``[penalty]`` design the requirement depends on the chosen penalties as
+well: the certificate is taken at the answer's penalties, a short pair's margin is raised
+to its requirement there (:func:`raised_floor`) and the program solved again; the
+relaxation takes every margin at its smallest over every rate and penalty.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..model.arrays import ProblemArrays
 from ..model.horizon import payment_probability, penalty_discount, present_value_factor
-from ..model.learning import bernstein_requirement, learner_margins
+from ..model.learning import (
+    bernstein_requirement,
+    learner_lift,
+    learner_margins,
+    worst_case_gains,
+)
 from ..results.result import Result
 from ..results.status import Status
 from ..spec.document import Spec
@@ -66,54 +78,110 @@ def flags_matter(spec: Spec) -> bool:
     return arrays.false_positive_penalty > 0 and bool(np.any(arrays.false_positive > 0))
 
 
-def shortfalls(spec: Spec, result: Result, tolerance: float) -> list[str]:
-    """The certificate: each deterred deviation whose lead over compliance at ``result``'s
-    rates falls short of the learner's requirement there (empty: certified). Utilities are
-    in money at the act: under a ``[horizon]`` a penalty F caught with probability P costs
-    kappa F P, and the learner sees it as gamma^d F paid with probability rho^d P."""
+@dataclass(frozen=True)
+class Requirement:
+    """One deterred (type, deviation) pair at a result: its lead over compliance and the
+    learner's requirement there (money at the act)."""
+
+    type_index: int
+    action_index: int
+    name: str
+    lead: float
+    need: float
+
+
+def requirements(spec: Spec, result: Result) -> list[Requirement]:
+    """Each deterred (type, deviation) pair's lead and requirement at ``result``'s own rates
+    and penalties. Utilities are in money at the act: under a ``[horizon]`` a penalty F
+    caught with probability P costs kappa F P, and the learner sees it as gamma^d F paid
+    with probability rho^d P. With ``[[types]]`` each type that complies is checked with its
+    own gains (a type the policy leaves on a deviation has no learner guarantee to keep)."""
     learner = spec.learner
     assert learner is not None
-    arrays = ProblemArrays.from_spec(spec)  # the spec's gains (worst case of intervals)
+    arrays = ProblemArrays.from_spec(spec)
+    gains = worst_case_gains(spec)
     kappa = present_value_factor(spec)
     discount = penalty_discount(spec)
     paid = payment_probability(spec)
     by_name = {a.name: a for a in result.actions}
-    honest = by_name[arrays.action_names[arrays.compliant]]
+    compliant = arrays.action_names[arrays.compliant]
+    honest = by_name[compliant]
     p0 = honest.detection
-    eu0 = arrays.gain[arrays.compliant] - kappa * honest.penalty * p0
-    short = []
-    for i, name in enumerate(arrays.action_names):
-        action = by_name[name]
-        if i == arrays.compliant or not action.deterred:
-            continue
-        eu = arrays.gain[i] - kappa * action.penalty * action.detection
-        need = float(
-            bernstein_requirement(
-                action.detection,
-                discount * action.penalty,
-                discount * honest.penalty,
-                p0,
-                learner.reward_noise,
-                learner.sample_count,
-                learner.confidence,
-                paid,
+    outcomes = result.strategy.types if result.strategy is not None else ()
+    complying = [
+        k
+        for k in range(gains.shape[0])
+        if not spec.types or (k < len(outcomes) and outcomes[k].induced_action == compliant)
+    ]
+    out = []
+    for k in complying:
+        eu0 = gains[k, arrays.compliant] - kappa * honest.penalty * p0
+        for i, name in enumerate(arrays.action_names):
+            action = by_name[name]
+            if i == arrays.compliant or (not spec.types and not action.deterred):
+                continue
+            eu = gains[k, i] - kappa * action.penalty * action.detection
+            need = float(
+                bernstein_requirement(
+                    action.detection,
+                    discount * action.penalty,
+                    discount * honest.penalty,
+                    p0,
+                    learner.reward_noise,
+                    learner.sample_count,
+                    learner.confidence,
+                    paid,
+                )
             )
-        )
-        scale = max(1.0, abs(eu0), abs(eu), need)
-        if eu0 - eu < need - tolerance * scale:
-            short.append(f"{name}: lead {eu0 - eu:.6g} < required {need:.6g}")
-    return short
+            label = name if not spec.types else f"{spec.types[k].name}/{name}"
+            out.append(Requirement(k, i, label, eu0 - eu, need))
+    return out
+
+
+def shortfalls(spec: Spec, result: Result, tolerance: float) -> list[str]:
+    """The certificate: each deterred (type, deviation) whose lead over compliance at
+    ``result``'s rates and penalties falls short of the learner's requirement there (empty:
+    certified), to ``tolerance`` relative to the terms' size."""
+    return [
+        f"{r.name}: lead {r.lead:.6g} < required {r.need:.6g}"
+        for r in requirements(spec, result)
+        if _short(r, tolerance)
+    ]
+
+
+def _short(r: Requirement, tolerance: float) -> bool:
+    scale = max(1.0, abs(r.lead), r.need)
+    return r.lead < r.need - tolerance * scale
+
+
+def raised_floor(spec: Spec, result: Result, tolerance: float) -> Spec:
+    """Under a ``[penalty]`` design the requirement depends on the chosen penalties too:
+    ``spec`` whose learner's margins are at least each short pair's requirement at
+    ``result`` (and at least what they were), for the next iterate."""
+    learner = spec.learner
+    assert learner is not None
+    floor = learner_lift(spec)
+    for r in requirements(spec, result):
+        if _short(r, tolerance):
+            # a little above the requirement, so the next iterate does not stop just short
+            floor[r.type_index, r.action_index] = max(
+                floor[r.type_index, r.action_index], r.need * (1 + 4 * tolerance)
+            )
+    rows = tuple(tuple(float(x) for x in row) for row in floor)
+    return spec.model_copy(update={"learner": learner.with_floor(rows)})
 
 
 def solve_learner(spec: Spec, solve_one: Callable[[Spec], Result], tolerance: float) -> Result:
     """Solve a spec whose ``[learner]`` has ``bound = "bernstein"`` (the module docstring)."""
     assert spec.learner is not None
     clock = Clock()
-    depends = flags_matter(spec)
+    designed = spec.penalty.design != "fixed"
+    depends = flags_matter(spec) or designed
     p0 = 0.0
+    current = spec
     tried: list[str] = []
     for iteration in range(1, MAX_ITERATIONS + 1):
-        result = solve_one(with_flag_detection(spec, p0))
+        result = solve_one(with_flag_detection(current, p0))
         if result.status != Status.optimal:
             if not depends:
                 return result  # the margins are exact: so is the verdict
@@ -121,14 +189,16 @@ def solve_learner(spec: Spec, solve_one: Callable[[Spec], Result], tolerance: fl
             if relaxed.status == Status.infeasible:
                 note = (
                     "learner: infeasible even with each Bernstein margin at its smallest over "
-                    "every rate (a relaxation of the learner's requirement)"
+                    "every rate" + (" and penalty" if designed else "") + " (a relaxation of "
+                    "the learner's requirement)"
                 )
                 return replace(relaxed, notes=(*relaxed.notes, note))
+            why = "with false flags" if not designed else "with a [penalty] design"
             return unsolved(
                 spec,
                 Status.solver_error,
                 f"the learner's Bernstein margins at false-flag rate P_0 = {p0:.6g} admit no "
-                f"policy ({result.status}: {result.message}); with false flags the learner's "
+                f"policy ({result.status}: {result.message}); {why} the learner's "
                 'requirement is not convex, so this proves nothing: bound = "hoeffding" '
                 "gives a certified verdict",
                 (*tried, *result.attempts),
@@ -138,12 +208,18 @@ def solve_learner(spec: Spec, solve_one: Callable[[Spec], Result], tolerance: fl
         honest = next(a for a in result.actions if a.compliant)
         if not missing:
             note = (
-                f"learner: Bernstein margins certified at the policy's own rates (false-flag "
-                f"rate P_0 = {honest.detection:.6g}, {iteration} iteration(s))"
+                "learner: Bernstein margins certified at the policy's own rates"
+                + (" and penalties" if designed else "")
+                + f" (false-flag rate P_0 = {honest.detection:.6g}, {iteration} iteration(s))"
             )
             return replace(result, notes=(*result.notes, note))
         tried.append(f"bernstein iteration {iteration}: P_0 {p0:.6g}: {'; '.join(missing)}")
-        if not depends or honest.detection == p0:
+        if designed:
+            # the requirement moves with the chosen penalties: raise the short margins
+            current = raised_floor(
+                with_flag_detection(current, honest.detection), result, tolerance
+            )
+        elif not depends or honest.detection == p0:
             break  # a fixed point that does not certify: iterating more cannot help
         p0 = honest.detection
     hoeffding = spec.model_copy(

@@ -218,10 +218,37 @@ def smallest_margins(
     return np.array(low)
 
 
+def worst_case_gains(spec: Spec) -> FloatArray:
+    """Each agent type's gains where deterrence binds (a deviation's high end, compliance's
+    low end: spec/gains.worst_case_gain), one row per ``[[types]]`` entry (the type's
+    overrides of the spec's gains), or one row without types: K x n."""
+    compliant = spec.compliant_action
+    base = {a.name: a.gain for a in spec.actions}
+    rows = [base] if not spec.types else [{**base, **t.gains} for t in spec.types]
+    return np.array(
+        [[worst_case_gain(row[a.name], a.name == compliant) for a in spec.actions] for row in rows],
+        dtype=float,
+    )
+
+
+def learner_lift(spec: Spec) -> FloatArray:
+    """Each (type, action)'s learning-aware margin, K x n (one row without ``[[types]]``):
+    Bernstein margins depend on each type's own gap over compliance (``bernstein_margin``),
+    every other margin is the same for every type (:func:`learner_margins`). Under a
+    ``[penalty]`` design the engine's outer iteration may raise them (``Learner.floor``)."""
+    gains = worst_case_gains(spec)
+    learner = spec.learner
+    if learner is None or learner.bound != "bernstein" or learner.lower_bound:
+        lift = np.tile(learner_margins(spec), (gains.shape[0], 1))
+    else:
+        lift = np.array([_sample_mean_margins(spec, row) for row in gains])
+    return _floored(spec, lift)
+
+
 def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArray:
     """Each action's learning-aware margin (0 for the compliant action, and all 0 without a
     ``[learner]``), in the spec's action order and money units at the act (the learner is
-    risk neutral).
+    risk neutral), for the spec's own gains (per type: :func:`learner_lift`).
 
     Under ``bound = "bernstein"`` the margins depend on the false-flag rate P_0 at which they
     are taken: ``flag_detection``, else the learner's own (the engine's outer iteration sets
@@ -237,23 +264,44 @@ def learner_margins(spec: Spec, flag_detection: float | None = None) -> FloatArr
         margins = no_regret_margins(spec)
         margins[is_compliant] = 0.0
         return margins
+    gains = np.array(
+        [worst_case_gain(a.gain, a.name == compliant) for a in spec.actions], dtype=float
+    )
+    margins = _sample_mean_margins(spec, gains, flag_detection)
+    return margins if spec.types else _floored(spec, margins[None, :])[0]
+
+
+def _floored(spec: Spec, lift: FloatArray) -> FloatArray:
+    """``lift`` raised to the learner's floor (set by the engine's outer iteration)."""
+    floor = spec.learner.floor if spec.learner is not None else None
+    if floor is None:
+        return lift
+    return np.maximum(lift, np.array(floor, dtype=float)[: lift.shape[0]])
+
+
+def _sample_mean_margins(
+    spec: Spec, gains: FloatArray, flag_detection: float | None = None
+) -> FloatArray:
+    """A sample-mean learner's margins for one agent's worst-case ``gains`` (n)."""
+    learner = spec.learner
+    assert learner is not None
+    compliant = spec.compliant_action
+    is_compliant = np.array([a.name == compliant for a in spec.actions])
     # Under a [horizon] a penalty that is paid is worth gamma^d of itself at the act: the
-    # range of the learner's discounted reward (model/horizon.py).
+    # range of the learner's discounted reward (model/horizon.py). Under a [penalty] design
+    # a smallest margin over every policy also ranges over every penalty (down to 0).
     discount = penalty_discount(spec)
     caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float) * discount
     flag_penalty = spec.agent.false_positive_penalty * discount
     if learner.bound == "bernstein" and learner.lower_bound:
         margins = smallest_margins(
-            caps,
+            caps * (spec.penalty.design == "fixed"),
             learner.reward_noise,
             learner.sample_count,
             learner.confidence,
             payment_probability(spec),
         )
     elif learner.bound == "bernstein":
-        gains = np.array(
-            [worst_case_gain(a.gain, a.name == compliant) for a in spec.actions], dtype=float
-        )
         p0 = learner.flag_detection if flag_detection is None else flag_detection
         margins = bernstein_margins(
             gains - gains[is_compliant][0],

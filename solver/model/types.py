@@ -15,7 +15,7 @@ import numpy as np
 from ..spec.document import Spec
 from ..spec.strategy import gain_bounds
 from .arrays import ProblemArrays
-from .learning import learner_margins
+from .learning import learner_lift
 from .utility import FloatArray
 
 #: Name of the single implicit type of a spec without [[types]].
@@ -67,7 +67,7 @@ class StrategicArrays:
                 dtype=float,
             )
         # A [learner]'s margins raise every type's deviation gains (model/learning.py).
-        lift = learner_margins(spec)
+        lift = learner_lift(spec)
         low, high = low + lift, high + lift
         # A [horizon] divides them by the present value of a delayed penalty (model/horizon.py).
         if base.present_value != 1.0:

@@ -272,6 +272,7 @@ class TabularTask:
     seed: int
     epsilon: float
     learner: str
+    exploration: float | None = None  # Exp3's gamma (None: tuned to the episodes)
 
 
 def train_task(task: TabularTask) -> TabularRun:
@@ -283,6 +284,7 @@ def train_task(task: TabularTask) -> TabularRun:
         seed=task.seed,
         epsilon=task.epsilon,
         learner=task.learner,
+        exploration=task.exploration,
     )
 
 
@@ -297,6 +299,7 @@ def run_tabular(
     curve_points: int = 100,
     learner: str = "epsilon-greedy",
     mapper: Mapper[TabularTask, TabularRun] = serial_map,
+    exploration: float | None = None,
 ) -> list[ConditionResult]:
     """Each policy, ``seeds`` independent populations of ``agents`` learners of kind
     ``learner`` (``learners.py``). Every (policy, seed) run goes to ``mapper`` at once, so a
@@ -304,7 +307,7 @@ def run_tabular(
     draws only from its seed's streams, so the results are the same bit for bit on any
     executor."""
     tasks = [
-        TabularTask(doc, agents, episodes, seed + s, epsilon, learner)
+        TabularTask(doc, agents, episodes, seed + s, epsilon, learner, exploration)
         for doc in policies
         for s in range(seeds)
     ]

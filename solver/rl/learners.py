@@ -176,10 +176,12 @@ def make_learner(
     agents: int,
     episodes: int,
     epsilon: float = 0.1,
+    exploration: float | None = None,
 ) -> Learner:
     """A population of ``agents`` learners of ``kind`` for ``game`` (its gains relative to
     compliance are the rewards' gains; ``detection``: each action's P(caught) under the
-    schedule, which only the rational agent uses)."""
+    schedule, which only the rational agent uses). ``exploration``: Exp3's gamma (default
+    the horizon-tuned :func:`~..simulation.agents.exp3_gamma`, as ``[learner]`` does)."""
     if kind not in LEARNERS:
         raise ValueError(f"unknown learner {kind!r}; choose one of {', '.join(LEARNERS)}")
     n = game.n_actions
@@ -190,4 +192,5 @@ def make_learner(
     low, high = reward_range(game)
     if kind == "hedge":
         return Hedge(agents, n, hedge_rate(n, episodes), low, high)
-    return BanditExp3(agents, n, exp3_gamma(n, episodes), low, high)
+    gamma = exploration if exploration is not None else exp3_gamma(n, episodes)
+    return BanditExp3(agents, n, gamma, low, high)

@@ -172,9 +172,11 @@ def build_learner(
     agents: int,
     episodes: int,
     epsilon: float = 0.1,
+    exploration: float | None = None,
 ) -> Learner:
     """A population of ``agents`` learners of kind ``learner`` (one of :data:`LEARNERS`)
-    choosing plans in ``task``."""
+    choosing plans in ``task``; ``exploration``: Exp3's gamma (default tuned to
+    ``episodes``)."""
     if learner not in LEARNERS:
         raise ValueError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)}")
     n = len(policy["actions"])
@@ -185,7 +187,8 @@ def build_learner(
     low, high = return_range(policy, task)
     if learner == "hedge":
         return Hedge(agents, n, hedge_rate(n, episodes), low, high)
-    return BanditExp3(agents, n, exp3_gamma(n, episodes), low, high)
+    gamma = exploration if exploration is not None else exp3_gamma(n, episodes)
+    return BanditExp3(agents, n, gamma, low, high)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ def train_population(
     episodes: int,
     seed: int,
     epsilon: float = 0.1,
+    exploration: float | None = None,
 ) -> PopulationRun:
     """Train ``agents`` learners for ``episodes`` episodes of ``task`` under ``policy``.
 
@@ -218,7 +222,15 @@ def train_population(
     agent_seed, auditor_seed, other_seed = np.random.SeedSequence(seed).spawn(3)
     rng = np.random.default_rng(agent_seed)
     auditor = Auditor(policy, seed=auditor_seed, warn=False)
-    agent = build_learner(learner, policy, task, agents=agents, episodes=episodes, epsilon=epsilon)
+    agent = build_learner(
+        learner,
+        policy,
+        task,
+        agents=agents,
+        episodes=episodes,
+        epsilon=epsilon,
+        exploration=exploration,
+    )
     # Hedge's counterfactual returns: a second auditor and task stream, off the tallies
     other = Auditor(policy, seed=other_seed, warn=False) if agent.full_information else None
     other_rng = np.random.default_rng(other_seed.spawn(1)[0])

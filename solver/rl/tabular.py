@@ -49,6 +49,7 @@ def train_tabular(
     epsilon: float = 0.1,
     gains: FloatArray | None = None,
     learner: str = "epsilon-greedy",
+    exploration: float | None = None,
 ) -> TabularRun:
     """Train ``agents`` learners of kind ``learner`` (``learners.py``: epsilon-greedy, hedge,
     exp3, rational) for ``episodes`` episodes under ``policy``.
@@ -56,7 +57,8 @@ def train_tabular(
     ``gains`` default to the policy document's (relative to the compliant action), which is
     what the reference env pays. ``SeedSequence(seed)`` spawns the agents' generator, the
     auditor's and, for a full-information learner (Hedge), a second auditor's that draws
-    what the actions not taken would have paid.
+    what the actions not taken would have paid. ``exploration``: Exp3's gamma (default
+    tuned to ``episodes``).
     """
     root = np.random.SeedSequence(seed)
     agent_seed, auditor_seed, shadow_seed = root.spawn(3)
@@ -67,7 +69,13 @@ def train_tabular(
     g = (a.gain - a.gain[c]) if gains is None else np.asarray(gains, dtype=float)
     game = a.with_agent(g, a.risk_aversion)
     population = make_learner(
-        learner, game, a.exact_detection(), agents=agents, episodes=episodes, epsilon=epsilon
+        learner,
+        game,
+        a.exact_detection(),
+        agents=agents,
+        episodes=episodes,
+        epsilon=epsilon,
+        exploration=exploration,
     )
     shadow = Auditor(policy, seed=shadow_seed, warn=False) if population.full_information else None
     rows = np.arange(agents)

@@ -62,26 +62,6 @@ def _learner_problems(spec: SpecView) -> list[Problem]:
         "learner",
     )
     problems += _algorithm_problems(spec.learner)
-    if spec.learner.bound == "bernstein":
-        # A Bernstein margin depends on each shortcut's gap over compliance and on its own
-        # penalty (model/learning.py): one margin per action cannot serve types of different
-        # gains, nor a penalty the program chooses.
-        if spec.types:
-            problems.append(
-                (
-                    ("learner", "bound"),
-                    'bound = "bernstein" takes each shortcut\'s gap over compliance, which '
-                    'differs between [[types]]: use bound = "hoeffding" with types',
-                )
-            )
-        if spec.penalty.design != "fixed":
-            problems.append(
-                (
-                    ("learner", "bound"),
-                    'bound = "bernstein" takes the variance of the penalty at its cap; with '
-                    f'[penalty] design = "{spec.penalty.design}" use bound = "hoeffding"',
-                )
-            )
     return problems
 
 

@@ -141,6 +141,9 @@ class Learner(FrozenModel):
     # Set only by the engine (engine/learner.py) on its own copy: take each margin at its
     # smallest over every rate, for a relaxation whose infeasibility proves the learner's.
     _lower_bound: bool = PrivateAttr(False)
+    # Set only by the engine (engine/learner.py) on its own copy under a [penalty] design:
+    # the least margin of each (type, action), raised where an iterate fell short.
+    _floor: tuple[tuple[float, ...], ...] | None = PrivateAttr(None)
 
     @property
     def sample_count(self) -> int:
@@ -173,6 +176,16 @@ class Learner(FrozenModel):
         """This learner with each Bernstein margin at its smallest over all rates."""
         copy = self.model_copy()
         copy._lower_bound = True
+        return copy
+
+    @property
+    def floor(self) -> tuple[tuple[float, ...], ...] | None:
+        return self._floor
+
+    def with_floor(self, floor: tuple[tuple[float, ...], ...]) -> Learner:
+        """This learner with each (type, action) margin at least ``floor``'s."""
+        copy = self.model_copy()
+        copy._floor = floor
         return copy
 
     def at_flag_detection(self, flag_detection: float) -> Learner:

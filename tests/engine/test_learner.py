@@ -12,7 +12,6 @@ import math
 import deter
 import pytest
 from deter.solver.engine import learner as engine_learner
-from deter.solver.results.errors import SpecError
 
 from tests.model.test_learning import SPEC
 
@@ -77,20 +76,6 @@ def test_an_iteration_that_does_not_certify_falls_back_to_hoeffding(
     assert result.status == "optimal"
     assert any("Hoeffding's rate-free margins used" in note for note in result.notes)
     assert result.total_cost == pytest.approx(hoeffding.total_cost, rel=1e-9)
-
-
-@pytest.mark.parametrize(
-    ("extra", "why"),
-    [
-        ('\n[[types]]\nname = "a"\nweight = 1.0\n', "[[types]]"),
-        ('\n[penalty]\ndesign = "per_action"\ncost = 0.01\n', "per_action"),
-    ],
-)
-def test_bernstein_is_refused_where_one_margin_cannot_serve(extra: str, why: str) -> None:
-    text = SPEC + extra + BERNSTEIN.format(n=100, c=0.9, s=0.0, b="bernstein")
-    with pytest.raises(SpecError) as caught:
-        deter.loads(text)
-    assert "learner.bound" in str(caught.value) and why in str(caught.value)
 
 
 def test_under_a_horizon_the_certificate_holds_in_money_at_the_act() -> None:
