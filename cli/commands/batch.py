@@ -195,6 +195,12 @@ def run_command(
                     check_output(target, inputs=files)
                 except UnsafeOutput as exc:
                     cli.fail(ExitCode.BAD_INPUT, f"error: {flag} {target}: {exc.strerror}")
+        if resume is not None and (why := _not_a_ledger(resume)) is not None:
+            cli.fail(
+                ExitCode.BAD_INPUT,
+                f"error: --resume {resume}: {why}; refusing to append to it (give a new file "
+                "or a ledger deter wrote)",
+            )
         options = BatchOptions(
             solvers=solvers,
             max_bytes=max_size,
@@ -303,6 +309,33 @@ def _check_arguments(check: RequirementOverrides) -> list[str]:
     for name, rate in check.max_rate.items():
         args += ["--max-rate", f"{name}={rate:g}"]
     return args
+
+
+#: How every ledger line begins (``ledger.entry_line``: the version key first).
+LEDGER_START = b'{"ledger"'
+
+
+def _not_a_ledger(path: Path) -> str | None:
+    """Why ``path`` is not a ledger to append to, or None: a missing or empty file, one
+    with a line that begins a ledger entry (lines of junk around them are skipped when it
+    is read), or one cut short by a kill inside its first entry, is a ledger. Anything else
+    (a spec, notes, a binary file named by a typo) would get JSON lines appended to it; an
+    unreadable file is left to the ledger's own error."""
+    marker = b"\n" + LEDGER_START
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(LEDGER_START) + 64).lstrip()
+            if not head or head.startswith(LEDGER_START) or LEDGER_START.startswith(head):
+                return None
+            handle.seek(0)
+            tail = b"\n"  # the file's start counts as a line's
+            while chunk := handle.read(1 << 20):
+                if marker in tail + chunk:
+                    return None
+                tail = chunk[-len(marker) :]
+    except OSError:
+        return None
+    return "no line of it begins a ledger entry, so this is not a ledger deter wrote"
 
 
 def _resume_hint(

@@ -214,3 +214,41 @@ def test_output_or_ledger_equal_to_an_input_is_refused(
     assert result.exit_code == 2, result.output
     assert "is an input of this command" in result.stderr
     assert (specs / "a.toml").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["batch", "check"])
+@pytest.mark.parametrize(
+    "content",
+    [b"[agent]\npenalty_cap = 1\n", b"\xff\xfe\x00bad", b'# notes: a line {"ledger": 2}\n'],
+    ids=["a spec", "binary", "notes"],
+)
+def test_a_resume_file_that_is_not_a_ledger_is_refused(
+    tmp_path: Path, command: str, content: bytes
+) -> None:
+    """--resume naming an existing file that is not a ledger (a typo: another spec, notes, a
+    binary file) appended JSON lines to it; refused with exit 2, the file left as it was."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.toml").write_text(one_action_spec(1.0, 10.0, 0.5))
+    other = tmp_path / "other.toml"
+    other.write_bytes(content)
+    result = CliRunner().invoke(app, [command, str(specs), "--resume", str(other)])
+    assert result.exit_code == 2, result.output
+    assert "not a ledger" in result.stderr
+    assert other.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\n", b'{"led', b'{"ledger":2,"options":"x","outco'], ids=str
+)
+def test_an_empty_or_torn_ledger_is_still_resumed(tmp_path: Path, content: bytes) -> None:
+    """An empty file, or a ledger whose first entry a kill cut short, is a ledger: resumed
+    (so is one with junk lines around its entries: test_ledger_lines_that_are_not_entries)."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.toml").write_text(one_action_spec(1.0, 10.0, 0.5))
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_bytes(content)
+    result = CliRunner().invoke(app, ["batch", str(specs), "--resume", str(ledger)])
+    assert result.exit_code == 0, result.output
+    assert b'"ledger"' in ledger.read_bytes()
