@@ -20,7 +20,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from ..solver.report.escape import one_line
-from ..solver.report.files import input_scope, remember_input, write_atomic
+from ..solver.report.files import check_output, input_scope, remember_input, write_atomic
 from ..solver.results.errors import SpecError
 from ..solver.spec.document import Spec
 from ..solver.spec.loading import DEFAULT_MAX_BYTES, decode_spec_bytes, load_spec, parse_spec_text
@@ -165,6 +165,20 @@ def emit(text: str, output: Path | None) -> None:
     else:
         write_atomic(output, text)
         info(f"wrote {output}")
+
+
+def can_write(*outputs: Path | None) -> None:
+    """Raise the ``OSError`` a write to each output file would meet, before any work: its
+    folder missing, or the path a folder, a device or a spec the command read (stdout,
+    ``None`` or ``-``, always can). For commands that write more than one file, so that one
+    of them is not written when another cannot be."""
+    for output in outputs:
+        if output is None or str(output) == "-":
+            continue
+        check_output(output)
+        folder = Path(os.path.realpath(output)).parent
+        if not folder.is_dir():
+            raise OSError(errno.ENOENT, "No such file or directory", str(output))
 
 
 def import_solver_stack() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ...solver.spec.limits import MAX_MAGNITUDE
-from ..common import emit, err, guarded, info
+from ..common import can_write, emit, err, guarded, info
 from ..exit_codes import ExitCode
 from ..options import DebugOption
 
@@ -148,6 +148,7 @@ def fit(
         from ...solver.control.fit import FitOptions, fit_samples
         from ...solver.control.samples import read_samples
 
+        can_write(output, calibration)  # neither file is written when one cannot be
         samples = read_samples([str(f) for f in files], monitors=monitor or None)
         options = FitOptions(
             delta=None if no_band else delta,

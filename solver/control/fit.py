@@ -20,7 +20,7 @@ import datetime as _dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,6 +330,7 @@ def fit_samples(samples: Samples, options: FitOptions | None = None) -> FitResul
         call_cost[monitor] = float(costs.mean()) if costs.size else math.nan
     if not curves:
         raise SpecError.single(", ".join(samples.files), "no monitor has scores for any attack")
+    _check_named(opts, actions, [c.monitor for c in curves])
     counts = {opts.compliant: int(honest_rows.sum())}
     for action in actions:
         counts[action] = int((used & (action_of == action)).sum())
@@ -415,6 +416,28 @@ def fit_record(text: str) -> FitRecord | None:
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return FitRecord(options, monitors, tuple(files), columns)
+
+
+def _check_named(opts: FitOptions, actions: Sequence[str], monitors: Sequence[str]) -> None:
+    """Every action --gain names and every monitor --audit-cost names is in the fit: a
+    typo would otherwise leave that action at the default gain (or a placeholder) and that
+    monitor at the default cost, silently."""
+    findings = []
+    known = {"--gain": [opts.compliant, *actions], "--audit-cost": list(monitors)}
+    for flag, given in (("--gain", opts.gains), ("--audit-cost", opts.audit_cost)):
+        for name in given:
+            if name not in known[flag]:
+                what = "action" if flag == "--gain" else "monitor"
+                findings.append(
+                    Finding(
+                        file="<options>",
+                        key=f"{flag} {name}",
+                        message=f"no {what} {name!r} in the fit; "
+                        f"its {what}s: {', '.join(known[flag])}",
+                    )
+                )
+    if findings:
+        raise SpecError(findings)
 
 
 def _located(frame: Any, row: int, column: str, message: str) -> Finding:

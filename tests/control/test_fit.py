@@ -158,3 +158,35 @@ def test_calibration_has_exact_thresholds_for_the_runtime() -> None:
     basic = doc["monitors"]["basic_monitor"]
     assert basic["thresholds"][0] == "inf" and basic["thresholds"][-1] == "-inf"
     assert len(basic["fpr"]) == len(basic["thresholds"]) == len(basic["tpr"]["insert_backdoor"])
+
+
+@pytest.mark.parametrize(
+    ("option", "key"),
+    [
+        ({"gains": {"insert_backdor": 2.0}}, "--gain insert_backdor"),
+        ({"audit_cost": {"basic_monitr": 5.0}}, "--audit-cost basic_monitr"),
+    ],
+)
+def test_a_gain_or_audit_cost_for_a_name_not_in_the_fit_is_an_error(
+    option: dict[str, dict[str, float]], key: str
+) -> None:
+    """A typo in --gain or --audit-cost used to be ignored: the action kept the default gain
+    (or a placeholder), the monitor the default cost, and the fit exited 0."""
+    with pytest.raises(SpecError) as caught:
+        fit_samples(read_samples([str(EXAMPLE)]), FitOptions(**option))  # type: ignore[arg-type]
+    assert [f.key for f in caught.value.issues] == [key]
+    assert "in the fit" in caught.value.issues[0].message
+
+
+def test_fit_writes_neither_file_when_one_cannot_be_written(tmp_path: Path) -> None:
+    """--calibration into a folder that does not exist: the spec used to be written before
+    the calibration failed (exit 2 with a file written); now both paths are checked first."""
+    from deter.cli.app import app
+    from typer.testing import CliRunner
+
+    spec = tmp_path / "fitted.toml"
+    args = ["fit", str(EXAMPLE), "-o", str(spec), "--calibration", str(tmp_path / "no" / "c.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "No such file or directory" in result.stderr
+    assert not spec.exists()
