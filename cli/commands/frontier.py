@@ -44,6 +44,7 @@ def frontier(
     factor optimal; 1 some factor cannot be met; 3 some factor has no verified answer).
     """
     from ..common import (
+        can_write,
         emit,
         fail,
         guarded,
@@ -68,6 +69,7 @@ def frontier(
             from .sweep import check_plot
 
             check_plot(plot, 1)
+        can_write(output, plot)  # before solving: neither is written when one cannot be
         with progress("solving"):
             result = problem.frontier(points=points, low=low, high=high)
         emit(

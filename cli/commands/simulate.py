@@ -147,6 +147,7 @@ def simulate(
     (monitors described by ROC curves).
     """
     from ..common import (
+        can_write,
         emit,
         err,
         fail,
@@ -170,6 +171,7 @@ def simulate(
                 require_matplotlib()
             except PlotUnavailable as exc:
                 fail(ExitCode.BAD_INPUT, f"error: {exc}")
+        can_write(output, plot)  # before simulating: neither is written when one cannot be
         parsed = read_spec(spec, max_size)
         from ...solver.batch.dask_executor import ClusterLost, DaskUnavailable
         from ...solver.model.arrays import ProblemArrays

@@ -56,6 +56,7 @@ def sweep(
     1 some point cannot be met; 3 some point has no verified answer).
     """
     from ..common import (
+        can_write,
         emit,
         guarded,
         info,
@@ -75,6 +76,7 @@ def sweep(
         axes = problem.axes(*vary, log=log)  # bad paths and values fail before the plot check
         if plot is not None:
             check_plot(plot, len(axes))
+        can_write(output, plot)  # before solving: neither is written when one cannot be
         points = math.prod(len(axis.values) for axis in axes)
         with progress("solving", points) as update:  # a bar on a terminal's stderr (not -q)
             result = problem.sweep(*axes, progress=update)

@@ -135,3 +135,32 @@ def test_writes_through_a_symlink_atomically(tmp_path: Path) -> None:
     write_atomic(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["real.txt"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", "{spec}", "--vary", "agent.penalty_cap=5:20:3", "-f", "csv"],
+        ["frontier", "{spec}", "-f", "csv"],
+        ["simulate", "{spec}", "--episodes", "20", "--population", "3", "-f", "json"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_a_plot_that_cannot_be_written_leaves_no_output_written(
+    tmp_path: Path, runner, args: list[str]
+) -> None:
+    """-o and --plot are both checked before any solve: a --plot into a missing folder used
+    to fail (exit 2) after -o was written."""
+    from deter.cli.app import app
+
+    from tests.support.batch_helpers import one_action_spec
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(one_action_spec(1.0, 10.0, 0.5))
+    out = tmp_path / "out.txt"
+    command = [a.format(spec=spec) for a in args]
+    command += ["-o", str(out), "--plot", str(tmp_path / "missing" / "plot.png")]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "No such file or directory" in result.stderr
+    assert not out.exists()
