@@ -102,12 +102,26 @@ class Run:
     code: int
     answers: dict[str, dict]
     timeline: list[Sample] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # user + system CPU of every process of the run (sampled)
+    loads: tuple[float, float] = (0.0, 0.0)  # the 1-minute load average: least, most
+
+
+def cpu_ticks(pid: int) -> int:
+    """The process's user + system CPU so far in clock ticks, 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def run(command: list[str], every: float = 0.5) -> Run:
     """Run a batch writing ``-f jsonl`` to stdout, read as it streams (the lines done so
     far), sampling every process's resident memory every ``every`` seconds."""
     started = time.perf_counter()
+    loads: list[float] = []
+    ticks: dict[int, int] = {}  # each process's CPU at its last sample (the last 0.5 s lost)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answers: dict[str, dict] = {}
     errors: list[str] = []
@@ -134,6 +148,8 @@ def run(command: list[str], every: float = 0.5) -> Run:
         children = descendants(process.pid)
         for child in children:
             worker = max(worker, high_water_kb(child))
+        for pid in [process.pid, *children]:
+            ticks[pid] = max(ticks.get(pid, 0), cpu_ticks(pid))
         now = [resident_kb(child) for child in children]
         batch = resident_kb(process.pid)
         timeline.append(
@@ -145,13 +161,17 @@ def run(command: list[str], every: float = 0.5) -> Run:
                 batch + sum(now),
             )
         )
+        loads.append(os.getloadavg()[0])
         time.sleep(every)
     for reader in readers:
         reader.join()
     seconds = time.perf_counter() - started
     if process.returncode not in (0, 1):
         print("".join(errors)[-2000:])
-    return Run(seconds, own, worker, process.returncode, answers, timeline)
+    done = Run(seconds, own, worker, process.returncode, answers, timeline)
+    done.cpu_seconds = sum(ticks.values()) / os.sysconf("SC_CLK_TCK")
+    done.loads = (min(loads, default=0.0), max(loads, default=0.0))
+    return done
 
 
 def print_timeline(timeline: list[Sample], n: int) -> tuple[float, float]:
@@ -214,6 +234,22 @@ def reference_sample(written: Written, answers: dict[str, dict], k: int, seed: i
     return wrong
 
 
+def corpus(keep: Path | None, tmp: Path, mix: str, n: int, infeasible: float) -> Written:
+    """The mix written in ``tmp``, or in ``keep`` where a previous run left it complete
+    (its generator's expectations saved beside it)."""
+    if keep is None:
+        return write_mix(tmp / "specs", mix, n, infeasible, seed=0)
+    folder = keep / f"{mix}-{n}-{infeasible:g}"
+    saved = folder / "written.json"
+    if saved.exists():
+        doc = json.loads(saved.read_text(encoding="utf-8"))
+        return Written(folder / "specs", doc["expected"], doc["families"])
+    written = write_mix(folder / "specs", mix, n, infeasible, seed=0)
+    doc = {"expected": written.expected, "families": written.families}
+    saved.write_text(json.dumps(doc), encoding="utf-8")
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -224,13 +260,19 @@ def main() -> None:
     parser.add_argument("--mix", default="lp", choices=sorted(MIXES))
     parser.add_argument("--infeasible", type=float, default=0.2)
     parser.add_argument("--reference", type=int, default=200, help="files re-solved as reference")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="keep the written specs in CORPUS/<mix>-<n>-<infeasible> and reuse them when run "
+        "again (writing 100,000 specs takes minutes: one executor per run then shares them)",
+    )
     args = parser.parse_args()
     wrong = False
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     for n in args.n:
         with tempfile.TemporaryDirectory(prefix="deter-large-") as tmp:
-            folder = Path(tmp) / "specs"
-            written = write_mix(folder, args.mix, n, args.infeasible, seed=0)
+            written = corpus(args.corpus, Path(tmp), args.mix, n, args.infeasible)
+            folder = written.folder
             executors = [] if args.dask_only else [["--executor", "local"]]
             executors += [["--executor", "dask"]] if args.dask or args.dask_only else []
             for executor in executors:
@@ -253,6 +295,12 @@ def main() -> None:
                         f"  {n / done.seconds:6.0f} specs/s  {memory}  exit {done.code}"
                         f"  lines {len(done.answers)}  {dict(judged.statuses)}"
                         f"  wrong {len(judged.wrong)}  unanswered {len(judged.unanswered)}" + size
+                    )
+                    print(
+                        f"  CPU {done.cpu_seconds:.0f} s (every process of the run, sampled):"
+                        f" {1000 * done.cpu_seconds / n:.2f} ms a spec,"
+                        f" {done.cpu_seconds / done.seconds:.2f} cores on average;"
+                        f" load average {done.loads[0]:.1f}-{done.loads[1]:.1f} during the run"
                     )
                     batch_growth, worker_growth = print_timeline(done.timeline, n)
                     print(

@@ -34,7 +34,18 @@ from .components.base import Context, Handles, dense_array
 PARAMETRIC_LIMIT = 20_000
 #: Solvers tried in order; the next one is used when one fails or its answer fails verification.
 SOLVER_ORDER: tuple[str, ...] = ("HIGHS", "CLARABEL")
-_CACHE_SIZE = 64
+#: The cache of compiled programs (:func:`program_for`) is bounded both ways: at most this
+#: many programs, and at most ``CACHE_BYTES`` by :func:`estimated_bytes`. A long batch of
+#: varied shapes fills it once and then stays flat (issue 24: a worker grew by ~15 MB over
+#: 24,000 specs while a cache of 64 programs filled, each keeping HiGHS's instance too).
+CACHE_PROGRAMS = 32
+CACHE_BYTES = 8 * 2**20
+#: What a cached parametric program costs in resident memory, measured (RSS of programs
+#: compiled and solved once, kept, ``malloc_trim``-ed; 4 to 1,000 actions x up to 20
+#: monitors): about 48-150 KB each for small specs and ~28 bytes a Parameter entry on top
+#: (188 KB at 6,957 entries, 664 KB at 23,057).
+PROGRAM_BASE_BYTES = 64 * 1024
+PROGRAM_BYTES_PER_ENTRY = 32
 
 
 #: What a solver call reports: cvxpy's status and the solver's own raw solution object
@@ -78,6 +89,12 @@ class CompiledProgram:
         return 1.0
 
     @functools.cached_property
+    def estimated_bytes(self) -> int:
+        """This program's resident memory by estimate (``PROGRAM_BASE_BYTES`` and
+        ``PROGRAM_BYTES_PER_ENTRY`` say how it was measured)."""
+        return estimated_bytes(self.problem)
+
+    @functools.cached_property
     def linear(self) -> bool:
         """True for a linear program (every constraint affine); False when a feature adds cones."""
         return is_linear_program(self.problem)
@@ -116,14 +133,20 @@ def solve_problem(problem: cp.Problem, solver: str, **options: Any) -> SolveReco
     """
     options = dict(options)
     options.pop("warm_start", None)
-    with quiet_native_output():
-        data, chain, inverse = problem.get_problem_data(solver, solver_opts=options)
-        raw = chain.solve_via_data(problem, data, False, False, options)
-        with warnings.catch_warnings():
-            # "Solution may be inaccurate": the status says so (optimal_inaccurate), the
-            # engine judges the answer and the attempt line reports it; not for stderr.
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            problem.unpack_results(raw, chain, inverse)
+    try:
+        with quiet_native_output():
+            data, chain, inverse = problem.get_problem_data(solver, solver_opts=options)
+            raw = chain.solve_via_data(problem, data, False, False, options)
+            with warnings.catch_warnings():
+                # "Solution may be inaccurate": the status says so (optimal_inaccurate), the
+                # engine judges the answer and the attempt line reports it; not for stderr.
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.unpack_results(raw, chain, inverse)
+    finally:
+        # cvxpy keeps the solver's instance, its data and its result on the problem for a
+        # warm start, which deter never makes: for HiGHS a ``Highs`` object holding the LP
+        # in native memory, one per cached program (issue 24: workers grew with the cache).
+        problem._solver_cache.clear()
     return SolveRecord(str(problem.status), raw)
 
 
@@ -136,6 +159,12 @@ def variable_bound(arrays: ProblemArrays) -> float:
     with np.errstate(divide="ignore"):
         tangent = float(-np.log1p(-np.clip(arrays.false_positive, 0.0, 1.0)) @ arrays.max_rate)
     return max(1.0, ceilings, flags, tangent if np.isfinite(tangent) else flags)
+
+
+def estimated_bytes(problem: cp.Problem) -> int:
+    """A compiled program's resident memory by estimate, from its Parameters' entries."""
+    entries = sum(int(parameter.size) for parameter in problem.parameters())
+    return PROGRAM_BASE_BYTES + PROGRAM_BYTES_PER_ENTRY * entries
 
 
 def is_linear_program(problem: cp.Problem) -> bool:
@@ -182,7 +211,9 @@ _cache_lock = threading.Lock()
 
 
 def program_for(arrays: ProblemArrays) -> CompiledProgram:
-    """A compiled program loaded with ``arrays``: from the cache when the shape matches."""
+    """A compiled program loaded with ``arrays``: from the cache when the shape matches.
+    The least recently used programs leave the cache when it passes ``CACHE_PROGRAMS``
+    programs or ``CACHE_BYTES`` (a program larger than that alone is not kept)."""
     components = components_for(arrays)
     if len(arrays.deviations) * max(arrays.n_monitors, 1) > PARAMETRIC_LIMIT:
         return compile_program(arrays, components, parametric=False)
@@ -195,11 +226,25 @@ def program_for(arrays: ProblemArrays) -> CompiledProgram:
         program = compile_program(arrays, components, parametric=True)
         with _cache_lock:
             _cache[key] = program
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
+            _evict()
     else:
         program.load(arrays)
     return program
+
+
+def cached_programs() -> tuple[int, int]:
+    """The cache's programs and their bytes by estimate (bounded: ``CACHE_PROGRAMS``,
+    ``CACHE_BYTES``)."""
+    with _cache_lock:
+        return len(_cache), sum(program.estimated_bytes for program in _cache.values())
+
+
+def _evict() -> None:
+    """Drop the least recently used programs until both bounds hold (lock held)."""
+    held = sum(program.estimated_bytes for program in _cache.values())
+    while _cache and (len(_cache) > CACHE_PROGRAMS or held > CACHE_BYTES):
+        _, dropped = _cache.popitem(last=False)
+        held -= dropped.estimated_bytes
 
 
 _quiet_lock = threading.Lock()
