@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.arrays import ProblemArrays
-from ..model.stable import stable_incentive_rows
+from ..model.stable import stable_rows_of
 from ..results.errors import SpecError
 from ..results.result import Result
 from ..spec.document import Spec
@@ -171,15 +171,7 @@ def _ceiling_fixes(spec: Spec, arrays: ProblemArrays, name: str) -> list[FixCand
     k = int(np.flatnonzero(arrays.deviations == i)[0])
     # The detection that deters, (k_i + d_0 P_0) / d_i, from the overflow-free ratios
     # (stable.py: a risk-seeking agent's k_i and d_i can both be beyond float range).
-    dev = arrays.deviations
-    need, flag, weight = stable_incentive_rows(
-        arrays.gain[dev] - arrays.gain[arrays.compliant],
-        arrays.penalty_cap[dev],
-        arrays.false_positive_penalty,
-        arrays.risk_aversion,
-        arrays.margin,
-        float(arrays.gain[arrays.compliant]),
-    )
+    need, flag, weight = stable_rows_of(arrays)
     if weight[k] <= 0:
         return []
     q = np.asarray(arrays.detection[i].todense()).ravel()

@@ -15,10 +15,15 @@ is exact in logs. The incentive rows' right-hand side k_i / d_i = expm1(r g) / e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .utility import FloatArray
+
+if TYPE_CHECKING:
+    from .arrays import ProblemArrays
 
 #: The smallest positive detection need kept (see ``need_ratio``).
 NEED_FLOOR = float(np.finfo(float).tiny)  # the smallest normal float64, 2.2e-308
@@ -155,6 +160,24 @@ def stable_incentive_rows(
     need = np.clip(np.nan_to_num(need, nan=WEIGHT_CEILING), -WEIGHT_CEILING, WEIGHT_CEILING)
     flag = np.clip(np.nan_to_num(flag, nan=WEIGHT_CEILING), 0.0, WEIGHT_CEILING)
     return need, flag, np.where(caught, 1.0, 0.0)
+
+
+def stable_rows_of(
+    arrays: ProblemArrays, penalties: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`stable_incentive_rows` of ``arrays``' deviations (``penalties`` per action,
+    default the caps): the one place the six numbers are taken from a problem."""
+    dev = arrays.deviations
+    cap = arrays.penalty_cap if penalties is None else np.asarray(penalties, dtype=float)
+    compliant_gain = float(arrays.gain[arrays.compliant])
+    return stable_incentive_rows(
+        arrays.gain[dev] - compliant_gain,
+        cap[dev],
+        arrays.false_positive_penalty,
+        arrays.risk_aversion,
+        arrays.margin,
+        compliant_gain,
+    )
 
 
 def need_headroom(

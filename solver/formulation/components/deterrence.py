@@ -25,7 +25,7 @@ import numpy as np
 
 from ...model.arrays import ProblemArrays
 from ...model.detection import detection_probability
-from ...model.stable import stable_incentive_rows
+from ...model.stable import stable_rows_of
 from ...model.utility import FloatArray, caught_loss, expected_marginal_utility, utility
 from .base import Component, Context, DualOf, Handles, Value
 from .monitoring import cost_scale
@@ -118,15 +118,7 @@ def _computed_rows(arrays: ProblemArrays) -> tuple[FloatArray, FloatArray, Float
     if not all(np.all(np.isfinite(v)) for v in (need, flag_weight, rows.loss)):
         # CARA numbers beyond exp's range (r x gain of 1e3 and more): the same rows,
         # computed as ratios in log space (stable.py).
-        dev = arrays.deviations
-        need, flag_weight, weight = stable_incentive_rows(
-            arrays.gain[dev] - arrays.gain[arrays.compliant],
-            arrays.penalty_cap[dev],
-            arrays.false_positive_penalty,
-            arrays.risk_aversion,
-            arrays.margin,
-            float(arrays.gain[arrays.compliant]),
-        )
+        need, flag_weight, weight = stable_rows_of(arrays)
     if not np.any(arrays.false_positive > 0):
         # P_0 is 0 at every policy: its term is 0, and a large weight on it would only
         # set the scale the solver judges the row in (a false-positive penalty of 1e5
