@@ -24,10 +24,18 @@ program, so that each gets the vertex it gets without infeasible neighbours. A w
 last stack had an infeasible member starts the next with the priced solve (one solve fewer
 for a mix with infeasible specs; the answers are the same either way).
 
-Isolation. A spec that is not stackable, whose block fails verification or its
-certificate, or whose certificate of infeasibility does not hold, is handed back as
-``None``: the caller solves it alone through the ordinary path (``engine.solve``), which
-gives its retries, its diagnosis and its status.
+Failed blocks. The blocks of a plain stack that fail verification or their certificate
+(mostly CARA agents whose rows need a detection of 1e-8 to 1e-26, which HiGHS meets with
+every rate 0 within its tolerance) are solved again as one stack in the rescaled attempt's
+units (``formulation/stacked_scaling.py``; each block on its own when that stack is
+infeasible) and judged the same way; a block that fails that too gets the certificate of
+infeasibility a spec solved alone ends with (``infeasibility.certify_infeasible``), since
+most such blocks are infeasible specs that the plain stack took for feasible.
+
+Isolation. A spec that is not stackable, whose block fails its checks in both stacks and
+is not proven infeasible, or whose certificate of infeasibility does not hold, is handed
+back as ``None``: the caller solves it alone through the ordinary path (``engine.solve``),
+which gives its retries, its diagnosis and its status.
 
 What may differ from solving a spec alone: only the choice among equally cheap optima (a
 degenerate LP with several optimal vertices), which can depend on the other blocks of its
