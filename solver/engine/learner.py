@@ -250,7 +250,8 @@ def with_learner_verdict(spec: Spec, result: Result) -> Result:
         kind = "a sample-mean" if learner.algorithm == "sample-mean" else "a PPO"
         how = f"{kind} learner with {learner.samples} samples of each action"
     else:
-        how = f"an {learner.algorithm} learner in T = {learner.rounds} rounds" + (
+        kind = {"exp3": "an Exp3", "hedge": "a Hedge"}[learner.algorithm]
+        how = f"{kind} learner in T = {learner.rounds} rounds" + (
             " (its average share of rounds on deviations)"
             if learner.violation == "average"
             else " (the action it deploys)"

@@ -218,6 +218,42 @@ def smallest_margins(
     return np.array(low)
 
 
+def designed_relaxation_margin(
+    gap: float, largest: float, noise: float, samples: int, confidence: float
+) -> float:
+    """Under a ``[penalty]`` design, a constant margin no larger than the learner's
+    requirement at any rate *and penalty*, as tight as one constant can be.
+
+    With E = D q the shortcut's expected penalty (D the paid penalty as the learner sees it,
+    q = rho^d P its chance of paying; F_fp = 0 under a design), the Bernstein variance
+    D^2 q (1 - q) = E (D - E) and Hoeffding's range D are least at D = E, so
+    M >= M_min(E) = min(sqrt(4 sigma^2 L / n) + E L / (3 n), sqrt(2 L (E^2/4 + 2 sigma^2) / n)),
+    concave in E. h(E) = E - gap - M_min(E) is convex: the E in [0, ``largest``] where it is
+    >= 0 are [E*, largest] (h(0) < 0) or all of them, so the constant m = E* - gap admits
+    every policy the learner's requirement does (a relaxation). None there: M_min(largest),
+    which no policy meets."""
+    log = math.log(1.0 / (1.0 - confidence))
+
+    def least(e: float) -> float:
+        bernstein = math.sqrt(4.0 * noise**2 * log / samples) + e * log / (3.0 * samples)
+        hoeffding = math.sqrt(2.0 * log * (e**2 / 4.0 + 2.0 * noise**2) / samples)
+        return min(bernstein, hoeffding)
+
+    def h(u: float) -> float:  # on u = E / largest in [0, 1]
+        return u * largest - gap - least(u * largest)
+
+    if h(0.0) >= 0:
+        return least(0.0)
+    if largest <= 0 or h(1.0) < 0:
+        return least(max(largest, 0.0))
+    lowest = minimize_scalar(h, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-12})
+    start = float(lowest.x) if h(float(lowest.x)) < 0 else 0.0
+    u = float(brentq(h, start, 1.0, xtol=1e-15))
+    # moved down by 1e-9 of the range: the relaxation never demands more than the learner's
+    # requirement (a smaller margin only relaxes it further)
+    return max(u - 1e-9, 0.0) * largest - gap
+
+
 def worst_case_gains(spec: Spec) -> FloatArray:
     """Each agent type's gains where deterrence binds (a deviation's high end, compliance's
     low end: spec/gains.worst_case_gain), one row per ``[[types]]`` entry (the type's
@@ -238,7 +274,7 @@ def learner_lift(spec: Spec) -> FloatArray:
     ``[penalty]`` design the engine's outer iteration may raise them (``Learner.floor``)."""
     gains = worst_case_gains(spec)
     learner = spec.learner
-    if learner is None or learner.bound != "bernstein" or learner.lower_bound:
+    if learner is None or learner.bound != "bernstein":
         lift = np.tile(learner_margins(spec), (gains.shape[0], 1))
     else:
         lift = np.array([_sample_mean_margins(spec, row) for row in gains])
@@ -293,9 +329,22 @@ def _sample_mean_margins(
     discount = penalty_discount(spec)
     caps = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float) * discount
     flag_penalty = spec.agent.false_positive_penalty * discount
-    if learner.bound == "bernstein" and learner.lower_bound:
+    if learner.bound == "bernstein" and learner.lower_bound and spec.penalty.design != "fixed":
+        margins = np.array(
+            [
+                designed_relaxation_margin(
+                    float(g),
+                    float(d) * payment_probability(spec),
+                    learner.reward_noise,
+                    learner.sample_count,
+                    learner.confidence,
+                )
+                for g, d in zip(gains - gains[is_compliant][0], caps, strict=True)
+            ]
+        )
+    elif learner.bound == "bernstein" and learner.lower_bound:
         margins = smallest_margins(
-            caps * (spec.penalty.design == "fixed"),
+            caps,
             learner.reward_noise,
             learner.sample_count,
             learner.confidence,

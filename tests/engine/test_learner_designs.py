@@ -181,3 +181,35 @@ def test_on_the_vocabularys_typed_and_designed_specs_bernstein_is_certified(
         ), (seed, flag, result.message)
         if result.status == "optimal":
             assert engine_learner.shortfalls(problem.spec, result, TOLERANCE) == []
+
+
+def test_the_designed_relaxation_is_the_closed_form_and_never_above_the_requirement() -> None:
+    """Without noise M_min(E) = c E, c = min(L / (3 n), sqrt(L / (2 n))): E* = gap / (1 - c),
+    so m = gap c / (1 - c); and with noise, at random rates and penalties, the relaxation's
+    margin admits every (P, F) that meets the learner's requirement."""
+    from deter.solver.model.learning import bernstein_requirement, designed_relaxation_margin
+
+    log = math.log(20)
+    for gap, n in ((3.0, 50), (1.0, 10), (4.0, 2000)):
+        c = min(log / (3 * n), math.sqrt(log / (2 * n)))
+        got = designed_relaxation_margin(gap, 20.0, 0.0, n, 0.95)
+        assert got == pytest.approx(gap * c / (1 - c), rel=1e-7, abs=1e-7)
+        assert got <= gap * c / (1 - c) + 1e-12
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        gap, cap, noise = rng.uniform(-1, 5), rng.uniform(0.5, 20), rng.uniform(0, 2)
+        n = int(rng.integers(2, 500))
+        p, f = rng.uniform(0, 1), rng.uniform(0, cap)
+        need = float(bernstein_requirement(p, f, 0.0, 0.0, noise, n, 0.95))
+        if f * p - gap >= need:  # the learner's requirement holds here ...
+            assert f * p - gap >= designed_relaxation_margin(gap, cap, noise, n, 0.95) - 1e-12
+
+
+def test_a_penalty_design_the_learner_cannot_meet_is_proved_infeasible() -> None:
+    """sigma = 2, 2 samples: no rate and penalty within the caps leads tampering by what
+    the learner needs; the relaxation over every rate and penalty proves it (it used to be
+    solver_error: the relaxation took every margin at F = 0, with no gap)."""
+    penalty = '\n[penalty]\ndesign = "per_action"\ncost = 0.01\n'
+    result = deter.loads(NO_FLAGS + penalty + LEARNER.format(n=2, s=2.0, b="bernstein")).solve()
+    assert result.status == "infeasible", result.message
+    assert any("every rate and penalty" in note for note in result.notes)

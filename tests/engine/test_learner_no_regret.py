@@ -45,7 +45,7 @@ def test_a_learner_that_cannot_be_deterred_in_t_rounds_is_infeasible_and_told_wh
     result = deter.loads(TWO + '\n[learner]\nalgorithm = "exp3"\nrounds = 500\n').solve()
     assert result.status == "infeasible"
     (note,) = [n for n in result.notes if n.startswith("learner:")]
-    assert "exp3 learner in T = 500 rounds" in note and "cannot be deterred" in note
+    assert "an Exp3 learner in T = 500 rounds" in note and "cannot be deterred" in note
     assert "shortcut" in note
 
 

@@ -153,3 +153,24 @@ def test_deter_experiment_trains_each_learner_it_is_given(tmp_path: Path) -> Non
     assert "### Hedge (full information)" in table and "### rational" in table
     bad = invoke("experiment", *args[:2], "--seeds", "2", "--learners", "hedge,sarsa")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --learners")
+
+
+def test_exp3_takes_the_exploration_it_is_designed_for(conditions: dict[str, dict]) -> None:
+    """``exploration`` is Exp3's gamma in both runners (``[learner] exploration``); without
+    it the tuned gamma, bit for bit as before."""
+    from deter.solver.rl.learners import BanditExp3
+    from deter.solver.rl.population import Task, build_learner
+    from deter.solver.simulation.agents import exp3_gamma
+
+    doc = conditions["optimal x1.2"]
+    game_run = train_tabular(doc, agents=20, episodes=300, seed=3, learner="exp3")
+    tuned = train_tabular(
+        doc, agents=20, episodes=300, seed=3, learner="exp3", exploration=exp3_gamma(4, 300)
+    )
+    assert (game_run.violation_curve == tuned.violation_curve).all()
+    wide = train_tabular(doc, agents=20, episodes=300, seed=3, learner="exp3", exploration=1.0)
+    assert not (wide.violation_curve == tuned.violation_curve).all()
+    # gamma = 1 is uniform play: three of four actions are shortcuts
+    assert wide.violation_during == pytest.approx(0.75, abs=0.05)
+    plan = build_learner("exp3", doc, Task(), agents=2, episodes=300, exploration=0.3)
+    assert isinstance(plan, BanditExp3) and plan.exp3.gamma == 0.3
