@@ -391,8 +391,9 @@ def _optimal(
                 and bool(
                     abs(slack) <= 1e-7 * evaluation.utility_scale[i] or shadow.get(name, 0.0) > 1e-9
                 ),
-                # d cost / d gain in the agent's money: the program's gain is g / kappa
-                shadow_price=0.0 if compliant else shadow.get(name, 0.0) / arrays.present_value,
+                # d cost / d gain in the agent's money: the program's gain is g / kappa; a
+                # price not certified (nan) or beyond float64 is None
+                shadow_price=0.0 if compliant else _price(shadow.get(name, 0.0), arrays),
             )
         )
     compliant_name = arrays.action_names[arrays.compliant]
@@ -420,6 +421,14 @@ def _optimal(
         strategy=harm_report(spec, compliant_name, total + penalty_cost),
         timing=clock.timing(),
     )
+
+
+def _price(shadow: float, arrays: ProblemArrays) -> float | None:
+    """An action's shadow price in the agent's money, or None where there is no finite one
+    (not certified, or beyond float64): JSON writes null either way, and a result read back
+    from JSON (a batch ledger) must equal the one solved."""
+    price = shadow / arrays.present_value
+    return float(price) if np.isfinite(price) else None
 
 
 def _null_notes(actions: Sequence[ActionResult]) -> tuple[str, ...]:
