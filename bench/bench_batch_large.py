@@ -309,6 +309,8 @@ def main() -> None:
                     )
                     for file in judged.wrong[:5]:
                         print(f"  wrong: {file}")
+                    for file in judged.unanswered[:5]:
+                        print(f"  unanswered: {file} {done.answers.get(file)}")
                     if args.reference and label != "resume":
                         disagree = reference_sample(written, done.answers, args.reference, n)
                         wrong = wrong or bool(disagree)
