@@ -57,7 +57,19 @@ def sources(files: Sequence[str]) -> list[Source]:
 #: specs (issue 24, 600 s) a worker grew by 61 MB (about 14 KB a spec) where a local worker
 #: stays flat, almost all of it the profiles' dicts (``function;file;line`` trees), and the
 #: sampling competes with the solve for the GIL.
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#:
+#: ``low-level-log-length`` bounds Dask's debugging logs, among them each batched stream's
+#: copy of the last messages it sent (under 1 MB each; 1,000 by default): the client's
+#: stream keeps every task it submitted, with its arguments (a stack's 256 file paths and
+#: hashes, ~50-100 KB), and the scheduler's streams keep the same tasks sent to workers.
+#: That was the Dask client's growth of ~0.5 KB a spec (issue 24: +50 MB over 100,000 specs,
+#: bounded only at 1,000 messages); with 32 it stays flat. It also applies to the client of
+#: a cluster given by ``--address`` (its scheduler and workers keep their own settings).
+LOW_LEVEL_LOG_LENGTH = 32
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.low-level-log-length": LOW_LEVEL_LOG_LENGTH,
+}
 
 
 @contextlib.contextmanager
