@@ -4,6 +4,7 @@ Resumable, in chunks that fit a shared machine: every run is saved on its own an
 when it exists, and ``--minutes`` stops starting new runs after that long.
 
     python scripts/experiment_learners.py policies OUT
+    python scripts/experiment_learners.py ppo-policies OUT    # the PPO study's conditions
     python scripts/experiment_learners.py ppo OUT coding --seeds 10 --timesteps 10000
     python scripts/experiment_learners.py ppo OUT long --seeds 10 --timesteps 15000
     python scripts/experiment_learners.py learners OUT coding --seeds 3 --agents 200 \\
@@ -72,6 +73,33 @@ def write_policies(out: Path) -> None:
     coding = build_conditions(learner=LEARNER)
     long = long_conditions(LONG, margin=0.15, learner=LEARNER_LONG)
     for env, docs in (("coding", coding), ("long", long)):
+        (out / f"policies-{env}.json").write_text(json.dumps(docs, indent=1))
+        print(env, [(d["label"], round(d["designed"]["cost_per_episode"], 3)) for d in docs])
+
+
+#: The PPO study's conditions (docs/experiments.md, "PPO with its own credit"): the
+#: learning-aware (Bernstein), x1.2 and margin policies of each env, and on the long env the
+#: PPO-aware design for GAE lambda 0.95, which has a policy only from 3,000,000 samples.
+PPO_LABELS = {
+    "coding": ["learning-aware, bernstein (n 3000, 1-delta 0.9833)", "optimal x1.2",
+               "optimal, margin 0.5"],
+    "long": ["learning-aware, bernstein (n 6000, 1-delta 0.9833)", "optimal x1.2",
+             "optimal, margin 0.15"],
+}  # fmt: skip
+PPO_AWARE = {"samples": 3_000_000, "confidence": 1 - 0.05 / 3}
+
+
+def write_ppo_policies(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    coding = build_conditions(learner=LEARNER)
+    long = long_conditions(LONG, margin=0.15, learner=LEARNER_LONG)
+    aware = long_conditions(LONG, margin=0.15, learner=PPO_AWARE, ppo_lambda=0.95)
+    pick = {
+        "coding": [next(d for d in coding if d["label"] == x) for x in PPO_LABELS["coding"]],
+        "long": [d for d in aware if d["label"].startswith("ppo-aware")]
+        + [next(d for d in long if d["label"] == x) for x in PPO_LABELS["long"]],
+    }
+    for env, docs in pick.items():
         (out / f"policies-{env}.json").write_text(json.dumps(docs, indent=1))
         print(env, [(d["label"], round(d["designed"]["cost_per_episode"], 3)) for d in docs])
 
@@ -272,7 +300,9 @@ def summary(out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("step", choices=("policies", "ppo", "curve", "learners", "summary"))
+    parser.add_argument(
+        "step", choices=("policies", "ppo-policies", "ppo", "curve", "learners", "summary")
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("env", nargs="?", choices=("coding", "long"))
     parser.add_argument("--seeds", type=int, default=10)
@@ -288,6 +318,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.step == "policies":
         write_policies(args.out)
+    elif args.step == "ppo-policies":
+        write_ppo_policies(args.out)
     elif args.step == "summary":
         summary(args.out)
     elif args.env is None:
