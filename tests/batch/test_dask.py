@@ -154,3 +154,48 @@ def test_dasks_message_logs_stay_short() -> None:
         )
         assert streams and max(streams) <= LOW_LEVEL_LOG_LENGTH
         assert list(client.run(kept).values()) == [LOW_LEVEL_LOG_LENGTH]
+
+
+@pytest.mark.timeout(120)
+def test_dask_keeps_a_bounded_window_of_stacks_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's process holds at most two stacks a worker on the cluster and hands each
+    finished stack on before it submits more: results stream, nothing per spec piles up."""
+    import random
+
+    from deter.solver.batch import dask_executor
+    from deter.solver.batch.order import InOrder
+
+    from tests.support.batch_helpers import random_small_spec
+
+    rng = random.Random(3)
+    files = []
+    for k in range(16):
+        path = tmp_path / f"s{k:02d}.toml"
+        path.write_text(random_small_spec(rng), encoding="utf-8")
+        files.append(str(path))
+    stacks = [files[k : k + 1] for k in range(len(files))]
+    submitted: list[int] = []
+    most: list[int] = []
+    handed: list[int] = []
+    real_sources = dask_executor.sources
+
+    def counting_sources(chunk: list[str]) -> list[tuple[str, str]]:
+        submitted.append(len(submitted))
+        most.append(len(submitted) - len(handed))
+        return real_sources(chunk)
+
+    def record(merged: list[tuple[int, object]]) -> bool:
+        handed.extend(position for position, _ in merged)
+        return False
+
+    monkeypatch.setattr(dask_executor, "sources", counting_sources)
+    order = InOrder(stacks, lambda position: None, set(range(len(stacks))), record)
+    stopped, workers = dask_executor.run_dask(
+        list(enumerate(stacks)), BatchOptions(), order, jobs=1, address=None
+    )
+    assert not stopped and workers == 1
+    assert handed == list(range(len(files)))
+    assert len(submitted) == len(stacks)
+    assert max(most) <= 2 * workers
