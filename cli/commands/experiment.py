@@ -11,7 +11,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -155,12 +155,6 @@ def experiment(
 
     if address and executor is not Executor.dask:
         fail(ExitCode.BAD_INPUT, "error: --address needs --executor dask")
-    if env is Env.long and executor is Executor.dask:
-        fail(
-            ExitCode.BAD_INPUT,
-            "error: --executor dask runs the coding env's populations; --env long runs in "
-            "this process (drop --executor)",
-        )
     if gae_lambda == 0:
         fail(ExitCode.BAD_INPUT, "error: --gae-lambda must be in (0, 1], not 0")
     if env is Env.coding and gae_lambda != 0.95:
@@ -187,13 +181,11 @@ def experiment(
         from ...solver.rl.experiment import (
             ConditionError,
             Experiment,
-            TabularTask,
             markdown_table,
             run_experiment,
         )
         from ...solver.rl.learners import LEARNERS
         from ...solver.rl.study import run_long_experiment
-        from ...solver.rl.tabular import TabularRun
         from ...solver.simulation.simulate import Mapper, serial_map
 
         kinds = [k.strip() for k in learners.split(",") if k.strip()]
@@ -206,7 +198,8 @@ def experiment(
             )
 
         with contextlib.ExitStack() as stack, progress(f"training {seeds} seeds x {agents} agents"):
-            mapper: Mapper[TabularTask, TabularRun] = serial_map
+            # one mapper for either env's tasks (coding: TabularTask, long: PopulationTask)
+            mapper: Mapper[Any, Any] = serial_map
             if executor is Executor.dask:
                 try:
                     mapper = stack.enter_context(dask_mapper(address, workers))
@@ -214,7 +207,7 @@ def experiment(
                     fail(ExitCode.BAD_INPUT, f"error: {exc}")
             try:
                 run = (
-                    functools.partial(run_long_experiment, gae_lambda=gae_lambda)
+                    functools.partial(run_long_experiment, gae_lambda=gae_lambda, mapper=mapper)
                     if env is Env.long
                     else functools.partial(run_experiment, mapper=mapper)
                 )

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..policy.arrays import PolicyArrays
+from ..simulation.simulate import Mapper, serial_map
 from .experiment import (
     ConditionError,
     ConditionResult,
@@ -40,7 +41,7 @@ from .experiment import (
     seed_curve,
     solve_policy,
 )
-from .population import Task, rational_plan, train_population
+from .population import PopulationRun, Task, rational_plan, train_population
 from .ppo import ModelFactory, PPOSettings, sb3_ppo
 from .reference import CODING_AGENT_SPEC
 
@@ -116,6 +117,33 @@ def _learner_label(learner: str, epsilon: float) -> str:
     return f"{learner} (epsilon {epsilon:g})" if learner == "epsilon-greedy" else learner
 
 
+@dataclasses.dataclass(frozen=True)
+class PopulationTask:
+    """One seed's population of the long env under one policy: what a worker needs, seed
+    included, so the run is the same wherever it goes (as ``experiment.TabularTask``)."""
+
+    policy: Mapping[str, Any]
+    learner: str
+    task: Task
+    agents: int
+    episodes: int
+    seed: int
+    epsilon: float
+
+
+def train_population_task(job: PopulationTask) -> PopulationRun:
+    """Run one :class:`PopulationTask` (a top-level function: Dask pickles it by name)."""
+    return train_population(
+        job.policy,
+        job.learner,
+        task=job.task,
+        agents=job.agents,
+        episodes=job.episodes,
+        seed=job.seed,
+        epsilon=job.epsilon,
+    )
+
+
 def run_learners(
     policies: Sequence[Mapping[str, Any]],
     learner: str,
@@ -127,17 +155,21 @@ def run_learners(
     epsilon: float = 0.1,
     seed: int = 0,
     curve_points: int = 100,
+    mapper: Mapper[PopulationTask, PopulationRun] = serial_map,
 ) -> list[ConditionResult]:
-    """Each policy, ``seeds`` populations of ``agents`` learners of kind ``learner``."""
+    """Each policy, ``seeds`` populations of ``agents`` learners of kind ``learner``. Every
+    (policy, seed) population goes to ``mapper`` at once, so a
+    Dask cluster runs them side by side; each draws only from its own seed's streams, so
+    the results are the same bit for bit on any executor."""
+    jobs = [
+        PopulationTask(doc, learner, task, agents, episodes, seed + s, epsilon)
+        for doc in policies
+        for s in range(seeds)
+    ]
+    done = mapper(train_population_task, jobs)
     out = []
-    for doc in policies:
-        runs = [
-            train_population(
-                doc, learner, task=task, agents=agents, episodes=episodes, seed=seed + s,
-                epsilon=epsilon,
-            )
-            for s in range(seeds)
-        ]  # fmt: skip
+    for k, doc in enumerate(policies):
+        runs = done[k * seeds : (k + 1) * seeds]
         names = [a["name"] for a in doc["actions"]]
         final = np.concatenate([r.final for r in runs])
         episode, mean, low, high = seed_curve(
@@ -316,11 +348,13 @@ def run_long_experiment(
     task: Task = LONG_TASK,
     progress: Callable[[str], None] | None = None,
     make_model: ModelFactory = sb3_ppo,
+    mapper: Mapper[PopulationTask, PopulationRun] = serial_map,
 ) -> Experiment:
     """``deter experiment --env long``: the conditions designed for ``task``
     (:func:`long_conditions`, the PPO-aware design included when ``ppo_seeds`` > 0), each
-    population of plan learners (:func:`run_learners`) and PPO (:func:`run_ppo_long`) in
-    this process; the same :class:`Experiment` as the one-step env's."""
+    population of plan learners (:func:`run_learners`, through ``mapper``: here or on a
+    Dask cluster, the same results) and PPO (:func:`run_ppo_long`, in this process); the
+    same :class:`Experiment` as the one-step env's."""
     started = time.perf_counter()
     learner = design_learner(spec_text, episodes, epsilon, delta)
     policies = long_conditions(
@@ -341,6 +375,7 @@ def run_long_experiment(
             episodes=episodes,
             epsilon=epsilon,
             seed=seed,
+            mapper=mapper,
         )
         for row in tabular[-len(policies) :]:
             row.learner = learner_label(kind, epsilon)

@@ -33,15 +33,21 @@ def policies() -> list[dict[str, Any]]:
     return [docs["optimal"], docs["optimal x1.2"]]
 
 
-def _runs(policies: list[dict[str, Any]], mapper: Callable[..., Any], learner: str) -> list[Any]:
-    """Every task's raw run, through ``mapper`` (the curves, counts and final actions)."""
-    captured: list[Any] = []
+def _recording(mapper: Callable[..., Any], captured: list[Any]) -> Callable[..., list[Any]]:
+    """``mapper``, keeping every task's raw run in ``captured``."""
 
     def recording(function: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
         out = mapper(function, tasks)
         captured.extend(out)
         return out
 
+    return recording
+
+
+def _runs(policies: list[dict[str, Any]], mapper: Callable[..., Any], learner: str) -> list[Any]:
+    """Every task's raw run, through ``mapper`` (the curves, counts and final actions)."""
+    captured: list[Any] = []
+    recording = _recording(mapper, captured)
     results = run_tabular(
         policies, seeds=3, agents=20, episodes=60, learner=learner, mapper=recording
     )
@@ -106,3 +112,57 @@ def test_cli_address_needs_dask(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--address needs --executor dask" in result.stderr
+
+
+def _long_runs(mapper: Callable[..., Any], learner: str) -> list[Any]:
+    """The long env's populations (issue 23 item 4: both envs on Dask), with every raw run."""
+    from deter.solver.rl.study import LONG_TASK, long_conditions
+
+    docs = {d["label"]: d for d in long_conditions(LONG_TASK, margin=0.15)}
+    chosen = [docs[label] for label in list(docs)[:2]]
+    captured: list[Any] = []
+    recording = _recording(mapper, captured)
+    from deter.solver.rl.study import run_learners
+
+    results = run_learners(
+        chosen, learner, task=LONG_TASK, seeds=3, agents=10, episodes=40, mapper=recording
+    )
+    return [results, captured]
+
+
+def _same_long(left: list[Any], right: list[Any]) -> None:
+    (a, runs_a), (b, runs_b) = left, right
+    assert json.dumps([r.to_dict() for r in a]) == json.dumps([r.to_dict() for r in b])
+    assert len(runs_a) == len(runs_b) == 6
+    for x, y in zip(runs_a, runs_b, strict=True):
+        assert np.array_equal(x.violation_curve, y.violation_curve)
+        assert np.array_equal(x.final, y.final)
+
+
+def test_the_long_envs_result_does_not_depend_on_the_order_seeds_run() -> None:
+    _same_long(_long_runs(serial_map, "hedge"), _long_runs(reversed_map, "hedge"))
+
+
+@pytest.mark.parametrize("learner", ["epsilon-greedy", "exp3"])
+def test_the_long_env_on_dask_gives_the_same_bits(scheduler: str, learner: str) -> None:
+    local = _long_runs(serial_map, learner)
+    assert not np.array_equal(local[1][0].final, local[1][1].final)  # seeds differ
+    with dask_mapper(scheduler, workers=2) as mapper:
+        remote = _long_runs(mapper, learner)
+    _same_long(local, remote)
+
+
+def test_cli_long_env_dask_results_equal_local(tmp_path: Path, scheduler: str) -> None:
+    runner = CliRunner(env=CLI_ENV)
+    args = ["experiment", "--env", "long", "--seeds", "2", "--agents", "5", "--episodes", "30"]
+    args += ["--no-plot", "--learners", "epsilon-greedy,rational"]
+    local = runner.invoke(app, [*args, "-o", str(tmp_path / "l")])
+    remote = runner.invoke(
+        app, [*args, "-o", str(tmp_path / "r"), "--executor", "dask", "--address", scheduler]
+    )
+    assert local.exit_code == remote.exit_code == 0, remote.stderr
+    left = json.loads((tmp_path / "l" / "results.json").read_text())
+    right = json.loads((tmp_path / "r" / "results.json").read_text())
+    left.pop("timing"), right.pop("timing")
+    assert left == right
+    assert left["parameters"]["env"] == "long"

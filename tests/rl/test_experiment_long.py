@@ -61,7 +61,6 @@ def test_the_long_env_writes_the_coding_envs_outputs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        (["--env", "long", "--executor", "dask"], "--env long runs in this process"),
         (["--gae-lambda", "0.9"], "--gae-lambda is for --env long"),
         (["--env", "long", "--gae-lambda", "0"], "--gae-lambda must be in (0, 1]"),
         (["--env", "long", "--gae-lambda", "1.5"], "--gae-lambda"),
