@@ -227,7 +227,11 @@ def reference_sample(written: Written, answers: dict[str, dict], k: int, seed: i
             continue
         if written.families.get(file) in LOOP_FAMILIES and ours.get("status") == "optimal":
             with open(file, "rb") as handle:
-                status, cost = plain_solve(tomli.load(handle))
+                document = tomli.load(handle)
+            try:
+                status, cost = plain_solve(document)
+            except ArithmeticError:  # beyond the loop's float range: nothing to compare
+                continue
             loop = {"status": status, "total_cost": cost}
             if status == "optimal" and not same_answer(ours, loop):
                 wrong.append(f"{file}: batch {ours} plain loop {loop}")
