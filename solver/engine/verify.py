@@ -8,6 +8,7 @@ never taken as proof.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..model.detection import detection_probability, false_flag_rate
 from ..model.exact import EPS, ExactPolicy, exact_cost_exceeds, float_band, row_size
 from ..model.penalties import penalty_cost_of, penalty_violations
 from ..model.stable import incentive_violation, overflows
-from ..model.utility import FloatArray, expected_utility, utility
+from ..model.utility import FloatArray, utility
 from ..results.result import Check, Verification
 
 #: Largest violation accepted, relative to the magnitude of the terms compared
@@ -55,24 +56,98 @@ def evaluate_policy(
     exp(r g_0), a positive factor, so comparisons are those of the model and ``exp`` stays in
     range; the margin is multiplied by the same factor.
     """
-    r = arrays.risk_aversion
+    return _evaluated(arrays, rates, _fixed(arrays, penalties))
+
+
+def _evaluated(arrays: ProblemArrays, rates: FloatArray, fixed: _Fixed) -> PolicyEvaluation:
     detection = detection_probability(arrays, rates)
     detection[arrays.compliant] = false_flag_rate(arrays, rates)
-    penalty = (arrays.penalty_cap if penalties is None else np.asarray(penalties, float)).copy()
-    penalty[arrays.compliant] = arrays.false_positive_penalty
-    relative = arrays.gain - arrays.gain[arrays.compliant]
-    eu = expected_utility(relative, penalty, detection, r)
+    # expected_utility's sum, (1 - P) u(g) + P u(g - F), from the utilities of the fixed
+    # outcomes (the same operations on the same numbers)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 beyond exp's range: nan
+        eu = (1 - detection) * fixed.free + detection * fixed.caught
     net = eu - eu[arrays.compliant]
     # The magnitude of the terms compared (not floored at 1 money unit): a violation is
     # judged relative to the row's own numbers, so gains of 1e-9 are checked as strictly
     # as gains of 1 (issue 7).
     with np.errstate(invalid="ignore"):
-        terms = np.maximum(
-            (1 - detection) * np.abs(utility(relative, r)),
-            detection * np.abs(utility(relative - penalty, r)),
-        )
+        terms = np.maximum((1 - detection) * fixed.free_size, detection * fixed.caught_size)
     scale = np.maximum(terms, terms[arrays.compliant])
     return PolicyEvaluation(detection, eu, net, scale)
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """What the checks of a policy need that depends only on the arrays and the penalties
+    (the same for every candidate policy of a spec): computed once per live
+    ``ProblemArrays`` and penalty vector (``_fixed``)."""
+
+    key: bytes  # the penalty vector's bytes
+    free: FloatArray  # u(g_i - g_0), every action
+    caught: FloatArray  # u(g_i - g_0 - F_i) (the compliant entry: F_fp)
+    free_size: FloatArray  # |free|
+    caught_size: FloatArray  # |caught|
+    overflow: bool  # the incentive rows are compared in log space (stable.py)
+    relative_gain: FloatArray  # g_i - g_0, deviations
+    band: FloatArray  # each row's float error bound, relative to its terms
+    positive: np.ndarray  # row_size > 0
+    size: FloatArray  # row_size where positive, else 1 (what a row's value is divided by)
+    margin: float  # margin_in_utility
+
+
+#: ``_Fixed`` of each live ``ProblemArrays`` (immutable, compared by identity), for the
+#: last penalty vector it was checked with.
+_fixed_of: weakref.WeakKeyDictionary[ProblemArrays, _Fixed] = weakref.WeakKeyDictionary()
+
+
+def _fixed(arrays: ProblemArrays, penalties: FloatArray | None) -> _Fixed:
+    penalty = (arrays.penalty_cap if penalties is None else np.asarray(penalties, float)).copy()
+    penalty[arrays.compliant] = arrays.false_positive_penalty
+    key = penalty.tobytes()
+    found = _fixed_of.get(arrays)
+    if found is None or found.key != key:
+        found = _fixed_numbers(arrays, penalty, key)
+        _fixed_of[arrays] = found
+    return found
+
+
+def _fixed_numbers(arrays: ProblemArrays, penalty: FloatArray, key: bytes) -> _Fixed:
+    r = arrays.risk_aversion
+    relative = arrays.gain - arrays.gain[arrays.compliant]
+    free = utility(relative, r)
+    caught = utility(relative - penalty, r)
+    dev = arrays.deviations
+    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
+    band = float_band(arrays, dev, penalty)
+    overflow = overflows(
+        np.append(relative_gain, 0.0),
+        np.append(penalty[dev], arrays.false_positive_penalty),
+        r,
+    )
+    if overflow:
+        band = 5.0 * band
+        positive = np.ones(dev.shape, dtype=bool)
+        size = np.ones(dev.shape)
+    else:
+        total = row_size(arrays, dev, penalty)
+        band = band * total
+        positive = total > 0
+        size = np.where(positive, total, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            band = np.where(positive, band / size, band)
+    return _Fixed(
+        key,
+        free,
+        caught,
+        np.abs(free),
+        np.abs(caught),
+        overflow,
+        relative_gain,
+        band,
+        positive,
+        size,
+        margin_in_utility(arrays),
+    )
 
 
 class Checks:
@@ -168,21 +243,17 @@ def incentive_rows(
     for a risk-neutral agent with linear detection, mpmath otherwise), and its entry is the
     exact value over its terms (a failing row is never below the smallest positive float).
     """
+    fixed = _fixed(arrays, penalties)
     if evaluation is None:
-        evaluation = evaluate_policy(arrays, rates, penalties)
+        evaluation = _evaluated(arrays, rates, fixed)
     dev = arrays.deviations
-    chosen = arrays.penalty_cap if penalties is None else np.asarray(penalties, dtype=float)
-    relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
-    band = float_band(arrays, dev, chosen)
-    if overflows(
-        np.append(relative_gain, 0.0),
-        np.append(chosen[dev], arrays.false_positive_penalty),
-        arrays.risk_aversion,
-    ):
+    band = fixed.band
+    if fixed.overflow:
+        chosen = arrays.penalty_cap if penalties is None else np.asarray(penalties, dtype=float)
         # exp(-r w) leaves float range: compare in log space (stable.py), relative to the
         # largest of the (at most five) terms.
         relative, _ = incentive_violation(
-            relative_gain,
+            fixed.relative_gain,
             chosen[dev],
             evaluation.detection[dev],
             float(evaluation.detection[arrays.compliant]),
@@ -192,16 +263,10 @@ def incentive_rows(
             float(arrays.gain[arrays.compliant]),
         )
         value = np.asarray(relative, dtype=float)
-        band = 5.0 * band
     else:
-        margin = margin_in_utility(arrays)
-        value = np.asarray(evaluation.net_incentive[dev] + margin, dtype=float)
-        size = row_size(arrays, dev, chosen)
-        band = band * size
+        value = np.asarray(evaluation.net_incentive[dev] + fixed.margin, dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.where(size > 0, value / np.where(size > 0, size, 1.0), value)
-        value = relative
-        band = np.where(size > 0, band / np.where(size > 0, size, 1.0), band)
+            value = np.where(fixed.positive, value / fixed.size, value)
     out = np.where(np.isnan(value), np.inf, value)
     undecided = np.flatnonzero(np.abs(value) <= band)
     if undecided.size:

@@ -54,7 +54,18 @@ class IncentiveRows:
 
 def incentive_rows(arrays: ProblemArrays) -> IncentiveRows:
     """The rows in direct utilities: beyond exp's range (``stable.overflows``) their numbers
-    are inf or nan, and the program is built from ``stable_incentive_rows`` instead."""
+    are inf or nan, and the program is built from ``stable_incentive_rows`` instead.
+    Computed once per live ``ProblemArrays`` (read-only arrays, like ``_program_rows``)."""
+    found = _direct_rows_of.get(arrays)
+    if found is None:
+        found = _direct_rows(arrays)
+        found.loss.flags.writeable = False
+        found.need.flags.writeable = False
+        _direct_rows_of[arrays] = found
+    return found
+
+
+def _direct_rows(arrays: ProblemArrays) -> IncentiveRows:
     r = arrays.risk_aversion
     dev = arrays.deviations
     relative_gain = arrays.gain[dev] - arrays.gain[arrays.compliant]
@@ -88,6 +99,16 @@ def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.n
     return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
 
 
+#: ``incentive_rows`` of each live ``ProblemArrays`` (the result read-out prices every
+#: answer's gains from them).
+_direct_rows_of: weakref.WeakKeyDictionary[ProblemArrays, IncentiveRows] = (
+    weakref.WeakKeyDictionary()
+)
+#: ``Deterrence.values`` of each live ``ProblemArrays``: a batch reads them for the spec's
+#: plain and priced stacks, its certificate and its diagnosis.
+_values_of: weakref.WeakKeyDictionary[ProblemArrays, dict[str, FloatArray]] = (
+    weakref.WeakKeyDictionary()
+)
 #: ``_program_rows`` of each live ``ProblemArrays`` (immutable, compared by identity): a
 #: batch reads a spec's rows for its stack, its checks, its rescaled units and its
 #: certificate of infeasibility; computed once (read-only arrays, so that no caller can
@@ -144,13 +165,19 @@ class Deterrence(Component):
         1e15) would only set the scale a solver judges the other rows in. The shape stays,
         so programs of one shape share their compiled form; verification still checks every
         action against the model."""
-        need, flag_weight, weight = _program_rows(arrays)
-        binds = _can_bind(arrays, need, flag_weight)
-        return {
-            "need": np.where(binds, need, 0.0),
-            "false_flag_weight": np.where(binds, flag_weight, 0.0),
-            "detection_weight": np.where(binds, weight, 0.0),
-        }
+        found = _values_of.get(arrays)
+        if found is None:
+            need, flag_weight, weight = _program_rows(arrays)
+            binds = _can_bind(arrays, need, flag_weight)
+            found = {
+                "need": np.where(binds, need, 0.0),
+                "false_flag_weight": np.where(binds, flag_weight, 0.0),
+                "detection_weight": np.where(binds, weight, 0.0),
+            }
+            for values in found.values():
+                values.flags.writeable = False  # shared by every reader of these arrays
+            _values_of[arrays] = found
+        return dict(found)
 
     def compile(self, ctx: Context, values: Mapping[str, Value]) -> IncentiveHandles:
         need = ctx.add_data("need", values["need"])
