@@ -16,8 +16,12 @@ that take slack), and its duals restricted to such a block are the block's multi
 they are checked in exact arithmetic by ``infeasibility.check`` on the spec's own system
 (:func:`block_certificate`), as a spec solved alone is proven, and the result is the one
 ``core.infeasible_result`` builds (its diagnosis; with a budget, the least cost without it
-from one more stacked solve). A block whose priced multipliers prove nothing (its slack is
-too small for the price to outweigh its costs) gets phase one's (least total slack,
+from one more stacked solve of their lifted copies). A block whose priced multipliers prove
+nothing (its slack is too small for the price to outweigh its costs: mostly a budget a hair
+below the least cost) is proven by that least-cost stack where it can be: its lifted
+block's multipliers with weight one on the budget are the Lagrangian bound, a certificate
+when the verified least cost exceeds the budget (``infeasibility._lagrangian``'s, checked
+the same way). Only what that leaves gets phase one's (least total slack,
 ``build_stack(elastic=True)``), which also tells a feasible block whose duals exceed the
 price. The feasible members are then stacked again without slacks and judged from that
 program, so that each gets the vertex it gets without infeasible neighbours. A worker whose
@@ -77,7 +81,7 @@ from .core import (
     optimal_result,
 )
 from .diagnose import without_budget
-from .infeasibility import Certificate, build_system, certify_infeasible, check
+from .infeasibility import Certificate, System, build_system, certify_infeasible, check
 from .learner import with_learner_verdict
 from .readout import Clock
 from .verify import TOLERANCE
@@ -165,19 +169,36 @@ def solve_stacked(
     _expect_infeasible[0] = bool(over.any())
     infeasible = [(i, k) for i, k in enumerate(members) if over[i]]
     feasible = [k for i, k in enumerate(members) if not over[i]]
-    proofs = {k: block_certificate(arrays[k], priced.blocks[i], duals[0]) for i, k in infeasible}  # type: ignore[arg-type]
+    systems: dict[int, System] = {}
+    proofs = {
+        k: block_certificate(arrays[k], priced.blocks[i], duals[0], systems=systems, key=k)  # type: ignore[arg-type]
+        for i, k in infeasible
+    }
     lines = dict.fromkeys(proofs, _proof_line(solver, "a stack with priced slacks", priced))
+    # The least costs without their budgets (for the diagnosis, and the Lagrangian proof of
+    # a block whose priced multipliers proved nothing): one stack of the lifted copies of
+    # the infeasible members with a budget.
+    lifted = [
+        k
+        for k, proof in proofs.items()
+        if arrays[k].budget is not None  # type: ignore[union-attr]
+        and (proof is None or proof.least_cost_bound is not None)
+    ]
+    costs, lifted_duals = _least_costs(arrays, lifted, solver, solves)
+    for k in [k for k, proof in proofs.items() if proof is None and k in lifted_duals]:
+        proof = _lagrangian_proof(arrays[k], costs.get(k), lifted_duals[k], systems, k)  # type: ignore[arg-type]
+        if proof is not None:
+            proofs[k] = proof
+            lines[k] = _proof_line(solver, "its least cost without the budget, over it", None)
     unproven = [k for k, proof in proofs.items() if proof is None]
     # feasible after all (a dual above the price): answered with the others below
-    retry = _phase_one(arrays, unproven, solver, solves, proofs, lines) if unproven else []
-    feasible = sorted([*feasible, *retry])
+    retry = _phase_one(arrays, unproven, solver, solves, proofs, lines, systems) if unproven else []
     # The feasible members' answers come from their plain stack (no slack columns), so that
     # a block with several optimal vertices gets the one it gets without infeasible
     # neighbours: the one a spec solved alone gets (tests/batch/test_stacked_agrees.py).
-    if feasible and not plain.answer(feasible):
-        reasons["stack unsolved"] = reasons.get("stack unsolved", 0) + len(feasible)
+    plain.answer_or_note(sorted([*feasible, *retry]))
     if proofs:
-        _answer_infeasible(specs, arrays, proofs, lines, solver, solves, results)
+        _answer_infeasible(specs, arrays, proofs, lines, solver, solves, results, costs)
         left = [k for k in proofs if k not in retry]
         unanswered = sum(results[k] is None for k in left)
         reasons["infeasible, certified from the stack"] = len(left) - unanswered
@@ -217,6 +238,11 @@ class _Plain:
         if failed:
             self.failed_blocks(block_arrays, failed)
         return True
+
+    def answer_or_note(self, members: Sequence[int]) -> None:
+        """:meth:`answer`, the members counted as unsolved when their stack does not solve."""
+        if members and not self.answer(members):
+            self.reasons["stack unsolved"] = self.reasons.get("stack unsolved", 0) + len(members)
 
     def failed_blocks(
         self, block_arrays: Sequence[ProblemArrays], failed: Sequence[tuple[int, int]]
@@ -283,7 +309,9 @@ class _Plain:
             self.results[k] = with_learner_verdict(self.specs[k], result)
 
 
-def _proof_line(solver: str, what: str, program: StackedProgram) -> str:
+def _proof_line(solver: str, what: str, program: StackedProgram | None) -> str:
+    if program is None:  # the least costs' stack: its blocks' optima, not a solver status
+        return f"{solver}: {what}: infeasible, proven by its block's duals (a Lagrangian bound)"
     status = program.record.status if program.record is not None else ""
     return f"{solver}: {what}, {status}: infeasible, proven by its block's duals"
 
@@ -295,6 +323,7 @@ def _phase_one(
     solves: list[int],
     proofs: dict[int, Certificate | None],
     lines: dict[int, str],
+    systems: dict[int, System] | None = None,
 ) -> list[int]:
     """Phase one (least total slack) of the members whose priced slacks proved nothing:
     a block with slack gets its multipliers checked (``proofs``); returns the members it
@@ -315,7 +344,9 @@ def _phase_one(
             feasible.append(k)
             lines.pop(k, None)
             continue
-        proofs[k] = block_certificate(arrays[k], phase_one.blocks[j], duals[0])  # type: ignore[arg-type]
+        member = arrays[k]
+        assert member is not None
+        proofs[k] = block_certificate(member, phase_one.blocks[j], duals[0], systems=systems, key=k)
         lines[k] = line
     return feasible
 
@@ -364,18 +395,17 @@ def _answer_infeasible(
     solver: str,
     solves: list[int],
     results: list[Result | None],
+    costs: dict[int, float | None],
 ) -> None:
     """Answer the members a stack found infeasible whose certificate (``proofs``, checked
     exactly by ``infeasibility.check`` as a spec solved alone is proven) holds; with a
-    budget, the least costs without it come from one more stacked solve. A member whose
-    certificate does not hold stays None (solved alone)."""
+    budget, the least costs without it (``costs``, by member: from the stack of their
+    lifted copies, :func:`_least_costs`; a member missing there is solved alone). A member
+    whose certificate does not hold stays None (solved alone)."""
     started = time.perf_counter()
     proven = [k for k in lines if proofs.get(k) is not None]
     if not proven:
         return
-    budgeted = [k for k in proven if proofs[k].least_cost_bound is not None]  # type: ignore[union-attr]
-    lifted = _least_costs([arrays[k] for k in budgeted], solver, solves)  # type: ignore[misc]
-    costs = {budgeted[i]: cost for i, cost in lifted.items()}
     share = (time.perf_counter() - started) / len(proven)
     for k in proven:
         arr = arrays[k]
@@ -402,7 +432,33 @@ def _answer_infeasible(
         results[k] = proven_result
 
 
-def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> Certificate | None:
+def _lagrangian_proof(
+    arrays: ProblemArrays,
+    least_cost: float | None,
+    lifted: tuple[Block, FloatArray],
+    systems: dict[int, System],
+    key: int,
+) -> Certificate | None:
+    """The certificate of a member whose least cost without its budget (verified, from its
+    lifted block) exceeds the budget: the lifted block's multipliers with weight one on the
+    budget row (the Lagrangian bound c x >= y'b + min over the box of (c - A'y) x, the
+    budget's certificate when it exceeds the budget, as ``infeasibility._lagrangian``
+    forms it for a spec solved alone), checked exactly on the spec's own system."""
+    if least_cost is None or arrays.budget is None or not least_cost > arrays.budget:
+        return None
+    block, lam = lifted
+    return block_certificate(arrays, block, lam, budget_weight=1.0, systems=systems, key=key)
+
+
+def block_certificate(
+    arrays: ProblemArrays,
+    block: Block,
+    lam: FloatArray,
+    *,
+    budget_weight: float | None = None,
+    systems: dict[int, System] | None = None,
+    key: int = -1,
+) -> Certificate | None:
     """A block's certificate of infeasibility from the phase-one duals ``lam`` (its
     elastic rows' multipliers), checked exactly, or None.
 
@@ -416,8 +472,16 @@ def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> C
     incentive row's; for the budget, the budget row's in money (the program's costs are
     divided by ``cost_scale``). The rate bounds are the box the check maximises over.
     Mapped wrongly, a multiplier only makes the exact check fail: never a false proof.
+
+    ``budget_weight``: the budget row's multiplier (program units) when the block has no
+    budget row (a lifted block's Lagrangian, :func:`_lagrangian_proof`). ``systems``: the
+    members' systems already built (by ``key``), and where this one is kept.
     """
-    system = build_system(arrays)
+    system = systems.get(key) if systems is not None else None
+    if system is None:
+        system = build_system(arrays)
+        if systems is not None:
+            systems[key] = system
     if not system.labels:
         return None
     weight = np.broadcast_to(
@@ -431,7 +495,9 @@ def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> C
     seen: set[int] = set()
     for r, label in enumerate(system.labels):
         if r == system.budget_row:
-            y[r] = float(lam[block.rows["budget"]][0]) / cost_scale(arrays)
+            if budget_weight is None:
+                budget_weight = float(lam[block.rows["budget"]][0])
+            y[r] = budget_weight / cost_scale(arrays)
             continue
         k = position.get(label)
         if k is None:
@@ -445,36 +511,42 @@ def block_certificate(arrays: ProblemArrays, block: Block, lam: FloatArray) -> C
 
 
 def _least_costs(
-    members: Sequence[ProblemArrays], solver: str, calls: list[int]
-) -> dict[int, float | None]:
-    """The least oversight cost of members with their budgets lifted, from one stacked
-    solve with priced slacks, each block judged as ``solve_arrays_cost`` judges a spec
-    alone: by member index, None for a member proven infeasible even without its budget
-    (its block's multipliers, checked exactly; its diagnosis keeps the certificate's bound,
-    as alone, where no attempt verifies). A member missing from the answer (its block
-    failed its checks or proved nothing, or the stack did not solve) is solved alone.
-    ``calls`` gets one entry per solver call."""
-    lifted = [without_budget(a) for a in members]
-    if not lifted or not all(stackable(a) for a in lifted):
-        return {}
-    costs: dict[int, float | None] = {}
+    arrays: Sequence[ProblemArrays | None], members: Sequence[int], solver: str, calls: list[int]
+) -> tuple[dict[int, float | None], dict[int, tuple[Block, FloatArray]]]:
+    """The least oversight cost of ``members`` (spec indices) with their budgets lifted
+    (``without_budget``), from one stacked solve with priced slacks, each block judged as
+    ``solve_arrays_cost`` judges a spec alone: by spec index, None for a member proven
+    infeasible even without its budget (its block's multipliers, checked exactly), missing
+    where it is solved alone (its block failed its checks or proved nothing, or the stack
+    did not solve); and each member's block and the stack's duals (for
+    :func:`_lagrangian_proof`). ``calls`` gets one entry per solver call."""
+    copies = {k: without_budget(arrays[k]) for k in members}  # type: ignore[arg-type]
+    members = [k for k in members if stackable(copies[k])]
+    if not members:
+        return {}, {}
+    lifted = [copies[k] for k in members]
     program = build_stack(lifted, penalty=PENALTY)
     calls.append(1)
-    slack = block_slack(program) if _solve(program, solver) in _SOLVED else None
-    z, duals = program.primal(), program.duals()
-    if slack is None or z is None or duals is None:
-        return costs
-    feasible = [i for i in range(len(lifted)) if slack[i] <= SLACK_TOLERANCE]
+    duals = program.duals() if _solve(program, solver) in _SOLVED else None
+    if duals is None:
+        return {}, {}
+    costs: dict[int, float | None] = {}
+    slack, z = block_slack(program), program.primal()
+    if slack is None or z is None:
+        return costs, {}
+    feasible = [j for j in range(len(lifted)) if slack[j] <= SLACK_TOLERANCE]
     bounds = block_bounds(program, lifted) if feasible else "no block without slack"
-    for i in range(len(lifted)):
-        if slack[i] > SLACK_TOLERANCE:
-            if block_certificate(lifted[i], program.blocks[i], duals[0]) is not None:
-                costs[i] = None
+    for j, (k, copy) in enumerate(zip(members, lifted, strict=True)):
+        if slack[j] > SLACK_TOLERANCE:
+            # infeasible even without its budget: its diagnosis keeps the certificate's
+            # bound, as alone, where no attempt verifies
+            if block_certificate(copy, program.blocks[j], duals[0]) is not None:
+                costs[k] = None
             continue
-        verdict = _judge_block(lifted[i], program, i, z, duals[0], bounds, TOLERANCE)
+        verdict = _judge_block(copy, program, j, z, duals[0], bounds, TOLERANCE)
         if verdict.answer is not None:
-            costs[i] = float(lifted[i].cost @ verdict.answer.rates)
-    return costs
+            costs[k] = float(copy.cost @ verdict.answer.rates)
+    return costs, {k: (program.blocks[j], duals[0]) for j, k in enumerate(members)}
 
 
 def _note(

@@ -247,7 +247,9 @@ def test_a_price_below_a_blocks_duals_costs_solves_not_answers(monkeypatch) -> N
         assert result is not None
         assert_same_answer(solve(spec), result)
         assert result.status == ("infeasible" if k in bad else "optimal")
-    assert stats[0].solves == 4  # plain, priced slacks, phase one, the feasible ones again
+    # plain, priced slacks, the least costs without budgets (the Lagrangian proofs: none at
+    # this price), phase one, the feasible ones again
+    assert stats[0].solves == 5
     assert stats[0].reasons == {"infeasible, certified from the stack": 2}
 
 
@@ -268,3 +270,69 @@ def test_answers_do_not_depend_on_the_first_solve() -> None:
         assert a is not None and b is not None and a.status == b.status
         assert [m.rate for m in a.monitors] == [m.rate for m in b.monitors]
         assert a.total_cost == b.total_cost
+
+
+def knife_edge_budget_specs(shortfall: float) -> list:
+    """Specs whose budget is ``shortfall`` (relative) below the least cost (odd ones) and
+    ordinary feasible ones (even): one monitor of cost 2 detecting cheat with 0.8 under a
+    cap of 10, so the least cost is gain / 4."""
+    texts = []
+    for k in range(6):
+        gain = 1.0 + k / 10
+        budget = gain / 4 * (1 - shortfall) if k % 2 else 50.0
+        texts.append(
+            f"version = 1\n[agent]\npenalty_cap = 10.0\n[oversight]\nbudget = {budget!r}\n"
+            f'[[actions]]\nname = "ok"\ngain = 0.0\n[[actions]]\nname = "cheat"\n'
+            f'gain = {gain!r}\n[[monitors]]\nname = "m"\ncost = 2.0\n'
+            f"detects = {{ cheat = 0.8 }}\n"
+        )
+    return parse(texts)
+
+
+def test_knife_edge_budgets_are_proven_by_their_least_costs() -> None:
+    """A budget 1e-5 below the least cost takes too little priced slack for its multipliers
+    to prove anything; the stack of least costs without budgets (which the diagnosis needs
+    anyway) proves it: its block's multipliers with weight one on the budget (the
+    Lagrangian bound), checked exactly. No phase one; the answers are alone's."""
+    specs = knife_edge_budget_specs(1e-5)
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        assert result is not None
+        if k % 2 == 0:
+            assert result.status == "optimal"
+            continue
+        alone = solve(spec)
+        assert result.status == alone.status == "infeasible"
+        assert result.attempts == (
+            "HIGHS: its least cost without the budget, over it: infeasible, proven by its "
+            "block's duals (a Lagrangian bound)",
+        )
+        assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
+        assert result.message == alone.message
+    # plain, priced slacks, the least costs without budgets, the feasible ones again
+    assert stats[0].solves == 4
+    assert stats[0].reasons == {"infeasible, certified from the stack": 3}
+
+
+def test_a_lagrangian_proof_is_checked_not_trusted(monkeypatch) -> None:
+    """Where the least cost's multipliers prove nothing (here: weight zero on the budget,
+    which leaves no certificate), phase one still runs and proves the members."""
+    specs = knife_edge_budget_specs(1e-5)
+    real = engine_stacked.block_certificate
+
+    def no_budget_weight(arrays, block, lam, *, budget_weight=None, **kwargs):
+        if budget_weight is not None:
+            budget_weight = 0.0
+        return real(arrays, block, lam, budget_weight=budget_weight, **kwargs)
+
+    monkeypatch.setattr(engine_stacked, "block_certificate", no_budget_weight)
+    stats: list[StackStats] = []
+    results = solve_stacked(specs, stats=stats)
+    for k, result in enumerate(results):
+        assert result is not None
+        assert result.status == ("infeasible" if k % 2 else "optimal")
+        if k % 2:
+            assert "phase one of a stack" in result.attempts[0]
+    # plain, priced slacks, the least costs, phase one, the feasible ones again
+    assert stats[0].solves == 5
