@@ -18,114 +18,27 @@ on in a fresh pool.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import signal
 import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from ..formulation.solver_import import import_solvers
 from ..results.status import Status
+from . import processes
 from .dask_executor import ClusterLost
+from .discovery import discover as discover
 from .ledger import Ledger
 from .order import AHEAD_PER_WORKER, InOrder, Stack
 from .outcome import FileOutcome, crashed, file_sha256, internal_error, worker_error
 from .worker import BatchOptions, solve_chunk, worker_start
-
-# --- discovery ---------------------------------------------------------------------------
-
-
-def discover(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Spec files named by files, folders (searched recursively for ``*.toml``) and globs.
-
-    Returns ``(files, unmatched)``: files in a stable order without duplicates, and the
-    arguments that named nothing.
-    """
-    files: list[str] = []
-    unmatched: list[str] = []
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.is_dir():
-            found = _toml_under(path)
-        elif path.exists():
-            found = [str(path)]
-        elif glob.has_magic(pattern):
-            found = _globbed(pattern)
-        else:
-            found = []
-        if not found:
-            unmatched.append(pattern)
-        files += found
-    seen: set[str] = set()
-    unique = []
-    for file in files:
-        key = os.path.normpath(file)
-        if key not in seen:
-            seen.add(key)
-            unique.append(file)
-    return unique, unmatched
-
-
-def _globbed(pattern: str) -> list[str]:
-    """The files a glob names (folders it matches searched as folders are), and every folder
-    the glob had to look into but could not list: ``glob`` skips those silently, so a
-    ``chmod 000`` folder under ``specs/*/*.toml`` would pass a gate unchecked (issue 25)."""
-    found: list[str] = []
-    for match in sorted(glob.glob(pattern, recursive=True)):
-        found += _toml_under(Path(match)) if Path(match).is_dir() else [match]
-    # The folders the glob lists: those its leading parts name (each part but the last).
-    parts = Path(pattern).parts
-    for k in range(1, len(parts)):
-        prefix = os.path.join(*parts[:k])
-        folders = glob.glob(prefix, recursive=True) if glob.has_magic(prefix) else [prefix]
-        found += (f for f in folders if os.path.isdir(f) and not _listable(f))
-    return found
-
-
-def _listable(folder: str) -> bool:
-    try:
-        with os.scandir(folder):
-            return True
-    except OSError:
-        return False
-
-
-def _toml_under(folder: Path) -> list[str]:
-    """The ``*.toml`` files under ``folder``, sorted, named as ``folder.rglob`` names them,
-    and every path there that could not be looked into (issue 25: never skipped silently).
-
-    A folder that cannot be listed (``chmod 000``, as another user) is itself an entry: the
-    worker reports it ("permission denied"), so a gate fails rather than pass unchecked
-    specs. So is a ``*.toml`` name that is not a regular file (a symlink loop, a dangling
-    link, a FIFO): its read says why. ``folder`` itself unreadable gives ``[folder]``.
-
-    ``os.walk`` rather than ``rglob``: it holds one folder's names at a time as strings,
-    where ``rglob`` held a ``DirEntry`` per file (100,000 files: about 70 MB at the batch's
-    peak, more than everything the run keeps after)."""
-    found: list[str] = []
-    unreadable: list[str] = []
-
-    def refused(error: OSError) -> None:
-        if error.filename is not None:
-            unreadable.append(os.fsdecode(error.filename))
-
-    for where, _, names in os.walk(folder, onerror=refused):
-        base = Path(where)
-        for name in names:
-            if name.endswith(".toml") and not os.path.isdir(os.path.join(where, name)):
-                found.append(str(base / name))
-    found += (str(Path(u)) for u in unreadable)
-    found.sort()
-    return found
-
 
 # --- running a batch ------------------------------------------------------------------
 
@@ -189,10 +102,8 @@ FIRST_STACK = 4
 #: also cut when its files' bytes pass ``slots x STACK_BYTES``, so specs of hundreds of
 #: actions share smaller stacks and a stack's first result comes after seconds, not minutes.
 STACK_BYTES = 2_048
-#: Batches of at most this many files (without a timeout or a fault that ends a process)
-#: are solved in this process: starting a pool of workers that each load cvxpy costs more
-#: than they save.
-INLINE_LIMIT = 128
+#: Batches of at most this many files are solved in this process (``processes.py``).
+INLINE_LIMIT = processes.INLINE_LIMIT
 
 
 def stack_ceiling(n_files: int) -> int:
@@ -452,17 +363,9 @@ def _run_inline(stacks: list[Stack], options: BatchOptions, order: InOrder) -> b
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    import multiprocessing
-
-    # forkserver: workers fork from a server that has already imported the solver (cvxpy
-    # loads once, not once per worker), and never inherit the parent's threads (the
-    # progress bar) the way a plain fork would.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["deter.solver.engine.solve"])
-    _start_resource_tracker_deaf_to_hangup()
     _wakeups_closed_in_a_race_stay_quiet()
     return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=worker_start, initargs=(os.getpid(),)
+        workers, mp_context=processes.context(), initializer=worker_start, initargs=(os.getpid(),)
     )
 
 
@@ -488,22 +391,6 @@ def _wakeups_closed_in_a_race_stay_quiet() -> None:
 
     quiet.deter_quiet = True  # type: ignore[attr-defined]
     process._ThreadWakeup.wakeup = quiet  # type: ignore[method-assign]
-
-
-def _start_resource_tracker_deaf_to_hangup() -> None:
-    """Start multiprocessing's resource tracker with SIGHUP blocked (a mask survives its
-    exec): a terminal's hangup reaches the whole process group, and a tracker it killed
-    would print a traceback while the batch stops cleanly (``stop_signals``)."""
-    from multiprocessing import resource_tracker
-
-    if not hasattr(signal, "SIGHUP") or not hasattr(signal, "pthread_sigmask"):
-        resource_tracker.ensure_running()
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-    try:
-        resource_tracker.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _run_local(stacks: list[Stack], options: BatchOptions, order: InOrder, jobs: int) -> bool:

@@ -197,13 +197,6 @@ def _read_file(
         return FileOutcome(file=file, seconds=time.perf_counter() - started, **fields)
 
     path, expected = source if source is not None else (file, None)
-    unmatched = _unmatched_reason(path)
-    if unmatched is not None:
-        return done(
-            status=Status.bad_input,
-            error=f"{file}: {unmatched}",
-            findings=(Finding(file, "", unmatched),),
-        )
     digest = None
     try:
         if options.faults is not None:
@@ -222,6 +215,15 @@ def _read_file(
     except FileTimeout:
         raise
     except SpecError as exc:
+        # Only a path that is not a readable file can be one ``discover`` could not expand:
+        # asked here, not of every file (a stat each, on the happy path).
+        unmatched = _unmatched_reason(path) if digest is None else None
+        if unmatched is not None:
+            return done(
+                status=Status.bad_input,
+                error=f"{file}: {unmatched}",
+                findings=(Finding(file, "", unmatched),),
+            )
         return done(
             status=Status.bad_input,
             error=str(exc.issues[0]),

@@ -36,6 +36,22 @@ def largest_magnitude(matrix: sp.spmatrix) -> float:
     return float(np.max(np.abs(data), initial=0.0))
 
 
+def detection_matrix(
+    rows: list[int], cols: list[int], vals: list[float], shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The CSR matrix with ``vals`` at ``(rows, cols)`` (each pair at most once, ``cols`` in
+    increasing order): the arrays ``csr_matrix((vals, (rows, cols)))`` makes, built
+    directly, without the COO matrix and conversion scipy's constructor goes through
+    (a quarter of the cost per spec, where a batch worker makes one for every spec)."""
+    row = np.asarray(rows, dtype=np.int32)
+    order = np.argsort(row, kind="stable")  # by action; each action's monitors stay in order
+    indptr = np.zeros(shape[0] + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row, minlength=shape[0]), out=indptr[1:])
+    indices = np.asarray(cols, dtype=np.int32)[order]
+    data = np.asarray(vals, dtype=float)[order]
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
 @dataclass(frozen=True, eq=False)
 class ProblemArrays:
     action_names: tuple[str, ...]
@@ -123,9 +139,7 @@ class ProblemArrays:
                     rows.append(index[action])
                     cols.append(j)
                     vals.append(q)
-        detection = sp.csr_matrix(
-            (vals, (rows, cols)), shape=(len(names), len(monitors)), dtype=float
-        )
+        detection = detection_matrix(rows, cols, vals, (len(names), len(monitors)))
         cap = np.array([spec.penalty_cap(a) for a in spec.actions], dtype=float)
         cap[compliant] = 0.0
         return cls(

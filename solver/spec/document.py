@@ -67,6 +67,14 @@ class SpecSource:
     file: str = "<spec>"
     text: str = ""
 
+    # Immutable: pydantic deep-copies a private attribute's default for every spec it makes,
+    # which for a dataclass took ~5% of a batch worker's time; a copy of this is itself.
+    def __copy__(self) -> SpecSource:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SpecSource:
+        return self
+
 
 class CrossReferenceError(ValueError):
     """Several cross-field problems at once, each with its own key path."""
@@ -93,7 +101,7 @@ class Spec(FrozenModel):
     requirements: Requirements | None = None
 
     # Where the spec came from, for messages that point at a line: not a key of the spec, so
-    # not a field; given by the loader through with_source(), which returns a new spec.
+    # not a field; set by the loader (or with_source(), which returns a new spec).
     # A default, not a default_factory: pydantic inspects a factory's signature at every
     # instance (~6% of a batch worker's time); a frozen default is copied instead.
     _source: SpecSource = PrivateAttr(default=SpecSource())

@@ -168,7 +168,10 @@ def validate_spec_data(
         raise SpecError(issues + _cross_issues(exc, data, text, file)) from None
     except RecursionError:
         raise SpecError.single(file, "the spec is nested too deeply") from None
-    return spec.with_source(SpecSource(file=file, text=text))
+    # The spec was made here and nobody else holds it: remember its source in place
+    # (``with_source`` would copy the whole model).
+    spec._source = SpecSource(file=file, text=text)
+    return spec
 
 
 def printable_name(name: str) -> str:

@@ -1,0 +1,84 @@
+"""A batch that will use workers starts their server (the solver's import) first thing,
+before the command line loads (``cli/entry.py``, ``solver/batch/processes.py``); a batch
+solved in this process, a Dask batch or a request for help starts nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deter.cli import entry
+from deter.solver.batch import processes
+
+from tests.support.batch_helpers import one_action_spec
+
+
+def folder_of(path: Path, count: int) -> Path:
+    path.mkdir()
+    for k in range(count):
+        text = one_action_spec(gain=1.0 + k / max(count, 1), cap=10.0, detection=0.5)
+        (path / f"s{k:03d}.toml").write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def started(monkeypatch) -> list[bool]:
+    calls: list[bool] = []
+    monkeypatch.setattr(processes, "start_server", lambda: calls.append(True))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> tuple[str, str]:
+    root = tmp_path_factory.mktemp("start")
+    large = folder_of(root / "large", processes.INLINE_LIMIT + 1)
+    small = folder_of(root / "small", 3)
+    return str(large), str(small)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["batch", "{large}"], True),
+        (["check", "{large}", "-f", "json"], True),
+        (["batch", "{large}", "--executor", "local"], True),
+        (["batch", "{small}"], False),  # solved in this process
+        (["batch", "{small}", "--timeout", "5"], True),  # a timeout always uses workers
+        (["batch", "{small}", "--timeout=5"], True),
+        (["batch", "{large}", "--executor", "dask"], False),
+        (["batch", "{large}", "--executor=dask"], False),
+        (["batch", "{large}", "--help"], False),
+        (["batch", "-h"], False),
+        (["solve", "{large}"], False),
+        (["validate", "{large}"], False),
+        ([], False),
+    ],
+)
+def test_the_server_starts_only_for_a_batch_that_uses_workers(
+    args: list[str], expected: bool, folders: tuple[str, str], started: list[bool]
+) -> None:
+    large, small = folders
+    entry._start_batch_workers([a.format(large=large, small=small) for a in args])
+    assert started == ([True] if expected else [])
+
+
+def test_a_batch_from_the_command_line_uses_the_early_server(folders) -> None:
+    """End to end through ``python -m deter``: the answers are those of the same batch run
+    inside a process (its own pool, started without the entry point)."""
+    from deter.cli.app import app
+    from typer.testing import CliRunner
+
+    large, _ = folders
+    run = subprocess.run(
+        [sys.executable, "-m", "deter", "batch", large, "-f", "json", "--no-timing"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    inside = CliRunner().invoke(app, ["batch", large, "-f", "json", "--no-timing"])
+    assert inside.exit_code == 0, inside.output
+    assert json.loads(run.stdout) == json.loads(inside.stdout)
