@@ -33,7 +33,9 @@ single member.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,10 +93,12 @@ class Block:
 class StackedProgram:
     """The stacked LP, its blocks, and (after :meth:`solve`) the solution split per block.
 
-    ``problem`` is a compiled cvxpy program shared by every stack of the same structure
-    (:class:`_Compiled`, cached): :meth:`solve` loads this stack's numbers into its
-    Parameters and keeps a copy of the solution, so a later stack of the same structure
-    cannot change what this one read."""
+    ``compiled``: the cvxpy program of a structure seen before (:class:`_Compiled`, cached
+    and shared by every stack of that structure): :meth:`solve` loads this stack's numbers
+    into its Parameters and keeps a copy of the solution, so a later stack of the same
+    structure cannot change what this one read. None for a structure seen for the first time
+    (every stack of a batch of unrelated specs): :meth:`solve` then compiles the stack's own
+    numbers as constants, once, and keeps nothing (:func:`_compiled_for`)."""
 
     blocks: tuple[Block, ...]
     c: FloatArray
@@ -102,7 +106,8 @@ class StackedProgram:
     h: FloatArray
     e_matrix: sp.csr_matrix
     e: FloatArray
-    compiled: _Compiled
+    compiled: _Compiled | None
+    mode: Any = "plain"
     record: SolveRecord | None = None
     slack_rows: np.ndarray | None = None  # elastic and priced stacks: each slack's G row
     _primal: FloatArray | None = None
@@ -113,11 +118,12 @@ class StackedProgram:
     def size(self) -> int:
         return len(self.blocks)
 
-    @property
-    def problem(self) -> cp.Problem:
-        return self.compiled.problem
-
     def solve(self, solver: str, **options: Any) -> SolveRecord:
+        if self.compiled is None:
+            program = _Compiled.of_constants(self)
+            self.record = solve_problem(program.problem, solver, **options)
+            self._primal, self._duals, self._slack = program.solution()
+            return self.record
         with self.compiled.lock:
             self.compiled.load(self)
             self.record = solve_problem(self.compiled.problem, solver, **options)
@@ -190,89 +196,284 @@ def build_stack(
     budget duals are below M takes no slack, and its point and duals are those of its own
     program; Bertsekas, *Nonlinear Programming*, 1999, section 5.4.5). One solve then
     answers the feasible blocks and gives the infeasible ones multipliers to check.
+
+    Each member's block is made once (:func:`_piece`, kept while its arrays live: a stack
+    with infeasible members is built three or four times) in its own numbering; the stack
+    is their concatenation, offset by numpy, no Python per entry or per row.
     """
-    rows_i: list[np.ndarray] = []
-    cols_i: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    rhs: list[np.ndarray] = []
-    e_rows: list[np.ndarray] = []
-    e_cols: list[np.ndarray] = []
-    e_vals: list[np.ndarray] = []
-    costs: list[np.ndarray] = []
-    elastic_rows: list[np.ndarray] = []
-    blocks: list[Block] = []
-    col = row = erow = 0
-    for arrays in members:
-        v = block_values(arrays)
-        m, n = arrays.n_monitors, len(arrays.deviations)
-        x = col + np.arange(m)
-        p = col + m + np.arange(n)
-        p0 = col + m + n
-        sc = np.asarray(v["scaled_cost"], float)
-        q: Entries = v["detection_matrix"]
-        rows = _Rows(row)
-        family = rows.take
-        rid = family("min_rate", m)
-        rows_i.append(rid)
-        cols_i.append(x)
-        vals.append(-np.ones(m))
-        rhs.append(-np.asarray(v["min_rate"], float))
-        rid = family("max_rate", m)
-        rows_i.append(rid)
-        cols_i.append(x)
-        vals.append(np.ones(m))
-        rhs.append(np.asarray(v["max_rate"], float))
-        rid = family("reach", n)
-        rows_i += [rid, rid[q.row]]
-        cols_i += [p, x[q.col]]
-        vals += [np.ones(n), -np.asarray(q.data, float)]
-        rhs.append(np.zeros(n))
-        rid = family("at_most_one", n)
-        rows_i.append(rid)
-        cols_i.append(p)
-        vals.append(np.ones(n))
-        rhs.append(np.ones(n))
-        rid = family("incentive", n)
-        weight = np.broadcast_to(np.asarray(v["detection_weight"], float), (n,))
-        flag = np.broadcast_to(np.asarray(v["false_flag_weight"], float), (n,))
-        rows_i += [rid, rid]
-        cols_i += [p, np.full(n, p0)]
-        vals += [-weight, flag]
-        rhs.append(-np.broadcast_to(np.asarray(v["need"], float), (n,)))
-        elastic_rows.append(rid)
-        if arrays.budget is not None:
-            rid = family("budget", 1)
-            rows_i.append(np.repeat(rid, m))
-            cols_i.append(x)
-            vals.append(sc)
-            rhs.append(np.atleast_1d(np.asarray(v["scaled_budget"], float)))
-            elastic_rows.append(rid)
-        f = np.asarray(v["false_positive"], float)
-        e_rows += [np.array([erow]), np.full(m, erow)]
-        e_cols += [np.array([p0]), x]
-        e_vals += [np.ones(1), -f]
-        cost = np.zeros(m + n + 1)
-        cost[:m] = sc
-        costs.append(cost)
-        r = rows.next
-        blocks.append(
-            Block(slice(col, p0 + 1), rows.families, slice(row, r), slice(erow, erow + 1), m, n)
+    pieces = _pieces_of(members)
+    count = len(pieces)
+    g_height = np.fromiter((p.g_height for p in pieces), np.int64, count)
+    width = np.fromiter((p.width for p in pieces), np.int64, count)
+    g_nnz = np.fromiter((p.g_indices.size for p in pieces), np.int64, count)
+    e_nnz = np.fromiter((p.e_indices.size for p in pieces), np.int64, count)
+    row_at = np.concatenate([[0], np.cumsum(g_height)])
+    col_at = np.concatenate([[0], np.cumsum(width)])
+    row, col = int(row_at[-1]), int(col_at[-1])
+    ends = np.concatenate([p.g_indptr[1:] for p in pieces]) if pieces else np.zeros(0, int)
+    g = _block_diagonal(
+        [p.g_indices for p in pieces],
+        [p.g_data for p in pieces],
+        ends + np.repeat(np.cumsum(g_nnz) - g_nnz, g_height),
+        col_at,
+        (row, col),
+    )
+    e_matrix = _block_diagonal(
+        [p.e_indices for p in pieces], [p.e_data for p in pieces], np.cumsum(e_nnz), col_at,
+        (count, col),
+    )  # fmt: skip
+    h = np.concatenate([p.h for p in pieces]) if pieces else np.zeros(0)
+    c = np.concatenate([p.cost for p in pieces]) if pieces else np.zeros(0)
+    e = np.zeros(count)
+    blocks = tuple(
+        Block(
+            slice(int(col_at[k]), int(col_at[k + 1])),
+            {name: slice(r0 + start, r0 + stop) for name, start, stop in p.families},
+            slice(r0, int(row_at[k + 1])),
+            slice(k, k + 1),
+            p.m,
+            p.n,
         )
-        col, row, erow = p0 + 1, r, erow + 1
-    g = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows_i), np.concatenate(cols_i))), shape=(row, col)
+        for k, (p, r0) in enumerate(zip(pieces, row_at[:-1].tolist(), strict=True))
     )
-    h = np.concatenate(rhs)
-    e_matrix = sp.csr_matrix(
-        (np.concatenate(e_vals), (np.concatenate(e_rows), np.concatenate(e_cols))),
-        shape=(erow, col),
-    )
-    e = np.zeros(erow)
-    c = np.concatenate(costs)
-    slack_rows = np.concatenate(elastic_rows) if elastic or penalty is not None else None
+    slack_rows = None
+    if elastic or penalty is not None:
+        sizes = np.fromiter((p.slack_rows.size for p in pieces), np.int64, count)
+        local = np.concatenate([p.slack_rows for p in pieces]) if pieces else np.zeros(0, int)
+        slack_rows = local + np.repeat(row_at[:-1], sizes)
     mode = "elastic" if elastic else ("priced", float(penalty)) if penalty is not None else "plain"
-    compiled = _compiled_for(mode, tuple(blocks), g, e_matrix, slack_rows)
-    return StackedProgram(tuple(blocks), c, g, h, e_matrix, e, compiled, slack_rows=slack_rows)
+    compiled = _compiled_for(mode, blocks, g, e_matrix, slack_rows)
+    return StackedProgram(blocks, c, g, h, e_matrix, e, compiled, mode, slack_rows=slack_rows)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One member's block in its own numbering (rows and columns from 0): the rows of ``G``
+    in CSR form (column-sorted, as scipy writes a matrix from coordinates), its one row of
+    ``E``, the right-hand sides, the costs, each row family's local range and the rows
+    that take a slack in an elastic or priced stack."""
+
+    m: int
+    n: int
+    g_height: int
+    width: int
+    g_indptr: np.ndarray
+    g_indices: np.ndarray
+    g_data: FloatArray
+    h: FloatArray
+    e_indices: np.ndarray
+    e_data: FloatArray
+    cost: FloatArray
+    families: tuple[tuple[str, int, int], ...]
+    slack_rows: np.ndarray
+
+
+#: Each live ``ProblemArrays``' block (immutable, compared by identity), read-only.
+_pieces: weakref.WeakKeyDictionary[ProblemArrays, _Piece] = weakref.WeakKeyDictionary()
+
+
+def _pieces_of(members: Sequence[ProblemArrays]) -> list[_Piece]:
+    """Each member's block: from the cache, the missing ones made together
+    (:func:`_made_pieces`)."""
+    found = [_pieces.get(arrays) for arrays in members]
+    missing = [k for k, piece in enumerate(found) if piece is None]
+    if missing:
+        fresh: dict[int, _Piece] = {}
+        unique = list({id(members[k]): members[k] for k in missing}.values())
+        for arrays, piece in zip(unique, _made_pieces(unique), strict=True):
+            _pieces[arrays] = piece
+            fresh[id(arrays)] = piece
+        for k in missing:
+            found[k] = fresh[id(members[k])]
+    return found  # type: ignore[return-value]
+
+
+def _made_pieces(members: Sequence[ProblemArrays]) -> list[_Piece]:
+    """The blocks of ``members`` (layout in the module docstring), made in one pass: the
+    members' numbers (the components' values, :func:`block_values`) are concatenated and
+    every entry of every block is placed by numpy; each block is then a slice of the whole.
+    The same numbers, in the same order, as ``scipy.sparse.csr_matrix`` writes each block
+    from its coordinates (rows sorted, each row's columns sorted)."""
+    values = [block_values(arrays) for arrays in members]
+    count = len(members)
+    m = np.fromiter((a.n_monitors for a in members), np.int64, count)
+    n = np.fromiter((len(a.deviations) for a in members), np.int64, count)
+    budget = np.fromiter((a.budget is not None for a in members), np.int64, count)
+    height = 2 * m + 3 * n + budget
+    width = m + n + 1
+    row_at = np.cumsum(height) - height  # each block's first row in the pass
+    col_at = np.cumsum(width) - width
+
+    def per(name: str, sizes: np.ndarray) -> FloatArray:
+        """A value of every member, one entry per row of its family (sizes), concatenated."""
+        parts = [np.asarray(v[name], float) for v in values]
+        parts = [
+            part if part.shape == (size,) else np.broadcast_to(part, (size,))
+            for part, size in zip(parts, sizes.tolist(), strict=True)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    cost = per("scaled_cost", m)
+    weight = per("detection_weight", n)
+    flag = per("false_flag_weight", n)
+    need = per("need", n)
+    detections = [v["detection_matrix"] for v in values]
+    q_count = np.fromiter((q.row.size for q in detections), np.int64, count)
+    q_row = np.concatenate([q.row for q in detections]) if count else np.zeros(0, np.int64)
+    q_col = np.concatenate([q.col for q in detections]) if count else np.zeros(0, np.int64)
+    q_data = np.concatenate([np.asarray(q.data, float) for q in detections]) if count else cost
+
+    # rows and columns of the pass, per family: x_j, P_i and P0 of each block
+    j, i = _ranges(m), _ranges(n)
+    x_row, x_col = np.repeat(row_at, m) + j, np.repeat(col_at, m) + j
+    first = {
+        "min_rate": row_at,
+        "max_rate": row_at + m,
+        "reach": row_at + 2 * m,
+        "at_most_one": row_at + 2 * m + n,
+        "incentive": row_at + 2 * m + 2 * n,
+        "budget": row_at + 2 * m + 3 * n,
+    }
+    p_col = np.repeat(col_at + m, n) + i
+    p0_col = col_at + m + n
+    with_budget = np.repeat(budget.astype(bool), m)
+    row = np.concatenate(
+        [
+            x_row,  # -x <= -min_rate
+            np.repeat(first["max_rate"], m) + j,  # x <= max_rate
+            np.repeat(first["reach"], n) + i,  # P - Q x <= 0: P's entries
+            np.repeat(first["reach"], q_count) + q_row,  # and Q's
+            np.repeat(first["at_most_one"], n) + i,  # P <= 1
+            np.repeat(first["incentive"], n) + i,  # -(w o P) + fw P0 <= -need
+            np.repeat(first["incentive"], n) + i,
+            np.repeat(first["budget"], m)[with_budget],  # c~ . x <= B~
+        ]
+    )
+    col = np.concatenate(
+        [
+            x_col,
+            x_col,
+            p_col,
+            np.repeat(col_at, q_count) + q_col,
+            p_col,
+            p_col,
+            np.repeat(p0_col, n),
+            x_col[with_budget],
+        ]
+    )
+    data = np.concatenate(
+        [-np.ones(j.size), np.ones(j.size), np.ones(i.size), -q_data, np.ones(i.size), -weight,
+         flag, cost[with_budget]]
+    )  # fmt: skip
+    indptr, indices, data = _csr_arrays(row, col, data, (int(height.sum()), int(width.sum())))
+    rhs = np.zeros(int(height.sum()))
+    rhs[x_row] = -per("min_rate", m)
+    rhs[np.repeat(first["max_rate"], m) + j] = per("max_rate", m)
+    rhs[np.repeat(first["at_most_one"], n) + i] = 1.0
+    rhs[np.repeat(first["incentive"], n) + i] = -need
+    has = budget.astype(bool)
+    if has.any():
+        budgets = [v["scaled_budget"] for v, b in zip(values, has, strict=True) if b]
+        rhs[first["budget"][has]] = np.asarray(budgets, float).reshape(-1)
+    # E's row of each block, P0 - f . x == 0, column-sorted: the rates' columns, then P0's
+    e_count = m + 1
+    e_at = np.cumsum(e_count) - e_count
+    e_indices = _ranges(e_count)
+    last = e_at + m  # P0's entry of each block
+    e_indices[last] = m + n
+    e_data = np.ones(int(e_count.sum()))
+    e_data[np.delete(np.arange(e_data.size), last)] = -per("false_positive", m)
+    local_cost = np.zeros(int(width.sum()))
+    local_cost[x_col] = cost
+    slack_count = n + budget
+    slack_rows = _ranges(slack_count) + np.repeat(2 * m + 2 * n, slack_count)
+    slack_at = np.cumsum(slack_count) - slack_count
+    # read-only before the blocks' views are taken (a view keeps its flag)
+    for item in (indptr, indices, data, rhs, e_indices, e_data, local_cost, slack_rows):
+        item.flags.writeable = False
+    pieces = []
+    for mk, nk, bk, r0, h, c0, w, e0, s0 in (
+        zip(
+            m.tolist(), n.tolist(), budget.tolist(), row_at.tolist(), height.tolist(),
+            col_at.tolist(), width.tolist(), e_at.tolist(), slack_at.tolist(), strict=True,
+        )
+    ):  # fmt: skip
+        g0, g1 = int(indptr[r0]), int(indptr[r0 + h])
+        block_indptr, block_indices = indptr[r0 : r0 + h + 1] - g0, indices[g0:g1] - c0
+        block_indptr.flags.writeable = block_indices.flags.writeable = False
+        reach = 2 * mk
+        families = [
+            ("min_rate", 0, mk),
+            ("max_rate", mk, reach),
+            ("reach", reach, reach + nk),
+            ("at_most_one", reach + nk, reach + 2 * nk),
+            ("incentive", reach + 2 * nk, reach + 3 * nk),
+        ]
+        if bk:
+            families.append(("budget", reach + 3 * nk, reach + 3 * nk + 1))
+        pieces.append(
+            _Piece(
+                m=mk,
+                n=nk,
+                g_height=h,
+                width=w,
+                g_indptr=block_indptr,
+                g_indices=block_indices,
+                g_data=data[g0:g1],
+                h=rhs[r0 : r0 + h],
+                e_indices=e_indices[e0 : e0 + mk + 1],
+                e_data=e_data[e0 : e0 + mk + 1],
+                cost=local_cost[c0 : c0 + w],
+                families=tuple(families),
+                slack_rows=slack_rows[s0 : s0 + nk + bk],
+            )
+        )
+    return pieces
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """0 .. count - 1 for each count, concatenated."""
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _csr_arrays(
+    row: np.ndarray, col: np.ndarray, data: FloatArray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+    """(indptr, indices, data) of the matrix with these coordinates, exactly as
+    ``scipy.sparse.csr_matrix((data, (row, col)))`` holds it: entries sorted by row, then
+    column; explicit zeros kept; repeated coordinates summed (by scipy, when there are any)."""
+    order = np.lexsort((col, row))
+    row_sorted, col_sorted = row[order], col[order]
+    if row.size > 1 and np.any((np.diff(row_sorted) == 0) & (np.diff(col_sorted) == 0)):
+        # repeated coordinates: scipy's sums, in scipy's order of summation
+        matrix = sp.csr_matrix((data, (row, col)), shape=shape)
+        return matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_sorted, minlength=shape[0]), out=indptr[1:])
+    return indptr, col_sorted.astype(np.int64), np.asarray(data, float)[order]
+
+
+def _block_diagonal(
+    indices: Sequence[np.ndarray],
+    data: Sequence[FloatArray],
+    ends: np.ndarray,
+    col_at: np.ndarray,
+    shape: tuple[int, int],
+) -> sp.csr_matrix:
+    """The block-diagonal CSR matrix of the pieces' entries (``indices``, ``data``: each
+    piece's, in its own columns): each piece's columns shifted by its first column
+    (``col_at``); ``ends``: where each row's entries end in the whole. Index arrays in
+    int32 when they fit, as scipy chooses them."""
+    nnz = np.fromiter((part.size for part in indices), np.int64, len(indices))
+    total = int(nnz.sum())
+    index_type = np.int32 if max(total, *shape) <= np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(shape[0] + 1, dtype=index_type)
+    indptr[1:] = ends
+    column = np.concatenate(indices) if len(indices) else np.zeros(0, np.int64)
+    column = (column + np.repeat(col_at[:-1], nnz)).astype(index_type)
+    values = np.concatenate(data) if len(data) else np.zeros(0)
+    return sp.csr_matrix((values, column, indptr), shape=shape)
 
 
 #: Compiled stacks kept (by structure): a sweep re-solves a few, a batch's vary.
@@ -288,7 +489,12 @@ class _Compiled:
     Parameters, and so are the matrix entries that differ between blocks (a sweep varies
     one number of a spec: a few entries); the others are constants of the structure.
     Stacks with the same structure and constants re-solve it with their own values (DPP:
-    cvxpy keeps the reduction and only re-applies the Parameters)."""
+    cvxpy keeps the reduction and only re-applies the Parameters).
+
+    :meth:`of_constants`: the same program with every number a constant, for a stack solved
+    once. cvxpy hands the solver the same numbers either way (checked bit for bit on the
+    solver's data, ``tests/formulation/test_stacked_parameters.py``); the constant program
+    costs no Parameters, no structure analysis and no place in the cache."""
 
     def __init__(
         self,
@@ -298,20 +504,28 @@ class _Compiled:
         slack_rows: np.ndarray | None,
         g_varying: np.ndarray,
         e_varying: np.ndarray,
+        constants: StackedProgram | None = None,
     ) -> None:
         self.lock = threading.Lock()
         self.g_varying, self.e_varying = g_varying, e_varying
-        self.g_fixed = np.asarray(g.data[~g_varying], float).copy()
-        self.e_fixed = np.asarray(e_matrix.data[~e_varying], float).copy()
         rows, cols = g.shape
         self.z = cp.Variable(cols, name="stacked")
-        self.h = cp.Parameter(rows, name="h")
-        self.c = cp.Parameter(cols, name="c")
-        self.g_values = _Term(g, g_varying)
-        self.e_values = _Term(e_matrix, e_varying)
-        lhs = self.g_values.expression(self.z)
-        equal = self.e_values.expression(self.z)
-        objective: cp.Expression = self.c @ self.z
+        lhs: cp.Expression
+        h: cp.Parameter | FloatArray
+        c: cp.Parameter | FloatArray
+        if constants is None:
+            self.g_fixed = np.asarray(g.data[~g_varying], float).copy()
+            self.e_fixed = np.asarray(e_matrix.data[~e_varying], float).copy()
+            self.h = h = cp.Parameter(rows, name="h")
+            self.c = c = cp.Parameter(cols, name="c")
+            self.g_values = _Term(g, g_varying)
+            self.e_values = _Term(e_matrix, e_varying)
+            lhs = self.g_values.expression(self.z)
+            equal = self.e_values.expression(self.z)
+        else:
+            h, c = constants.h, constants.c
+            lhs, equal = g @ self.z, e_matrix @ self.z
+        objective: cp.Expression = c @ self.z
         self.slack: cp.Variable | None = None
         if slack_rows is not None:
             k = slack_rows.size
@@ -322,7 +536,15 @@ class _Compiled:
             objective = (
                 cp.sum(self.slack) if penalty is None else objective + penalty * cp.sum(self.slack)
             )
-        self.problem = cp.Problem(cp.Minimize(objective), [lhs <= self.h, equal == 0])
+        self.problem = cp.Problem(cp.Minimize(objective), [lhs <= h, equal == 0])
+
+    @classmethod
+    def of_constants(cls, program: StackedProgram) -> _Compiled:
+        """``program``'s own numbers as one constant cvxpy program (solved once)."""
+        none = np.zeros(0, dtype=bool)
+        return cls(
+            program.mode, program.g, program.e_matrix, program.slack_rows, none, none, program
+        )
 
     def fits(self, g: sp.csr_matrix, e_matrix: sp.csr_matrix) -> bool:
         """True when ``g`` and ``e_matrix`` (of this structure) have this program's constants."""
@@ -385,6 +607,11 @@ class _Term:
 
 
 _cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
+#: Digests of the structures solved once (as constants), most recent last: a structure
+#: met again is compiled with Parameters and cached (a sweep's stacks), one never met
+#: again costs no Parameters (a batch's stacks of unrelated specs).
+_seen: OrderedDict[bytes, None] = OrderedDict()
+_SEEN_SIZE = 64
 _cache_lock = threading.Lock()
 
 
@@ -394,9 +621,10 @@ def _compiled_for(
     g: sp.csr_matrix,
     e_matrix: sp.csr_matrix,
     slack_rows: np.ndarray | None,
-) -> _Compiled:
+) -> _Compiled | None:
     """The cached program of this structure (the matrices' sparsity patterns, the blocks,
-    the slacks), compiled again when a constant entry changed."""
+    the slacks), compiled again when a constant entry changed; None for a structure met
+    for the first time (its stack is solved as constants)."""
     key = (
         mode,
         g.shape,
@@ -411,6 +639,14 @@ def _compiled_for(
         compiled = _cache.get(key)
         if compiled is not None:
             _cache.move_to_end(key)
+        else:
+            digest = _digest(key)
+            if digest not in _seen:
+                _seen[digest] = None
+                while len(_seen) > _SEEN_SIZE:
+                    _seen.popitem(last=False)
+                return None
+            _seen.move_to_end(digest)
     if compiled is not None and compiled.fits(g, e_matrix):
         return compiled
     if compiled is not None:  # a constant changed: it varies too from now on
@@ -430,6 +666,22 @@ def _compiled_for(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return compiled
+
+
+def clear_cache() -> None:
+    """Forget every compiled and every seen structure (tests)."""
+    with _cache_lock:
+        _cache.clear()
+        _seen.clear()
+
+
+def _digest(key: tuple[Any, ...]) -> bytes:
+    """A short digest of a structure key (a false match only costs a compile)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in key:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"|")
+    return digest.digest()
 
 
 def _changed(fixed: FloatArray, varying: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
@@ -458,20 +710,6 @@ def _varying(matrix: sp.csr_matrix, rows: Sequence[slice], columns: Sequence[int
         return none
     data = np.asarray(matrix.data, float).reshape(count, width)
     return np.tile(np.any(data != data[0], axis=0), count)
-
-
-class _Rows:
-    """Hands out consecutive row numbers to a block's families, naming each one's slice."""
-
-    def __init__(self, start: int) -> None:
-        self.next = start
-        self.families: dict[str, slice] = {}
-
-    def take(self, name: str, count: int) -> np.ndarray:
-        self.families[name] = slice(self.next, self.next + count)
-        out = self.next + np.arange(count)
-        self.next += count
-        return out
 
 
 def block_slack(program: StackedProgram) -> FloatArray | None:
