@@ -174,15 +174,21 @@ class _Triplets:
             self.values.append(np.asarray(values, dtype=float))
 
     def matrix(self, count: int) -> sp.csr_matrix:
+        """The csr matrix scipy makes of the triplets (entries sorted by row, then column),
+        assembled here: scipy's constructor from coordinates costs most of a system."""
+        shape = (count, self.width)
         if not self.values:
-            return sp.csr_matrix((count, self.width))
-        return sp.csr_matrix(
-            (
-                np.concatenate(self.values),
-                (np.concatenate(self.rows), np.concatenate(self.cols)),
-            ),
-            shape=(count, self.width),
-        )
+            return sp.csr_matrix(shape)
+        rows, cols = np.concatenate(self.rows), np.concatenate(self.cols)
+        values = np.concatenate(self.values)
+        order = np.lexsort((cols, rows))
+        rows, cols, values = rows[order], cols[order], values[order]
+        if np.any((np.diff(rows) == 0) & (np.diff(cols) == 0)):
+            return sp.csr_matrix((values, (rows, cols)), shape=shape)  # repeats: summed
+        kind = np.int32 if max(count, self.width, len(values)) < 2**31 - 1 else np.int64
+        indptr = np.zeros(count + 1, dtype=kind)
+        np.cumsum(np.bincount(rows, minlength=count), out=indptr[1:])
+        return sp.csr_matrix((values, cols.astype(kind), indptr), shape=shape)
 
 
 def _entries(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,7 +259,10 @@ def build_system(arrays: ProblemArrays) -> System:
     # the detections of the active rows, as triplets (row k of ``active``)
     where = np.full(arrays.n_actions, -1, dtype=np.int64)
     where[dev[active]] = np.arange(len(active))
-    rows_of, cols_of, data_of = _entries(sp.csr_matrix(arrays.detection))
+    detection = arrays.detection
+    if not isinstance(detection, sp.csr_matrix):
+        detection = sp.csr_matrix(detection)
+    rows_of, cols_of, data_of = _entries(detection)
     take = where[rows_of] >= 0
     rows_of, cols_of, data_of = where[rows_of[take]], cols_of[take], data_of[take]
     curved_rows: Curved | None = None

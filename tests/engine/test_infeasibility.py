@@ -353,3 +353,32 @@ def test_a_cap_below_the_gain_is_proven_infeasible_for_a_strongly_risk_seeking_a
     assert caught_still_pays(replace(arrays, gain=gains, penalty_cap=caps)) is None
     caps[1] = 2.25
     assert caught_still_pays(replace(arrays, gain=gains, penalty_cap=caps)) is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_system_rows_are_the_matrix_scipy_makes_of_them(seed: int) -> None:
+    """A system's rows are assembled as csr arrays directly (scipy's constructor from
+    coordinates cost half of a system): the same matrix, entry for entry and in the same
+    order, as scipy makes of the triplets; repeated coordinates (odd seeds) summed."""
+    import scipy.sparse as sp
+    from deter.solver.engine.infeasibility import _Triplets
+
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    count = int(rng.integers(0, height * width + 1))
+    if seed % 2:
+        cells = rng.integers(0, height * width, count)  # repeats
+    else:
+        cells = rng.permutation(height * width)[:count]  # each cell at most once
+    rows, cols = cells // width, cells % width
+    values = rng.normal(size=count) * (rng.random(count) > 0.2)  # explicit zeros too
+    triplets = _Triplets(width)
+    cuts = np.sort(rng.integers(0, count + 1, 3))
+    for part in np.split(np.arange(count), cuts):  # added in blocks, as build_system does
+        triplets.add(0, rows[part], cols[part], values[part])
+    made = triplets.matrix(height)
+    expected = sp.csr_matrix((values, (rows, cols)), shape=(height, width))
+    assert made.shape == expected.shape
+    assert made.indptr.tolist() == expected.indptr.tolist()
+    assert made.indices.tolist() == expected.indices.tolist()
+    assert made.data.tolist() == expected.data.tolist()
