@@ -15,6 +15,7 @@ from itertools import chain
 
 import numpy as np
 
+from ..formulation.components.base import Component
 from ..formulation.components.detection import overlapping_inspections
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.components.penalty import chosen_penalties, component_shadow_prices
@@ -48,6 +49,7 @@ from .verify import (
     margin_in_utility,
     verify_evaluated,
 )
+from .verify_stack import Ragged, penalties_of, takes
 
 
 @dataclass(frozen=True)
@@ -180,13 +182,89 @@ def accept_policy(
     certificate_of: Callable[[float], DualityCertificate],
 ) -> Verdict[Answer]:
     """The one accept-or-reject step of the core program, for a spec solved alone
-    (``judge_core``) and for a block of a stack (``stacked.py``), so both answer alike.
+    (``judge_core``) and for a block of a stack (``stacked.py``), so both answer alike:
+    :func:`accept_policies` of one member."""
+    return accept_policies([Member(arrays, program, solved, certificate_of)], tolerance)[0]
 
-    ``solved``: the solver's rates within their bounds; ``program``: what gives the
-    penalties (its parts) and shadow prices; ``certificate_of(cost)``: the duality
-    certificate at the cost of the policy reported. The candidates are tried cheapest first
-    (``_candidates``, then ``_repaired``); the first that verifies is certified.
+
+@dataclass(frozen=True)
+class Member:
+    """A solved program's policy to judge: ``solved``, the solver's rates within their
+    bounds; ``program``, what gives the penalties (its parts) and shadow prices;
+    ``certificate_of(cost)``, the duality certificate at the cost of the policy reported."""
+
+    arrays: ProblemArrays
+    program: CompiledProgram
+    solved: FloatArray
+    certificate_of: Callable[[float], DualityCertificate]
+
+
+def accept_policies(members: Sequence[Member], tolerance: float) -> list[Verdict[Answer]]:
+    """The one accept-or-reject step of the core program, for many members at once (the
+    blocks of a stack) or one (a spec solved alone).
+
+    Each member's candidates are tried cheapest first (``_candidates``, then ``_repaired``
+    and ``_at_vertex``); the first that verifies is certified. The first candidate of
+    every member of the plain linear program (``verify_stack.takes``) is made and verified
+    for all of them together (``verify_stack.Ragged``: the same numbers as one by one); a
+    member whose first candidate fails, and every other member, goes through its
+    candidates one by one (``_accept_one``).
     """
+    verdicts: list[Verdict[Answer] | None] = [None] * len(members)
+    together = [i for i, m in enumerate(members) if _together(m)]
+    if together:
+        firsts = _first_candidates([members[i] for i in together], tolerance)
+        for i, found in zip(together, firsts, strict=True):
+            if found is not None:
+                verdicts[i] = _certified(members[i], *found)
+    return [
+        verdict if verdict is not None else _accept_one(member, tolerance)
+        for member, verdict in zip(members, verdicts, strict=True)
+    ]
+
+
+def _together(member: Member) -> bool:
+    """Whether the member's first candidate is made and checked with the others': the
+    plain linear program with the penalties at their caps (no part chooses them), a
+    finite solver point."""
+    return (
+        takes(member.arrays)
+        and all(
+            type(part).chosen_penalties is Component.chosen_penalties
+            for part, _ in member.program.parts
+        )
+        and bool(np.all(np.isfinite(member.solved)))
+    )
+
+
+def _first_candidates(
+    members: Sequence[Member], tolerance: float
+) -> list[tuple[FloatArray, FloatArray, Verification, PolicyEvaluation, float] | None]:
+    """Each member's first candidate (``_candidates``' first, all members together), with
+    its penalties, verification, evaluation and reported cost when it verifies, else None."""
+    ragged = Ragged.of([m.arrays for m in members])
+    on = ragged.monitor_of
+    solved = np.concatenate([np.asarray(m.solved, dtype=float) for m in members])
+    largest = np.maximum(np.maximum.reduceat(solved, ragged.monitor_start), 0.0)
+    snapped = np.where(solved <= SNAP * largest[on], ragged.min_rate, solved)
+    differs = np.logical_or.reduceat(snapped != solved, ragged.monitor_start)
+    start = np.where(differs[on], snapped, solved)
+    raised = ragged.outward(start, ragged.evaluate(start), OUTWARD, REPAIRABLE)
+    candidate = np.where((largest <= SNAP)[on], ragged.min_rate, raised)
+    found: list[tuple[FloatArray, FloatArray, Verification, PolicyEvaluation, float] | None] = []
+    for k, (verification, evaluation, total) in enumerate(ragged.verify(candidate, tolerance)):
+        if not verification.passed:
+            found.append(None)
+            continue
+        arrays = members[k].arrays
+        rates = ragged.rates_of(candidate, k).copy()
+        found.append((rates, penalties_of(arrays), verification, evaluation, total))
+    return found
+
+
+def _accept_one(member: Member, tolerance: float) -> Verdict[Answer]:
+    """One member's candidates, one by one, until one verifies; then its certificate."""
+    arrays, program, solved = member.arrays, member.program, member.solved
     for rates in chain(
         _candidates(arrays, solved, program),
         _repaired(arrays, solved, program),
@@ -203,12 +281,25 @@ def accept_policy(
             break
     if not verification.passed:
         return Verdict.reject(f"failed verification ({verification.failure()})")
-    certificate = certificate_of(total_cost)
+    return _certified(member, rates, penalties, verification, evaluation, total_cost)
+
+
+def _certified(
+    member: Member,
+    rates: FloatArray,
+    penalties: FloatArray,
+    verification: Verification,
+    evaluation: PolicyEvaluation | None,
+    total_cost: float,
+) -> Verdict[Answer]:
+    """A verified policy's verdict: accepted when its certificate holds."""
+    certificate = member.certificate_of(total_cost)
     if not certificate.passed:
         return Verdict.reject(f"failed its certificate ({certificate.reason})")
     proof = "verified and certified" if certificate.applies else "verified"
     verified = _with_certificate(verification, certificate)
-    return Verdict.accept(Answer(program, rates, penalties, verified, evaluation=evaluation), proof)
+    answer = Answer(member.program, rates, penalties, verified, evaluation=evaluation)
+    return Verdict.accept(answer, proof)
 
 
 #: How far rates are rounded outward after a solve (relative): far above float64's round-off

@@ -75,7 +75,8 @@ from .attempts import CONIC_SOLVERS, TIGHT_OPTIONS, Attempt, Verdict
 from .certificate import GAP_TOLERANCE, BoundFigures, LinearForm, lagrangian_bounds
 from .core import (
     Answer,
-    accept_policy,
+    Member,
+    accept_policies,
     infeasible_result,
     least_cost_without_budget,
     optimal_result,
@@ -373,18 +374,22 @@ def _judge_members(
         reasons["stack unsolved"] = reasons.get("stack unsolved", 0) + len(members)
         return
     bounds = block_bounds(program, block_arrays)
-    for i, k in members:
-        arr = block_arrays[i]
-        clock = Clock()
-        verdict = _judge_block(arr, program, i, z, duals[0], bounds, tolerance)
+    if isinstance(bounds, str):
+        reasons["failed its checks"] = reasons.get("failed its checks", 0) + len(members)
+        return
+    judged = [_block_member(block_arrays[i], program, i, z, duals[0], bounds) for i, _ in members]
+    verdicts = accept_policies(judged, tolerance)
+    for (i, k), verdict in zip(members, verdicts, strict=True):
         if verdict.answer is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
             continue
+        clock = Clock()
         clock.add("build", 0.0)
         clock.add("solve", share)
         clock.started -= share
         line = f"{solver}: {program.record.status}, {verdict.proof}"  # type: ignore[union-attr]
-        results[k] = optimal_result(specs[k], arr, verdict.answer, solver, (line,), clock)
+        answer = verdict.answer
+        results[k] = optimal_result(specs[k], block_arrays[i], answer, solver, (line,), clock)
 
 
 def _answer_infeasible(
@@ -582,6 +587,20 @@ def _judge_block(
     bounds, at the cost of the policy reported."""
     if isinstance(bounds, str):
         return Verdict.reject(bounds)
+    return accept_policies([_block_member(arrays, program, index, z, lam, bounds)], tolerance)[0]
+
+
+def _block_member(
+    arrays: ProblemArrays,
+    program: StackedProgram,
+    index: int,
+    z: FloatArray,
+    lam: FloatArray,
+    bounds: BoundFigures,
+) -> Member:
+    """Block ``index`` of a solved stack as the one accept-or-reject step takes it: its
+    rates, its incentive duals, and its own certificate from the stack's bounds, at the
+    cost of the policy reported."""
     block = program.blocks[index]
     view = _BlockProgram.of(lam[block.rows["incentive"]])
     solved = np.clip(z[block.rates], arrays.min_rate, arrays.max_rate)
@@ -590,7 +609,7 @@ def _judge_block(
     def certificate_of(reported: float) -> DualityCertificate:
         return bounds.verdict(index, GAP_TOLERANCE, scale, primal=reported / scale)
 
-    return accept_policy(arrays, view, solved, tolerance, certificate_of)
+    return Member(arrays, view, solved, certificate_of)
 
 
 def block_bounds(program: StackedProgram, members: Sequence[ProblemArrays]) -> BoundFigures | str:

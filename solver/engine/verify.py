@@ -56,10 +56,10 @@ def evaluate_policy(
     exp(r g_0), a positive factor, so comparisons are those of the model and ``exp`` stays in
     range; the margin is multiplied by the same factor.
     """
-    return _evaluated(arrays, rates, _fixed(arrays, penalties))
+    return _evaluated(arrays, rates, fixed_of(arrays, penalties))
 
 
-def _evaluated(arrays: ProblemArrays, rates: FloatArray, fixed: _Fixed) -> PolicyEvaluation:
+def _evaluated(arrays: ProblemArrays, rates: FloatArray, fixed: Fixed) -> PolicyEvaluation:
     detection = detection_probability(arrays, rates)
     detection[arrays.compliant] = false_flag_rate(arrays, rates)
     # expected_utility's sum, (1 - P) u(g) + P u(g - F), from the utilities of the fixed
@@ -77,10 +77,10 @@ def _evaluated(arrays: ProblemArrays, rates: FloatArray, fixed: _Fixed) -> Polic
 
 
 @dataclass(frozen=True)
-class _Fixed:
+class Fixed:
     """What the checks of a policy need that depends only on the arrays and the penalties
     (the same for every candidate policy of a spec): computed once per live
-    ``ProblemArrays`` and penalty vector (``_fixed``)."""
+    ``ProblemArrays`` and penalty vector (``fixed_of``)."""
 
     key: bytes  # the penalty vector's bytes
     free: FloatArray  # u(g_i - g_0), every action
@@ -95,12 +95,12 @@ class _Fixed:
     margin: float  # margin_in_utility
 
 
-#: ``_Fixed`` of each live ``ProblemArrays`` (immutable, compared by identity), for the
+#: ``Fixed`` of each live ``ProblemArrays`` (immutable, compared by identity), for the
 #: last penalty vector it was checked with.
-_fixed_of: weakref.WeakKeyDictionary[ProblemArrays, _Fixed] = weakref.WeakKeyDictionary()
+_fixed_of: weakref.WeakKeyDictionary[ProblemArrays, Fixed] = weakref.WeakKeyDictionary()
 
 
-def _fixed(arrays: ProblemArrays, penalties: FloatArray | None) -> _Fixed:
+def fixed_of(arrays: ProblemArrays, penalties: FloatArray | None) -> Fixed:
     penalty = (arrays.penalty_cap if penalties is None else np.asarray(penalties, float)).copy()
     penalty[arrays.compliant] = arrays.false_positive_penalty
     key = penalty.tobytes()
@@ -111,7 +111,7 @@ def _fixed(arrays: ProblemArrays, penalties: FloatArray | None) -> _Fixed:
     return found
 
 
-def _fixed_numbers(arrays: ProblemArrays, penalty: FloatArray, key: bytes) -> _Fixed:
+def _fixed_numbers(arrays: ProblemArrays, penalty: FloatArray, key: bytes) -> Fixed:
     r = arrays.risk_aversion
     relative = arrays.gain - arrays.gain[arrays.compliant]
     free = utility(relative, r)
@@ -135,7 +135,7 @@ def _fixed_numbers(arrays: ProblemArrays, penalty: FloatArray, key: bytes) -> _F
         size = np.where(positive, total, 1.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             band = np.where(positive, band / size, band)
-    return _Fixed(
+    return Fixed(
         key,
         free,
         caught,
@@ -243,7 +243,7 @@ def incentive_rows(
     for a risk-neutral agent with linear detection, mpmath otherwise), and its entry is the
     exact value over its terms (a failing row is never below the smallest positive float).
     """
-    fixed = _fixed(arrays, penalties)
+    fixed = fixed_of(arrays, penalties)
     if evaluation is None:
         evaluation = _evaluated(arrays, rates, fixed)
     dev = arrays.deviations
@@ -268,13 +268,28 @@ def incentive_rows(
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(fixed.positive, value / fixed.size, value)
     out = np.where(np.isnan(value), np.inf, value)
-    undecided = np.flatnonzero(np.abs(value) <= band)
-    if undecided.size:
-        policy = ExactPolicy(arrays, rates, penalties)
-        for k in undecided.tolist():
-            row = policy.decide(int(dev[k]))
-            out[k] = min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST)
+    decide_undecided(arrays, rates, penalties, out, np.abs(value) <= band)
     return np.asarray(out)
+
+
+def decide_undecided(
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    penalties: FloatArray | None,
+    rows: FloatArray,
+    undecided: np.ndarray,
+) -> None:
+    """Decide exactly the deviations' rows marked ``undecided`` (within float64's error
+    bound of 0) and write their entries into ``rows``: the exact value over the row's
+    terms, never below the smallest positive float for a row that fails."""
+    found = np.flatnonzero(undecided)
+    if not found.size:
+        return
+    dev = arrays.deviations
+    policy = ExactPolicy(arrays, rates, penalties)
+    for k in found.tolist():
+        row = policy.decide(int(dev[k]))
+        rows[k] = min(row.relative, 0.0) if row.deterred else max(row.relative, SMALLEST)
 
 
 def verify_policy(
@@ -311,6 +326,21 @@ def verify_evaluated(
         within=0.0,
     )
     cost = float(arrays.cost @ rates)
+    tail_checks(checks, arrays, rates, cost, penalties, reported_cost)
+    return checks.verdict(tolerance), evaluation
+
+
+def tail_checks(
+    checks: Checks,
+    arrays: ProblemArrays,
+    rates: FloatArray,
+    cost: float,
+    penalties: FloatArray | None,
+    reported_cost: float,
+) -> None:
+    """The checks after the incentive rows: the budget, the penalty design's limits and the
+    reported cost (``cost``: the oversight cost at ``rates``, ``cost @ rates``)."""
+    add = checks.add
     if arrays.budget is not None:
         # At the budget's own scale: a budget of 1e-8 is checked at 1e-8, not at 1; and
         # exactly where the float sum is within round-off of it.
@@ -338,4 +368,3 @@ def verify_evaluated(
         max(abs(total), abs(reported_cost)),
         floor=SCALE_FLOOR,
     )
-    return checks.verdict(tolerance), evaluation

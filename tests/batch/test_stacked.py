@@ -13,6 +13,7 @@ from deter.solver.engine import core as engine_core
 from deter.solver.engine import stacked as engine_stacked
 from deter.solver.engine.solve import solve
 from deter.solver.engine.stacked import StackStats, solve_stacked
+from deter.solver.engine.verify_stack import Ragged
 from deter.solver.formulation.stacked import build_stack
 from deter.solver.model.arrays import ProblemArrays
 from deter.solver.results.errors import SpecError
@@ -163,8 +164,21 @@ def test_unverifiable_member_is_isolated(monkeypatch) -> None:
             return type(verdict)(**{**verdict.__dict__, "passed": False}), evaluation
         return verdict, evaluation
 
-    # the one accept-or-reject step (core.accept_policy) serves blocks too
+    real_together = Ragged.verify
+
+    def verify_together(ragged, rates, tolerance):
+        found = real_together(ragged, rates, tolerance)
+        return [
+            (type(v)(**{**v.__dict__, "passed": False}), e, c)
+            if arrays.gain.tolist() == victim.gain.tolist()
+            else (v, e, c)
+            for arrays, (v, e, c) in zip(ragged.members, found, strict=True)
+        ]
+
+    # the one accept-or-reject step (core.accept_policies) serves blocks too: its first
+    # candidates verified together, the others one by one
     monkeypatch.setattr(engine_core, "verify_evaluated", verify)
+    monkeypatch.setattr(Ragged, "verify", verify_together)
     results = solve_stacked(specs)
     assert results[4] is None
     assert all(r is not None and r.status == "optimal" for k, r in enumerate(results) if k != 4)

@@ -198,6 +198,7 @@ def test_unverified_answer_exits_3(
         return Verification(False, 1e-6, 1.0, 1.0, (Check("incentive", 1.0, 1.0),)), None
 
     monkeypatch.setattr(solve_module, "verify_evaluated", reject)
+    monkeypatch.setattr(solve_module, "_together", lambda member: False)  # one by one
     result = run(runner, "solve", str(good), "-f", "json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
