@@ -28,8 +28,23 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 T = TypeVar("T")
 
 
+#: Types that are their own JSON (exact types: a subclass, such as a StrEnum, is not).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON data: dicts, lists, str, int, finite float, bool, None."""
+    # The exact built-in types first (most of any document), each by one type lookup; the
+    # general rules below give the same for them, through slower checks (Mapping's ABC).
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {_key(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
     if isinstance(value, Enum):  # before str and int: a StrEnum is a str, an IntEnum an int
         return jsonable(value.value)
     if isinstance(value, float):

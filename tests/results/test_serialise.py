@@ -114,3 +114,39 @@ def test_one_finding_type_for_spec_issues_and_requirements() -> None:
         "a.toml", "max_cost", "too dear", 2, kind="requirement", limit="1", measured="2"
     )
     assert restore(Finding, json.loads(dumps(failed))) == failed
+
+
+def test_subclasses_of_plain_types_take_the_general_rules() -> None:
+    """The exact-type shortcut for str/int/float/dict/list leaves every subclass to the rules
+    it always had: an enum its value, a numpy float a float, an IntEnum its int, a non-finite
+    numpy float null, an ordered or default dict an object with plain keys."""
+    from collections import OrderedDict, defaultdict
+    from enum import IntEnum
+
+    import numpy as np
+
+    class Level(IntEnum):
+        high = 2
+
+    value = {
+        "s": Status.optimal,
+        "i": Level.high,
+        "b": True,
+        "f": np.float64(0.25),
+        "nan": np.float64("nan"),
+        "o": OrderedDict([(Status.infeasible, [np.float64("inf"), 1])]),
+        "d": defaultdict(list, {"k": (1.5, None)}),
+    }
+    plain = jsonable(value)
+    assert plain == {
+        "s": "optimal",
+        "i": 2,
+        "b": True,
+        "f": 0.25,
+        "nan": None,
+        "o": {"infeasible": [None, 1]},
+        "d": {"k": [1.5, None]},
+    }
+    assert type(plain["s"]) is str and type(plain["i"]) is int and plain["b"] is True
+    assert type(next(iter(plain["o"]))) is str
+    assert json.loads(dumps(value)) == plain
