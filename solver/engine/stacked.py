@@ -185,7 +185,7 @@ def solve_stacked(
         if arrays[k].budget is not None  # type: ignore[union-attr]
         and (proof is None or proof.least_cost_bound is not None)
     ]
-    costs, lifted_duals = _least_costs(arrays, lifted, solver, solves)
+    costs, lifted_duals = _least_costs(arrays, lifted, solver, solves, systems)
     for k in [k for k, proof in proofs.items() if proof is None and k in lifted_duals]:
         proof = _lagrangian_proof(arrays[k], costs.get(k), lifted_duals[k], systems, k)  # type: ignore[arg-type]
         if proof is not None:
@@ -516,7 +516,11 @@ def block_certificate(
 
 
 def _least_costs(
-    arrays: Sequence[ProblemArrays | None], members: Sequence[int], solver: str, calls: list[int]
+    arrays: Sequence[ProblemArrays | None],
+    members: Sequence[int],
+    solver: str,
+    calls: list[int],
+    systems: dict[int, System] | None = None,
 ) -> tuple[dict[int, float | None], dict[int, tuple[Block, FloatArray]]]:
     """The least oversight cost of ``members`` (spec indices) with their budgets lifted
     (``without_budget``), from one stacked solve with priced slacks, each block judged as
@@ -524,7 +528,8 @@ def _least_costs(
     infeasible even without its budget (its block's multipliers, checked exactly), missing
     where it is solved alone (its block failed its checks or proved nothing, or the stack
     did not solve); and each member's block and the stack's duals (for
-    :func:`_lagrangian_proof`). ``calls`` gets one entry per solver call."""
+    :func:`_lagrangian_proof`). ``calls`` gets one entry per solver call; ``systems``:
+    the members' systems (``block_certificate``), by spec index."""
     copies = {k: without_budget(arrays[k]) for k in members}  # type: ignore[arg-type]
     members = [k for k in members if stackable(copies[k])]
     if not members:
@@ -545,7 +550,17 @@ def _least_costs(
         if slack[j] > SLACK_TOLERANCE:
             # infeasible even without its budget: its diagnosis keeps the certificate's
             # bound, as alone, where no attempt verifies
-            if block_certificate(copy, program.blocks[j], duals[0]) is not None:
+            # the member's own system with no weight on its budget row: the lifted system
+            # (the same rows without the budget), built once
+            proof = block_certificate(
+                arrays[k],  # type: ignore[arg-type]
+                program.blocks[j],
+                duals[0],
+                budget_weight=0.0,
+                systems=systems,
+                key=k,
+            )
+            if proof is not None:
                 costs[k] = None
             continue
         verdict = _judge_block(copy, program, j, z, duals[0], bounds, TOLERANCE)
