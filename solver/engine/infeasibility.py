@@ -706,22 +706,42 @@ def _scaled(system: System) -> tuple[sp.csr_matrix, FloatArray, FloatArray] | No
 def _candidates(system: System) -> list[FloatArray]:
     """Multipliers to check: single rows that fail on the whole box (float estimate, best
     first), then the Farkas LP's."""
+    singles = _single_rows(system)
+    found = [_farkas_lp(system), _lagrangian(system)]
+    hardest = replace(system, unit_of=cache(partial(hardest_units, system)))
+    found += [_farkas_lp(hardest), _lagrangian(hardest)]
+    return singles + [y for y in found if y is not None]
+
+
+def _single_rows(system: System, skip: int | None = None) -> list[FloatArray]:
+    """Single rows that fail on the whole box (float estimate, best first, at most 8), as
+    multipliers; ``skip``: a row left out."""
     a, b = system.matrix, system.bound
     most = np.asarray(
         a.maximum(0) @ system.upper + a.minimum(0) @ system.lower, dtype=float
     ).ravel()
     with np.errstate(invalid="ignore"):
         short = b - most
-    order = [int(r) for r in np.argsort(-short) if short[r] > 0][:8]
+    order = [int(r) for r in np.argsort(-short) if short[r] > 0 and r != skip][:8]
     singles = []
     for r in order:
         y = np.zeros(len(b))
         y[r] = 1.0
         singles.append(y)
-    found = [_farkas_lp(system), _lagrangian(system)]
-    hardest = replace(system, unit_of=cache(partial(hardest_units, system)))
-    found += [_farkas_lp(hardest), _lagrangian(hardest)]
-    return singles + [y for y in found if y is not None]
+    return singles
+
+
+def single_row_certificate(system: System, *, without_budget: bool = False) -> Certificate | None:
+    """A certificate from one row of ``system`` alone, checked exactly (no LP): an action
+    that no policy in the box deters, or (unless ``without_budget``: the system without its
+    budget row) rate floors that cost more than the budget; None if no single row proves
+    anything."""
+    skip = system.budget_row if without_budget else None
+    for y in _single_rows(system, skip):
+        certificate = check(system, y)
+        if certificate is not None:
+            return certificate
+    return None
 
 
 def hardest_units(system: System) -> FloatArray:

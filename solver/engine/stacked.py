@@ -24,7 +24,10 @@ when the verified least cost exceeds the budget (``infeasibility._lagrangian``'s
 the same way). Only what that leaves gets phase one's (least total slack,
 ``build_stack(elastic=True)``), which also tells a feasible block whose duals exceed the
 price. The feasible members are then stacked again without slacks and judged from that
-program, so that each gets the vertex it gets without infeasible neighbours. A worker whose
+program, so that each gets the vertex it gets without infeasible neighbours. A lifted block
+that fails its checks, one of whose actions no policy deters (a single row of the member's
+system without its budget, checked exactly), has no least cost: no attempt alone could
+verify one (verification holds incentive rows exactly), so it is not solved alone. A worker whose
 last stack had an infeasible member starts the next with the priced solve (one solve fewer
 for a mix with infeasible specs; the answers are the same either way).
 
@@ -82,7 +85,14 @@ from .core import (
     optimal_result,
 )
 from .diagnose import without_budget
-from .infeasibility import Certificate, System, build_system, certify_infeasible, check
+from .infeasibility import (
+    Certificate,
+    System,
+    build_system,
+    certify_infeasible,
+    check,
+    single_row_certificate,
+)
 from .learner import with_learner_verdict
 from .readout import Clock
 from .verify import TOLERANCE
@@ -566,7 +576,23 @@ def _least_costs(
         verdict = _judge_block(copy, program, j, z, duals[0], bounds, TOLERANCE)
         if verdict.answer is not None:
             costs[k] = float(copy.cost @ verdict.answer.rates)
+        elif _undeterrable(arrays[k], k, systems):  # type: ignore[arg-type]
+            # failed its checks, and no policy at all deters one of its actions (a knife
+            # edge the stack's tolerances took for feasible): solved alone it would end
+            # with no verified answer too (verification holds incentive rows exactly)
+            costs[k] = None
     return costs, {k: (program.blocks[j], duals[0]) for j, k in enumerate(members)}
+
+
+def _undeterrable(arrays: ProblemArrays, key: int, systems: dict[int, System] | None) -> bool:
+    """Whether one row of the member's system without its budget (an action no allowed
+    policy deters) is a certificate of infeasibility, checked exactly; no LP."""
+    system = systems.get(key) if systems is not None else None
+    if system is None:
+        system = build_system(arrays)
+        if systems is not None:
+            systems[key] = system
+    return single_row_certificate(system, without_budget=True) is not None
 
 
 def _note(

@@ -350,3 +350,35 @@ def test_a_lagrangian_proof_is_checked_not_trusted(monkeypatch) -> None:
             assert "phase one of a stack" in result.attempts[0]
     # plain, priced slacks, the least costs, phase one, the feasible ones again
     assert stats[0].solves == 5
+
+
+def test_a_lifted_block_no_policy_can_verify_is_not_solved_alone(monkeypatch) -> None:
+    """cara_averse-4000056: over its budget (the floors alone cost more), and without the
+    budget one action is undeterrable by a margin of 5e-11, which the least-cost stack's
+    tolerances took for feasible: its lifted block fails its checks. A single row of its
+    system without the budget proves that no policy deters that action, checked exactly;
+    verification holds incentive rows exactly, so solved alone its least cost has no
+    verified answer either (alone tries HiGHS, Clarabel and the rescaled attempt, about
+    60 ms). The stack answers as alone does, without that solve."""
+    twin = "cost = 4.35608\ndetects = { a0 = 0.412972, a1 = 0.500631 }\nfalse_positive = 0.278503\n"
+    text = (
+        'version = 1\n[agent]\nrisk_aversion = 0.797671\ncompliant = "comply"\n'
+        "[oversight]\nbudget = 0.6531\n"
+        '[[actions]]\nname = "a0"\ngain = 4.67436\npenalty_cap = 16.141\n'
+        '[[actions]]\nname = "comply"\ngain = -0.667435\n'
+        '[[actions]]\nname = "a1"\ngain = 3.32027\npenalty_cap = 37.6246\n'
+        '[[actions]]\nname = "a2"\ngain = 1.17691\npenalty_cap = 31.2832\n'
+        f'[[monitors]]\nname = "m0"\n{twin}min_rate = 0.242713\n'
+        f'[[monitors]]\nname = "m0_twin"\n{twin}'
+    )
+    spec = parse_spec_text(text, file="c.toml", name="c")
+    alone = solve(spec)
+
+    def not_alone(arrays):
+        raise AssertionError("a least cost solved alone")
+
+    monkeypatch.setattr(engine_stacked, "least_cost_without_budget", not_alone)
+    (result,) = solve_stacked([spec])
+    assert result is not None and result.status == alone.status == "infeasible"
+    assert result.diagnosis.least_cost == alone.diagnosis.least_cost  # the proof's bound
+    assert result.message == alone.message
