@@ -24,6 +24,17 @@ Block layout, for a spec with m monitors and n non-compliant actions (columns
     E rows:  P0 - f . x == 0 (1)
     cost:    c~ . x                      (c~ = c / max c, B~ = B / max c)
 
+Assembly and compilation. A spec's block (its rows in its own numbering, as CSR arrays) is
+made once while its arrays live, the blocks missing from a stack in one numpy pass, and a
+stack is their concatenation with offsets: a stack with infeasible members is built three or
+four times (plain, priced, its feasible members again, least costs), each time at the cost
+of a few concatenations. cvxpy's compilation costs about 4-7 ms a call whatever the size
+(``bench/README.md``, stackbuild), so a stack whose structure (sparsity patterns, blocks,
+slacks) is met for the first time is compiled with its numbers as constants and forgotten
+(every stack of a batch of unrelated specs); a structure met again (a sweep's stacks) is
+compiled once with Parameters and re-solved. cvxpy hands the solver the same numbers either
+way (tests/formulation/test_stacked_build.py).
+
 Only specs whose program is exactly this (linear detection, fixed penalties, no ROC curves:
 ``stackable``) are stacked; the others are solved alone as before. Cone programs and MILPs
 were measured not to gain from a stack (``bench/bench_cone_stack.py``, ``bench/README.md``):
