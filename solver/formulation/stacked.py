@@ -131,7 +131,7 @@ class StackedProgram:
 
     def solve(self, solver: str, **options: Any) -> SolveRecord:
         if self.compiled is None:
-            program = _Compiled.of_constants(self)
+            program = _Constant(self)
             self.record = solve_problem(program.problem, solver, **options)
             self._primal, self._duals, self._slack = program.solution()
             return self.record
@@ -502,10 +502,8 @@ class _Compiled:
     Stacks with the same structure and constants re-solve it with their own values (DPP:
     cvxpy keeps the reduction and only re-applies the Parameters).
 
-    :meth:`of_constants`: the same program with every number a constant, for a stack solved
-    once. cvxpy hands the solver the same numbers either way (checked bit for bit on the
-    solver's data, ``tests/formulation/test_stacked_parameters.py``); the constant program
-    costs no Parameters, no structure analysis and no place in the cache."""
+    A stack whose structure is met for the first time is solved as :class:`_Constant`
+    instead: the same model for the solver, without Parameters."""
 
     def __init__(
         self,
@@ -515,28 +513,20 @@ class _Compiled:
         slack_rows: np.ndarray | None,
         g_varying: np.ndarray,
         e_varying: np.ndarray,
-        constants: StackedProgram | None = None,
     ) -> None:
         self.lock = threading.Lock()
         self.g_varying, self.e_varying = g_varying, e_varying
         rows, cols = g.shape
         self.z = cp.Variable(cols, name="stacked")
-        lhs: cp.Expression
-        h: cp.Parameter | FloatArray
-        c: cp.Parameter | FloatArray
-        if constants is None:
-            self.g_fixed = np.asarray(g.data[~g_varying], float).copy()
-            self.e_fixed = np.asarray(e_matrix.data[~e_varying], float).copy()
-            self.h = h = cp.Parameter(rows, name="h")
-            self.c = c = cp.Parameter(cols, name="c")
-            self.g_values = _Term(g, g_varying)
-            self.e_values = _Term(e_matrix, e_varying)
-            lhs = self.g_values.expression(self.z)
-            equal = self.e_values.expression(self.z)
-        else:
-            h, c = constants.h, constants.c
-            lhs, equal = g @ self.z, e_matrix @ self.z
-        objective: cp.Expression = c @ self.z
+        self.g_fixed = np.asarray(g.data[~g_varying], float).copy()
+        self.e_fixed = np.asarray(e_matrix.data[~e_varying], float).copy()
+        self.h = cp.Parameter(rows, name="h")
+        self.c = cp.Parameter(cols, name="c")
+        self.g_values = _Term(g, g_varying)
+        self.e_values = _Term(e_matrix, e_varying)
+        lhs = self.g_values.expression(self.z)
+        equal = self.e_values.expression(self.z)
+        objective: cp.Expression = self.c @ self.z
         self.slack: cp.Variable | None = None
         if slack_rows is not None:
             k = slack_rows.size
@@ -547,15 +537,7 @@ class _Compiled:
             objective = (
                 cp.sum(self.slack) if penalty is None else objective + penalty * cp.sum(self.slack)
             )
-        self.problem = cp.Problem(cp.Minimize(objective), [lhs <= h, equal == 0])
-
-    @classmethod
-    def of_constants(cls, program: StackedProgram) -> _Compiled:
-        """``program``'s own numbers as one constant cvxpy program (solved once)."""
-        none = np.zeros(0, dtype=bool)
-        return cls(
-            program.mode, program.g, program.e_matrix, program.slack_rows, none, none, program
-        )
+        self.problem = cp.Problem(cp.Minimize(objective), [lhs <= self.h, equal == 0])
 
     def fits(self, g: sp.csr_matrix, e_matrix: sp.csr_matrix) -> bool:
         """True when ``g`` and ``e_matrix`` (of this structure) have this program's constants."""
@@ -582,6 +564,63 @@ class _Compiled:
             duals = (np.array(np.atleast_1d(lam), float), np.array(np.atleast_1d(nu), float))
         slack = None if self.slack is None or self.slack.value is None else self.slack.value
         return primal, duals, None if slack is None else np.array(slack, dtype=float)
+
+
+class _Constant:
+    """A stack's own numbers as one constant cvxpy program, solved once (a structure met for
+    the first time: no Parameters, no structure analysis, no place in the cache).
+
+    The model the solver gets is the parametric program's (:class:`_Compiled`), column for
+    column and bit for bit (``tests/formulation/test_stacked_build.py``): with slacks, one
+    variable holding the stack's columns and the slacks in the order cvxpy gives the
+    parametric program's two variables (the slacks first in phase one, whose objective names
+    only them), the slacks' lower bound 0 as a variable bound as cvxpy writes ``nonneg``,
+    and the matrix ``[G, -L]``; cvxpy compiles that about 1 ms faster a priced stack."""
+
+    def __init__(self, program: StackedProgram) -> None:
+        g, e_matrix, slack_rows = program.g, program.e_matrix, program.slack_rows
+        rows, cols = g.shape
+        if slack_rows is None:
+            self.variable = cp.Variable(cols, name="stacked")
+            self.columns, self.slacks = slice(0, cols), None
+            costs, lhs, equal = program.c, g, e_matrix
+        else:
+            k = slack_rows.size
+            lift = sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))), shape=(rows, k))
+            no_slack = sp.csr_matrix((e_matrix.shape[0], k))
+            if program.mode == "elastic":  # objective: the sum of the slacks alone
+                self.slacks, self.columns = slice(0, k), slice(k, k + cols)
+                costs = np.concatenate([np.ones(k), np.zeros(cols)])
+                lhs = sp.hstack([lift, g], format="csr")
+                equal = sp.hstack([no_slack, e_matrix], format="csr")
+            else:
+                self.columns, self.slacks = slice(0, cols), slice(cols, cols + k)
+                costs = np.concatenate([program.c, np.full(k, float(program.mode[1]))])
+                lhs = sp.hstack([g, lift], format="csr")
+                equal = sp.hstack([e_matrix, no_slack], format="csr")
+            low = np.full(cols + k, -np.inf)
+            low[self.slacks] = 0.0
+            self.variable = cp.Variable(cols + k, name="stacked", bounds=[low, np.inf])
+        self.problem = cp.Problem(
+            cp.Minimize(costs @ self.variable),
+            [lhs @ self.variable <= program.h, equal @ self.variable == 0],
+        )
+
+    def solution(
+        self,
+    ) -> tuple[FloatArray | None, tuple[FloatArray, FloatArray] | None, FloatArray | None]:
+        """Copies of the primal point, the duals and the slacks after a solve."""
+        value = self.variable.value
+        point = None if value is None else np.array(value, dtype=float)
+        lam = self.problem.constraints[0].dual_value
+        nu = self.problem.constraints[1].dual_value
+        duals = None
+        if lam is not None and nu is not None:
+            duals = (np.array(np.atleast_1d(lam), float), np.array(np.atleast_1d(nu), float))
+        if point is None:
+            return None, duals, None
+        slack = None if self.slacks is None else point[self.slacks].copy()
+        return point[self.columns].copy(), duals, slack
 
 
 class _Term:

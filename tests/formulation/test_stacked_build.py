@@ -133,7 +133,9 @@ def solver_data(problem) -> list:
     with quiet_native_output():
         data, _, _ = problem.get_problem_data("HIGHS")
     a = data["A"].tocsc()
-    return [data["c"], a.indptr, a.indices, a.data, data["b"], str(data["dims"])]
+    bounds = [data.get(key) for key in ("lower_bounds", "upper_bounds")]
+    bounds = [np.zeros(0) if b is None else np.asarray(b, float) for b in bounds]
+    return [data["c"], a.indptr, a.indices, a.data, data["b"], str(data["dims"]), *bounds]
 
 
 @pytest.mark.parametrize("mode", MODES, ids=["plain", "priced", "elastic"])
@@ -145,7 +147,7 @@ def test_constants_and_parameters_give_the_solver_the_same_numbers(members, mode
         program = build_stack(
             [members[i] for i in rng.choice(len(members), size, replace=False)], **mode
         )
-        constant = stacked._Compiled.of_constants(program)
+        constant = stacked._Constant(program)
         none = np.zeros(program.g.nnz, dtype=bool)
         parametric = stacked._Compiled(
             program.mode, program.g, program.e_matrix, program.slack_rows, none,
