@@ -8,15 +8,18 @@ passes the status is ``solver_error`` with the measured violations.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
 from ..formulation.components.base import Component
-from ..formulation.components.detection import overlapping_inspections
+from ..formulation.components.detection import overlap_notes, overlapping_inspections
+from ..formulation.components.deterrence import Deterrence, incentive_rows
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.components.penalty import chosen_penalties, component_shadow_prices
 from ..formulation.program import (
@@ -429,6 +432,7 @@ def _optimal(
     solver: str,
     attempts: Sequence[str],
     clock: Clock,
+    numbers: _Numbers | None = None,
 ) -> Result:
     rates, penalties, program = answer.rates, answer.penalties, answer.program
     penalty_cost = penalty_cost_of(arrays, penalties[arrays.deviations])
@@ -440,51 +444,61 @@ def _optimal(
     evaluation = answer.evaluation
     if evaluation is None:
         evaluation = evaluate_policy(arrays, rates, penalties)
-    shadow = (
-        answer.shadow
-        if answer.shadow is not None or program is None
-        else component_shadow_prices(program.parts, arrays, program.dual_of, rates)
-    ) or {}
+    if numbers is None:
+        shadow = (
+            answer.shadow
+            if answer.shadow is not None or program is None
+            else component_shadow_prices(program.parts, arrays, program.dual_of, rates)
+        ) or {}
+        slack = slack_rows(arrays, evaluation)
+        # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
+        relative = arrays.gain - arrays.gain[arrays.compliant]
+        certainty = certainty_equivalent(
+            relative, penalties, evaluation.detection, arrays.risk_aversion
+        )
+        overlapping = overlapping_inspections(arrays, rates)
+    else:
+        shadow, slack, certainty, overlapping = numbers
     margin = margin_in_utility(arrays)
-    slack = slack_rows(arrays, evaluation)
     index = {name: i for i, name in enumerate(arrays.action_names)}
     shadow = {name: 0.0 if slack[index[name]] else p for name, p in shadow.items()}
-    # penalties[compliant] is the false-positive penalty, detection[compliant] P_0.
-    relative = arrays.gain - arrays.gain[arrays.compliant]
-    certainty = certainty_equivalent(
-        relative, penalties, evaluation.detection, arrays.risk_aversion
-    )
+    # Python floats, element by element the numbers the arrays hold (the same arithmetic
+    # as on numpy scalars, without their per-element cost)
+    detection = evaluation.detection.tolist()
+    net = evaluation.net_incentive.tolist()
+    scale = evaluation.utility_scale.tolist()
+    chosen = penalties.tolist()
+    stated = arrays.stated_gain.tolist()
+    certain = certainty.tolist()
+    own = certain[arrays.compliant]
     actions = []
     for i, name in enumerate(arrays.action_names):
         compliant = i == arrays.compliant
-        slack = -(evaluation.net_incentive[i] + margin)
-        penalty = float(penalties[i])
+        slack = -(net[i] + margin)
+        penalty = chosen[i]
+        price = shadow.get(name, 0.0)
         actions.append(
             ActionResult(
                 name=name,
                 compliant=compliant,
-                gain=float(arrays.stated_gain[i]),
+                gain=stated[i],
                 penalty=penalty,
-                detection=float(evaluation.detection[i]),
-                expected_penalty=float(evaluation.detection[i] * penalty),
+                detection=detection[i],
+                expected_penalty=detection[i] * penalty,
                 # in the agent's money: a [horizon]'s arrays are divided by kappa
-                net_incentive=float(certainty[i] - certainty[arrays.compliant])
-                * arrays.present_value,
+                net_incentive=(certain[i] - own) * arrays.present_value,
                 # Beyond float range the slack is nan; verification judged the row in log
                 # space (verify.py), and an optimal answer passed it.
                 deterred=compliant
                 or (
-                    bool(slack >= -tolerance_of(evaluation.utility_scale[i]))
-                    if np.isfinite(slack)
+                    slack >= -tolerance_of(scale[i])
+                    if math.isfinite(slack)
                     else answer.verification.passed
                 ),
-                binding=(not compliant)
-                and bool(
-                    abs(slack) <= 1e-7 * evaluation.utility_scale[i] or shadow.get(name, 0.0) > 1e-9
-                ),
+                binding=(not compliant) and (abs(slack) <= 1e-7 * scale[i] or price > 1e-9),
                 # d cost / d gain in the agent's money: the program's gain is g / kappa; a
                 # price not certified (nan) or beyond float64 is None
-                shadow_price=0.0 if compliant else _price(shadow.get(name, 0.0), arrays),
+                shadow_price=0.0 if compliant else _price(price, arrays),
             )
         )
     compliant_name = arrays.action_names[arrays.compliant]
@@ -507,11 +521,123 @@ def _optimal(
         solver=solver,
         currency=spec.problem.currency,
         message="every action is deterred at least cost",
-        notes=(*overlapping_inspections(arrays, rates), *_null_notes(actions)),
+        notes=(*overlapping, *_null_notes(actions)),
         attempts=tuple(attempts),
         strategy=harm_report(spec, compliant_name, total + penalty_cost),
         timing=clock.timing(),
     )
+
+
+class _Numbers(NamedTuple):
+    """An optimal result's numbers as ``_optimal`` computes them for one answer: the shadow
+    prices (before slack rows are zeroed), the slack rows, the certainty equivalents and the
+    notes on overlapping inspections."""
+
+    shadow: dict[str, float]
+    slack: np.ndarray
+    certainty: FloatArray
+    overlapping: tuple[str, ...]
+
+
+def optimal_results(
+    items: Sequence[tuple[Spec, ProblemArrays, Answer, str, Sequence[str], Clock]],
+) -> list[Result]:
+    """:func:`optimal_result` of many answers (a stack's blocks): the numbers of the
+    answers of the plain linear program (``verify_stack.takes``, prices read from the
+    ``Deterrence`` rows' duals) computed together, element by element as one by one
+    (``_many_numbers``); then each result assembled."""
+    numbers = _many_numbers([(arrays, answer) for _, arrays, answer, *_ in items])
+    return [
+        _optimal(spec, arrays, answer, solver, attempts, clock, found)
+        for (spec, arrays, answer, solver, attempts, clock), found in zip(
+            items, numbers, strict=True
+        )
+    ]
+
+
+def _priced_by_rows(answer: Answer) -> FloatArray | None:
+    """The incentive rows' duals when the answer's shadow prices are the ``Deterrence``
+    component's (the first part that prices, as ``component_shadow_prices`` reads them)."""
+    program = answer.program
+    if answer.shadow is not None or program is None or answer.evaluation is None:
+        return None
+    for part, handles in program.parts:
+        owner = type(part).shadow_prices
+        if owner is Deterrence.shadow_prices:
+            dual = program.dual_of(handles.incentive)  # type: ignore[attr-defined]
+            return None if dual is None else np.asarray(dual, dtype=float)
+        if owner is not Component.shadow_prices:
+            return None
+    return None
+
+
+def _many_numbers(pairs: Sequence[tuple[ProblemArrays, Answer]]) -> list[_Numbers | None]:
+    """``_Numbers`` of every answer of the plain linear program priced by its rows, all
+    together (the same operations as ``incentive_shadow_prices``, ``slack_rows``,
+    ``certainty_equivalent`` and ``overlapping_inspections``, element by element, each
+    element with its member's numbers); None for the others (computed one by one)."""
+    found: list[_Numbers | None] = [None] * len(pairs)
+    duals = [_priced_by_rows(answer) if takes(arrays) else None for arrays, answer in pairs]
+    chosen = [k for k, dual in enumerate(duals) if dual is not None]
+    owned = [dual for dual in duals if dual is not None]
+    if not chosen:
+        return found
+    members = [pairs[k][0] for k in chosen]
+    answers = [pairs[k][1] for k in chosen]
+    ragged = Ragged.of(members)
+    on_action, on_dev = ragged.action_of, ragged.dev_of
+    rates = np.concatenate([a.rates for a in answers])
+    penalties = np.concatenate([a.penalties for a in answers])
+    evaluations = [a.evaluation for a in answers]
+    detection = np.concatenate([e.detection for e in evaluations])  # type: ignore[union-attr]
+    net = np.concatenate([e.net_incentive for e in evaluations])  # type: ignore[union-attr]
+    scale = np.concatenate([e.utility_scale for e in evaluations])  # type: ignore[union-attr]
+    r = np.array([a.risk_aversion for a in members])
+    relative = np.concatenate([a.gain - a.gain[a.compliant] for a in members])
+    margin = np.array([margin_in_utility(a) for a in members])
+    slack = -(net + margin[on_action]) > SLACK_PRICED * scale
+    ra = r[on_action]
+    p = np.clip(detection, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        free = np.where(p < 1, np.log1p(-p) - ra * relative, -np.inf)
+        caught = np.where(
+            p > 0, np.log(np.where(p > 0, p, 1.0)) - ra * (relative - penalties), -np.inf
+        )
+        certainty = np.where(ra == 0, relative - p * penalties, -np.logaddexp(free, caught) / ra)
+    # shadow prices, per deviation
+    dual = np.concatenate([np.maximum(np.atleast_1d(d), 0.0) for d in owned])
+    row_scale = np.concatenate([incentive_rows(a).row_scale for a in members])
+    rd = r[on_dev]
+    gain = np.concatenate([a.gain[a.deviations] - a.gain[a.compliant] for a in members])
+    caps = np.concatenate([a.penalty_cap[a.deviations] for a in members])
+    pd = detection[ragged.dev]
+    money = np.array([cost_scale(a) for a in members])[on_dev]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        marginal = np.where(pd < 1, (1 - pd) * np.exp(-rd * gain), 0.0) + np.where(
+            pd > 0, pd * np.exp(-rd * (gain - caps)), 0.0
+        )
+        multiplier = money * dual / row_scale
+        prices = multiplier * marginal
+    prices = np.where(multiplier == 0, 0.0, np.where(np.isfinite(prices), prices, np.nan))
+    # coverage of each action by the monitors that detect it (overlapping_inspections)
+    q = ragged.detection
+    entries = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
+    weights = np.where(q.data > 0, rates[q.indices], 0.0)
+    coverage = np.bincount(entries, weights=weights, minlength=q.shape[0])[ragged.dev]
+    over = coverage > 1 + 1e-9
+    for j, k in enumerate(chosen):
+        arrays = members[j]
+        a0, d0 = int(ragged.action_start[j]), int(ragged.dev_start[j])
+        acts, devs = slice(a0, a0 + len(arrays.gain)), slice(d0, d0 + len(arrays.deviations))
+        names = arrays.action_names
+        mine = prices[devs].tolist()
+        found[k] = _Numbers(
+            {names[i]: mine[m] for m, i in enumerate(arrays.deviations.tolist())},
+            slack[acts],
+            certainty[acts],
+            overlap_notes(arrays, coverage[devs]) if over[devs].any() else (),
+        )
+    return found
 
 
 def _price(shadow: float, arrays: ProblemArrays) -> float | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..model.types import BASE_TYPE
 from ..model.utility import FloatArray
 from ..results.result import Diagnosis, MonitorResult, Result, rate_bound
@@ -49,18 +51,23 @@ def monitor_results(
 ) -> tuple[MonitorResult, ...]:
     """One row per monitor; ``cost`` is each monitor's cost (fixed costs included) and
     ``total`` their sum, as the formulation computed it."""
+    # Python floats, element by element the arrays' numbers (the same arithmetic)
+    rate, unit, paid, low, high = (
+        np.asarray(a, dtype=float).tolist() for a in (rates, unit_cost, cost, min_rate, max_rate)
+    )
+    fixed = None if fixed_cost is None else np.asarray(fixed_cost, dtype=float).tolist()
     return tuple(
         MonitorResult(
             name=name,
-            rate=float(rates[j]),
-            unit_cost=float(unit_cost[j]),
-            cost=float(cost[j]),
-            share=float(cost[j] / total) if total > 0 else 0.0,
-            min_rate=float(min_rate[j]),
-            max_rate=float(max_rate[j]),
-            at_bound=rate_bound(float(rates[j]), float(min_rate[j]), float(max_rate[j])),
+            rate=rate[j],
+            unit_cost=unit[j],
+            cost=paid[j],
+            share=float(paid[j] / total) if total > 0 else 0.0,
+            min_rate=low[j],
+            max_rate=high[j],
+            at_bound=rate_bound(rate[j], low[j], high[j]),
             deployed=None if deployed is None else bool(deployed[j]),
-            fixed_cost=0.0 if fixed_cost is None else float(fixed_cost[j]),
+            fixed_cost=0.0 if fixed is None else fixed[j],
         )
         for j, name in enumerate(names)
     )

@@ -7,7 +7,7 @@ are read from its own columns, :func:`~deter.solver.engine.verify.verify_policy`
 model at them, and a duality certificate is computed for the block from its own slices of
 the stacked matrices and duals (the duals of a block-diagonal LP restricted to a block are
 that block's duals; see :func:`block_bounds`). A block that passes gets the result
-``core.py`` builds (``optimal_result``), with the same attempt line.
+``core.py`` builds (``optimal_results``), with the same attempt line.
 
 Infeasible members. When the plain stack is infeasible, one solve with priced slacks
 (``build_stack(penalty=PENALTY)``: a slack on every incentive and budget row, priced at
@@ -82,7 +82,7 @@ from .core import (
     accept_policies,
     infeasible_result,
     least_cost_without_budget,
-    optimal_result,
+    optimal_results,
 )
 from .diagnose import without_budget
 from .infeasibility import (
@@ -389,6 +389,7 @@ def _judge_members(
         return
     judged = [_block_member(block_arrays[i], program, i, z, duals[0], bounds) for i, _ in members]
     verdicts = accept_policies(judged, tolerance)
+    passed = []
     for (i, k), verdict in zip(members, verdicts, strict=True):
         if verdict.answer is None:
             reasons["failed its checks"] = reasons.get("failed its checks", 0) + 1
@@ -398,8 +399,10 @@ def _judge_members(
         clock.add("solve", share)
         clock.started -= share
         line = f"{solver}: {program.record.status}, {verdict.proof}"  # type: ignore[union-attr]
-        answer = verdict.answer
-        results[k] = optimal_result(specs[k], block_arrays[i], answer, solver, (line,), clock)
+        passed.append((k, (specs[k], block_arrays[i], verdict.answer, solver, (line,), clock)))
+    built = optimal_results([item for _, item in passed])
+    for (k, _), result in zip(passed, built, strict=True):
+        results[k] = result
 
 
 def _answer_infeasible(

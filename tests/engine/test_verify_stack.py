@@ -211,3 +211,40 @@ def test_segment_maxima_keep_the_sign_of_zero() -> None:
             values = np.where(np.isnan(values), np.inf, values)
             assert repr(float(values.max())) == repr(largest)
             assert repr(float(relative.max())) == repr(worst)
+
+
+def _document(result) -> str:
+    import json
+
+    doc = result.to_dict()
+    doc.pop("timing", None)
+    return json.dumps(doc, sort_keys=True)
+
+
+def test_results_built_together_as_one_by_one(members_arrays) -> None:
+    """``core.optimal_results`` (shadow prices, slack rows, certainty equivalents and
+    overlap notes of a stack's answers computed together) builds the documents
+    ``core.optimal_result`` builds one by one, character for character."""
+    from deter.solver.engine.readout import Clock
+
+    rng = np.random.default_rng(5)
+    members = _solved_members(members_arrays)
+    # policies over 1 in total coverage too, for the notes on overlapping inspections
+    members += [
+        Member(a, _program_of(a), np.asarray(a.max_rate, float), _passing)
+        for a in members_arrays[::3]
+    ]
+    verdicts = accept_policies(members, 1e-6)
+    spec = parse_spec_text(generate("linear", 1, infeasible=False).text, name="s")
+    items = [
+        (spec, m.arrays, v.answer, "HIGHS", ("line",), Clock())
+        for m, v in zip(members, verdicts, strict=True)
+        if v.answer is not None
+    ]
+    rng.shuffle(items)
+    together = core.optimal_results(items)
+    one = [core.optimal_result(*item) for item in items]
+    assert len(items) >= 30
+    assert sum(bool(r.notes) for r in one) >= 1
+    assert sum(any(a.shadow_price for a in r.actions) for r in one) >= 10
+    assert [_document(r) for r in one] == [_document(r) for r in together]

@@ -81,6 +81,12 @@ def overlapping_inspections(arrays: ProblemArrays, rates: np.ndarray) -> tuple[s
     rows = np.repeat(np.arange(q.shape[0]), np.diff(q.indptr))
     weights = np.where(q.data > 0, np.asarray(rates, dtype=float)[q.indices], 0.0)
     coverage = np.bincount(rows, weights=weights, minlength=q.shape[0])[arrays.deviations]
+    return overlap_notes(arrays, coverage)
+
+
+def overlap_notes(arrays: ProblemArrays, coverage: np.ndarray) -> tuple[str, ...]:
+    """:func:`overlapping_inspections`' notes from each deviation's coverage, the sum of
+    the rates of the monitors that detect it."""
     over = [
         (arrays.action_names[i], float(c))
         for i, c in zip(arrays.deviations, coverage, strict=True)

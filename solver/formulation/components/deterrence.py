@@ -86,8 +86,13 @@ def can_bind(arrays: ProblemArrays) -> np.ndarray:
     row constrains nothing; its numbers must not set the units the program is scaled in
     (a deviation that loses money would otherwise ask for a detection unit of 1e-300).
     """
-    need, flag, _ = _program_rows(arrays)
-    return _can_bind(arrays, need, flag)
+    found = _binds_of.get(arrays)
+    if found is None:
+        need, flag, _ = _program_rows(arrays)
+        found = _can_bind(arrays, need, flag)
+        found.flags.writeable = False
+        _binds_of[arrays] = found
+    return found
 
 
 def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.ndarray:
@@ -109,6 +114,8 @@ _direct_rows_of: weakref.WeakKeyDictionary[ProblemArrays, IncentiveRows] = (
 _values_of: weakref.WeakKeyDictionary[ProblemArrays, dict[str, FloatArray]] = (
     weakref.WeakKeyDictionary()
 )
+#: ``can_bind`` of each live ``ProblemArrays`` (scaling units, certificates, diagnoses).
+_binds_of: weakref.WeakKeyDictionary[ProblemArrays, np.ndarray] = weakref.WeakKeyDictionary()
 #: ``_program_rows`` of each live ``ProblemArrays`` (immutable, compared by identity): a
 #: batch reads a spec's rows for its stack, its checks, its rescaled units and its
 #: certificate of infeasibility; computed once (read-only arrays, so that no caller can
@@ -168,7 +175,7 @@ class Deterrence(Component):
         found = _values_of.get(arrays)
         if found is None:
             need, flag_weight, weight = _program_rows(arrays)
-            binds = _can_bind(arrays, need, flag_weight)
+            binds = can_bind(arrays)
             found = {
                 "need": np.where(binds, need, 0.0),
                 "false_flag_weight": np.where(binds, flag_weight, 0.0),
