@@ -869,7 +869,13 @@ def _exact_margin(
     """sum_r y_r b_r - max over the box of (sum_r y_r a_r) z, in exact arithmetic at the
     worst coefficients within ROOM of the float64 ones, over the rows whose multiplier is
     not negligible (and row ``keep``); with those rows' weights and the largest multiplier.
-    Any y >= 0 gives a valid figure (weak duality); a poor y only a weaker one."""
+    Any y >= 0 gives a valid figure (weak duality); a poor y only a weaker one.
+
+    Every number here is a binary64 float, so each is an integer times 2^-S for the finest
+    unit 2^-S among them; products of up to four of them are integers in units of 2^-4S,
+    and the whole sum is computed in Python integers, exactly (the same value as in
+    Fractions, whose reductions after each operation cost most of a check), then made one
+    Fraction."""
     y = np.where(np.isfinite(y) & (y > 0), y, 0.0)
     top = float(np.max(y, initial=0.0))
     if top <= 0:
@@ -878,28 +884,50 @@ def _exact_margin(
     if keep is not None and keep not in support and y[keep] > 0:
         support.append(keep)
     weights = {r: Fraction(float(y[r])) for r in support}
-    room = Fraction(ROOM)
-    combined: dict[int, Fraction] = {}
-    size: dict[int, Fraction] = {}  # sum_r y_r |a_rj| over the rounded entries
-    total = Fraction(0)
+    # the entries of the support rows: (row, column, value, computed?)
+    entries: list[tuple[int, int, float, bool]] = []
     for r in support:
         for part, inexact in ((system.exact, False), (system.rounded, True)):
             start, end = part.indptr[r], part.indptr[r + 1]
-            for j, value in zip(part.indices[start:end], part.data[start:end], strict=True):
-                term = weights[r] * Fraction(float(value))
-                combined[int(j)] = combined.get(int(j), Fraction(0)) + term
-                if inexact:
-                    size[int(j)] = size.get(int(j), Fraction(0)) + abs(term)
-        weighted = weights[r] * Fraction(float(system.bound[r]))
-        total += weighted
+            columns = part.indices[start:end].tolist()
+            values = part.data[start:end].tolist()
+            entries += [(r, j, v, inexact) for j, v in zip(columns, values, strict=True)]
+    columns = list(dict.fromkeys(j for _, j, _, _ in entries))
+    ratios = {
+        x: x.as_integer_ratio()
+        for x in (
+            ROOM,
+            *(float(y[r]) for r in support),
+            *(float(system.bound[r]) for r in support),
+            *(v for _, _, v, _ in entries),
+            *(float(system.lower[j]) for j in columns),
+            *(float(system.upper[j]) for j in columns),
+        )
+    }
+    shift = max(d.bit_length() - 1 for _, d in ratios.values())  # S: the finest unit 2^-S
+    units = {x: n << (shift - d.bit_length() + 1) for x, (n, d) in ratios.items()}
+    room = units[ROOM]
+    weight = {r: units[float(y[r])] for r in support}
+    combined: dict[int, int] = {}  # units 2^-2S
+    size: dict[int, int] = {}  # sum_r y_r |a_rj| over the rounded entries, units 2^-2S
+    for r, j, value, inexact in entries:
+        term = weight[r] * units[value]
+        combined[j] = combined.get(j, 0) + term
+        if inexact:
+            size[j] = size.get(j, 0) + abs(term)
+    total = 0  # units 2^-4S
+    for r in support:
+        weighted = weight[r] * units[float(system.bound[r])]  # units 2^-2S
+        total += weighted << (2 * shift)
         if system.bound_rounded[r]:
-            total -= room * abs(weighted)  # a computed b_r may be off by ROOM of itself
+            total -= (room * abs(weighted)) << shift  # a computed b_r off by ROOM of itself
     for j, g in combined.items():
-        lo, hi = Fraction(float(system.lower[j])), Fraction(float(system.upper[j]))
+        lo, hi = units[float(system.lower[j])], units[float(system.upper[j])]
         # and each computed a_rj by ROOM of itself: g_j anywhere in g +- room * size_j
-        spread = room * size.get(j, Fraction(0))
-        total -= max(e * z for e in (g - spread, g + spread) for z in (lo, hi))
-    return total, weights, top
+        spread = room * size.get(j, 0)  # units 2^-3S
+        middle = g << shift
+        total -= max(e * z for e in (middle - spread, middle + spread) for z in (lo, hi))
+    return Fraction(total, 1 << (4 * shift)), weights, top
 
 
 def least_cost_bound(system: System, cost: FloatArray) -> float | None:

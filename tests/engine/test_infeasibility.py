@@ -382,3 +382,67 @@ def test_system_rows_are_the_matrix_scipy_makes_of_them(seed: int) -> None:
     assert made.indptr.tolist() == expected.indptr.tolist()
     assert made.indices.tolist() == expected.indices.tolist()
     assert made.data.tolist() == expected.data.tolist()
+
+
+def _margin_in_fractions(system: Any, y: np.ndarray, keep: int | None = None) -> Any:
+    """The margin as written in Fractions (the reference for ``_exact_margin``'s integers)."""
+    from fractions import Fraction
+
+    from deter.solver.engine.infeasibility import NEGLIGIBLE, ROOM
+
+    y = np.where(np.isfinite(y) & (y > 0), y, 0.0)
+    top = float(np.max(y, initial=0.0))
+    if top <= 0:
+        return None
+    support = [int(r) for r in np.flatnonzero(y > NEGLIGIBLE * top)]
+    if keep is not None and keep not in support and y[keep] > 0:
+        support.append(keep)
+    weights = {r: Fraction(float(y[r])) for r in support}
+    room = Fraction(ROOM)
+    combined: dict[int, Fraction] = {}
+    size: dict[int, Fraction] = {}
+    total = Fraction(0)
+    for r in support:
+        for part, inexact in ((system.exact, False), (system.rounded, True)):
+            start, end = part.indptr[r], part.indptr[r + 1]
+            for j, value in zip(part.indices[start:end], part.data[start:end], strict=True):
+                term = weights[r] * Fraction(float(value))
+                combined[int(j)] = combined.get(int(j), Fraction(0)) + term
+                if inexact:
+                    size[int(j)] = size.get(int(j), Fraction(0)) + abs(term)
+        weighted = weights[r] * Fraction(float(system.bound[r]))
+        total += weighted
+        if system.bound_rounded[r]:
+            total -= room * abs(weighted)
+    for j, g in combined.items():
+        lo, hi = Fraction(float(system.lower[j])), Fraction(float(system.upper[j]))
+        spread = room * size.get(j, Fraction(0))
+        total -= max(e * z for e in (g - spread, g + spread) for z in (lo, hi))
+    return total, weights, top
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_margin_in_integers_equals_fractions(seed: int) -> None:
+    """The margin of a certificate is summed in Python integers (every number a binary64
+    float: an integer in units of the finest 2^-S among them): the same exact value as in
+    Fractions, for systems of the generated specs with multipliers of every magnitude
+    (1e-300 to 1e300, zeros and negligible ones), with and without a row kept."""
+    from deter.solver.engine.infeasibility import _exact_margin
+
+    rng = np.random.default_rng(seed)
+    checked = 0
+    from tests.support.magnitudes import FAMILIES
+
+    for family in FAMILIES:
+        arrays = arrays_of(generate(family, 300 + seed).text)
+        system = build_system(arrays)
+        rows = system.exact.shape[0]
+        if rows == 0:
+            continue
+        for _ in range(3):
+            y = rng.random(rows) * 10.0 ** rng.integers(-300, 300, rows)
+            y[rng.random(rows) < 0.3] = 0.0
+            keep = int(rng.integers(0, rows)) if rng.random() < 0.5 else None
+            assert _exact_margin(system, y, keep) == _margin_in_fractions(system, y, keep)
+            checked += 1
+    assert checked >= 3 * len(FAMILIES) // 2
