@@ -10,8 +10,10 @@ Light on imports (no solver, no numpy), so calling it costs the caller nothing.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+from collections.abc import Iterator
 from multiprocessing.context import BaseContext
 
 #: Batches of at most this many files (without a timeout or a fault that ends a process)
@@ -38,11 +40,18 @@ def context() -> BaseContext:
 
 def start_server() -> None:
     """Start the forkserver (and its imports) now, without waiting for it; a later pool
-    uses this server. Harmless if it is already running."""
+    uses this server. Harmless if it is already running.
+
+    The server starts with SIGINT blocked (a signal mask survives its exec): Ctrl-C reaches
+    the terminal's whole process group, and in the second the server spends importing
+    (before multiprocessing makes it ignore SIGINT) it would end it with a traceback, while
+    the batch stops cleanly with 130. Its workers ignore SIGINT anyway (``worker_start``).
+    A Ctrl-C in the moment this process spawns the server waits, and is delivered after."""
     from multiprocessing import forkserver
 
     context()
-    forkserver.ensure_running()
+    with _blocked(signal.SIGINT):
+        forkserver.ensure_running()
 
 
 def start_resource_tracker_deaf_to_hangup() -> None:
@@ -51,11 +60,19 @@ def start_resource_tracker_deaf_to_hangup() -> None:
     would print a traceback while the batch stops cleanly (``run.stop_signals``)."""
     from multiprocessing import resource_tracker
 
-    if not hasattr(signal, "SIGHUP") or not hasattr(signal, "pthread_sigmask"):
+    with _blocked(getattr(signal, "SIGHUP", None)):
         resource_tracker.ensure_running()
+
+
+@contextlib.contextmanager
+def _blocked(number: int | None) -> Iterator[None]:
+    """Signal ``number`` blocked in this thread while the block runs (where the platform
+    has signal masks), so a process spawned inside starts with it blocked."""
+    if number is None or not hasattr(signal, "pthread_sigmask"):
+        yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {number})
     try:
-        resource_tracker.ensure_running()
+        yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)

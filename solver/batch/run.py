@@ -363,6 +363,7 @@ def _run_inline(stacks: list[Stack], options: BatchOptions, order: InOrder) -> b
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
+    processes.start_server()  # running already when the command line started it early
     _wakeups_closed_in_a_race_stay_quiet()
     return ProcessPoolExecutor(
         workers, mp_context=processes.context(), initializer=worker_start, initargs=(os.getpid(),)

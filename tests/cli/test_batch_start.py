@@ -82,3 +82,50 @@ def test_a_batch_from_the_command_line_uses_the_early_server(folders) -> None:
     inside = CliRunner().invoke(app, ["batch", large, "-f", "json", "--no-timing"])
     assert inside.exit_code == 0, inside.output
     assert json.loads(run.stdout) == json.loads(inside.stdout)
+
+
+SERVER_MASK = """
+from multiprocessing import forkserver
+from deter.solver.batch import processes
+processes.start_server()
+pid = forkserver._forkserver._forkserver_pid
+with open(f"/proc/{pid}/status") as status:
+    print(next(line for line in status if line.startswith("SigBlk:")).split()[1])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux /proc")
+def test_the_server_starts_deaf_to_ctrl_c() -> None:
+    """Ctrl-C reaches the whole process group; the server must not take it while it imports
+    the solver (it would die with a traceback while the batch stops cleanly)."""
+    import signal
+
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_MASK], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    blocked = int(done.stdout.split()[-1], 16)
+    assert blocked & (1 << (signal.SIGINT - 1))
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8])
+def test_ctrl_c_while_the_workers_server_loads_exits_130_without_a_traceback(
+    folders, delay: float
+) -> None:
+    import os
+    import signal
+    import time
+
+    large, _ = folders
+    run = subprocess.Popen(
+        [sys.executable, "-m", "deter", "batch", large, "-f", "jsonl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's
+    )
+    time.sleep(delay)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
