@@ -558,13 +558,12 @@ def _least_costs(
     if slack is None or z is None:
         return costs, {}
     feasible = [j for j in range(len(lifted)) if slack[j] <= SLACK_TOLERANCE]
-    bounds = block_bounds(program, lifted) if feasible else "no block without slack"
-    for j, (k, copy) in enumerate(zip(members, lifted, strict=True)):
+    for j, k in enumerate(members):
         if slack[j] > SLACK_TOLERANCE:
             # infeasible even without its budget: its diagnosis keeps the certificate's
-            # bound, as alone, where no attempt verifies
-            # the member's own system with no weight on its budget row: the lifted system
-            # (the same rows without the budget), built once
+            # bound, as alone, where no attempt verifies; checked on the member's own
+            # system with no weight on its budget row (the lifted system: the same rows
+            # without the budget), built once
             proof = block_certificate(
                 arrays[k],  # type: ignore[arg-type]
                 program.blocks[j],
@@ -575,10 +574,17 @@ def _least_costs(
             )
             if proof is not None:
                 costs[k] = None
-            continue
-        verdict = _judge_block(copy, program, j, z, duals[0], bounds, TOLERANCE)
+    bounds = block_bounds(program, lifted) if feasible else "no block without slack"
+    verdicts: list[Verdict[Answer]]
+    if isinstance(bounds, str):
+        verdicts = [Verdict.reject(bounds) for _ in feasible]
+    else:  # the one accept-or-reject step, for these blocks together (as _judge_members)
+        judged = [_block_member(lifted[j], program, j, z, duals[0], bounds) for j in feasible]
+        verdicts = accept_policies(judged, TOLERANCE)
+    for j, verdict in zip(feasible, verdicts, strict=True):
+        k = members[j]
         if verdict.answer is not None:
-            costs[k] = float(copy.cost @ verdict.answer.rates)
+            costs[k] = float(lifted[j].cost @ verdict.answer.rates)
         elif _undeterrable(arrays[k], k, systems):  # type: ignore[arg-type]
             # failed its checks, and no policy at all deters one of its actions (a knife
             # edge the stack's tolerances took for feasible): solved alone it would end
