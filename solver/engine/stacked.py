@@ -64,7 +64,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..formulation.components.base import Context
-from ..formulation.components.deterrence import Deterrence, IncentiveHandles
+from ..formulation.components.deterrence import Deterrence, IncentiveHandles, prime
 from ..formulation.components.monitoring import cost_scale
 from ..formulation.program import SOLVER_ORDER, CompiledProgram, variable_bound
 from ..formulation.stacked import Block, StackedProgram, block_slack, build_stack, stackable
@@ -162,6 +162,7 @@ def solve_stacked(
         _note(stats, results, len(solves), reasons)
         return results
     block_arrays = [arrays[k] for k in members]
+    prime([a for a in block_arrays if a is not None])  # every member's rows in one pass
     plain = _Plain(specs, arrays, solver, tolerance, started, solves, results, reasons)
     # The plain stack first: when every member is feasible, one solve answers them all.
     if not _expect_infeasible[0] and plain.answer(members):

@@ -68,3 +68,49 @@ def test_rows_leave_with_their_arrays() -> None:
     del a
     gc.collect()
     assert len(deterrence._rows_of) == count - 1
+
+
+def test_rows_primed_together_equal_one_by_one() -> None:
+    """``deterrence.prime`` computes many members' rows at once: each member's direct
+    rows, program rows, ``can_bind`` and ``Deterrence.values`` are bit for bit those it
+    gets alone (risk neutral, averse and seeking agents, margins, false flags, rows that
+    cannot bind, numbers beyond exp's range left to ``stable.py``)."""
+    from deter.solver.formulation.components import deterrence
+    from deter.solver.spec.loading import parse_spec_text
+
+    from tests.support.vocabulary import generate
+
+    def fresh(texts):
+        return [ProblemArrays.from_spec(parse_spec_text(t)) for t in texts]
+
+    texts = [
+        generate(family, seed, infeasible=flag).text
+        for family in (
+            "linear",
+            "cara_averse",
+            "cara_seeking",
+            "risk_seeking_limit",
+            "degenerate",
+            "ties",
+        )
+        for seed in range(6)
+        for flag in (False, True)
+    ]
+    alone, together = fresh(texts), fresh(texts)
+    deterrence.prime(together)
+    primed = sum(a in deterrence._values_of for a in together)
+    assert primed >= len(texts) // 2
+
+    def numbers(a):
+        rows = deterrence.incentive_rows(a)
+        return [
+            rows.loss,
+            np.array([rows.false_flag_loss]),
+            rows.need,
+            *deterrence._program_rows(a),
+            deterrence.can_bind(a),
+            *deterrence.Deterrence().values(a).values(),
+        ]
+
+    for a, b in zip(alone, together, strict=True):
+        assert [x.tobytes() for x in numbers(a)] == [x.tobytes() for x in numbers(b)]

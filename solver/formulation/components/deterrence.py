@@ -17,7 +17,7 @@ Ties go to the principal: an indifferent agent complies (the inequality is not s
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -95,10 +95,16 @@ def can_bind(arrays: ProblemArrays) -> np.ndarray:
     return found
 
 
-def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.ndarray:
+def _most_flags(arrays: ProblemArrays) -> float:
+    """P_0 at its largest: every monitor at its ceiling."""
     most_flags = float(np.max(arrays.false_positive @ arrays.max_rate, initial=0.0))
     if arrays.detection_model == "linear":
         most_flags = min(1.0, most_flags)
+    return most_flags
+
+
+def _can_bind(arrays: ProblemArrays, need: FloatArray, flag: FloatArray) -> np.ndarray:
+    most_flags = _most_flags(arrays)
     with np.errstate(invalid="ignore", over="ignore"):
         worst = need + flag * most_flags
     return np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
@@ -163,6 +169,71 @@ def _like(values: FloatArray, need: FloatArray) -> FloatArray:
     if values.shape == need.shape:
         return values
     return np.full(need.shape, float(values.ravel()[0]) if values.size else 0.0)
+
+
+def prime(members: Sequence[ProblemArrays]) -> None:
+    """Compute the rows of many arrays at once (a stack's members; each computed before
+    is left as it is): the direct rows (``incentive_rows``), the program's rows
+    (``_program_rows``), ``can_bind`` and ``Deterrence.values``, element by element the
+    operations each makes for one member, each element with its member's numbers, into
+    the caches they are read from. A member whose rows leave float range is computed on
+    its own (``stable.py``)."""
+    todo = [a for a in dict.fromkeys(members) if a not in _values_of and len(a.deviations)]
+    if len(todo) < 2:
+        return
+    counts = [len(a.deviations) for a in todo]
+    of = np.repeat(np.arange(len(todo)), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    r_of = np.array([a.risk_aversion for a in todo], dtype=float)
+    g0 = np.array([float(a.gain[a.compliant]) for a in todo])
+    flag_penalty = np.array([a.false_positive_penalty for a in todo], dtype=float)
+    margin = np.array([a.margin for a in todo], dtype=float)
+    g = np.concatenate([a.gain[a.deviations] - a.gain[a.compliant] for a in todo])
+    f = np.concatenate([a.penalty_cap[a.deviations] for a in todo])
+    r = r_of[of]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        scale = np.where(r_of != 0, np.exp(r_of * g0), 1.0)
+        loss = np.where(r == 0, f, np.exp(-r * g) * np.expm1(r * f) / r)
+        flag_loss = np.where(
+            r_of == 0, flag_penalty, np.exp(-r_of * 0.0) * np.expm1(r_of * flag_penalty) / r_of
+        )
+        direct_need = (
+            np.where(r == 0, g, -np.expm1(-r * g) / r)
+            + np.where(margin != 0, margin * scale, 0.0)[of]
+        )
+        row_scale = np.where(loss > 0, loss, 1.0)
+        need = direct_need / row_scale
+        flag_weight = flag_loss[of] / row_scale
+    weight = np.where(loss > 0, 1.0, 0.0)
+    # per member: its rows in float range (else stable.py, on its own), its false flags
+    finite = np.isfinite(need) & np.isfinite(flag_weight) & np.isfinite(loss)
+    whole = np.logical_and.reduceat(finite, starts[:-1]) if len(g) else finite
+    flags = np.array([bool(np.any(a.false_positive > 0)) for a in todo])
+    flag_weight = np.where(flags[of], flag_weight, 0.0)
+    most_flags = np.array([_most_flags(a) for a in todo])
+    with np.errstate(invalid="ignore", over="ignore"):
+        worst = need + flag_weight * most_flags[of]
+    binds = np.asarray(~(worst <= 0))  # NaN (numbers beyond range) counts as binding
+    values = [np.where(binds, v, 0.0) for v in (need, flag_weight, weight)]
+    for v in (loss, direct_need, need, flag_weight, weight, binds, *values):
+        v.flags.writeable = False  # each member's entries are views of these
+    for k, arrays in enumerate(todo):
+        if not whole[k]:
+            continue
+        part = slice(starts[k], starts[k + 1])
+        _direct_rows_of.setdefault(
+            arrays, IncentiveRows(loss[part], float(flag_loss[k]), direct_need[part])
+        )
+        _rows_of.setdefault(arrays, (need[part], flag_weight[part], weight[part]))
+        _binds_of.setdefault(arrays, binds[part])
+        _values_of.setdefault(
+            arrays,
+            {
+                "need": values[0][part],
+                "false_flag_weight": values[1][part],
+                "detection_weight": values[2][part],
+            },
+        )
 
 
 class Deterrence(Component):
