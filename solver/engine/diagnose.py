@@ -35,10 +35,15 @@ from .infeasibility import Certificate
 
 
 def _best_deterrence(
-    arrays: ProblemArrays, row: int, loss: float, flag_loss: float
+    arrays: ProblemArrays,
+    row: int,
+    loss: float,
+    flag_loss: float,
+    ceilings: Callable[[], tuple[FloatArray, float]] | None = None,
 ) -> tuple[float, float, FloatArray]:
     """max over allowed rates of d_i P_i - d_0 P_0, the program's incentive row; returns
-    (P_i, P_0, the rates) at the maximiser.
+    (P_i, P_0, the rates) at the maximiser. ``ceilings()``: every detection and the
+    false-flag rate with every rate at its ceiling (computed once for all the actions).
 
     Without a false-positive penalty every rate at its ceiling maximises all detections at
     once. Otherwise: linear detection (with ROC envelopes) is a small LP in (x, P_i, t);
@@ -46,12 +51,12 @@ def _best_deterrence(
     model's row with the exact P_0, as the search and the certificate hold it.
     """
     i = arrays.deviations[row]
-    q = _detection_row(arrays, int(i))
     f = arrays.false_positive
     if flag_loss == 0 or not np.any(f > 0):
         x = arrays.max_rate
-        detection = detection_probability(arrays, x)[i]
-        return float(detection), false_flag_rate(arrays, x), x
+        detections, flags = ceilings() if ceilings is not None else _rates_at_ceilings(arrays)
+        return float(detections[i]), flags, x
+    q = _detection_row(arrays, int(i))
     if not (math.isfinite(loss) and math.isfinite(flag_loss)):
         # Beyond float range (CARA with a huge false-positive penalty): a false flag then
         # outweighs any detection, so the best the monitors can do is raise none: every
@@ -86,6 +91,12 @@ def _best_deterrence(
         return float(detection_probability(arrays, x)[i]), float(f @ x), x
     x, p = solution.x[:m], float(solution.x[m])
     return p, float(f @ x), np.clip(x, arrays.min_rate, arrays.max_rate)
+
+
+def _rates_at_ceilings(arrays: ProblemArrays) -> tuple[FloatArray, float]:
+    """Every action's detection and the false-flag rate with every rate at its ceiling."""
+    x = arrays.max_rate
+    return detection_probability(arrays, x), false_flag_rate(arrays, x)
 
 
 def _detection_row(arrays: ProblemArrays, i: int) -> FloatArray:
@@ -193,12 +204,13 @@ def diagnose(
     weight_of = np.broadcast_to(np.asarray(program_rows["detection_weight"], dtype=float), shape)
     binding = can_bind(arrays)
     refuted = _refuted(proof)
+    ceilings = functools.cache(functools.partial(_rates_at_ceilings, arrays))
     findings: list[ActionDiagnosis] = []
     for row, i in enumerate(arrays.deviations):
         name = arrays.action_names[i]
         cap = float(arrays.penalty_cap[i])
         loss = float(rows.loss[row])
-        p, p0, best = _best_deterrence(arrays, row, loss, rows.false_flag_loss)
+        p, p0, best = _best_deterrence(arrays, row, loss, rows.false_flag_loss, ceilings)
         need = float(rows.need[row])
         detected, flagged = float(weight_of[row]) * p, float(flag_of[row]) * p0
         exactly = functools.partial(_deters_exactly, arrays, best, i)
