@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from ..solver.model import interrupts
+
 
 def main() -> None:
     """Load the application and run it; Ctrl-C while it loads exits 130."""
+    interrupts.install()
     try:
         _start_batch_workers(sys.argv[1:])
         from .app import main as run

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..model import interrupts
 from ..policy.runtime import Auditor
 from .learners import make_learner
 
@@ -85,6 +86,7 @@ def train_tabular(
     honest_loss = 0.0
     honest_taken = 0
     for t in range(episodes):
+        interrupts.check()  # a Ctrl-C swallowed on its way (model/interrupts.py)
         actions = population.choose(rng, t)
         penalty, _, _ = auditor.run_batch(actions)
         reward = g[actions] - penalty

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model import interrupts
 from ..model.arrays import ProblemArrays
 from ..model.detection import Inspection, inspection_detection
 from ..model.game import BoolArray, Game
@@ -197,6 +198,7 @@ def simulate_auditor(
     cost, reward, loss = params.inspection_cost, params.catch_reward, params.miss_loss
 
     for t in range(episodes):
+        interrupts.check()  # a Ctrl-C swallowed on its way (model/interrupts.py)
         actions = learner.choose(rng, t)
         column = auditor.choose(rng, t)
         inspected, caught, own_catch = draw_catches(rng, inspection, columns[column], actions)

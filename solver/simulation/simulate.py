@@ -46,6 +46,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from ..model import interrupts
 from ..model.arrays import ProblemArrays
 from ..model.game import SCHEDULES, BoolArray, Game, Schedule
 from ..model.utility import FloatArray
@@ -206,7 +207,11 @@ Mapper = Callable[[Callable[[T], R], Sequence[T]], list[R]]
 
 def serial_map(function: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
     """Run every task here, one after another."""
-    return [function(task) for task in tasks]
+    results = []
+    for task in tasks:
+        interrupts.check()  # a Ctrl-C swallowed on its way (model/interrupts.py)
+        results.append(function(task))
+    return results
 
 
 def block_sizes(population: int) -> list[int]:
@@ -297,6 +302,7 @@ def run_block(task: BlockTask) -> Block:
     window_start = episodes - max(1, math.ceil(FINAL_WINDOW * episodes))
 
     for t in range(episodes):
+        interrupts.check()  # a Ctrl-C swallowed on its way (model/interrupts.py)
         actions = learner.choose(rng, t)
         inspected, caught_by = draw_inspections(rng, game, task.schedule, actions)
         caught = np.logical_or.reduce(caught_by, axis=0)
