@@ -21,9 +21,14 @@ from multiprocessing.context import BaseContext
 #: than they save.
 INLINE_LIMIT = 128
 
-#: What the server imports before any worker forks: the solver and the worker's own code,
-#: so that no worker imports them again.
-PRELOAD = ["deter.solver.engine.solve", "deter.solver.batch.worker"]
+#: What the server imports before any worker forks: its quiet exception hook
+#: (``server_hooks``), the solver and the worker's own code, so that no worker imports them
+#: again.
+PRELOAD = [
+    "deter.solver.batch.server_hooks",
+    "deter.solver.engine.solve",
+    "deter.solver.batch.worker",
+]
 
 
 def context() -> BaseContext:

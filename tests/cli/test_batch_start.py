@@ -129,3 +129,34 @@ def test_ctrl_c_while_the_workers_server_loads_exits_130_without_a_traceback(
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_a_worker_whose_pool_is_gone_starts_without_a_traceback(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The server's hook (``batch/server_hooks.py``): a worker forked as the batch stops finds
+    its pool's semaphores released (FileNotFoundError while unpickling them) and says
+    nothing; any other failure keeps its traceback."""
+    import sys
+    from multiprocessing import synchronize
+
+    previous = sys.excepthook  # importing the module sets its hook: this process keeps its own
+    from deter.solver.batch import processes, server_hooks
+
+    assert processes.PRELOAD[0] == "deter.solver.batch.server_hooks"
+    try:
+        lock = synchronize.Lock.__new__(synchronize.Lock)
+        try:  # a semaphore that is gone, as the pool's are when the batch has stopped
+            lock.__setstate__((0, 1, 1, "/deter-gone-semaphore-0"))
+        except OSError:
+            gone = sys.exc_info()
+        else:
+            raise AssertionError("rebuilding a released semaphore did not fail")
+        server_hooks.quiet_when_the_pool_is_gone(*gone)  # type: ignore[arg-type]
+        assert capsys.readouterr().err == ""
+        try:
+            raise FileNotFoundError(2, "No such file or directory", "spec.toml")
+        except OSError:
+            other = sys.exc_info()
+        server_hooks.quiet_when_the_pool_is_gone(*other)  # type: ignore[arg-type]
+        assert "Traceback" in capsys.readouterr().err
+    finally:
+        sys.excepthook = previous
