@@ -216,6 +216,21 @@ def test_block_certificate_matches_the_specs_own_duals() -> None:
         assert float(bounds.bound[k]) == pytest.approx(own, rel=1e-9, abs=1e-15)
 
 
+def _odd_members_infeasible_as_alone(specs, results):  # type: ignore[no-untyped-def]
+    """Even members optimal; each odd one infeasible as solved alone, with alone's least
+    cost and message: yields the stacked results of the odd ones."""
+    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
+        assert result is not None
+        if k % 2 == 0:
+            assert result.status == "optimal"
+            continue
+        alone = solve(spec)
+        assert result.status == alone.status == "infeasible"
+        assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
+        assert result.message == alone.message
+        yield result
+
+
 def test_over_budget_members_are_diagnosed_from_the_stack() -> None:
     """A budget below the least cost: proven from phase one (the budget row's multiplier),
     and the least cost without the budget that the diagnosis names comes from one more
@@ -232,16 +247,8 @@ def test_over_budget_members_are_diagnosed_from_the_stack() -> None:
     specs = parse(texts)
     stats: list[StackStats] = []
     results = solve_stacked(specs, stats=stats)
-    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
-        assert result is not None
-        if k % 2 == 0:
-            assert result.status == "optimal"
-            continue
-        alone = solve(spec)
-        assert result.status == alone.status == "infeasible"
-        assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
+    for result in _odd_members_infeasible_as_alone(specs, results):
         assert result.diagnosis.least_cost > result.diagnosis.budget
-        assert result.message == alone.message
     # the plain stack, priced slacks, the feasible ones, the least costs without budgets
     assert stats[0].solves == 4
     assert stats[0].reasons == {"infeasible, certified from the stack": 3}
@@ -311,19 +318,11 @@ def test_knife_edge_budgets_are_proven_by_their_least_costs() -> None:
     specs = knife_edge_budget_specs(1e-5)
     stats: list[StackStats] = []
     results = solve_stacked(specs, stats=stats)
-    for k, (spec, result) in enumerate(zip(specs, results, strict=True)):
-        assert result is not None
-        if k % 2 == 0:
-            assert result.status == "optimal"
-            continue
-        alone = solve(spec)
-        assert result.status == alone.status == "infeasible"
+    for result in _odd_members_infeasible_as_alone(specs, results):
         assert result.attempts == (
             "HIGHS: its least cost without the budget, over it: infeasible, proven by its "
             "block's duals (a Lagrangian bound)",
         )
-        assert result.diagnosis.least_cost == pytest.approx(alone.diagnosis.least_cost, rel=1e-9)
-        assert result.message == alone.message
     # plain, priced slacks, the least costs without budgets, the feasible ones again
     assert stats[0].solves == 4
     assert stats[0].reasons == {"infeasible, certified from the stack": 3}
